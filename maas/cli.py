@@ -1,0 +1,114 @@
+"""The `maas` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+EXAMPLES = """examples:
+  maas up                          start the stack on the default ports (Ctrl-C stops it)
+  maas demo                        walk the journey against a running stack
+  maas demo --with-stack           start the stack, run the demo, stop the stack
+"""
+
+
+def _data_dir(args) -> Path:
+    return Path(args.data_dir or os.environ.get("MAAS_DATA_DIR", ".maas"))
+
+
+def _print_endpoints(stack) -> None:
+    print("MaaS is up:")
+    for service in ("gateway", "registry", "trainer", "inference"):
+        role = "public endpoint" if service == "gateway" else "backend (reach it through the gateway)"
+        print(f"  {service:<10} grpc {stack.address(service):<17} metrics {stack.metrics_url(service)}  {role}")
+    print(f"  admin key  {stack.admin_key}   (also in {stack.data_dir / 'admin-key'})")
+    print(f"  logs       {stack.log_dir}/")
+
+
+def cmd_up(args) -> int:
+    from maas.stack import LocalStack
+
+    stack = LocalStack(_data_dir(args))
+    print("starting registry, trainer, inference and gateway ...", flush=True)
+    try:
+        stack.start(timeout=args.timeout)
+    except RuntimeError as error:
+        print(f"maas up failed: {error}", file=sys.stderr)
+        return 1
+    _print_endpoints(stack)
+    print("press Ctrl-C to stop", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        for name, process in stack.processes.items():
+            if process.poll() is not None:
+                print(f"{name} exited with code {process.returncode}; stopping the stack", file=sys.stderr)
+                stop.set()
+        stop.wait(1)
+    print("stopping ...", flush=True)
+    codes = stack.stop()
+    print("stopped: " + ", ".join(f"{name} exit {code}" for name, code in codes.items()))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from maas import demo
+    from maas.stack import LocalStack, admin_key_for
+
+    data_dir = _data_dir(args)
+    if not args.with_stack:
+        return demo.main(args.endpoint, args.admin_key or admin_key_for(data_dir), args.epochs)
+    stack = LocalStack(data_dir)
+    print("starting the stack ...", flush=True)
+    try:
+        stack.start(timeout=args.timeout)
+    except RuntimeError as error:
+        print(f"maas up failed: {error}", file=sys.stderr)
+        return 1
+    _print_endpoints(stack)
+    try:
+        return demo.main(stack.address("gateway"), stack.admin_key, args.epochs)
+    finally:
+        print("stopping the stack ...", flush=True)
+        stack.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="maas", description="MaaS: train, version and serve Keras models behind one gateway.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data-dir", help="local state directory (default: $MAAS_DATA_DIR or ./.maas)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    up = commands.add_parser("up", help="start the four services locally and wait for Ctrl-C",
+                             description="Start registry, trainer, inference and gateway as separate processes "
+                                         "on the default ports, wait until all report SERVING, print the "
+                                         "endpoints and the admin key, and stop them all on Ctrl-C/SIGTERM.")
+    up.add_argument("--timeout", type=float, default=120, help="seconds to wait for SERVING (default 120)")
+    up.set_defaults(func=cmd_up)
+
+    demo = commands.add_parser("demo", help="walk the journey on the digits data set",
+                               description="Create a tenant and key, upload digits, train an MLP, promote it "
+                                           "to production and score held-out digits through inference.")
+    demo.add_argument("--endpoint", default="127.0.0.1:50051", help="gateway address (default 127.0.0.1:50051)")
+    demo.add_argument("--admin-key", default="", help="admin key (default: $MAAS_ADMIN_KEY or the data dir's)")
+    demo.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
+    demo.add_argument("--with-stack", action="store_true", help="start the stack first and stop it after")
+    demo.add_argument("--timeout", type=float, default=120, help="seconds to wait for the stack to start")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""MaaS services: one package per service, plus the shared runtime in `services.common`."""

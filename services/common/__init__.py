@@ -1,0 +1,1 @@
+"""Shared runtime of every MaaS service: settings, logging, metrics, errors and the gRPC bootstrap."""

@@ -1,0 +1,177 @@
+"""The one server interceptor: request context, canonical log line, gRPC metrics, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+from grpc_status import rpc_status
+
+from google.rpc import status_pb2
+from services.common.errors import DomainError, UpstreamError
+from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY, new_request_id
+from services.common.metrics import GrpcServerMetrics
+
+log = structlog.get_logger("maas.rpc")
+
+# The current call's request id, for outgoing calls to other services.
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+# Calls too frequent to log one line each (probes, scrapes of health).
+_QUIET_SERVICES = frozenset({"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                             "grpc.reflection.v1.ServerReflection"})
+
+
+def _split_method(full_method: str) -> tuple[str, str]:
+    service, _, method = full_method.lstrip("/").partition("/")
+    return service, method
+
+
+class _CallRecord:
+    """Bookkeeping for one call: context binding, timing, final log line and metrics."""
+
+    __slots__ = ("code", "kind", "method", "metrics", "quiet", "service", "start")
+
+    def __init__(self, metrics: GrpcServerMetrics, kind: str, full_method: str) -> None:
+        self.metrics = metrics
+        self.kind = kind
+        self.service, self.method = _split_method(full_method)
+        self.quiet = self.service in _QUIET_SERVICES
+        self.code = grpc.StatusCode.OK
+        self.start = time.perf_counter()
+
+    def begin(self, context: grpc.aio.ServicerContext) -> None:
+        request_id = ""
+        tenant = ""
+        for key, value in context.invocation_metadata() or ():
+            if key == REQUEST_ID_KEY:
+                request_id = value
+            elif key == TENANT_KEY:
+                tenant = value
+        request_id = request_id or new_request_id()
+        request_id_var.set(request_id)
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, method=f"{self.service}/{self.method}", tenant=tenant or None
+        )
+        self.metrics.started.labels(self.kind, self.service, self.method).inc()
+
+    async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
+        """Turn an exception into a status and abort the call with it (raises)."""
+        if isinstance(error, UpstreamError):
+            self.code = error.code
+            await context.abort(error.code, error.message, error.trailing_metadata)
+        if isinstance(error, DomainError):
+            self.code = error.code
+            if error.details:
+                status = status_pb2.Status(code=error.code.value[0], message=error.message)
+                for detail in error.details:
+                    status.details.add().Pack(detail)
+                converted = rpc_status.to_status(status)
+                await context.abort(converted.code, converted.details, converted.trailing_metadata)
+            await context.abort(error.code, error.message)
+        self.code = grpc.StatusCode.INTERNAL
+        log.error("unhandled exception", exc_info=error)
+        await context.abort(
+            grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id_var.get()})"
+        )
+
+    def end(self) -> None:
+        elapsed = time.perf_counter() - self.start
+        code = self.code.name
+        self.metrics.handled.labels(self.kind, self.service, self.method, code).inc()
+        self.metrics.handling_seconds.labels(self.kind, self.service, self.method).observe(elapsed)
+        if not self.quiet:
+            level = log.warning if self.code in _SERVER_FAULTS else log.info
+            level("rpc", code=code, duration_ms=round(elapsed * 1000, 3))
+        structlog.contextvars.unbind_contextvars("request_id", "method", "tenant")
+
+
+_SERVER_FAULTS = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS,
+                            grpc.StatusCode.UNAVAILABLE})
+
+
+class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every handler: binds request context, logs one line, records metrics, maps errors."""
+
+    def __init__(self, metrics: GrpcServerMetrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        metrics = self._metrics
+        if handler.unary_unary:
+            return handler._replace(unary_unary=_wrap_unary(handler.unary_unary, metrics, "unary", method))
+        if handler.stream_unary:
+            return handler._replace(
+                stream_unary=_wrap_unary(handler.stream_unary, metrics, "client_stream", method)
+            )
+        if handler.unary_stream:
+            return handler._replace(
+                unary_stream=_wrap_stream(handler.unary_stream, metrics, "server_stream", method)
+            )
+        return handler._replace(
+            stream_stream=_wrap_stream(handler.stream_stream, metrics, "bidi_stream", method)
+        )
+
+
+def _wrap_unary(behavior: Callable[..., Any], metrics: GrpcServerMetrics, kind: str, method: str):
+    async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        record = _CallRecord(metrics, kind, method)
+        record.begin(context)
+        try:
+            return await behavior(request_or_iterator, context)
+        except grpc.aio.AbortError:
+            record.code = _aborted_code(context)
+            raise
+        except asyncio.CancelledError:
+            record.code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure becomes a status
+            await record.fail(context, error)
+        finally:
+            record.end()
+
+    return wrapper
+
+
+def _wrap_stream(behavior: Callable[..., Any], metrics: GrpcServerMetrics, kind: str, method: str):
+    async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        record = _CallRecord(metrics, kind, method)
+        record.begin(context)
+        try:
+            async for response in behavior(request_or_iterator, context):
+                yield response
+        except grpc.aio.AbortError:
+            record.code = _aborted_code(context)
+            raise
+        except asyncio.CancelledError:
+            record.code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure becomes a status
+            await record.fail(context, error)
+        finally:
+            record.end()
+
+    return wrapper
+
+
+def _aborted_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    for candidate in grpc.StatusCode:
+        if candidate.value[0] == code:
+            return candidate
+    return grpc.StatusCode.UNKNOWN

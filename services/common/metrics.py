@@ -1,0 +1,37 @@
+"""Prometheus metrics: the conventional gRPC server metrics and the /metrics endpoint."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+# Buckets from 0.5 ms to 60 s: inference calls are fast, uploads and training calls are not.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class GrpcServerMetrics:
+    """`grpc_server_*` metrics with the labels of go-grpc-prometheus, so existing dashboards work."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["grpc_type", "grpc_service", "grpc_method"]
+        self.started = Counter(
+            "grpc_server_started_total", "RPCs started on the server.", labels, registry=registry
+        )
+        self.handled = Counter(
+            "grpc_server_handled_total",
+            "RPCs completed on the server, by status code.",
+            [*labels, "grpc_code"],
+            registry=registry,
+        )
+        self.handling_seconds = Histogram(
+            "grpc_server_handling_seconds",
+            "Time to handle an RPC on the server.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> int:
+    """Start the /metrics HTTP server in a background thread; returns the bound port."""
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return server.server_port

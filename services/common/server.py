@@ -1,0 +1,141 @@
+"""The one bootstrap of every service: gRPC server with health, reflection, interceptors,
+a /metrics endpoint and a defined shutdown order on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry
+
+from services.common.interceptors import ObservabilityInterceptor
+from services.common.logging import configure_logging
+from services.common.metrics import GrpcServerMetrics, serve_metrics
+from services.common.settings import ServiceSettings
+
+log = structlog.get_logger("maas.server")
+
+
+@dataclass
+class ServiceBinding:
+    """A servicer and how to register it: the generated `add_..._to_server` and its full service name."""
+
+    register: Callable[[object, grpc.aio.Server], None]
+    servicer: object
+    service_name: str
+
+
+@dataclass
+class GrpcServer:
+    """A gRPC server with the platform's standard parts; `start()` then `wait()` or `stop()`."""
+
+    settings: ServiceSettings
+    bindings: Sequence[ServiceBinding]
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    generic_handlers: Sequence[grpc.GenericRpcHandler] = ()
+    # Called after the server stopped taking calls: close stores, stop workers.
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
+    # When False, the service itself calls `set_serving()` once it can really answer.
+    serving_on_start: bool = True
+
+    def __post_init__(self) -> None:
+        self.health = health.aio.HealthServicer()
+        self.metrics = GrpcServerMetrics(self.registry)
+        self.port = 0
+        self.metrics_port = 0
+        self._stopped = asyncio.Event()
+        self._server: grpc.aio.Server | None = None
+
+    @property
+    def service_names(self) -> list[str]:
+        return [b.service_name for b in self.bindings]
+
+    async def start(self) -> int:
+        limit = self.settings.max_message_bytes
+        server = grpc.aio.server(
+            interceptors=[ObservabilityInterceptor(self.metrics)],
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        for binding in self.bindings:
+            binding.register(binding.servicer, server)
+        if self.generic_handlers:
+            server.add_generic_rpc_handlers(tuple(self.generic_handlers))
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            server,
+        )
+        address = f"{self.settings.bind_host}:{self.settings.grpc_port}"
+        self.port = server.add_insecure_port(address)
+        if self.port == 0:
+            raise RuntimeError(f"could not bind {address}")
+        await server.start()
+        self._server = server
+        if self.settings.prometheus_port >= 0:
+            self.metrics_port = serve_metrics(
+                self.settings.bind_host, self.settings.prometheus_port, self.registry
+            )
+        status = health_pb2.HealthCheckResponse.SERVING if self.serving_on_start else (
+            health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._set_all(status)
+        log.info("started", port=self.port, metrics_port=self.metrics_port, services=self.service_names)
+        return self.port
+
+    async def set_serving(self, serving: bool = True) -> None:
+        await self._set_all(
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+
+    async def _set_all(self, status: int) -> None:
+        for name in ["", *self.service_names]:
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Health to NOT_SERVING, drain in-flight calls, then run the stop hooks."""
+        if self._server is None or self._stopped.is_set():
+            return
+        await self.health.enter_graceful_shutdown()
+        grace = self.settings.grace_seconds if grace is None else grace
+        log.info("draining", grace_seconds=grace)
+        await self._server.stop(grace)
+        for hook in self.on_stop:
+            await hook()
+        self._stopped.set()
+        log.info("stopped")
+
+    async def wait(self) -> None:
+        await self._stopped.wait()
+
+    async def run_until_signalled(self) -> None:
+        """Start, serve until SIGTERM or SIGINT, then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        stop_requested = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop_requested.set)
+        if self._server is None:
+            await self.start()
+        await stop_requested.wait()
+        log.info("signal received")
+        await self.stop()
+
+
+def run_service(settings: ServiceSettings, build: Callable[[ServiceSettings], Awaitable[GrpcServer]]) -> None:
+    """Entry point of a service process: logging, build, serve until SIGTERM, drain."""
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+
+    async def serve() -> None:
+        server = await build(settings)
+        await server.run_until_signalled()
+
+    asyncio.run(serve())

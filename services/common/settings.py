@@ -1,0 +1,41 @@
+"""Settings shared by every service, read from `MAAS_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has; each service subclasses it with its own defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="MAAS_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".maas"), description="Directory for local state (SQLite, artifacts).")
+    bind_host: str = Field(default="127.0.0.1", description="Address the gRPC and metrics servers bind to.")
+    port: int = Field(default=0, description="gRPC port; the service's default port when 0.")
+    metrics_port: int = Field(default=0, description="Prometheus /metrics port; the default when 0, -1 disables.")
+    log_level: str = Field(default="info", description="debug, info, warning or error.")
+    log_format: str = Field(default="json", description="json (one event per line) or console.")
+    grace_seconds: float = Field(default=10.0, description="Drain time for in-flight calls on SIGTERM.")
+    max_message_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Largest gRPC message accepted or sent."
+    )
+
+    # Defaults per service, overridden in subclasses.
+    service_name: str = "maas"
+    default_port: int = 0
+    default_metrics_port: int = 0
+
+    @property
+    def grpc_port(self) -> int:
+        return self.port or self.default_port
+
+    @property
+    def prometheus_port(self) -> int:
+        return self.metrics_port or self.default_metrics_port
+
+    def sqlite_url(self, name: str) -> str:
+        return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"

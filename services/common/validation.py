@@ -1,0 +1,69 @@
+"""Validation of resource ids and names shared by the services."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+from services.common.errors import InvalidArgument
+
+# AIP-122 style ids: lowercase letters, digits and hyphens, starting with a letter.
+_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def check_id(value: str, field: str) -> str:
+    """Validate a resource id; the message names the field and the rule."""
+    if not _ID.fullmatch(value or ""):
+        shown = repr(value)[:80]
+        raise InvalidArgument(
+            f"{field}: {shown} is not a valid id (1-63 lowercase letters, digits or '-', "
+            "starting with a letter and not ending with '-')"
+        )
+    return value
+
+
+def parse_name(name: str, pattern: tuple[str, ...], field: str = "name") -> list[str]:
+    """Split `models/x/versions/3` along `("models", None, "versions", None)`; returns the ids."""
+    parts = (name or "").split("/")
+    if len(parts) != len(pattern) or any(p is not None and p != part for p, part in zip(pattern, parts)):
+        expected = "/".join(p if p is not None else "{id}" for p in pattern)
+        raise InvalidArgument(f"{field}: {name!r} does not match {expected}")
+    return [part for p, part in zip(pattern, parts) if p is None]
+
+
+def page_size(value: int, default: int = 50, maximum: int = 1000) -> int:
+    if value < 0:
+        raise InvalidArgument("page_size: must not be negative")
+    return min(value or default, maximum)
+
+
+def encode_page_token(cursor: list) -> str:
+    """An opaque token for keyset pagination: the sort key of the last item returned."""
+    return base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+
+
+def decode_page_token(token: str) -> list | None:
+    if not token:
+        return None
+    try:
+        cursor = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("page_token: not a token this service returned") from None
+    if not isinstance(cursor, list):
+        raise InvalidArgument("page_token: not a token this service returned")
+    return cursor
+
+
+def parse_filter(text: str, allowed: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Parse `key=value AND key2=value2`; keys must be in `allowed` (a trailing `.` allows a prefix)."""
+    terms: list[tuple[str, str]] = []
+    for term in filter(None, (t.strip() for t in (text or "").split(" AND "))):
+        key, sep, value = term.partition("=")
+        key, value = key.strip(), value.strip().strip('"')
+        if not sep or not key:
+            raise InvalidArgument(f"filter: {term!r} is not of the form key=value")
+        if not any(key == a or (a.endswith(".") and key.startswith(a) and len(key) > len(a)) for a in allowed):
+            raise InvalidArgument(f"filter: unknown key {key!r}; supported: {', '.join(allowed)}")
+        terms.append((key, value))
+    return terms

@@ -1,0 +1,1 @@
+"""Gateway service: authentication, tenants, keys and routing to the backends."""

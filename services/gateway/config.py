@@ -1,0 +1,26 @@
+"""Gateway settings (`MAAS_*` environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.common.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    service_name: str = "gateway"
+    default_port: int = 50051
+    default_metrics_port: int = 9101
+
+    database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under data_dir when empty.")
+    admin_key: str = Field(default="", description="Admin API key; generated on first start when empty.")
+    registry_addr: str = Field(default="127.0.0.1:50052", description="host:port of the registry.")
+    trainer_addr: str = Field(default="127.0.0.1:50053", description="host:port of the trainer.")
+    inference_addr: str = Field(default="127.0.0.1:50054", description="host:port of inference.")
+    key_cache_seconds: float = Field(
+        default=2.0, description="How long a key lookup is cached; bounds how late a revocation applies."
+    )
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or self.sqlite_url("gateway")

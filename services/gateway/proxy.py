@@ -1,0 +1,107 @@
+"""Byte-level proxy: forwards backend RPCs without decoding their payloads.
+
+Each routed method gets a handler of its own streaming kind with no (de)serialisers, so the
+gateway passes the request and response bytes through untouched; it reads only the method
+name and metadata, authenticates, and sets the tenant for the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import grpc
+
+from services.common.errors import UpstreamError
+from services.common.interceptors import request_id_var
+from services.common.metadata import REQUEST_ID_KEY, RESERVED_PREFIX, TENANT_KEY
+from services.gateway.auth import Authenticator, authorize
+from services.gateway.routes import Route
+
+# Client metadata not forwarded: credentials, the platform's reserved keys, transport headers.
+_DROPPED = frozenset({"authorization", "x-api-key", "user-agent", "te", "content-type", REQUEST_ID_KEY})
+
+
+def _forwarded_metadata(metadata, tenant: str) -> tuple[tuple[str, str | bytes], ...]:
+    kept = [
+        (k, v) for k, v in metadata or ()
+        if k not in _DROPPED and not k.startswith(RESERVED_PREFIX) and not k.startswith("grpc-")
+    ]
+    kept.append((TENANT_KEY, tenant))
+    kept.append((REQUEST_ID_KEY, request_id_var.get()))
+    return tuple(kept)
+
+
+class ProxyHandler(grpc.GenericRpcHandler):
+    def __init__(
+        self, routes: Mapping[str, Route], channels: Mapping[str, grpc.aio.Channel], authenticator: Authenticator
+    ) -> None:
+        self._routes = routes
+        self._channels = channels
+        self._auth = authenticator
+        self._handlers = {name: self._handler(route) for name, route in routes.items()}
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails):
+        return self._handlers.get(handler_call_details.method)
+
+    async def _prepare(self, route: Route, context: grpc.aio.ServicerContext):
+        metadata = context.invocation_metadata()
+        principal = await self._auth.authenticate(metadata)
+        authorize(principal, route.scope, route.method)
+        return _forwarded_metadata(metadata, principal.tenant), context.time_remaining()
+
+    def _handler(self, route: Route) -> grpc.RpcMethodHandler:
+        channel = self._channels[route.backend]
+        if not route.client_streaming and not route.server_streaming:
+            call_backend = channel.unary_unary(route.method)
+
+            async def unary_unary(request: bytes, context):
+                metadata, timeout = await self._prepare(route, context)
+                try:
+                    return await call_backend(request, metadata=metadata, timeout=timeout)
+                except grpc.aio.AioRpcError as error:
+                    raise UpstreamError.from_rpc_error(error) from None
+
+            return grpc.unary_unary_rpc_method_handler(unary_unary)
+
+        if route.client_streaming and not route.server_streaming:
+            call_backend = channel.stream_unary(route.method)
+
+            async def stream_unary(request_iterator, context):
+                metadata, timeout = await self._prepare(route, context)
+                try:
+                    return await call_backend(request_iterator, metadata=metadata, timeout=timeout)
+                except grpc.aio.AioRpcError as error:
+                    raise UpstreamError.from_rpc_error(error) from None
+
+            return grpc.stream_unary_rpc_method_handler(stream_unary)
+
+        if route.server_streaming and not route.client_streaming:
+            call_backend = channel.unary_stream(route.method)
+
+            async def unary_stream(request: bytes, context):
+                metadata, timeout = await self._prepare(route, context)
+                call = call_backend(request, metadata=metadata, timeout=timeout)
+                try:
+                    async for response in call:
+                        yield response
+                except grpc.aio.AioRpcError as error:
+                    raise UpstreamError.from_rpc_error(error) from None
+                finally:
+                    call.cancel()
+
+            return grpc.unary_stream_rpc_method_handler(unary_stream)
+
+        call_backend = channel.stream_stream(route.method)
+
+        async def stream_stream(request_iterator, context):
+            metadata, timeout = await self._prepare(route, context)
+            call = call_backend(request_iterator, metadata=metadata, timeout=timeout)
+            try:
+                async for response in call:
+                    yield response
+            except grpc.aio.AioRpcError as error:
+                raise UpstreamError.from_rpc_error(error) from None
+            finally:
+                call.cancel()
+
+        return grpc.stream_stream_rpc_method_handler(stream_stream)

@@ -1,0 +1,56 @@
+"""The routing table, derived from the service descriptors: which backend serves a method,
+its streaming kind and the scope a key needs for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+
+from maas.api.v1 import annotations_pb2 as api_pb
+from maas.inference.v2 import grpc_service_pb2 as inference_pb
+from maas.registry.v1 import registry_pb2
+from maas.trainer.v1 import trainer_pb2
+
+Scope = api_pb.Scope
+
+# Standard inference APIs carry no scope option; these are the exceptions to `predict`.
+_INFERENCE_SCOPES = {"RepositoryModelLoad": Scope.SCOPE_TRAIN, "RepositoryModelUnload": Scope.SCOPE_TRAIN}
+
+
+@dataclass(frozen=True)
+class Route:
+    backend: str
+    method: str
+    client_streaming: bool
+    server_streaming: bool
+    scope: int
+
+
+def _scope(method: MethodDescriptor, default: int | None) -> int:
+    scope = method.GetOptions().Extensions[api_pb.required_scope]
+    if scope == Scope.SCOPE_UNSPECIFIED:
+        if default is None:
+            raise ValueError(f"{method.full_name} has no maas.api.v1.required_scope option")
+        scope = _INFERENCE_SCOPES.get(method.name, default)
+    return scope
+
+
+def _routes(backend: str, service: ServiceDescriptor, default_scope: int | None = None) -> dict[str, Route]:
+    return {
+        f"/{service.full_name}/{m.name}": Route(
+            backend, f"/{service.full_name}/{m.name}", m.client_streaming, m.server_streaming,
+            _scope(m, default_scope),
+        )
+        for m in service.methods
+    }
+
+
+def build_routes() -> dict[str, Route]:
+    return {
+        **_routes("registry", registry_pb2.DESCRIPTOR.services_by_name["RegistryService"]),
+        **_routes("trainer", trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"]),
+        **_routes(
+            "inference", inference_pb.DESCRIPTOR.services_by_name["GRPCInferenceService"], Scope.SCOPE_PREDICT
+        ),
+    }

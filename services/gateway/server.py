@@ -1,0 +1,64 @@
+"""Gateway process: admin API, authentication and the byte-level proxy to the backends."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import grpc
+import structlog
+
+from services.common import db
+from services.common.server import GrpcServer, ServiceBinding, run_service
+from services.gateway.auth import Authenticator
+from services.gateway.config import GatewaySettings
+from services.gateway.proxy import ProxyHandler
+from services.gateway.routes import build_routes
+from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
+from services.gateway.store import GatewayStore, new_secret
+
+log = structlog.get_logger("maas.gateway")
+
+
+def _ensure_admin_key(store: GatewayStore, settings: GatewaySettings) -> None:
+    if settings.admin_key:
+        store.ensure_admin_key(settings.admin_key)
+    elif not store.has_admin_key():
+        secret = new_secret()
+        store.ensure_admin_key(secret)
+        # Shown once, on the first start; only its hash is kept.
+        print(f"MaaS admin key (shown once, store it safely): {secret}", file=sys.stderr, flush=True)
+
+
+async def build_server(settings: GatewaySettings) -> GrpcServer:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = db.create_engine(settings.db_url)
+    db.migrate(engine, "gateway", Path(__file__).parent / "migrations")
+    store = GatewayStore(engine)
+    _ensure_admin_key(store, settings)
+    authenticator = Authenticator(store, settings.key_cache_seconds)
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+    ]
+    channels = {
+        "registry": grpc.aio.insecure_channel(settings.registry_addr, options=options),
+        "trainer": grpc.aio.insecure_channel(settings.trainer_addr, options=options),
+        "inference": grpc.aio.insecure_channel(settings.inference_addr, options=options),
+    }
+
+    async def close() -> None:
+        for channel in channels.values():
+            await channel.close()
+        engine.dispose()
+
+    return GrpcServer(
+        settings=settings,
+        bindings=[ServiceBinding(register, AdminServicer(store, authenticator), ADMIN_SERVICE.full_name)],
+        generic_handlers=[ProxyHandler(build_routes(), channels, authenticator)],
+        on_stop=[close],
+    )
+
+
+def main() -> None:
+    run_service(GatewaySettings(), build_server)

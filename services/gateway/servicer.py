@@ -1,0 +1,66 @@
+"""The gateway's own API: tenants and keys, for the admin key only. Every call is audited."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import structlog
+
+from maas.api.v1 import annotations_pb2 as api_pb
+from maas.gateway.v1 import admin_pb2 as pb
+from maas.gateway.v1 import admin_pb2_grpc
+from services.common.validation import page_size, parse_name
+from services.gateway.auth import Authenticator, authorize
+from services.gateway.store import GatewayStore
+
+audit = structlog.get_logger("maas.audit")
+ADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["AdminService"]
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, store: GatewayStore, authenticator: Authenticator) -> None:
+        self.store = store
+        self.auth = authenticator
+
+    async def _admin(self, context: grpc.aio.ServicerContext, method: str, **target: str) -> None:
+        principal = await self.auth.authenticate(context.invocation_metadata())
+        scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]
+        authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
+        audit.info("admin action", action=method, key=principal.key_id, **target)
+
+    async def CreateTenant(self, request, context):
+        await self._admin(context, "CreateTenant", tenant=request.tenant_id)
+        return await asyncio.to_thread(self.store.create_tenant, request.tenant_id, request.tenant)
+
+    async def GetTenant(self, request, context):
+        (tenant_id,) = parse_name(request.name, ("tenants", None))
+        await self._admin(context, "GetTenant", tenant=tenant_id)
+        return await asyncio.to_thread(self.store.get_tenant, tenant_id)
+
+    async def ListTenants(self, request, context):
+        await self._admin(context, "ListTenants")
+        tenants, token = await asyncio.to_thread(
+            self.store.list_tenants, page_size(request.page_size), request.page_token
+        )
+        return pb.ListTenantsResponse(tenants=tenants, next_page_token=token)
+
+    async def CreateApiKey(self, request, context):
+        (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
+        await self._admin(context, "CreateApiKey", tenant=tenant_id)
+        key, secret = await asyncio.to_thread(self.store.create_api_key, tenant_id, request.api_key)
+        return pb.CreateApiKeyResponse(api_key=key, secret=secret)
+
+    async def ListApiKeys(self, request, context):
+        (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
+        await self._admin(context, "ListApiKeys", tenant=tenant_id)
+        return pb.ListApiKeysResponse(api_keys=await asyncio.to_thread(self.store.list_api_keys, tenant_id))
+
+    async def RevokeApiKey(self, request, context):
+        tenant_id, key_id = parse_name(request.name, ("tenants", None, "apiKeys", None))
+        await self._admin(context, "RevokeApiKey", tenant=tenant_id, api_key=key_id)
+        return await asyncio.to_thread(self.store.revoke_api_key, tenant_id, key_id)
+
+
+def register(servicer: AdminServicer, server: grpc.aio.Server) -> None:
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)

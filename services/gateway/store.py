@@ -1,0 +1,179 @@
+"""Tenants and API keys: the gateway's domain logic and persistence. Secrets are stored
+only as sha256 hashes (keys are long random strings, so a fast hash is enough)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from maas.api.v1 import annotations_pb2 as api_pb
+from maas.gateway.v1 import admin_pb2 as pb
+from services.common.errors import AlreadyExists, InvalidArgument, NotFound
+from services.common.validation import check_id, decode_page_token, encode_page_token
+from services.gateway import tables as t
+
+Scope = api_pb.Scope
+ALL_SCOPES = frozenset(v for v in Scope.values() if v != Scope.SCOPE_UNSPECIFIED)
+DEFAULT_SCOPES = frozenset({Scope.SCOPE_READ, Scope.SCOPE_PREDICT, Scope.SCOPE_TRAIN})
+KEY_PREFIX = "maas_"
+ADMIN_KEY_ID = "admin"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a tenant's key, or the admin key (tenant None)."""
+
+    key_id: str
+    tenant: str | None
+    scopes: frozenset[int]
+    expire_time: dt.datetime | None
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class GatewayStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # tenants
+    @staticmethod
+    def _tenant_message(row) -> pb.Tenant:
+        tenant = pb.Tenant(name=f"tenants/{row.tenant_id}", display_name=row.display_name, plan=row.plan)
+        tenant.create_time.FromDatetime(_utc(row.create_time))
+        return tenant
+
+    def create_tenant(self, tenant_id: str, tenant: pb.Tenant) -> pb.Tenant:
+        check_id(tenant_id, "tenant_id")
+        plan = tenant.plan or "plans/free"
+        if not plan.startswith("plans/"):
+            raise InvalidArgument(f"tenant.plan: {plan!r} must look like plans/{{plan}}")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    t.tenants.insert().values(
+                        tenant_id=tenant_id, display_name=tenant.display_name or tenant_id, plan=plan,
+                        create_time=_now(),
+                    )
+                )
+        except sa.exc.IntegrityError:
+            raise AlreadyExists(f"tenant {tenant_id!r} already exists") from None
+        return self.get_tenant(tenant_id)
+
+    def get_tenant(self, tenant_id: str) -> pb.Tenant:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.tenants).where(t.tenants.c.tenant_id == tenant_id)).first()
+        if row is None:
+            raise NotFound(f"tenant {tenant_id!r} not found")
+        return self._tenant_message(row)
+
+    def list_tenants(self, page_size: int, page_token: str) -> tuple[list[pb.Tenant], str]:
+        cursor = decode_page_token(page_token)
+        query = sa.select(t.tenants).order_by(t.tenants.c.tenant_id).limit(page_size + 1)
+        if cursor:
+            query = query.where(t.tenants.c.tenant_id > str(cursor[0]))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        token = encode_page_token([rows[page_size - 1].tenant_id]) if len(rows) > page_size else ""
+        return [self._tenant_message(r) for r in rows[:page_size]], token
+
+    # keys
+    @staticmethod
+    def _key_message(row) -> pb.ApiKey:
+        key = pb.ApiKey(
+            name=f"tenants/{row.tenant_id}/apiKeys/{row.key_id}",
+            display_name=row.display_name,
+            prefix=row.prefix,
+            scopes=row.scopes,
+        )
+        key.create_time.FromDatetime(_utc(row.create_time))
+        if row.expire_time:
+            key.expire_time.FromDatetime(_utc(row.expire_time))
+        if row.revoke_time:
+            key.revoke_time.FromDatetime(_utc(row.revoke_time))
+        return key
+
+    def create_api_key(self, tenant_id: str, key: pb.ApiKey) -> tuple[pb.ApiKey, str]:
+        self.get_tenant(tenant_id)
+        scopes = set(key.scopes) or set(DEFAULT_SCOPES)
+        unknown = scopes - ALL_SCOPES
+        if unknown:
+            raise InvalidArgument(f"api_key.scopes: unknown scope values {sorted(unknown)}")
+        expire = key.expire_time.ToDatetime(tzinfo=dt.UTC) if key.HasField("expire_time") else None
+        if expire is not None and expire <= _now():
+            raise InvalidArgument("api_key.expire_time: must be in the future")
+        secret = new_secret()
+        key_id = secrets.token_hex(8)
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.api_keys.insert().values(
+                    key_id=key_id, tenant_id=tenant_id, display_name=key.display_name,
+                    prefix=secret[: len(KEY_PREFIX) + 6], secret_sha256=hash_secret(secret),
+                    scopes=sorted(scopes), create_time=_now(), expire_time=expire,
+                )
+            )
+            row = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.key_id == key_id)).one()
+        return self._key_message(row), secret
+
+    def list_api_keys(self, tenant_id: str) -> list[pb.ApiKey]:
+        self.get_tenant(tenant_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.api_keys).where(t.api_keys.c.tenant_id == tenant_id).order_by(t.api_keys.c.create_time)
+            ).all()
+        return [self._key_message(r) for r in rows]
+
+    def revoke_api_key(self, tenant_id: str, key_id: str) -> pb.ApiKey:
+        with self.engine.begin() as conn:
+            query = sa.select(t.api_keys).where(t.api_keys.c.tenant_id == tenant_id, t.api_keys.c.key_id == key_id)
+            row = conn.execute(query).first()
+            if row is None:
+                raise NotFound(f"API key tenants/{tenant_id}/apiKeys/{key_id} not found")
+            if row.revoke_time is None:
+                conn.execute(t.api_keys.update().where(t.api_keys.c.key_id == key_id).values(revoke_time=_now()))
+            return self._key_message(conn.execute(query).one())
+
+    def ensure_admin_key(self, secret: str) -> None:
+        """Make `secret` the admin key (replacing an earlier one)."""
+        with self.engine.begin() as conn:
+            conn.execute(t.api_keys.delete().where(t.api_keys.c.key_id == ADMIN_KEY_ID))
+            conn.execute(
+                t.api_keys.insert().values(
+                    key_id=ADMIN_KEY_ID, tenant_id=None, display_name="platform admin", prefix=secret[:11],
+                    secret_sha256=hash_secret(secret), scopes=sorted(ALL_SCOPES), create_time=_now(),
+                )
+            )
+
+    def has_admin_key(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.api_keys.c.key_id).where(t.api_keys.c.key_id == ADMIN_KEY_ID)).first() is not None
+
+    def find_principal(self, secret: str) -> Principal | None:
+        """The key's principal if the key exists and is not revoked (expiry is checked by the caller)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.api_keys).where(t.api_keys.c.secret_sha256 == hash_secret(secret))
+            ).first()
+        if row is None or row.revoke_time is not None:
+            return None
+        return Principal(row.key_id, row.tenant_id, frozenset(row.scopes), _utc(row.expire_time))

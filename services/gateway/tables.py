@@ -1,0 +1,31 @@
+"""The gateway's tables (SQLAlchemy Core). Migrations in `migrations/` create them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("plan", sa.String(100), nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    # NULL tenant: the platform's admin key.
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), nullable=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoke_time", sa.DateTime(timezone=True), nullable=True),
+)

@@ -1,0 +1,95 @@
+"""Open Inference Protocol tensors <-> numpy, with validation that names the offending field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.common.errors import InvalidArgument
+
+# Datatype -> (numpy dtype, typed contents field).
+DATATYPES: dict[str, tuple[np.dtype, str]] = {
+    "BOOL": (np.dtype(np.bool_), "bool_contents"),
+    "UINT8": (np.dtype("<u1"), "uint_contents"),
+    "UINT16": (np.dtype("<u2"), "uint_contents"),
+    "UINT32": (np.dtype("<u4"), "uint_contents"),
+    "UINT64": (np.dtype("<u8"), "uint64_contents"),
+    "INT8": (np.dtype("<i1"), "int_contents"),
+    "INT16": (np.dtype("<i2"), "int_contents"),
+    "INT32": (np.dtype("<i4"), "int_contents"),
+    "INT64": (np.dtype("<i8"), "int64_contents"),
+    "FP16": (np.dtype("<f2"), "fp32_contents"),
+    "FP32": (np.dtype("<f4"), "fp32_contents"),
+    "FP64": (np.dtype("<f8"), "fp64_contents"),
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatype: str
+    shape: tuple[int, ...]  # -1 for variable dimensions
+
+
+def decode_inputs(request, specs: dict[str, TensorSpec]) -> dict[str, np.ndarray]:
+    """Decode and check a ModelInferRequest's inputs against the model's signature."""
+    raw = request.raw_input_contents
+    if raw and len(raw) != len(request.inputs):
+        raise InvalidArgument(
+            f"raw_input_contents: {len(raw)} entries for {len(request.inputs)} inputs; send one per input"
+        )
+    arrays: dict[str, np.ndarray] = {}
+    batch = None
+    for i, tensor in enumerate(request.inputs):
+        field = f"inputs[{i}] ({tensor.name!r})"
+        spec = specs.get(tensor.name)
+        if spec is None:
+            raise InvalidArgument(f"{field}: the model has no input of that name; inputs: {sorted(specs)}")
+        if tensor.name in arrays:
+            raise InvalidArgument(f"{field}: input given twice")
+        if tensor.datatype != spec.datatype:
+            raise InvalidArgument(f"{field}: datatype {tensor.datatype!r} given, the model expects {spec.datatype}")
+        shape = tuple(tensor.shape)
+        if len(shape) != len(spec.shape) or any(s != e and e != -1 for s, e in zip(shape, spec.shape)):
+            raise InvalidArgument(f"{field}: shape {list(shape)} does not match the model's {list(spec.shape)}")
+        if any(d < 0 for d in shape):
+            raise InvalidArgument(f"{field}: shape {list(shape)} has a negative dimension")
+        dtype, contents_field = DATATYPES[spec.datatype]
+        count = int(np.prod(shape, dtype=np.int64))
+        if raw:
+            data = raw[i]
+            if len(data) != count * dtype.itemsize:
+                raise InvalidArgument(
+                    f"raw_input_contents[{i}]: {len(data)} bytes, but shape {list(shape)} of {spec.datatype} "
+                    f"needs {count * dtype.itemsize}"
+                )
+            array = np.frombuffer(data, dtype=dtype).reshape(shape)
+        else:
+            values = getattr(tensor.contents, contents_field)
+            if len(values) != count:
+                raise InvalidArgument(
+                    f"{field}: {len(values)} values in contents.{contents_field}, but shape {list(shape)} needs {count}"
+                )
+            array = np.asarray(values, dtype=dtype).reshape(shape)
+        if batch is not None and shape and shape[0] != batch:
+            raise InvalidArgument(f"{field}: batch size {shape[0]} differs from the other inputs' {batch}")
+        batch = shape[0] if shape else batch
+        arrays[tensor.name] = array
+    missing = sorted(set(specs) - set(arrays))
+    if missing:
+        raise InvalidArgument(f"inputs: missing {missing}")
+    return arrays
+
+
+def encode_outputs(response, outputs: dict[str, np.ndarray], specs: dict[str, TensorSpec], requested: list[str]):
+    """Fill a ModelInferResponse with raw little-endian outputs (the Triton fast path)."""
+    for i, name in enumerate(requested):
+        if name not in specs:
+            raise InvalidArgument(f"outputs[{i}] ({name!r}): the model has no output of that name; "
+                                  f"outputs: {sorted(specs)}")
+    for name in requested or list(specs):
+        array = outputs[name]
+        dtype = DATATYPES[specs[name].datatype][0]
+        response.outputs.add(name=name, datatype=specs[name].datatype, shape=array.shape)
+        response.raw_output_contents.append(np.ascontiguousarray(array, dtype=dtype).tobytes())

@@ -1,0 +1,30 @@
+"""Inference settings (`MAAS_*` environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.common.settings import ServiceSettings
+
+
+class InferenceSettings(ServiceSettings):
+    service_name: str = "inference"
+    default_port: int = 50054
+    default_metrics_port: int = 9104
+
+    registry_addr: str = Field(default="127.0.0.1:50052", description="host:port of the registry.")
+    cache_dir: Path | None = Field(default=None, description="Local model cache; data_dir/model-cache when unset.")
+    memory_budget_bytes: int = Field(
+        default=4 * 1024**3, description="Models kept loaded up to this estimated size; least recently used go first."
+    )
+    batching: bool = Field(default=True, description="Gather concurrent requests into one model call.")
+    max_batch_size: int = Field(default=64, description="Most rows in one batched model call.")
+    max_queue_delay_ms: float = Field(default=2.0, description="Longest a request waits for others to join a batch.")
+    queue_capacity: int = Field(default=2048, description="Requests waiting per model before RESOURCE_EXHAUSTED.")
+    alias_cache_seconds: float = Field(default=1.0, description="How long an alias resolution is reused.")
+
+    @property
+    def model_cache(self) -> Path:
+        return self.cache_dir or self.data_dir / "model-cache"

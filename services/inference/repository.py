@@ -1,0 +1,225 @@
+"""The model repository: resolves (tenant, model, version or alias) through the registry,
+fetches SavedModels by streaming (sha256-verified, cached on disk), loads and warms them,
+and keeps them in memory under a budget, least recently used first out."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import tarfile
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import numpy as np
+import structlog
+
+from maas.registry.v1 import registry_pb2 as rpb
+from maas.registry.v1 import registry_pb2_grpc
+from services.common.errors import DataLoss, InvalidArgument, NotFound, UpstreamError
+from services.common.interceptors import request_id_var
+from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
+from services.inference.batcher import DynamicBatcher
+from services.inference.codec import DATATYPES, TensorSpec
+from services.inference.config import InferenceSettings
+
+log = structlog.get_logger("maas.inference.repository")
+DEFAULT_ALIAS = "production"
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    tenant: str
+    model: str
+    version: int
+
+
+class LoadedModel:
+    """One SavedModel version in memory with its signature and batcher."""
+
+    def __init__(self, key: ModelKey, version: rpb.ModelVersion, saved_model, settings: InferenceSettings,
+                 executor: ThreadPoolExecutor, size_bytes: int) -> None:
+        self.key = key
+        self.version = version
+        self.size_bytes = size_bytes
+        # The signature function needs its SavedModel object (the variables) kept alive.
+        self._saved_model = saved_model
+        self._function = saved_model.signatures[version.signature.method_name or "serving_default"]
+        self._executor = executor
+        self.inputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.inputs}
+        self.outputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.outputs}
+        self._batcher = DynamicBatcher(
+            self.run, executor, settings.max_batch_size, settings.max_queue_delay_ms / 1000,
+            settings.queue_capacity,
+        ) if settings.batching else None
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One synchronous model call (runs on an executor thread)."""
+        import tensorflow as tf
+
+        result = self._function(**{name: tf.constant(value) for name, value in inputs.items()})
+        return {name: tensor.numpy() for name, tensor in result.items()}
+
+    async def infer(self, inputs: dict[str, np.ndarray], deadline: float | None) -> dict[str, np.ndarray]:
+        if self._batcher is not None:
+            return await self._batcher.infer(inputs, deadline)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.close()
+
+
+def _validate_signature(version: rpb.ModelVersion) -> None:
+    for tensor in [*version.signature.inputs, *version.signature.outputs]:
+        if tensor.datatype not in DATATYPES:
+            raise InvalidArgument(f"{version.name}: signature datatype {tensor.datatype!r} is not servable")
+
+
+class ModelRepository:
+    def __init__(self, settings: InferenceSettings, channel: grpc.aio.Channel) -> None:
+        self.settings = settings
+        self._registry = registry_pb2_grpc.RegistryServiceStub(channel)
+        self._executor = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="model")
+        self._loaded: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
+        self._loading: dict[ModelKey, asyncio.Task] = {}
+        self._resolved: dict[tuple[str, str, str], tuple[float, rpb.ModelVersion]] = {}
+        settings.model_cache.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _metadata(tenant: str) -> tuple[tuple[str, str], ...]:
+        return ((TENANT_KEY, tenant), (REQUEST_ID_KEY, request_id_var.get()))
+
+    async def resolve(self, tenant: str, model: str, ref: str) -> rpb.ModelVersion:
+        """The registry's version for a number or alias (empty: `production`)."""
+        ref = ref or DEFAULT_ALIAS
+        cache_key = (tenant, model, ref)
+        cached = self._resolved.get(cache_key)
+        now = time.monotonic()
+        if cached and (ref.isdigit() or cached[0] > now):
+            return cached[1]
+        try:
+            version = await self._registry.GetModelVersion(
+                rpb.GetModelVersionRequest(name=f"models/{model}/versions/{ref}"),
+                metadata=self._metadata(tenant), timeout=30,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise NotFound(f"model {model!r} version {ref!r} not found") from None
+            raise UpstreamError.from_rpc_error(error) from None
+        self._resolved[cache_key] = (now + self.settings.alias_cache_seconds, version)
+        return version
+
+    def loaded(self, tenant: str) -> list[LoadedModel]:
+        return [m for k, m in self._loaded.items() if k.tenant == tenant]
+
+    def get_loaded(self, key: ModelKey) -> LoadedModel | None:
+        return self._loaded.get(key)
+
+    async def get(self, tenant: str, model: str, ref: str) -> LoadedModel:
+        """The loaded model for a reference, loading it first if needed (one load per version)."""
+        version = await self.resolve(tenant, model, ref)
+        key = ModelKey(tenant, model, version.version)
+        loaded = self._loaded.get(key)
+        if loaded is not None:
+            self._loaded.move_to_end(key)
+            return loaded
+        task = self._loading.get(key)
+        if task is None:
+            task = asyncio.create_task(self._load(key, version))
+            self._loading[key] = task
+            task.add_done_callback(lambda _t: self._loading.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def unload(self, tenant: str, model: str) -> int:
+        keys = [k for k in self._loaded if k.tenant == tenant and k.model == model]
+        for key in keys:
+            await self._evict(key)
+        return len(keys)
+
+    async def _evict(self, key: ModelKey) -> None:
+        model = self._loaded.pop(key, None)
+        if model is not None:
+            await model.close()
+            log.info("model unloaded", model=key.model, version=key.version, tenant=key.tenant)
+
+    async def _load(self, key: ModelKey, version: rpb.ModelVersion) -> LoadedModel:
+        _validate_signature(version)
+        started = time.perf_counter()
+        sha256 = version.artifact.removeprefix("artifacts/")
+        directory = await self._fetch(key.tenant, version.artifact, sha256)
+        saved_model = await asyncio.get_running_loop().run_in_executor(
+            self._executor, _load_saved_model, directory, version.signature.method_name or "serving_default"
+        )
+        model = LoadedModel(key, version, saved_model, self.settings, self._executor, version.artifact_size_bytes)
+        # Warm up: the first call traces and allocates; no request should pay for that.
+        warm = {name: np.zeros([1 if d == -1 else d for d in spec.shape], DATATYPES[spec.datatype][0])
+                for name, spec in model.inputs.items()}
+        await asyncio.get_running_loop().run_in_executor(self._executor, model.run, warm)
+        self._loaded[key] = model
+        await self._enforce_budget(keep=key)
+        log.info("model loaded", model=key.model, version=key.version, tenant=key.tenant,
+                 seconds=round(time.perf_counter() - started, 3))
+        return model
+
+    async def _enforce_budget(self, keep: ModelKey) -> None:
+        total = sum(m.size_bytes for m in self._loaded.values())
+        for key in list(self._loaded):
+            if total <= self.settings.memory_budget_bytes:
+                break
+            if key != keep:
+                total -= self._loaded[key].size_bytes
+                await self._evict(key)
+
+    async def _fetch(self, tenant: str, artifact: str, sha256: str) -> Path:
+        """The SavedModel directory for an artifact, downloaded and verified once per cache."""
+        base = self.settings.model_cache / tenant
+        directory = base / sha256
+        if (directory / "saved_model.pb").is_file():
+            return directory
+        base.mkdir(parents=True, exist_ok=True)
+        partial = base / f"{sha256}.tar.partial"
+        digest = hashlib.sha256()
+        try:
+            with partial.open("wb") as file:
+                async for response in self._registry.DownloadArtifact(
+                    rpb.DownloadArtifactRequest(name=artifact), metadata=self._metadata(tenant), timeout=600
+                ):
+                    file.write(response.chunk)
+                    digest.update(response.chunk)
+        except grpc.aio.AioRpcError as error:
+            partial.unlink(missing_ok=True)
+            raise UpstreamError.from_rpc_error(error) from None
+        if digest.hexdigest() != sha256:
+            partial.unlink(missing_ok=True)
+            raise DataLoss(f"{artifact}: downloaded bytes fail the sha256 check")
+        await asyncio.get_running_loop().run_in_executor(self._executor, _extract, partial, directory)
+        partial.unlink(missing_ok=True)
+        return directory
+
+    async def close(self) -> None:
+        for key in list(self._loaded):
+            await self._evict(key)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _extract(archive: Path, directory: Path) -> None:
+    staging = directory.with_name(directory.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(staging, filter="data")  # refuses absolute paths and `..`
+    os.replace(staging, directory)
+
+
+def _load_saved_model(directory: Path, signature: str):
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(directory))
+    if signature not in loaded.signatures:
+        raise InvalidArgument(f"the SavedModel has no signature {signature!r}")
+    return loaded

@@ -1,0 +1,34 @@
+"""Inference process: the Open Inference Protocol over the model repository."""
+
+from __future__ import annotations
+
+import grpc
+
+from maas.inference.v2 import grpc_service_pb2
+from services.common.server import GrpcServer, ServiceBinding, run_service
+from services.inference.config import InferenceSettings
+from services.inference.repository import ModelRepository
+from services.inference.servicer import InferenceServicer, register
+
+SERVICE_NAME = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+
+
+async def build_server(settings: InferenceSettings) -> GrpcServer:
+    channel = grpc.aio.insecure_channel(
+        settings.registry_addr, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
+    )
+    repository = ModelRepository(settings, channel)
+
+    async def close() -> None:
+        await repository.close()
+        await channel.close()
+
+    return GrpcServer(
+        settings=settings,
+        bindings=[ServiceBinding(register, InferenceServicer(repository), SERVICE_NAME)],
+        on_stop=[close],
+    )
+
+
+def main() -> None:
+    run_service(InferenceSettings(), build_server)

@@ -1,0 +1,1 @@
+"""Registry service: models, versions, aliases, datasets and artifacts."""

@@ -1,0 +1,229 @@
+"""gRPC servicer of the registry: translates requests to `RegistryStore` calls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+
+from maas.registry.v1 import registry_pb2 as pb
+from maas.registry.v1 import registry_pb2_grpc
+from services.common.errors import InvalidArgument
+from services.common.metadata import tenant_of
+from services.common.tabular import inspect_csv, inspect_npz
+from services.common.validation import check_id, page_size, parse_name
+from services.registry.config import RegistrySettings
+from services.registry.store import RegistryStore
+
+_MODEL = ("models", None)
+_VERSION = ("models", None, "versions", None)
+_ALIAS = ("models", None, "aliases", None)
+_UPDATABLE_MODEL_FIELDS = {"description", "labels", "task_type"}
+# How often a watch looks for new events; the event log is the source, so a watcher
+# that reconnects with its last revision misses nothing.
+WATCH_POLL_SECONDS = 0.2
+
+
+def _version_number(ref: str) -> int:
+    if not ref.isdigit() or int(ref) <= 0:
+        raise InvalidArgument(f"name: version {ref!r} must be a positive number here")
+    return int(ref)
+
+
+def _sha256_of(name: str, field: str) -> str:
+    (sha256,) = parse_name(name, ("artifacts", None), field)
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise InvalidArgument(f"{field}: {name!r} must be artifacts/<64 lowercase hex digits>")
+    return sha256
+
+
+class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
+    def __init__(self, store: RegistryStore, settings: RegistrySettings) -> None:
+        self.store = store
+        self.settings = settings
+
+    # models
+    async def CreateModel(self, request, context):
+        return await asyncio.to_thread(self.store.create_model, tenant_of(context), request.model_id, request.model)
+
+    async def GetModel(self, request, context):
+        (model_id,) = parse_name(request.name, _MODEL)
+        return await asyncio.to_thread(self.store.get_model, tenant_of(context), model_id)
+
+    async def ListModels(self, request, context):
+        models, token = await asyncio.to_thread(
+            self.store.list_models, tenant_of(context), page_size(request.page_size), request.page_token,
+            request.filter,
+        )
+        return pb.ListModelsResponse(models=models, next_page_token=token)
+
+    async def UpdateModel(self, request, context):
+        (model_id,) = parse_name(request.model.name, _MODEL, "model.name")
+        unknown = set(request.update_mask.paths) - _UPDATABLE_MODEL_FIELDS
+        if unknown:
+            raise InvalidArgument(f"update_mask: cannot update {sorted(unknown)}; updatable: "
+                                  f"{sorted(_UPDATABLE_MODEL_FIELDS)}")
+        return await asyncio.to_thread(
+            self.store.update_model, tenant_of(context), model_id, request.model, list(request.update_mask.paths)
+        )
+
+    async def DeleteModel(self, request, context):
+        (model_id,) = parse_name(request.name, _MODEL)
+        await asyncio.to_thread(self.store.delete_model, tenant_of(context), model_id, request.etag)
+        return pb.DeleteModelResponse()
+
+    # versions
+    async def CreateModelVersion(self, request, context):
+        (model_id,) = parse_name(request.parent, _MODEL, "parent")
+        if not request.model_version.artifact:
+            raise InvalidArgument("model_version.artifact: required (upload the SavedModel archive first)")
+        _sha256_of(request.model_version.artifact, "model_version.artifact")
+        return await asyncio.to_thread(
+            self.store.create_version, tenant_of(context), model_id, request.model_version, request.request_id
+        )
+
+    async def GetModelVersion(self, request, context):
+        model_id, ref = parse_name(request.name, _VERSION)
+        return await asyncio.to_thread(self.store.get_version, tenant_of(context), model_id, ref)
+
+    async def ListModelVersions(self, request, context):
+        (model_id,) = parse_name(request.parent, _MODEL, "parent")
+        versions, token = await asyncio.to_thread(
+            self.store.list_versions, tenant_of(context), model_id, page_size(request.page_size),
+            request.page_token, request.filter,
+        )
+        return pb.ListModelVersionsResponse(model_versions=versions, next_page_token=token)
+
+    async def DeleteModelVersion(self, request, context):
+        model_id, ref = parse_name(request.name, _VERSION)
+        await asyncio.to_thread(self.store.delete_version, tenant_of(context), model_id, _version_number(ref))
+        return pb.DeleteModelVersionResponse()
+
+    # aliases
+    async def SetAlias(self, request, context):
+        model_id, alias = parse_name(request.alias.name, _ALIAS, "alias.name")
+        return await asyncio.to_thread(
+            self.store.set_alias, tenant_of(context), model_id, alias, request.alias.version
+        )
+
+    async def GetAlias(self, request, context):
+        model_id, alias = parse_name(request.name, _ALIAS)
+        return await asyncio.to_thread(self.store.get_alias, tenant_of(context), model_id, alias)
+
+    async def ListAliases(self, request, context):
+        (model_id,) = parse_name(request.parent, _MODEL, "parent")
+        aliases = await asyncio.to_thread(self.store.list_aliases, tenant_of(context), model_id)
+        return pb.ListAliasesResponse(aliases=aliases)
+
+    async def DeleteAlias(self, request, context):
+        model_id, alias = parse_name(request.name, _ALIAS)
+        await asyncio.to_thread(self.store.delete_alias, tenant_of(context), model_id, alias)
+        return pb.DeleteAliasResponse()
+
+    # uploads
+    async def _receive(self, tenant: str, request_iterator: AsyncIterator, header_field: str):
+        """Read a header-then-chunks stream into a blob writer; returns (header, writer, sha256)."""
+        header = None
+        writer = self.store.blobs.writer(tenant, self.settings.max_artifact_bytes)
+        try:
+            async for message in request_iterator:
+                kind = message.WhichOneof("payload")
+                if header is None:
+                    if kind != "header":
+                        raise InvalidArgument(f"{header_field}: the first message must carry the header")
+                    header = message.header
+                elif kind == "chunk":
+                    await asyncio.to_thread(writer.write, message.chunk)
+                else:
+                    raise InvalidArgument(f"{header_field}: only the first message may carry a header")
+            if header is None:
+                raise InvalidArgument(f"{header_field}: the stream was empty")
+            sha256 = await asyncio.to_thread(writer.finish)
+            if header.sha256 and header.sha256 != sha256:
+                raise InvalidArgument(f"{header_field}.sha256: the bytes received hash to {sha256}, "
+                                      f"not {header.sha256}")
+            return header, writer, sha256
+        except BaseException:
+            writer.abort()
+            raise
+
+    async def UploadArtifact(self, request_iterator, context):
+        tenant = tenant_of(context)
+        header, writer, sha256 = await self._receive(tenant, request_iterator, "header")
+        try:
+            if header.size_bytes and header.size_bytes != writer.size:
+                raise InvalidArgument(f"header.size_bytes: received {writer.size} bytes, not {header.size_bytes}")
+            writer.commit(sha256)
+        finally:
+            writer.abort()
+        return await asyncio.to_thread(self.store.commit_artifact, tenant, sha256, writer.size)
+
+    async def CreateDataset(self, request_iterator, context):
+        tenant = tenant_of(context)
+        header, writer, sha256 = await self._receive(tenant, request_iterator, "header")
+        try:
+            check_id(header.dataset_id, "header.dataset_id")
+            if header.format == pb.DatasetFormat.DATASET_FORMAT_CSV:
+                info = await asyncio.to_thread(inspect_csv, writer.path)
+            elif header.format == pb.DatasetFormat.DATASET_FORMAT_NPZ:
+                info = await asyncio.to_thread(inspect_npz, writer.path)
+            else:
+                raise InvalidArgument("header.format: CSV or NPZ is required")
+            writer.commit(sha256)
+        finally:
+            writer.abort()
+        return await asyncio.to_thread(self.store.create_dataset, tenant, header, sha256, writer.size, info)
+
+    async def GetDataset(self, request, context):
+        parts = request.name.split("/")
+        if len(parts) == 2:
+            (dataset_id,) = parse_name(request.name, ("datasets", None))
+            version = None
+        else:
+            dataset_id, ref = parse_name(request.name, ("datasets", None, "versions", None))
+            version = _version_number(ref)
+        return await asyncio.to_thread(self.store.get_dataset, tenant_of(context), dataset_id, version)
+
+    async def ListDatasets(self, request, context):
+        datasets, token = await asyncio.to_thread(
+            self.store.list_datasets, tenant_of(context), request.dataset_id, page_size(request.page_size),
+            request.page_token,
+        )
+        return pb.ListDatasetsResponse(datasets=datasets, next_page_token=token)
+
+    # downloads and watch
+    async def DownloadArtifact(self, request, context):
+        tenant = tenant_of(context)
+        sha256 = _sha256_of(request.name, "name")
+        artifact = await asyncio.to_thread(self.store.get_artifact, tenant, sha256)
+        if not 0 <= request.offset <= artifact.size_bytes:
+            raise InvalidArgument(f"offset: {request.offset} is outside 0..{artifact.size_bytes}")
+        chunks = self.store.blobs.read(tenant, sha256, request.offset, self.settings.chunk_bytes)
+        offset = request.offset
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, None)
+            if chunk is None:
+                break
+            yield pb.DownloadArtifactResponse(
+                chunk=chunk, offset=offset, size_bytes=artifact.size_bytes, sha256=sha256
+            )
+            offset += len(chunk)
+
+    async def WatchRegistryEvents(self, request, context):
+        tenant = tenant_of(context)
+        model_id = ""
+        if request.model:
+            (model_id,) = parse_name(request.model, _MODEL, "model")
+        after = request.after_revision or await asyncio.to_thread(self.store.latest_revision, tenant)
+        while True:
+            events = await asyncio.to_thread(self.store.events_after, tenant, model_id, after)
+            for event in events:
+                yield event
+                after = event.revision
+            if not events:
+                await asyncio.sleep(WATCH_POLL_SECONDS)
+
+
+def register(servicer: RegistryServicer, server: grpc.aio.Server) -> None:
+    registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)

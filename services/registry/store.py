@@ -1,0 +1,508 @@
+"""The registry's domain logic and persistence, over SQLAlchemy Core. No gRPC here:
+methods take plain values and return the API's resource messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import sqlalchemy as sa
+from google.protobuf import json_format
+from sqlalchemy.engine import Connection, Engine
+
+from maas.registry.v1 import registry_pb2 as pb
+from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from services.common.tabular import TableInfo
+from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter
+from services.registry import tables as t
+from services.registry.blobs import FilesystemBlobStore
+
+Kind = pb.RegistryEvent.Kind
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _etag() -> str:
+    return uuid.uuid4().hex
+
+
+def _set_time(field, value: dt.datetime | None) -> None:
+    if value is not None:
+        field.FromDatetime(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
+
+
+class RegistryStore:
+    """Models, versions, aliases, datasets, artifacts and the event log of every tenant."""
+
+    def __init__(self, engine: Engine, blobs: FilesystemBlobStore) -> None:
+        self.engine = engine
+        self.blobs = blobs
+
+    # ----------------------------------------------------------------- models
+    def _model_row(self, conn: Connection, tenant: str, model_id: str, *, lock: bool = False):
+        query = sa.select(t.models).where(t.models.c.tenant == tenant, t.models.c.model_id == model_id)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"model {model_id!r} not found")
+        return row
+
+    @staticmethod
+    def _model_message(row) -> pb.Model:
+        model = pb.Model(
+            name=f"models/{row.model_id}",
+            description=row.description,
+            labels=row.labels,
+            task_type=row.task_type,
+            latest_version=row.latest_version,
+            etag=row.etag,
+        )
+        _set_time(model.create_time, row.create_time)
+        _set_time(model.update_time, row.update_time)
+        return model
+
+    def _insert_model(self, conn: Connection, tenant: str, model_id: str, model: pb.Model | None) -> None:
+        now = _now()
+        conn.execute(
+            t.models.insert().values(
+                tenant=tenant,
+                model_id=model_id,
+                description=model.description if model else "",
+                labels=dict(model.labels) if model else {},
+                task_type=model.task_type if model else 0,
+                latest_version=0,
+                etag=_etag(),
+                create_time=now,
+                update_time=now,
+            )
+        )
+
+    def create_model(self, tenant: str, model_id: str, model: pb.Model) -> pb.Model:
+        check_id(model_id, "model_id")
+        try:
+            with self.engine.begin() as conn:
+                self._insert_model(conn, tenant, model_id, model)
+        except sa.exc.IntegrityError:
+            raise AlreadyExists(f"model {model_id!r} already exists") from None
+        return self.get_model(tenant, model_id)
+
+    def get_model(self, tenant: str, model_id: str) -> pb.Model:
+        with self.engine.connect() as conn:
+            return self._model_message(self._model_row(conn, tenant, model_id))
+
+    def list_models(self, tenant: str, page_size: int, page_token: str, filter_text: str):
+        terms = parse_filter(filter_text, ("labels.",))
+        cursor = decode_page_token(page_token)
+        query = sa.select(t.models).where(t.models.c.tenant == tenant).order_by(t.models.c.model_id)
+        if cursor:
+            query = query.where(t.models.c.model_id > str(cursor[0]))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all() if terms else conn.execute(query.limit(page_size + 1)).all()
+        if terms:
+            wanted = {key.removeprefix("labels."): value for key, value in terms}
+            rows = [r for r in rows if all(r.labels.get(k) == v for k, v in wanted.items())][: page_size + 1]
+        next_token = encode_page_token([rows[page_size - 1].model_id]) if len(rows) > page_size else ""
+        return [self._model_message(r) for r in rows[:page_size]], next_token
+
+    def update_model(self, tenant: str, model_id: str, model: pb.Model, paths: list[str]) -> pb.Model:
+        """Update the fields in `paths` (all updatable ones when empty); a stale etag is ABORTED."""
+        paths = paths or ["description", "labels", "task_type"]
+        with self.engine.begin() as conn:
+            row = self._model_row(conn, tenant, model_id, lock=True)
+            if model.etag and model.etag != row.etag:
+                raise Aborted(f"model {model_id!r} changed since etag {model.etag!r} was read; read it again")
+            values = {path: getattr(model, path) for path in paths}
+            if "labels" in values:
+                values["labels"] = dict(model.labels)
+            conn.execute(
+                t.models.update().where(t.models.c.id == row.id).values(**values, etag=_etag(), update_time=_now())
+            )
+        return self.get_model(tenant, model_id)
+
+    def delete_model(self, tenant: str, model_id: str, etag: str) -> None:
+        with self.engine.begin() as conn:
+            row = self._model_row(conn, tenant, model_id, lock=True)
+            if etag and etag != row.etag:
+                raise Aborted(f"model {model_id!r} changed since etag {etag!r} was read; read it again")
+            conn.execute(t.models.delete().where(t.models.c.id == row.id))
+            self._record(conn, tenant, Kind.KIND_MODEL_DELETED, model_id)
+
+    # --------------------------------------------------------------- versions
+    def _version_message(self, conn: Connection, model_row, row) -> pb.ModelVersion:
+        version = pb.ModelVersion(
+            name=f"models/{model_row.model_id}/versions/{row.version}",
+            version=row.version,
+            artifact=f"artifacts/{row.artifact_sha256}",
+            artifact_size_bytes=row.artifact_size,
+            format=row.format,
+            metrics=row.metrics,
+            state=row.state,
+            description=row.description,
+        )
+        json_format.ParseDict(row.signature, version.signature)
+        json_format.ParseDict(row.lineage, version.lineage)
+        _set_time(version.create_time, row.create_time)
+        version.aliases.extend(
+            conn.execute(
+                sa.select(t.aliases.c.alias)
+                .where(t.aliases.c.model_pk == model_row.id, t.aliases.c.version == row.version)
+                .order_by(t.aliases.c.alias)
+            ).scalars()
+        )
+        return version
+
+    def create_version(
+        self, tenant: str, model_id: str, version: pb.ModelVersion, request_id: str
+    ) -> pb.ModelVersion:
+        check_id(model_id, "parent")
+        sha256 = version.artifact.removeprefix("artifacts/")
+        with self.engine.begin() as conn:
+            artifact = conn.execute(
+                sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
+            ).first()
+            if artifact is None:
+                raise NotFound(f"model_version.artifact: {version.artifact!r} not found; upload it first")
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    model_row = conn.execute(
+                        sa.select(t.models).where(t.models.c.tenant == tenant, t.models.c.model_id == model_id)
+                    ).first()
+                    if model_row is None:
+                        self._insert_model(conn, tenant, model_id, None)
+                        model_row = self._model_row(conn, tenant, model_id)
+                    if request_id:
+                        existing = conn.execute(
+                            sa.select(t.model_versions).where(
+                                t.model_versions.c.model_pk == model_row.id,
+                                t.model_versions.c.request_id == request_id,
+                            )
+                        ).first()
+                        if existing is not None:
+                            return self._version_message(conn, model_row, existing)
+                    # One statement allocates the number: the row lock (PostgreSQL) or the
+                    # database write lock (SQLite) makes concurrent creators take turns.
+                    number = conn.execute(
+                        t.models.update()
+                        .where(t.models.c.id == model_row.id)
+                        .values(latest_version=t.models.c.latest_version + 1, update_time=_now(), etag=_etag())
+                        .returning(t.models.c.latest_version)
+                    ).scalar_one()
+                    conn.execute(
+                        t.model_versions.insert().values(
+                            model_pk=model_row.id,
+                            version=number,
+                            artifact_sha256=sha256,
+                            artifact_size=artifact.size_bytes,
+                            format=version.format or "tf_saved_model",
+                            signature=json_format.MessageToDict(version.signature),
+                            metrics=dict(version.metrics),
+                            lineage=json_format.MessageToDict(version.lineage),
+                            state=version.state or pb.ModelVersion.State.STATE_READY,
+                            description=version.description,
+                            request_id=request_id or None,
+                            create_time=_now(),
+                        )
+                    )
+                    self._record(conn, tenant, Kind.KIND_VERSION_CREATED, model_id, version=number)
+                    row = conn.execute(
+                        sa.select(t.model_versions).where(
+                            t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == number
+                        )
+                    ).one()
+                    return self._version_message(conn, model_row, row)
+            except sa.exc.IntegrityError:
+                # A concurrent call created the model or used the same request id: look again.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _resolve(self, conn: Connection, model_row, ref: str) -> int:
+        if ref.isdigit():
+            return int(ref)
+        check_id(ref, "version")
+        version = conn.execute(
+            sa.select(t.aliases.c.version).where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == ref)
+        ).scalar()
+        if version is None:
+            raise NotFound(f"alias {ref!r} of model {model_row.model_id!r} not found")
+        return version
+
+    def get_version(self, tenant: str, model_id: str, ref: str) -> pb.ModelVersion:
+        """`ref` is a version number or an alias name."""
+        with self.engine.connect() as conn:
+            model_row = self._model_row(conn, tenant, model_id)
+            number = self._resolve(conn, model_row, ref)
+            row = conn.execute(
+                sa.select(t.model_versions).where(
+                    t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == number
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"version {number} of model {model_id!r} not found")
+            return self._version_message(conn, model_row, row)
+
+    def list_versions(self, tenant: str, model_id: str, page_size: int, page_token: str, filter_text: str):
+        terms = dict(parse_filter(filter_text, ("state",)))
+        cursor = decode_page_token(page_token)
+        with self.engine.connect() as conn:
+            model_row = self._model_row(conn, tenant, model_id)
+            query = (
+                sa.select(t.model_versions)
+                .where(t.model_versions.c.model_pk == model_row.id)
+                .order_by(t.model_versions.c.version.desc())
+            )
+            if "state" in terms:
+                state_name = f"STATE_{terms['state'].upper()}"
+                if state_name not in pb.ModelVersion.State.keys():
+                    raise InvalidArgument(f"filter: unknown state {terms['state']!r}")
+                query = query.where(t.model_versions.c.state == pb.ModelVersion.State.Value(state_name))
+            if cursor:
+                query = query.where(t.model_versions.c.version < int(cursor[0]))
+            rows = conn.execute(query.limit(page_size + 1)).all()
+            next_token = encode_page_token([rows[page_size - 1].version]) if len(rows) > page_size else ""
+            return [self._version_message(conn, model_row, r) for r in rows[:page_size]], next_token
+
+    def delete_version(self, tenant: str, model_id: str, number: int) -> None:
+        with self.engine.begin() as conn:
+            model_row = self._model_row(conn, tenant, model_id, lock=True)
+            pointing = conn.execute(
+                sa.select(t.aliases.c.alias).where(t.aliases.c.model_pk == model_row.id, t.aliases.c.version == number)
+            ).scalars().all()
+            if pointing:
+                raise FailedPrecondition(
+                    f"version {number} of model {model_id!r} is aliased by {sorted(pointing)}; move them first"
+                )
+            deleted = conn.execute(
+                t.model_versions.delete().where(
+                    t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == number
+                )
+            ).rowcount
+            if not deleted:
+                raise NotFound(f"version {number} of model {model_id!r} not found")
+            self._record(conn, tenant, Kind.KIND_VERSION_DELETED, model_id, version=number)
+
+    # ---------------------------------------------------------------- aliases
+    @staticmethod
+    def _alias_message(model_id: str, row) -> pb.Alias:
+        alias = pb.Alias(name=f"models/{model_id}/aliases/{row.alias}", version=row.version, revision=row.revision)
+        _set_time(alias.update_time, row.update_time)
+        return alias
+
+    def set_alias(self, tenant: str, model_id: str, alias: str, version: int) -> pb.Alias:
+        check_id(alias, "alias.name")
+        if alias.isdigit():
+            raise InvalidArgument("alias.name: an alias cannot be a number")
+        if version <= 0:
+            raise InvalidArgument("alias.version: must be a positive version number")
+        with self.engine.begin() as conn:
+            model_row = self._model_row(conn, tenant, model_id, lock=True)
+            exists = conn.execute(
+                sa.select(t.model_versions.c.id).where(
+                    t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == version
+                )
+            ).first()
+            if exists is None:
+                raise NotFound(f"version {version} of model {model_id!r} not found")
+            revision = self._record(conn, tenant, Kind.KIND_ALIAS_SET, model_id, version=version, alias=alias)
+            values = {"version": version, "revision": revision, "update_time": _now()}
+            updated = conn.execute(
+                t.aliases.update()
+                .where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == alias)
+                .values(**values)
+            ).rowcount
+            if not updated:
+                conn.execute(t.aliases.insert().values(model_pk=model_row.id, alias=alias, **values))
+            row = conn.execute(
+                sa.select(t.aliases).where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == alias)
+            ).one()
+            return self._alias_message(model_id, row)
+
+    def get_alias(self, tenant: str, model_id: str, alias: str) -> pb.Alias:
+        with self.engine.connect() as conn:
+            model_row = self._model_row(conn, tenant, model_id)
+            row = conn.execute(
+                sa.select(t.aliases).where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == alias)
+            ).first()
+            if row is None:
+                raise NotFound(f"alias {alias!r} of model {model_id!r} not found")
+            return self._alias_message(model_id, row)
+
+    def list_aliases(self, tenant: str, model_id: str) -> list[pb.Alias]:
+        with self.engine.connect() as conn:
+            model_row = self._model_row(conn, tenant, model_id)
+            rows = conn.execute(
+                sa.select(t.aliases).where(t.aliases.c.model_pk == model_row.id).order_by(t.aliases.c.alias)
+            ).all()
+            return [self._alias_message(model_id, r) for r in rows]
+
+    def delete_alias(self, tenant: str, model_id: str, alias: str) -> None:
+        with self.engine.begin() as conn:
+            model_row = self._model_row(conn, tenant, model_id, lock=True)
+            deleted = conn.execute(
+                t.aliases.delete().where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == alias)
+            ).rowcount
+            if not deleted:
+                raise NotFound(f"alias {alias!r} of model {model_id!r} not found")
+            self._record(conn, tenant, Kind.KIND_ALIAS_DELETED, model_id, alias=alias)
+
+    # --------------------------------------------------------------- events
+    @staticmethod
+    def _record(conn: Connection, tenant: str, kind: int, model_id: str, version: int = 0, alias: str = "") -> int:
+        return conn.execute(
+            t.events.insert()
+            .values(tenant=tenant, kind=kind, model_id=model_id, version=version, alias=alias, event_time=_now())
+            .returning(t.events.c.revision)
+        ).scalar_one()
+
+    def events_after(self, tenant: str, model_id: str, after_revision: int, limit: int = 500) -> list[pb.RegistryEvent]:
+        query = (
+            sa.select(t.events)
+            .where(t.events.c.tenant == tenant, t.events.c.revision > after_revision)
+            .order_by(t.events.c.revision)
+            .limit(limit)
+        )
+        if model_id:
+            query = query.where(t.events.c.model_id == model_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        result = []
+        for row in rows:
+            event = pb.RegistryEvent(
+                revision=row.revision, kind=row.kind, model=f"models/{row.model_id}", version=row.version,
+                alias=row.alias,
+            )
+            _set_time(event.event_time, row.event_time)
+            result.append(event)
+        return result
+
+    def latest_revision(self, tenant: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(t.events.c.revision)).where(t.events.c.tenant == tenant)).scalar() or 0
+
+    # -------------------------------------------------------------- artifacts
+    def register_artifact(self, conn: Connection, tenant: str, sha256: str, size: int) -> pb.Artifact:
+        exists = conn.execute(
+            sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
+        ).first()
+        if exists is None:
+            conn.execute(t.artifacts.insert().values(tenant=tenant, sha256=sha256, size_bytes=size, create_time=_now()))
+            created = _now()
+        else:
+            created = exists.create_time
+        artifact = pb.Artifact(name=f"artifacts/{sha256}", sha256=sha256, size_bytes=size)
+        _set_time(artifact.create_time, created)
+        return artifact
+
+    def commit_artifact(self, tenant: str, sha256: str, size: int) -> pb.Artifact:
+        with self.engine.begin() as conn:
+            return self.register_artifact(conn, tenant, sha256, size)
+
+    def get_artifact(self, tenant: str, sha256: str) -> pb.Artifact:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
+            ).first()
+        if row is None or not self.blobs.exists(tenant, sha256):
+            raise NotFound(f"artifact {sha256!r} not found")
+        artifact = pb.Artifact(name=f"artifacts/{sha256}", sha256=sha256, size_bytes=row.size_bytes)
+        _set_time(artifact.create_time, row.create_time)
+        return artifact
+
+    def sweep_orphan_blobs(self) -> int:
+        """Delete committed bytes no artifact row refers to (a crash between rename and insert)."""
+        with self.engine.connect() as conn:
+            known = {(r.tenant, r.sha256) for r in conn.execute(sa.select(t.artifacts.c.tenant, t.artifacts.c.sha256))}
+        orphans = [blob for blob in self.blobs.all_blobs() if blob not in known]
+        for tenant, sha256 in orphans:
+            self.blobs.delete(tenant, sha256)
+        return len(orphans)
+
+    # --------------------------------------------------------------- datasets
+    @staticmethod
+    def _dataset_message(row) -> pb.Dataset:
+        dataset = pb.Dataset(
+            name=f"datasets/{row.dataset_id}/versions/{row.version}",
+            dataset_id=row.dataset_id,
+            version=row.version,
+            format=row.format,
+            row_count=row.row_count,
+            sha256=row.sha256,
+            size_bytes=row.size_bytes,
+            artifact=f"artifacts/{row.sha256}",
+            description=row.description,
+            labels=row.labels,
+        )
+        for column in row.columns:
+            dataset.columns.add(**column)
+        _set_time(dataset.create_time, row.create_time)
+        return dataset
+
+    def create_dataset(
+        self, tenant: str, header: pb.CreateDatasetRequest.Header, sha256: str, size: int, info: TableInfo
+    ) -> pb.Dataset:
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    self.register_artifact(conn, tenant, sha256, size)
+                    latest = conn.execute(
+                        sa.select(sa.func.max(t.datasets.c.version)).where(
+                            t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == header.dataset_id
+                        )
+                    ).scalar() or 0
+                    conn.execute(
+                        t.datasets.insert().values(
+                            tenant=tenant,
+                            dataset_id=header.dataset_id,
+                            version=latest + 1,
+                            format=header.format,
+                            columns=[{"name": c.name, "datatype": c.datatype, "shape": c.shape} for c in info.columns],
+                            row_count=info.row_count,
+                            sha256=sha256,
+                            size_bytes=size,
+                            description=header.description,
+                            labels=dict(header.labels),
+                            create_time=_now(),
+                        )
+                    )
+                return self.get_dataset(tenant, header.dataset_id, latest + 1)
+            except sa.exc.IntegrityError:
+                # Another upload of the same dataset took this version number: take the next.
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def get_dataset(self, tenant: str, dataset_id: str, version: int | None) -> pb.Dataset:
+        query = sa.select(t.datasets).where(t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == dataset_id)
+        query = query.where(t.datasets.c.version == version) if version else query.order_by(t.datasets.c.version.desc())
+        with self.engine.connect() as conn:
+            row = conn.execute(query.limit(1)).first()
+        if row is None:
+            shown = f"{dataset_id!r} version {version}" if version else repr(dataset_id)
+            raise NotFound(f"dataset {shown} not found")
+        return self._dataset_message(row)
+
+    def list_datasets(self, tenant: str, dataset_id: str, page_size: int, page_token: str):
+        cursor = decode_page_token(page_token)
+        query = (
+            sa.select(t.datasets)
+            .where(t.datasets.c.tenant == tenant)
+            .order_by(t.datasets.c.dataset_id, t.datasets.c.version)
+        )
+        if dataset_id:
+            query = query.where(t.datasets.c.dataset_id == dataset_id)
+        if cursor:
+            key, version = str(cursor[0]), int(cursor[1])
+            query = query.where(
+                sa.or_(
+                    t.datasets.c.dataset_id > key,
+                    sa.and_(t.datasets.c.dataset_id == key, t.datasets.c.version > version),
+                )
+            )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(page_size + 1)).all()
+        last = rows[page_size - 1] if len(rows) > page_size else None
+        next_token = encode_page_token([last.dataset_id, last.version]) if last else ""
+        return [self._dataset_message(r) for r in rows[:page_size]], next_token

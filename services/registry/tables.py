@@ -1,0 +1,94 @@
+"""The registry's tables (SQLAlchemy Core). Migrations in `migrations/` create them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("model_id", sa.String(63), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("labels", sa.JSON, nullable=False, default=dict),
+    sa.Column("task_type", sa.Integer, nullable=False, default=0),
+    sa.Column("latest_version", sa.BigInteger, nullable=False, default=0),
+    sa.Column("etag", sa.String(32), nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("tenant", "model_id", name="uq_models_tenant_model"),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_pk", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("artifact_sha256", sa.String(64), nullable=False),
+    sa.Column("artifact_size", sa.BigInteger, nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("signature", sa.JSON, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("lineage", sa.JSON, nullable=False),
+    sa.Column("state", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("model_pk", "version", name="uq_versions_model_version"),
+    sa.UniqueConstraint("model_pk", "request_id", name="uq_versions_model_request"),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("model_pk", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("alias", sa.String(63), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("dataset_id", sa.String(63), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("format", sa.Integer, nullable=False),
+    sa.Column("columns", sa.JSON, nullable=False),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("labels", sa.JSON, nullable=False, default=dict),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("tenant", "dataset_id", "version", name="uq_datasets_tenant_id_version"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("tenant", sa.String(63), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Alias and version changes in order; `revision` is what watchers resume from.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("revision", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("tenant", sa.String(63), nullable=False, index=True),
+    sa.Column("kind", sa.Integer, nullable=False),
+    sa.Column("model_id", sa.String(63), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False, default=0),
+    sa.Column("alias", sa.String(63), nullable=False, default=""),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+)

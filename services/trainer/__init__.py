@@ -1,0 +1,1 @@
+"""Trainer service: training jobs, their queue, workers and progress."""

@@ -1,0 +1,26 @@
+"""Trainer settings (`MAAS_*` environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.common.settings import ServiceSettings
+
+
+class TrainerSettings(ServiceSettings):
+    service_name: str = "trainer"
+    default_port: int = 50053
+    default_metrics_port: int = 9103
+
+    database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under data_dir when empty.")
+    registry_addr: str = Field(default="127.0.0.1:50052", description="host:port of the registry.")
+    local_workers: int = Field(
+        default=1, description="Jobs this process runs at once; 0 serves the API only (workers run apart)."
+    )
+    lease_seconds: float = Field(default=30.0, description="A job's lease; another worker takes it over after.")
+    poll_seconds: float = Field(default=0.5, description="How often workers look for jobs and cancellations.")
+    max_attempts: int = Field(default=3, description="Starts of a job before it is failed for good.")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or self.sqlite_url("trainer")

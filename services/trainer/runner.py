@@ -1,0 +1,285 @@
+"""One training job, in its own process: `python -m services.trainer.runner <job_id>`.
+
+Fetches the dataset from the registry, trains with Keras, reports each epoch, evaluates on
+held-out data, exports a SavedModel with a serving signature and registers it as a new
+version. Failures a user can act on end the job FAILED with a message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import keras
+import numpy as np
+import structlog
+import tensorflow as tf
+from google.protobuf import json_format
+
+from maas.registry.v1 import registry_pb2 as rpb
+from maas.registry.v1 import registry_pb2_grpc
+from maas.trainer.v1 import trainer_pb2 as pb
+from services.common import db
+from services.common.errors import DomainError, InvalidArgument
+from services.common.logging import configure_logging
+from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
+from services.common.tabular import csv_header, load_csv_numeric
+from services.trainer.config import TrainerSettings
+from services.trainer.spec import template_parameters
+from services.trainer.store import JobStore
+from services.trainer.templates import OPTIMIZERS, build_model, is_classification
+
+log = structlog.get_logger("maas.trainer.runner")
+State = pb.TrainingJob.State
+CHUNK_BYTES = 1024 * 1024
+
+
+class JobFailure(Exception):
+    """Ends the job FAILED with this user-facing reason."""
+
+
+class RegistryClient:
+    """The few registry calls a job needs, on behalf of the job's tenant."""
+
+    def __init__(self, address: str, tenant: str, job_id: str) -> None:
+        self._channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20)])
+        self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)
+        self._metadata = ((TENANT_KEY, tenant), (REQUEST_ID_KEY, job_id))
+
+    def dataset(self, name: str) -> rpb.Dataset:
+        return self._stub.GetDataset(rpb.GetDatasetRequest(name=name), metadata=self._metadata, timeout=30)
+
+    def download(self, artifact: str, sha256: str, target: Path) -> None:
+        digest = hashlib.sha256()
+        with target.open("wb") as file:
+            for response in self._stub.DownloadArtifact(
+                rpb.DownloadArtifactRequest(name=artifact), metadata=self._metadata, timeout=600
+            ):
+                file.write(response.chunk)
+                digest.update(response.chunk)
+        if digest.hexdigest() != sha256:
+            raise JobFailure(f"dataset artifact {artifact} failed its checksum on download; retry the job")
+
+    def upload(self, data: bytes) -> rpb.Artifact:
+        def messages() -> Iterator[rpb.UploadArtifactRequest]:
+            yield rpb.UploadArtifactRequest(header=rpb.UploadArtifactRequest.Header(
+                sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data)))
+            for offset in range(0, len(data), CHUNK_BYTES):
+                yield rpb.UploadArtifactRequest(chunk=data[offset: offset + CHUNK_BYTES])
+
+        return self._stub.UploadArtifact(messages(), metadata=self._metadata, timeout=600)
+
+    def register(self, parent: str, version: rpb.ModelVersion, request_id: str) -> rpb.ModelVersion:
+        return self._stub.CreateModelVersion(
+            rpb.CreateModelVersionRequest(parent=parent, model_version=version, request_id=request_id),
+            metadata=self._metadata, timeout=60,
+        )
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def _load_table(client: RegistryClient, spec_input: pb.DatasetInput, workdir: Path, role: str):
+    """Features and labels of a dataset as float arrays, and its lineage record."""
+    try:
+        dataset = client.dataset(spec_input.dataset)
+    except grpc.RpcError as error:
+        raise JobFailure(f"{role} dataset {spec_input.dataset!r}: {error.details()}") from None
+    path = workdir / f"{role}-{dataset.sha256}"
+    client.download(dataset.artifact, dataset.sha256, path)
+    if dataset.format == rpb.DatasetFormat.DATASET_FORMAT_NPZ:
+        with np.load(path, allow_pickle=False) as archive:
+            for array in (spec_input.features_array, spec_input.labels_array):
+                if array not in archive.files:
+                    raise JobFailure(f"{role} dataset: array {array!r} not found; it has {archive.files}")
+            features = archive[spec_input.features_array].astype("float32")
+            labels = archive[spec_input.labels_array]
+        return features.reshape(len(features), -1), labels.astype("float64"), dataset
+    header = csv_header(path)
+    label = spec_input.label_column
+    if not label:
+        raise JobFailure(f"{role} dataset: label_column is required for CSV datasets")
+    if label not in header:
+        raise JobFailure(f"{role} dataset: label column {label!r} not found; the dataset has columns {header}")
+    feature_columns = list(spec_input.feature_columns) or [c for c in header if c != label]
+    try:
+        columns = load_csv_numeric(path, [*feature_columns, label])
+    except InvalidArgument as error:
+        raise JobFailure(f"{role} dataset: {error.message}") from None
+    features = np.stack([columns[c] for c in feature_columns], axis=1).astype("float32")
+    if np.isnan(features).any():
+        raise JobFailure(f"{role} dataset: feature columns have empty cells; fill or drop them first")
+    return features, columns[label], dataset
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Writes each epoch to the job's events; stops training on a NaN or infinite loss."""
+
+    def __init__(self, store: JobStore, job_id: str, total: int) -> None:
+        super().__init__()
+        self.store, self.job_id, self.total = store, job_id, total
+        self.nan_epoch = 0
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = {k: float(v) for k, v in (logs or {}).items()}
+        if any(math.isnan(v) or math.isinf(v) for v in metrics.values()):
+            self.model.stop_training = True
+            self.nan_epoch = epoch + 1
+            return
+        self.store.record_epoch(self.job_id, epoch + 1, self.total, metrics, time.perf_counter() - self.started)
+
+
+def run(job_id: str, settings: TrainerSettings) -> None:
+    engine = db.create_engine(settings.db_url)
+    store = JobStore(engine)
+    tenant = store.tenant_of(job_id)
+    job = store.get(None, job_id)
+    structlog.contextvars.bind_contextvars(job=job_id, tenant=tenant)
+    client = RegistryClient(settings.registry_addr, tenant, job_id)
+    try:
+        version = _train(store, job, client)
+        store.finish(job_id, State.STATE_SUCCEEDED, f"registered {version.name}",
+                     model_version=version.name, evaluation=dict(version.metrics))
+        store.append_event(job_id, pb.TrainingJobEvent(evaluation=pb.TrainingJobEvent.Evaluation(
+            metrics=dict(version.metrics), model_version=version.name)))
+        log.info("job succeeded", model_version=version.name)
+    except JobFailure as failure:
+        log.info("job failed", reason=str(failure))
+        store.finish(job_id, State.STATE_FAILED, str(failure))
+    except DomainError as error:
+        store.finish(job_id, State.STATE_FAILED, error.message)
+    except grpc.RpcError as error:
+        log.warning("registry call failed", code=error.code().name, details=error.details())
+        store.finish(job_id, State.STATE_FAILED, f"the registry refused the result: {error.details()}")
+    except MemoryError:
+        store.finish(job_id, State.STATE_FAILED, "out of memory: use a smaller batch size or model")
+    finally:
+        client.close()
+        engine.dispose()
+
+
+def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.ModelVersion:
+    spec = job.spec
+    hp = spec.hyperparameters
+    job_id = job.name.split("/")[1]
+    template = spec.template.name if spec.WhichOneof("model") == "template" else None
+    params = template_parameters(spec.template) if template else {}
+    classification = is_classification(template, params)
+    keras.utils.set_random_seed(hp.seed)
+    with tempfile.TemporaryDirectory(prefix=f"maas-{job_id}-") as tmp:
+        workdir = Path(tmp)
+        x, y, dataset = _load_table(client, spec.dataset, workdir, "training")
+        if spec.HasField("validation_dataset"):
+            x_val, y_val, _ = _load_table(client, spec.validation_dataset, workdir, "validation")
+        else:
+            order = np.random.default_rng(hp.seed).permutation(len(x))
+            held = max(1, int(round(len(x) * spec.validation_split)))
+            if held >= len(x):
+                raise JobFailure(f"the dataset has {len(x)} rows: too few to hold out a validation split")
+            x, y, x_val, y_val = x[order[held:]], y[order[held:]], x[order[:held]], y[order[:held]]
+        if x.shape[1] != x_val.shape[1]:
+            raise JobFailure(f"validation data has {x_val.shape[1]} features, training data {x.shape[1]}")
+        classes = 0
+        if classification:
+            if np.isnan(y).any() or (y != np.round(y)).any() or (y < 0).any():
+                raise JobFailure("labels must be non-negative integers (class ids) for classification")
+            classes = int(max(y.max(), y_val.max())) + 1
+            y, y_val = y.astype("int64"), y_val.astype("int64")
+        else:
+            y, y_val = y.astype("float32"), y_val.astype("float32")
+        normalizer = keras.layers.Normalization(name="normalize")
+        normalizer.adapt(x)
+        model = build_model(template, params, spec.keras_model_json, x.shape[1], classes, normalizer)
+        loss = hp.loss or ("sparse_categorical_crossentropy" if classification else "mse")
+        metrics = list(hp.metrics) or (["accuracy"] if classification else ["mae"])
+        model.compile(optimizer=OPTIMIZERS[hp.optimizer](learning_rate=hp.learning_rate), loss=loss, metrics=metrics)
+        progress = ProgressCallback(store, job_id, hp.epochs)
+        callbacks = [progress]
+        if hp.early_stopping_patience:
+            callbacks.append(keras.callbacks.EarlyStopping(patience=hp.early_stopping_patience,
+                                                           restore_best_weights=True))
+        store.append_event(job_id, pb.TrainingJobEvent(log=pb.TrainingJobEvent.LogLine(
+            message=f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features")))
+        model.fit(x, y, validation_data=(x_val, y_val), epochs=hp.epochs, batch_size=hp.batch_size,
+                  callbacks=callbacks, verbose=0)
+        if progress.nan_epoch:
+            raise JobFailure(f"the loss became NaN at epoch {progress.nan_epoch}; lower the learning rate "
+                             "or check the data for extreme values")
+        evaluation = {k: float(v) for k, v in model.evaluate(x_val, y_val, verbose=0, return_dict=True).items()}
+        output_name = "probabilities" if classes else "predictions"
+        archive = _export(model, x.shape[1], output_name, workdir)
+        artifact = client.upload(archive)
+        signature = rpb.Signature(
+            method_name="serving_default",
+            inputs=[rpb.TensorSpec(name="features", datatype="FP32", shape=[-1, x.shape[1]])],
+            outputs=[rpb.TensorSpec(name=output_name, datatype="FP32", shape=[-1, classes or 1])],
+        )
+        lineage = rpb.Lineage(
+            training_job=job.name, dataset=dataset.name, dataset_sha256=dataset.sha256,
+            hyperparameters={k: json.dumps(v) for k, v in _hyperparameters(spec).items()},
+        )
+        # The job name makes registration idempotent: a retry after a crash returns the same version.
+        return client.register(
+            spec.target_model,
+            rpb.ModelVersion(artifact=artifact.name, format="tf_saved_model", signature=signature,
+                             metrics=evaluation, lineage=lineage, description=f"trained by {job.name}"),
+            request_id=job.name,
+        )
+
+
+def _hyperparameters(spec: pb.TrainingJobSpec) -> dict[str, object]:
+    values = json_format.MessageToDict(spec.hyperparameters, preserving_proto_field_name=True)
+    if spec.WhichOneof("model") == "template":
+        values["template"] = spec.template.name
+        values.update({f"template.{k}": v for k, v in template_parameters(spec.template).items()})
+    values["validation_split"] = spec.validation_split
+    return values
+
+
+def _export(model, features: int, output_name: str, workdir: Path) -> bytes:
+    """Export a SavedModel with a `serving_default` signature and return it as a tar archive."""
+    export_dir = workdir / "saved_model"
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=lambda features: {output_name: model(features, training=False)},
+        input_signature=[tf.TensorSpec([None, features], tf.float32, name="features")],
+    )
+    archive.write_out(str(export_dir), verbose=False)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(export_dir.rglob("*")):
+            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(export_dir)))
+            info.mtime = 0  # same model, same bytes: reproducible archives dedupe in the registry
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if path.is_file():
+                with path.open("rb") as file:
+                    tar.addfile(info, file)
+            else:
+                tar.addfile(info)
+    return buffer.getvalue()
+
+
+def main() -> None:
+    settings = TrainerSettings()
+    configure_logging("trainer-job", settings.log_level, settings.log_format)
+    run(sys.argv[1], settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Trainer process: the job API and, unless disabled, local workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from maas.trainer.v1 import trainer_pb2
+from services.common import db
+from services.common.server import GrpcServer, ServiceBinding, run_service
+from services.trainer.config import TrainerSettings
+from services.trainer.servicer import TrainerServicer, register
+from services.trainer.store import JobStore
+from services.trainer.worker import WorkerPool
+
+SERVICE_NAME = trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"].full_name
+
+
+async def build_server(settings: TrainerSettings) -> GrpcServer:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = db.create_engine(settings.db_url)
+    db.migrate(engine, "trainer", Path(__file__).parent / "migrations")
+    store = JobStore(engine)
+    pool = WorkerPool(store, settings, settings.local_workers) if settings.local_workers > 0 else None
+    if pool:
+        pool.start()
+
+    async def close() -> None:
+        if pool:
+            await pool.stop()
+        engine.dispose()
+
+    return GrpcServer(
+        settings=settings,
+        bindings=[ServiceBinding(register, TrainerServicer(store), SERVICE_NAME)],
+        on_stop=[close],
+    )
+
+
+def main() -> None:
+    run_service(TrainerSettings(), build_server)

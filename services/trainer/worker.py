@@ -1,0 +1,120 @@
+"""Local workers: claim jobs from the queue with leases and run each in its own process.
+
+A job process that crashes, runs out of memory or is cancelled takes only itself down. A
+worker that dies stops renewing its leases, and the claim query hands those jobs to another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+
+import structlog
+
+from maas.trainer.v1 import trainer_pb2 as pb
+from services.trainer.config import TrainerSettings
+from services.trainer.store import JobStore
+
+log = structlog.get_logger("maas.trainer.worker")
+State = pb.TrainingJob.State
+# Time a cancelled job process gets to exit on SIGTERM before SIGKILL.
+CANCEL_GRACE_SECONDS = 3.0
+
+
+@dataclass
+class RunningJob:
+    job_id: str
+    process: asyncio.subprocess.Process
+    cancelling: bool = False
+
+
+class WorkerPool:
+    """Runs up to `slots` jobs at once, each as `python -m services.trainer.runner <job>`."""
+
+    def __init__(self, store: JobStore, settings: TrainerSettings, slots: int) -> None:
+        self.store = store
+        self.settings = settings
+        self.slots = slots
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.running: dict[str, RunningJob] = {}
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="trainer-worker-pool")
+
+    async def stop(self) -> None:
+        """Stop claiming; jobs still running are stopped and left for another worker to resume."""
+        self._stopping = True
+        for job in self.running.values():
+            job.process.send_signal(signal.SIGTERM)
+        for job in list(self.running.values()):
+            try:
+                await asyncio.wait_for(job.process.wait(), CANCEL_GRACE_SECONDS)
+            except TimeoutError:
+                job.process.kill()
+        if self._task:
+            self._task.cancel()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                await self._tick()
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the pool
+                log.exception("worker tick failed")
+            await asyncio.sleep(self.settings.poll_seconds)
+
+    async def _tick(self) -> None:
+        for job in list(self.running.values()):
+            if job.process.returncode is not None:
+                await self._reap(job)
+                continue
+            cancel = await asyncio.to_thread(
+                self.store.renew, job.job_id, self.worker_id, self.settings.lease_seconds
+            )
+            if cancel and not job.cancelling:
+                job.cancelling = True
+                log.info("cancelling job", job=job.job_id)
+                job.process.send_signal(signal.SIGTERM)
+                asyncio.get_running_loop().call_later(CANCEL_GRACE_SECONDS, _kill_if_alive, job.process)
+        while len(self.running) < self.slots and not self._stopping:
+            claimed = await asyncio.to_thread(
+                self.store.claim, self.worker_id, self.settings.lease_seconds, self.settings.max_attempts
+            )
+            if claimed is None:
+                break
+            job_id = claimed.name.split("/")[1]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.trainer.runner", job_id, env=_job_environment()
+            )
+            self.running[job_id] = RunningJob(job_id, process)
+            log.info("job started", job=job_id, attempt=claimed.attempt, pid=process.pid)
+
+    async def _reap(self, job: RunningJob) -> None:
+        del self.running[job.job_id]
+        code = job.process.returncode
+        if job.cancelling:
+            await asyncio.to_thread(self.store.finish, job.job_id, State.STATE_CANCELLED, "cancelled by the user")
+        elif code != 0:
+            reason = (
+                "the training process ran out of memory and was killed" if code == -signal.SIGKILL
+                else f"the training process exited unexpectedly (exit code {code})"
+            )
+            await asyncio.to_thread(self.store.finish, job.job_id, State.STATE_FAILED, reason)
+        log.info("job process ended", job=job.job_id, exit_code=code)
+
+
+def _kill_if_alive(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.kill()
+
+
+def _job_environment() -> dict[str, str]:
+    env = os.environ.copy()
+    # TensorFlow's C++ start-up chatter is noise in the job's logs.
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
