@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "to production and score held-out digits through inference.")
     demo.add_argument("--endpoint", default="127.0.0.1:50051", help="gateway address (default 127.0.0.1:50051)")
     demo.add_argument("--admin-key", default="", help="admin key (default: $MAAS_ADMIN_KEY or the data dir's)")
-    demo.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
+    demo.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
     demo.add_argument("--with-stack", action="store_true", help="start the stack first and stop it after")
     demo.add_argument("--timeout", type=float, default=120, help="seconds to wait for the stack to start")
     demo.set_defaults(func=cmd_demo)

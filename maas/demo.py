@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import secrets
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,8 +44,16 @@ def _bar(done: int, total: int, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
-def run_demo(endpoint: str, admin_key: str, epochs: int = 40, tenant: str = "") -> float:
-    """Walk the journey; returns the held-out accuracy."""
+@dataclass(frozen=True)
+class DemoResult:
+    tenant: str
+    api_key: str
+    model_version: str
+    accuracy: float
+
+
+def run_demo(endpoint: str, admin_key: str, epochs: int = 30, tenant: str = "") -> DemoResult:
+    """Walk the journey; returns what it made and the held-out accuracy."""
     tenant = tenant or f"demo-{secrets.token_hex(3)}"
     with MaasClient(endpoint, admin_key) as admin:
         admin.create_tenant(tenant, display_name="MaaS demo")
@@ -97,14 +106,14 @@ def run_demo(endpoint: str, admin_key: str, epochs: int = 40, tenant: str = "") 
         for i in range(5):
             _say(f"    digit #{i}: true {int(test_y[i])}, predicted {int(predicted[i])} "
                  f"(p={outputs['probabilities'][i].max():.3f})")
-    return accuracy
+    return DemoResult(tenant, key.secret, version.name, accuracy)
 
 
 def main(endpoint: str, admin_key: str, epochs: int) -> int:
     try:
-        accuracy = run_demo(endpoint, admin_key, epochs)
+        result = run_demo(endpoint, admin_key, epochs)
     except MaasError as error:
         print(f"demo failed: {error}", file=sys.stderr)
         return 1
-    print(f"held-out accuracy: {accuracy:.4f}")
+    print(f"held-out accuracy: {result.accuracy:.4f}")
     return 0

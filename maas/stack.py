@@ -79,7 +79,7 @@ class LocalStack:
 
     @property
     def admin_key(self) -> str:
-        return admin_key_for(self.data_dir)
+        return self.extra_env.get("MAAS_ADMIN_KEY") or admin_key_for(self.data_dir)
 
     def _environment(self, service: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}

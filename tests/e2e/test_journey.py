@@ -1,0 +1,124 @@
+"""The whole stack as `maas up` runs it (four processes on free ports), driven through the gateway."""
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import urllib.request
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from maas.client import MaasClient, MaasError
+from maas.demo import digits_csv, run_demo
+from maas.inference.v2 import grpc_service_pb2 as infer_pb
+from maas.registry.v1 import registry_pb2 as rpb
+from maas.stack import SERVICES, LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+PROBE = Path(__file__).with_name("triton_probe.py")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = LocalStack.on_free_ports(tmp_path_factory.mktemp("stack"),
+                                     extra_env={"MAAS_ADMIN_KEY": "maas_admin_e2e"})
+    stack.start(timeout=120)
+    yield stack
+    codes = stack.stop()
+    # Every service drained and exited on SIGTERM by itself.
+    assert codes == dict.fromkeys(SERVICES, 0), codes
+
+
+@pytest.fixture(scope="module")
+def journey(stack):
+    return run_demo(stack.address("gateway"), stack.admin_key, epochs=15, tenant="e2e")
+
+
+def test_every_service_reports_serving(stack):
+    for service in SERVICES:
+        with grpc.insecure_channel(stack.address(service)) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
+
+
+def test_calls_without_or_with_a_wrong_key_are_unauthenticated(stack):
+    with grpc.insecure_channel(stack.address("gateway")) as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                                    request_serializer=infer_pb.ModelInferRequest.SerializeToString,
+                                    response_deserializer=infer_pb.ModelInferResponse.FromString)
+        for metadata in ((), (("authorization", "Bearer maas_not_a_key"),)):
+            with pytest.raises(grpc.RpcError) as error:
+                infer(infer_pb.ModelInferRequest(model_name="digits"), metadata=metadata, timeout=10)
+            assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_journey_reaches_the_accuracy_target(journey):
+    assert journey.model_version == "models/digits/versions/1"
+    assert journey.accuracy >= 0.90
+
+
+def _model_predictions(client: MaasClient, version_name: str, features: np.ndarray, workdir: Path) -> np.ndarray:
+    """The registered SavedModel's own predictions, loaded with TensorFlow directly."""
+    import tensorflow as tf
+
+    version = client.get_model_version(version_name)
+    chunks = client.registry.DownloadArtifact(rpb.DownloadArtifactRequest(name=version.artifact), **client._kw())
+    with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
+        tar.extractall(workdir / "model", filter="data")
+    loaded = tf.saved_model.load(str(workdir / "model"))
+    return loaded.signatures["serving_default"](features=tf.constant(features))["probabilities"].numpy()
+
+
+def test_unmodified_tritonclient_through_the_gateway_agrees_with_the_model(stack, journey, tmp_path):
+    _, test_x, _ = digits_csv()
+    features = test_x[:48]
+    np.save(tmp_path / "in.npy", features)
+    out = subprocess.run(
+        [sys.executable, str(PROBE), stack.address("gateway"), journey.api_key, "digits",
+         str(tmp_path / "in.npy"), str(tmp_path / "out.npy")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["live"] and report["ready"]
+    assert report["shape"] == [48, 10] and report["model_version"] == "1" and report["id"] == "probe-1"
+    assert report["inputs"] == [["features", "FP32", [-1, 64]]]
+    probabilities = np.load(tmp_path / "out.npy")
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-4)
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        expected = _model_predictions(client, journey.model_version, features, tmp_path)
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_input_gets_precise_statuses_and_the_stack_keeps_serving(stack, journey):
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        with pytest.raises(MaasError) as error:
+            client.predict("no-such-model", np.zeros((1, 64)))
+        assert error.value.code == grpc.StatusCode.NOT_FOUND
+        request = infer_pb.ModelInferRequest(model_name="digits")
+        request.inputs.add(name="features", datatype="FP32", shape=[2, 64])
+        request.raw_input_contents.append(np.zeros((1, 64), np.float32).tobytes())
+        with pytest.raises(grpc.RpcError) as rpc_error:
+            client.inference.ModelInfer(request, **client._kw())
+        assert rpc_error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "raw_input_contents[0]" in rpc_error.value.details()
+        with pytest.raises(MaasError) as error:
+            client.upload_dataset("broken", b"a,b,label\n1,2,3\n4,5\n")
+        assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "CSV line 3" in error.value.message
+        outputs = client.predict("digits", np.zeros((3, 64)))
+        assert outputs["probabilities"].shape == (3, 10)
+
+
+def test_every_service_exposes_grpc_server_metrics(stack, journey):
+    for service in SERVICES:
+        body = urllib.request.urlopen(stack.metrics_url(service), timeout=5).read().decode()
+        handled = [line for line in body.splitlines()
+                   if line.startswith("grpc_server_handled_total{") and not line.endswith(" 0.0")]
+        assert handled, f"{service} has no grpc_server_handled_total samples"
+        assert "grpc_server_started_total" in body and "grpc_server_handling_seconds_bucket" in body

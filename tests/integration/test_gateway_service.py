@@ -1,0 +1,124 @@
+"""Gateway in front of a real registry and trainer: keys, scopes, tenant isolation, routing."""
+
+import time
+
+import grpc
+import pytest
+
+from maas.client import MaasClient, MaasError
+from maas.gateway.v1 import admin_pb2
+from maas.registry.v1 import registry_pb2 as pb
+from services.gateway.config import GatewaySettings
+from services.gateway.routes import build_routes
+from services.gateway.server import build_server as build_gateway
+from services.registry.config import RegistrySettings
+from services.registry.server import build_server as build_registry
+from services.trainer.config import TrainerSettings
+from services.trainer.server import build_server as build_trainer
+from tests.conftest import running, service_settings
+
+ADMIN_KEY = "maas_admin_test_key"
+
+
+@pytest.fixture
+def stack(data_dir):
+    with running(build_registry, service_settings(RegistrySettings, data_dir)) as registry, \
+            running(build_trainer, service_settings(TrainerSettings, data_dir, local_workers=0)) as trainer:
+        settings = service_settings(
+            GatewaySettings, data_dir, admin_key=ADMIN_KEY, registry_addr=registry.address,
+            trainer_addr=trainer.address, inference_addr="127.0.0.1:1", key_cache_seconds=0.2,
+        )
+        with running(build_gateway, settings) as gateway:
+            yield gateway.address
+
+
+def tenant_with_key(address, tenant, scopes=()):
+    with MaasClient(address, ADMIN_KEY) as admin:
+        admin.create_tenant(tenant)
+        return admin.create_api_key(tenant, scopes=scopes)
+
+
+def call_raw(channel, route, metadata):
+    """Call any routed method with an empty request, as a client of that streaming kind would."""
+    if route.client_streaming and route.server_streaming:
+        return list(channel.stream_stream(route.method)(iter([b""]), metadata=metadata, timeout=5))
+    if route.client_streaming:
+        return channel.stream_unary(route.method)(iter([b""]), metadata=metadata, timeout=5)
+    if route.server_streaming:
+        return list(channel.unary_stream(route.method)(b"", metadata=metadata, timeout=5))
+    return channel.unary_unary(route.method)(b"", metadata=metadata, timeout=5)
+
+
+def code_of(fn):
+    try:
+        fn()
+    except grpc.RpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+def test_every_routed_rpc_refuses_missing_and_wrong_keys(stack):
+    with grpc.insecure_channel(stack) as channel:
+        for route in build_routes().values():
+            assert code_of(lambda r=route: call_raw(channel, r, ())) == grpc.StatusCode.UNAUTHENTICATED, route.method
+            bad = (("authorization", "Bearer maas_wrong"),)
+            assert code_of(lambda r=route: call_raw(channel, r, bad)) == grpc.StatusCode.UNAUTHENTICATED, route.method
+
+
+def test_key_without_scope_is_permission_denied_and_admin_needs_admin_key(stack):
+    reader = tenant_with_key(stack, "acme", scopes=("read",))
+    with MaasClient(stack, reader.secret) as client:
+        with pytest.raises(MaasError) as error:
+            client.upload_dataset("d", b"a\n1\n")
+        assert error.value.code == grpc.StatusCode.PERMISSION_DENIED
+        assert "'train' scope" in error.value.message
+        with pytest.raises(MaasError) as error:
+            client.create_tenant("intruder")
+        assert error.value.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_tenant_comes_from_the_key_not_from_client_metadata(stack):
+    acme = tenant_with_key(stack, "acme")
+    globex = tenant_with_key(stack, "globex")
+    with MaasClient(stack, globex.secret) as client:
+        client.registry.CreateModel(pb.CreateModelRequest(model_id="secret"), **client._kw())
+    with grpc.insecure_channel(stack) as channel:
+        get = channel.unary_unary("/maas.registry.v1.RegistryService/GetModel",
+                                  request_serializer=pb.GetModelRequest.SerializeToString,
+                                  response_deserializer=pb.Model.FromString)
+        spoofed = (("authorization", f"Bearer {acme.secret}"), ("x-maas-tenant", "globex"))
+        assert code_of(lambda: get(pb.GetModelRequest(name="models/secret"), metadata=spoofed)) == (
+            grpc.StatusCode.NOT_FOUND)
+        own = (("authorization", f"Bearer {globex.secret}"),)
+        assert get(pb.GetModelRequest(name="models/secret"), metadata=own).name == "models/secret"
+
+
+def test_revoked_key_stops_working_within_the_cache_ttl(stack):
+    key = tenant_with_key(stack, "acme")
+    with MaasClient(stack, key.secret) as client:
+        client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+    with MaasClient(stack, ADMIN_KEY) as admin:
+        admin.admin.RevokeApiKey(admin_pb2.RevokeApiKeyRequest(name=key.api_key.name), **admin._kw())
+    time.sleep(0.5)
+    with MaasClient(stack, key.secret) as client, pytest.raises(grpc.RpcError) as error:
+        client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+    assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_backend_errors_pass_through_intact(stack):
+    key = tenant_with_key(stack, "acme")
+    with MaasClient(stack, key.secret) as client:
+        with pytest.raises(MaasError) as error:
+            client.upload_dataset("d", b"a,b\n1,2\n3\n")
+        assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "CSV line 3" in error.value.message
+        with pytest.raises(MaasError) as error:
+            client.get_model_version("models/nope/versions/1")
+        assert error.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_unreachable_backend_is_unavailable_not_internal(stack):
+    key = tenant_with_key(stack, "acme")
+    with MaasClient(stack, key.secret) as client, pytest.raises(MaasError) as error:
+        client.predict("m", [[0.0]])
+    assert error.value.code == grpc.StatusCode.UNAVAILABLE

@@ -1,0 +1,55 @@
+import pytest
+
+from services.common.errors import InvalidArgument
+from services.common.validation import (
+    check_id,
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    parse_filter,
+    parse_name,
+)
+
+
+@pytest.mark.parametrize("value", ["digits", "a", "model-2", "x" * 63])
+def test_check_id_accepts_valid_ids(value):
+    assert check_id(value, "model_id") == value
+
+
+@pytest.mark.parametrize(
+    "value", ["", "Digits", "2digits", "../etc", "a/b", "a\x00b", "tab\tname", "x" * 64, "trailing-", "a_b", "ü"]
+)
+def test_check_id_refuses_bad_ids_naming_the_field(value):
+    with pytest.raises(InvalidArgument, match="model_id"):
+        check_id(value, "model_id")
+
+
+def test_parse_name_splits_ids_and_names_the_expected_shape():
+    assert parse_name("models/m/versions/3", ("models", None, "versions", None)) == ["m", "3"]
+    with pytest.raises(InvalidArgument, match=r"models/\{id\}/versions/\{id\}"):
+        parse_name("models/m/aliases/x", ("models", None, "versions", None))
+    with pytest.raises(InvalidArgument):
+        parse_name("models/m/versions/3/extra", ("models", None, "versions", None))
+
+
+def test_page_tokens_round_trip_and_garbage_is_invalid_argument():
+    assert decode_page_token(encode_page_token(["a", 3])) == ["a", 3]
+    assert decode_page_token("") is None
+    with pytest.raises(InvalidArgument, match="page_token"):
+        decode_page_token("not-a-token!!")
+
+
+def test_page_size_defaults_caps_and_refuses_negative():
+    assert page_size(0) == 50
+    assert page_size(5000) == 1000
+    with pytest.raises(InvalidArgument):
+        page_size(-1)
+
+
+def test_parse_filter_terms_and_unknown_keys():
+    assert parse_filter("labels.team=ml AND labels.env=prod", ("labels.",)) == [
+        ("labels.team", "ml"), ("labels.env", "prod")]
+    with pytest.raises(InvalidArgument, match="unknown key 'owner'"):
+        parse_filter("owner=me", ("labels.",))
+    with pytest.raises(InvalidArgument, match="key=value"):
+        parse_filter("labels.team", ("labels.",))
