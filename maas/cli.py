@@ -80,22 +80,30 @@ def cmd_demo(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="maas", description="MaaS: train, version and serve Keras models behind one gateway.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="maas",
+        description="MaaS: train, version and serve Keras models behind one gateway.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data-dir", help="local state directory (default: $MAAS_DATA_DIR or ./.maas)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    up = commands.add_parser("up", help="start the four services locally and wait for Ctrl-C",
-                             description="Start registry, trainer, inference and gateway as separate processes "
-                                         "on the default ports, wait until all report SERVING, print the "
-                                         "endpoints and the admin key, and stop them all on Ctrl-C/SIGTERM.")
+    up = commands.add_parser(
+        "up",
+        help="start the four services locally and wait for Ctrl-C",
+        description="Start registry, trainer, inference and gateway as separate processes "
+        "on the default ports, wait until all report SERVING, print the "
+        "endpoints and the admin key, and stop them all on Ctrl-C/SIGTERM.",
+    )
     up.add_argument("--timeout", type=float, default=120, help="seconds to wait for SERVING (default 120)")
     up.set_defaults(func=cmd_up)
 
-    demo = commands.add_parser("demo", help="walk the journey on the digits data set",
-                               description="Create a tenant and key, upload digits, train an MLP, promote it "
-                                           "to production and score held-out digits through inference.")
+    demo = commands.add_parser(
+        "demo",
+        help="walk the journey on the digits data set",
+        description="Create a tenant and key, upload digits, train an MLP, promote it "
+        "to production and score held-out digits through inference.",
+    )
     demo.add_argument("--endpoint", default="127.0.0.1:50051", help="gateway address (default 127.0.0.1:50051)")
     demo.add_argument("--admin-key", default="", help="admin key (default: $MAAS_ADMIN_KEY or the data dir's)")
     demo.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")

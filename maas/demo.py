@@ -27,7 +27,7 @@ def digits_csv(seed: int = 0) -> tuple[bytes, np.ndarray, np.ndarray]:
     features, labels = load_digits(return_X_y=True)
     order = np.random.default_rng(seed).permutation(len(features))
     test = order[: int(len(features) * TEST_FRACTION)]
-    train = order[len(test):]
+    train = order[len(test) :]
     buffer = io.StringIO()
     buffer.write(",".join([*(f"pixel_{i}" for i in range(features.shape[1])), "label"]) + "\n")
     for row, label in zip(features[train], labels[train]):
@@ -63,17 +63,29 @@ def run_demo(endpoint: str, admin_key: str, epochs: int = 30, tenant: str = "") 
     with MaasClient(endpoint, key.secret) as client:
         csv_bytes, test_x, test_y = digits_csv()
         dataset = client.upload_dataset(
-            "digits", csv_bytes, "csv", description="scikit-learn digits (training split)",
-            progress=lambda sent, total: print(f"\r    uploading {_bar(sent, total)} {sent}/{total} bytes",
-                                               end="", flush=True),
+            "digits",
+            csv_bytes,
+            "csv",
+            description="scikit-learn digits (training split)",
+            progress=lambda sent, total: print(
+                f"\r    uploading {_bar(sent, total)} {sent}/{total} bytes", end="", flush=True
+            ),
         )
         print()
-        _say(f"2/6 uploaded {dataset.name}: {dataset.row_count} rows, {len(dataset.columns)} columns, "
-             f"sha256 {dataset.sha256[:12]}...")
+        _say(
+            f"2/6 uploaded {dataset.name}: {dataset.row_count} rows, {len(dataset.columns)} columns, "
+            f"sha256 {dataset.sha256[:12]}..."
+        )
 
         job = client.create_training_job(
-            dataset=dataset.name, label_column="label", target_model="digits", template="mlp",
-            parameters={"hidden_units": [128, 64]}, epochs=epochs, batch_size=32, learning_rate=0.002,
+            dataset=dataset.name,
+            label_column="label",
+            target_model="digits",
+            template="mlp",
+            parameters={"hidden_units": [128, 64]},
+            epochs=epochs,
+            batch_size=32,
+            learning_rate=0.002,
             request_id=f"demo-{tenant}",
         )
         _say(f"3/6 training job {job.name} queued ({epochs} epochs)")
@@ -82,18 +94,25 @@ def run_demo(endpoint: str, admin_key: str, epochs: int = 30, tenant: str = "") 
             kind = event.WhichOneof("kind")
             if kind == "epoch_end":
                 e = event.epoch_end
-                print(f"\r    epoch {e.epoch:3d}/{e.total_epochs} {_bar(e.epoch, e.total_epochs)} "
-                      f"loss {e.metrics.get('loss', 0):.4f} val_accuracy {e.metrics.get('val_accuracy', 0):.4f}",
-                      end="", flush=True)
+                print(
+                    f"\r    epoch {e.epoch:3d}/{e.total_epochs} {_bar(e.epoch, e.total_epochs)} "
+                    f"loss {e.metrics.get('loss', 0):.4f} val_accuracy {e.metrics.get('val_accuracy', 0):.4f}",
+                    end="",
+                    flush=True,
+                )
             elif kind == "state_change":
                 final = event.state_change
         print()
         job = client.get_training_job(job.name)
         if job.state != trainer_pb2.TrainingJob.State.STATE_SUCCEEDED:
-            raise SystemExit(f"training job ended {trainer_pb2.TrainingJob.State.Name(job.state)}: "
-                             f"{job.state_reason or (final.reason if final else '')}")
-        _say(f"4/6 job succeeded: registered {job.model_version} "
-             f"(validation accuracy {job.evaluation.get('accuracy', 0):.4f})")
+            raise SystemExit(
+                f"training job ended {trainer_pb2.TrainingJob.State.Name(job.state)}: "
+                f"{job.state_reason or (final.reason if final else '')}"
+            )
+        _say(
+            f"4/6 job succeeded: registered {job.model_version} "
+            f"(validation accuracy {job.evaluation.get('accuracy', 0):.4f})"
+        )
 
         version = client.get_model_version(job.model_version)
         client.set_alias("digits", "production", version.version)
@@ -104,8 +123,10 @@ def run_demo(endpoint: str, admin_key: str, epochs: int = 30, tenant: str = "") 
         accuracy = float((predicted == test_y).mean())
         _say(f"6/6 held-out test accuracy: {accuracy:.4f} on {len(test_y)} digits never seen in training")
         for i in range(5):
-            _say(f"    digit #{i}: true {int(test_y[i])}, predicted {int(predicted[i])} "
-                 f"(p={outputs['probabilities'][i].max():.3f})")
+            _say(
+                f"    digit #{i}: true {int(test_y[i])}, predicted {int(predicted[i])} "
+                f"(p={outputs['probabilities'][i].max():.3f})"
+            )
     return DemoResult(tenant, key.secret, version.name, accuracy)
 
 

@@ -16,8 +16,12 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVICES = ("registry", "trainer", "inference", "gateway")
-DEFAULT_PORTS = {"gateway": (50051, 9101), "registry": (50052, 9102), "trainer": (50053, 9103),
-                 "inference": (50054, 9104)}
+DEFAULT_PORTS = {
+    "gateway": (50051, 9101),
+    "registry": (50052, 9102),
+    "trainer": (50053, 9103),
+    "inference": (50054, 9104),
+}
 
 
 def free_port() -> int:
@@ -103,8 +107,11 @@ class LocalStack:
         for service in SERVICES:
             log_file = (self.log_dir / f"{service}.log").open("ab")
             self.processes[service] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{service}"], env=self._environment(service),
-                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", f"services.{service}"],
+                env=self._environment(service),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             log_file.close()
         for service in SERVICES:
@@ -115,8 +122,10 @@ class LocalStack:
                 if process.poll() is not None or time.monotonic() - started > timeout:
                     self.stop()
                     tail = self.log_tail(service)
-                    raise RuntimeError(f"{service} did not start (exit code {process.returncode}); "
-                                       f"log {self.log_dir / (service + '.log')}:\n{tail}")
+                    raise RuntimeError(
+                        f"{service} did not start (exit code {process.returncode}); "
+                        f"log {self.log_dir / (service + '.log')}:\n{tail}"
+                    )
 
     def log_tail(self, service: str, lines: int = 30) -> str:
         path = self.log_dir / f"{service}.log"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +66,34 @@ def tenant_md(tenant: str) -> tuple[tuple[str, str], ...]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "maas"
+
+
+# Set by .ci/run (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); without it the
+# PostgreSQL variants of the storage tests are skipped and SQLite alone runs.
+POSTGRES_ADMIN_URL = os.environ.get("MAAS_TEST_POSTGRES_URL", "")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, data_dir: Path) -> Iterator[str]:
+    """An empty database of each kind: a SQLite file, or a throw-away PostgreSQL database."""
+    if request.param == "sqlite":
+        data_dir.mkdir(parents=True, exist_ok=True)
+        yield f"sqlite:///{data_dir / 'test.db'}"
+        return
+    if not POSTGRES_ADMIN_URL:
+        pytest.skip("MAAS_TEST_POSTGRES_URL is not set")
+    import sqlalchemy as sa
+
+    name = f"maas_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def service_settings(cls, data_dir: Path, **overrides):

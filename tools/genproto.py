@@ -59,9 +59,7 @@ def main() -> int:
             stale = sorted(
                 name
                 for name in fresh | committed
-                if name not in fresh
-                or name not in committed
-                or not filecmp.cmp(out / name, ROOT / name, shallow=False)
+                if name not in fresh or name not in committed or not filecmp.cmp(out / name, ROOT / name, shallow=False)
             )
             if stale:
                 print("generated code is stale; run `python tools/genproto.py`:", *stale, sep="\n  ")

@@ -19,12 +19,14 @@ from maas.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 
 CHUNK_BYTES = 1024 * 1024
 # Calls that change nothing are retried when the gateway is briefly unavailable.
-_SAFE_RETRY = {"grpc.service_config": (
-    '{"methodConfig": [{"name": [{"service": "maas.registry.v1.RegistryService", "method": "GetModelVersion"},'
-    ' {"service": "maas.trainer.v1.TrainerService", "method": "GetTrainingJob"}],'
-    ' "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.2s", "maxBackoff": "2s",'
-    ' "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}'
-)}
+_SAFE_RETRY = {
+    "grpc.service_config": (
+        '{"methodConfig": [{"name": [{"service": "maas.registry.v1.RegistryService", "method": "GetModelVersion"},'
+        ' {"service": "maas.trainer.v1.TrainerService", "method": "GetTrainingJob"}],'
+        ' "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.2s", "maxBackoff": "2s",'
+        ' "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}'
+    )
+}
 
 
 class MaasError(Exception):
@@ -50,8 +52,12 @@ class MaasClient:
         self.endpoint = endpoint
         self._metadata = (("authorization", f"Bearer {api_key}"),)
         self._timeout = timeout
-        options = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20),
-                   ("grpc.enable_retries", 1), *_SAFE_RETRY.items()]
+        options = [
+            ("grpc.max_receive_message_length", 64 << 20),
+            ("grpc.max_send_message_length", 64 << 20),
+            ("grpc.enable_retries", 1),
+            *_SAFE_RETRY.items(),
+        ]
         self._channel = grpc.insecure_channel(endpoint, options=options)
         self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
@@ -73,31 +79,45 @@ class MaasClient:
     # admin
     def create_tenant(self, tenant_id: str, display_name: str = "", plan: str = "") -> admin_pb2.Tenant:
         request = admin_pb2.CreateTenantRequest(
-            tenant_id=tenant_id, tenant=admin_pb2.Tenant(display_name=display_name, plan=plan))
+            tenant_id=tenant_id, tenant=admin_pb2.Tenant(display_name=display_name, plan=plan)
+        )
         return _call(self.admin.CreateTenant, request, **self._kw())
 
-    def create_api_key(self, tenant_id: str, display_name: str = "",
-                       scopes: tuple[str, ...] = ()) -> admin_pb2.CreateApiKeyResponse:
+    def create_api_key(
+        self, tenant_id: str, display_name: str = "", scopes: tuple[str, ...] = ()
+    ) -> admin_pb2.CreateApiKeyResponse:
         """Returns the key record and its secret (shown only once)."""
-        key = admin_pb2.ApiKey(display_name=display_name,
-                               scopes=[api_pb.Scope.Value(f"SCOPE_{s.upper()}") for s in scopes])
-        return _call(self.admin.CreateApiKey,
-                     admin_pb2.CreateApiKeyRequest(parent=f"tenants/{tenant_id}", api_key=key), **self._kw())
+        key = admin_pb2.ApiKey(
+            display_name=display_name, scopes=[api_pb.Scope.Value(f"SCOPE_{s.upper()}") for s in scopes]
+        )
+        return _call(
+            self.admin.CreateApiKey,
+            admin_pb2.CreateApiKeyRequest(parent=f"tenants/{tenant_id}", api_key=key),
+            **self._kw(),
+        )
 
     # datasets
-    def upload_dataset(self, dataset_id: str, data: bytes | Path, fmt: str = "csv", description: str = "",
-                       progress: Callable[[int, int], None] | None = None) -> registry_pb2.Dataset:
+    def upload_dataset(
+        self,
+        dataset_id: str,
+        data: bytes | Path,
+        fmt: str = "csv",
+        description: str = "",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> registry_pb2.Dataset:
         """Stream a CSV or NPZ file in chunks; `progress(sent, total)` is called after each chunk."""
         payload = data.read_bytes() if isinstance(data, Path) else data
         header = registry_pb2.CreateDatasetRequest.Header(
-            dataset_id=dataset_id, description=description, sha256=hashlib.sha256(payload).hexdigest(),
+            dataset_id=dataset_id,
+            description=description,
+            sha256=hashlib.sha256(payload).hexdigest(),
             format=registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{fmt.upper()}"),
         )
 
         def messages() -> Iterator[registry_pb2.CreateDatasetRequest]:
             yield registry_pb2.CreateDatasetRequest(header=header)
             for offset in range(0, len(payload), CHUNK_BYTES):
-                chunk = payload[offset: offset + CHUNK_BYTES]
+                chunk = payload[offset : offset + CHUNK_BYTES]
                 yield registry_pb2.CreateDatasetRequest(chunk=chunk)
                 if progress:
                     progress(offset + len(chunk), len(payload))
@@ -105,32 +125,47 @@ class MaasClient:
         return _call(self.registry.CreateDataset, messages(), **self._kw(600))
 
     # training
-    def create_training_job(self, *, dataset: str, label_column: str, target_model: str, template: str = "mlp",
-                            parameters: dict | None = None, epochs: int = 20, batch_size: int = 32,
-                            learning_rate: float = 0.001, validation_split: float = 0.2, seed: int = 0,
-                            request_id: str = "") -> trainer_pb2.TrainingJob:
+    def create_training_job(
+        self,
+        *,
+        dataset: str,
+        label_column: str,
+        target_model: str,
+        template: str = "mlp",
+        parameters: dict | None = None,
+        epochs: int = 20,
+        batch_size: int = 32,
+        learning_rate: float = 0.001,
+        validation_split: float = 0.2,
+        seed: int = 0,
+        request_id: str = "",
+    ) -> trainer_pb2.TrainingJob:
         params = struct_pb2.Struct()
         params.update(parameters or {})
         spec = trainer_pb2.TrainingJobSpec(
             dataset=trainer_pb2.DatasetInput(dataset=dataset, label_column=label_column),
             validation_split=validation_split,
             template=trainer_pb2.TemplateModel(name=template, parameters=params),
-            hyperparameters=trainer_pb2.Hyperparameters(epochs=epochs, batch_size=batch_size,
-                                                        learning_rate=learning_rate, seed=seed),
+            hyperparameters=trainer_pb2.Hyperparameters(
+                epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed
+            ),
             target_model=f"models/{target_model}",
         )
-        request = trainer_pb2.CreateTrainingJobRequest(training_job=trainer_pb2.TrainingJob(spec=spec),
-                                                       request_id=request_id)
+        request = trainer_pb2.CreateTrainingJobRequest(
+            training_job=trainer_pb2.TrainingJob(spec=spec), request_id=request_id
+        )
         return _call(self.trainer.CreateTrainingJob, request, **self._kw())
 
     def get_training_job(self, name: str) -> trainer_pb2.TrainingJob:
         return _call(self.trainer.GetTrainingJob, trainer_pb2.GetTrainingJobRequest(name=name), **self._kw())
 
-    def watch_training_job(self, name: str, after_sequence: int = 0,
-                           timeout: float = 3600) -> Iterator[trainer_pb2.TrainingJobEvent]:
+    def watch_training_job(
+        self, name: str, after_sequence: int = 0, timeout: float = 3600
+    ) -> Iterator[trainer_pb2.TrainingJobEvent]:
         """Yields the job's events until it ends; resumes from `after_sequence`."""
         stream = self.trainer.WatchTrainingJob(
-            trainer_pb2.WatchTrainingJobRequest(name=name, after_sequence=after_sequence), **self._kw(timeout))
+            trainer_pb2.WatchTrainingJobRequest(name=name, after_sequence=after_sequence), **self._kw(timeout)
+        )
         try:
             yield from stream
         except grpc.RpcError as error:
@@ -142,12 +177,18 @@ class MaasClient:
 
     def set_alias(self, model: str, alias: str, version: int) -> registry_pb2.Alias:
         request = registry_pb2.SetAliasRequest(
-            alias=registry_pb2.Alias(name=f"models/{model}/aliases/{alias}", version=version))
+            alias=registry_pb2.Alias(name=f"models/{model}/aliases/{alias}", version=version)
+        )
         return _call(self.registry.SetAlias, request, **self._kw())
 
     # predictions
-    def predict(self, model: str, features: np.ndarray, version: str = "", input_name: str = "features",
-                ) -> dict[str, np.ndarray]:
+    def predict(
+        self,
+        model: str,
+        features: np.ndarray,
+        version: str = "",
+        input_name: str = "features",
+    ) -> dict[str, np.ndarray]:
         """Run inference on a float32 batch; returns the outputs by name as numpy arrays."""
         array = np.ascontiguousarray(features, dtype=np.float32)
         request = infer_pb.ModelInferRequest(model_name=model, model_version=version)

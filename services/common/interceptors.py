@@ -10,9 +10,9 @@ from typing import Any
 
 import grpc
 import structlog
+from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from google.rpc import status_pb2
 from services.common.errors import DomainError, UpstreamError
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY, new_request_id
 from services.common.metrics import GrpcServerMetrics
@@ -23,8 +23,9 @@ log = structlog.get_logger("maas.rpc")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 # Calls too frequent to log one line each (probes, scrapes of health).
-_QUIET_SERVICES = frozenset({"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
-                             "grpc.reflection.v1.ServerReflection"})
+_QUIET_SERVICES = frozenset(
+    {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}
+)
 
 
 def _split_method(full_method: str) -> tuple[str, str]:
@@ -76,9 +77,7 @@ class _CallRecord:
             await context.abort(error.code, error.message)
         self.code = grpc.StatusCode.INTERNAL
         log.error("unhandled exception", exc_info=error)
-        await context.abort(
-            grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id_var.get()})"
-        )
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id_var.get()})")
 
     def end(self) -> None:
         elapsed = time.perf_counter() - self.start
@@ -91,8 +90,9 @@ class _CallRecord:
         structlog.contextvars.unbind_contextvars("request_id", "method", "tenant")
 
 
-_SERVER_FAULTS = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS,
-                            grpc.StatusCode.UNAVAILABLE})
+_SERVER_FAULTS = frozenset(
+    {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS, grpc.StatusCode.UNAVAILABLE}
+)
 
 
 class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
@@ -114,16 +114,10 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary:
             return handler._replace(unary_unary=_wrap_unary(handler.unary_unary, metrics, "unary", method))
         if handler.stream_unary:
-            return handler._replace(
-                stream_unary=_wrap_unary(handler.stream_unary, metrics, "client_stream", method)
-            )
+            return handler._replace(stream_unary=_wrap_unary(handler.stream_unary, metrics, "client_stream", method))
         if handler.unary_stream:
-            return handler._replace(
-                unary_stream=_wrap_stream(handler.unary_stream, metrics, "server_stream", method)
-            )
-        return handler._replace(
-            stream_stream=_wrap_stream(handler.stream_stream, metrics, "bidi_stream", method)
-        )
+            return handler._replace(unary_stream=_wrap_stream(handler.unary_stream, metrics, "server_stream", method))
+        return handler._replace(stream_stream=_wrap_stream(handler.stream_stream, metrics, "bidi_stream", method))
 
 
 def _wrap_unary(behavior: Callable[..., Any], metrics: GrpcServerMetrics, kind: str, method: str):

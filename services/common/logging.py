@@ -11,11 +11,7 @@ import structlog
 def configure_logging(service: str, level: str = "info", fmt: str = "json") -> None:
     """Configure structlog and the standard library once, at process start."""
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    renderer: structlog.types.Processor
-    if fmt == "console":
-        renderer = structlog.dev.ConsoleRenderer()
-    else:
-        renderer = structlog.processors.JSONRenderer()
+    renderer = structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -13,9 +13,7 @@ class GrpcServerMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         labels = ["grpc_type", "grpc_service", "grpc_method"]
-        self.started = Counter(
-            "grpc_server_started_total", "RPCs started on the server.", labels, registry=registry
-        )
+        self.started = Counter("grpc_server_started_total", "RPCs started on the server.", labels, registry=registry)
         self.handled = Counter(
             "grpc_server_handled_total",
             "RPCs completed on the server, by status code.",

@@ -72,8 +72,7 @@ class GrpcServer:
             server.add_generic_rpc_handlers(tuple(self.generic_handlers))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
-            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             server,
         )
         address = f"{self.settings.bind_host}:{self.settings.grpc_port}"
@@ -83,11 +82,12 @@ class GrpcServer:
         await server.start()
         self._server = server
         if self.settings.prometheus_port >= 0:
-            self.metrics_port = serve_metrics(
-                self.settings.bind_host, self.settings.prometheus_port, self.registry
-            )
-        status = health_pb2.HealthCheckResponse.SERVING if self.serving_on_start else (
-            health_pb2.HealthCheckResponse.NOT_SERVING)
+            self.metrics_port = serve_metrics(self.settings.bind_host, self.settings.prometheus_port, self.registry)
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if self.serving_on_start
+            else (health_pb2.HealthCheckResponse.NOT_SERVING)
+        )
         await self._set_all(status)
         log.info("started", port=self.port, metrics_port=self.metrics_port, services=self.service_names)
         return self.port

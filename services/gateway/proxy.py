@@ -23,7 +23,8 @@ _DROPPED = frozenset({"authorization", "x-api-key", "user-agent", "te", "content
 
 def _forwarded_metadata(metadata, tenant: str) -> tuple[tuple[str, str | bytes], ...]:
     kept = [
-        (k, v) for k, v in metadata or ()
+        (k, v)
+        for k, v in metadata or ()
         if k not in _DROPPED and not k.startswith(RESERVED_PREFIX) and not k.startswith("grpc-")
     ]
     kept.append((TENANT_KEY, tenant))

@@ -39,7 +39,10 @@ def _scope(method: MethodDescriptor, default: int | None) -> int:
 def _routes(backend: str, service: ServiceDescriptor, default_scope: int | None = None) -> dict[str, Route]:
     return {
         f"/{service.full_name}/{m.name}": Route(
-            backend, f"/{service.full_name}/{m.name}", m.client_streaming, m.server_streaming,
+            backend,
+            f"/{service.full_name}/{m.name}",
+            m.client_streaming,
+            m.server_streaming,
             _scope(m, default_scope),
         )
         for m in service.methods
@@ -50,7 +53,5 @@ def build_routes() -> dict[str, Route]:
     return {
         **_routes("registry", registry_pb2.DESCRIPTOR.services_by_name["RegistryService"]),
         **_routes("trainer", trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"]),
-        **_routes(
-            "inference", inference_pb.DESCRIPTOR.services_by_name["GRPCInferenceService"], Scope.SCOPE_PREDICT
-        ),
+        **_routes("inference", inference_pb.DESCRIPTOR.services_by_name["GRPCInferenceService"], Scope.SCOPE_PREDICT),
     }

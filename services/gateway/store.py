@@ -72,7 +72,9 @@ class GatewayStore:
             with self.engine.begin() as conn:
                 conn.execute(
                     t.tenants.insert().values(
-                        tenant_id=tenant_id, display_name=tenant.display_name or tenant_id, plan=plan,
+                        tenant_id=tenant_id,
+                        display_name=tenant.display_name or tenant_id,
+                        plan=plan,
                         create_time=_now(),
                     )
                 )
@@ -127,9 +129,14 @@ class GatewayStore:
         with self.engine.begin() as conn:
             conn.execute(
                 t.api_keys.insert().values(
-                    key_id=key_id, tenant_id=tenant_id, display_name=key.display_name,
-                    prefix=secret[: len(KEY_PREFIX) + 6], secret_sha256=hash_secret(secret),
-                    scopes=sorted(scopes), create_time=_now(), expire_time=expire,
+                    key_id=key_id,
+                    tenant_id=tenant_id,
+                    display_name=key.display_name,
+                    prefix=secret[: len(KEY_PREFIX) + 6],
+                    secret_sha256=hash_secret(secret),
+                    scopes=sorted(scopes),
+                    create_time=_now(),
+                    expire_time=expire,
                 )
             )
             row = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.key_id == key_id)).one()
@@ -159,21 +166,25 @@ class GatewayStore:
             conn.execute(t.api_keys.delete().where(t.api_keys.c.key_id == ADMIN_KEY_ID))
             conn.execute(
                 t.api_keys.insert().values(
-                    key_id=ADMIN_KEY_ID, tenant_id=None, display_name="platform admin", prefix=secret[:11],
-                    secret_sha256=hash_secret(secret), scopes=sorted(ALL_SCOPES), create_time=_now(),
+                    key_id=ADMIN_KEY_ID,
+                    tenant_id=None,
+                    display_name="platform admin",
+                    prefix=secret[:11],
+                    secret_sha256=hash_secret(secret),
+                    scopes=sorted(ALL_SCOPES),
+                    create_time=_now(),
                 )
             )
 
     def has_admin_key(self) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(t.api_keys.c.key_id).where(t.api_keys.c.key_id == ADMIN_KEY_ID)).first() is not None
+            query = sa.select(t.api_keys.c.key_id).where(t.api_keys.c.key_id == ADMIN_KEY_ID)
+            return conn.execute(query).first() is not None
 
     def find_principal(self, secret: str) -> Principal | None:
         """The key's principal if the key exists and is not revoked (expiry is checked by the caller)."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(t.api_keys).where(t.api_keys.c.secret_sha256 == hash_secret(secret))
-            ).first()
+            row = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.secret_sha256 == hash_secret(secret))).first()
         if row is None or row.revoke_time is not None:
             return None
         return Principal(row.key_id, row.tenant_id, frozenset(row.scopes), _utc(row.expire_time))

@@ -28,8 +28,9 @@ class DynamicBatcher:
     event loop, and splits the results. The queue is bounded; expired requests are dropped
     before they run."""
 
-    def __init__(self, run: RunBatch, executor: Executor, max_batch_size: int, max_queue_delay: float,
-                 capacity: int) -> None:
+    def __init__(
+        self, run: RunBatch, executor: Executor, max_batch_size: int, max_queue_delay: float, capacity: int
+    ) -> None:
         self._run = run
         self._executor = executor
         self._max_rows = max_batch_size

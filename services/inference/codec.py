@@ -86,8 +86,9 @@ def encode_outputs(response, outputs: dict[str, np.ndarray], specs: dict[str, Te
     """Fill a ModelInferResponse with raw little-endian outputs (the Triton fast path)."""
     for i, name in enumerate(requested):
         if name not in specs:
-            raise InvalidArgument(f"outputs[{i}] ({name!r}): the model has no output of that name; "
-                                  f"outputs: {sorted(specs)}")
+            raise InvalidArgument(
+                f"outputs[{i}] ({name!r}): the model has no output of that name; outputs: {sorted(specs)}"
+            )
     for name in requested or list(specs):
         array = outputs[name]
         dtype = DATATYPES[specs[name].datatype][0]

@@ -42,8 +42,15 @@ class ModelKey:
 class LoadedModel:
     """One SavedModel version in memory with its signature and batcher."""
 
-    def __init__(self, key: ModelKey, version: rpb.ModelVersion, saved_model, settings: InferenceSettings,
-                 executor: ThreadPoolExecutor, size_bytes: int) -> None:
+    def __init__(
+        self,
+        key: ModelKey,
+        version: rpb.ModelVersion,
+        saved_model,
+        settings: InferenceSettings,
+        executor: ThreadPoolExecutor,
+        size_bytes: int,
+    ) -> None:
         self.key = key
         self.version = version
         self.size_bytes = size_bytes
@@ -53,10 +60,17 @@ class LoadedModel:
         self._executor = executor
         self.inputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.inputs}
         self.outputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.outputs}
-        self._batcher = DynamicBatcher(
-            self.run, executor, settings.max_batch_size, settings.max_queue_delay_ms / 1000,
-            settings.queue_capacity,
-        ) if settings.batching else None
+        self._batcher = (
+            DynamicBatcher(
+                self.run,
+                executor,
+                settings.max_batch_size,
+                settings.max_queue_delay_ms / 1000,
+                settings.queue_capacity,
+            )
+            if settings.batching
+            else None
+        )
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One synchronous model call (runs on an executor thread)."""
@@ -106,7 +120,8 @@ class ModelRepository:
         try:
             version = await self._registry.GetModelVersion(
                 rpb.GetModelVersionRequest(name=f"models/{model}/versions/{ref}"),
-                metadata=self._metadata(tenant), timeout=30,
+                metadata=self._metadata(tenant),
+                timeout=30,
             )
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
@@ -158,13 +173,20 @@ class ModelRepository:
         )
         model = LoadedModel(key, version, saved_model, self.settings, self._executor, version.artifact_size_bytes)
         # Warm up: the first call traces and allocates; no request should pay for that.
-        warm = {name: np.zeros([1 if d == -1 else d for d in spec.shape], DATATYPES[spec.datatype][0])
-                for name, spec in model.inputs.items()}
+        warm = {
+            name: np.zeros([1 if d == -1 else d for d in spec.shape], DATATYPES[spec.datatype][0])
+            for name, spec in model.inputs.items()
+        }
         await asyncio.get_running_loop().run_in_executor(self._executor, model.run, warm)
         self._loaded[key] = model
         await self._enforce_budget(keep=key)
-        log.info("model loaded", model=key.model, version=key.version, tenant=key.tenant,
-                 seconds=round(time.perf_counter() - started, 3))
+        log.info(
+            "model loaded",
+            model=key.model,
+            version=key.version,
+            tenant=key.tenant,
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return model
 
     async def _enforce_budget(self, keep: ModelKey) -> None:

@@ -53,8 +53,9 @@ class InferenceServicer(grpc_service_pb2_grpc.GRPCInferenceServiceServicer):
         tenant = tenant_of(context)
         model = _model_id(request.name, "name")
         version = await self.repository.resolve(tenant, model, request.version)
-        response = pb.ModelMetadataResponse(name=model, versions=[str(version.version)],
-                                            platform="tensorflow_savedmodel")
+        response = pb.ModelMetadataResponse(
+            name=model, versions=[str(version.version)], platform="tensorflow_savedmodel"
+        )
         for spec in version.signature.inputs:
             response.inputs.add(name=spec.name, datatype=spec.datatype, shape=spec.shape)
         for spec in version.signature.outputs:

@@ -53,7 +53,10 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     async def ListModels(self, request, context):
         models, token = await asyncio.to_thread(
-            self.store.list_models, tenant_of(context), page_size(request.page_size), request.page_token,
+            self.store.list_models,
+            tenant_of(context),
+            page_size(request.page_size),
+            request.page_token,
             request.filter,
         )
         return pb.ListModelsResponse(models=models, next_page_token=token)
@@ -62,8 +65,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         (model_id,) = parse_name(request.model.name, _MODEL, "model.name")
         unknown = set(request.update_mask.paths) - _UPDATABLE_MODEL_FIELDS
         if unknown:
-            raise InvalidArgument(f"update_mask: cannot update {sorted(unknown)}; updatable: "
-                                  f"{sorted(_UPDATABLE_MODEL_FIELDS)}")
+            raise InvalidArgument(
+                f"update_mask: cannot update {sorted(unknown)}; updatable: {sorted(_UPDATABLE_MODEL_FIELDS)}"
+            )
         return await asyncio.to_thread(
             self.store.update_model, tenant_of(context), model_id, request.model, list(request.update_mask.paths)
         )
@@ -90,8 +94,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def ListModelVersions(self, request, context):
         (model_id,) = parse_name(request.parent, _MODEL, "parent")
         versions, token = await asyncio.to_thread(
-            self.store.list_versions, tenant_of(context), model_id, page_size(request.page_size),
-            request.page_token, request.filter,
+            self.store.list_versions,
+            tenant_of(context),
+            model_id,
+            page_size(request.page_size),
+            request.page_token,
+            request.filter,
         )
         return pb.ListModelVersionsResponse(model_versions=versions, next_page_token=token)
 
@@ -103,9 +111,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     # aliases
     async def SetAlias(self, request, context):
         model_id, alias = parse_name(request.alias.name, _ALIAS, "alias.name")
-        return await asyncio.to_thread(
-            self.store.set_alias, tenant_of(context), model_id, alias, request.alias.version
-        )
+        return await asyncio.to_thread(self.store.set_alias, tenant_of(context), model_id, alias, request.alias.version)
 
     async def GetAlias(self, request, context):
         model_id, alias = parse_name(request.name, _ALIAS)
@@ -141,8 +147,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                 raise InvalidArgument(f"{header_field}: the stream was empty")
             sha256 = await asyncio.to_thread(writer.finish)
             if header.sha256 and header.sha256 != sha256:
-                raise InvalidArgument(f"{header_field}.sha256: the bytes received hash to {sha256}, "
-                                      f"not {header.sha256}")
+                raise InvalidArgument(
+                    f"{header_field}.sha256: the bytes received hash to {sha256}, not {header.sha256}"
+                )
             return header, writer, sha256
         except BaseException:
             writer.abort()
@@ -187,7 +194,10 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     async def ListDatasets(self, request, context):
         datasets, token = await asyncio.to_thread(
-            self.store.list_datasets, tenant_of(context), request.dataset_id, page_size(request.page_size),
+            self.store.list_datasets,
+            tenant_of(context),
+            request.dataset_id,
+            page_size(request.page_size),
             request.page_token,
         )
         return pb.ListDatasetsResponse(datasets=datasets, next_page_token=token)
@@ -205,9 +215,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             chunk = await asyncio.to_thread(next, chunks, None)
             if chunk is None:
                 break
-            yield pb.DownloadArtifactResponse(
-                chunk=chunk, offset=offset, size_bytes=artifact.size_bytes, sha256=sha256
-            )
+            yield pb.DownloadArtifactResponse(chunk=chunk, offset=offset, size_bytes=artifact.size_bytes, sha256=sha256)
             offset += len(chunk)
 
     async def WatchRegistryEvents(self, request, context):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+
 import sqlalchemy as sa
 from google.protobuf import json_format
 from sqlalchemy.engine import Connection, Engine
@@ -153,9 +154,7 @@ class RegistryStore:
         )
         return version
 
-    def create_version(
-        self, tenant: str, model_id: str, version: pb.ModelVersion, request_id: str
-    ) -> pb.ModelVersion:
+    def create_version(self, tenant: str, model_id: str, version: pb.ModelVersion, request_id: str) -> pb.ModelVersion:
         check_id(model_id, "parent")
         sha256 = version.artifact.removeprefix("artifacts/")
         with self.engine.begin() as conn:
@@ -256,7 +255,7 @@ class RegistryStore:
             )
             if "state" in terms:
                 state_name = f"STATE_{terms['state'].upper()}"
-                if state_name not in pb.ModelVersion.State.keys():
+                if state_name not in pb.ModelVersion.State.DESCRIPTOR.values_by_name:
                     raise InvalidArgument(f"filter: unknown state {terms['state']!r}")
                 query = query.where(t.model_versions.c.state == pb.ModelVersion.State.Value(state_name))
             if cursor:
@@ -268,9 +267,15 @@ class RegistryStore:
     def delete_version(self, tenant: str, model_id: str, number: int) -> None:
         with self.engine.begin() as conn:
             model_row = self._model_row(conn, tenant, model_id, lock=True)
-            pointing = conn.execute(
-                sa.select(t.aliases.c.alias).where(t.aliases.c.model_pk == model_row.id, t.aliases.c.version == number)
-            ).scalars().all()
+            pointing = (
+                conn.execute(
+                    sa.select(t.aliases.c.alias).where(
+                        t.aliases.c.model_pk == model_row.id, t.aliases.c.version == number
+                    )
+                )
+                .scalars()
+                .all()
+            )
             if pointing:
                 raise FailedPrecondition(
                     f"version {number} of model {model_id!r} is aliased by {sorted(pointing)}; move them first"
@@ -371,7 +376,10 @@ class RegistryStore:
         result = []
         for row in rows:
             event = pb.RegistryEvent(
-                revision=row.revision, kind=row.kind, model=f"models/{row.model_id}", version=row.version,
+                revision=row.revision,
+                kind=row.kind,
+                model=f"models/{row.model_id}",
+                version=row.version,
                 alias=row.alias,
             )
             _set_time(event.event_time, row.event_time)
@@ -380,7 +388,8 @@ class RegistryStore:
 
     def latest_revision(self, tenant: str) -> int:
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(t.events.c.revision)).where(t.events.c.tenant == tenant)).scalar() or 0
+            query = sa.select(sa.func.max(t.events.c.revision)).where(t.events.c.tenant == tenant)
+            return conn.execute(query).scalar() or 0
 
     # -------------------------------------------------------------- artifacts
     def register_artifact(self, conn: Connection, tenant: str, sha256: str, size: int) -> pb.Artifact:
@@ -447,11 +456,14 @@ class RegistryStore:
             try:
                 with self.engine.begin() as conn:
                     self.register_artifact(conn, tenant, sha256, size)
-                    latest = conn.execute(
-                        sa.select(sa.func.max(t.datasets.c.version)).where(
-                            t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == header.dataset_id
-                        )
-                    ).scalar() or 0
+                    latest = (
+                        conn.execute(
+                            sa.select(sa.func.max(t.datasets.c.version)).where(
+                                t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == header.dataset_id
+                            )
+                        ).scalar()
+                        or 0
+                    )
                     conn.execute(
                         t.datasets.insert().values(
                             tenant=tenant,

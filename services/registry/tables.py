@@ -83,8 +83,7 @@ artifacts = sa.Table(
 events = sa.Table(
     "events",
     metadata,
-    sa.Column("revision", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-              autoincrement=True),
+    sa.Column("revision", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("tenant", sa.String(63), nullable=False, index=True),
     sa.Column("kind", sa.Integer, nullable=False),
     sa.Column("model_id", sa.String(63), nullable=False),

@@ -71,17 +71,19 @@ class RegistryClient:
 
     def upload(self, data: bytes) -> rpb.Artifact:
         def messages() -> Iterator[rpb.UploadArtifactRequest]:
-            yield rpb.UploadArtifactRequest(header=rpb.UploadArtifactRequest.Header(
-                sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data)))
+            yield rpb.UploadArtifactRequest(
+                header=rpb.UploadArtifactRequest.Header(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+            )
             for offset in range(0, len(data), CHUNK_BYTES):
-                yield rpb.UploadArtifactRequest(chunk=data[offset: offset + CHUNK_BYTES])
+                yield rpb.UploadArtifactRequest(chunk=data[offset : offset + CHUNK_BYTES])
 
         return self._stub.UploadArtifact(messages(), metadata=self._metadata, timeout=600)
 
     def register(self, parent: str, version: rpb.ModelVersion, request_id: str) -> rpb.ModelVersion:
         return self._stub.CreateModelVersion(
             rpb.CreateModelVersionRequest(parent=parent, model_version=version, request_id=request_id),
-            metadata=self._metadata, timeout=60,
+            metadata=self._metadata,
+            timeout=60,
         )
 
     def close(self) -> None:
@@ -151,10 +153,19 @@ def run(job_id: str, settings: TrainerSettings) -> None:
     client = RegistryClient(settings.registry_addr, tenant, job_id)
     try:
         version = _train(store, job, client)
-        store.finish(job_id, State.STATE_SUCCEEDED, f"registered {version.name}",
-                     model_version=version.name, evaluation=dict(version.metrics))
-        store.append_event(job_id, pb.TrainingJobEvent(evaluation=pb.TrainingJobEvent.Evaluation(
-            metrics=dict(version.metrics), model_version=version.name)))
+        store.finish(
+            job_id,
+            State.STATE_SUCCEEDED,
+            f"registered {version.name}",
+            model_version=version.name,
+            evaluation=dict(version.metrics),
+        )
+        store.append_event(
+            job_id,
+            pb.TrainingJobEvent(
+                evaluation=pb.TrainingJobEvent.Evaluation(metrics=dict(version.metrics), model_version=version.name)
+            ),
+        )
         log.info("job succeeded", model_version=version.name)
     except JobFailure as failure:
         log.info("job failed", reason=str(failure))
@@ -186,7 +197,7 @@ def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.
             x_val, y_val, _ = _load_table(client, spec.validation_dataset, workdir, "validation")
         else:
             order = np.random.default_rng(hp.seed).permutation(len(x))
-            held = max(1, int(round(len(x) * spec.validation_split)))
+            held = max(1, round(len(x) * spec.validation_split))
             if held >= len(x):
                 raise JobFailure(f"the dataset has {len(x)} rows: too few to hold out a validation split")
             x, y, x_val, y_val = x[order[held:]], y[order[held:]], x[order[:held]], y[order[:held]]
@@ -209,15 +220,31 @@ def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.
         progress = ProgressCallback(store, job_id, hp.epochs)
         callbacks = [progress]
         if hp.early_stopping_patience:
-            callbacks.append(keras.callbacks.EarlyStopping(patience=hp.early_stopping_patience,
-                                                           restore_best_weights=True))
-        store.append_event(job_id, pb.TrainingJobEvent(log=pb.TrainingJobEvent.LogLine(
-            message=f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features")))
-        model.fit(x, y, validation_data=(x_val, y_val), epochs=hp.epochs, batch_size=hp.batch_size,
-                  callbacks=callbacks, verbose=0)
+            callbacks.append(
+                keras.callbacks.EarlyStopping(patience=hp.early_stopping_patience, restore_best_weights=True)
+            )
+        store.append_event(
+            job_id,
+            pb.TrainingJobEvent(
+                log=pb.TrainingJobEvent.LogLine(
+                    message=f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features"
+                )
+            ),
+        )
+        model.fit(
+            x,
+            y,
+            validation_data=(x_val, y_val),
+            epochs=hp.epochs,
+            batch_size=hp.batch_size,
+            callbacks=callbacks,
+            verbose=0,
+        )
         if progress.nan_epoch:
-            raise JobFailure(f"the loss became NaN at epoch {progress.nan_epoch}; lower the learning rate "
-                             "or check the data for extreme values")
+            raise JobFailure(
+                f"the loss became NaN at epoch {progress.nan_epoch}; lower the learning rate "
+                "or check the data for extreme values"
+            )
         evaluation = {k: float(v) for k, v in model.evaluate(x_val, y_val, verbose=0, return_dict=True).items()}
         output_name = "probabilities" if classes else "predictions"
         archive = _export(model, x.shape[1], output_name, workdir)
@@ -228,14 +255,22 @@ def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.
             outputs=[rpb.TensorSpec(name=output_name, datatype="FP32", shape=[-1, classes or 1])],
         )
         lineage = rpb.Lineage(
-            training_job=job.name, dataset=dataset.name, dataset_sha256=dataset.sha256,
+            training_job=job.name,
+            dataset=dataset.name,
+            dataset_sha256=dataset.sha256,
             hyperparameters={k: json.dumps(v) for k, v in _hyperparameters(spec).items()},
         )
         # The job name makes registration idempotent: a retry after a crash returns the same version.
         return client.register(
             spec.target_model,
-            rpb.ModelVersion(artifact=artifact.name, format="tf_saved_model", signature=signature,
-                             metrics=evaluation, lineage=lineage, description=f"trained by {job.name}"),
+            rpb.ModelVersion(
+                artifact=artifact.name,
+                format="tf_saved_model",
+                signature=signature,
+                metrics=evaluation,
+                lineage=lineage,
+                description=f"trained by {job.name}",
+            ),
             request_id=job.name,
         )
 

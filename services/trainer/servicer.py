@@ -56,8 +56,11 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                 yield event
                 after = event.sequence
             if not events:
-                if state in (pb.TrainingJob.State.STATE_SUCCEEDED, pb.TrainingJob.State.STATE_FAILED,
-                             pb.TrainingJob.State.STATE_CANCELLED):
+                if state in (
+                    pb.TrainingJob.State.STATE_SUCCEEDED,
+                    pb.TrainingJob.State.STATE_FAILED,
+                    pb.TrainingJob.State.STATE_CANCELLED,
+                ):
                     # Read once more: the final events are written with the terminal state.
                     events, _ = await asyncio.to_thread(self.store.events_after, tenant, job_id, after)
                     for event in events:

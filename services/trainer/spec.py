@@ -14,39 +14,144 @@ from services.common.validation import check_id, parse_name
 
 OPTIMIZERS = frozenset({"adam", "adamw", "sgd", "rmsprop"})
 TASKS = frozenset({"classification", "regression"})
-ACTIVATIONS = frozenset({
-    "relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "gelu", "swish", "silu", "softplus",
-    "softsign", "exponential", "leaky_relu", "relu6", "hard_sigmoid", "mish", "log_softmax",
-})
+ACTIVATIONS = frozenset(
+    {
+        "relu",
+        "sigmoid",
+        "softmax",
+        "tanh",
+        "linear",
+        "elu",
+        "selu",
+        "gelu",
+        "swish",
+        "silu",
+        "softplus",
+        "softsign",
+        "exponential",
+        "leaky_relu",
+        "relu6",
+        "hard_sigmoid",
+        "mish",
+        "log_softmax",
+    }
+)
 # Template name -> parameter name -> check.
 TEMPLATE_PARAMETERS: dict[str, dict[str, str]] = {
     "mlp": {"hidden_units": "units", "dropout": "fraction", "activation": "activation", "task": "task"},
     "linear": {},
     "logistic": {},
-    "cnn": {"image_shape": "shape", "filters": "units", "kernel_size": "positive", "hidden_units": "units",
-            "dropout": "fraction"},
+    "cnn": {
+        "image_shape": "shape",
+        "filters": "units",
+        "kernel_size": "positive",
+        "hidden_units": "units",
+        "dropout": "fraction",
+    },
 }
 
 # Keras classes a model JSON may name: built-in layers, initialisers, regularisers, constraints.
-KERAS_CLASSES = frozenset({
-    "Sequential", "Functional", "InputLayer", "Dense", "Dropout", "Flatten", "Reshape", "Permute",
-    "RepeatVector", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Conv1D", "Conv2D", "Conv3D",
-    "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "BatchNormalization", "LayerNormalization",
-    "GroupNormalization", "UnitNormalization", "Normalization", "Rescaling", "Embedding", "LSTM", "GRU",
-    "SimpleRNN", "Bidirectional", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
-    "Minimum", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D",
-    "GaussianNoise", "GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "AlphaDropout",
-    "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform", "Zeros", "Ones",
-    "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal", "Orthogonal", "Identity",
-    "VarianceScaling", "L1", "L2", "L1L2", "OrthogonalRegularizer", "MaxNorm", "MinMaxNorm", "NonNeg",
-    "UnitNorm", "DTypePolicy", "FloatDTypePolicy",
-})
-KERAS_MODULES = frozenset({
-    None, "keras", "keras.layers", "keras.initializers", "keras.regularizers", "keras.constraints",
-    "keras.models", "keras.src.models.functional", "keras.src.models.sequential",
-})
+KERAS_CLASSES = frozenset(
+    {
+        "Sequential",
+        "Functional",
+        "InputLayer",
+        "Dense",
+        "Dropout",
+        "Flatten",
+        "Reshape",
+        "Permute",
+        "RepeatVector",
+        "Activation",
+        "ReLU",
+        "LeakyReLU",
+        "PReLU",
+        "ELU",
+        "Softmax",
+        "Conv1D",
+        "Conv2D",
+        "Conv3D",
+        "SeparableConv2D",
+        "DepthwiseConv2D",
+        "Conv2DTranspose",
+        "MaxPooling1D",
+        "MaxPooling2D",
+        "MaxPooling3D",
+        "AveragePooling1D",
+        "AveragePooling2D",
+        "GlobalAveragePooling1D",
+        "GlobalAveragePooling2D",
+        "GlobalMaxPooling1D",
+        "GlobalMaxPooling2D",
+        "BatchNormalization",
+        "LayerNormalization",
+        "GroupNormalization",
+        "UnitNormalization",
+        "Normalization",
+        "Rescaling",
+        "Embedding",
+        "LSTM",
+        "GRU",
+        "SimpleRNN",
+        "Bidirectional",
+        "Concatenate",
+        "Add",
+        "Subtract",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Minimum",
+        "ZeroPadding1D",
+        "ZeroPadding2D",
+        "Cropping1D",
+        "Cropping2D",
+        "UpSampling1D",
+        "UpSampling2D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "AlphaDropout",
+        "GlorotUniform",
+        "GlorotNormal",
+        "HeNormal",
+        "HeUniform",
+        "LecunNormal",
+        "LecunUniform",
+        "Zeros",
+        "Ones",
+        "Constant",
+        "RandomNormal",
+        "RandomUniform",
+        "TruncatedNormal",
+        "Orthogonal",
+        "Identity",
+        "VarianceScaling",
+        "L1",
+        "L2",
+        "L1L2",
+        "OrthogonalRegularizer",
+        "MaxNorm",
+        "MinMaxNorm",
+        "NonNeg",
+        "UnitNorm",
+        "DTypePolicy",
+        "FloatDTypePolicy",
+    }
+)
+KERAS_MODULES = frozenset(
+    {
+        None,
+        "keras",
+        "keras.layers",
+        "keras.initializers",
+        "keras.regularizers",
+        "keras.constraints",
+        "keras.models",
+        "keras.src.models.functional",
+        "keras.src.models.sequential",
+    }
+)
 # Keys in a layer config whose string values name activations.
 _ACTIVATION_KEYS = frozenset({"activation", "recurrent_activation"})
 MAX_MODEL_JSON_BYTES = 1024 * 1024
@@ -79,8 +184,10 @@ def _walk(node: Any, path: str) -> None:
     if "class_name" in node:
         class_name = node["class_name"]
         if class_name not in KERAS_CLASSES:
-            raise InvalidArgument(f"{path}: class {class_name!r} is not allowed (only built-in Keras layers, "
-                                  "initializers and regularizers; no Lambda or custom objects)")
+            raise InvalidArgument(
+                f"{path}: class {class_name!r} is not allowed (only built-in Keras layers, "
+                "initializers and regularizers; no Lambda or custom objects)"
+            )
         if node.get("module") not in KERAS_MODULES:
             raise InvalidArgument(f"{path}: module {node.get('module')!r} is not allowed")
         if node.get("registered_name") not in (None, class_name):
@@ -96,14 +203,20 @@ def _walk(node: Any, path: str) -> None:
 def _check_parameter(template: str, name: str, kind: str, value: Any) -> None:
     field = f"training_job.spec.template.parameters.{name}"
     ok = {
-        "units": lambda v: isinstance(v, list) and 0 < len(v) <= 16 and all(
-            isinstance(u, float | int) and float(u).is_integer() and 0 < u <= 65536 for u in v),
+        "units": lambda v: (
+            isinstance(v, list)
+            and 0 < len(v) <= 16
+            and all(isinstance(u, float | int) and float(u).is_integer() and 0 < u <= 65536 for u in v)
+        ),
         "fraction": lambda v: isinstance(v, float | int) and 0 <= v < 1,
         "activation": lambda v: v in ACTIVATIONS,
         "task": lambda v: v in TASKS,
         "positive": lambda v: isinstance(v, float | int) and float(v).is_integer() and 0 < v <= 64,
-        "shape": lambda v: isinstance(v, list) and len(v) in (2, 3) and all(
-            isinstance(u, float | int) and float(u).is_integer() and u > 0 for u in v),
+        "shape": lambda v: (
+            isinstance(v, list)
+            and len(v) in (2, 3)
+            and all(isinstance(u, float | int) and float(u).is_integer() and u > 0 for u in v)
+        ),
     }[kind]
     if not ok(value):
         raise InvalidArgument(f"{field}: {value!r} is not a valid value for the {template!r} template")
@@ -131,19 +244,25 @@ def validate_spec(spec: pb.TrainingJobSpec) -> str:
     if kind == "template":
         allowed = TEMPLATE_PARAMETERS.get(spec.template.name)
         if allowed is None:
-            raise InvalidArgument(f"{prefix}.template.name: {spec.template.name!r} is not a template; "
-                                  f"choose one of {sorted(TEMPLATE_PARAMETERS)}")
+            raise InvalidArgument(
+                f"{prefix}.template.name: {spec.template.name!r} is not a template; "
+                f"choose one of {sorted(TEMPLATE_PARAMETERS)}"
+            )
         for name, value in template_parameters(spec.template).items():
             if name not in allowed:
-                raise InvalidArgument(f"{prefix}.template.parameters.{name}: unknown parameter of the "
-                                      f"{spec.template.name!r} template; known: {sorted(allowed)}")
+                raise InvalidArgument(
+                    f"{prefix}.template.parameters.{name}: unknown parameter of the "
+                    f"{spec.template.name!r} template; known: {sorted(allowed)}"
+                )
             _check_parameter(spec.template.name, name, allowed[name], value)
     else:
         check_keras_model_json(spec.keras_model_json)
     hp = spec.hyperparameters
     hp.optimizer = hp.optimizer or "adam"
     if hp.optimizer not in OPTIMIZERS:
-        raise InvalidArgument(f"{prefix}.hyperparameters.optimizer: {hp.optimizer!r} is not one of {sorted(OPTIMIZERS)}")
+        raise InvalidArgument(
+            f"{prefix}.hyperparameters.optimizer: {hp.optimizer!r} is not one of {sorted(OPTIMIZERS)}"
+        )
     hp.learning_rate = hp.learning_rate or 0.001
     hp.epochs = hp.epochs or 20
     hp.batch_size = hp.batch_size or 32

@@ -49,8 +49,11 @@ class JobStore:
             attempt=row.attempt,
         )
         json_format.Parse(row.spec, job.spec)
-        for field, value in (("create_time", row.create_time), ("start_time", row.start_time),
-                             ("end_time", row.end_time)):
+        for field, value in (
+            ("create_time", row.create_time),
+            ("start_time", row.start_time),
+            ("end_time", row.end_time),
+        ):
             if value is not None:
                 getattr(job, field).FromDatetime(_utc(value))
         return job
@@ -78,17 +81,33 @@ class JobStore:
             with self.engine.begin() as conn:
                 conn.execute(
                     t.jobs.insert().values(
-                        job_id=job_id, tenant=tenant, display_name=job.display_name or job_id,
-                        spec=json_format.MessageToJson(job.spec, indent=None), target_model=target_model,
-                        state=State.STATE_QUEUED, state_reason="waiting for a worker",
-                        request_id=request_id or None, create_time=_now(), epoch=0,
-                        total_epochs=job.spec.hyperparameters.epochs, metrics={}, evaluation={},
-                        model_version="", attempt=0, cancel_requested=False,
+                        job_id=job_id,
+                        tenant=tenant,
+                        display_name=job.display_name or job_id,
+                        spec=json_format.MessageToJson(job.spec, indent=None),
+                        target_model=target_model,
+                        state=State.STATE_QUEUED,
+                        state_reason="waiting for a worker",
+                        request_id=request_id or None,
+                        create_time=_now(),
+                        epoch=0,
+                        total_epochs=job.spec.hyperparameters.epochs,
+                        metrics={},
+                        evaluation={},
+                        model_version="",
+                        attempt=0,
+                        cancel_requested=False,
                     )
                 )
-                self._append(conn, job_id, pb.TrainingJobEvent(
-                    state_change=pb.TrainingJobEvent.StateChange(state=State.STATE_QUEUED,
-                                                                 reason="waiting for a worker")))
+                self._append(
+                    conn,
+                    job_id,
+                    pb.TrainingJobEvent(
+                        state_change=pb.TrainingJobEvent.StateChange(
+                            state=State.STATE_QUEUED, reason="waiting for a worker"
+                        )
+                    ),
+                )
         except sa.exc.IntegrityError:
             # The same request id raced us: return the job that won.
             return self.create(tenant, job, target_model, request_id)
@@ -101,22 +120,27 @@ class JobStore:
     def list(self, tenant: str, page_size: int, page_token: str, filter_text: str):
         terms = parse_filter(filter_text, ("state", "target_model"))
         cursor = decode_page_token(page_token)
-        query = sa.select(t.jobs).where(t.jobs.c.tenant == tenant).order_by(
-            t.jobs.c.create_time.desc(), t.jobs.c.job_id.desc())
+        query = (
+            sa.select(t.jobs)
+            .where(t.jobs.c.tenant == tenant)
+            .order_by(t.jobs.c.create_time.desc(), t.jobs.c.job_id.desc())
+        )
         for key, value in terms:
             if key == "state":
                 name = f"STATE_{value.upper()}"
-                if name not in State.keys():
+                if name not in State.DESCRIPTOR.values_by_name:
                     raise InvalidArgument(f"filter: unknown state {value!r}")
                 query = query.where(t.jobs.c.state == State.Value(name))
             else:
                 query = query.where(t.jobs.c.target_model == value.removeprefix("models/"))
         if cursor:
             created = dt.datetime.fromisoformat(cursor[0])
-            query = query.where(sa.or_(
-                t.jobs.c.create_time < created,
-                sa.and_(t.jobs.c.create_time == created, t.jobs.c.job_id < cursor[1]),
-            ))
+            query = query.where(
+                sa.or_(
+                    t.jobs.c.create_time < created,
+                    sa.and_(t.jobs.c.create_time == created, t.jobs.c.job_id < cursor[1]),
+                )
+            )
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(page_size + 1)).all()
         last = rows[page_size - 1] if len(rows) > page_size else None
@@ -150,8 +174,10 @@ class JobStore:
         with self.engine.connect() as conn:
             row = self._row(conn, tenant, job_id)
             rows = conn.execute(
-                sa.select(t.job_events).where(t.job_events.c.job_id == job_id, t.job_events.c.sequence > after)
-                .order_by(t.job_events.c.sequence).limit(limit)
+                sa.select(t.job_events)
+                .where(t.job_events.c.job_id == job_id, t.job_events.c.sequence > after)
+                .order_by(t.job_events.c.sequence)
+                .limit(limit)
             ).all()
         events = []
         for r in rows:
@@ -164,9 +190,12 @@ class JobStore:
     def _transition(self, conn, job_id: str, state: int, reason: str, **values) -> None:
         if state in TERMINAL:
             values.update(end_time=_now(), lease_owner=None, lease_expires=None)
-        conn.execute(t.jobs.update().where(t.jobs.c.job_id == job_id).values(state=state, state_reason=reason, **values))
-        self._append(conn, job_id, pb.TrainingJobEvent(
-            state_change=pb.TrainingJobEvent.StateChange(state=state, reason=reason)))
+        conn.execute(
+            t.jobs.update().where(t.jobs.c.job_id == job_id).values(state=state, state_reason=reason, **values)
+        )
+        self._append(
+            conn, job_id, pb.TrainingJobEvent(state_change=pb.TrainingJobEvent.StateChange(state=state, reason=reason))
+        )
 
     def finish(self, job_id: str, state: int, reason: str, **values) -> None:
         """Move a job to a terminal state unless it is already in one."""
@@ -177,10 +206,20 @@ class JobStore:
 
     def record_epoch(self, job_id: str, epoch: int, total: int, metrics: dict[str, float], seconds: float) -> None:
         with self.engine.begin() as conn:
-            conn.execute(t.jobs.update().where(t.jobs.c.job_id == job_id).values(
-                epoch=epoch, total_epochs=total, metrics=metrics))
-            self._append(conn, job_id, pb.TrainingJobEvent(epoch_end=pb.TrainingJobEvent.EpochEnd(
-                epoch=epoch, total_epochs=total, metrics=metrics, duration_seconds=seconds)))
+            conn.execute(
+                t.jobs.update()
+                .where(t.jobs.c.job_id == job_id)
+                .values(epoch=epoch, total_epochs=total, metrics=metrics)
+            )
+            self._append(
+                conn,
+                job_id,
+                pb.TrainingJobEvent(
+                    epoch_end=pb.TrainingJobEvent.EpochEnd(
+                        epoch=epoch, total_epochs=total, metrics=metrics, duration_seconds=seconds
+                    )
+                ),
+            )
 
     def claim(self, worker: str, lease_seconds: float, max_attempts: int) -> pb.TrainingJob | None:
         """Take the oldest queued job, or a running one whose lease expired (its worker died)."""
@@ -188,10 +227,12 @@ class JobStore:
         with self.engine.begin() as conn:
             query = (
                 sa.select(t.jobs.c.job_id, t.jobs.c.attempt, t.jobs.c.state)
-                .where(sa.or_(
-                    t.jobs.c.state == State.STATE_QUEUED,
-                    sa.and_(t.jobs.c.state == State.STATE_RUNNING, t.jobs.c.lease_expires < now),
-                ))
+                .where(
+                    sa.or_(
+                        t.jobs.c.state == State.STATE_QUEUED,
+                        sa.and_(t.jobs.c.state == State.STATE_RUNNING, t.jobs.c.lease_expires < now),
+                    )
+                )
                 .order_by(t.jobs.c.create_time)
                 .limit(1)
             )
@@ -201,13 +242,23 @@ class JobStore:
             if row is None:
                 return None
             if row.attempt >= max_attempts:
-                self._transition(conn, row.job_id, State.STATE_FAILED,
-                                 f"gave up after {row.attempt} attempts: the job's worker stopped each time")
+                self._transition(
+                    conn,
+                    row.job_id,
+                    State.STATE_FAILED,
+                    f"gave up after {row.attempt} attempts: the job's worker stopped each time",
+                )
                 return None
             reason = "running" if row.state == State.STATE_QUEUED else "resumed after its worker stopped"
             self._transition(
-                conn, row.job_id, State.STATE_RUNNING, reason, attempt=row.attempt + 1, lease_owner=worker,
-                lease_expires=now + dt.timedelta(seconds=lease_seconds), start_time=now,
+                conn,
+                row.job_id,
+                State.STATE_RUNNING,
+                reason,
+                attempt=row.attempt + 1,
+                lease_owner=worker,
+                lease_expires=now + dt.timedelta(seconds=lease_seconds),
+                start_time=now,
             )
         return self.get(None, row.job_id)
 
@@ -215,7 +266,8 @@ class JobStore:
         """Extend the lease; returns whether cancellation was requested."""
         with self.engine.begin() as conn:
             conn.execute(
-                t.jobs.update().where(t.jobs.c.job_id == job_id, t.jobs.c.lease_owner == worker)
+                t.jobs.update()
+                .where(t.jobs.c.job_id == job_id, t.jobs.c.lease_owner == worker)
                 .values(lease_expires=_now() + dt.timedelta(seconds=lease_seconds))
             )
             return bool(conn.execute(sa.select(t.jobs.c.cancel_requested).where(t.jobs.c.job_id == job_id)).scalar())

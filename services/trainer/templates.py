@@ -8,12 +8,20 @@ import keras
 
 from services.trainer.spec import check_keras_model_json
 
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
-              "rmsprop": keras.optimizers.RMSprop}
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
 
 
 def build_model(
-    template: str | None, params: dict[str, Any], model_json: str, features: int, classes: int,
+    template: str | None,
+    params: dict[str, Any],
+    model_json: str,
+    features: int,
+    classes: int,
     normalizer: keras.layers.Layer,
 ) -> keras.Model:
     """A model taking raw features: normalisation is its first layer, so callers send raw data.
@@ -29,13 +37,14 @@ def build_model(
     if template == "cnn":
         shape = [int(v) for v in params.get("image_shape", [])]
         if not shape:
-            side = int(round(features**0.5))
+            side = round(features**0.5)
             shape = [side, side]
         if len(shape) == 2:
             shape.append(1)
         x = keras.layers.Reshape(tuple(shape))(x)
-        x = keras.layers.Conv2D(int(params.get("filters", [16])[0]), int(params.get("kernel_size", 3)),
-                                padding="same", activation="relu")(x)
+        x = keras.layers.Conv2D(
+            int(params.get("filters", [16])[0]), int(params.get("kernel_size", 3)), padding="same", activation="relu"
+        )(x)
         x = keras.layers.MaxPooling2D(2)(x)
         x = keras.layers.Flatten()(x)
     if template in ("mlp", "cnn"):
@@ -56,4 +65,3 @@ def is_classification(template: str | None, params: dict[str, Any]) -> bool:
     if template == "logistic" or template == "cnn":
         return True
     return params.get("task", "classification") == "classification"
-

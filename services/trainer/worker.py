@@ -64,7 +64,7 @@ class WorkerPool:
         while not self._stopping:
             try:
                 await self._tick()
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the pool
+            except Exception:
                 log.exception("worker tick failed")
             await asyncio.sleep(self.settings.poll_seconds)
 
@@ -73,9 +73,7 @@ class WorkerPool:
             if job.process.returncode is not None:
                 await self._reap(job)
                 continue
-            cancel = await asyncio.to_thread(
-                self.store.renew, job.job_id, self.worker_id, self.settings.lease_seconds
-            )
+            cancel = await asyncio.to_thread(self.store.renew, job.job_id, self.worker_id, self.settings.lease_seconds)
             if cancel and not job.cancelling:
                 job.cancelling = True
                 log.info("cancelling job", job=job.job_id)
@@ -101,7 +99,8 @@ class WorkerPool:
             await asyncio.to_thread(self.store.finish, job.job_id, State.STATE_CANCELLED, "cancelled by the user")
         elif code != 0:
             reason = (
-                "the training process ran out of memory and was killed" if code == -signal.SIGKILL
+                "the training process ran out of memory and was killed"
+                if code == -signal.SIGKILL
                 else f"the training process exited unexpectedly (exit code {code})"
             )
             await asyncio.to_thread(self.store.finish, job.job_id, State.STATE_FAILED, reason)

@@ -25,8 +25,7 @@ PROBE = Path(__file__).with_name("triton_probe.py")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = LocalStack.on_free_ports(tmp_path_factory.mktemp("stack"),
-                                     extra_env={"MAAS_ADMIN_KEY": "maas_admin_e2e"})
+    stack = LocalStack.on_free_ports(tmp_path_factory.mktemp("stack"), extra_env={"MAAS_ADMIN_KEY": "maas_admin_e2e"})
     stack.start(timeout=120)
     yield stack
     codes = stack.stop()
@@ -48,9 +47,11 @@ def test_every_service_reports_serving(stack):
 
 def test_calls_without_or_with_a_wrong_key_are_unauthenticated(stack):
     with grpc.insecure_channel(stack.address("gateway")) as channel:
-        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
-                                    request_serializer=infer_pb.ModelInferRequest.SerializeToString,
-                                    response_deserializer=infer_pb.ModelInferResponse.FromString)
+        infer = channel.unary_unary(
+            "/inference.GRPCInferenceService/ModelInfer",
+            request_serializer=infer_pb.ModelInferRequest.SerializeToString,
+            response_deserializer=infer_pb.ModelInferResponse.FromString,
+        )
         for metadata in ((), (("authorization", "Bearer maas_not_a_key"),)):
             with pytest.raises(grpc.RpcError) as error:
                 infer(infer_pb.ModelInferRequest(model_name="digits"), metadata=metadata, timeout=10)
@@ -79,9 +80,18 @@ def test_unmodified_tritonclient_through_the_gateway_agrees_with_the_model(stack
     features = test_x[:48]
     np.save(tmp_path / "in.npy", features)
     out = subprocess.run(
-        [sys.executable, str(PROBE), stack.address("gateway"), journey.api_key, "digits",
-         str(tmp_path / "in.npy"), str(tmp_path / "out.npy")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(PROBE),
+            stack.address("gateway"),
+            journey.api_key,
+            "digits",
+            str(tmp_path / "in.npy"),
+            str(tmp_path / "out.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
@@ -118,7 +128,10 @@ def test_bad_input_gets_precise_statuses_and_the_stack_keeps_serving(stack, jour
 def test_every_service_exposes_grpc_server_metrics(stack, journey):
     for service in SERVICES:
         body = urllib.request.urlopen(stack.metrics_url(service), timeout=5).read().decode()
-        handled = [line for line in body.splitlines()
-                   if line.startswith("grpc_server_handled_total{") and not line.endswith(" 0.0")]
+        handled = [
+            line
+            for line in body.splitlines()
+            if line.startswith("grpc_server_handled_total{") and not line.endswith(" 0.0")
+        ]
         assert handled, f"{service} has no grpc_server_handled_total samples"
         assert "grpc_server_started_total" in body and "grpc_server_handling_seconds_bucket" in body

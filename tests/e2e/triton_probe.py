@@ -19,20 +19,25 @@ def main() -> None:
     features = np.load(input_path).astype(np.float32)
     tensor = triton.InferInput("features", list(features.shape), "FP32")
     tensor.set_data_from_numpy(features)
-    result = client.infer(model, [tensor], outputs=[triton.InferRequestedOutput("probabilities")],
-                          headers=headers, request_id="probe-1")
+    result = client.infer(
+        model, [tensor], outputs=[triton.InferRequestedOutput("probabilities")], headers=headers, request_id="probe-1"
+    )
     probabilities = result.as_numpy("probabilities")
     np.save(output_path, probabilities)
     metadata = client.get_model_metadata(model, headers=headers)
-    print(json.dumps({
-        "live": client.is_server_live(headers=headers),
-        "ready": client.is_model_ready(model, headers=headers),
-        "inputs": [(t.name, t.datatype, list(t.shape)) for t in metadata.inputs],
-        "outputs": [(t.name, t.datatype, list(t.shape)) for t in metadata.outputs],
-        "model_version": result.get_response().model_version,
-        "id": result.get_response().id,
-        "shape": list(probabilities.shape),
-    }))
+    print(
+        json.dumps(
+            {
+                "live": client.is_server_live(headers=headers),
+                "ready": client.is_model_ready(model, headers=headers),
+                "inputs": [(t.name, t.datatype, list(t.shape)) for t in metadata.inputs],
+                "outputs": [(t.name, t.datatype, list(t.shape)) for t in metadata.outputs],
+                "model_version": result.get_response().model_version,
+                "id": result.get_response().id,
+                "shape": list(probabilities.shape),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import hashlib
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -17,8 +18,8 @@ CSV = b"a,b,label\n1,2,0\n3,4,1\n5,6,0\n"
 
 
 @pytest.fixture
-def registry(data_dir):
-    settings = service_settings(RegistrySettings, data_dir, max_artifact_bytes=1_000_000)
+def registry(data_dir, database_url):
+    settings = service_settings(RegistrySettings, data_dir, max_artifact_bytes=1_000_000, database_url=database_url)
     with running(build_server, settings) as server, grpc.insecure_channel(server.address) as channel:
         yield server, registry_pb2_grpc.RegistryServiceStub(channel), channel
 
@@ -27,7 +28,7 @@ def upload_dataset(stub, tenant, data=CSV, dataset_id="d", fmt=pb.DatasetFormat.
     def messages():
         yield pb.CreateDatasetRequest(header=pb.CreateDatasetRequest.Header(dataset_id=dataset_id, format=fmt))
         for i in range(0, len(data), chunk):
-            yield pb.CreateDatasetRequest(chunk=data[i: i + chunk])
+            yield pb.CreateDatasetRequest(chunk=data[i : i + chunk])
 
     return stub.CreateDataset(messages(), metadata=tenant_md(tenant))
 
@@ -36,7 +37,7 @@ def upload_artifact(stub, tenant, data: bytes, sha256: str = ""):
     def messages():
         yield pb.UploadArtifactRequest(header=pb.UploadArtifactRequest.Header(sha256=sha256))
         for i in range(0, len(data), 1000):
-            yield pb.UploadArtifactRequest(chunk=data[i: i + 1000])
+            yield pb.UploadArtifactRequest(chunk=data[i : i + 1000])
 
     return stub.UploadArtifact(messages(), metadata=tenant_md(tenant))
 
@@ -70,8 +71,9 @@ def test_artifact_round_trip_is_byte_identical_and_resumable(registry):
     assert artifact.name == f"artifacts/{sha}" and artifact.size_bytes == len(data)
     chunks = stub.DownloadArtifact(pb.DownloadArtifactRequest(name=artifact.name), metadata=tenant_md("acme"))
     assert b"".join(c.chunk for c in chunks) == data
-    tail = stub.DownloadArtifact(pb.DownloadArtifactRequest(name=artifact.name, offset=1000),
-                                 metadata=tenant_md("acme"))
+    tail = stub.DownloadArtifact(
+        pb.DownloadArtifactRequest(name=artifact.name, offset=1000), metadata=tenant_md("acme")
+    )
     assert b"".join(c.chunk for c in tail) == data[1000:]
 
 
@@ -90,39 +92,59 @@ def test_versions_aliases_and_resolution_by_alias(registry):
     _, stub, _ = registry
     artifact = upload_artifact(stub, "acme", b"model-bytes")
     md = tenant_md("acme")
-    v1 = stub.CreateModelVersion(pb.CreateModelVersionRequest(
-        parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name)), metadata=md)
-    v2 = stub.CreateModelVersion(pb.CreateModelVersionRequest(
-        parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name)), metadata=md)
+    v1 = stub.CreateModelVersion(
+        pb.CreateModelVersionRequest(parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name)),
+        metadata=md,
+    )
+    v2 = stub.CreateModelVersion(
+        pb.CreateModelVersionRequest(parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name)),
+        metadata=md,
+    )
     assert (v1.version, v2.version) == (1, 2)
-    repeat = stub.CreateModelVersion(pb.CreateModelVersionRequest(
-        parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name), request_id="r1"), metadata=md)
-    again = stub.CreateModelVersion(pb.CreateModelVersionRequest(
-        parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name), request_id="r1"), metadata=md)
+    repeat = stub.CreateModelVersion(
+        pb.CreateModelVersionRequest(
+            parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name), request_id="r1"
+        ),
+        metadata=md,
+    )
+    again = stub.CreateModelVersion(
+        pb.CreateModelVersionRequest(
+            parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name), request_id="r1"
+        ),
+        metadata=md,
+    )
     assert repeat.version == again.version == 3
     stub.SetAlias(pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/production", version=2)), metadata=md)
     resolved = stub.GetModelVersion(pb.GetModelVersionRequest(name="models/m/versions/production"), metadata=md)
     assert resolved.version == 2 and list(resolved.aliases) == ["production"]
-    code = status_of(lambda: stub.DeleteModelVersion(
-        pb.DeleteModelVersionRequest(name="models/m/versions/2"), metadata=md))
+    code = status_of(
+        lambda: stub.DeleteModelVersion(pb.DeleteModelVersionRequest(name="models/m/versions/2"), metadata=md)
+    )
     assert code == grpc.StatusCode.FAILED_PRECONDITION
-    code = status_of(lambda: stub.SetAlias(
-        pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/production", version=99)), metadata=md))
+    code = status_of(
+        lambda: stub.SetAlias(
+            pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/production", version=99)), metadata=md
+        )
+    )
     assert code == grpc.StatusCode.NOT_FOUND
 
 
 def test_other_tenants_resources_are_not_found(registry):
     _, stub, _ = registry
     artifact = upload_artifact(stub, "acme", b"secret-model")
-    stub.CreateModelVersion(pb.CreateModelVersionRequest(
-        parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name)), metadata=tenant_md("acme"))
+    stub.CreateModelVersion(
+        pb.CreateModelVersionRequest(parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name)),
+        metadata=tenant_md("acme"),
+    )
     other = tenant_md("globex")
     for call in (
         lambda: stub.GetModel(pb.GetModelRequest(name="models/m"), metadata=other),
         lambda: stub.GetModelVersion(pb.GetModelVersionRequest(name="models/m/versions/1"), metadata=other),
         lambda: list(stub.DownloadArtifact(pb.DownloadArtifactRequest(name=artifact.name), metadata=other)),
-        lambda: stub.CreateModelVersion(pb.CreateModelVersionRequest(
-            parent="models/x", model_version=pb.ModelVersion(artifact=artifact.name)), metadata=other),
+        lambda: stub.CreateModelVersion(
+            pb.CreateModelVersionRequest(parent="models/x", model_version=pb.ModelVersion(artifact=artifact.name)),
+            metadata=other,
+        ),
     ):
         assert status_of(call) == grpc.StatusCode.NOT_FOUND
     assert list(stub.ListModels(pb.ListModelsRequest(), metadata=other).models) == []
@@ -132,18 +154,38 @@ def test_bad_names_and_missing_tenant(registry):
     _, stub, _ = registry
     md = tenant_md("acme")
     assert status_of(lambda: stub.GetModel(pb.GetModelRequest(name="models/../x"), metadata=md)) == (
-        grpc.StatusCode.INVALID_ARGUMENT)
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
     assert status_of(lambda: stub.CreateModel(pb.CreateModelRequest(model_id="Bad_Name"), metadata=md)) == (
-        grpc.StatusCode.INVALID_ARGUMENT)
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
     assert status_of(lambda: stub.GetModel(pb.GetModelRequest(name="models/nope"), metadata=md)) == (
-        grpc.StatusCode.NOT_FOUND)
+        grpc.StatusCode.NOT_FOUND
+    )
     assert status_of(lambda: stub.GetModel(pb.GetModelRequest(name="models/m"))) == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_concurrent_version_creation_numbers_each_version_once(registry):
+    _, stub, _ = registry
+    artifact = upload_artifact(stub, "acme", b"weights")
+    md = tenant_md("acme")
+
+    def create(_):
+        return stub.CreateModelVersion(
+            pb.CreateModelVersionRequest(parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name)),
+            metadata=md,
+        ).version
+
+    with ThreadPoolExecutor(32) as pool:
+        numbers = list(pool.map(create, range(32)))
+    assert sorted(numbers) == list(range(1, 33))
 
 
 def test_health_reflection_and_metrics(registry):
     server, stub, channel = registry
-    reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(
-        service="maas.registry.v1.RegistryService"))
+    reply = health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(service="maas.registry.v1.RegistryService")
+    )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
     status_of(lambda: stub.GetModel(pb.GetModelRequest(name="models/nope"), metadata=tenant_md("acme")))
     body = urllib.request.urlopen(f"http://127.0.0.1:{server.server.metrics_port}/metrics").read().decode()

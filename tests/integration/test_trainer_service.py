@@ -14,15 +14,18 @@ from tests.conftest import running, service_settings, status_of, tenant_md
 
 @pytest.fixture
 def trainer(data_dir):
-    with running(build_server, service_settings(TrainerSettings, data_dir, local_workers=0)) as server, \
-            grpc.insecure_channel(server.address) as channel:
+    with (
+        running(build_server, service_settings(TrainerSettings, data_dir, local_workers=0)) as server,
+        grpc.insecure_channel(server.address) as channel,
+    ):
         yield trainer_pb2_grpc.TrainerServiceStub(channel)
 
 
 def job(**spec_fields) -> pb.TrainingJob:
     spec = pb.TrainingJobSpec(
         dataset=pb.DatasetInput(dataset="datasets/digits", label_column="label"),
-        template=pb.TemplateModel(name="mlp"), target_model="models/digits",
+        template=pb.TemplateModel(name="mlp"),
+        target_model="models/digits",
     )
     for key, value in spec_fields.items():
         setattr(spec, key, value)
@@ -41,11 +44,16 @@ def test_create_is_idempotent_by_request_id_and_queued(trainer):
 
 
 def test_lambda_layer_is_refused_at_submission(trainer):
-    model_json = json.dumps({"class_name": "Sequential", "config": {"layers": [
-        {"module": "keras.layers", "class_name": "Lambda", "config": {"function": "exec"}}]}})
+    model_json = json.dumps(
+        {
+            "class_name": "Sequential",
+            "config": {"layers": [{"module": "keras.layers", "class_name": "Lambda", "config": {"function": "exec"}}]},
+        }
+    )
     with pytest.raises(grpc.RpcError) as error:
-        trainer.CreateTrainingJob(pb.CreateTrainingJobRequest(training_job=job(keras_model_json=model_json)),
-                                  metadata=tenant_md("acme"))
+        trainer.CreateTrainingJob(
+            pb.CreateTrainingJobRequest(training_job=job(keras_model_json=model_json)), metadata=tenant_md("acme")
+        )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "Lambda" in error.value.details()
 
@@ -64,8 +72,9 @@ def test_cancel_queued_job_and_watch_ends_with_the_state(trainer):
 
 def test_jobs_are_invisible_to_other_tenants(trainer):
     created = trainer.CreateTrainingJob(pb.CreateTrainingJobRequest(training_job=job()), metadata=tenant_md("acme"))
-    code = status_of(lambda: trainer.GetTrainingJob(pb.GetTrainingJobRequest(name=created.name),
-                                                    metadata=tenant_md("globex")))
+    code = status_of(
+        lambda: trainer.GetTrainingJob(pb.GetTrainingJobRequest(name=created.name), metadata=tenant_md("globex"))
+    )
     assert code == grpc.StatusCode.NOT_FOUND
 
 
@@ -75,4 +84,5 @@ def test_api_process_does_not_import_tensorflow():
 
     code = "import sys, services.trainer.server; print('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == (
-        "False")
+        "False"
+    )

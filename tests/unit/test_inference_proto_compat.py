@@ -21,8 +21,13 @@ print(fd.SerializeToString().hex())
 def _fields(message, prefix=""):
     out = {}
     for field in message.field:
-        out[f"{prefix}{message.name}.{field.name}"] = (field.number, field.type, field.label, field.type_name,
-                                                       field.HasField("oneof_index"))
+        out[f"{prefix}{message.name}.{field.name}"] = (
+            field.number,
+            field.type,
+            field.label,
+            field.type_name,
+            field.HasField("oneof_index"),
+        )
     for nested in message.nested_type:
         out.update(_fields(nested, f"{prefix}{message.name}."))
     return out

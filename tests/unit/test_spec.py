@@ -9,19 +9,49 @@ from services.trainer.spec import check_keras_model_json, validate_spec
 
 # A Keras 3 `Sequential.to_json()` (trimmed of build_config): the shape real clients send.
 SEQUENTIAL = {
-    "module": "keras", "class_name": "Sequential", "registered_name": None,
-    "config": {"name": "seq", "trainable": True, "layers": [
-        {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-         "config": {"batch_shape": [None, 64], "dtype": "float32", "name": "input_layer"}},
-        {"module": "keras.layers", "class_name": "Dense", "registered_name": None,
-         "config": {"name": "dense", "units": 10, "activation": "softmax",
-                    "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
-                                           "config": {"seed": None}, "registered_name": None},
-                    "kernel_regularizer": {"module": "keras.regularizers", "class_name": "L2",
-                                           "config": {"l2": 0.01}, "registered_name": None},
-                    "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
-                              "registered_name": None}}},
-    ]},
+    "module": "keras",
+    "class_name": "Sequential",
+    "registered_name": None,
+    "config": {
+        "name": "seq",
+        "trainable": True,
+        "layers": [
+            {
+                "module": "keras.layers",
+                "class_name": "InputLayer",
+                "registered_name": None,
+                "config": {"batch_shape": [None, 64], "dtype": "float32", "name": "input_layer"},
+            },
+            {
+                "module": "keras.layers",
+                "class_name": "Dense",
+                "registered_name": None,
+                "config": {
+                    "name": "dense",
+                    "units": 10,
+                    "activation": "softmax",
+                    "kernel_initializer": {
+                        "module": "keras.initializers",
+                        "class_name": "GlorotUniform",
+                        "config": {"seed": None},
+                        "registered_name": None,
+                    },
+                    "kernel_regularizer": {
+                        "module": "keras.regularizers",
+                        "class_name": "L2",
+                        "config": {"l2": 0.01},
+                        "registered_name": None,
+                    },
+                    "dtype": {
+                        "module": "keras",
+                        "class_name": "DTypePolicy",
+                        "config": {"name": "float32"},
+                        "registered_name": None,
+                    },
+                },
+            },
+        ],
+    },
 }
 
 
@@ -38,17 +68,33 @@ def test_builtin_sequential_model_passes():
 @pytest.mark.parametrize(
     ("layer", "message"),
     [
-        ({"module": "keras.layers", "class_name": "Lambda", "config": {"function": "x"}},
-         r"layers\[2\]: class 'Lambda' is not allowed"),
+        (
+            {"module": "keras.layers", "class_name": "Lambda", "config": {"function": "x"}},
+            r"layers\[2\]: class 'Lambda' is not allowed",
+        ),
         ({"module": "os", "class_name": "Dense", "config": {}}, r"layers\[2\]: module 'os' is not allowed"),
-        ({"module": "keras.layers", "class_name": "Dense", "registered_name": "evil>Dense", "config": {}},
-         "registered_name 'evil>Dense'"),
-        ({"module": "keras.layers", "class_name": "Dense", "config": {"activation": "keras.src.ops.exec"}},
-         "activation 'keras.src.ops.exec' is not allowed"),
-        ({"module": "keras.layers", "class_name": "Dense", "config": {
-            "kernel_initializer": {"module": "keras.config", "class_name": "enable_unsafe_deserialization",
-                                   "config": {}}}},
-         r"layers\[2\].config.kernel_initializer: class 'enable_unsafe_deserialization'"),
+        (
+            {"module": "keras.layers", "class_name": "Dense", "registered_name": "evil>Dense", "config": {}},
+            "registered_name 'evil>Dense'",
+        ),
+        (
+            {"module": "keras.layers", "class_name": "Dense", "config": {"activation": "keras.src.ops.exec"}},
+            "activation 'keras.src.ops.exec' is not allowed",
+        ),
+        (
+            {
+                "module": "keras.layers",
+                "class_name": "Dense",
+                "config": {
+                    "kernel_initializer": {
+                        "module": "keras.config",
+                        "class_name": "enable_unsafe_deserialization",
+                        "config": {},
+                    }
+                },
+            },
+            r"layers\[2\].config.kernel_initializer: class 'enable_unsafe_deserialization'",
+        ),
         ({"module": "keras.layers", "class_name": "Dense", "config": {"__lambda__": True}}, "key '__lambda__'"),
     ],
 )

@@ -48,7 +48,9 @@ def test_page_size_defaults_caps_and_refuses_negative():
 
 def test_parse_filter_terms_and_unknown_keys():
     assert parse_filter("labels.team=ml AND labels.env=prod", ("labels.",)) == [
-        ("labels.team", "ml"), ("labels.env", "prod")]
+        ("labels.team", "ml"),
+        ("labels.env", "prod"),
+    ]
     with pytest.raises(InvalidArgument, match="unknown key 'owner'"):
         parse_filter("owner=me", ("labels.",))
     with pytest.raises(InvalidArgument, match="key=value"):

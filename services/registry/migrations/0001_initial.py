@@ -81,8 +81,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column("revision", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-                  autoincrement=True),
+        sa.Column("revision", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
         sa.Column("tenant", sa.String(63), nullable=False),
         sa.Column("kind", sa.Integer, nullable=False),
         sa.Column("model_id", sa.String(63), nullable=False),

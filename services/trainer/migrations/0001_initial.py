@@ -44,10 +44,8 @@ def upgrade() -> None:
     op.create_index("ix_jobs_tenant", "training_jobs", ["tenant", "create_time"])
     op.create_table(
         "training_job_events",
-        sa.Column("sequence", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-                  autoincrement=True),
-        sa.Column("job_id", sa.String(63), sa.ForeignKey("training_jobs.job_id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column("sequence", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("job_id", sa.String(63), sa.ForeignKey("training_jobs.job_id", ondelete="CASCADE"), nullable=False),
         sa.Column("event", sa.Text, nullable=False),
     )
     op.create_index("ix_job_events_job", "training_job_events", ["job_id", "sequence"])
