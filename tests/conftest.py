@@ -13,7 +13,11 @@ from pathlib import Path
 import grpc
 import pytest
 
+from services.common.logging import configure_logging
 from services.common.server import GrpcServer
+
+# In-process servers log through structlog; uncached so tests can capture log lines.
+configure_logging("test", level="info", fmt="console", cache=False)
 
 
 class ServerThread:

@@ -8,8 +8,11 @@ import sys
 import structlog
 
 
-def configure_logging(service: str, level: str = "info", fmt: str = "json") -> None:
-    """Configure structlog and the standard library once, at process start."""
+def configure_logging(service: str, level: str = "info", fmt: str = "json", cache: bool = True) -> None:
+    """Configure structlog and the standard library once, at process start.
+
+    `cache=False` keeps loggers reconfigurable, which `structlog.testing.capture_logs` needs.
+    """
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer = structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
     structlog.configure(
@@ -22,7 +25,7 @@ def configure_logging(service: str, level: str = "info", fmt: str = "json") -> N
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import grpc
+import structlog
 
 from services.common.errors import UpstreamError
 from services.common.interceptors import request_id_var
@@ -48,6 +49,7 @@ class ProxyHandler(grpc.GenericRpcHandler):
         metadata = context.invocation_metadata()
         principal = await self._auth.authenticate(metadata)
         authorize(principal, route.scope, route.method)
+        structlog.contextvars.bind_contextvars(tenant=principal.tenant)
         return _forwarded_metadata(metadata, principal.tenant), context.time_remaining()
 
     def _handler(self, route: Route) -> grpc.RpcMethodHandler:

@@ -133,3 +133,35 @@ def test_unreachable_backend_is_unavailable_not_internal(stack):
     with MaasClient(stack, key.secret) as client, pytest.raises(MaasError) as error:
         client.predict("m", [[0.0]])
     assert error.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_request_id_is_propagated_from_gateway_to_backend(stack):
+    import structlog
+    from structlog.testing import LogCapture
+
+    key = tenant_with_key(stack, "acme")
+    capture = LogCapture()
+    previous = structlog.get_config()["processors"]
+    # Like structlog's capture_logs, but keeping the context (request_id) bound per call.
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
+    logs = capture.entries
+    try:
+        call_list_models(stack, key.secret)
+    finally:
+        structlog.configure(processors=previous)
+    lines = [entry for entry in logs if entry.get("event") == "rpc" and entry.get("request_id") == "trace-123"]
+    # One canonical line at the gateway and one at the registry, tied by the same request id.
+    assert len(lines) == 2
+    assert [entry.get("tenant") for entry in lines] == ["acme", "acme"]
+
+
+def call_list_models(address, secret):
+    with grpc.insecure_channel(address) as channel:
+        list_models = channel.unary_unary(
+            "/maas.registry.v1.RegistryService/ListModels",
+            request_serializer=pb.ListModelsRequest.SerializeToString,
+            response_deserializer=pb.ListModelsResponse.FromString,
+        )
+        list_models(
+            pb.ListModelsRequest(), metadata=(("authorization", f"Bearer {secret}"), ("x-request-id", "trace-123"))
+        )
