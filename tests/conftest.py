@@ -100,6 +100,51 @@ def database_url(request, data_dir: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[str]:
+    """A local S3-protocol server (moto) on a free loopback port; yields its endpoint URL."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("s3") / "moto.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)
+    log.close()
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def artifact_store(request, monkeypatch) -> dict:
+    """Settings for each artifact store: the filesystem, or a fresh bucket on the local S3 server."""
+    if request.param == "filesystem":
+        return {"artifact_store": "filesystem"}
+    import boto3
+
+    endpoint = request.getfixturevalue("s3_server")
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"maas-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    return {"artifact_store": "s3", "s3_bucket": bucket, "s3_endpoint_url": endpoint, "s3_prefix": "test/"}
+
+
 def service_settings(cls, data_dir: Path, **overrides):
     """Settings for a test server: free port, metrics on a free port, the test's data dir."""
     return cls(data_dir=data_dir, port=_free_port(), metrics_port=_free_port(), grace_seconds=1, **overrides)

@@ -1,7 +1,8 @@
-"""Content-addressed artifact bytes on the filesystem.
+"""Content-addressed artifact bytes: on the filesystem (default) or in S3-compatible storage.
 
-A blob is written to a temporary file while it is hashed and becomes visible only by an
-atomic rename to its sha256 path, so a broken-off upload never shows up as an artifact.
+A blob is written to a local temporary file while it is hashed and becomes visible only when
+it is committed under its sha256 (an atomic rename, or one S3 upload of the finished file), so
+a broken-off upload never shows up as an artifact.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from services.common.errors import DataLoss, ResourceExhausted
 class BlobWriter:
     """Receives chunks, hashes them, and commits the file under its sha256."""
 
-    def __init__(self, store: FilesystemBlobStore, tenant: str, limit: int) -> None:
+    def __init__(self, store: BlobStore, tenant: str, limit: int) -> None:
         self._store = store
         self._tenant = tenant
         self._limit = limit
@@ -42,11 +44,8 @@ class BlobWriter:
         self._file.close()
         return self._hash.hexdigest()
 
-    def commit(self, sha256: str) -> Path:
-        target = self._store.path(self._tenant, sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.path, target)
-        return target
+    def commit(self, sha256: str) -> None:
+        self._store.commit_file(self._tenant, sha256, self.path)
 
     def abort(self) -> None:
         if not self._file.closed:
@@ -54,14 +53,12 @@ class BlobWriter:
         self.path.unlink(missing_ok=True)
 
 
-class FilesystemBlobStore:
-    """Blobs under `root/blobs/<tenant>/<sha[:2]>/<sha>`; uploads in progress under `root/tmp`."""
+class BlobStore(ABC):
+    """What both stores share: uploads in progress live in a local `tmp` directory."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tmp_dir = root / "tmp"
+    def __init__(self, tmp_root: Path) -> None:
+        self.tmp_dir = tmp_root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        (root / "blobs").mkdir(parents=True, exist_ok=True)
 
     def discard_partial_uploads(self) -> int:
         """Remove uploads a crash left behind; called at start."""
@@ -71,17 +68,45 @@ class FilesystemBlobStore:
             count += 1
         return count
 
-    def path(self, tenant: str, sha256: str) -> Path:
-        return self.root / "blobs" / tenant / sha256[:2] / sha256
-
     def writer(self, tenant: str, limit: int) -> BlobWriter:
         return BlobWriter(self, tenant, limit)
 
+    @abstractmethod
+    def commit_file(self, tenant: str, sha256: str, source: Path) -> None: ...
+
+    @abstractmethod
+    def exists(self, tenant: str, sha256: str) -> bool: ...
+
+    @abstractmethod
+    def read(self, tenant: str, sha256: str, offset: int, chunk_bytes: int) -> Iterator[bytes]: ...
+
+    @abstractmethod
+    def delete(self, tenant: str, sha256: str) -> None: ...
+
+    @abstractmethod
+    def all_blobs(self) -> Iterator[tuple[str, str]]:
+        """(tenant, sha256) of every committed blob."""
+        ...
+
+
+class FilesystemBlobStore(BlobStore):
+    """Blobs under `root/blobs/<tenant>/<sha[:2]>/<sha>`; uploads in progress under `root/tmp`."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.root = root
+        (root / "blobs").mkdir(parents=True, exist_ok=True)
+
+    def path(self, tenant: str, sha256: str) -> Path:
+        return self.root / "blobs" / tenant / sha256[:2] / sha256
+
+    def commit_file(self, tenant: str, sha256: str, source: Path) -> None:
+        target = self.path(tenant, sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
     def exists(self, tenant: str, sha256: str) -> bool:
         return self.path(tenant, sha256).is_file()
-
-    def size(self, tenant: str, sha256: str) -> int:
-        return self.path(tenant, sha256).stat().st_size
 
     def read(self, tenant: str, sha256: str, offset: int, chunk_bytes: int) -> Iterator[bytes]:
         """Yield the bytes from `offset`; when read from the start, verify the sha256 at the end."""
@@ -99,7 +124,66 @@ class FilesystemBlobStore:
         self.path(tenant, sha256).unlink(missing_ok=True)
 
     def all_blobs(self) -> Iterator[tuple[str, str]]:
-        """(tenant, sha256) of every committed blob."""
         for tenant_dir in (self.root / "blobs").iterdir():
             for blob in tenant_dir.glob("*/*"):
                 yield tenant_dir.name, blob.name
+
+
+class S3BlobStore(BlobStore):
+    """Blobs as objects `<prefix>blobs/<tenant>/<sha256>` in an S3-compatible bucket.
+
+    Uploads in progress still go to a local temporary directory (hashing needs the bytes once);
+    only finished, verified files are put into the bucket.
+    """
+
+    def __init__(self, tmp_root: Path, bucket: str, prefix: str = "", client=None, **client_options) -> None:
+        super().__init__(tmp_root)
+        import boto3
+
+        self.bucket = bucket
+        self.prefix = prefix
+        self.s3 = client or boto3.client("s3", **client_options)
+
+    def key(self, tenant: str, sha256: str) -> str:
+        return f"{self.prefix}blobs/{tenant}/{sha256}"
+
+    def commit_file(self, tenant: str, sha256: str, source: Path) -> None:
+        self.s3.upload_file(str(source), self.bucket, self.key(tenant, sha256))
+        source.unlink(missing_ok=True)
+
+    def exists(self, tenant: str, sha256: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=self.key(tenant, sha256))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def read(self, tenant: str, sha256: str, offset: int, chunk_bytes: int) -> Iterator[bytes]:
+        digest = hashlib.sha256() if offset == 0 else None
+        request = {"Bucket": self.bucket, "Key": self.key(tenant, sha256)}
+        if offset:
+            request["Range"] = f"bytes={offset}-"
+        body = self.s3.get_object(**request)["Body"]
+        try:
+            while chunk := body.read(chunk_bytes):
+                if digest:
+                    digest.update(chunk)
+                yield chunk
+        finally:
+            body.close()
+        if digest and digest.hexdigest() != sha256:
+            raise DataLoss(f"artifact {sha256} is corrupt in object storage (checksum mismatch)")
+
+    def delete(self, tenant: str, sha256: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=self.key(tenant, sha256))
+
+    def all_blobs(self) -> Iterator[tuple[str, str]]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}blobs/"):
+            for item in page.get("Contents", []):
+                tenant, sha256 = item["Key"].removeprefix(f"{self.prefix}blobs/").split("/", 1)
+                yield tenant, sha256

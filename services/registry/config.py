@@ -16,6 +16,11 @@ class RegistrySettings(ServiceSettings):
 
     database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under data_dir when empty.")
     artifact_dir: Path | None = Field(default=None, description="Artifact root; data_dir/artifacts when unset.")
+    artifact_store: str = Field(default="filesystem", description="filesystem or s3.")
+    s3_bucket: str = Field(default="", description="Bucket for artifacts when artifact_store is s3.")
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket, e.g. maas/.")
+    s3_endpoint_url: str = Field(default="", description="S3-compatible endpoint (MinIO, Ceph); AWS when empty.")
+    s3_region: str = Field(default="", description="Region of the bucket; credentials come from AWS_* variables.")
     max_artifact_bytes: int = Field(default=4 * 1024**3, description="Largest artifact or dataset accepted.")
     chunk_bytes: int = Field(default=1024 * 1024, description="Chunk size of artifact downloads.")
 

@@ -9,7 +9,7 @@ import structlog
 from maas.registry.v1 import registry_pb2
 from services.common import db
 from services.common.server import GrpcServer, ServiceBinding, run_service
-from services.registry.blobs import FilesystemBlobStore
+from services.registry.blobs import BlobStore, FilesystemBlobStore, S3BlobStore
 from services.registry.config import RegistrySettings
 from services.registry.servicer import RegistryServicer, register
 from services.registry.store import RegistryStore
@@ -18,16 +18,33 @@ log = structlog.get_logger("maas.registry")
 SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 
+def _blob_store(settings: RegistrySettings) -> BlobStore:
+    if settings.artifact_store == "filesystem":
+        return FilesystemBlobStore(settings.artifact_root)
+    if settings.artifact_store == "s3":
+        if not settings.s3_bucket:
+            raise SystemExit("MAAS_S3_BUCKET is required when MAAS_ARTIFACT_STORE=s3")
+        options = {"endpoint_url": settings.s3_endpoint_url or None, "region_name": settings.s3_region or None}
+        return S3BlobStore(settings.artifact_root, settings.s3_bucket, settings.s3_prefix, **options)
+    raise SystemExit(f"MAAS_ARTIFACT_STORE must be filesystem or s3, not {settings.artifact_store!r}")
+
+
 async def build_server(settings: RegistrySettings) -> GrpcServer:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.create_engine(settings.db_url)
     db.migrate(engine, "registry", Path(__file__).parent / "migrations")
-    blobs = FilesystemBlobStore(settings.artifact_root)
+    blobs = _blob_store(settings)
     store = RegistryStore(engine, blobs)
     partial = blobs.discard_partial_uploads()
+    reclaimed = store.reclaim_artifacts()
     orphans = store.sweep_orphan_blobs()
-    if partial or orphans:
-        log.info("recovered storage", partial_uploads_removed=partial, orphan_blobs_removed=orphans)
+    if partial or reclaimed or orphans:
+        log.info(
+            "recovered storage",
+            partial_uploads_removed=partial,
+            deleted_artifacts_reclaimed=reclaimed,
+            orphan_blobs_removed=orphans,
+        )
 
     async def close() -> None:
         engine.dispose()

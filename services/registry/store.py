@@ -15,7 +15,7 @@ from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, I
 from services.common.tabular import TableInfo
 from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter
 from services.registry import tables as t
-from services.registry.blobs import FilesystemBlobStore
+from services.registry.blobs import BlobStore
 
 Kind = pb.RegistryEvent.Kind
 
@@ -36,7 +36,7 @@ def _set_time(field, value: dt.datetime | None) -> None:
 class RegistryStore:
     """Models, versions, aliases, datasets, artifacts and the event log of every tenant."""
 
-    def __init__(self, engine: Engine, blobs: FilesystemBlobStore) -> None:
+    def __init__(self, engine: Engine, blobs: BlobStore) -> None:
         self.engine = engine
         self.blobs = blobs
 
@@ -127,8 +127,17 @@ class RegistryStore:
             row = self._model_row(conn, tenant, model_id, lock=True)
             if etag and etag != row.etag:
                 raise Aborted(f"model {model_id!r} changed since etag {etag!r} was read; read it again")
+            shas = set(
+                conn.execute(
+                    sa.select(t.model_versions.c.artifact_sha256).where(t.model_versions.c.model_pk == row.id)
+                ).scalars()
+            )
+            conn.execute(t.model_versions.delete().where(t.model_versions.c.model_pk == row.id))
+            conn.execute(t.aliases.delete().where(t.aliases.c.model_pk == row.id))
             conn.execute(t.models.delete().where(t.models.c.id == row.id))
             self._record(conn, tenant, Kind.KIND_MODEL_DELETED, model_id)
+            self._mark_unreferenced(conn, tenant, shas)
+        self.reclaim_artifacts()
 
     # --------------------------------------------------------------- versions
     def _version_message(self, conn: Connection, model_row, row) -> pb.ModelVersion:
@@ -159,7 +168,9 @@ class RegistryStore:
         sha256 = version.artifact.removeprefix("artifacts/")
         with self.engine.begin() as conn:
             artifact = conn.execute(
-                sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
+                sa.select(t.artifacts).where(
+                    t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256, ~t.artifacts.c.pending_delete
+                )
             ).first()
             if artifact is None:
                 raise NotFound(f"model_version.artifact: {version.artifact!r} not found; upload it first")
@@ -280,14 +291,21 @@ class RegistryStore:
                 raise FailedPrecondition(
                     f"version {number} of model {model_id!r} is aliased by {sorted(pointing)}; move them first"
                 )
-            deleted = conn.execute(
+            sha256 = conn.execute(
+                sa.select(t.model_versions.c.artifact_sha256).where(
+                    t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == number
+                )
+            ).scalar()
+            if sha256 is None:
+                raise NotFound(f"version {number} of model {model_id!r} not found")
+            conn.execute(
                 t.model_versions.delete().where(
                     t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == number
                 )
-            ).rowcount
-            if not deleted:
-                raise NotFound(f"version {number} of model {model_id!r} not found")
+            )
             self._record(conn, tenant, Kind.KIND_VERSION_DELETED, model_id, version=number)
+            self._mark_unreferenced(conn, tenant, {sha256})
+        self.reclaim_artifacts()
 
     # ---------------------------------------------------------------- aliases
     @staticmethod
@@ -397,10 +415,20 @@ class RegistryStore:
             sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
         ).first()
         if exists is None:
-            conn.execute(t.artifacts.insert().values(tenant=tenant, sha256=sha256, size_bytes=size, create_time=_now()))
+            conn.execute(
+                t.artifacts.insert().values(
+                    tenant=tenant, sha256=sha256, size_bytes=size, create_time=_now(), pending_delete=False
+                )
+            )
             created = _now()
         else:
             created = exists.create_time
+            if exists.pending_delete:
+                conn.execute(
+                    t.artifacts.update()
+                    .where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
+                    .values(pending_delete=False)
+                )
         artifact = pb.Artifact(name=f"artifacts/{sha256}", sha256=sha256, size_bytes=size)
         _set_time(artifact.create_time, created)
         return artifact
@@ -414,11 +442,51 @@ class RegistryStore:
             row = conn.execute(
                 sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
             ).first()
-        if row is None or not self.blobs.exists(tenant, sha256):
+        if row is None or row.pending_delete or not self.blobs.exists(tenant, sha256):
             raise NotFound(f"artifact {sha256!r} not found")
         artifact = pb.Artifact(name=f"artifacts/{sha256}", sha256=sha256, size_bytes=row.size_bytes)
         _set_time(artifact.create_time, row.create_time)
         return artifact
+
+    @staticmethod
+    def _mark_unreferenced(conn: Connection, tenant: str, shas: set[str]) -> None:
+        """Flag the artifacts no version or dataset uses any more, in the deleting transaction.
+
+        The bytes go after the commit (`reclaim_artifacts`); a crash in between leaves the flag,
+        and the next start finishes the job, so nothing deleted keeps its bytes.
+        """
+        for sha256 in shas:
+            in_versions = conn.execute(
+                sa.select(t.model_versions.c.id)
+                .join(t.models, t.models.c.id == t.model_versions.c.model_pk)
+                .where(t.models.c.tenant == tenant, t.model_versions.c.artifact_sha256 == sha256)
+                .limit(1)
+            ).first()
+            in_datasets = conn.execute(
+                sa.select(t.datasets.c.id).where(t.datasets.c.tenant == tenant, t.datasets.c.sha256 == sha256).limit(1)
+            ).first()
+            if in_versions is None and in_datasets is None:
+                conn.execute(
+                    t.artifacts.update()
+                    .where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
+                    .values(pending_delete=True)
+                )
+
+    def reclaim_artifacts(self) -> int:
+        """Delete the bytes and rows of artifacts flagged for deletion."""
+        with self.engine.connect() as conn:
+            pending = conn.execute(
+                sa.select(t.artifacts.c.tenant, t.artifacts.c.sha256).where(t.artifacts.c.pending_delete)
+            ).all()
+        for tenant, sha256 in pending:
+            self.blobs.delete(tenant, sha256)
+            with self.engine.begin() as conn:
+                conn.execute(
+                    t.artifacts.delete().where(
+                        t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256, t.artifacts.c.pending_delete
+                    )
+                )
+        return len(pending)
 
     def sweep_orphan_blobs(self) -> int:
         """Delete committed bytes no artifact row refers to (a crash between rename and insert)."""

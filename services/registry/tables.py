@@ -77,6 +77,8 @@ artifacts = sa.Table(
     sa.Column("sha256", sa.String(64), primary_key=True),
     sa.Column("size_bytes", sa.BigInteger, nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    # Set in the transaction that removed the last reference; the bytes go after the commit.
+    sa.Column("pending_delete", sa.Boolean, nullable=False, default=False),
 )
 
 # Alias and version changes in order; `revision` is what watchers resume from.

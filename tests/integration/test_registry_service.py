@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from maas.registry.v1 import registry_pb2 as pb
@@ -18,8 +19,10 @@ CSV = b"a,b,label\n1,2,0\n3,4,1\n5,6,0\n"
 
 
 @pytest.fixture
-def registry(data_dir, database_url):
-    settings = service_settings(RegistrySettings, data_dir, max_artifact_bytes=1_000_000, database_url=database_url)
+def registry(data_dir, database_url, artifact_store):
+    settings = service_settings(
+        RegistrySettings, data_dir, max_artifact_bytes=1_000_000, database_url=database_url, **artifact_store
+    )
     with running(build_server, settings) as server, grpc.insecure_channel(server.address) as channel:
         yield server, registry_pb2_grpc.RegistryServiceStub(channel), channel
 
@@ -40,6 +43,13 @@ def upload_artifact(stub, tenant, data: bytes, sha256: str = ""):
             yield pb.UploadArtifactRequest(chunk=data[i : i + 1000])
 
     return stub.UploadArtifact(messages(), metadata=tenant_md(tenant))
+
+
+def stored_blobs(server) -> list:
+    """Committed artifact bytes, whatever the store."""
+    from services.registry.server import _blob_store
+
+    return sorted(_blob_store(server.server.settings).all_blobs())
 
 
 def test_dataset_upload_records_schema_rows_and_sha(registry):
@@ -83,9 +93,8 @@ def test_checksum_mismatch_and_size_limit_leave_no_artifact(registry):
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     code = status_of(lambda: upload_artifact(stub, "acme", b"x" * 1_000_001))
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
-    root = server.server.settings.artifact_root
-    assert not any(p.is_file() for p in (root / "blobs").rglob("*"))
-    assert not any((root / "tmp").iterdir())
+    assert stored_blobs(server) == []
+    assert not any((server.server.settings.artifact_root / "tmp").iterdir())
 
 
 def test_versions_aliases_and_resolution_by_alias(registry):
@@ -191,3 +200,118 @@ def test_health_reflection_and_metrics(registry):
     body = urllib.request.urlopen(f"http://127.0.0.1:{server.server.metrics_port}/metrics").read().decode()
     assert 'grpc_server_handled_total{grpc_code="NOT_FOUND",grpc_method="GetModel"' in body
     assert "grpc_server_started_total" in body and "grpc_server_handling_seconds_bucket" in body
+
+
+def test_deleting_a_model_removes_versions_aliases_and_reclaims_bytes(registry):
+    server, stub, _ = registry
+    md = tenant_md("acme")
+    shared = upload_artifact(stub, "acme", b"shared-weights")
+    own = upload_artifact(stub, "acme", b"own-weights")
+    for parent, artifact in (("models/a", shared), ("models/a", own), ("models/b", shared)):
+        stub.CreateModelVersion(
+            pb.CreateModelVersionRequest(parent=parent, model_version=pb.ModelVersion(artifact=artifact.name)),
+            metadata=md,
+        )
+    stub.SetAlias(pb.SetAliasRequest(alias=pb.Alias(name="models/a/aliases/production", version=1)), metadata=md)
+    model = stub.GetModel(pb.GetModelRequest(name="models/a"), metadata=md)
+    stale = status_of(lambda: stub.DeleteModel(pb.DeleteModelRequest(name="models/a", etag="stale"), metadata=md))
+    assert stale == grpc.StatusCode.ABORTED
+    stub.DeleteModel(pb.DeleteModelRequest(name="models/a", etag=model.etag), metadata=md)
+    assert (
+        status_of(
+            lambda: stub.GetModelVersion(pb.GetModelVersionRequest(name="models/a/versions/production"), metadata=md)
+        )
+        == grpc.StatusCode.NOT_FOUND
+    )
+    # The artifact model b still uses stays; the one only model a used is gone, bytes included.
+    assert [sha for _, sha in stored_blobs(server)] == [shared.sha256]
+    assert (
+        status_of(lambda: list(stub.DownloadArtifact(pb.DownloadArtifactRequest(name=own.name), metadata=md)))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    assert stub.GetModelVersion(pb.GetModelVersionRequest(name="models/b/versions/1"), metadata=md).version == 1
+
+
+def test_update_with_field_mask_and_etag(registry):
+    _, stub, _ = registry
+    md = tenant_md("acme")
+    created = stub.CreateModel(pb.CreateModelRequest(model_id="m", model=pb.Model(description="old")), metadata=md)
+    mask = field_mask_pb2.FieldMask(paths=["labels"])
+    updated = stub.UpdateModel(
+        pb.UpdateModelRequest(
+            model=pb.Model(name="models/m", description="ignored", labels={"team": "ml"}, etag=created.etag),
+            update_mask=mask,
+        ),
+        metadata=md,
+    )
+    assert (updated.description, dict(updated.labels)) == ("old", {"team": "ml"})
+    assert updated.etag != created.etag
+    stale = status_of(
+        lambda: stub.UpdateModel(
+            pb.UpdateModelRequest(model=pb.Model(name="models/m", description="x", etag=created.etag)), metadata=md
+        )
+    )
+    assert stale == grpc.StatusCode.ABORTED
+    unknown = status_of(
+        lambda: stub.UpdateModel(
+            pb.UpdateModelRequest(
+                model=pb.Model(name="models/m"), update_mask=field_mask_pb2.FieldMask(paths=["name"])
+            ),
+            metadata=md,
+        )
+    )
+    assert unknown == grpc.StatusCode.INVALID_ARGUMENT
+    listed = stub.ListModels(pb.ListModelsRequest(filter="labels.team=ml"), metadata=md)
+    assert [m.name for m in listed.models] == ["models/m"]
+    assert list(stub.ListModels(pb.ListModelsRequest(filter="labels.team=web"), metadata=md).models) == []
+
+
+def test_pagination_walks_every_version_once(registry):
+    _, stub, _ = registry
+    md = tenant_md("acme")
+    artifact = upload_artifact(stub, "acme", b"w")
+    for _ in range(7):
+        stub.CreateModelVersion(
+            pb.CreateModelVersionRequest(parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name)),
+            metadata=md,
+        )
+    seen, token = [], ""
+    while True:
+        page = stub.ListModelVersions(
+            pb.ListModelVersionsRequest(parent="models/m", page_size=3, page_token=token), metadata=md
+        )
+        seen += [v.version for v in page.model_versions]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [7, 6, 5, 4, 3, 2, 1]
+
+
+def test_watch_streams_alias_and_version_changes_and_resumes(registry):
+    _, stub, _ = registry
+    md = tenant_md("acme")
+    artifact = upload_artifact(stub, "acme", b"w")
+    for _ in range(2):
+        stub.CreateModelVersion(
+            pb.CreateModelVersionRequest(parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name)),
+            metadata=md,
+        )
+    stub.SetAlias(pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/production", version=1)), metadata=md)
+    stub.SetAlias(pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/production", version=2)), metadata=md)
+    stream = stub.WatchRegistryEvents(
+        pb.WatchRegistryEventsRequest(model="models/m", after_revision=-1), metadata=md, timeout=5
+    )
+    events = [next(stream) for _ in range(4)]
+    stream.cancel()
+    Kind = pb.RegistryEvent.Kind
+    assert [(e.kind, e.version) for e in events] == [
+        (Kind.KIND_VERSION_CREATED, 1),
+        (Kind.KIND_VERSION_CREATED, 2),
+        (Kind.KIND_ALIAS_SET, 1),
+        (Kind.KIND_ALIAS_SET, 2),
+    ]
+    resumed = stub.WatchRegistryEvents(
+        pb.WatchRegistryEventsRequest(model="models/m", after_revision=events[2].revision), metadata=md, timeout=5
+    )
+    assert next(resumed).revision == events[3].revision
+    resumed.cancel()
