@@ -140,7 +140,22 @@ class RegistryStore:
         self.reclaim_artifacts()
 
     # --------------------------------------------------------------- versions
-    def _version_message(self, conn: Connection, model_row, row) -> pb.ModelVersion:
+    @staticmethod
+    def _aliases_by_version(conn: Connection, model_row) -> dict[int, list[str]]:
+        """All of a model's aliases in one query (lists would otherwise ask once per version)."""
+        aliases: dict[int, list[str]] = {}
+        rows = conn.execute(
+            sa.select(t.aliases.c.version, t.aliases.c.alias)
+            .where(t.aliases.c.model_pk == model_row.id)
+            .order_by(t.aliases.c.alias)
+        )
+        for number, alias in rows:
+            aliases.setdefault(number, []).append(alias)
+        return aliases
+
+    def _version_message(self, conn: Connection, model_row, row, aliases=None) -> pb.ModelVersion:
+        if aliases is None:
+            aliases = self._aliases_by_version(conn, model_row)
         version = pb.ModelVersion(
             name=f"models/{model_row.model_id}/versions/{row.version}",
             version=row.version,
@@ -154,13 +169,7 @@ class RegistryStore:
         json_format.ParseDict(row.signature, version.signature)
         json_format.ParseDict(row.lineage, version.lineage)
         _set_time(version.create_time, row.create_time)
-        version.aliases.extend(
-            conn.execute(
-                sa.select(t.aliases.c.alias)
-                .where(t.aliases.c.model_pk == model_row.id, t.aliases.c.version == row.version)
-                .order_by(t.aliases.c.alias)
-            ).scalars()
-        )
+        version.aliases.extend(aliases.get(row.version, []))
         return version
 
     def create_version(self, tenant: str, model_id: str, version: pb.ModelVersion, request_id: str) -> pb.ModelVersion:
@@ -273,7 +282,8 @@ class RegistryStore:
                 query = query.where(t.model_versions.c.version < int(cursor[0]))
             rows = conn.execute(query.limit(page_size + 1)).all()
             next_token = encode_page_token([rows[page_size - 1].version]) if len(rows) > page_size else ""
-            return [self._version_message(conn, model_row, r) for r in rows[:page_size]], next_token
+            aliases = self._aliases_by_version(conn, model_row)
+            return [self._version_message(conn, model_row, r, aliases) for r in rows[:page_size]], next_token
 
     def delete_version(self, tenant: str, model_id: str, number: int) -> None:
         with self.engine.begin() as conn:
