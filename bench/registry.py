@@ -5,7 +5,7 @@
 2. artifact upload and download throughput for a 200 MB file, next to a plain file copy on
    the same disk (target: at least 100 MB/s).
 
-Usage: python bench/registry.py [--versions 5000] [--megabytes 200]
+Usage (from the repository root): python -m bench.registry [--versions 5000] [--megabytes 200]
 """
 
 from __future__ import annotations
@@ -14,17 +14,14 @@ import argparse
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._stack import latency_ms, local_stack, tenant_key  # noqa: E402
-from maas.client import MaasClient  # noqa: E402
-from maas.registry.v1 import registry_pb2 as pb  # noqa: E402
+from bench._stack import latency_ms, local_stack, tenant_key
+from maas.client import MaasClient
+from maas.registry.v1 import registry_pb2 as pb
 
 CHUNK = 1024 * 1024
 
@@ -94,18 +91,21 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=5000)
     parser.add_argument("--megabytes", type=int, default=200)
     args = parser.parse_args()
-    with local_stack() as stack, tempfile.TemporaryDirectory() as tmp:
-        with MaasClient(stack.address("gateway"), tenant_key(stack)) as client:
-            pages = bench_pagination(client, args.versions)
-            print(f"list versions ({args.versions} versions, 100 per page, through the gateway):")
-            print(f"  page 1  p50 {pages['page1_p50_ms']:.2f} ms")
-            print(f"  page 50 p50 {pages['page50_p50_ms']:.2f} ms")
-            print(f"  ratio page50/page1 {pages['ratio']:.2f}  (target <= 1.5)")
-            rates = bench_throughput(client, args.megabytes, Path(tmp))
-            print(f"artifact of {args.megabytes} MB:")
-            print(f"  plain file copy       {rates['file_copy_mb_s']:8.1f} MB/s")
-            print(f"  upload via gateway    {rates['upload_mb_s']:8.1f} MB/s  (target >= 100)")
-            print(f"  download via gateway  {rates['download_mb_s']:8.1f} MB/s  (target >= 100)")
+    with (
+        local_stack() as stack,
+        tempfile.TemporaryDirectory() as tmp,
+        MaasClient(stack.address("gateway"), tenant_key(stack)) as client,
+    ):
+        pages = bench_pagination(client, args.versions)
+        print(f"list versions ({args.versions} versions, 100 per page, through the gateway):")
+        print(f"  page 1  p50 {pages['page1_p50_ms']:.2f} ms")
+        print(f"  page 50 p50 {pages['page50_p50_ms']:.2f} ms")
+        print(f"  ratio page50/page1 {pages['ratio']:.2f}  (target <= 1.5)")
+        rates = bench_throughput(client, args.megabytes, Path(tmp))
+        print(f"artifact of {args.megabytes} MB:")
+        print(f"  plain file copy       {rates['file_copy_mb_s']:8.1f} MB/s")
+        print(f"  upload via gateway    {rates['upload_mb_s']:8.1f} MB/s  (target >= 100)")
+        print(f"  download via gateway  {rates['download_mb_s']:8.1f} MB/s  (target >= 100)")
 
 
 if __name__ == "__main__":
