@@ -67,3 +67,11 @@ def parse_filter(text: str, allowed: tuple[str, ...]) -> list[tuple[str, str]]:
             raise InvalidArgument(f"filter: unknown key {key!r}; supported: {', '.join(allowed)}")
         terms.append((key, value))
     return terms
+
+
+def parse_order(order_by: str, field: str) -> bool:
+    """Parse `field` or `field desc` (AIP-132); returns whether the order is descending."""
+    words = (order_by or field).split()
+    if not words or words[0] != field or len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
+        raise InvalidArgument(f"order_by: {order_by!r} is not supported; use '{field}' or '{field} desc'")
+    return len(words) == 2 and words[1] == "desc"

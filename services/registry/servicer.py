@@ -58,6 +58,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             page_size(request.page_size),
             request.page_token,
             request.filter,
+            request.order_by,
         )
         return pb.ListModelsResponse(models=models, next_page_token=token)
 
@@ -100,6 +101,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             page_size(request.page_size),
             request.page_token,
             request.filter,
+            request.order_by,
         )
         return pb.ListModelVersionsResponse(model_versions=versions, next_page_token=token)
 

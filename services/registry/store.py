@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from maas.registry.v1 import registry_pb2 as pb
 from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.common.tabular import TableInfo
-from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter
+from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter, parse_order
 from services.registry import tables as t
 from services.registry.blobs import BlobStore
 
@@ -93,12 +93,14 @@ class RegistryStore:
         with self.engine.connect() as conn:
             return self._model_message(self._model_row(conn, tenant, model_id))
 
-    def list_models(self, tenant: str, page_size: int, page_token: str, filter_text: str):
+    def list_models(self, tenant: str, page_size: int, page_token: str, filter_text: str, order_by: str = ""):
         terms = parse_filter(filter_text, ("labels.",))
+        descending = parse_order(order_by, "name")
         cursor = decode_page_token(page_token)
-        query = sa.select(t.models).where(t.models.c.tenant == tenant).order_by(t.models.c.model_id)
+        column = t.models.c.model_id
+        query = sa.select(t.models).where(t.models.c.tenant == tenant).order_by(column.desc() if descending else column)
         if cursor:
-            query = query.where(t.models.c.model_id > str(cursor[0]))
+            query = query.where(column < str(cursor[0]) if descending else column > str(cursor[0]))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all() if terms else conn.execute(query.limit(page_size + 1)).all()
         if terms:
@@ -263,15 +265,19 @@ class RegistryStore:
                 raise NotFound(f"version {number} of model {model_id!r} not found")
             return self._version_message(conn, model_row, row)
 
-    def list_versions(self, tenant: str, model_id: str, page_size: int, page_token: str, filter_text: str):
+    def list_versions(
+        self, tenant: str, model_id: str, page_size: int, page_token: str, filter_text: str, order_by: str = ""
+    ):
         terms = dict(parse_filter(filter_text, ("state",)))
+        descending = parse_order(order_by or "version desc", "version")
         cursor = decode_page_token(page_token)
+        column = t.model_versions.c.version
         with self.engine.connect() as conn:
             model_row = self._model_row(conn, tenant, model_id)
             query = (
                 sa.select(t.model_versions)
                 .where(t.model_versions.c.model_pk == model_row.id)
-                .order_by(t.model_versions.c.version.desc())
+                .order_by(column.desc() if descending else column)
             )
             if "state" in terms:
                 state_name = f"STATE_{terms['state'].upper()}"
@@ -279,7 +285,7 @@ class RegistryStore:
                     raise InvalidArgument(f"filter: unknown state {terms['state']!r}")
                 query = query.where(t.model_versions.c.state == pb.ModelVersion.State.Value(state_name))
             if cursor:
-                query = query.where(t.model_versions.c.version < int(cursor[0]))
+                query = query.where(column < int(cursor[0]) if descending else column > int(cursor[0]))
             rows = conn.execute(query.limit(page_size + 1)).all()
             next_token = encode_page_token([rows[page_size - 1].version]) if len(rows) > page_size else ""
             aliases = self._aliases_by_version(conn, model_row)

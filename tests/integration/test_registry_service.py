@@ -285,6 +285,20 @@ def test_pagination_walks_every_version_once(registry):
         if not token:
             break
     assert seen == [7, 6, 5, 4, 3, 2, 1]
+    first = stub.ListModelVersions(
+        pb.ListModelVersionsRequest(parent="models/m", page_size=3, order_by="version"), metadata=md
+    )
+    second = stub.ListModelVersions(
+        pb.ListModelVersionsRequest(
+            parent="models/m", page_size=3, order_by="version", page_token=first.next_page_token
+        ),
+        metadata=md,
+    )
+    assert [v.version for v in [*first.model_versions, *second.model_versions]] == [1, 2, 3, 4, 5, 6]
+    bad = status_of(
+        lambda: stub.ListModelVersions(pb.ListModelVersionsRequest(parent="models/m", order_by="size"), metadata=md)
+    )
+    assert bad == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_watch_streams_alias_and_version_changes_and_resumes(registry):

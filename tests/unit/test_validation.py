@@ -8,6 +8,7 @@ from services.common.validation import (
     page_size,
     parse_filter,
     parse_name,
+    parse_order,
 )
 
 
@@ -55,3 +56,12 @@ def test_parse_filter_terms_and_unknown_keys():
         parse_filter("owner=me", ("labels.",))
     with pytest.raises(InvalidArgument, match="key=value"):
         parse_filter("labels.team", ("labels.",))
+
+
+def test_parse_order_accepts_field_asc_desc_only():
+    assert parse_order("", "name") is False
+    assert parse_order("name desc", "name") is True
+    assert parse_order("name asc", "name") is False
+    for bad in ("create_time", "name sideways", "name desc extra"):
+        with pytest.raises(InvalidArgument, match="order_by"):
+            parse_order(bad, "name")
