@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from services.common.errors import DeadlineExceeded, ResourceExhausted
+from services.inference.metrics import BatchObserver
 
 RunBatch = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -20,6 +21,7 @@ class _Pending:
     inputs: dict[str, np.ndarray]
     rows: int
     deadline: float | None
+    enqueued: float = field(default_factory=time.monotonic)
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -29,9 +31,16 @@ class DynamicBatcher:
     before they run."""
 
     def __init__(
-        self, run: RunBatch, executor: Executor, max_batch_size: int, max_queue_delay: float, capacity: int
+        self,
+        run: RunBatch,
+        executor: Executor,
+        max_batch_size: int,
+        max_queue_delay: float,
+        capacity: int,
+        observer: BatchObserver | None = None,
     ) -> None:
         self._run = run
+        self._observer = observer
         self._executor = executor
         self._max_rows = max_batch_size
         self._delay = max_queue_delay
@@ -84,6 +93,8 @@ class DynamicBatcher:
                 live.append(pending)
             if not live:
                 continue
+            if self._observer is not None:
+                self._observer.batch(sum(p.rows for p in live), [now - p.enqueued for p in live])
             try:
                 if len(live) == 1:
                     inputs = live[0].inputs

@@ -27,6 +27,7 @@ from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.inference.batcher import DynamicBatcher
 from services.inference.codec import DATATYPES, TensorSpec
 from services.inference.config import InferenceSettings
+from services.inference.metrics import BatchObserver, InferenceMetrics
 
 log = structlog.get_logger("maas.inference.repository")
 DEFAULT_ALIAS = "production"
@@ -50,6 +51,7 @@ class LoadedModel:
         settings: InferenceSettings,
         executor: ThreadPoolExecutor,
         size_bytes: int,
+        observer: BatchObserver,
     ) -> None:
         self.key = key
         self.version = version
@@ -60,6 +62,7 @@ class LoadedModel:
         self._executor = executor
         self.inputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.inputs}
         self.outputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.outputs}
+        self._observer = observer
         self._batcher = (
             DynamicBatcher(
                 self.run,
@@ -67,6 +70,7 @@ class LoadedModel:
                 settings.max_batch_size,
                 settings.max_queue_delay_ms / 1000,
                 settings.queue_capacity,
+                observer,
             )
             if settings.batching
             else None
@@ -82,6 +86,7 @@ class LoadedModel:
     async def infer(self, inputs: dict[str, np.ndarray], deadline: float | None) -> dict[str, np.ndarray]:
         if self._batcher is not None:
             return await self._batcher.infer(inputs, deadline)
+        self._observer.batch(next(iter(inputs.values())).shape[0], [0.0])
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
 
     async def close(self) -> None:
@@ -96,8 +101,9 @@ def _validate_signature(version: rpb.ModelVersion) -> None:
 
 
 class ModelRepository:
-    def __init__(self, settings: InferenceSettings, channel: grpc.aio.Channel) -> None:
+    def __init__(self, settings: InferenceSettings, channel: grpc.aio.Channel, metrics: InferenceMetrics) -> None:
         self.settings = settings
+        self.metrics = metrics
         self._registry = registry_pb2_grpc.RegistryServiceStub(channel)
         self._executor = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="model")
         self._loaded: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
@@ -161,6 +167,7 @@ class ModelRepository:
         model = self._loaded.pop(key, None)
         if model is not None:
             await model.close()
+            self._update_gauges()
             log.info("model unloaded", model=key.model, version=key.version, tenant=key.tenant)
 
     async def _load(self, key: ModelKey, version: rpb.ModelVersion) -> LoadedModel:
@@ -171,7 +178,10 @@ class ModelRepository:
         saved_model = await asyncio.get_running_loop().run_in_executor(
             self._executor, _load_saved_model, directory, version.signature.method_name or "serving_default"
         )
-        model = LoadedModel(key, version, saved_model, self.settings, self._executor, version.artifact_size_bytes)
+        observer = self.metrics.batch_observer(key.tenant, key.model, key.version)
+        model = LoadedModel(
+            key, version, saved_model, self.settings, self._executor, version.artifact_size_bytes, observer
+        )
         # Warm up: the first call traces and allocates; no request should pay for that.
         warm = {
             name: np.zeros([1 if d == -1 else d for d in spec.shape], DATATYPES[spec.datatype][0])
@@ -180,6 +190,8 @@ class ModelRepository:
         await asyncio.get_running_loop().run_in_executor(self._executor, model.run, warm)
         self._loaded[key] = model
         await self._enforce_budget(keep=key)
+        self._update_gauges()
+        self.metrics.load_seconds.labels(key.tenant, key.model).observe(time.perf_counter() - started)
         log.info(
             "model loaded",
             model=key.model,
@@ -188,6 +200,10 @@ class ModelRepository:
             seconds=round(time.perf_counter() - started, 3),
         )
         return model
+
+    def _update_gauges(self) -> None:
+        self.metrics.loaded.set(len(self._loaded))
+        self.metrics.memory_bytes.set(sum(m.size_bytes for m in self._loaded.values()))
 
     async def _enforce_budget(self, keep: ModelKey) -> None:
         total = sum(m.size_bytes for m in self._loaded.values())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import grpc
+from prometheus_client import CollectorRegistry
 
 from maas.inference.v2 import grpc_service_pb2
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.inference.config import InferenceSettings
+from services.inference.metrics import InferenceMetrics
 from services.inference.repository import ModelRepository
 from services.inference.servicer import InferenceServicer, register
 
@@ -17,7 +19,9 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
     channel = grpc.aio.insecure_channel(
         settings.registry_addr, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
     )
-    repository = ModelRepository(settings, channel)
+    registry = CollectorRegistry()
+    metrics = InferenceMetrics(registry)
+    repository = ModelRepository(settings, channel, metrics)
 
     async def close() -> None:
         await repository.close()
@@ -25,7 +29,8 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
 
     return GrpcServer(
         settings=settings,
-        bindings=[ServiceBinding(register, InferenceServicer(repository), SERVICE_NAME)],
+        bindings=[ServiceBinding(register, InferenceServicer(repository, metrics), SERVICE_NAME)],
+        registry=registry,
         on_stop=[close],
     )
 

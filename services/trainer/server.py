@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 from maas.trainer.v1 import trainer_pb2
 from services.common import db
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.trainer.config import TrainerSettings
+from services.trainer.metrics import TrainerMetrics
 from services.trainer.servicer import TrainerServicer, register
 from services.trainer.store import JobStore
 from services.trainer.worker import WorkerPool
@@ -20,7 +23,9 @@ async def build_server(settings: TrainerSettings) -> GrpcServer:
     engine = db.create_engine(settings.db_url)
     db.migrate(engine, "trainer", Path(__file__).parent / "migrations")
     store = JobStore(engine)
-    pool = WorkerPool(store, settings, settings.local_workers) if settings.local_workers > 0 else None
+    registry = CollectorRegistry()
+    metrics = TrainerMetrics(registry, engine)
+    pool = WorkerPool(store, settings, settings.local_workers, metrics) if settings.local_workers > 0 else None
     if pool:
         pool.start()
 
@@ -33,6 +38,7 @@ async def build_server(settings: TrainerSettings) -> GrpcServer:
         settings=settings,
         bindings=[ServiceBinding(register, TrainerServicer(store), SERVICE_NAME)],
         on_stop=[close],
+        registry=registry,
     )
 
 

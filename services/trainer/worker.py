@@ -7,16 +7,19 @@ worker that dies stops renewing its leases, and the claim query hands those jobs
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass
 
 import structlog
 
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.trainer.config import TrainerSettings
+from services.trainer.metrics import TrainerMetrics
 from services.trainer.store import JobStore
 
 log = structlog.get_logger("maas.trainer.worker")
@@ -29,14 +32,16 @@ CANCEL_GRACE_SECONDS = 3.0
 class RunningJob:
     job_id: str
     process: asyncio.subprocess.Process
+    started: float
     cancelling: bool = False
 
 
 class WorkerPool:
     """Runs up to `slots` jobs at once, each as `python -m services.trainer.runner <job>`."""
 
-    def __init__(self, store: JobStore, settings: TrainerSettings, slots: int) -> None:
+    def __init__(self, store: JobStore, settings: TrainerSettings, slots: int, metrics: TrainerMetrics) -> None:
         self.store = store
+        self.metrics = metrics
         self.settings = settings
         self.slots = slots
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
@@ -86,15 +91,20 @@ class WorkerPool:
             if claimed is None:
                 break
             job_id = claimed.name.split("/")[1]
+            waited = claimed.start_time.ToDatetime(dt.UTC) - claimed.create_time.ToDatetime(dt.UTC)
+            if claimed.attempt == 1:
+                self.metrics.queue_wait.observe(max(0.0, waited.total_seconds()))
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "services.trainer.runner", job_id, env=_job_environment()
             )
-            self.running[job_id] = RunningJob(job_id, process)
+            self.running[job_id] = RunningJob(job_id, process, time.monotonic())
             log.info("job started", job=job_id, attempt=claimed.attempt, pid=process.pid)
 
     async def _reap(self, job: RunningJob) -> None:
         del self.running[job.job_id]
         code = job.process.returncode
+        outcome = "cancelled" if job.cancelling else "exited" if code == 0 else "crashed"
+        self.metrics.job_seconds.labels(outcome).observe(time.monotonic() - job.started)
         if job.cancelling:
             await asyncio.to_thread(self.store.finish, job.job_id, State.STATE_CANCELLED, "cancelled by the user")
         elif code != 0:

@@ -135,3 +135,9 @@ def test_every_service_exposes_grpc_server_metrics(stack, journey):
         ]
         assert handled, f"{service} has no grpc_server_handled_total samples"
         assert "grpc_server_started_total" in body and "grpc_server_handling_seconds_bucket" in body
+    inference = urllib.request.urlopen(stack.metrics_url("inference"), timeout=5).read().decode()
+    batches = [line for line in inference.splitlines() if line.startswith("maas_inference_batch_size_count{")]
+    assert batches and all(float(line.rsplit(" ", 1)[1]) > 0 for line in batches)
+    assert 'maas_inference_requests_total{code="NOT_FOUND",model="no-such-model"' in inference
+    trainer = urllib.request.urlopen(stack.metrics_url("trainer"), timeout=5).read().decode()
+    assert 'maas_training_jobs{state="succeeded"} 1.0' in trainer

@@ -1,0 +1,69 @@
+"""Inference's domain metrics: per model and version, so versions can be compared on a dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from services.common.metrics import LATENCY_BUCKETS
+
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+@dataclass(frozen=True)
+class BatchObserver:
+    """The batcher's view of the metrics: one model version's batch size and queue time."""
+
+    batch_size: Histogram
+    queue_seconds: Histogram
+
+    def batch(self, rows: int, waits: list[float]) -> None:
+        self.batch_size.observe(rows)
+        for wait in waits:
+            self.queue_seconds.observe(wait)
+
+
+class InferenceMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["tenant", "model", "version"]
+        self.requests = Counter(
+            "maas_inference_requests_total", "Inference requests by status code.", [*labels, "code"], registry=registry
+        )
+        self.latency = Histogram(
+            "maas_inference_request_seconds",
+            "Inference latency in the server.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "maas_inference_batch_size", "Rows per model call.", labels, buckets=BATCH_BUCKETS, registry=registry
+        )
+        self.queue_seconds = Histogram(
+            "maas_inference_queue_seconds",
+            "Time a request waited for its batch.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.load_seconds = Histogram(
+            "maas_inference_model_load_seconds",
+            "Time to fetch, load and warm a model version.",
+            ["tenant", "model"],
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=registry,
+        )
+        self.loaded = Gauge("maas_inference_models_loaded", "Model versions in memory.", registry=registry)
+        self.memory_bytes = Gauge(
+            "maas_inference_model_memory_bytes", "Estimated memory of the loaded models.", registry=registry
+        )
+        self.in_flight = Gauge(
+            "maas_inference_inflight_requests",
+            "Inference requests being served (the autoscaling signal).",
+            registry=registry,
+        )
+
+    def batch_observer(self, tenant: str, model: str, version: int) -> BatchObserver:
+        values = (tenant, model, str(version))
+        return BatchObserver(self.batch_size.labels(*values), self.queue_seconds.labels(*values))
