@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -110,17 +111,24 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
-        metrics = self._metrics
-        if handler.unary_unary:
-            return handler._replace(unary_unary=_wrap_unary(handler.unary_unary, metrics, "unary", method))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=_wrap_unary(handler.stream_unary, metrics, "client_stream", method))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=_wrap_stream(handler.unary_stream, metrics, "server_stream", method))
-        return handler._replace(stream_stream=_wrap_stream(handler.stream_stream, metrics, "bidi_stream", method))
+        for kind, attribute in _HANDLER_KINDS:
+            behavior = getattr(handler, attribute)
+            if behavior is not None:
+                # Streaming handlers are async generators, or coroutines that call context.write().
+                wrap = _wrap_stream if inspect.isasyncgenfunction(behavior) else _wrap_awaitable
+                return handler._replace(**{attribute: wrap(behavior, self._metrics, kind, method)})
+        return handler
 
 
-def _wrap_unary(behavior: Callable[..., Any], metrics: GrpcServerMetrics, kind: str, method: str):
+_HANDLER_KINDS = (
+    ("unary", "unary_unary"),
+    ("client_stream", "stream_unary"),
+    ("server_stream", "unary_stream"),
+    ("bidi_stream", "stream_stream"),
+)
+
+
+def _wrap_awaitable(behavior: Callable[..., Any], metrics: GrpcServerMetrics, kind: str, method: str):
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
         record = _CallRecord(metrics, kind, method)
         record.begin(context)

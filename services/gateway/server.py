@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -18,6 +19,14 @@ from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
 from services.gateway.store import GatewayStore, new_secret
 
 log = structlog.get_logger("maas.gateway")
+# Inference may be several replicas (a headless Service resolved with dns:///): spread calls over
+# every address round robin, and skip replicas whose health check is not SERVING.
+_BALANCED = [
+    (
+        "grpc.service_config",
+        json.dumps({"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}),
+    )
+]
 
 
 def _ensure_admin_key(store: GatewayStore, settings: GatewaySettings) -> None:
@@ -44,7 +53,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     channels = {
         "registry": grpc.aio.insecure_channel(settings.registry_addr, options=options),
         "trainer": grpc.aio.insecure_channel(settings.trainer_addr, options=options),
-        "inference": grpc.aio.insecure_channel(settings.inference_addr, options=options),
+        "inference": grpc.aio.insecure_channel(settings.inference_addr, options=[*options, *_BALANCED]),
     }
 
     async def close() -> None:

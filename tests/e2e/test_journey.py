@@ -14,28 +14,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from maas.client import MaasClient, MaasError
-from maas.demo import digits_csv, run_demo
+from maas.demo import digits_csv
 from maas.inference.v2 import grpc_service_pb2 as infer_pb
 from maas.registry.v1 import registry_pb2 as rpb
-from maas.stack import SERVICES, LocalStack
+from maas.stack import SERVICES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PROBE = Path(__file__).with_name("triton_probe.py")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    stack = LocalStack.on_free_ports(tmp_path_factory.mktemp("stack"), extra_env={"MAAS_ADMIN_KEY": "maas_admin_e2e"})
-    stack.start(timeout=120)
-    yield stack
-    codes = stack.stop()
-    # Every service drained and exited on SIGTERM by itself.
-    assert codes == dict.fromkeys(SERVICES, 0), codes
-
-
-@pytest.fixture(scope="module")
-def journey(stack):
-    return run_demo(stack.address("gateway"), stack.admin_key, epochs=15, tenant="e2e")
 
 
 def test_every_service_reports_serving(stack):

@@ -8,6 +8,7 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from maas.registry.v1 import registry_pb2 as pb
 from maas.registry.v1 import registry_pb2_grpc
@@ -196,6 +197,12 @@ def test_health_reflection_and_metrics(registry):
         health_pb2.HealthCheckRequest(service="maas.registry.v1.RegistryService")
     )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    # Watch streams through the same interceptor as every call (client-side health checks use it).
+    watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=5)
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+    watch.cancel()
+    services = ProtoReflectionDescriptorDatabase(channel).get_services()
+    assert {"maas.registry.v1.RegistryService", "grpc.health.v1.Health"} <= set(services)
     status_of(lambda: stub.GetModel(pb.GetModelRequest(name="models/nope"), metadata=tenant_md("acme")))
     body = urllib.request.urlopen(f"http://127.0.0.1:{server.server.metrics_port}/metrics").read().decode()
     assert 'grpc_server_handled_total{grpc_code="NOT_FOUND",grpc_method="GetModel"' in body

@@ -1,0 +1,91 @@
+"""A real Prometheus server scrapes all four services on loopback and answers queries about them."""
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import pytest
+import yaml
+
+from maas.client import MaasClient
+from maas.stack import SERVICES, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def prometheus(stack, tmp_path_factory):
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("the prometheus server is required (Debian package prometheus; .ci/run installs it)")
+    workdir = tmp_path_factory.mktemp("prometheus")
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": f"maas-{service}",
+                "static_configs": [
+                    {"targets": [stack.metrics_url(service).split("/")[2]], "labels": {"maas_io_service": service}}
+                ],
+            }
+            for service in SERVICES
+        ],
+    }
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log = (workdir / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/-/ready", timeout=1).status == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(15)
+    log.close()
+
+
+def query(url: str, expr: str) -> dict[str, float]:
+    body = urllib.request.urlopen(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=5).read()
+    result = json.loads(body)["data"]["result"]
+    return {r["metric"].get("maas_io_service", ""): float(r["value"][1]) for r in result}
+
+
+def test_prometheus_reads_grpc_and_domain_metrics_of_every_service(stack, journey, prometheus):
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        for _ in range(5):
+            client.predict("digits", np.zeros((2, 64)))
+    deadline = time.monotonic() + 30
+    handled, batches = {}, {}
+    while time.monotonic() < deadline:
+        handled = query(prometheus, "sum by (maas_io_service) (grpc_server_handled_total)")
+        batches = query(prometheus, "sum by (maas_io_service) (maas_inference_batch_size_count)")
+        up = query(prometheus, "up")
+        if (
+            all(handled.get(s, 0) > 0 for s in SERVICES)
+            and batches.get("inference", 0) > 0
+            and all(up.get(s) == 1 for s in SERVICES)
+        ):
+            break
+        time.sleep(1)
+    assert {s: handled.get(s, 0) > 0 for s in SERVICES} == dict.fromkeys(SERVICES, True), handled
+    assert batches.get("inference", 0) > 0, batches
+    jobs = query(prometheus, 'maas_training_jobs{state="succeeded"}')
+    assert jobs.get("trainer", 0) >= 1

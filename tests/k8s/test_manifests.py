@@ -1,0 +1,152 @@
+"""Every overlay renders with kustomize, validates against the Kubernetes schemas, and follows
+the platform's policy: probes, limits, non-root read-only containers, disruption budgets and
+network policies on every workload."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+K8S = Path(__file__).resolve().parents[2] / "k8s"
+OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
+# Custom resources of the Prometheus operator: not in the Kubernetes schemas.
+CUSTOM_KINDS = {"PodMonitor", "ServiceMonitor", "PrometheusRule"}
+KUBERNETES_VERSION = "1.32.0"
+
+
+def render(overlay: str) -> list[dict]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is required to render the manifests")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(K8S / "overlays" / overlay)], check=True, capture_output=True, text=True
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def objects(request) -> list[dict]:
+    return render(request.param)
+
+
+def workloads(objects):
+    return [o for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
+
+
+def test_all_overlays_exist():
+    assert set(OVERLAYS) == {"dev", "gpu", "prod"}
+
+
+def test_every_object_validates_against_the_kubernetes_schema(objects):
+    import kubernetes_validate
+
+    checked = 0
+    for obj in objects:
+        if obj["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        checked += 1
+    assert checked >= 20
+
+
+def test_every_container_has_probes_limits_and_a_locked_down_security_context(objects):
+    for workload in workloads(objects):
+        name = workload["metadata"]["name"]
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        for container in pod["containers"]:
+            assert "readinessProbe" in container and "livenessProbe" in container, name
+            resources = container["resources"]
+            assert {"cpu", "memory"} <= set(resources["requests"]) and {"cpu", "memory"} <= set(resources["limits"])
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, name
+            assert security["readOnlyRootFilesystem"] is True, name
+            assert security["capabilities"]["drop"] == ["ALL"], name
+            assert not container["image"].endswith(":latest") and ":" in container["image"], name
+
+
+def test_maas_services_use_native_grpc_probes(objects):
+    for workload in workloads(objects):
+        if workload["kind"] != "Deployment":
+            continue
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        grpc_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"]["port"] == grpc_port, workload["metadata"]["name"]
+
+
+def test_every_workload_has_a_disruption_budget(objects):
+    budgets = [o["spec"]["selector"]["matchLabels"] for o in objects if o["kind"] == "PodDisruptionBudget"]
+    for workload in workloads(objects):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert any(all(labels.get(k) == v for k, v in b.items()) for b in budgets), workload["metadata"]["name"]
+
+
+def _selected(policy: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in policy["spec"]["podSelector"].get("matchLabels", {}).items())
+
+
+def test_network_policies_deny_by_default_and_let_only_the_gateway_reach_backends(objects):
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    for workload in workloads(objects):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        name = workload["metadata"]["name"]
+        applying = [p for p in policies if _selected(p, labels)]
+        assert any(not p["spec"].get("ingress") for p in applying), f"{name}: no default deny"
+        if labels.get("maas.io/tier") != "backend":
+            continue
+        sources = [peer for p in applying for rule in p["spec"].get("ingress", []) for peer in rule.get("from", [])]
+        allowed_pods = {
+            peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in sources if "podSelector" in peer
+        }
+        assert "maas-gateway" in allowed_pods, name
+        assert allowed_pods <= {"maas-gateway", "maas-trainer-worker", "maas-inference"}, name
+        # Every rule restricts its sources: no rule is open to all.
+        for p in applying:
+            for rule in p["spec"].get("ingress", []):
+                assert rule.get("from"), f"{name}: {p['metadata']['name']} admits any source"
+
+
+def test_inference_scales_on_load_and_is_reachable_through_a_headless_service(objects):
+    hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler")
+    kinds = {m["type"] for m in hpa["spec"]["metrics"]}
+    assert kinds == {"Pods", "Resource"}
+    headless = [
+        o
+        for o in objects
+        if o["kind"] == "Service"
+        and o["spec"].get("clusterIP") == "None"
+        and o["spec"]["selector"].get("app.kubernetes.io/name") == "maas-inference"
+    ]
+    assert headless
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "maas-config")
+    assert headless[0]["metadata"]["name"] in config["data"]["MAAS_INFERENCE_ADDR"]
+
+
+def test_secrets_are_referenced_never_committed(objects):
+    assert not [o for o in objects if o["kind"] == "Secret"]
+
+
+def test_gpu_overlay_requests_gpus_for_inference_and_workers_only():
+    objects = render("gpu")
+    for workload in workloads(objects):
+        name = workload["metadata"]["name"]
+        pod = workload["spec"]["template"]["spec"]
+        limits = pod["containers"][0]["resources"]["limits"]
+        if name in ("maas-inference", "maas-trainer-worker"):
+            assert limits["nvidia.com/gpu"] == 1 and pod["tolerations"] and pod["nodeSelector"], name
+        else:
+            assert "nvidia.com/gpu" not in limits, name
+
+
+def test_dev_overlay_runs_postgresql_in_cluster_and_prod_uses_object_storage():
+    dev = render("dev")
+    assert any(o["kind"] == "StatefulSet" and o["metadata"]["name"] == "maas-postgres" for o in dev)
+    prod = render("prod")
+    assert not [o for o in prod if o["kind"] == "PersistentVolumeClaim"]
+    registry = next(o for o in prod if o["kind"] == "Deployment" and o["metadata"]["name"] == "maas-registry")
+    env = {e["name"]: e for e in registry["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MAAS_ARTIFACT_STORE"]["value"] == "s3"
