@@ -220,6 +220,11 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             yield pb.DownloadArtifactResponse(chunk=chunk, offset=offset, size_bytes=artifact.size_bytes, sha256=sha256)
             offset += len(chunk)
 
+    async def DeleteArtifact(self, request, context):
+        sha256 = _sha256_of(request.name, "name")
+        await asyncio.to_thread(self.store.delete_artifact, tenant_of(context), sha256)
+        return pb.DeleteArtifactResponse()
+
     async def WatchRegistryEvents(self, request, context):
         tenant = tenant_of(context)
         model_id = ""

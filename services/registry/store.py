@@ -464,6 +464,24 @@ class RegistryStore:
         _set_time(artifact.create_time, row.create_time)
         return artifact
 
+    def delete_artifact(self, tenant: str, sha256: str) -> None:
+        """Delete an artifact nothing refers to; one in use is FAILED_PRECONDITION."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
+            ).first()
+            if row is None or row.pending_delete:
+                raise NotFound(f"artifact {sha256!r} not found")
+            self._mark_unreferenced(conn, tenant, {sha256})
+            flagged = conn.execute(
+                sa.select(t.artifacts.c.pending_delete).where(
+                    t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256
+                )
+            ).scalar()
+            if not flagged:
+                raise FailedPrecondition(f"artifact {sha256!r} is used by a model version or dataset")
+        self.reclaim_artifacts()
+
     @staticmethod
     def _mark_unreferenced(conn: Connection, tenant: str, shas: set[str]) -> None:
         """Flag the artifacts no version or dataset uses any more, in the deleting transaction.

@@ -88,6 +88,10 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
             lambda: list(stub.DownloadArtifact(pb.DownloadArtifactRequest(name=artifact.name), metadata=B)),
             NOT_FOUND,
         ),
+        "DeleteArtifact": (
+            lambda: stub.DeleteArtifact(pb.DeleteArtifactRequest(name=artifact.name), metadata=B),
+            NOT_FOUND,
+        ),
         "WatchRegistryEvents": (
             lambda: next(
                 stub.WatchRegistryEvents(pb.WatchRegistryEventsRequest(after_revision=-1), metadata=B, timeout=1)

@@ -336,3 +336,19 @@ def test_watch_streams_alias_and_version_changes_and_resumes(registry):
     )
     assert next(resumed).revision == events[3].revision
     resumed.cancel()
+
+
+def test_delete_artifact_refuses_used_ones_and_reclaims_unused(registry):
+    server, stub, _ = registry
+    md = tenant_md("acme")
+    used = upload_artifact(stub, "acme", b"in-use")
+    spare = upload_artifact(stub, "acme", b"checkpoint")
+    stub.CreateModelVersion(
+        pb.CreateModelVersionRequest(parent="models/m", model_version=pb.ModelVersion(artifact=used.name)), metadata=md
+    )
+    code = status_of(lambda: stub.DeleteArtifact(pb.DeleteArtifactRequest(name=used.name), metadata=md))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    stub.DeleteArtifact(pb.DeleteArtifactRequest(name=spare.name), metadata=md)
+    assert [sha for _, sha in stored_blobs(server)] == [used.sha256]
+    again = status_of(lambda: stub.DeleteArtifact(pb.DeleteArtifactRequest(name=spare.name), metadata=md))
+    assert again == grpc.StatusCode.NOT_FOUND

@@ -434,6 +434,16 @@ class DownloadArtifactResponse(_message.Message):
     sha256: str
     def __init__(self, chunk: _Optional[bytes] = ..., offset: _Optional[int] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
 
+class DeleteArtifactRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteArtifactResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class WatchRegistryEventsRequest(_message.Message):
     __slots__ = ("model", "after_revision")
     MODEL_FIELD_NUMBER: _ClassVar[int]

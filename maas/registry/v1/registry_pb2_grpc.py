@@ -126,6 +126,11 @@ class RegistryServiceStub:
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DownloadArtifactRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DownloadArtifactResponse.FromString,
                 _registered_method=True)
+        self.DeleteArtifact = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/DeleteArtifact',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteArtifactRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteArtifactResponse.FromString,
+                _registered_method=True)
         self.WatchRegistryEvents = channel.unary_stream(
                 '/maas.registry.v1.RegistryService/WatchRegistryEvents',
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.WatchRegistryEventsRequest.SerializeToString,
@@ -271,6 +276,13 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteArtifact(self, request, context):
+        """Deletes an artifact no version or dataset uses (a superseded checkpoint, say).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchRegistryEvents(self, request, context):
         """Streams alias and version changes of the tenant (or one model) from a
         revision on, so that servers can follow aliases without polling.
@@ -371,6 +383,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.DownloadArtifact,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DownloadArtifactRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DownloadArtifactResponse.SerializeToString,
+            ),
+            'DeleteArtifact': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteArtifact,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteArtifactRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteArtifactResponse.SerializeToString,
             ),
             'WatchRegistryEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchRegistryEvents,
@@ -866,6 +883,33 @@ class RegistryService:
             '/maas.registry.v1.RegistryService/DownloadArtifact',
             maas_dot_registry_dot_v1_dot_registry__pb2.DownloadArtifactRequest.SerializeToString,
             maas_dot_registry_dot_v1_dot_registry__pb2.DownloadArtifactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/DeleteArtifact',
+            maas_dot_registry_dot_v1_dot_registry__pb2.DeleteArtifactRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.DeleteArtifactResponse.FromString,
             options,
             channel_credentials,
             insecure,
