@@ -20,6 +20,9 @@ class TrainerSettings(ServiceSettings):
     lease_seconds: float = Field(default=30.0, description="A job's lease; another worker takes it over after.")
     poll_seconds: float = Field(default=0.5, description="How often workers look for jobs and cancellations.")
     max_attempts: int = Field(default=3, description="Starts of a job before it is failed for good.")
+    max_jobs_per_tenant: int = Field(
+        default=4, description="Jobs of one tenant running at once across all workers; 0 means no limit."
+    )
 
     @property
     def db_url(self) -> str:

@@ -24,10 +24,21 @@ class JobStateCollector(Collector):
         family = GaugeMetricFamily("maas_training_jobs", "Training jobs by state.", labels=["state"])
         with self._engine.connect() as conn:
             counts = dict(conn.execute(sa.select(t.jobs.c.state, sa.func.count()).group_by(t.jobs.c.state)).all())
+            failures = conn.execute(
+                sa.select(t.jobs.c.failure_kind, sa.func.count())
+                .where(t.jobs.c.state == State.STATE_FAILED)
+                .group_by(t.jobs.c.failure_kind)
+            ).all()
         for name, value in State.items():
             if value != State.STATE_UNSPECIFIED:
                 family.add_metric([name.removeprefix("STATE_").lower()], counts.get(value, 0))
         yield family
+        by_reason = GaugeMetricFamily(
+            "maas_training_job_failures", "Failed training jobs by reason.", labels=["reason"]
+        )
+        for kind, count in failures:
+            by_reason.add_metric([kind or "unknown"], count)
+        yield by_reason
 
 
 class TrainerMetrics:

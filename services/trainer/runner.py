@@ -11,6 +11,8 @@ import hashlib
 import io
 import json
 import math
+import os
+import signal
 import sys
 import tarfile
 import tempfile
@@ -35,7 +37,7 @@ from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.common.tabular import csv_header, load_csv_numeric
 from services.trainer.config import TrainerSettings
 from services.trainer.spec import template_parameters
-from services.trainer.store import JobStore
+from services.trainer.store import JobStore, LeaseLost
 from services.trainer.templates import OPTIMIZERS, build_model, is_classification
 
 log = structlog.get_logger("maas.trainer.runner")
@@ -44,7 +46,11 @@ CHUNK_BYTES = 1024 * 1024
 
 
 class JobFailure(Exception):
-    """Ends the job FAILED with this user-facing reason."""
+    """Ends the job FAILED with this user-facing reason; `kind` is the short code for metrics."""
+
+    def __init__(self, message: str, kind: str = "data") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class RegistryClient:
@@ -67,7 +73,7 @@ class RegistryClient:
                 file.write(response.chunk)
                 digest.update(response.chunk)
         if digest.hexdigest() != sha256:
-            raise JobFailure(f"dataset artifact {artifact} failed its checksum on download; retry the job")
+            raise JobFailure(f"dataset artifact {artifact} failed its checksum on download; retry the job", "storage")
 
     def upload(self, data: bytes) -> rpb.Artifact:
         def messages() -> Iterator[rpb.UploadArtifactRequest]:
@@ -78,6 +84,9 @@ class RegistryClient:
                 yield rpb.UploadArtifactRequest(chunk=data[offset : offset + CHUNK_BYTES])
 
         return self._stub.UploadArtifact(messages(), metadata=self._metadata, timeout=600)
+
+    def delete(self, artifact: str) -> None:
+        self._stub.DeleteArtifact(rpb.DeleteArtifactRequest(name=artifact), metadata=self._metadata, timeout=30)
 
     def register(self, parent: str, version: rpb.ModelVersion, request_id: str) -> rpb.ModelVersion:
         return self._stub.CreateModelVersion(
@@ -124,11 +133,16 @@ def _load_table(client: RegistryClient, spec_input: pb.DatasetInput, workdir: Pa
 
 
 class ProgressCallback(keras.callbacks.Callback):
-    """Writes each epoch to the job's events; stops training on a NaN or infinite loss."""
+    """After each epoch: write a checkpoint to the artifact store, then record the epoch and the
+    checkpoint in one transaction (so a resumed job never logs an epoch twice), then drop the
+    checkpoint it replaces. Stops training on a NaN or infinite loss."""
 
-    def __init__(self, store: JobStore, job_id: str, total: int) -> None:
+    def __init__(
+        self, store: JobStore, client: RegistryClient, job_id: str, attempt: int, total: int, workdir: Path
+    ) -> None:
         super().__init__()
-        self.store, self.job_id, self.total = store, job_id, total
+        self.store, self.client, self.job_id, self.attempt, self.total = store, client, job_id, attempt, total
+        self.path = workdir / "checkpoint.keras"
         self.nan_epoch = 0
         self.started = time.perf_counter()
 
@@ -141,7 +155,19 @@ class ProgressCallback(keras.callbacks.Callback):
             self.model.stop_training = True
             self.nan_epoch = epoch + 1
             return
-        self.store.record_epoch(self.job_id, epoch + 1, self.total, metrics, time.perf_counter() - self.started)
+        self.model.save(self.path)
+        artifact = self.client.upload(self.path.read_bytes())
+        replaced = self.store.save_checkpoint(
+            self.job_id,
+            self.attempt,
+            epoch + 1,
+            self.total,
+            metrics,
+            time.perf_counter() - self.started,
+            artifact.name,
+        )
+        if replaced and replaced != artifact.name:
+            self.client.delete(replaced)
 
 
 def run(job_id: str, settings: TrainerSettings) -> None:
@@ -151,35 +177,55 @@ def run(job_id: str, settings: TrainerSettings) -> None:
     job = store.get(None, job_id)
     structlog.contextvars.bind_contextvars(job=job_id, tenant=tenant)
     client = RegistryClient(settings.registry_addr, tenant, job_id)
+    attempt = job.attempt
+
+    def fail(reason: str, kind: str) -> None:
+        log.info("job failed", reason=reason, kind=kind)
+        if store.finish(job_id, State.STATE_FAILED, reason, attempt=attempt, failure_kind=kind):
+            _drop_checkpoint(store, client, job_id)
+
     try:
         version = _train(store, job, client)
-        store.finish(
+        if store.finish(
             job_id,
             State.STATE_SUCCEEDED,
             f"registered {version.name}",
+            attempt=attempt,
             model_version=version.name,
             evaluation=dict(version.metrics),
-        )
-        store.append_event(
-            job_id,
-            pb.TrainingJobEvent(
-                evaluation=pb.TrainingJobEvent.Evaluation(metrics=dict(version.metrics), model_version=version.name)
-            ),
-        )
+        ):
+            store.append_event(
+                job_id,
+                pb.TrainingJobEvent(
+                    evaluation=pb.TrainingJobEvent.Evaluation(metrics=dict(version.metrics), model_version=version.name)
+                ),
+            )
+            _drop_checkpoint(store, client, job_id)
         log.info("job succeeded", model_version=version.name)
+    except LeaseLost:
+        log.info("job no longer ours (cancelled or taken over); stopping")
     except JobFailure as failure:
-        log.info("job failed", reason=str(failure))
-        store.finish(job_id, State.STATE_FAILED, str(failure))
+        fail(str(failure), failure.kind)
     except DomainError as error:
-        store.finish(job_id, State.STATE_FAILED, error.message)
+        fail(error.message, "data")
     except grpc.RpcError as error:
         log.warning("registry call failed", code=error.code().name, details=error.details())
-        store.finish(job_id, State.STATE_FAILED, f"the registry refused the result: {error.details()}")
+        fail(f"the registry refused a call: {error.details()}", "registry")
     except MemoryError:
-        store.finish(job_id, State.STATE_FAILED, "out of memory: use a smaller batch size or model")
+        fail("out of memory: use a smaller batch size or model", "out_of_memory")
     finally:
         client.close()
         engine.dispose()
+
+
+def _drop_checkpoint(store: JobStore, client: RegistryClient, job_id: str) -> None:
+    """A finished job's checkpoint is of no further use."""
+    artifact, _ = store.checkpoint(job_id)
+    if artifact:
+        try:
+            client.delete(artifact)
+        except grpc.RpcError as error:
+            log.warning("could not delete the last checkpoint", artifact=artifact, details=error.details())
 
 
 def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.ModelVersion:
@@ -211,30 +257,38 @@ def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.
             y, y_val = y.astype("int64"), y_val.astype("int64")
         else:
             y, y_val = y.astype("float32"), y_val.astype("float32")
-        normalizer = keras.layers.Normalization(name="normalize")
-        normalizer.adapt(x)
-        model = build_model(template, params, spec.keras_model_json, x.shape[1], classes, normalizer)
-        loss = hp.loss or ("sparse_categorical_crossentropy" if classification else "mse")
-        metrics = list(hp.metrics) or (["accuracy"] if classification else ["mae"])
-        model.compile(optimizer=OPTIMIZERS[hp.optimizer](learning_rate=hp.learning_rate), loss=loss, metrics=metrics)
-        progress = ProgressCallback(store, job_id, hp.epochs)
+        checkpoint, initial_epoch = store.checkpoint(job_id)
+        if checkpoint:
+            # Resume: weights, optimizer state and normalisation statistics all come back.
+            path = workdir / "resume.keras"
+            client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
+            model = keras.models.load_model(path)
+            _log(store, job_id, f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})")
+        else:
+            initial_epoch = 0
+            normalizer = keras.layers.Normalization(name="normalize")
+            normalizer.adapt(x)
+            try:
+                model = build_model(template, params, spec.keras_model_json, x.shape[1], classes, normalizer)
+            except (ValueError, TypeError, KeyError) as error:
+                raise JobFailure(f"the Keras model JSON does not build: {error}", "invalid_model") from None
+            loss = hp.loss or ("sparse_categorical_crossentropy" if classification else "mse")
+            metrics = list(hp.metrics) or (["accuracy"] if classification else ["mae"])
+            model.compile(
+                optimizer=OPTIMIZERS[hp.optimizer](learning_rate=hp.learning_rate), loss=loss, metrics=metrics
+            )
+        progress = ProgressCallback(store, client, job_id, job.attempt, hp.epochs, workdir)
         callbacks = [progress]
         if hp.early_stopping_patience:
             callbacks.append(
                 keras.callbacks.EarlyStopping(patience=hp.early_stopping_patience, restore_best_weights=True)
             )
-        store.append_event(
-            job_id,
-            pb.TrainingJobEvent(
-                log=pb.TrainingJobEvent.LogLine(
-                    message=f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features"
-                )
-            ),
-        )
+        _log(store, job_id, f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features")
         model.fit(
             x,
             y,
             validation_data=(x_val, y_val),
+            initial_epoch=initial_epoch,
             epochs=hp.epochs,
             batch_size=hp.batch_size,
             callbacks=callbacks,
@@ -243,7 +297,8 @@ def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.
         if progress.nan_epoch:
             raise JobFailure(
                 f"the loss became NaN at epoch {progress.nan_epoch}; lower the learning rate "
-                "or check the data for extreme values"
+                "or check the data for extreme values",
+                "nan_loss",
             )
         evaluation = {k: float(v) for k, v in model.evaluate(x_val, y_val, verbose=0, return_dict=True).items()}
         output_name = "probabilities" if classes else "predictions"
@@ -273,6 +328,10 @@ def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.
             ),
             request_id=job.name,
         )
+
+
+def _log(store: JobStore, job_id: str, message: str) -> None:
+    store.append_event(job_id, pb.TrainingJobEvent(log=pb.TrainingJobEvent.LogLine(message=message)))
 
 
 def _hyperparameters(spec: pb.TrainingJobSpec) -> dict[str, object]:
@@ -310,7 +369,21 @@ def _export(model, features: int, output_name: str, workdir: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _die_with_parent() -> None:
+    """End this process when the worker that started it dies (Linux), so that a job whose
+    worker was killed never keeps running beside the attempt that resumes it."""
+    parent = int(os.environ.get("MAAS_WORKER_PID", "0"))
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if parent and os.getppid() != parent:
+        sys.exit(0)  # the worker died before the signal was armed
+
+
 def main() -> None:
+    _die_with_parent()
     settings = TrainerSettings()
     configure_logging("trainer-job", settings.log_level, settings.log_format)
     run(sys.argv[1], settings)

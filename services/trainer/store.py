@@ -19,6 +19,10 @@ State = pb.TrainingJob.State
 TERMINAL = frozenset({State.STATE_SUCCEEDED, State.STATE_FAILED, State.STATE_CANCELLED})
 
 
+class LeaseLost(Exception):
+    """The job is no longer this attempt's: cancelled, ended, or taken over by another worker."""
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -197,19 +201,52 @@ class JobStore:
             conn, job_id, pb.TrainingJobEvent(state_change=pb.TrainingJobEvent.StateChange(state=state, reason=reason))
         )
 
-    def finish(self, job_id: str, state: int, reason: str, **values) -> None:
-        """Move a job to a terminal state unless it is already in one."""
+    def finish(self, job_id: str, state: int, reason: str, attempt: int | None = None, **values) -> bool:
+        """Move a job to a terminal state unless it is already in one (or, given `attempt`,
+        unless another attempt owns it now). Returns whether it moved."""
         with self.engine.begin() as conn:
             row = self._row(conn, None, job_id)
-            if row.state not in TERMINAL:
-                self._transition(conn, job_id, state, reason, **values)
+            if row.state in TERMINAL or (attempt is not None and row.attempt != attempt):
+                return False
+            self._transition(conn, job_id, state, reason, **values)
+            return True
 
-    def record_epoch(self, job_id: str, epoch: int, total: int, metrics: dict[str, float], seconds: float) -> None:
+    def requeue(self, job_id: str, reason: str) -> None:
+        """Put a running job whose process died back in the queue; the next attempt resumes
+        from its last checkpoint (the claim fails it once its attempts are used up)."""
         with self.engine.begin() as conn:
+            row = self._row(conn, None, job_id)
+            if row.state == State.STATE_RUNNING:
+                self._transition(conn, job_id, State.STATE_QUEUED, reason, lease_owner=None, lease_expires=None)
+
+    def save_checkpoint(
+        self,
+        job_id: str,
+        attempt: int,
+        epoch: int,
+        total: int,
+        metrics: dict[str, float],
+        seconds: float,
+        artifact: str,
+    ) -> str | None:
+        """Record an epoch and its checkpoint together; returns the checkpoint it replaces.
+
+        Raises LeaseLost if this attempt no longer owns the job.
+        """
+        with self.engine.begin() as conn:
+            row = self._row(conn, None, job_id)
+            if row.state != State.STATE_RUNNING or row.attempt != attempt:
+                raise LeaseLost(job_id)
             conn.execute(
                 t.jobs.update()
                 .where(t.jobs.c.job_id == job_id)
-                .values(epoch=epoch, total_epochs=total, metrics=metrics)
+                .values(
+                    epoch=epoch,
+                    total_epochs=total,
+                    metrics=metrics,
+                    checkpoint_artifact=artifact,
+                    checkpoint_epoch=epoch,
+                )
             )
             self._append(
                 conn,
@@ -220,9 +257,18 @@ class JobStore:
                     )
                 ),
             )
+            return row.checkpoint_artifact
 
-    def claim(self, worker: str, lease_seconds: float, max_attempts: int) -> pb.TrainingJob | None:
-        """Take the oldest queued job, or a running one whose lease expired (its worker died)."""
+    def checkpoint(self, job_id: str) -> tuple[str | None, int]:
+        with self.engine.connect() as conn:
+            row = self._row(conn, None, job_id)
+        return row.checkpoint_artifact, row.checkpoint_epoch
+
+    def claim(
+        self, worker: str, lease_seconds: float, max_attempts: int, max_per_tenant: int = 0
+    ) -> pb.TrainingJob | None:
+        """Take the oldest queued job, or a running one whose lease expired (its worker died),
+        skipping tenants that already run `max_per_tenant` jobs."""
         now = _now()
         with self.engine.begin() as conn:
             query = (
@@ -236,6 +282,14 @@ class JobStore:
                 .order_by(t.jobs.c.create_time)
                 .limit(1)
             )
+            if max_per_tenant > 0:
+                busy = (
+                    sa.select(t.jobs.c.tenant)
+                    .where(t.jobs.c.state == State.STATE_RUNNING, t.jobs.c.lease_expires >= now)
+                    .group_by(t.jobs.c.tenant)
+                    .having(sa.func.count() >= max_per_tenant)
+                )
+                query = query.where(t.jobs.c.tenant.not_in(busy))
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             row = conn.execute(query).first()
@@ -246,7 +300,8 @@ class JobStore:
                     conn,
                     row.job_id,
                     State.STATE_FAILED,
-                    f"gave up after {row.attempt} attempts: the job's worker stopped each time",
+                    f"gave up after {row.attempt} attempts: the job's process stopped each time",
+                    failure_kind="crashed",
                 )
                 return None
             reason = "running" if row.state == State.STATE_QUEUED else "resumed after its worker stopped"

@@ -30,6 +30,11 @@ jobs = sa.Table(
     sa.Column("lease_owner", sa.String(100), nullable=True),
     sa.Column("lease_expires", sa.DateTime(timezone=True), nullable=True),
     sa.Column("cancel_requested", sa.Boolean, nullable=False),
+    # `artifacts/{sha256}` of the last checkpoint (a Keras archive with optimizer state).
+    sa.Column("checkpoint_artifact", sa.String(200), nullable=True),
+    sa.Column("checkpoint_epoch", sa.Integer, nullable=False, default=0),
+    # Why a FAILED job failed, as a short code for metrics (data, nan_loss, out_of_memory, ...).
+    sa.Column("failure_kind", sa.String(32), nullable=True),
     sa.UniqueConstraint("tenant", "request_id", name="uq_jobs_tenant_request"),
 )
 

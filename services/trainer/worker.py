@@ -86,7 +86,11 @@ class WorkerPool:
                 asyncio.get_running_loop().call_later(CANCEL_GRACE_SECONDS, _kill_if_alive, job.process)
         while len(self.running) < self.slots and not self._stopping:
             claimed = await asyncio.to_thread(
-                self.store.claim, self.worker_id, self.settings.lease_seconds, self.settings.max_attempts
+                self.store.claim,
+                self.worker_id,
+                self.settings.lease_seconds,
+                self.settings.max_attempts,
+                self.settings.max_jobs_per_tenant,
             )
             if claimed is None:
                 break
@@ -108,12 +112,11 @@ class WorkerPool:
         if job.cancelling:
             await asyncio.to_thread(self.store.finish, job.job_id, State.STATE_CANCELLED, "cancelled by the user")
         elif code != 0:
-            reason = (
-                "the training process ran out of memory and was killed"
-                if code == -signal.SIGKILL
-                else f"the training process exited unexpectedly (exit code {code})"
-            )
-            await asyncio.to_thread(self.store.finish, job.job_id, State.STATE_FAILED, reason)
+            # Killed (the out-of-memory killer sends SIGKILL) or crashed: try again from the last
+            # checkpoint; the claim fails the job once its attempts are used up.
+            cause = "was killed (out of memory?)" if code == -signal.SIGKILL else f"exited with code {code}"
+            reason = f"the training process {cause}; resuming from the last checkpoint"
+            await asyncio.to_thread(self.store.requeue, job.job_id, reason)
         log.info("job process ended", job=job.job_id, exit_code=code)
 
 
@@ -124,6 +127,8 @@ def _kill_if_alive(process: asyncio.subprocess.Process) -> None:
 
 def _job_environment() -> dict[str, str]:
     env = os.environ.copy()
+    # The job process ends itself if this worker dies, so a job never runs twice at once.
+    env["MAAS_WORKER_PID"] = str(os.getpid())
     # TensorFlow's C++ start-up chatter is noise in the job's logs.
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env

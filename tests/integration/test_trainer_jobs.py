@@ -1,0 +1,209 @@
+"""Real training jobs on digits: resume after SIGKILL (of the job process and of the whole
+worker), failures a user can act on, cancel, and watch. The trainer runs as a process of its
+own, as in production, beside an in-process registry."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from maas.demo import digits_csv
+from maas.registry.v1 import registry_pb2 as rpb
+from maas.registry.v1 import registry_pb2_grpc
+from maas.stack import free_port, wait_serving
+from maas.trainer.v1 import trainer_pb2 as pb
+from maas.trainer.v1 import trainer_pb2_grpc
+from services.registry.config import RegistrySettings
+from services.registry.server import build_server as build_registry
+from tests.conftest import running, service_settings, tenant_md
+from tests.integration.test_registry_service import upload_dataset
+
+pytestmark = pytest.mark.slow
+MD = tenant_md("acme")
+State = pb.TrainingJob.State
+
+
+class Trainer:
+    """A trainer process (API + local workers) on the test's database."""
+
+    def __init__(self, data_dir: Path, registry: str, **env: str) -> None:
+        self.port = free_port()
+        environment = {
+            **os.environ,
+            "MAAS_DATA_DIR": str(data_dir),
+            "MAAS_PORT": str(self.port),
+            "MAAS_METRICS_PORT": "-1",
+            "MAAS_REGISTRY_ADDR": registry,
+            "MAAS_POLL_SECONDS": "0.2",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            **env,
+        }
+        self.log = (data_dir / f"trainer-{self.port}.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.trainer"], env=environment, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        assert wait_serving(f"127.0.0.1:{self.port}", 60), "trainer did not start"
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.stub = trainer_pb2_grpc.TrainerServiceStub(self.channel)
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        self.channel.close()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(30)
+        self.log.close()
+
+
+@pytest.fixture
+def setup(tmp_path):
+    data_dir = tmp_path / "maas"
+    with (
+        running(build_registry, service_settings(RegistrySettings, data_dir)) as registry,
+        grpc.insecure_channel(registry.address) as channel,
+    ):
+        stub = registry_pb2_grpc.RegistryServiceStub(channel)
+        csv, _, _ = digits_csv()
+        upload_dataset(stub, "acme", csv, dataset_id="digits", chunk=64 * 1024)
+        started: list[Trainer] = []
+
+        def start_trainer(**env):
+            trainer = Trainer(data_dir, registry.address, **env)
+            started.append(trainer)
+            return trainer
+
+        yield start_trainer, stub
+        for trainer in started:
+            trainer.stop()
+
+
+def submit(trainer: Trainer, epochs=40, label="label", learning_rate=0.002, **hp) -> str:
+    spec = pb.TrainingJobSpec(
+        dataset=pb.DatasetInput(dataset="datasets/digits", label_column=label),
+        template=pb.TemplateModel(name="mlp"),
+        hyperparameters=pb.Hyperparameters(epochs=epochs, batch_size=32, learning_rate=learning_rate, **hp),
+        target_model="models/digits",
+    )
+    return trainer.stub.CreateTrainingJob(
+        pb.CreateTrainingJobRequest(training_job=pb.TrainingJob(spec=spec)), metadata=MD
+    ).name
+
+
+def wait_for(trainer: Trainer, name: str, condition, timeout=120) -> pb.TrainingJob:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = trainer.stub.GetTrainingJob(pb.GetTrainingJobRequest(name=name), metadata=MD)
+        if condition(job):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"timed out; job is {job}")
+
+
+def epochs_logged(trainer: Trainer, name: str) -> list[int]:
+    events = trainer.stub.WatchTrainingJob(pb.WatchTrainingJobRequest(name=name), metadata=MD, timeout=30)
+    return [e.epoch_end.epoch for e in events if e.HasField("epoch_end")]
+
+
+def runner_pid(job_name: str) -> int:
+    job_id = job_name.split("/")[1]
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"services.trainer.runner" in cmdline and job_id.encode() in cmdline:
+                return int(proc.name)
+    raise AssertionError("no runner process found")
+
+
+def versions(registry_stub) -> list[int]:
+    try:
+        listed = registry_stub.ListModelVersions(rpb.ListModelVersionsRequest(parent="models/digits"), metadata=MD)
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+        return []
+    return [v.version for v in listed.model_versions]
+
+
+def test_killed_job_process_resumes_from_its_checkpoint(setup):
+    start_trainer, registry = setup
+    trainer = start_trainer()
+    name = submit(trainer)
+    wait_for(trainer, name, lambda j: j.epoch >= 3)
+    os.kill(runner_pid(name), signal.SIGKILL)
+    job = wait_for(trainer, name, lambda j: j.state in (State.STATE_SUCCEEDED, State.STATE_FAILED))
+    assert job.state == State.STATE_SUCCEEDED, job.state_reason
+    assert job.attempt == 2
+    logged = epochs_logged(trainer, name)
+    # Each epoch logged once, in order: the second attempt went on from the checkpoint.
+    assert logged == list(range(1, 41))
+    assert versions(registry) == [1]
+    assert job.evaluation["accuracy"] > 0.9
+
+
+def test_killed_worker_has_its_job_resumed_by_another_after_the_lease(setup):
+    start_trainer, registry = setup
+    first = start_trainer(MAAS_LEASE_SECONDS="2")
+    name = submit(first)
+    wait_for(first, name, lambda j: j.epoch >= 3)
+    runner = runner_pid(name)
+    first.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{runner}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{runner}").exists(), "the job process outlived its worker"
+    second = start_trainer(MAAS_LEASE_SECONDS="2")
+    job = wait_for(second, name, lambda j: j.state in (State.STATE_SUCCEEDED, State.STATE_FAILED))
+    assert job.state == State.STATE_SUCCEEDED, job.state_reason
+    assert job.attempt == 2
+    logged = epochs_logged(second, name)
+    assert logged[0] == 1 and logged == sorted(set(logged)) and logged[-1] == 40
+    assert versions(registry) == [1]
+
+
+def test_failures_name_their_cause(setup):
+    start_trainer, _ = setup
+    trainer = start_trainer()
+    missing = submit(trainer, epochs=2, label="digit")
+    job = wait_for(trainer, missing, lambda j: j.state == State.STATE_FAILED)
+    assert "label column 'digit' not found" in job.state_reason
+    exploding = submit(trainer, epochs=5, learning_rate=10, optimizer="sgd")
+    job = wait_for(trainer, exploding, lambda j: j.state in (State.STATE_FAILED, State.STATE_SUCCEEDED))
+    assert job.state == State.STATE_FAILED and "NaN" in job.state_reason
+
+
+def test_cancel_stops_a_running_job_within_five_seconds(setup):
+    start_trainer, registry = setup
+    trainer = start_trainer()
+    name = submit(trainer, epochs=400)
+    wait_for(trainer, name, lambda j: j.epoch >= 1)
+    asked = time.monotonic()
+    trainer.stub.CancelTrainingJob(pb.CancelTrainingJobRequest(name=name), metadata=MD)
+    job = wait_for(trainer, name, lambda j: j.state == State.STATE_CANCELLED, timeout=10)
+    assert time.monotonic() - asked < 5
+    assert job.epoch < 400
+    assert versions(registry) == []
+
+
+def test_watch_resumes_after_a_dropped_stream(setup):
+    start_trainer, _ = setup
+    trainer = start_trainer()
+    name = submit(trainer, epochs=6)
+    stream = trainer.stub.WatchTrainingJob(pb.WatchTrainingJobRequest(name=name), metadata=MD, timeout=60)
+    first = [next(stream) for _ in range(3)]
+    stream.cancel()
+    rest = list(
+        trainer.stub.WatchTrainingJob(
+            pb.WatchTrainingJobRequest(name=name, after_sequence=first[-1].sequence), metadata=MD, timeout=60
+        )
+    )
+    events = first + rest
+    sequences = [e.sequence for e in events]
+    assert sequences == sorted(set(sequences))
+    assert [e.epoch_end.epoch for e in events if e.HasField("epoch_end")] == [1, 2, 3, 4, 5, 6]
+    assert events[-1].HasField("evaluation") and events[-1].evaluation.model_version == "models/digits/versions/1"
