@@ -1,0 +1,111 @@
+"""Training benchmark: the same data, model and epochs
+(a) as a job through the gateway, from submission to a registered version, and
+(b) as a plain Python script doing `model.fit` and the SavedModel export in one process,
+and the ratio a/b (target at most 1.3). Both include starting Python and importing TensorFlow.
+
+Usage (from the repository root): python -m bench.training [--epochs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from bench._stack import local_stack, tenant_key
+from maas.client import MaasClient
+from maas.demo import digits_csv
+from maas.trainer.v1 import trainer_pb2
+
+PLAIN = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import keras
+    import tensorflow as tf
+
+    csv_path, export_dir, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    data = np.loadtxt(csv_path, delimiter=",", skiprows=1, dtype="float32")
+    x, y = data[:, :-1], data[:, -1].astype("int64")
+    order = np.random.default_rng(0).permutation(len(x))
+    held = round(len(x) * 0.2)
+    x, y, x_val, y_val = x[order[held:]], y[order[held:]], x[order[:held]], y[order[:held]]
+    keras.utils.set_random_seed(0)
+    normalizer = keras.layers.Normalization()
+    normalizer.adapt(x)
+    inputs = keras.Input(shape=(x.shape[1],), name="features")
+    hidden = keras.layers.Dense(64, activation="relu")(normalizer(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+    model.compile(optimizer=keras.optimizers.Adam(0.002), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=32, verbose=0)
+    print(model.evaluate(x_val, y_val, verbose=0, return_dict=True)["accuracy"])
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serving_default", fn=lambda features: {"probabilities": model(features)},
+                         input_signature=[tf.TensorSpec([None, x.shape[1]], tf.float32, name="features")])
+    archive.write_out(export_dir, verbose=False)
+    """
+)
+
+
+def run_job(stack, csv: bytes, epochs: int) -> tuple[float, float]:
+    with MaasClient(stack.address("gateway"), tenant_key(stack)) as client:
+        dataset = client.upload_dataset("digits", csv, "csv")
+        started = time.perf_counter()
+        job = client.create_training_job(
+            dataset=dataset.name,
+            label_column="label",
+            target_model="digits",
+            parameters={"hidden_units": [64]},
+            epochs=epochs,
+            learning_rate=0.002,
+        )
+        for _ in client.watch_training_job(job.name):
+            pass
+        elapsed = time.perf_counter() - started
+        job = client.get_training_job(job.name)
+        assert job.state == trainer_pb2.TrainingJob.State.STATE_SUCCEEDED, job.state_reason
+        return elapsed, job.evaluation["accuracy"]
+
+
+def run_plain(csv: bytes, epochs: int, workdir: Path) -> tuple[float, float]:
+    (workdir / "digits.csv").write_bytes(csv)
+    (workdir / "plain.py").write_text(PLAIN)
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, str(workdir / "plain.py"), str(workdir / "digits.csv"), str(workdir / "export"), str(epochs)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+    )
+    return time.perf_counter() - started, float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=30)
+    args = parser.parse_args()
+    csv, _, _ = digits_csv()
+    with tempfile.TemporaryDirectory() as tmp:
+        plain_seconds, plain_accuracy = run_plain(csv, args.epochs, Path(tmp))
+        with local_stack() as stack:
+            job_seconds, job_accuracy = run_job(stack, csv, args.epochs)
+    print(f"digits MLP (64 hidden), {args.epochs} epochs, batch 32:")
+    print(
+        f"  (a) job through the gateway, submit -> registered: {job_seconds:6.2f} s  (val accuracy {job_accuracy:.3f})"
+    )
+    print(
+        f"  (b) plain script, fit + export in one process:     {plain_seconds:6.2f} s  "
+        f"(val accuracy {plain_accuracy:.3f})"
+    )
+    print(f"  ratio a/b: {job_seconds / plain_seconds:.2f}  (target <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
