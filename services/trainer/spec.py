@@ -278,6 +278,10 @@ def validate_spec(spec: pb.TrainingJobSpec) -> str:
     resources = spec.resources
     if resources.workers < 0 or resources.workers > 64 or resources.cpu < 0 or resources.gpu < 0:
         raise InvalidArgument(f"{prefix}.resources: workers must be in 0..64, cpu and gpu not negative")
+    if resources.workers > 1:
+        # Keras 3's fit() does not run under MultiWorkerMirroredStrategy (keras-team/keras#20585);
+        # refusing is better than silently training on one worker.
+        raise InvalidArgument(f"{prefix}.resources.workers: multi-worker training is not available yet; use 1")
     if not spec.target_model:
         raise InvalidArgument(f"{prefix}.target_model: required (models/{{model}})")
     (model_id,) = parse_name(spec.target_model, ("models", None), f"{prefix}.target_model")

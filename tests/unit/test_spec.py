@@ -144,6 +144,7 @@ def test_validate_spec_fills_defaults_and_returns_target():
         (spec(hyperparameters=pb.Hyperparameters(optimizer="lbfgs")), "optimizer"),
         (spec(hyperparameters=pb.Hyperparameters(epochs=-1)), "epochs"),
         (spec(validation_split=1.5), "validation_split"),
+        (spec(resources=pb.Resources(workers=2)), "multi-worker training is not available yet"),
     ],
 )
 def test_validate_spec_refuses_bad_specs_naming_the_field(s, message):
