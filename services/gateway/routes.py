@@ -49,8 +49,31 @@ def _routes(backend: str, service: ServiceDescriptor, default_scope: int | None 
     }
 
 
+# TensorFlow Serving's services, by name: their descriptors come with tensorflow-serving-api,
+# which imports TensorFlow, and the gateway never does. All their methods are unary.
+_TF_SERVING = {
+    "tensorflow.serving.PredictionService": {
+        "Classify": Scope.SCOPE_PREDICT,
+        "Regress": Scope.SCOPE_PREDICT,
+        "Predict": Scope.SCOPE_PREDICT,
+        "MultiInference": Scope.SCOPE_PREDICT,
+        "GetModelMetadata": Scope.SCOPE_PREDICT,
+    },
+    "tensorflow.serving.ModelService": {
+        "GetModelStatus": Scope.SCOPE_PREDICT,
+        "HandleReloadConfigRequest": Scope.SCOPE_ADMIN,
+    },
+}
+
+
 def build_routes() -> dict[str, Route]:
+    tf_serving = {
+        f"/{service}/{method}": Route("inference", f"/{service}/{method}", False, False, scope)
+        for service, methods in _TF_SERVING.items()
+        for method, scope in methods.items()
+    }
     return {
+        **tf_serving,
         **_routes("registry", registry_pb2.DESCRIPTOR.services_by_name["RegistryService"]),
         **_routes("trainer", trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"]),
         **_routes("inference", inference_pb.DESCRIPTOR.services_by_name["GRPCInferenceService"], Scope.SCOPE_PREDICT),

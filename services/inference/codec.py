@@ -32,6 +32,34 @@ class TensorSpec:
     shape: tuple[int, ...]  # -1 for variable dimensions
 
 
+def check_tensor(field: str, datatype: str, shape: tuple[int, ...], spec: TensorSpec) -> None:
+    """The datatype and shape of an input must match the signature (-1 matches any size)."""
+    if datatype != spec.datatype:
+        raise InvalidArgument(f"{field}: datatype {datatype!r} given, the model expects {spec.datatype}")
+    if len(shape) != len(spec.shape) or any(s != e and e != -1 for s, e in zip(shape, spec.shape)):
+        raise InvalidArgument(f"{field}: shape {list(shape)} does not match the model's {list(spec.shape)}")
+    if any(d < 0 for d in shape):
+        raise InvalidArgument(f"{field}: shape {list(shape)} has a negative dimension")
+
+
+def datatype_of(dtype: np.dtype) -> str | None:
+    """The protocol's datatype name of a numpy dtype, if it has one."""
+    for name, (candidate, _) in DATATYPES.items():
+        if candidate == dtype:
+            return name
+    return None
+
+
+def check_batch(arrays: dict[str, np.ndarray], specs: dict[str, TensorSpec]) -> None:
+    """Every input given, and all with the same batch size."""
+    missing = sorted(set(specs) - set(arrays))
+    if missing:
+        raise InvalidArgument(f"inputs: missing {missing}")
+    batches = {array.shape[0] for array in arrays.values() if array.ndim}
+    if len(batches) > 1:
+        raise InvalidArgument(f"inputs: batch sizes differ ({sorted(batches)})")
+
+
 def decode_inputs(request, specs: dict[str, TensorSpec]) -> dict[str, np.ndarray]:
     """Decode and check a ModelInferRequest's inputs against the model's signature."""
     raw = request.raw_input_contents
@@ -40,7 +68,6 @@ def decode_inputs(request, specs: dict[str, TensorSpec]) -> dict[str, np.ndarray
             f"raw_input_contents: {len(raw)} entries for {len(request.inputs)} inputs; send one per input"
         )
     arrays: dict[str, np.ndarray] = {}
-    batch = None
     for i, tensor in enumerate(request.inputs):
         field = f"inputs[{i}] ({tensor.name!r})"
         spec = specs.get(tensor.name)
@@ -48,13 +75,8 @@ def decode_inputs(request, specs: dict[str, TensorSpec]) -> dict[str, np.ndarray
             raise InvalidArgument(f"{field}: the model has no input of that name; inputs: {sorted(specs)}")
         if tensor.name in arrays:
             raise InvalidArgument(f"{field}: input given twice")
-        if tensor.datatype != spec.datatype:
-            raise InvalidArgument(f"{field}: datatype {tensor.datatype!r} given, the model expects {spec.datatype}")
         shape = tuple(tensor.shape)
-        if len(shape) != len(spec.shape) or any(s != e and e != -1 for s, e in zip(shape, spec.shape)):
-            raise InvalidArgument(f"{field}: shape {list(shape)} does not match the model's {list(spec.shape)}")
-        if any(d < 0 for d in shape):
-            raise InvalidArgument(f"{field}: shape {list(shape)} has a negative dimension")
+        check_tensor(field, tensor.datatype, shape, spec)
         dtype, contents_field = DATATYPES[spec.datatype]
         count = int(np.prod(shape, dtype=np.int64))
         if raw:
@@ -72,13 +94,8 @@ def decode_inputs(request, specs: dict[str, TensorSpec]) -> dict[str, np.ndarray
                     f"{field}: {len(values)} values in contents.{contents_field}, but shape {list(shape)} needs {count}"
                 )
             array = np.asarray(values, dtype=dtype).reshape(shape)
-        if batch is not None and shape and shape[0] != batch:
-            raise InvalidArgument(f"{field}: batch size {shape[0]} differs from the other inputs' {batch}")
-        batch = shape[0] if shape else batch
         arrays[tensor.name] = array
-    missing = sorted(set(specs) - set(arrays))
-    if missing:
-        raise InvalidArgument(f"inputs: missing {missing}")
+    check_batch(arrays, specs)
     return arrays
 
 

@@ -23,7 +23,6 @@ class InferenceSettings(ServiceSettings):
     max_batch_size: int = Field(default=64, description="Most rows in one batched model call.")
     max_queue_delay_ms: float = Field(default=2.0, description="Longest a request waits for others to join a batch.")
     queue_capacity: int = Field(default=2048, description="Requests waiting per model before RESOURCE_EXHAUSTED.")
-    alias_cache_seconds: float = Field(default=1.0, description="How long an alias resolution is reused.")
 
     @property
     def model_cache(self) -> Path:

@@ -24,6 +24,7 @@ from maas.registry.v1 import registry_pb2_grpc
 from services.common.errors import DataLoss, InvalidArgument, NotFound, UpstreamError
 from services.common.interceptors import request_id_var
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
+from services.inference.aliases import AliasFollower
 from services.inference.batcher import DynamicBatcher
 from services.inference.codec import DATATYPES, TensorSpec
 from services.inference.config import InferenceSettings
@@ -63,6 +64,8 @@ class LoadedModel:
         self.inputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.inputs}
         self.outputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.outputs}
         self._observer = observer
+        self._in_flight = 0
+        self._idle = asyncio.Event()
         self._batcher = (
             DynamicBatcher(
                 self.run,
@@ -84,10 +87,22 @@ class LoadedModel:
         return {name: tensor.numpy() for name, tensor in result.items()}
 
     async def infer(self, inputs: dict[str, np.ndarray], deadline: float | None) -> dict[str, np.ndarray]:
-        if self._batcher is not None:
-            return await self._batcher.infer(inputs, deadline)
-        self._observer.batch(next(iter(inputs.values())).shape[0], [0.0])
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
+        self._in_flight += 1
+        try:
+            if self._batcher is not None:
+                return await self._batcher.infer(inputs, deadline)
+            self._observer.batch(next(iter(inputs.values())).shape[0], [0.0])
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def drained(self) -> None:
+        """Wait until no request is running on this version."""
+        while self._in_flight:
+            self._idle.clear()
+            await self._idle.wait()
 
     async def close(self) -> None:
         if self._batcher is not None:
@@ -108,7 +123,9 @@ class ModelRepository:
         self._executor = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="model")
         self._loaded: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
         self._loading: dict[ModelKey, asyncio.Task] = {}
-        self._resolved: dict[tuple[str, str, str], tuple[float, rpb.ModelVersion]] = {}
+        # Versions never change once registered, so their lookups are kept.
+        self._versions: dict[tuple[str, str, int], rpb.ModelVersion] = {}
+        self.aliases = AliasFollower(self._registry, self._metadata, self._version, self._preload, self._retire)
         settings.model_cache.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
@@ -118,23 +135,46 @@ class ModelRepository:
     async def resolve(self, tenant: str, model: str, ref: str) -> rpb.ModelVersion:
         """The registry's version for a number or alias (empty: `production`)."""
         ref = ref or DEFAULT_ALIAS
-        cache_key = (tenant, model, ref)
-        cached = self._resolved.get(cache_key)
-        now = time.monotonic()
-        if cached and (ref.isdigit() or cached[0] > now):
-            return cached[1]
         try:
-            version = await self._registry.GetModelVersion(
-                rpb.GetModelVersionRequest(name=f"models/{model}/versions/{ref}"),
-                metadata=self._metadata(tenant),
-                timeout=30,
-            )
+            if ref.isdigit():
+                return await self._version(tenant, model, ref)
+            return await self.aliases.resolve(tenant, model, ref)
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise NotFound(f"model {model!r} version {ref!r} not found") from None
             raise UpstreamError.from_rpc_error(error) from None
-        self._resolved[cache_key] = (now + self.settings.alias_cache_seconds, version)
+
+    async def _version(self, tenant: str, model: str, number: str) -> rpb.ModelVersion:
+        key = (tenant, model, int(number))
+        version = self._versions.get(key)
+        if version is None:
+            version = await self._registry.GetModelVersion(
+                rpb.GetModelVersionRequest(name=f"models/{model}/versions/{number}"),
+                metadata=self._metadata(tenant),
+                timeout=30,
+            )
+            self._versions[key] = version
         return version
+
+    async def _preload(self, tenant: str, model: str, old: rpb.ModelVersion, new: rpb.ModelVersion) -> None:
+        """Before an alias moves: if the old version serves traffic here, load and warm the new one."""
+        if ModelKey(tenant, model, old.version) in self._loaded:
+            await self._load_once(ModelKey(tenant, model, new.version), new)
+
+    async def _retire(self, tenant: str, model: str, old: rpb.ModelVersion, new: rpb.ModelVersion) -> None:
+        """After an alias moved: let the old version finish its requests, then unload it unless
+        another alias still points at it."""
+        key = ModelKey(tenant, model, old.version)
+        model_in_memory = self._loaded.get(key)
+        if model_in_memory is None or old.version in self.aliases.versions_in_use(tenant, model):
+            return
+        try:
+            async with asyncio.timeout(self.settings.grace_seconds):
+                await model_in_memory.drained()
+        except TimeoutError:
+            log.warning("old version still busy after the grace period; unloading", version=old.version)
+        if old.version not in self.aliases.versions_in_use(tenant, model):
+            await self._evict(key)
 
     def loaded(self, tenant: str) -> list[LoadedModel]:
         return [m for k, m in self._loaded.items() if k.tenant == tenant]
@@ -145,7 +185,9 @@ class ModelRepository:
     async def get(self, tenant: str, model: str, ref: str) -> LoadedModel:
         """The loaded model for a reference, loading it first if needed (one load per version)."""
         version = await self.resolve(tenant, model, ref)
-        key = ModelKey(tenant, model, version.version)
+        return await self._load_once(ModelKey(tenant, model, version.version), version)
+
+    async def _load_once(self, key: ModelKey, version: rpb.ModelVersion) -> LoadedModel:
         loaded = self._loaded.get(key)
         if loaded is not None:
             self._loaded.move_to_end(key)
@@ -241,6 +283,7 @@ class ModelRepository:
         return directory
 
     async def close(self) -> None:
+        await self.aliases.close()
         for key in list(self._loaded):
             await self._evict(key)
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -9,8 +9,15 @@ from maas.inference.v2 import grpc_service_pb2
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.inference.config import InferenceSettings
 from services.inference.metrics import InferenceMetrics
+from services.inference.predictor import Predictor
 from services.inference.repository import ModelRepository
 from services.inference.servicer import InferenceServicer, register
+from services.inference.tf_serving import (
+    ModelStatusServicer,
+    PredictionServicer,
+    register_model_service,
+    register_prediction,
+)
 
 SERVICE_NAME = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
@@ -22,6 +29,7 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)
     repository = ModelRepository(settings, channel, metrics)
+    predictor = Predictor(repository, metrics)
 
     async def close() -> None:
         await repository.close()
@@ -29,7 +37,11 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
 
     return GrpcServer(
         settings=settings,
-        bindings=[ServiceBinding(register, InferenceServicer(repository, metrics), SERVICE_NAME)],
+        bindings=[
+            ServiceBinding(register, InferenceServicer(predictor), SERVICE_NAME),
+            ServiceBinding(register_prediction, PredictionServicer(predictor), "tensorflow.serving.PredictionService"),
+            ServiceBinding(register_model_service, ModelStatusServicer(predictor), "tensorflow.serving.ModelService"),
+        ],
         registry=registry,
         on_stop=[close],
     )

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import grpc
 
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
-from services.common.errors import DomainError, InvalidArgument, NotFound
+from services.common.errors import InvalidArgument, NotFound
 from services.common.metadata import tenant_of
 from services.common.validation import check_id
 from services.inference.codec import decode_inputs, encode_outputs
-from services.inference.metrics import InferenceMetrics
-from services.inference.repository import ModelKey, ModelRepository
+from services.inference.predictor import Predictor
+from services.inference.repository import ModelKey
 
 SERVER_NAME = "maas-inference"
 SERVER_VERSION = "0.1.0"
@@ -27,9 +25,9 @@ def _model_id(name: str, field: str = "model_name") -> str:
 
 
 class InferenceServicer(grpc_service_pb2_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, repository: ModelRepository, metrics: InferenceMetrics) -> None:
-        self.repository = repository
-        self.metrics = metrics
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.repository = predictor.repository
 
     async def ServerLive(self, request, context):
         return pb.ServerLiveResponse(live=True)
@@ -67,29 +65,16 @@ class InferenceServicer(grpc_service_pb2_grpc.GRPCInferenceServiceServicer):
     async def ModelInfer(self, request, context):
         tenant = tenant_of(context)
         model_id = _model_id(request.model_name)
-        started = time.perf_counter()
-        version = request.model_version or "production"
-        code = "INTERNAL"
-        self.metrics.in_flight.inc()
-        try:
-            model = await self.repository.get(tenant, model_id, request.model_version)
-            version = str(model.key.version)
-            inputs = decode_inputs(request, model.inputs)
-            remaining = context.time_remaining()
-            deadline = time.monotonic() + remaining if remaining is not None else None
-            outputs = await model.infer(inputs, deadline)
-            response = pb.ModelInferResponse(model_name=model_id, model_version=version, id=request.id)
-            encode_outputs(response, outputs, model.outputs, [o.name for o in request.outputs])
-            code = "OK"
-            return response
-        except DomainError as error:
-            code = error.code.name
-            raise
-        finally:
-            self.metrics.in_flight.dec()
-            self.metrics.requests.labels(tenant, model_id, version, code).inc()
-            if code == "OK":
-                self.metrics.latency.labels(tenant, model_id, version).observe(time.perf_counter() - started)
+        model, outputs = await self.predictor.predict(
+            tenant,
+            model_id,
+            request.model_version,
+            lambda m: decode_inputs(request, m.inputs),
+            context.time_remaining(),
+        )
+        response = pb.ModelInferResponse(model_name=model_id, model_version=str(model.key.version), id=request.id)
+        encode_outputs(response, outputs, model.outputs, [o.name for o in request.outputs])
+        return response
 
     async def RepositoryIndex(self, request, context):
         tenant = tenant_of(context)
