@@ -302,7 +302,7 @@ def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.
             )
         evaluation = {k: float(v) for k, v in model.evaluate(x_val, y_val, verbose=0, return_dict=True).items()}
         output_name = "probabilities" if classes else "predictions"
-        archive = _export(model, x.shape[1], output_name, workdir)
+        archive = export_saved_model(model, x.shape[1], output_name, workdir)
         artifact = client.upload(archive)
         signature = rpb.Signature(
             method_name="serving_default",
@@ -343,7 +343,7 @@ def _hyperparameters(spec: pb.TrainingJobSpec) -> dict[str, object]:
     return values
 
 
-def _export(model, features: int, output_name: str, workdir: Path) -> bytes:
+def export_saved_model(model, features: int, output_name: str, workdir: Path) -> bytes:
     """Export a SavedModel with a `serving_default` signature and return it as a tar archive."""
     export_dir = workdir / "saved_model"
     archive = keras.export.ExportArchive()
