@@ -7,6 +7,7 @@ worker that dies stops renewing its leases, and the claim query hands those jobs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -56,12 +57,12 @@ class WorkerPool:
         """Stop claiming; jobs still running are stopped and left for another worker to resume."""
         self._stopping = True
         for job in self.running.values():
-            job.process.send_signal(signal.SIGTERM)
+            _signal(job.process, signal.SIGTERM)
         for job in list(self.running.values()):
             try:
                 await asyncio.wait_for(job.process.wait(), CANCEL_GRACE_SECONDS)
             except TimeoutError:
-                job.process.kill()
+                _signal(job.process, signal.SIGKILL)
         if self._task:
             self._task.cancel()
 
@@ -82,8 +83,8 @@ class WorkerPool:
             if cancel and not job.cancelling:
                 job.cancelling = True
                 log.info("cancelling job", job=job.job_id)
-                job.process.send_signal(signal.SIGTERM)
-                asyncio.get_running_loop().call_later(CANCEL_GRACE_SECONDS, _kill_if_alive, job.process)
+                _signal(job.process, signal.SIGTERM)
+                asyncio.get_running_loop().call_later(CANCEL_GRACE_SECONDS, _signal, job.process, signal.SIGKILL)
         while len(self.running) < self.slots and not self._stopping:
             claimed = await asyncio.to_thread(
                 self.store.claim,
@@ -120,9 +121,10 @@ class WorkerPool:
         log.info("job process ended", job=job.job_id, exit_code=code)
 
 
-def _kill_if_alive(process: asyncio.subprocess.Process) -> None:
+def _signal(process: asyncio.subprocess.Process, sig: int) -> None:
     if process.returncode is None:
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):  # exited, not reaped yet
+            process.send_signal(sig)
 
 
 def _job_environment() -> dict[str, str]:

@@ -60,16 +60,19 @@ def _model_predictions(client: MaasClient, version_name: str, features: np.ndarr
     return loaded.signatures["serving_default"](features=tf.constant(features))["probabilities"].numpy()
 
 
-def test_unmodified_tritonclient_through_the_gateway_agrees_with_the_model(stack, journey, tmp_path):
+@pytest.mark.parametrize("route", ["gateway", "inference"])
+def test_unmodified_tritonclient_agrees_with_the_model(stack, journey, tmp_path, route):
     _, test_x, _ = digits_csv()
     features = test_x[:48]
     np.save(tmp_path / "in.npy", features)
+    # Through the gateway with the key; directly to inference with the tenant the gateway would set.
+    header = f"authorization=Bearer {journey.api_key}" if route == "gateway" else f"x-maas-tenant={journey.tenant}"
     out = subprocess.run(
         [
             sys.executable,
             str(PROBE),
-            stack.address("gateway"),
-            journey.api_key,
+            stack.address(route),
+            header,
             "digits",
             str(tmp_path / "in.npy"),
             str(tmp_path / "out.npy"),
@@ -80,7 +83,7 @@ def test_unmodified_tritonclient_through_the_gateway_agrees_with_the_model(stack
     )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["live"] and report["ready"]
+    assert report["live"] and report["ready"] and not report["ready_after_unload"]
     assert report["shape"] == [48, 10] and report["model_version"] == "1" and report["id"] == "probe-1"
     assert report["inputs"] == [["features", "FP32", [-1, 64]]]
     probabilities = np.load(tmp_path / "out.npy")
@@ -126,3 +129,27 @@ def test_every_service_exposes_grpc_server_metrics(stack, journey):
     assert 'maas_inference_requests_total{code="NOT_FOUND",model="no-such-model"' in inference
     trainer = urllib.request.urlopen(stack.metrics_url("trainer"), timeout=5).read().decode()
     assert 'maas_training_jobs{state="succeeded"} 1.0' in trainer
+
+
+@pytest.mark.parametrize("route", ["gateway", "inference"])
+def test_tensorflow_serving_client_agrees_with_the_model(stack, journey, tmp_path, route):
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    _, test_x, _ = digits_csv()
+    features = test_x[:16]
+    metadata = (
+        (("authorization", f"Bearer {journey.api_key}"),)
+        if route == "gateway"
+        else (("x-maas-tenant", journey.tenant),)
+    )
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "digits"
+    request.inputs["features"].CopyFrom(tf.make_tensor_proto(features))
+    with grpc.insecure_channel(stack.address(route)) as channel:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+            request, metadata=metadata, timeout=30
+        )
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        expected = _model_predictions(client, journey.model_version, features, tmp_path)
+    np.testing.assert_allclose(tf.make_ndarray(response.outputs["probabilities"]), expected, rtol=1e-5, atol=1e-6)

@@ -2,7 +2,8 @@
 
 Run as its own process: tritonclient registers the same protobuf full names as our
 generated inference code, and one process's default pool can hold only one of them.
-Usage: triton_probe.py URL API_KEY MODEL INPUT.npy OUTPUT.npy
+Usage: triton_probe.py URL HEADER=VALUE MODEL INPUT.npy OUTPUT.npy
+(HEADER=VALUE: `authorization=Bearer <key>` through the gateway, `x-maas-tenant=<tenant>` directly.)
 """
 
 import json
@@ -13,9 +14,13 @@ import tritonclient.grpc as triton
 
 
 def main() -> None:
-    url, key, model, input_path, output_path = sys.argv[1:6]
-    headers = {"authorization": f"Bearer {key}"}
+    url, header, model, input_path, output_path = sys.argv[1:6]
+    name, _, value = header.partition("=")
+    headers = {name: value}
     client = triton.InferenceServerClient(url)
+    client.unload_model(model, headers=headers)
+    unloaded_ready = client.is_model_ready(model, headers=headers)
+    client.load_model(model, headers=headers)
     features = np.load(input_path).astype(np.float32)
     tensor = triton.InferInput("features", list(features.shape), "FP32")
     tensor.set_data_from_numpy(features)
@@ -30,6 +35,7 @@ def main() -> None:
             {
                 "live": client.is_server_live(headers=headers),
                 "ready": client.is_model_ready(model, headers=headers),
+                "ready_after_unload": unloaded_ready,
                 "inputs": [(t.name, t.datatype, list(t.shape)) for t in metadata.inputs],
                 "outputs": [(t.name, t.datatype, list(t.shape)) for t in metadata.outputs],
                 "model_version": result.get_response().model_version,
