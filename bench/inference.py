@@ -1,0 +1,219 @@
+"""Inference benchmark: batch-1 requests of the digits MLP with 64 in flight, in one run, for
+(a) our inference service, (b) KServe's Python ModelServer serving the same SavedModel over
+gRPC, (c) a bare grpc.aio server that parses the request and returns a fixed response (the
+floor of Python gRPC here), and (d) ours with batching off. The load comes from h2load (C,
+Debian package nghttp2-client) sending a gRPC-framed ModelInferRequest, so the load generator
+takes little of the servers' CPU; every server's answer is checked with a gRPC client first.
+
+Targets: (a) >= 2x (b) requests/s, (a) >= 70% of (c), p99 of (a) <= half of (b)'s.
+KServe needs its own virtual environment (it pins an older protobuf); it is created under
+bench/.kserve-venv on first use. Usage (repository root): python -m bench.inference [--requests 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from bench._stack import local_stack
+from maas.client import MaasClient
+from maas.demo import digits_csv, run_demo
+from maas.inference.v2 import grpc_service_pb2 as pb
+from maas.inference.v2 import grpc_service_pb2_grpc
+from maas.registry.v1 import registry_pb2 as rpb
+from maas.stack import free_port, wait_serving
+
+BENCH = Path(__file__).resolve().parent
+KSERVE_VENV = BENCH / ".kserve-venv"
+METHOD = "/inference.GRPCInferenceService/ModelInfer"
+IN_FLIGHT = (4, 16)  # connections x streams per connection = 64
+
+
+def frame(message) -> bytes:
+    payload = message.SerializeToString()
+    return b"\x00" + len(payload).to_bytes(4, "big") + payload
+
+
+def check(address: str, request: pb.ModelInferRequest, metadata, expected: np.ndarray | None) -> None:
+    with grpc.insecure_channel(address) as channel:
+        response = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(
+            request, metadata=metadata, timeout=30
+        )
+    got = np.frombuffer(response.raw_output_contents[0], np.float32).reshape(tuple(response.outputs[0].shape))
+    assert got.shape == (1, 10), got.shape
+    if expected is not None:
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def h2load(port: int, body: Path, headers: dict[str, str], requests: int, workdir: Path) -> dict[str, float]:
+    log = workdir / f"h2load-{port}.log"
+    connections, streams = IN_FLIGHT
+    command = [
+        "h2load",
+        "-n",
+        str(requests),
+        "-c",
+        str(connections),
+        "-m",
+        str(streams),
+        "-t",
+        "1",
+        f"--data={body}",
+        "-H",
+        "content-type: application/grpc",
+        "-H",
+        "te: trailers",
+        f"--log-file={log}",
+    ]
+    for key, value in headers.items():
+        command += ["-H", f"{key}: {value}"]
+    command.append(f"http://127.0.0.1:{port}{METHOD}")
+    warm = [c if c != str(requests) else str(min(2000, requests)) for c in command]
+    subprocess.run(warm, check=True, capture_output=True)
+    log.unlink(missing_ok=True)
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    succeeded = int(re.search(r"(\d+) succeeded", out).group(1))
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+    latencies = sorted(int(line.split()[2]) / 1000 for line in log.read_text().splitlines() if line.strip())
+    return {
+        "rps": rps,
+        "ok": succeeded,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+    }
+
+
+def wait_port(port: int, timeout: float = 120) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def kserve_python() -> Path:
+    python = KSERVE_VENV / "bin" / "python"
+    if not python.exists():
+        print("creating bench/.kserve-venv with kserve and tensorflow (first run only) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(KSERVE_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "kserve", "tensorflow"], check=True)
+    return python
+
+
+@contextlib.contextmanager
+def process(command: list[str], env: dict[str, str] | None = None, log: Path | None = None):
+    out = log.open("wb") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            out.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--skip-kserve", action="store_true", help="leave out (b), e.g. without network access")
+    args = parser.parse_args()
+    if shutil.which("h2load") is None:
+        sys.exit("h2load is required: apt-get install nghttp2-client")
+    _, test_x, _ = digits_csv()
+    request = pb.ModelInferRequest(model_name="digits")
+    request.inputs.add(name="features", datatype="FP32", shape=[1, 64])
+    request.raw_input_contents.append(test_x[:1].tobytes())
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp, local_stack() as stack:
+        workdir = Path(tmp)
+        body = workdir / "request.grpc"
+        body.write_bytes(frame(request))
+        with contextlib.redirect_stdout(io.StringIO()):
+            demo = run_demo(stack.address("gateway"), stack.admin_key, epochs=10, tenant="bench")
+        with MaasClient(stack.address("gateway"), demo.api_key) as client:
+            version = client.get_model_version(demo.model_version)
+            chunks = client.registry.DownloadArtifact(
+                rpb.DownloadArtifactRequest(name=version.artifact), **client._kw()
+            )
+            with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
+                tar.extractall(workdir / "saved_model", filter="data")
+            expected = client.predict("digits", test_x[:1])["probabilities"]
+        tenant = {"x-maas-tenant": demo.tenant}
+
+        check(stack.address("inference"), request, tuple(tenant.items()), expected)
+        results["(a) maas inference"] = h2load(stack.ports["inference"][0], body, tenant, args.requests, workdir)
+
+        port = free_port()
+        env = {
+            "MAAS_PORT": str(port),
+            "MAAS_METRICS_PORT": "-1",
+            "MAAS_BATCHING": "false",
+            "MAAS_REGISTRY_ADDR": stack.address("registry"),
+            "MAAS_DATA_DIR": str(workdir / "unbatched"),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        with process([sys.executable, "-m", "services.inference"], env):
+            assert wait_serving(f"127.0.0.1:{port}", 60)
+            check(f"127.0.0.1:{port}", request, tuple(tenant.items()), expected)
+            results["(d) maas, batching off"] = h2load(port, body, tenant, args.requests, workdir)
+
+        port = free_port()
+        with process([sys.executable, "-m", "bench.floor_server", str(port)]):
+            wait_port(port)
+            check(f"127.0.0.1:{port}", request, (), None)
+            results["(c) bare grpc.aio floor"] = h2load(port, body, {}, args.requests, workdir)
+
+        if not args.skip_kserve:
+            python = kserve_python()
+            port = free_port()
+            command = [
+                str(python),
+                str(BENCH / "kserve_model.py"),
+                str(workdir / "saved_model"),
+                "digits",
+                str(port),
+                str(free_port()),
+            ]
+            with process(command, {"TF_CPP_MIN_LOG_LEVEL": "2"}, workdir / "kserve.log"):
+                wait_port(port)
+                check(f"127.0.0.1:{port}", request, (), expected)
+                results["(b) kserve ModelServer"] = h2load(port, body, {}, args.requests, workdir)
+
+    print(
+        f"digits MLP, batch-1 ModelInfer, {IN_FLIGHT[0] * IN_FLIGHT[1]} in flight, {args.requests} requests "
+        f"(h2load), {os.cpu_count()} CPUs"
+    )
+    print(f"  {'server':<26} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ok':>7}")
+    for name, r in sorted(results.items()):
+        print(f"  {name:<26} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {int(r['ok']):7d}")
+    ours, floor = results["(a) maas inference"], results["(c) bare grpc.aio floor"]
+    print(f"  (a)/(c) = {ours['rps'] / floor['rps']:.2f}  (target >= 0.70)")
+    if "(b) kserve ModelServer" in results:
+        kserve = results["(b) kserve ModelServer"]
+        print(f"  (a)/(b) = {ours['rps'] / kserve['rps']:.2f}  (target >= 2)")
+        print(f"  p99 (a)/(b) = {ours['p99'] / kserve['p99']:.2f}  (target <= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
