@@ -34,16 +34,33 @@ def _split_method(full_method: str) -> tuple[str, str]:
     return service, method
 
 
+class _MethodRecord:
+    """Per-method constants, built once: names, labelled metric children, whether to log."""
+
+    def __init__(self, metrics: GrpcServerMetrics, kind: str, full_method: str, log_ok: bool) -> None:
+        self.kind = kind
+        self.service, self.method = _split_method(full_method)
+        self.name = f"{self.service}/{self.method}"
+        self.log_ok = log_ok and self.service not in _QUIET_SERVICES
+        self.started = metrics.started.labels(kind, self.service, self.method)
+        self.seconds = metrics.handling_seconds.labels(kind, self.service, self.method)
+        self._handled = metrics.handled
+        self._by_code: dict[grpc.StatusCode, object] = {}
+
+    def handled(self, code: grpc.StatusCode):
+        child = self._by_code.get(code)
+        if child is None:
+            child = self._by_code[code] = self._handled.labels(self.kind, self.service, self.method, code.name)
+        return child
+
+
 class _CallRecord:
     """Bookkeeping for one call: context binding, timing, final log line and metrics."""
 
-    __slots__ = ("code", "kind", "method", "metrics", "quiet", "service", "start")
+    __slots__ = ("code", "method", "start")
 
-    def __init__(self, metrics: GrpcServerMetrics, kind: str, full_method: str) -> None:
-        self.metrics = metrics
-        self.kind = kind
-        self.service, self.method = _split_method(full_method)
-        self.quiet = self.service in _QUIET_SERVICES
+    def __init__(self, method: _MethodRecord) -> None:
+        self.method = method
         self.code = grpc.StatusCode.OK
         self.start = time.perf_counter()
 
@@ -57,10 +74,8 @@ class _CallRecord:
                 tenant = value
         request_id = request_id or new_request_id()
         request_id_var.set(request_id)
-        structlog.contextvars.bind_contextvars(
-            request_id=request_id, method=f"{self.service}/{self.method}", tenant=tenant or None
-        )
-        self.metrics.started.labels(self.kind, self.service, self.method).inc()
+        structlog.contextvars.bind_contextvars(request_id=request_id, method=self.method.name, tenant=tenant or None)
+        self.method.started.inc()
 
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
         """Turn an exception into a status and abort the call with it (raises)."""
@@ -82,15 +97,17 @@ class _CallRecord:
 
     def end(self) -> None:
         elapsed = time.perf_counter() - self.start
-        code = self.code.name
-        self.metrics.handled.labels(self.kind, self.service, self.method, code).inc()
-        self.metrics.handling_seconds.labels(self.kind, self.service, self.method).observe(elapsed)
-        if not self.quiet:
+        method = self.method
+        method.handled(self.code).inc()
+        method.seconds.observe(elapsed)
+        # Failed and slow calls are always logged; successful ones unless the service turns them off.
+        if self.code != grpc.StatusCode.OK or elapsed > SLOW_CALL_SECONDS or method.log_ok:
             level = log.warning if self.code in _SERVER_FAULTS else log.info
-            level("rpc", code=code, duration_ms=round(elapsed * 1000, 3))
+            level("rpc", code=self.code.name, duration_ms=round(elapsed * 1000, 3))
         structlog.contextvars.unbind_contextvars("request_id", "method", "tenant")
 
 
+SLOW_CALL_SECONDS = 1.0
 _SERVER_FAULTS = frozenset(
     {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS, grpc.StatusCode.UNAVAILABLE}
 )
@@ -99,8 +116,11 @@ _SERVER_FAULTS = frozenset(
 class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every handler: binds request context, logs one line, records metrics, maps errors."""
 
-    def __init__(self, metrics: GrpcServerMetrics) -> None:
+    def __init__(self, metrics: GrpcServerMetrics, log_successful_calls: bool = True) -> None:
         self._metrics = metrics
+        self._log_ok = log_successful_calls
+        # method -> (the handler as registered, its wrapped twin): wrap once, not on every call.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -111,12 +131,21 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         for kind, attribute in _HANDLER_KINDS:
             behavior = getattr(handler, attribute)
             if behavior is not None:
+                record = _MethodRecord(self._metrics, kind, method, self._log_ok)
                 # Streaming handlers are async generators, or coroutines that call context.write().
                 wrap = _wrap_stream if inspect.isasyncgenfunction(behavior) else _wrap_awaitable
-                return handler._replace(**{attribute: wrap(behavior, self._metrics, kind, method)})
+                return handler._replace(**{attribute: wrap(behavior, record)})
         return handler
 
 
@@ -128,9 +157,9 @@ _HANDLER_KINDS = (
 )
 
 
-def _wrap_awaitable(behavior: Callable[..., Any], metrics: GrpcServerMetrics, kind: str, method: str):
+def _wrap_awaitable(behavior: Callable[..., Any], method: _MethodRecord):
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
-        record = _CallRecord(metrics, kind, method)
+        record = _CallRecord(method)
         record.begin(context)
         try:
             return await behavior(request_or_iterator, context)
@@ -148,9 +177,9 @@ def _wrap_awaitable(behavior: Callable[..., Any], metrics: GrpcServerMetrics, ki
     return wrapper
 
 
-def _wrap_stream(behavior: Callable[..., Any], metrics: GrpcServerMetrics, kind: str, method: str):
+def _wrap_stream(behavior: Callable[..., Any], method: _MethodRecord):
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        record = _CallRecord(metrics, kind, method)
+        record = _CallRecord(method)
         record.begin(context)
         try:
             async for response in behavior(request_or_iterator, context):

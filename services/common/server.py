@@ -59,7 +59,7 @@ class GrpcServer:
     async def start(self) -> int:
         limit = self.settings.max_message_bytes
         server = grpc.aio.server(
-            interceptors=[ObservabilityInterceptor(self.metrics)],
+            interceptors=[ObservabilityInterceptor(self.metrics, self.settings.log_successful_calls)],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),

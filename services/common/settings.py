@@ -20,6 +20,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_format: str = Field(default="json", description="json (one event per line) or console.")
     grace_seconds: float = Field(default=10.0, description="Drain time for in-flight calls on SIGTERM.")
+    log_successful_calls: bool = Field(
+        default=True, description="Log a line for every successful call (failed and slow ones always are)."
+    )
     max_message_bytes: int = Field(default=64 * 1024 * 1024, description="Largest gRPC message accepted or sent.")
 
     # Defaults per service, overridden in subclasses.

@@ -46,6 +46,11 @@ class AliasFollower:
         self._watchers: dict[str, asyncio.Task] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
+    def cached(self, tenant: str, model: str, alias: str) -> int | None:
+        """The version an alias points at, if it is followed already (no I/O)."""
+        entry = self._entries.get((tenant, model, alias))
+        return entry.version.version if entry is not None else None
+
     def versions_in_use(self, tenant: str, model: str) -> set[int]:
         return {e.version.version for (t, m, _), e in self._entries.items() if (t, m) == (tenant, model)}
 

@@ -24,9 +24,26 @@ class BatchObserver:
             self.queue_seconds.observe(wait)
 
 
+class VersionMetrics:
+    """The labelled children of one model version, looked up once instead of on every request."""
+
+    def __init__(self, metrics: InferenceMetrics, labels: tuple[str, str, str]) -> None:
+        self._requests = metrics.requests
+        self._labels = labels
+        self._by_code: dict[str, Counter] = {}
+        self.latency = metrics.latency.labels(*labels)
+
+    def requests(self, code: str) -> Counter:
+        child = self._by_code.get(code)
+        if child is None:
+            child = self._by_code[code] = self._requests.labels(*self._labels, code)
+        return child
+
+
 class InferenceMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         labels = ["tenant", "model", "version"]
+        self._versions: dict[tuple[str, str, str], VersionMetrics] = {}
         self.requests = Counter(
             "maas_inference_requests_total", "Inference requests by status code.", [*labels, "code"], registry=registry
         )
@@ -63,6 +80,13 @@ class InferenceMetrics:
             "Inference requests being served (the autoscaling signal).",
             registry=registry,
         )
+
+    def for_version(self, tenant: str, model: str, version: str) -> VersionMetrics:
+        key = (tenant, model, version)
+        found = self._versions.get(key)
+        if found is None:
+            found = self._versions[key] = VersionMetrics(self, key)
+        return found
 
     def batch_observer(self, tenant: str, model: str, version: int) -> BatchObserver:
         values = (tenant, model, str(version))

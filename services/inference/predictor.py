@@ -30,7 +30,9 @@ class Predictor:
         code = "INTERNAL"
         self.metrics.in_flight.inc()
         try:
-            model = await self.repository.get(tenant, model_id, ref)
+            model = self.repository.loaded_for(tenant, model_id, ref) or await self.repository.get(
+                tenant, model_id, ref
+            )
             version = str(model.key.version)
             outputs = await model.infer(decode(model), deadline)
             code = "OK"
@@ -40,6 +42,7 @@ class Predictor:
             raise
         finally:
             self.metrics.in_flight.dec()
-            self.metrics.requests.labels(tenant, model_id, version, code).inc()
+            counters = self.metrics.for_version(tenant, model_id, version)
+            counters.requests(code).inc()
             if code == "OK":
-                self.metrics.latency.labels(tenant, model_id, version).observe(time.perf_counter() - started)
+                counters.latency.observe(time.perf_counter() - started)

@@ -182,6 +182,17 @@ class ModelRepository:
     def get_loaded(self, key: ModelKey) -> LoadedModel | None:
         return self._loaded.get(key)
 
+    def loaded_for(self, tenant: str, model: str, ref: str) -> LoadedModel | None:
+        """The loaded model for a reference when no lookup or load is needed (the hot path)."""
+        ref = ref or DEFAULT_ALIAS
+        number = int(ref) if ref.isdigit() else self.aliases.cached(tenant, model, ref)
+        if number is None:
+            return None
+        loaded = self._loaded.get(ModelKey(tenant, model, number))
+        if loaded is not None:
+            self._loaded.move_to_end(loaded.key)
+        return loaded
+
     async def get(self, tenant: str, model: str, ref: str) -> LoadedModel:
         """The loaded model for a reference, loading it first if needed (one load per version)."""
         version = await self.resolve(tenant, model, ref)
