@@ -194,6 +194,9 @@ def main() -> None:
                 "digits",
                 str(port),
                 str(free_port()),
+                # At its best: no per-request logging.
+                "--configure_logging",
+                "false",
             ]
             with process(command, {"TF_CPP_MIN_LOG_LEVEL": "2"}, workdir / "kserve.log"):
                 wait_port(port)

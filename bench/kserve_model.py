@@ -1,7 +1,8 @@
 """KServe's Python ModelServer serving a SavedModel's `serving_default` over gRPC (bench baseline).
 
 Run in its own virtual environment (bench/inference.py creates it):
-python kserve_model.py SAVED_MODEL_DIR MODEL_NAME GRPC_PORT HTTP_PORT
+python kserve_model.py SAVED_MODEL_DIR MODEL_NAME GRPC_PORT HTTP_PORT --configure_logging false
+(KServe reads its own flags, such as --configure_logging, from the command line.)
 """
 
 import sys
@@ -34,9 +35,5 @@ class SavedModel(kserve.Model):
 if __name__ == "__main__":
     path, name, grpc_port, http_port = sys.argv[1:5]
     kserve.ModelServer(
-        grpc_port=int(grpc_port),
-        http_port=int(http_port),
-        workers=1,
-        configure_logging=False,
-        enable_latency_logging=False,
+        grpc_port=int(grpc_port), http_port=int(http_port), workers=1, enable_latency_logging=False
     ).start([SavedModel(name, path)])

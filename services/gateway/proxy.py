@@ -16,6 +16,7 @@ from services.common.errors import UpstreamError
 from services.common.interceptors import request_id_var
 from services.common.metadata import REQUEST_ID_KEY, RESERVED_PREFIX, TENANT_KEY
 from services.gateway.auth import Authenticator, authorize
+from services.gateway.quota import UsageMeter
 from services.gateway.routes import Route
 
 # Client metadata not forwarded: credentials, the platform's reserved keys, transport headers.
@@ -35,9 +36,14 @@ def _forwarded_metadata(metadata, tenant: str) -> tuple[tuple[str, str | bytes],
 
 class ProxyHandler(grpc.GenericRpcHandler):
     def __init__(
-        self, routes: Mapping[str, Route], channels: Mapping[str, grpc.aio.Channel], authenticator: Authenticator
+        self,
+        routes: Mapping[str, Route],
+        channels: Mapping[str, grpc.aio.Channel],
+        authenticator: Authenticator,
+        meter: UsageMeter,
     ) -> None:
         self._routes = routes
+        self._meter = meter
         self._channels = channels
         self._auth = authenticator
         self._handlers = {name: self._handler(route) for name, route in routes.items()}
@@ -50,7 +56,8 @@ class ProxyHandler(grpc.GenericRpcHandler):
         principal = await self._auth.authenticate(metadata)
         authorize(principal, route.scope, route.method)
         structlog.contextvars.bind_contextvars(tenant=principal.tenant)
-        return _forwarded_metadata(metadata, principal.tenant), context.time_remaining()
+        await self._meter.admit(principal.tenant, route.prediction)
+        return principal.tenant, _forwarded_metadata(metadata, principal.tenant), context.time_remaining()
 
     def _handler(self, route: Route) -> grpc.RpcMethodHandler:
         channel = self._channels[route.backend]
@@ -58,10 +65,11 @@ class ProxyHandler(grpc.GenericRpcHandler):
             call_backend = channel.unary_unary(route.method)
 
             async def unary_unary(request: bytes, context):
-                metadata, timeout = await self._prepare(route, context)
+                tenant, metadata, timeout = await self._prepare(route, context)
                 try:
                     return await call_backend(request, metadata=metadata, timeout=timeout)
                 except grpc.aio.AioRpcError as error:
+                    self._meter.refund(tenant, route.prediction)
                     raise UpstreamError.from_rpc_error(error) from None
 
             return grpc.unary_unary_rpc_method_handler(unary_unary)
@@ -70,7 +78,7 @@ class ProxyHandler(grpc.GenericRpcHandler):
             call_backend = channel.stream_unary(route.method)
 
             async def stream_unary(request_iterator, context):
-                metadata, timeout = await self._prepare(route, context)
+                _, metadata, timeout = await self._prepare(route, context)
                 try:
                     return await call_backend(request_iterator, metadata=metadata, timeout=timeout)
                 except grpc.aio.AioRpcError as error:
@@ -82,7 +90,7 @@ class ProxyHandler(grpc.GenericRpcHandler):
             call_backend = channel.unary_stream(route.method)
 
             async def unary_stream(request: bytes, context):
-                metadata, timeout = await self._prepare(route, context)
+                _, metadata, timeout = await self._prepare(route, context)
                 call = call_backend(request, metadata=metadata, timeout=timeout)
                 try:
                     async for response in call:
@@ -97,7 +105,7 @@ class ProxyHandler(grpc.GenericRpcHandler):
         call_backend = channel.stream_stream(route.method)
 
         async def stream_stream(request_iterator, context):
-            metadata, timeout = await self._prepare(route, context)
+            _, metadata, timeout = await self._prepare(route, context)
             call = call_backend(request_iterator, metadata=metadata, timeout=timeout)
             try:
                 async for response in call:

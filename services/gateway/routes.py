@@ -14,6 +14,16 @@ from maas.trainer.v1 import trainer_pb2
 
 Scope = api_pb.Scope
 
+# Calls that run a model: metered as predictions.
+PREDICTION_METHODS = frozenset(
+    {
+        "/inference.GRPCInferenceService/ModelInfer",
+        "/tensorflow.serving.PredictionService/Predict",
+        "/tensorflow.serving.PredictionService/Classify",
+        "/tensorflow.serving.PredictionService/Regress",
+        "/tensorflow.serving.PredictionService/MultiInference",
+    }
+)
 # Standard inference APIs carry no scope option; these are the exceptions to `predict`.
 _INFERENCE_SCOPES = {"RepositoryModelLoad": Scope.SCOPE_TRAIN, "RepositoryModelUnload": Scope.SCOPE_TRAIN}
 
@@ -25,6 +35,8 @@ class Route:
     client_streaming: bool
     server_streaming: bool
     scope: int
+    # Counts against the plan's daily prediction quota.
+    prediction: bool = False
 
 
 def _scope(method: MethodDescriptor, default: int | None) -> int:
@@ -44,6 +56,7 @@ def _routes(backend: str, service: ServiceDescriptor, default_scope: int | None 
             m.client_streaming,
             m.server_streaming,
             _scope(m, default_scope),
+            f"/{service.full_name}/{m.name}" in PREDICTION_METHODS,
         )
         for m in service.methods
     }
@@ -68,7 +81,9 @@ _TF_SERVING = {
 
 def build_routes() -> dict[str, Route]:
     tf_serving = {
-        f"/{service}/{method}": Route("inference", f"/{service}/{method}", False, False, scope)
+        f"/{service}/{method}": Route(
+            "inference", f"/{service}/{method}", False, False, scope, f"/{service}/{method}" in PREDICTION_METHODS
+        )
         for service, methods in _TF_SERVING.items()
         for method, scope in methods.items()
     }

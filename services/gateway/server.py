@@ -14,6 +14,7 @@ from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
 from services.gateway.proxy import ProxyHandler
+from services.gateway.quota import UsageMeter
 from services.gateway.routes import build_routes
 from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
 from services.gateway.store import GatewayStore, new_secret
@@ -46,6 +47,8 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     store = GatewayStore(engine)
     _ensure_admin_key(store, settings)
     authenticator = Authenticator(store, settings.key_cache_seconds)
+    meter = UsageMeter(store, settings.key_cache_seconds)
+    meter.start()
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -57,14 +60,15 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     }
 
     async def close() -> None:
+        await meter.stop()
         for channel in channels.values():
             await channel.close()
         engine.dispose()
 
     return GrpcServer(
         settings=settings,
-        bindings=[ServiceBinding(register, AdminServicer(store, authenticator), ADMIN_SERVICE.full_name)],
-        generic_handlers=[ProxyHandler(build_routes(), channels, authenticator)],
+        bindings=[ServiceBinding(register, AdminServicer(store, authenticator, meter), ADMIN_SERVICE.full_name)],
+        generic_handlers=[ProxyHandler(build_routes(), channels, authenticator, meter)],
         on_stop=[close],
     )
 

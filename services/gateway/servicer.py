@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import grpc
 import structlog
@@ -10,8 +11,10 @@ import structlog
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
 from maas.gateway.v1 import admin_pb2_grpc
+from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.validation import page_size, parse_name
 from services.gateway.auth import Authenticator, authorize
+from services.gateway.quota import UsageMeter, today
 from services.gateway.store import GatewayStore
 
 audit = structlog.get_logger("maas.audit")
@@ -19,9 +22,10 @@ ADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["AdminService"]
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: GatewayStore, authenticator: Authenticator) -> None:
+    def __init__(self, store: GatewayStore, authenticator: Authenticator, meter: UsageMeter) -> None:
         self.store = store
         self.auth = authenticator
+        self.meter = meter
 
     async def _admin(self, context: grpc.aio.ServicerContext, method: str, **target: str) -> None:
         principal = await self.auth.authenticate(context.invocation_metadata())
@@ -60,6 +64,29 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         tenant_id, key_id = parse_name(request.name, ("tenants", None, "apiKeys", None))
         await self._admin(context, "RevokeApiKey", tenant=tenant_id, api_key=key_id)
         return await asyncio.to_thread(self.store.revoke_api_key, tenant_id, key_id)
+
+    async def CreatePlan(self, request, context):
+        await self._admin(context, "CreatePlan", plan=request.plan_id)
+        return await asyncio.to_thread(self.store.create_plan, request.plan_id, request.plan)
+
+    async def ListPlans(self, request, context):
+        await self._admin(context, "ListPlans")
+        return pb.ListPlansResponse(plans=await asyncio.to_thread(self.store.list_plans))
+
+    async def GetUsage(self, request, context):
+        (tenant_id,) = parse_name(request.name, ("tenants", None, "usage"))
+        principal = await self.auth.authenticate(context.invocation_metadata())
+        if principal.tenant is not None:
+            authorize(principal, api_pb.Scope.SCOPE_READ, f"{ADMIN_SERVICE.full_name}/GetUsage")
+            if principal.tenant != tenant_id:
+                raise PermissionDenied("a tenant's key reads only that tenant's usage")
+        day = request.day or today()
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            raise InvalidArgument(f"day: {day!r} is not a date (YYYY-MM-DD)") from None
+        await asyncio.to_thread(self.store.get_tenant, tenant_id)
+        return await self.meter.usage(tenant_id, day)
 
 
 def register(servicer: AdminServicer, server: grpc.aio.Server) -> None:

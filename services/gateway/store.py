@@ -68,6 +68,7 @@ class GatewayStore:
         plan = tenant.plan or "plans/free"
         if not plan.startswith("plans/"):
             raise InvalidArgument(f"tenant.plan: {plan!r} must look like plans/{{plan}}")
+        self.get_plan(plan.removeprefix("plans/"))
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -188,3 +189,70 @@ class GatewayStore:
         if row is None or row.revoke_time is not None:
             return None
         return Principal(row.key_id, row.tenant_id, frozenset(row.scopes), _utc(row.expire_time))
+
+    # plans and usage
+    @staticmethod
+    def _plan_message(row) -> pb.Plan:
+        return pb.Plan(
+            name=f"plans/{row.plan_id}",
+            display_name=row.display_name,
+            predictions_per_day=row.predictions_per_day,
+            requests_per_second=row.requests_per_second,
+            burst=row.burst,
+        )
+
+    def create_plan(self, plan_id: str, plan: pb.Plan) -> pb.Plan:
+        check_id(plan_id, "plan_id")
+        if plan.predictions_per_day < 0 or plan.requests_per_second < 0 or plan.burst < 0:
+            raise InvalidArgument("plan: limits must not be negative (0 means unlimited)")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    t.plans.insert().values(
+                        plan_id=plan_id,
+                        display_name=plan.display_name or plan_id,
+                        predictions_per_day=plan.predictions_per_day,
+                        requests_per_second=plan.requests_per_second,
+                        burst=plan.burst or max(1, int(plan.requests_per_second)),
+                    )
+                )
+        except sa.exc.IntegrityError:
+            raise AlreadyExists(f"plan {plan_id!r} already exists") from None
+        return self.get_plan(plan_id)
+
+    def get_plan(self, plan_id: str) -> pb.Plan:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.plans).where(t.plans.c.plan_id == plan_id)).first()
+        if row is None:
+            raise NotFound(f"plan {plan_id!r} not found")
+        return self._plan_message(row)
+
+    def list_plans(self) -> list[pb.Plan]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.plans).order_by(t.plans.c.plan_id)).all()
+        return [self._plan_message(r) for r in rows]
+
+    def plan_of(self, tenant_id: str) -> pb.Plan:
+        return self.get_plan(self.get_tenant(tenant_id).plan.removeprefix("plans/"))
+
+    def usage(self, tenant_id: str, day: str) -> tuple[int, int]:
+        """(predictions, requests) recorded for a tenant and day."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.usage).where(t.usage.c.tenant_id == tenant_id, t.usage.c.day == day)).first()
+        return (row.predictions, row.requests) if row else (0, 0)
+
+    def add_usage(self, deltas: dict[tuple[str, str], tuple[int, int]]) -> None:
+        """Add counted calls; replicas add, never overwrite, so their counts sum up."""
+        with self.engine.begin() as conn:
+            for (tenant_id, day), (predictions, requests) in deltas.items():
+                updated = conn.execute(
+                    t.usage.update()
+                    .where(t.usage.c.tenant_id == tenant_id, t.usage.c.day == day)
+                    .values(predictions=t.usage.c.predictions + predictions, requests=t.usage.c.requests + requests)
+                ).rowcount
+                if not updated:
+                    conn.execute(
+                        t.usage.insert().values(
+                            tenant_id=tenant_id, day=day, predictions=predictions, requests=requests
+                        )
+                    )

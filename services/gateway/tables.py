@@ -29,3 +29,23 @@ api_keys = sa.Table(
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoke_time", sa.DateTime(timezone=True), nullable=True),
 )
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("plan_id", sa.String(63), primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("predictions_per_day", sa.BigInteger, nullable=False),
+    sa.Column("requests_per_second", sa.Float, nullable=False),
+    sa.Column("burst", sa.Integer, nullable=False),
+)
+
+# Metered usage per tenant and UTC day; gateway replicas add their counts to it.
+usage = sa.Table(
+    "usage",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("predictions", sa.BigInteger, nullable=False),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+)

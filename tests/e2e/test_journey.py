@@ -153,3 +153,44 @@ def test_tensorflow_serving_client_agrees_with_the_model(stack, journey, tmp_pat
     with MaasClient(stack.address("gateway"), journey.api_key) as client:
         expected = _model_predictions(client, journey.model_version, features, tmp_path)
     np.testing.assert_allclose(tf.make_ndarray(response.outputs["probabilities"]), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_daily_prediction_quota_stops_the_101st_call_and_usage_reports_100(stack, journey):
+    from grpc_status import rpc_status
+
+    from maas.gateway.v1 import admin_pb2
+
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        admin.admin.CreatePlan(
+            admin_pb2.CreatePlanRequest(plan_id="hundred", plan=admin_pb2.Plan(predictions_per_day=100)),
+            **admin._kw(),
+        )
+        admin.create_tenant("metered", plan="plans/hundred")
+        key = admin.create_api_key("metered").secret
+    with MaasClient(stack.address("gateway"), journey.api_key) as owner:
+        version = owner.get_model_version(journey.model_version)
+        blob = b"".join(
+            c.chunk
+            for c in owner.registry.DownloadArtifact(rpb.DownloadArtifactRequest(name=version.artifact), **owner._kw())
+        )
+    with MaasClient(stack.address("gateway"), key) as client:
+
+        def upload():
+            yield rpb.UploadArtifactRequest(header=rpb.UploadArtifactRequest.Header(size_bytes=len(blob)))
+            yield rpb.UploadArtifactRequest(chunk=blob)
+
+        artifact = client.registry.UploadArtifact(upload(), **client._kw())
+        copy = rpb.ModelVersion(artifact=artifact.name, signature=version.signature)
+        created = client.registry.CreateModelVersion(
+            rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client._kw()
+        )
+        client.set_alias("digits", "production", created.version)
+        for _ in range(100):
+            client.predict("digits", np.zeros((1, 64)))
+        with pytest.raises(grpc.RpcError) as error:
+            client.inference.ModelInfer(infer_pb.ModelInferRequest(model_name="digits"), **client._kw())
+        assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        details = {d.type_url.rsplit(".", 1)[-1] for d in rpc_status.from_call(error.value).details}
+        assert details == {"RetryInfo", "QuotaFailure"}
+        usage = client.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/metered/usage"), **client._kw())
+    assert usage.predictions == 100

@@ -165,3 +165,48 @@ def call_list_models(address, secret):
         list_models(
             pb.ListModelsRequest(), metadata=(("authorization", f"Bearer {secret}"), ("x-request-id", "trace-123"))
         )
+
+
+def test_rate_limit_of_the_plan_answers_resource_exhausted_with_retry_info(stack):
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    with MaasClient(stack, ADMIN_KEY) as admin:
+        admin.admin.CreatePlan(
+            admin_pb2.CreatePlanRequest(plan_id="tiny", plan=admin_pb2.Plan(requests_per_second=0.5, burst=2)),
+            **admin._kw(),
+        )
+        plans = admin.admin.ListPlans(admin_pb2.ListPlansRequest(), **admin._kw())
+        assert {p.name for p in plans.plans} >= {"plans/free", "plans/pro", "plans/tiny"}
+        admin.create_tenant("slow", plan="plans/tiny")
+        with pytest.raises(MaasError) as error:
+            admin.create_tenant("nowhere", plan="plans/missing")
+        assert error.value.code == grpc.StatusCode.NOT_FOUND
+        key = admin.create_api_key("slow").secret
+    with MaasClient(stack, key) as client:
+        for _ in range(2):
+            client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+        with pytest.raises(grpc.RpcError) as error:
+            client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+    assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    status = rpc_status.from_call(error.value)
+    kinds = {detail.type_url.rsplit(".", 1)[-1] for detail in status.details}
+    assert kinds == {"RetryInfo", "QuotaFailure"}
+    retry = error_details_pb2.RetryInfo()
+    next(d for d in status.details if d.Is(retry.DESCRIPTOR)).Unpack(retry)
+    assert 0 < retry.retry_delay.ToTimedelta().total_seconds() <= 2
+
+
+def test_usage_is_readable_by_the_tenant_and_the_admin_only(stack):
+    key = tenant_with_key(stack, "acme")
+    other = tenant_with_key(stack, "globex")
+    with MaasClient(stack, key.secret) as client:
+        for _ in range(3):
+            client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+        usage = client.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **client._kw())
+        assert (usage.requests, usage.predictions, usage.plan.name) == (3, 0, "plans/free")
+    with MaasClient(stack, other.secret) as client, pytest.raises(grpc.RpcError) as error:
+        client.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **client._kw())
+    assert error.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with MaasClient(stack, ADMIN_KEY) as admin:
+        assert admin.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **admin._kw()).requests == 3

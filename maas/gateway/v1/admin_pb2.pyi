@@ -11,6 +11,60 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Plan(_message.Message):
+    __slots__ = ("name", "display_name", "predictions_per_day", "requests_per_second", "burst")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    BURST_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    display_name: str
+    predictions_per_day: int
+    requests_per_second: float
+    burst: int
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., predictions_per_day: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., burst: _Optional[int] = ...) -> None: ...
+
+class CreatePlanRequest(_message.Message):
+    __slots__ = ("plan_id", "plan")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    plan: Plan
+    def __init__(self, plan_id: _Optional[str] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
+class ListPlansRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPlansResponse(_message.Message):
+    __slots__ = ("plans",)
+    PLANS_FIELD_NUMBER: _ClassVar[int]
+    plans: _containers.RepeatedCompositeFieldContainer[Plan]
+    def __init__(self, plans: _Optional[_Iterable[_Union[Plan, _Mapping]]] = ...) -> None: ...
+
+class GetUsageRequest(_message.Message):
+    __slots__ = ("name", "day")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    day: str
+    def __init__(self, name: _Optional[str] = ..., day: _Optional[str] = ...) -> None: ...
+
+class Usage(_message.Message):
+    __slots__ = ("name", "day", "predictions", "requests", "plan")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    day: str
+    predictions: int
+    requests: int
+    plan: Plan
+    def __init__(self, name: _Optional[str] = ..., day: _Optional[str] = ..., predictions: _Optional[int] = ..., requests: _Optional[int] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
 class Tenant(_message.Message):
     __slots__ = ("name", "display_name", "plan", "create_time")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -65,6 +65,21 @@ class AdminServiceStub:
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ApiKey.FromString,
                 _registered_method=True)
+        self.CreatePlan = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/CreatePlan',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePlanRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Plan.FromString,
+                _registered_method=True)
+        self.ListPlans = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/ListPlans',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListPlansRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListPlansResponse.FromString,
+                _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/GetUsage',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -113,6 +128,28 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePlan(self, request, context):
+        """Creates a plan: quotas and rate limits a tenant can be put on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlans(self, request, context):
+        """Lists the plans (`free` and `pro` exist from the start).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsage(self, request, context):
+        """A tenant's metered usage of one day against its plan: the admin for any tenant, a
+        tenant's key for its own (`tenants/{tenant}/usage`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +182,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RevokeApiKey,
                     request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ApiKey.SerializeToString,
+            ),
+            'CreatePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePlan,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePlanRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Plan.SerializeToString,
+            ),
+            'ListPlans': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlans,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListPlansRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListPlansResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +362,87 @@ class AdminService:
             '/maas.gateway.v1.AdminService/RevokeApiKey',
             maas_dot_gateway_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.SerializeToString,
             maas_dot_gateway_dot_v1_dot_admin__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.gateway.v1.AdminService/CreatePlan',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePlanRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Plan.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.gateway.v1.AdminService/ListPlans',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.ListPlansRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.ListPlansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.gateway.v1.AdminService/GetUsage',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.FromString,
             options,
             channel_credentials,
             insecure,
