@@ -29,7 +29,8 @@ def _print_endpoints(stack) -> None:
     print(f"  logs       {stack.log_dir}/")
 
 
-def cmd_up(args) -> int:
+def _start_stack(args):
+    """Start the four services and print where they are; None (and the reason) if they do not start."""
     from maas.stack import LocalStack
 
     stack = LocalStack(_data_dir(args))
@@ -38,8 +39,15 @@ def cmd_up(args) -> int:
         stack.start(timeout=args.timeout)
     except RuntimeError as error:
         print(f"maas up failed: {error}", file=sys.stderr)
-        return 1
+        return None
     _print_endpoints(stack)
+    return stack
+
+
+def cmd_up(args) -> int:
+    stack = _start_stack(args)
+    if stack is None:
+        return 1
     print("press Ctrl-C to stop", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,19 +66,13 @@ def cmd_up(args) -> int:
 
 def cmd_demo(args) -> int:
     from maas import demo
-    from maas.stack import LocalStack, admin_key_for
+    from maas.stack import admin_key_for
 
-    data_dir = _data_dir(args)
     if not args.with_stack:
-        return demo.main(args.endpoint, args.admin_key or admin_key_for(data_dir), args.epochs)
-    stack = LocalStack(data_dir)
-    print("starting the stack ...", flush=True)
-    try:
-        stack.start(timeout=args.timeout)
-    except RuntimeError as error:
-        print(f"maas up failed: {error}", file=sys.stderr)
+        return demo.main(args.endpoint, args.admin_key or admin_key_for(_data_dir(args)), args.epochs)
+    stack = _start_stack(args)
+    if stack is None:
         return 1
-    _print_endpoints(stack)
     try:
         return demo.main(stack.address("gateway"), stack.admin_key, args.epochs)
     finally:

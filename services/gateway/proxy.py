@@ -61,52 +61,26 @@ class ProxyHandler(grpc.GenericRpcHandler):
 
     def _handler(self, route: Route) -> grpc.RpcMethodHandler:
         channel = self._channels[route.backend]
-        if not route.client_streaming and not route.server_streaming:
-            call_backend = channel.unary_unary(route.method)
+        if not route.server_streaming:
+            call_backend = (channel.stream_unary if route.client_streaming else channel.unary_unary)(route.method)
 
-            async def unary_unary(request: bytes, context):
+            async def single_response(request_or_iterator, context):
                 tenant, metadata, timeout = await self._prepare(route, context)
                 try:
-                    return await call_backend(request, metadata=metadata, timeout=timeout)
+                    return await call_backend(request_or_iterator, metadata=metadata, timeout=timeout)
                 except grpc.aio.AioRpcError as error:
                     self._meter.refund(tenant, route.prediction)
                     raise UpstreamError.from_rpc_error(error) from None
 
-            return grpc.unary_unary_rpc_method_handler(unary_unary)
+            if route.client_streaming:
+                return grpc.stream_unary_rpc_method_handler(single_response)
+            return grpc.unary_unary_rpc_method_handler(single_response)
 
-        if route.client_streaming and not route.server_streaming:
-            call_backend = channel.stream_unary(route.method)
+        call_stream = (channel.stream_stream if route.client_streaming else channel.unary_stream)(route.method)
 
-            async def stream_unary(request_iterator, context):
-                _, metadata, timeout = await self._prepare(route, context)
-                try:
-                    return await call_backend(request_iterator, metadata=metadata, timeout=timeout)
-                except grpc.aio.AioRpcError as error:
-                    raise UpstreamError.from_rpc_error(error) from None
-
-            return grpc.stream_unary_rpc_method_handler(stream_unary)
-
-        if route.server_streaming and not route.client_streaming:
-            call_backend = channel.unary_stream(route.method)
-
-            async def unary_stream(request: bytes, context):
-                _, metadata, timeout = await self._prepare(route, context)
-                call = call_backend(request, metadata=metadata, timeout=timeout)
-                try:
-                    async for response in call:
-                        yield response
-                except grpc.aio.AioRpcError as error:
-                    raise UpstreamError.from_rpc_error(error) from None
-                finally:
-                    call.cancel()
-
-            return grpc.unary_stream_rpc_method_handler(unary_stream)
-
-        call_backend = channel.stream_stream(route.method)
-
-        async def stream_stream(request_iterator, context):
+        async def response_stream(request_or_iterator, context):
             _, metadata, timeout = await self._prepare(route, context)
-            call = call_backend(request_iterator, metadata=metadata, timeout=timeout)
+            call = call_stream(request_or_iterator, metadata=metadata, timeout=timeout)
             try:
                 async for response in call:
                     yield response
@@ -115,4 +89,6 @@ class ProxyHandler(grpc.GenericRpcHandler):
             finally:
                 call.cancel()
 
-        return grpc.stream_stream_rpc_method_handler(stream_stream)
+        if route.client_streaming:
+            return grpc.stream_stream_rpc_method_handler(response_stream)
+        return grpc.unary_stream_rpc_method_handler(response_stream)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common.errors import AlreadyExists, InvalidArgument, NotFound
+from services.common.timeutil import now, utc
 from services.common.validation import check_id, decode_page_token, encode_page_token
 from services.gateway import tables as t
 
@@ -42,16 +43,6 @@ class Principal:
     expire_time: dt.datetime | None
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class GatewayStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -60,7 +51,7 @@ class GatewayStore:
     @staticmethod
     def _tenant_message(row) -> pb.Tenant:
         tenant = pb.Tenant(name=f"tenants/{row.tenant_id}", display_name=row.display_name, plan=row.plan)
-        tenant.create_time.FromDatetime(_utc(row.create_time))
+        tenant.create_time.FromDatetime(utc(row.create_time))
         return tenant
 
     def create_tenant(self, tenant_id: str, tenant: pb.Tenant) -> pb.Tenant:
@@ -76,7 +67,7 @@ class GatewayStore:
                         tenant_id=tenant_id,
                         display_name=tenant.display_name or tenant_id,
                         plan=plan,
-                        create_time=_now(),
+                        create_time=now(),
                     )
                 )
         except sa.exc.IntegrityError:
@@ -109,11 +100,11 @@ class GatewayStore:
             prefix=row.prefix,
             scopes=row.scopes,
         )
-        key.create_time.FromDatetime(_utc(row.create_time))
+        key.create_time.FromDatetime(utc(row.create_time))
         if row.expire_time:
-            key.expire_time.FromDatetime(_utc(row.expire_time))
+            key.expire_time.FromDatetime(utc(row.expire_time))
         if row.revoke_time:
-            key.revoke_time.FromDatetime(_utc(row.revoke_time))
+            key.revoke_time.FromDatetime(utc(row.revoke_time))
         return key
 
     def create_api_key(self, tenant_id: str, key: pb.ApiKey) -> tuple[pb.ApiKey, str]:
@@ -123,7 +114,7 @@ class GatewayStore:
         if unknown:
             raise InvalidArgument(f"api_key.scopes: unknown scope values {sorted(unknown)}")
         expire = key.expire_time.ToDatetime(tzinfo=dt.UTC) if key.HasField("expire_time") else None
-        if expire is not None and expire <= _now():
+        if expire is not None and expire <= now():
             raise InvalidArgument("api_key.expire_time: must be in the future")
         secret = new_secret()
         key_id = secrets.token_hex(8)
@@ -136,7 +127,7 @@ class GatewayStore:
                     prefix=secret[: len(KEY_PREFIX) + 6],
                     secret_sha256=hash_secret(secret),
                     scopes=sorted(scopes),
-                    create_time=_now(),
+                    create_time=now(),
                     expire_time=expire,
                 )
             )
@@ -158,7 +149,7 @@ class GatewayStore:
             if row is None:
                 raise NotFound(f"API key tenants/{tenant_id}/apiKeys/{key_id} not found")
             if row.revoke_time is None:
-                conn.execute(t.api_keys.update().where(t.api_keys.c.key_id == key_id).values(revoke_time=_now()))
+                conn.execute(t.api_keys.update().where(t.api_keys.c.key_id == key_id).values(revoke_time=now()))
             return self._key_message(conn.execute(query).one())
 
     def ensure_admin_key(self, secret: str) -> None:
@@ -173,7 +164,7 @@ class GatewayStore:
                     prefix=secret[:11],
                     secret_sha256=hash_secret(secret),
                     scopes=sorted(ALL_SCOPES),
-                    create_time=_now(),
+                    create_time=now(),
                 )
             )
 
@@ -188,7 +179,7 @@ class GatewayStore:
             row = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.secret_sha256 == hash_secret(secret))).first()
         if row is None or row.revoke_time is not None:
             return None
-        return Principal(row.key_id, row.tenant_id, frozenset(row.scopes), _utc(row.expire_time))
+        return Principal(row.key_id, row.tenant_id, frozenset(row.scopes), utc(row.expire_time))
 
     # plans and usage
     @staticmethod

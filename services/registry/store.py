@@ -3,7 +3,6 @@ methods take plain values and return the API's resource messages."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import sqlalchemy as sa
@@ -13,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from maas.registry.v1 import registry_pb2 as pb
 from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.common.tabular import TableInfo
+from services.common.timeutil import now, set_timestamp
 from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter, parse_order
 from services.registry import tables as t
 from services.registry.blobs import BlobStore
@@ -20,17 +20,8 @@ from services.registry.blobs import BlobStore
 Kind = pb.RegistryEvent.Kind
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _etag() -> str:
     return uuid.uuid4().hex
-
-
-def _set_time(field, value: dt.datetime | None) -> None:
-    if value is not None:
-        field.FromDatetime(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
 
 
 class RegistryStore:
@@ -60,12 +51,12 @@ class RegistryStore:
             latest_version=row.latest_version,
             etag=row.etag,
         )
-        _set_time(model.create_time, row.create_time)
-        _set_time(model.update_time, row.update_time)
+        set_timestamp(model.create_time, row.create_time)
+        set_timestamp(model.update_time, row.update_time)
         return model
 
     def _insert_model(self, conn: Connection, tenant: str, model_id: str, model: pb.Model | None) -> None:
-        now = _now()
+        current = now()
         conn.execute(
             t.models.insert().values(
                 tenant=tenant,
@@ -75,8 +66,8 @@ class RegistryStore:
                 task_type=model.task_type if model else 0,
                 latest_version=0,
                 etag=_etag(),
-                create_time=now,
-                update_time=now,
+                create_time=current,
+                update_time=current,
             )
         )
 
@@ -120,7 +111,7 @@ class RegistryStore:
             if "labels" in values:
                 values["labels"] = dict(model.labels)
             conn.execute(
-                t.models.update().where(t.models.c.id == row.id).values(**values, etag=_etag(), update_time=_now())
+                t.models.update().where(t.models.c.id == row.id).values(**values, etag=_etag(), update_time=now())
             )
         return self.get_model(tenant, model_id)
 
@@ -170,7 +161,7 @@ class RegistryStore:
         )
         json_format.ParseDict(row.signature, version.signature)
         json_format.ParseDict(row.lineage, version.lineage)
-        _set_time(version.create_time, row.create_time)
+        set_timestamp(version.create_time, row.create_time)
         version.aliases.extend(aliases.get(row.version, []))
         return version
 
@@ -208,7 +199,7 @@ class RegistryStore:
                     number = conn.execute(
                         t.models.update()
                         .where(t.models.c.id == model_row.id)
-                        .values(latest_version=t.models.c.latest_version + 1, update_time=_now(), etag=_etag())
+                        .values(latest_version=t.models.c.latest_version + 1, update_time=now(), etag=_etag())
                         .returning(t.models.c.latest_version)
                     ).scalar_one()
                     conn.execute(
@@ -224,7 +215,7 @@ class RegistryStore:
                             state=version.state or pb.ModelVersion.State.STATE_READY,
                             description=version.description,
                             request_id=request_id or None,
-                            create_time=_now(),
+                            create_time=now(),
                         )
                     )
                     self._record(conn, tenant, Kind.KIND_VERSION_CREATED, model_id, version=number)
@@ -327,7 +318,7 @@ class RegistryStore:
     @staticmethod
     def _alias_message(model_id: str, row) -> pb.Alias:
         alias = pb.Alias(name=f"models/{model_id}/aliases/{row.alias}", version=row.version, revision=row.revision)
-        _set_time(alias.update_time, row.update_time)
+        set_timestamp(alias.update_time, row.update_time)
         return alias
 
     def set_alias(self, tenant: str, model_id: str, alias: str, version: int) -> pb.Alias:
@@ -346,7 +337,7 @@ class RegistryStore:
             if exists is None:
                 raise NotFound(f"version {version} of model {model_id!r} not found")
             revision = self._record(conn, tenant, Kind.KIND_ALIAS_SET, model_id, version=version, alias=alias)
-            values = {"version": version, "revision": revision, "update_time": _now()}
+            values = {"version": version, "revision": revision, "update_time": now()}
             updated = conn.execute(
                 t.aliases.update()
                 .where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == alias)
@@ -392,7 +383,7 @@ class RegistryStore:
     def _record(conn: Connection, tenant: str, kind: int, model_id: str, version: int = 0, alias: str = "") -> int:
         return conn.execute(
             t.events.insert()
-            .values(tenant=tenant, kind=kind, model_id=model_id, version=version, alias=alias, event_time=_now())
+            .values(tenant=tenant, kind=kind, model_id=model_id, version=version, alias=alias, event_time=now())
             .returning(t.events.c.revision)
         ).scalar_one()
 
@@ -416,7 +407,7 @@ class RegistryStore:
                 version=row.version,
                 alias=row.alias,
             )
-            _set_time(event.event_time, row.event_time)
+            set_timestamp(event.event_time, row.event_time)
             result.append(event)
         return result
 
@@ -433,10 +424,10 @@ class RegistryStore:
         if exists is None:
             conn.execute(
                 t.artifacts.insert().values(
-                    tenant=tenant, sha256=sha256, size_bytes=size, create_time=_now(), pending_delete=False
+                    tenant=tenant, sha256=sha256, size_bytes=size, create_time=now(), pending_delete=False
                 )
             )
-            created = _now()
+            created = now()
         else:
             created = exists.create_time
             if exists.pending_delete:
@@ -446,7 +437,7 @@ class RegistryStore:
                     .values(pending_delete=False)
                 )
         artifact = pb.Artifact(name=f"artifacts/{sha256}", sha256=sha256, size_bytes=size)
-        _set_time(artifact.create_time, created)
+        set_timestamp(artifact.create_time, created)
         return artifact
 
     def commit_artifact(self, tenant: str, sha256: str, size: int) -> pb.Artifact:
@@ -461,7 +452,7 @@ class RegistryStore:
         if row is None or row.pending_delete or not self.blobs.exists(tenant, sha256):
             raise NotFound(f"artifact {sha256!r} not found")
         artifact = pb.Artifact(name=f"artifacts/{sha256}", sha256=sha256, size_bytes=row.size_bytes)
-        _set_time(artifact.create_time, row.create_time)
+        set_timestamp(artifact.create_time, row.create_time)
         return artifact
 
     def delete_artifact(self, tenant: str, sha256: str) -> None:
@@ -548,7 +539,7 @@ class RegistryStore:
         )
         for column in row.columns:
             dataset.columns.add(**column)
-        _set_time(dataset.create_time, row.create_time)
+        set_timestamp(dataset.create_time, row.create_time)
         return dataset
 
     def create_dataset(
@@ -578,7 +569,7 @@ class RegistryStore:
                             size_bytes=size,
                             description=header.description,
                             labels=dict(header.labels),
-                            create_time=_now(),
+                            create_time=now(),
                         )
                     )
                 return self.get_dataset(tenant, header.dataset_id, latest + 1)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.common.timeutil import now, utc
 from services.common.validation import decode_page_token, encode_page_token, parse_filter
 from services.trainer import tables as t
 
@@ -21,16 +22,6 @@ TERMINAL = frozenset({State.STATE_SUCCEEDED, State.STATE_FAILED, State.STATE_CAN
 
 class LeaseLost(Exception):
     """The job is no longer this attempt's: cancelled, ended, or taken over by another worker."""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class JobStore:
@@ -59,7 +50,7 @@ class JobStore:
             ("end_time", row.end_time),
         ):
             if value is not None:
-                getattr(job, field).FromDatetime(_utc(value))
+                getattr(job, field).FromDatetime(utc(value))
         return job
 
     def _row(self, conn, tenant: str | None, job_id: str):
@@ -93,7 +84,7 @@ class JobStore:
                         state=State.STATE_QUEUED,
                         state_reason="waiting for a worker",
                         request_id=request_id or None,
-                        create_time=_now(),
+                        create_time=now(),
                         epoch=0,
                         total_epochs=job.spec.hyperparameters.epochs,
                         metrics={},
@@ -148,7 +139,7 @@ class JobStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(page_size + 1)).all()
         last = rows[page_size - 1] if len(rows) > page_size else None
-        token = encode_page_token([_utc(last.create_time).isoformat(), last.job_id]) if last else ""
+        token = encode_page_token([utc(last.create_time).isoformat(), last.job_id]) if last else ""
         return [self._job_message(r) for r in rows[:page_size]], token
 
     def cancel(self, tenant: str, job_id: str) -> pb.TrainingJob:
@@ -166,7 +157,7 @@ class JobStore:
     @staticmethod
     def _append(conn, job_id: str, event: pb.TrainingJobEvent) -> None:
         if not event.HasField("event_time"):
-            event.event_time.FromDatetime(_now())
+            event.event_time.FromDatetime(now())
         conn.execute(t.job_events.insert().values(job_id=job_id, event=json_format.MessageToJson(event, indent=None)))
 
     def append_event(self, job_id: str, event: pb.TrainingJobEvent) -> None:
@@ -193,7 +184,7 @@ class JobStore:
     # ---------------------------------------------------------- state machine
     def _transition(self, conn, job_id: str, state: int, reason: str, **values) -> None:
         if state in TERMINAL:
-            values.update(end_time=_now(), lease_owner=None, lease_expires=None)
+            values.update(end_time=now(), lease_owner=None, lease_expires=None)
         conn.execute(
             t.jobs.update().where(t.jobs.c.job_id == job_id).values(state=state, state_reason=reason, **values)
         )
@@ -269,14 +260,14 @@ class JobStore:
     ) -> pb.TrainingJob | None:
         """Take the oldest queued job, or a running one whose lease expired (its worker died),
         skipping tenants that already run `max_per_tenant` jobs."""
-        now = _now()
+        current = now()
         with self.engine.begin() as conn:
             query = (
                 sa.select(t.jobs.c.job_id, t.jobs.c.attempt, t.jobs.c.state)
                 .where(
                     sa.or_(
                         t.jobs.c.state == State.STATE_QUEUED,
-                        sa.and_(t.jobs.c.state == State.STATE_RUNNING, t.jobs.c.lease_expires < now),
+                        sa.and_(t.jobs.c.state == State.STATE_RUNNING, t.jobs.c.lease_expires < current),
                     )
                 )
                 .order_by(t.jobs.c.create_time)
@@ -285,7 +276,7 @@ class JobStore:
             if max_per_tenant > 0:
                 busy = (
                     sa.select(t.jobs.c.tenant)
-                    .where(t.jobs.c.state == State.STATE_RUNNING, t.jobs.c.lease_expires >= now)
+                    .where(t.jobs.c.state == State.STATE_RUNNING, t.jobs.c.lease_expires >= current)
                     .group_by(t.jobs.c.tenant)
                     .having(sa.func.count() >= max_per_tenant)
                 )
@@ -312,8 +303,8 @@ class JobStore:
                 reason,
                 attempt=row.attempt + 1,
                 lease_owner=worker,
-                lease_expires=now + dt.timedelta(seconds=lease_seconds),
-                start_time=now,
+                lease_expires=current + dt.timedelta(seconds=lease_seconds),
+                start_time=current,
             )
         return self.get(None, row.job_id)
 
@@ -323,7 +314,7 @@ class JobStore:
             conn.execute(
                 t.jobs.update()
                 .where(t.jobs.c.job_id == job_id, t.jobs.c.lease_owner == worker)
-                .values(lease_expires=_now() + dt.timedelta(seconds=lease_seconds))
+                .values(lease_expires=now() + dt.timedelta(seconds=lease_seconds))
             )
             return bool(conn.execute(sa.select(t.jobs.c.cancel_requested).where(t.jobs.c.job_id == job_id)).scalar())
 
