@@ -20,13 +20,39 @@ from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
 from services.gateway.store import GatewayStore, new_secret
 
 log = structlog.get_logger("maas.gateway")
-# Inference may be several replicas (a headless Service resolved with dns:///): spread calls over
-# every address round robin, and skip replicas whose health check is not SERVING.
+# Inference may be several replicas (a headless Service resolved with dns:///, or a list such as
+# ipv4:10.0.0.1:50054,10.0.0.2:50054): spread calls over every address round robin, skip replicas
+# whose health check is not SERVING, and retry inference calls (they change nothing) that a dying
+# replica answered UNAVAILABLE, within a retry budget so retries cannot swamp the survivors.
 _BALANCED = [
+    ("grpc.enable_retries", 1),
     (
         "grpc.service_config",
-        json.dumps({"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}),
-    )
+        json.dumps(
+            {
+                "loadBalancingConfig": [{"round_robin": {}}],
+                "healthCheckConfig": {"serviceName": ""},
+                "methodConfig": [
+                    {
+                        "name": [
+                            {"service": "inference.GRPCInferenceService"},
+                            {"service": "tensorflow.serving.PredictionService"},
+                            {"service": "tensorflow.serving.ModelService"},
+                        ],
+                        "retryPolicy": {
+                            "maxAttempts": 3,
+                            "initialBackoff": "0.01s",
+                            "maxBackoff": "0.2s",
+                            "backoffMultiplier": 2,
+                            "retryableStatusCodes": ["UNAVAILABLE"],
+                        },
+                    }
+                ],
+                # The retry budget: retries stop while more than half the recent calls failed.
+                "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1},
+            }
+        ),
+    ),
 ]
 
 

@@ -2,7 +2,10 @@
 
 import pytest
 
+from maas.client import MaasClient
 from maas.demo import run_demo
+from maas.gateway.v1 import admin_pb2
+from maas.registry.v1 import registry_pb2 as rpb
 from maas.stack import SERVICES, LocalStack
 
 
@@ -19,3 +22,32 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def journey(stack):
     return run_demo(stack.address("gateway"), stack.admin_key, epochs=15, tenant="e2e")
+
+
+def tenant_with_digits(stack, journey, tenant: str, plan: admin_pb2.Plan) -> str:
+    """A new tenant on its own plan, serving a copy of the journey's model as `production`;
+    returns its API key."""
+    plan_id = plan.name.removeprefix("plans/")
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        admin.admin.CreatePlan(admin_pb2.CreatePlanRequest(plan_id=plan_id, plan=plan), **admin._kw())
+        admin.create_tenant(tenant, plan=plan.name)
+        key = admin.create_api_key(tenant).secret
+    with MaasClient(stack.address("gateway"), journey.api_key) as owner:
+        version = owner.get_model_version(journey.model_version)
+        blob = b"".join(
+            c.chunk
+            for c in owner.registry.DownloadArtifact(rpb.DownloadArtifactRequest(name=version.artifact), **owner._kw())
+        )
+    with MaasClient(stack.address("gateway"), key) as client:
+
+        def upload():
+            yield rpb.UploadArtifactRequest(header=rpb.UploadArtifactRequest.Header(size_bytes=len(blob)))
+            yield rpb.UploadArtifactRequest(chunk=blob)
+
+        artifact = client.registry.UploadArtifact(upload(), **client._kw())
+        copy = rpb.ModelVersion(artifact=artifact.name, signature=version.signature)
+        created = client.registry.CreateModelVersion(
+            rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client._kw()
+        )
+        client.set_alias("digits", "production", created.version)
+    return key

@@ -159,32 +159,10 @@ def test_daily_prediction_quota_stops_the_101st_call_and_usage_reports_100(stack
     from grpc_status import rpc_status
 
     from maas.gateway.v1 import admin_pb2
+    from tests.e2e.conftest import tenant_with_digits
 
-    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
-        admin.admin.CreatePlan(
-            admin_pb2.CreatePlanRequest(plan_id="hundred", plan=admin_pb2.Plan(predictions_per_day=100)),
-            **admin._kw(),
-        )
-        admin.create_tenant("metered", plan="plans/hundred")
-        key = admin.create_api_key("metered").secret
-    with MaasClient(stack.address("gateway"), journey.api_key) as owner:
-        version = owner.get_model_version(journey.model_version)
-        blob = b"".join(
-            c.chunk
-            for c in owner.registry.DownloadArtifact(rpb.DownloadArtifactRequest(name=version.artifact), **owner._kw())
-        )
+    key = tenant_with_digits(stack, journey, "metered", admin_pb2.Plan(name="plans/hundred", predictions_per_day=100))
     with MaasClient(stack.address("gateway"), key) as client:
-
-        def upload():
-            yield rpb.UploadArtifactRequest(header=rpb.UploadArtifactRequest.Header(size_bytes=len(blob)))
-            yield rpb.UploadArtifactRequest(chunk=blob)
-
-        artifact = client.registry.UploadArtifact(upload(), **client._kw())
-        copy = rpb.ModelVersion(artifact=artifact.name, signature=version.signature)
-        created = client.registry.CreateModelVersion(
-            rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client._kw()
-        )
-        client.set_alias("digits", "production", created.version)
         for _ in range(100):
             client.predict("digits", np.zeros((1, 64)))
         with pytest.raises(grpc.RpcError) as error:

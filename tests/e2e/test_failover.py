@@ -1,0 +1,115 @@
+"""Two inference replicas behind one gateway: killing one (SIGKILL) under 64 requests in flight
+fails at most 0.1 % of them, and the survivor takes all traffic within 2 seconds."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import grpc
+import numpy as np
+import pytest
+
+from maas.gateway.v1 import admin_pb2
+from maas.inference.v2 import grpc_service_pb2 as pb
+from maas.inference.v2 import grpc_service_pb2_grpc
+from maas.stack import free_port, wait_serving
+from tests.e2e.conftest import tenant_with_digits
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def start(service: str, stack, **env: str) -> subprocess.Popen:
+    environment = {
+        **os.environ,
+        "MAAS_DATA_DIR": str(stack.data_dir.resolve()),
+        "MAAS_REGISTRY_ADDR": stack.address("registry"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", f"services.{service}"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def served(metrics_port: int) -> float:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("maas_inference_requests_total{") and 'code="OK"' in line
+    )
+
+
+def test_killing_one_of_two_replicas_under_load(stack, journey):
+    # A plan without rate limits: the load, not the plan, is under test.
+    key = tenant_with_digits(stack, journey, "failover", admin_pb2.Plan(name="plans/unmetered"))
+    ports = [(free_port(), free_port()) for _ in range(2)]
+    replicas = [start("inference", stack, MAAS_PORT=str(p), MAAS_METRICS_PORT=str(m)) for p, m in ports]
+    gateway_port = free_port()
+    targets = ",".join(f"127.0.0.1:{p}" for p, _ in ports)
+    # The same data dir as the stack's gateway: same tenants and keys.
+    gateway = start(
+        "gateway",
+        stack,
+        MAAS_PORT=str(gateway_port),
+        MAAS_METRICS_PORT="-1",
+        MAAS_ADMIN_KEY=stack.admin_key,
+        MAAS_INFERENCE_ADDR=f"ipv4:{targets}",
+        MAAS_TRAINER_ADDR=stack.address("trainer"),
+    )
+    try:
+        for port, _ in ports:
+            assert wait_serving(f"127.0.0.1:{port}", 120)
+        assert wait_serving(f"127.0.0.1:{gateway_port}", 60)
+        request = pb.ModelInferRequest(model_name="digits")
+        request.inputs.add(name="features", datatype="FP32", shape=[1, 64])
+        request.raw_input_contents.append(np.zeros((1, 64), np.float32).tobytes())
+        metadata = (("authorization", f"Bearer {key}"),)
+        results: list[tuple[float, str]] = []
+        killed_at: list[float] = []
+
+        async def client(stop_at: float) -> None:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway_port}") as channel:
+                stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
+                while time.monotonic() < stop_at:
+                    try:
+                        await stub.ModelInfer(request, metadata=metadata, timeout=10)
+                        results.append((time.monotonic(), "OK"))
+                    except grpc.aio.AioRpcError as error:
+                        results.append((time.monotonic(), error.code().name))
+
+        async def load() -> None:
+            # Warm both replicas (each loads the model on first use) before measuring.
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway_port}") as channel:
+                stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
+                await asyncio.gather(*(stub.ModelInfer(request, metadata=metadata, timeout=60) for _ in range(8)))
+            stop_at = time.monotonic() + 6
+            clients = [asyncio.create_task(client(stop_at)) for _ in range(64)]
+            await asyncio.sleep(2)
+            replicas[0].send_signal(signal.SIGKILL)
+            killed_at.append(time.monotonic())
+            await asyncio.gather(*clients)
+
+        thread = threading.Thread(target=lambda: asyncio.run(load()))
+        thread.start()
+        thread.join(90)
+        survivor_before = served(ports[1][1])
+        failures = [code for _, code in results if code != "OK"]
+        assert len(results) > 1000
+        assert len(failures) <= len(results) * 0.001, (len(failures), len(results), failures[:5])
+        late = [code for t, code in results if t > killed_at[0] + 2]
+        assert late and all(code == "OK" for code in late)
+        assert survivor_before >= len(late)
+    finally:
+        for process in [*replicas, gateway]:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(20)
