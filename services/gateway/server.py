@@ -40,16 +40,17 @@ _BALANCED = [
                             {"service": "tensorflow.serving.ModelService"},
                         ],
                         "retryPolicy": {
-                            "maxAttempts": 3,
-                            "initialBackoff": "0.01s",
-                            "maxBackoff": "0.2s",
+                            "maxAttempts": 5,
+                            "initialBackoff": "0.05s",
+                            "maxBackoff": "0.5s",
                             "backoffMultiplier": 2,
                             "retryableStatusCodes": ["UNAVAILABLE"],
                         },
                     }
                 ],
-                # The retry budget: retries stop while more than half the recent calls failed.
-                "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1},
+                # The retry budget: each failure takes a token, each success gives back 0.1, and
+                # retries stop below half the tokens; 200 absorbs a replica's share of 64 in flight.
+                "retryThrottling": {"maxTokens": 200, "tokenRatio": 0.1},
             }
         ),
     ),

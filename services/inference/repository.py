@@ -9,7 +9,9 @@ import hashlib
 import os
 import shutil
 import tarfile
+import tempfile
 import time
+import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -274,7 +276,8 @@ class ModelRepository:
         if (directory / "saved_model.pb").is_file():
             return directory
         base.mkdir(parents=True, exist_ok=True)
-        partial = base / f"{sha256}.tar.partial"
+        # Unique names: replicas may share the cache volume and fetch the same version at once.
+        partial = base / f"{sha256}.{uuid.uuid4().hex}.partial"
         digest = hashlib.sha256()
         try:
             with partial.open("wb") as file:
@@ -301,11 +304,18 @@ class ModelRepository:
 
 
 def _extract(archive: Path, directory: Path) -> None:
-    staging = directory.with_name(directory.name + ".staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(staging, filter="data")  # refuses absolute paths and `..`
-    os.replace(staging, directory)
+    staging = Path(tempfile.mkdtemp(prefix=f"{directory.name}.", suffix=".staging", dir=directory.parent))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(staging, filter="data")  # refuses absolute paths and `..`
+        try:
+            os.rename(staging, directory)
+        except OSError:
+            # Another process finished the same version first; its copy is identical (same sha256).
+            if not (directory / "saved_model.pb").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _load_saved_model(directory: Path, signature: str):

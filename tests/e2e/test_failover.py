@@ -98,9 +98,18 @@ def test_killing_one_of_two_replicas_under_load(stack, journey):
             killed_at.append(time.monotonic())
             await asyncio.gather(*clients)
 
-        thread = threading.Thread(target=lambda: asyncio.run(load()))
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(load())
+            except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread below
+                errors.append(error)
+
+        thread = threading.Thread(target=run)
         thread.start()
         thread.join(90)
+        assert not errors, errors
         survivor_before = served(ports[1][1])
         failures = [code for _, code in results if code != "OK"]
         assert len(results) > 1000
