@@ -105,8 +105,6 @@ def s3_server(tmp_path_factory) -> Iterator[str]:
     """A local S3-protocol server (moto) on a free loopback port; yields its endpoint URL."""
     import subprocess
     import sys
-    import time
-    import urllib.request
 
     port = _free_port()
     log = (tmp_path_factory.mktemp("s3") / "moto.log").open("wb")
@@ -114,12 +112,7 @@ def s3_server(tmp_path_factory) -> Iterator[str]:
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_http(url, 10)
     yield url
     process.terminate()
     process.wait(10)
@@ -143,6 +136,20 @@ def artifact_store(request, monkeypatch) -> dict:
     bucket = f"maas-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     return {"artifact_store": "s3", "s3_bucket": bucket, "s3_endpoint_url": endpoint, "s3_prefix": "test/"}
+
+
+def wait_http(url: str, timeout: float) -> None:
+    """Poll `url` until it answers 200 (a server started by a test is up) or `timeout` passes."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(url, timeout=1).status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
 
 
 def service_settings(cls, data_dir: Path, **overrides):

@@ -32,6 +32,19 @@ def parse_name(name: str, pattern: tuple[str, ...], field: str = "name") -> list
     return [part for p, part in zip(pattern, parts) if p is None]
 
 
+def parse_dataset_name(name: str, field: str = "name") -> tuple[str, int | None]:
+    """`datasets/{dataset}` (latest version: None) or `datasets/{dataset}/versions/{version}`."""
+    if (name or "").count("/") == 1:
+        (dataset_id,) = parse_name(name, ("datasets", None), field)
+        version = None
+    else:
+        dataset_id, ref = parse_name(name, ("datasets", None, "versions", None), field)
+        if not ref.isdigit() or int(ref) <= 0:
+            raise InvalidArgument(f"{field}: version {ref!r} must be a positive number")
+        version = int(ref)
+    return check_id(dataset_id, field), version
+
+
 def page_size(value: int, default: int = 50, maximum: int = 1000) -> int:
     if value < 0:
         raise InvalidArgument("page_size: must not be negative")

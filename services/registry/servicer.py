@@ -12,7 +12,7 @@ from maas.registry.v1 import registry_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.metadata import tenant_of
 from services.common.tabular import inspect_csv, inspect_npz
-from services.common.validation import check_id, page_size, parse_name
+from services.common.validation import check_id, page_size, parse_dataset_name, parse_name
 from services.registry.config import RegistrySettings
 from services.registry.store import RegistryStore
 
@@ -185,13 +185,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         return await asyncio.to_thread(self.store.create_dataset, tenant, header, sha256, writer.size, info)
 
     async def GetDataset(self, request, context):
-        parts = request.name.split("/")
-        if len(parts) == 2:
-            (dataset_id,) = parse_name(request.name, ("datasets", None))
-            version = None
-        else:
-            dataset_id, ref = parse_name(request.name, ("datasets", None, "versions", None))
-            version = _version_number(ref)
+        dataset_id, version = parse_dataset_name(request.name)
         return await asyncio.to_thread(self.store.get_dataset, tenant_of(context), dataset_id, version)
 
     async def ListDatasets(self, request, context):

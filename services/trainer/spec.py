@@ -10,7 +10,7 @@ from google.protobuf import json_format
 
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.errors import InvalidArgument
-from services.common.validation import check_id, parse_name
+from services.common.validation import check_id, parse_dataset_name, parse_name
 
 OPTIMIZERS = frozenset({"adam", "adamw", "sgd", "rmsprop"})
 TASKS = frozenset({"classification", "regression"})
@@ -231,9 +231,9 @@ def validate_spec(spec: pb.TrainingJobSpec) -> str:
     prefix = "training_job.spec"
     if not spec.dataset.dataset:
         raise InvalidArgument(f"{prefix}.dataset.dataset: required")
-    _dataset_name(spec.dataset.dataset, f"{prefix}.dataset.dataset")
+    parse_dataset_name(spec.dataset.dataset, f"{prefix}.dataset.dataset")
     if spec.HasField("validation_dataset"):
-        _dataset_name(spec.validation_dataset.dataset, f"{prefix}.validation_dataset.dataset")
+        parse_dataset_name(spec.validation_dataset.dataset, f"{prefix}.validation_dataset.dataset")
     if not (0 <= spec.validation_split < 1):
         raise InvalidArgument(f"{prefix}.validation_split: must be in [0, 1)")
     if not spec.validation_split and not spec.HasField("validation_dataset"):
@@ -286,14 +286,3 @@ def validate_spec(spec: pb.TrainingJobSpec) -> str:
         raise InvalidArgument(f"{prefix}.target_model: required (models/{{model}})")
     (model_id,) = parse_name(spec.target_model, ("models", None), f"{prefix}.target_model")
     return check_id(model_id, f"{prefix}.target_model")
-
-
-def _dataset_name(name: str, field: str) -> None:
-    parts = name.split("/")
-    if len(parts) == 2:
-        (dataset_id,) = parse_name(name, ("datasets", None), field)
-    else:
-        dataset_id, version = parse_name(name, ("datasets", None, "versions", None), field)
-        if not version.isdigit():
-            raise InvalidArgument(f"{field}: version {version!r} must be a number")
-    check_id(dataset_id, field)

@@ -13,6 +13,7 @@ import yaml
 
 from maas.client import MaasClient
 from maas.stack import SERVICES, free_port
+from tests.conftest import wait_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -49,13 +50,7 @@ def prometheus(stack, tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/-/ready", timeout=1).status == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
+    wait_http(f"{url}/-/ready", 30)
     yield url
     process.terminate()
     process.wait(15)

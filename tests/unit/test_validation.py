@@ -6,6 +6,7 @@ from services.common.validation import (
     decode_page_token,
     encode_page_token,
     page_size,
+    parse_dataset_name,
     parse_filter,
     parse_name,
     parse_order,
@@ -65,3 +66,11 @@ def test_parse_order_accepts_field_asc_desc_only():
     for bad in ("create_time", "name sideways", "name desc extra"):
         with pytest.raises(InvalidArgument, match="order_by"):
             parse_order(bad, "name")
+
+
+def test_parse_dataset_name_latest_or_positive_version():
+    assert parse_dataset_name("datasets/digits") == ("digits", None)
+    assert parse_dataset_name("datasets/digits/versions/3") == ("digits", 3)
+    for bad in ("datasets/digits/versions/0", "datasets/digits/versions/x", "datasets/../etc", "models/m"):
+        with pytest.raises(InvalidArgument, match=r"dataset\.dataset"):
+            parse_dataset_name(bad, "dataset.dataset")
