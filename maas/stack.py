@@ -64,15 +64,21 @@ def wait_serving(address: str, timeout: float) -> bool:
 class LocalStack:
     data_dir: Path
     ports: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    # The gateway's HTTP port: REST twin, KServe v2 REST, OpenAPI document and web console.
+    http_port: int = 8080
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, **kwargs) -> LocalStack:
-        return cls(data_dir, {name: (free_port(), free_port()) for name in SERVICES}, **kwargs)
+        return cls(data_dir, {name: (free_port(), free_port()) for name in SERVICES}, free_port(), **kwargs)
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service][0]}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     def metrics_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service][1]}/metrics"
@@ -99,6 +105,7 @@ class LocalStack:
         )
         if service == "gateway":
             env["MAAS_ADMIN_KEY"] = self.admin_key
+            env["MAAS_HTTP_PORT"] = str(self.http_port)
         env.update(self.extra_env)
         return env
 

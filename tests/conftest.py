@@ -154,6 +154,8 @@ def wait_http(url: str, timeout: float) -> None:
 
 def service_settings(cls, data_dir: Path, **overrides):
     """Settings for a test server: free port, metrics on a free port, the test's data dir."""
+    if "http_port" in cls.model_fields:
+        overrides.setdefault("http_port", _free_port())
     return cls(data_dir=data_dir, port=_free_port(), metrics_port=_free_port(), grace_seconds=1, **overrides)
 
 

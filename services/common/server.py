@@ -7,6 +7,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import grpc
 import structlog
@@ -18,6 +19,7 @@ from services.common.interceptors import ObservabilityInterceptor
 from services.common.logging import configure_logging
 from services.common.metrics import GrpcServerMetrics, serve_metrics
 from services.common.settings import ServiceSettings
+from services.common.tls import server_credentials
 
 log = structlog.get_logger("maas.server")
 
@@ -29,6 +31,15 @@ class ServiceBinding:
     register: Callable[[object, grpc.aio.Server], None]
     servicer: object
     service_name: str
+
+
+class Companion(Protocol):
+    """Something served beside the gRPC server (the gateway's HTTP server): started once gRPC
+    listens, stopped as soon as draining begins."""
+
+    async def start(self) -> object: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -43,12 +54,15 @@ class GrpcServer:
     on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
     # When False, the service itself calls `set_serving()` once it can really answer.
     serving_on_start: bool = True
+    companions: Sequence[Companion] = ()
 
     def __post_init__(self) -> None:
         self.health = health.aio.HealthServicer()
         self.metrics = GrpcServerMetrics(self.registry)
         self.port = 0
         self.metrics_port = 0
+        # A plaintext port on loopback for in-process companions when the public port speaks TLS.
+        self.loopback_port = 0
         self._stopped = asyncio.Event()
         self._server: grpc.aio.Server | None = None
 
@@ -76,9 +90,18 @@ class GrpcServer:
             server,
         )
         address = f"{self.settings.bind_host}:{self.settings.grpc_port}"
-        self.port = server.add_insecure_port(address)
+        settings = self.settings
+        credentials = server_credentials(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+        if credentials is None:
+            self.port = server.add_insecure_port(address)
+            if settings.bind_host in ("0.0.0.0", "::", "[::]", "127.0.0.1", "localhost"):
+                self.loopback_port = self.port
+        else:
+            self.port = server.add_secure_port(address, credentials)
         if self.port == 0:
             raise RuntimeError(f"could not bind {address}")
+        if self.companions and not self.loopback_port:
+            self.loopback_port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         self._server = server
         if self.settings.prometheus_port >= 0:
@@ -89,8 +112,20 @@ class GrpcServer:
             else (health_pb2.HealthCheckResponse.NOT_SERVING)
         )
         await self._set_all(status)
-        log.info("started", port=self.port, metrics_port=self.metrics_port, services=self.service_names)
+        for companion in self.companions:
+            await companion.start()
+        log.info(
+            "started",
+            port=self.port,
+            tls=credentials is not None,
+            metrics_port=self.metrics_port,
+            services=self.service_names,
+        )
         return self.port
+
+    @property
+    def loopback_target(self) -> str:
+        return f"127.0.0.1:{self.loopback_port}"
 
     async def set_serving(self, serving: bool = True) -> None:
         await self._set_all(
@@ -106,6 +141,8 @@ class GrpcServer:
         if self._server is None or self._stopped.is_set():
             return
         await self.health.enter_graceful_shutdown()
+        for companion in self.companions:
+            await companion.stop()
         grace = self.settings.grace_seconds if grace is None else grace
         log.info("draining", grace_seconds=grace)
         await self._server.stop(grace)

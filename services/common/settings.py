@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,11 +24,27 @@ class ServiceSettings(BaseSettings):
         default=True, description="Log a line for every successful call (failed and slow ones always are)."
     )
     max_message_bytes: int = Field(default=64 * 1024 * 1024, description="Largest gRPC message accepted or sent.")
+    tls_cert_file: Path | None = Field(default=None, description="PEM certificate: serve TLS when set.")
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle: require client certificates it signed (mTLS) when set."
+    )
 
     # Defaults per service, overridden in subclasses.
     service_name: str = "maas"
     default_port: int = 0
     default_metrics_port: int = 0
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> ServiceSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("MAAS_TLS_CERT_FILE and MAAS_TLS_KEY_FILE go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("MAAS_TLS_CLIENT_CA_FILE needs MAAS_TLS_CERT_FILE and MAAS_TLS_KEY_FILE")
+        for path in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        return self
 
     @property
     def grpc_port(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from services.common.settings import ServiceSettings
@@ -17,8 +19,23 @@ class GatewaySettings(ServiceSettings):
     registry_addr: str = Field(default="127.0.0.1:50052", description="host:port of the registry.")
     trainer_addr: str = Field(default="127.0.0.1:50053", description="host:port of the trainer.")
     inference_addr: str = Field(default="127.0.0.1:50054", description="host:port of inference.")
+    http_port: int = Field(
+        default=8080, description="HTTP port: the REST/JSON twin, KServe v2 REST, OpenAPI and console; -1 disables."
+    )
+    backend_ca_file: Path | None = Field(
+        default=None, description="PEM CA that signed the backends' certificates: TLS to the backends when set."
+    )
+    backend_cert_file: Path | None = Field(
+        default=None, description="PEM client certificate presented to the backends (mTLS)."
+    )
+    backend_key_file: Path | None = Field(default=None, description="PEM private key of backend_cert_file.")
     key_cache_seconds: float = Field(
         default=2.0, description="How long a key lookup is cached; bounds how late a revocation applies."
+    )
+    usage_cache_seconds: float = Field(
+        default=5.0,
+        description="How long a tenant's training time and stored bytes, as the trainer and registry report "
+        "them, are trusted by the quota checks.",
     )
 
     @property

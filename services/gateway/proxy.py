@@ -80,6 +80,9 @@ class ProxyHandler(grpc.GenericRpcHandler):
 
         async def response_stream(request_or_iterator, context):
             _, metadata, timeout = await self._prepare(route, context)
+            # Headers go out once the call is authorised: a watch may wait long for its first
+            # event, and the REST twin answers its HTTP status when they arrive.
+            await context.send_initial_metadata(())
             call = call_stream(request_or_iterator, metadata=metadata, timeout=timeout)
             try:
                 async for response in call:

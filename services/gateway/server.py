@@ -6,15 +6,16 @@ import json
 import sys
 from pathlib import Path
 
-import grpc
 import structlog
 
 from services.common import db
 from services.common.server import GrpcServer, ServiceBinding, run_service
+from services.common.tls import open_channel, ssl_context
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
 from services.gateway.proxy import ProxyHandler
 from services.gateway.quota import UsageMeter
+from services.gateway.rest.app import RestGateway
 from services.gateway.routes import build_routes
 from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
 from services.gateway.store import GatewayStore, new_secret
@@ -80,10 +81,11 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
+    tls = (settings.backend_ca_file, settings.backend_cert_file, settings.backend_key_file)
     channels = {
-        "registry": grpc.aio.insecure_channel(settings.registry_addr, options=options),
-        "trainer": grpc.aio.insecure_channel(settings.trainer_addr, options=options),
-        "inference": grpc.aio.insecure_channel(settings.inference_addr, options=[*options, *_BALANCED]),
+        "registry": open_channel(settings.registry_addr, options, *tls),
+        "trainer": open_channel(settings.trainer_addr, options, *tls),
+        "inference": open_channel(settings.inference_addr, [*options, *_BALANCED], *tls),
     }
 
     async def close() -> None:
@@ -92,12 +94,23 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
             await channel.close()
         engine.dispose()
 
-    return GrpcServer(
+    server = GrpcServer(
         settings=settings,
         bindings=[ServiceBinding(register, AdminServicer(store, authenticator, meter), ADMIN_SERVICE.full_name)],
         generic_handlers=[ProxyHandler(build_routes(), channels, authenticator, meter)],
         on_stop=[close],
     )
+    if settings.http_port >= 0:
+        server.companions = [
+            RestGateway(
+                settings.bind_host,
+                settings.http_port,
+                lambda: server.loopback_target,
+                settings.max_message_bytes,
+                ssl_context(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file),
+            )
+        ]
+    return server
 
 
 def main() -> None:

@@ -1,0 +1,389 @@
+"""The gateway's HTTP server: the REST/JSON twin of every RPC, the KServe v2 REST paths, the
+OpenAPI document and the web console.
+
+Transcoded calls go to the gateway's own gRPC port on loopback, the way Envoy's JSON transcoder or
+grpc-gateway sit in front of a gRPC server: authentication, scopes, quotas, metering and routing
+stay in one place, the gRPC path, and REST cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import AsyncIterator, Callable, Mapping
+from importlib import resources
+
+import grpc
+import structlog
+from aiohttp import web
+from google.protobuf import json_format
+from google.rpc import error_details_pb2, status_pb2
+
+from maas.gateway.v1 import admin_pb2
+from maas.inference.v2 import grpc_service_pb2 as infer_pb
+from maas.registry.v1 import registry_pb2
+from maas.trainer.v1 import trainer_pb2
+from services.common.errors import DomainError, InvalidArgument
+from services.common.metadata import REQUEST_ID_KEY
+from services.gateway.rest import kserve
+from services.gateway.rest.openapi import openapi_document
+from services.gateway.rest.transcoding import HttpRoute, build_request, message_to_json, routes_for
+
+log = structlog.get_logger("maas.gateway.rest")
+
+# The services with a REST twin, in the order their routes are tried.
+REST_SERVICES = (
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"],
+    registry_pb2.DESCRIPTOR.services_by_name["RegistryService"],
+    trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"],
+)
+# google.rpc.Code -> HTTP status, as in google/rpc/code.proto and grpc-gateway.
+HTTP_STATUS = {
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+}
+# HTTP headers passed on as gRPC metadata: credentials and the request id, nothing else.
+_FORWARDED_HEADERS = ("authorization", "x-api-key", REQUEST_ID_KEY)
+_NDJSON = "application/x-ndjson"
+_SSE = "text/event-stream"
+_CONSOLE = resources.files("services.gateway") / "console"
+
+
+class CallFailed(Exception):
+    """A call's gRPC status, as the HTTP layer reports it."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, trailers=()) -> None:
+        super().__init__(message)
+        self.code, self.message, self.trailers = code, message, trailers
+
+    @classmethod
+    def of(cls, error: BaseException) -> CallFailed:
+        if isinstance(error, grpc.aio.AioRpcError):
+            return cls(error.code(), error.details() or "", error.trailing_metadata() or ())
+        if isinstance(error, DomainError):
+            return cls(error.code, error.message)
+        raise error
+
+    def status_json(self) -> dict:
+        """The google.rpc.Status of the failure as JSON, with its details (RetryInfo, QuotaFailure, ...)."""
+        status = status_pb2.Status(code=self.code.value[0], message=self.message)
+        for key, value in self.trailers:
+            if key == "grpc-status-details-bin":
+                status.ParseFromString(value)
+        return json_format.MessageToDict(status)
+
+    def retry_after(self) -> str | None:
+        for key, value in self.trailers:
+            if key == "grpc-status-details-bin":
+                for detail in status_pb2.Status.FromString(value).details:
+                    info = error_details_pb2.RetryInfo()
+                    if detail.Unpack(info):
+                        return str(max(1, round(info.retry_delay.ToTimedelta().total_seconds())))
+        return None
+
+
+def _json_error(failure: CallFailed, kserve_shape: bool = False) -> web.Response:
+    headers = {}
+    if retry_after := failure.retry_after():
+        headers["Retry-After"] = retry_after
+    # The KServe v2 REST protocol answers errors as {"error": "<message>"}.
+    body = {"error": failure.message} if kserve_shape else {"error": failure.status_json()}
+    return web.json_response(body, status=HTTP_STATUS.get(failure.code, 500), headers=headers)
+
+
+def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
+    return tuple((h, request.headers[h]) for h in _FORWARDED_HEADERS if h in request.headers)
+
+
+async def _json_body(request: web.Request):
+    if not request.can_read_body:
+        return None
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidArgument(f"body: not valid JSON ({error})") from None
+
+
+async def _ndjson_lines(request: web.Request, limit: int) -> AsyncIterator[object]:
+    """The body as newline-delimited JSON values, one line at a time, each at most `limit` bytes."""
+    pending = b""
+    number = 0
+    async for chunk in request.content.iter_any():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        if len(pending) > limit:
+            raise InvalidArgument(f"body line {number + len(lines) + 1}: longer than {limit} bytes")
+        for line in lines:
+            number += 1
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                    raise InvalidArgument(f"body line {number}: not valid JSON ({error})") from None
+    if pending.strip():
+        try:
+            yield json.loads(pending)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InvalidArgument(f"body line {number + 1}: not valid JSON ({error})") from None
+
+
+class RestGateway:
+    """The HTTP server; `grpc_target` is the gateway's own gRPC address, known once it listens."""
+
+    def __init__(
+        self,
+        bind_host: str,
+        port: int,
+        grpc_target: Callable[[], str],
+        max_message_bytes: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._bind = (bind_host, port)
+        self._grpc_target = grpc_target
+        self._limit = max_message_bytes
+        self._ssl = ssl_context
+        self._routes = routes_for(REST_SERVICES)
+        self._openapi_document = openapi_document(self._routes)
+        self._channel: grpc.aio.Channel | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # lifecycle
+
+    async def start(self) -> int:
+        options = [("grpc.max_receive_message_length", self._limit), ("grpc.max_send_message_length", self._limit)]
+        self._channel = grpc.aio.insecure_channel(self._grpc_target(), options=options)
+        self._runner = web.AppRunner(self._app(), access_log=None, handle_signals=False, shutdown_timeout=5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, *self._bind, ssl_context=self._ssl)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        log.info("http started", port=self.port, tls=self._ssl is not None)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._channel is not None:
+            await self._channel.close()
+
+    def _app(self) -> web.Application:
+        app = web.Application(client_max_size=self._limit)
+        app.router.add_get("/openapi.json", self._openapi)
+        self._add_kserve_routes(app)
+        app.router.add_route("*", "/v1/{tail:.*}", self._transcoded)
+        app.router.add_get("/", self._console_index)
+        app.router.add_static("/console/", _CONSOLE, show_index=False)
+        return app
+
+    # the REST twin
+
+    def _find(self, request: web.Request) -> tuple[HttpRoute, dict[str, str]] | None:
+        for route in self._routes:
+            found = route.match(request.method, request.path)
+            if found is not None:
+                return route, found
+        return None
+
+    async def _transcoded(self, request: web.Request) -> web.StreamResponse:
+        found = self._find(request)
+        if found is None:
+            return _json_error(
+                CallFailed(grpc.StatusCode.NOT_FOUND, f"no API method at {request.method} {request.path}")
+            )
+        route, path_values = found
+        method = route.method
+        try:
+            if method.server_streaming:
+                return await self._server_stream(request, route, path_values)
+            if method.client_streaming:
+                return await self._client_stream(request, route, path_values)
+            message = build_request(route, path_values, request.query.items(), await _json_body(request))
+            call = self._channel.unary_unary(
+                route.grpc_path,
+                request_serializer=route.request_class.SerializeToString,
+                response_deserializer=route.response_class.FromString,
+            )
+            response = await call(message, metadata=_metadata(request))
+            return web.json_response(message_to_json(response))
+        except (grpc.aio.AioRpcError, DomainError) as error:
+            return _json_error(CallFailed.of(error))
+
+    async def _client_stream(self, request: web.Request, route: HttpRoute, path_values: Mapping[str, str]):
+        """Client streaming: the body is newline-delimited JSON, one request message per line."""
+        failure: list[DomainError] = []
+        call_holder: list[grpc.aio.StreamUnaryCall] = []
+
+        async def messages():
+            query = list(request.query.items())
+            try:
+                first = True
+                async for line in _ndjson_lines(request, 2 * self._limit):
+                    yield build_request(route, path_values if first else {}, query if first else (), line)
+                    first = False
+            except DomainError as error:
+                # Cancel rather than end the stream: a half-sent upload must not be taken as complete.
+                failure.append(error)
+                call_holder[0].cancel()
+
+        call = self._channel.stream_unary(
+            route.grpc_path,
+            request_serializer=route.request_class.SerializeToString,
+            response_deserializer=route.response_class.FromString,
+        )(messages(), metadata=_metadata(request))
+        call_holder.append(call)
+        try:
+            response = await call
+        except (asyncio.CancelledError, grpc.aio.AioRpcError) as error:
+            if failure:
+                return _json_error(CallFailed.of(failure[0]))
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            return _json_error(CallFailed.of(error))
+        return web.json_response(message_to_json(response))
+
+    async def _server_stream(self, request: web.Request, route: HttpRoute, path_values: Mapping[str, str]):
+        """Server streaming: JSON lines (`{"result": ...}`), or server-sent events when asked for."""
+        message = build_request(route, path_values, request.query.items(), await _json_body(request))
+        call = self._channel.unary_stream(
+            route.grpc_path,
+            request_serializer=route.request_class.SerializeToString,
+            response_deserializer=route.response_class.FromString,
+        )(message, metadata=_metadata(request))
+        # The gateway sends headers once the call is authorised, so a refused call still gets
+        # its own HTTP status here rather than a 200 followed by an error line.
+        await call.initial_metadata()
+        if call.done() and await call.code() != grpc.StatusCode.OK:
+            return _json_error(CallFailed(await call.code(), await call.details(), await call.trailing_metadata()))
+        sse = _SSE in request.headers.get("accept", "")
+        response = web.StreamResponse(headers={"content-type": _SSE if sse else _NDJSON, "cache-control": "no-cache"})
+        await response.prepare(request)
+        try:
+            async for item in call:
+                payload = json.dumps({"result": message_to_json(item)})
+                await response.write((f"data: {payload}\n\n" if sse else payload + "\n").encode())
+        except grpc.aio.AioRpcError as error:
+            payload = json.dumps({"error": CallFailed.of(error).status_json()})
+            await response.write((f"event: error\ndata: {payload}\n\n" if sse else payload + "\n").encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the HTTP client went away; the gRPC call is cancelled below
+        finally:
+            call.cancel()
+        return response
+
+    # KServe v2 REST
+
+    def _add_kserve_routes(self, app: web.Application) -> None:
+        model = "/v2/models/{model}"
+        versioned = "/v2/models/{model}/versions/{version}"
+        app.router.add_get("/v2/health/live", self._server_live)
+        app.router.add_get("/v2/health/ready", self._server_ready)
+        app.router.add_get("/v2", self._server_metadata)
+        for base in (model, versioned):
+            app.router.add_get(base, self._model_metadata)
+            app.router.add_get(base + "/ready", self._model_ready)
+            app.router.add_post(base + "/infer", self._model_infer)
+        app.router.add_post("/v2/repository/index", self._repository_index)
+        app.router.add_post("/v2/repository/models/{model}/load", self._repository_load)
+        app.router.add_post("/v2/repository/models/{model}/unload", self._repository_unload)
+
+    async def _infer_call(self, request: web.Request, method: str, message, reply: Callable[[object], object]):
+        response_class = getattr(infer_pb, type(message).__name__.replace("Request", "Response"))
+        call = self._channel.unary_unary(
+            f"/inference.GRPCInferenceService/{method}",
+            request_serializer=type(message).SerializeToString,
+            response_deserializer=response_class.FromString,
+        )
+        try:
+            response = await call(message, metadata=_metadata(request))
+        except grpc.aio.AioRpcError as error:
+            return _json_error(CallFailed.of(error), kserve_shape=True)
+        return reply(response)
+
+    @staticmethod
+    def _readiness(flag: str):
+        # The protocol's health answer is the status code: 200 true, 400 false.
+        return lambda r: web.json_response({flag: getattr(r, flag)}, status=200 if getattr(r, flag) else 400)
+
+    async def _server_live(self, request: web.Request):
+        return await self._infer_call(request, "ServerLive", infer_pb.ServerLiveRequest(), self._readiness("live"))
+
+    async def _server_ready(self, request: web.Request):
+        return await self._infer_call(request, "ServerReady", infer_pb.ServerReadyRequest(), self._readiness("ready"))
+
+    async def _server_metadata(self, request: web.Request):
+        return await self._infer_call(
+            request,
+            "ServerMetadata",
+            infer_pb.ServerMetadataRequest(),
+            lambda r: web.json_response(kserve.server_metadata(r)),
+        )
+
+    @staticmethod
+    def _model_ref(request: web.Request) -> dict[str, str]:
+        return {"name": request.match_info["model"], "version": request.match_info.get("version", "")}
+
+    async def _model_metadata(self, request: web.Request):
+        message = infer_pb.ModelMetadataRequest(**self._model_ref(request))
+        return await self._infer_call(
+            request, "ModelMetadata", message, lambda r: web.json_response(kserve.model_metadata(r))
+        )
+
+    async def _model_ready(self, request: web.Request):
+        message = infer_pb.ModelReadyRequest(**self._model_ref(request))
+        return await self._infer_call(request, "ModelReady", message, self._readiness("ready"))
+
+    async def _model_infer(self, request: web.Request):
+        ref = self._model_ref(request)
+        try:
+            message = kserve.infer_request(await _json_body(request), ref["name"], ref["version"])
+        except DomainError as error:
+            return _json_error(CallFailed.of(error), kserve_shape=True)
+        return await self._infer_call(
+            request, "ModelInfer", message, lambda r: web.json_response(kserve.infer_response(r))
+        )
+
+    async def _repository_body(self, request: web.Request) -> dict:
+        body = await _json_body(request)
+        return body if isinstance(body, dict) else {}
+
+    async def _repository_index(self, request: web.Request):
+        try:
+            body = await self._repository_body(request)
+        except DomainError as error:
+            return _json_error(CallFailed.of(error), kserve_shape=True)
+        message = infer_pb.RepositoryIndexRequest(ready=bool(body.get("ready", False)))
+        return await self._infer_call(
+            request, "RepositoryIndex", message, lambda r: web.json_response(kserve.repository_index(r))
+        )
+
+    async def _repository_load(self, request: web.Request):
+        message = infer_pb.RepositoryModelLoadRequest(model_name=request.match_info["model"])
+        return await self._infer_call(request, "RepositoryModelLoad", message, lambda r: web.json_response({}))
+
+    async def _repository_unload(self, request: web.Request):
+        message = infer_pb.RepositoryModelUnloadRequest(model_name=request.match_info["model"])
+        return await self._infer_call(request, "RepositoryModelUnload", message, lambda r: web.json_response({}))
+
+    # documents and the console
+
+    async def _openapi(self, request: web.Request):
+        return web.json_response(self._openapi_document)
+
+    async def _console_index(self, request: web.Request):
+        return web.FileResponse(_CONSOLE / "index.html")
