@@ -1,0 +1,160 @@
+"""TLS on the gateway's public gRPC and HTTP ports, and mTLS from the gateway to a backend."""
+
+import datetime as dt
+import ipaddress
+import ssl
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
+from maas.registry.v1 import registry_pb2, registry_pb2_grpc
+from services.gateway.config import GatewaySettings
+from services.gateway.server import build_server as build_gateway
+from services.registry.config import RegistrySettings
+from services.registry.server import build_server as build_registry
+from tests.conftest import running, service_settings
+
+ADMIN_KEY = "maas_admin_tls_key"
+ADMIN = (("authorization", f"Bearer {ADMIN_KEY}"),)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write(directory: Path, stem: str, key, cert) -> tuple[Path, Path]:
+    key_path, cert_path = directory / f"{stem}.key", directory / f"{stem}.pem"
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
+class Authority:
+    """A throw-away CA that issues certificates for 127.0.0.1 / localhost."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(name))
+            .issuer_name(_name(name))
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.pem, _ = _write(directory, name, self.key, self.cert)
+
+    def issue(self, stem: str) -> tuple[Path, Path]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(stem))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        return _write(self.directory, stem, key, cert)
+
+
+@pytest.fixture
+def pki(tmp_path):
+    return Authority(tmp_path, "public-ca"), Authority(tmp_path, "internal-ca")
+
+
+def test_public_ports_speak_tls(data_dir, pki):
+    public, _ = pki
+    cert, key = public.issue("gateway")
+    settings = service_settings(
+        GatewaySettings,
+        data_dir,
+        admin_key=ADMIN_KEY,
+        registry_addr="127.0.0.1:1",
+        trainer_addr="127.0.0.1:1",
+        inference_addr="127.0.0.1:1",
+        tls_cert_file=cert,
+        tls_key_file=key,
+    )
+    with running(build_gateway, settings) as gateway:
+        credentials = grpc.ssl_channel_credentials(public.pem.read_bytes())
+        with grpc.secure_channel(gateway.address, credentials) as channel:
+            stub = admin_pb2_grpc.AdminServiceStub(channel)
+            assert stub.ListTenants(admin_pb2.ListTenantsRequest(), metadata=ADMIN, timeout=10).tenants == []
+        with grpc.insecure_channel(gateway.address) as channel:
+            with pytest.raises(grpc.RpcError) as error:
+                admin_pb2_grpc.AdminServiceStub(channel).ListTenants(
+                    admin_pb2.ListTenantsRequest(), metadata=ADMIN, timeout=3
+                )
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+        url = f"https://127.0.0.1:{gateway.server.companions[0].port}/v1/tenants"
+        reply = httpx.get(url, headers=dict(ADMIN), verify=ssl.create_default_context(cafile=public.pem))
+        assert reply.status_code == 200 and reply.json()["tenants"] == []
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url, headers=dict(ADMIN))  # not trusted by the system's CAs
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(url.replace("https", "http"), headers=dict(ADMIN))
+
+
+def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):
+    _, internal = pki
+    registry_cert, registry_key = internal.issue("registry")
+    gateway_cert, gateway_key = internal.issue("gateway-client")
+    registry_settings = service_settings(
+        RegistrySettings,
+        data_dir,
+        tls_cert_file=registry_cert,
+        tls_key_file=registry_key,
+        tls_client_ca_file=internal.pem,
+    )
+    with running(build_registry, registry_settings) as registry:
+        common = dict(
+            admin_key=ADMIN_KEY,
+            registry_addr=registry.address,
+            trainer_addr="127.0.0.1:1",
+            inference_addr="127.0.0.1:1",
+            backend_ca_file=internal.pem,
+        )
+        gateway_settings = service_settings(GatewaySettings, data_dir, **common)
+        with running(build_gateway, gateway_settings) as gateway, grpc.insecure_channel(gateway.address) as channel:
+            admin = admin_pb2_grpc.AdminServiceStub(channel)
+            admin.CreateTenant(admin_pb2.CreateTenantRequest(tenant_id="acme"), metadata=ADMIN, timeout=10)
+            key = admin.CreateApiKey(admin_pb2.CreateApiKeyRequest(parent="tenants/acme"), metadata=ADMIN).secret
+            registry_stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            # Without a client certificate the registry refuses the connection.
+            with pytest.raises(grpc.RpcError) as error:
+                registry_stub.ListModels(
+                    registry_pb2.ListModelsRequest(), metadata=(("authorization", f"Bearer {key}"),), timeout=5
+                )
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+        with_client_cert = service_settings(
+            GatewaySettings, data_dir, backend_cert_file=gateway_cert, backend_key_file=gateway_key, **common
+        )
+        with running(build_gateway, with_client_cert) as gateway, grpc.insecure_channel(gateway.address) as channel:
+            registry_stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            reply = registry_stub.ListModels(
+                registry_pb2.ListModelsRequest(), metadata=(("authorization", f"Bearer {key}"),), timeout=10
+            )
+            assert list(reply.models) == []
