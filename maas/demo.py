@@ -11,6 +11,7 @@ import io
 import secrets
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -20,19 +21,38 @@ from maas.trainer.v1 import trainer_pb2
 TEST_FRACTION = 0.2
 
 
-def digits_csv(seed: int = 0) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """Training CSV of the digits, and the held-out test features and labels."""
+def _csv(features: np.ndarray, labels: np.ndarray) -> bytes:
+    buffer = io.StringIO()
+    buffer.write(",".join([*(f"pixel_{i}" for i in range(features.shape[1])), "label"]) + "\n")
+    for row, label in zip(features, labels):
+        buffer.write(",".join(str(int(v)) for v in row) + f",{int(label)}\n")
+    return buffer.getvalue().encode()
+
+
+def _digits_split(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
     features, labels = load_digits(return_X_y=True)
     order = np.random.default_rng(seed).permutation(len(features))
     test = order[: int(len(features) * TEST_FRACTION)]
     train = order[len(test) :]
-    buffer = io.StringIO()
-    buffer.write(",".join([*(f"pixel_{i}" for i in range(features.shape[1])), "label"]) + "\n")
-    for row, label in zip(features[train], labels[train]):
-        buffer.write(",".join(str(int(v)) for v in row) + f",{int(label)}\n")
-    return buffer.getvalue().encode(), features[test].astype(np.float32), labels[test]
+    return features[train], labels[train], features[test], labels[test]
+
+
+def digits_csv(seed: int = 0) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """Training CSV of the digits, and the held-out test features and labels."""
+    train_x, train_y, test_x, test_y = _digits_split(seed)
+    return _csv(train_x, train_y), test_x.astype(np.float32), test_y
+
+
+def write_digits(directory: Path, seed: int = 0) -> tuple[Path, Path]:
+    """`digits.csv` (training) and `digits-test.csv` (held out), both with a `label` column."""
+    train_x, train_y, test_x, test_y = _digits_split(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = directory / "digits.csv", directory / "digits-test.csv"
+    paths[0].write_bytes(_csv(train_x, train_y))
+    paths[1].write_bytes(_csv(test_x, test_y))
+    return paths
 
 
 def _say(message: str) -> None:

@@ -1,14 +1,20 @@
-"""`MaasClient`: one authenticated channel to the gateway and the calls of the user's journey."""
+"""`MaasClient`: one authenticated channel to the gateway and typed calls for the user's journey."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
-from google.protobuf import struct_pb2
+from google.protobuf import descriptor_pool, json_format
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
@@ -18,31 +24,125 @@ from maas.registry.v1 import registry_pb2, registry_pb2_grpc
 from maas.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 
 CHUNK_BYTES = 1024 * 1024
-# Calls that change nothing are retried when the gateway is briefly unavailable.
-_SAFE_RETRY = {
-    "grpc.service_config": (
-        '{"methodConfig": [{"name": [{"service": "maas.registry.v1.RegistryService", "method": "GetModelVersion"},'
-        ' {"service": "maas.trainer.v1.TrainerService", "method": "GetTrainingJob"}],'
-        ' "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.2s", "maxBackoff": "2s",'
-        ' "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}'
-    )
+Progress = Callable[[int, int], None]
+_SERVICES = {
+    "admin": "maas.gateway.v1.AdminService",
+    "registry": "maas.registry.v1.RegistryService",
+    "trainer": "maas.trainer.v1.TrainerService",
+    "inference": "inference.GRPCInferenceService",
 }
+# How often a broken watch or download stream is reopened from where it stopped.
+_STREAM_RESUMES = 5
+_DTYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_}
+
+
+def required_scope(method: str) -> str:
+    """The scope (`read`, `predict`, `train`, `admin`) that `package.Service/Method` needs, per its contract.
+
+    Methods without the option (the standard inference API) need `predict`, as at the gateway.
+    """
+    service, _, name = method.partition("/")
+    descriptor = descriptor_pool.Default().FindServiceByName(service).methods_by_name[name]
+    scope = descriptor.GetOptions().Extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT
+    return api_pb.Scope.Name(scope).removeprefix("SCOPE_").lower()
+
+
+def _service_config() -> str:
+    """Retry on UNAVAILABLE every call that changes nothing: read-scoped methods and inference."""
+    names = [
+        {"service": service, "method": method}
+        for service in _SERVICES.values()
+        for method in descriptor_pool.Default().FindServiceByName(service).methods_by_name
+        if required_scope(f"{service}/{method}") in ("read", "predict")
+    ]
+    policy = {
+        "maxAttempts": 4,
+        "initialBackoff": "0.2s",
+        "maxBackoff": "2s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }
+    return json.dumps({"methodConfig": [{"name": names, "retryPolicy": policy}]})
 
 
 class MaasError(Exception):
-    """A call failed: `code` is the gRPC status, the message is the service's explanation."""
+    """A call failed: `code` is the gRPC status, `message` the service's explanation.
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    `method` is the RPC that failed; `retry_after` (seconds) and `violations` come from the
+    `google.rpc` details the gateway attaches (RetryInfo, QuotaFailure, BadRequest).
+    """
+
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        *,
+        method: str = "",
+        retry_after: float | None = None,
+        violations: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
+        self.method = method
+        self.retry_after = retry_after
+        self.violations = violations
+
+    @property
+    def scope(self) -> str:
+        """The scope the failed method needs ('' when unknown)."""
+        try:
+            return required_scope(self.method)
+        except (KeyError, ValueError):
+            return ""
+
+    @classmethod
+    def from_rpc(cls, error: grpc.RpcError, method: str) -> MaasError:
+        retry_after, violations = None, []
+        try:
+            status = rpc_status.from_call(error)
+        except ValueError:  # details that contradict the status line: ignore them
+            status = None
+        for detail in status.details if status else ():
+            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                info = error_details_pb2.RetryInfo()
+                detail.Unpack(info)
+                retry_after = info.retry_delay.ToTimedelta().total_seconds()
+            elif detail.Is(error_details_pb2.QuotaFailure.DESCRIPTOR):
+                quota = error_details_pb2.QuotaFailure()
+                detail.Unpack(quota)
+                violations += [v.description or v.subject for v in quota.violations]
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                violations += [f"{v.field}: {v.description}" for v in bad.field_violations]
+        return cls(
+            error.code(), error.details() or "", method=method, retry_after=retry_after, violations=tuple(violations)
+        )
 
 
-def _call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except grpc.RpcError as error:
-        raise MaasError(error.code(), error.details() or "") from None
+def resource_name(collection: str, name: str) -> str:
+    """`digits` -> `models/digits`; a name already under `collection/` is kept."""
+    return name if name.startswith(f"{collection}/") else f"{collection}/{name}"
+
+
+def _spec_names(spec: dict) -> dict:
+    """Accept short names in a spec dict (`digits` for `datasets/digits`, `models/digits`)."""
+    spec = dict(spec)
+    for key in ("dataset", "validation_dataset"):
+        if isinstance(spec.get(key), Mapping) and isinstance(spec[key].get("dataset"), str):
+            spec[key] = {**spec[key], "dataset": resource_name("datasets", spec[key]["dataset"])}
+    for key in ("target_model", "targetModel"):
+        if isinstance(spec.get(key), str):
+            spec[key] = resource_name("models", spec[key])
+    return spec
+
+
+def _guess_format(data: bytes | Path) -> str:
+    if isinstance(data, Path):
+        return "npz" if data.suffix.lower() == ".npz" else "csv"
+    # NPZ files are zip archives.
+    return "npz" if data[:2] == b"PK" else "csv"
 
 
 class MaasClient:
@@ -56,7 +156,7 @@ class MaasClient:
             ("grpc.max_receive_message_length", 64 << 20),
             ("grpc.max_send_message_length", 64 << 20),
             ("grpc.enable_retries", 1),
-            *_SAFE_RETRY.items(),
+            ("grpc.service_config", _service_config()),
         ]
         self._channel = grpc.insecure_channel(endpoint, options=options)
         self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
@@ -76,53 +176,128 @@ class MaasClient:
     def _kw(self, timeout: float | None = None) -> dict:
         return {"metadata": self._metadata, "timeout": timeout or self._timeout}
 
+    def _call(self, service: str, method: str, request, timeout: float | None = None):
+        """One unary (or client-streaming) call; failures become `MaasError`."""
+        try:
+            return getattr(getattr(self, service), method)(request, **self._kw(timeout))
+        except grpc.RpcError as error:
+            raise MaasError.from_rpc(error, f"{_SERVICES[service]}/{method}") from None
+
+    def _list(self, service: str, method: str, request, field: str, limit: int | None) -> list:
+        """Every item of a paginated list (at most `limit`), following `next_page_token`."""
+        items: list = []
+        if limit:
+            request.page_size = min(limit, 1000)
+        while True:
+            response = self._call(service, method, request)
+            items.extend(getattr(response, field))
+            if not response.next_page_token or (limit and len(items) >= limit):
+                return items[:limit] if limit else items
+            request.page_token = response.next_page_token
+
     # admin
     def create_tenant(self, tenant_id: str, display_name: str = "", plan: str = "") -> admin_pb2.Tenant:
         request = admin_pb2.CreateTenantRequest(
             tenant_id=tenant_id, tenant=admin_pb2.Tenant(display_name=display_name, plan=plan)
         )
-        return _call(self.admin.CreateTenant, request, **self._kw())
+        return self._call("admin", "CreateTenant", request)
 
     def create_api_key(
         self, tenant_id: str, display_name: str = "", scopes: tuple[str, ...] = ()
     ) -> admin_pb2.CreateApiKeyResponse:
-        """Returns the key record and its secret (shown only once)."""
+        """Returns the key record and its secret (shown only once); no scopes means all but admin."""
         key = admin_pb2.ApiKey(
             display_name=display_name, scopes=[api_pb.Scope.Value(f"SCOPE_{s.upper()}") for s in scopes]
         )
-        return _call(
-            self.admin.CreateApiKey,
-            admin_pb2.CreateApiKeyRequest(parent=f"tenants/{tenant_id}", api_key=key),
-            **self._kw(),
+        request = admin_pb2.CreateApiKeyRequest(parent=resource_name("tenants", tenant_id), api_key=key)
+        return self._call("admin", "CreateApiKey", request)
+
+    def create_plan(
+        self,
+        plan_id: str,
+        *,
+        predictions_per_day: int = 0,
+        requests_per_second: float = 0,
+        burst: int = 0,
+        display_name: str = "",
+    ) -> admin_pb2.Plan:
+        """A plan of quotas and rate limits (0 means unlimited)."""
+        plan = admin_pb2.Plan(
+            display_name=display_name,
+            predictions_per_day=predictions_per_day,
+            requests_per_second=requests_per_second,
+            burst=burst,
         )
+        return self._call("admin", "CreatePlan", admin_pb2.CreatePlanRequest(plan_id=plan_id, plan=plan))
+
+    def get_usage(self, tenant: str, day: str = "") -> admin_pb2.Usage:
+        """A tenant's metered usage of one UTC day (today by default) and its plan."""
+        name = f"{resource_name('tenants', tenant)}/usage"
+        return self._call("admin", "GetUsage", admin_pb2.GetUsageRequest(name=name, day=day))
 
     # datasets
     def upload_dataset(
         self,
         dataset_id: str,
-        data: bytes | Path,
-        fmt: str = "csv",
+        data: bytes | str | os.PathLike,
+        fmt: str = "",
         description: str = "",
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> registry_pb2.Dataset:
-        """Stream a CSV or NPZ file in chunks; `progress(sent, total)` is called after each chunk."""
-        payload = data.read_bytes() if isinstance(data, Path) else data
+        """Stream CSV or NPZ bytes or a file in chunks as a new dataset version.
+
+        `fmt` is guessed from the file name or content when empty; `progress(sent, total)` is
+        called after each chunk.
+        """
+        source = data if isinstance(data, bytes) else Path(data)
+        if isinstance(source, Path):
+            total = source.stat().st_size
+            digest = hashlib.sha256()
+            with source.open("rb") as file:
+                for block in iter(lambda: file.read(CHUNK_BYTES), b""):
+                    digest.update(block)
+            sha256 = digest.hexdigest()
+        else:
+            total, sha256 = len(source), hashlib.sha256(source).hexdigest()
         header = registry_pb2.CreateDatasetRequest.Header(
             dataset_id=dataset_id,
             description=description,
-            sha256=hashlib.sha256(payload).hexdigest(),
-            format=registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{fmt.upper()}"),
+            labels=labels or {},
+            sha256=sha256,
+            format=registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{(fmt or _guess_format(source)).upper()}"),
         )
+
+        def chunks() -> Iterator[bytes]:
+            if isinstance(source, bytes):
+                for offset in range(0, total, CHUNK_BYTES):
+                    yield source[offset : offset + CHUNK_BYTES]
+            else:
+                with source.open("rb") as file:
+                    yield from iter(lambda: file.read(CHUNK_BYTES), b"")
 
         def messages() -> Iterator[registry_pb2.CreateDatasetRequest]:
             yield registry_pb2.CreateDatasetRequest(header=header)
-            for offset in range(0, len(payload), CHUNK_BYTES):
-                chunk = payload[offset : offset + CHUNK_BYTES]
+            sent = 0
+            for chunk in chunks():
                 yield registry_pb2.CreateDatasetRequest(chunk=chunk)
+                sent += len(chunk)
                 if progress:
-                    progress(offset + len(chunk), len(payload))
+                    progress(sent, total)
 
-        return _call(self.registry.CreateDataset, messages(), **self._kw(600))
+        return self._call("registry", "CreateDataset", messages(), timeout=600)
+
+    def get_dataset(self, name: str, version: int | None = None) -> registry_pb2.Dataset:
+        """`digits` (latest version), `datasets/digits/versions/2`, or `digits` with `version=2`."""
+        name = resource_name("datasets", name)
+        if version is not None:
+            name = f"{name}/versions/{version}"
+        return self._call("registry", "GetDataset", registry_pb2.GetDatasetRequest(name=name))
+
+    def list_datasets(self, dataset_id: str = "", limit: int | None = None) -> list[registry_pb2.Dataset]:
+        """Dataset versions, of one dataset id or all."""
+        request = registry_pb2.ListDatasetsRequest(dataset_id=dataset_id.removeprefix("datasets/"))
+        return self._list("registry", "ListDatasets", request, "datasets", limit)
 
     # training
     def create_training_job(
@@ -138,48 +313,155 @@ class MaasClient:
         learning_rate: float = 0.001,
         validation_split: float = 0.2,
         seed: int = 0,
+        optimizer: str = "",
+        feature_columns: tuple[str, ...] = (),
+        display_name: str = "",
         request_id: str = "",
     ) -> trainer_pb2.TrainingJob:
-        params = struct_pb2.Struct()
-        params.update(parameters or {})
-        spec = trainer_pb2.TrainingJobSpec(
-            dataset=trainer_pb2.DatasetInput(dataset=dataset, label_column=label_column),
-            validation_split=validation_split,
-            template=trainer_pb2.TemplateModel(name=template, parameters=params),
-            hyperparameters=trainer_pb2.Hyperparameters(
-                epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed
-            ),
-            target_model=f"models/{target_model}",
-        )
-        request = trainer_pb2.CreateTrainingJobRequest(
-            training_job=trainer_pb2.TrainingJob(spec=spec), request_id=request_id
-        )
-        return _call(self.trainer.CreateTrainingJob, request, **self._kw())
+        """Queue a job that trains a template on a dataset into `target_model`."""
+        spec = {
+            "dataset": {"dataset": dataset, "label_column": label_column, "feature_columns": list(feature_columns)},
+            "validation_split": validation_split,
+            "template": {"name": template, "parameters": parameters or {}},
+            "hyperparameters": {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "seed": seed,
+                "optimizer": optimizer,
+            },
+            "target_model": target_model,
+        }
+        return self.create_training_job_from_spec(spec, display_name=display_name, request_id=request_id)
+
+    def create_training_job_from_spec(
+        self,
+        spec: Mapping[str, Any] | trainer_pb2.TrainingJobSpec,
+        *,
+        display_name: str = "",
+        request_id: str = "",
+    ) -> trainer_pb2.TrainingJob:
+        """Queue a job from a `TrainingJobSpec` or its JSON form as a dict (short names allowed).
+
+        Raises ValueError when the dict does not fit the spec's schema.
+        """
+        if not isinstance(spec, trainer_pb2.TrainingJobSpec):
+            try:
+                spec = json_format.ParseDict(_spec_names(dict(spec)), trainer_pb2.TrainingJobSpec())
+            except json_format.ParseError as error:
+                raise ValueError(f"training job spec: {error}") from None
+        job = trainer_pb2.TrainingJob(spec=spec, display_name=display_name)
+        request = trainer_pb2.CreateTrainingJobRequest(training_job=job, request_id=request_id)
+        return self._call("trainer", "CreateTrainingJob", request)
 
     def get_training_job(self, name: str) -> trainer_pb2.TrainingJob:
-        return _call(self.trainer.GetTrainingJob, trainer_pb2.GetTrainingJobRequest(name=name), **self._kw())
+        request = trainer_pb2.GetTrainingJobRequest(name=resource_name("trainingJobs", name))
+        return self._call("trainer", "GetTrainingJob", request)
+
+    def list_training_jobs(self, filter: str = "", limit: int | None = None) -> list[trainer_pb2.TrainingJob]:
+        """Jobs newest first; `filter` like `state=RUNNING AND target_model=models/digits`."""
+        request = trainer_pb2.ListTrainingJobsRequest(filter=filter)
+        return self._list("trainer", "ListTrainingJobs", request, "training_jobs", limit)
+
+    def cancel_training_job(self, name: str) -> trainer_pb2.TrainingJob:
+        request = trainer_pb2.CancelTrainingJobRequest(name=resource_name("trainingJobs", name))
+        return self._call("trainer", "CancelTrainingJob", request)
 
     def watch_training_job(
-        self, name: str, after_sequence: int = 0, timeout: float = 3600
+        self, name: str, after_sequence: int = 0, timeout: float | None = 3600
     ) -> Iterator[trainer_pb2.TrainingJobEvent]:
-        """Yields the job's events until it ends; resumes from `after_sequence`."""
-        stream = self.trainer.WatchTrainingJob(
-            trainer_pb2.WatchTrainingJobRequest(name=name, after_sequence=after_sequence), **self._kw(timeout)
-        )
-        try:
-            yield from stream
-        except grpc.RpcError as error:
-            raise MaasError(error.code(), error.details() or "") from None
+        """Yield the job's events until it ends, from `after_sequence` on (0: the whole history).
 
-    # models
-    def get_model_version(self, name: str) -> registry_pb2.ModelVersion:
-        return _call(self.registry.GetModelVersion, registry_pb2.GetModelVersionRequest(name=name), **self._kw())
+        A stream broken by UNAVAILABLE is reopened after the last event seen; `timeout` (None for
+        none) bounds each stream.
+        """
+        name = resource_name("trainingJobs", name)
+        resumes = 0
+        while True:
+            request = trainer_pb2.WatchTrainingJobRequest(name=name, after_sequence=after_sequence)
+            stream = self.trainer.WatchTrainingJob(request, metadata=self._metadata, timeout=timeout)
+            try:
+                for event in stream:
+                    after_sequence, resumes = event.sequence, 0
+                    yield event
+                return
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or resumes >= _STREAM_RESUMES:
+                    raise MaasError.from_rpc(error, f"{_SERVICES['trainer']}/WatchTrainingJob") from None
+                resumes += 1
+                time.sleep(0.2 * 2**resumes)
+            finally:
+                stream.cancel()
+
+    # models, versions, aliases
+    def get_model(self, name: str) -> registry_pb2.Model:
+        return self._call("registry", "GetModel", registry_pb2.GetModelRequest(name=resource_name("models", name)))
+
+    def list_models(self, filter: str = "", limit: int | None = None) -> list[registry_pb2.Model]:
+        """Models by name; `filter` like `labels.team=vision`."""
+        return self._list("registry", "ListModels", registry_pb2.ListModelsRequest(filter=filter), "models", limit)
+
+    def get_model_version(self, name: str, version: int | str | None = None) -> registry_pb2.ModelVersion:
+        """`models/digits/versions/3`, or a model with `version` a number or an alias (`production`)."""
+        name = resource_name("models", name)
+        if version is not None:
+            name = f"{name}/versions/{version}"
+        return self._call("registry", "GetModelVersion", registry_pb2.GetModelVersionRequest(name=name))
+
+    def list_model_versions(
+        self, model: str, filter: str = "", limit: int | None = None
+    ) -> list[registry_pb2.ModelVersion]:
+        """A model's versions, newest first; `filter` like `state=READY`."""
+        request = registry_pb2.ListModelVersionsRequest(parent=resource_name("models", model), filter=filter)
+        return self._list("registry", "ListModelVersions", request, "model_versions", limit)
 
     def set_alias(self, model: str, alias: str, version: int) -> registry_pb2.Alias:
-        request = registry_pb2.SetAliasRequest(
-            alias=registry_pb2.Alias(name=f"models/{model}/aliases/{alias}", version=version)
-        )
-        return _call(self.registry.SetAlias, request, **self._kw())
+        """Point `alias` of `model` at a version number (creating or moving it)."""
+        name = f"{resource_name('models', model)}/aliases/{alias}"
+        request = registry_pb2.SetAliasRequest(alias=registry_pb2.Alias(name=name, version=version))
+        return self._call("registry", "SetAlias", request)
+
+    def get_alias(self, model: str, alias: str) -> registry_pb2.Alias:
+        name = f"{resource_name('models', model)}/aliases/{alias}"
+        return self._call("registry", "GetAlias", registry_pb2.GetAliasRequest(name=name))
+
+    def list_aliases(self, model: str) -> list[registry_pb2.Alias]:
+        request = registry_pb2.ListAliasesRequest(parent=resource_name("models", model))
+        return list(self._call("registry", "ListAliases", request).aliases)
+
+    # artifacts
+    def download_artifact(self, name: str, path: str | os.PathLike, progress: Progress | None = None) -> Path:
+        """Stream an artifact into `path`, resuming a broken stream from its offset; checks the sha256.
+
+        `progress(received, total)` is called after each chunk.
+        """
+        name, path = resource_name("artifacts", name), Path(path)
+        partial = path.with_name(path.name + ".partial")
+        digest, received, resumes = hashlib.sha256(), 0, 0
+        expected = ""
+        with partial.open("wb") as file:
+            while True:
+                request = registry_pb2.DownloadArtifactRequest(name=name, offset=received)
+                try:
+                    for response in self.registry.DownloadArtifact(request, **self._kw(600)):
+                        file.write(response.chunk)
+                        digest.update(response.chunk)
+                        received += len(response.chunk)
+                        expected, resumes = response.sha256, 0
+                        if progress:
+                            progress(received, response.size_bytes)
+                    break
+                except grpc.RpcError as error:
+                    if error.code() != grpc.StatusCode.UNAVAILABLE or resumes >= _STREAM_RESUMES:
+                        partial.unlink()
+                        raise MaasError.from_rpc(error, f"{_SERVICES['registry']}/DownloadArtifact") from None
+                    resumes += 1
+                    time.sleep(0.2 * 2**resumes)
+        if expected and digest.hexdigest() != expected:
+            partial.unlink()
+            raise MaasError(grpc.StatusCode.DATA_LOSS, f"{name}: downloaded bytes do not match sha256 {expected}")
+        partial.replace(path)
+        return path
 
     # predictions
     def predict(
@@ -189,14 +471,16 @@ class MaasClient:
         version: str = "",
         input_name: str = "features",
     ) -> dict[str, np.ndarray]:
-        """Run inference on a float32 batch; returns the outputs by name as numpy arrays."""
+        """Run inference on a float32 batch; returns the outputs by name as numpy arrays.
+
+        `version` is a number or an alias; empty means `production`.
+        """
         array = np.ascontiguousarray(features, dtype=np.float32)
-        request = infer_pb.ModelInferRequest(model_name=model, model_version=version)
+        request = infer_pb.ModelInferRequest(model_name=model, model_version=str(version))
         request.inputs.add(name=input_name, datatype="FP32", shape=array.shape)
         request.raw_input_contents.append(array.tobytes())
-        response = _call(self.inference.ModelInfer, request, **self._kw())
-        dtypes = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32}
+        response = self._call("inference", "ModelInfer", request)
         return {
-            out.name: np.frombuffer(raw, dtype=dtypes[out.datatype]).reshape(tuple(out.shape))
+            out.name: np.frombuffer(raw, dtype=_DTYPES[out.datatype]).reshape(tuple(out.shape))
             for out, raw in zip(response.outputs, response.raw_output_contents)
         }

@@ -1,19 +1,14 @@
-"""The `maas` command line."""
+"""`maas up` and `maas demo`: the local stack and the scripted journey."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
-EXAMPLES = """examples:
-  maas up                          start the stack on the default ports (Ctrl-C stops it)
-  maas demo                        walk the journey against a running stack
-  maas demo --with-stack           start the stack, run the demo, stop the stack
-"""
+from maas.cli.base import add_command
 
 
 def _data_dir(args) -> Path:
@@ -68,6 +63,10 @@ def cmd_demo(args) -> int:
     from maas import demo
     from maas.stack import admin_key_for
 
+    if args.write_data:
+        for path in demo.write_digits(Path(args.write_data)):
+            print(path)
+        return 0
     if not args.with_stack:
         return demo.main(args.endpoint, args.admin_key or admin_key_for(_data_dir(args)), args.epochs)
     stack = _start_stack(args)
@@ -80,45 +79,38 @@ def cmd_demo(args) -> int:
         stack.stop()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="maas",
-        description="MaaS: train, version and serve Keras models behind one gateway.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--data-dir", help="local state directory (default: $MAAS_DATA_DIR or ./.maas)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-
-    up = commands.add_parser(
+def register(commands) -> None:
+    up = add_command(
+        commands,
         "up",
+        cmd_up,
         help="start the four services locally and wait for Ctrl-C",
         description="Start registry, trainer, inference and gateway as separate processes "
         "on the default ports, wait until all report SERVING, print the "
         "endpoints and the admin key, and stop them all on Ctrl-C/SIGTERM.",
+        examples="  maas up\n  maas --data-dir /tmp/maas up --timeout 300\n",
+        connects=False,
     )
     up.add_argument("--timeout", type=float, default=120, help="seconds to wait for SERVING (default 120)")
-    up.set_defaults(func=cmd_up)
 
-    demo = commands.add_parser(
+    demo = add_command(
+        commands,
         "demo",
+        cmd_demo,
         help="walk the journey on the digits data set",
         description="Create a tenant and key, upload digits, train an MLP, promote it "
         "to production and score held-out digits through inference.",
+        examples="  maas demo\n  maas demo --with-stack --epochs 10\n"
+        "  maas demo --write-data .          # digits.csv and digits-test.csv for the CLI journey\n",
+        connects=False,
     )
     demo.add_argument("--endpoint", default="127.0.0.1:50051", help="gateway address (default 127.0.0.1:50051)")
     demo.add_argument("--admin-key", default="", help="admin key (default: $MAAS_ADMIN_KEY or the data dir's)")
     demo.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
     demo.add_argument("--with-stack", action="store_true", help="start the stack first and stop it after")
     demo.add_argument("--timeout", type=float, default=120, help="seconds to wait for the stack to start")
-    demo.set_defaults(func=cmd_demo)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    demo.add_argument(
+        "--write-data",
+        metavar="DIR",
+        help="only write the demo's data into DIR: digits.csv (training) and digits-test.csv (held out)",
+    )

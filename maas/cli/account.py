@@ -1,0 +1,121 @@
+"""`maas login`, `maas logout` and `maas usage`."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+from maas.cli import config
+from maas.cli.base import add_command
+from maas.cli.errors import CliError
+from maas.cli.output import emit, fields, note
+from maas.client import MaasClient
+
+
+def _read_key() -> str:
+    """The key from a hidden prompt on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        return getpass.getpass("API key: ").strip()
+    return sys.stdin.readline().strip()
+
+
+def cmd_login(args) -> int:
+    saved = config.load()
+    settings = {
+        "endpoint": config.setting("endpoint", args.endpoint, saved) or config.DEFAULT_ENDPOINT,
+        "api_key": config.setting("api_key", args.api_key, saved if args.keep_key else {}) or _read_key(),
+        "tenant": config.setting("tenant", args.tenant, saved),
+    }
+    if not settings["api_key"]:
+        raise CliError("no API key given: pass --api-key, set MAAS_API_KEY, or type it at the prompt")
+    args.connection = config.Connection(**settings)
+    if not args.no_verify:
+        # Usage needs the read scope and the key's own tenant, so it checks both; without a tenant,
+        # listing one model checks the key.
+        with MaasClient(settings["endpoint"], settings["api_key"], timeout=args.timeout) as client:
+            if settings["tenant"]:
+                client.get_usage(settings["tenant"])
+            else:
+                client.list_models(limit=1)
+    path = config.save(settings)
+    tenant = f" as tenant {settings['tenant']}" if settings["tenant"] else ""
+    note(f"logged in to {settings['endpoint']}{tenant}; saved to {path}")
+    return 0
+
+
+def cmd_logout(args) -> int:
+    saved = config.load()
+    saved.pop("api_key", None)
+    path = config.save(saved)
+    note(f"API key removed from {path}")
+    return 0
+
+
+def _against(used, limit: int, limit_text: str) -> str:
+    """`12 of 100 a day`, or `12 (no limit)` when the plan sets none."""
+    return f"{used} of {limit_text}" if limit else f"{used} (no limit)"
+
+
+def cmd_usage(args, client: MaasClient) -> int:
+    tenant = args.connection.tenant
+    if not tenant:
+        raise CliError("which tenant? pass --tenant, set MAAS_TENANT, or save it with `maas login --tenant`")
+    usage = client.get_usage(tenant, args.day or "")
+    plan = usage.plan
+    rate = f"{plan.requests_per_second:g}/s, burst {plan.burst}" if plan.requests_per_second else "unlimited"
+    human = fields(
+        [
+            ("tenant", tenant),
+            ("day", f"{usage.day} (UTC)"),
+            ("plan", f"{plan.name.removeprefix('plans/')} ({plan.display_name})" if plan.display_name else plan.name),
+            (
+                "predictions",
+                _against(usage.predictions, plan.predictions_per_day, f"{plan.predictions_per_day} a day"),
+            ),
+            ("requests", f"{usage.requests} (rate limit {rate})"),
+        ]
+    )
+    emit(args, usage, human)
+    return 0
+
+
+def register(commands) -> None:
+    login = add_command(
+        commands,
+        "login",
+        cmd_login,
+        help="save the gateway endpoint, your API key and tenant for the other commands",
+        description="Check the API key against the gateway and save endpoint, key and tenant in "
+        "$MAAS_CONFIG_DIR/config.json (default $XDG_CONFIG_HOME/maas or ~/.config/maas; mode 0600). "
+        "Flags and MAAS_ENDPOINT / MAAS_API_KEY / MAAS_TENANT override the saved values in every command. "
+        "Without --api-key or MAAS_API_KEY the key is read from a prompt (or stdin).",
+        examples="  maas login --endpoint 127.0.0.1:50051 --tenant acme --api-key maas_...\n"
+        "  maas login --tenant acme                # prompts for the key\n"
+        "  echo $KEY | maas login --endpoint maas.example.com:443 --tenant acme\n",
+        connects=False,
+    )
+    login.add_argument("--endpoint", help="gateway host:port (default: $MAAS_ENDPOINT, the saved one, or local)")
+    login.add_argument("--api-key", help="the API key (default: $MAAS_API_KEY, else a prompt)")
+    login.add_argument("--tenant", help="your tenant id (for `maas usage`)")
+    login.add_argument("--keep-key", action="store_true", help="keep the saved key, change only the other values")
+    login.add_argument("--no-verify", action="store_true", help="save without checking the key with the gateway")
+    login.add_argument("--timeout", type=float, default=30, help="seconds to wait for the check (default 30)")
+
+    add_command(
+        commands,
+        "logout",
+        cmd_logout,
+        help="forget the saved API key",
+        examples="  maas logout\n",
+        connects=False,
+    )
+
+    usage = add_command(
+        commands,
+        "usage",
+        cmd_usage,
+        help="your tenant's metered calls of a day against its plan",
+        examples="  maas usage\n  maas usage --day 2025-01-31 -o json\n",
+    )
+    usage.add_argument("--tenant", help="tenant id (default: $MAAS_TENANT or the saved login)")
+    usage.add_argument("--day", help="UTC day as YYYY-MM-DD (default today)")

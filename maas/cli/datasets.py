@@ -1,0 +1,119 @@
+"""`maas datasets upload|list|show`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from maas.cli.base import add_command, group
+from maas.cli.errors import CliError
+from maas.cli.output import emit, fields, size, table, timestamp
+from maas.cli.progress import UploadProgress
+from maas.client import MaasClient
+from maas.registry.v1 import registry_pb2
+
+
+def dataset_id_from_path(path: Path) -> str:
+    """`Digits_2024.csv` -> `digits-2024`: a file name made into an id (lowercase, digits, `-`)."""
+    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
+
+
+def _format_name(fmt: int) -> str:
+    return registry_pb2.DatasetFormat.Name(fmt).removeprefix("DATASET_FORMAT_").lower()
+
+
+def _summary(dataset: registry_pb2.Dataset) -> str:
+    return (
+        f"{dataset.name}: {dataset.row_count} rows, {len(dataset.columns)} columns, "
+        f"{size(dataset.size_bytes)}, sha256 {dataset.sha256[:12]}"
+    )
+
+
+def cmd_upload(args, client: MaasClient) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    dataset = client.upload_dataset(
+        args.name or dataset_id_from_path(path),
+        path,
+        args.format or "",
+        description=args.description or "",
+        progress=UploadProgress(f"uploading {path.name}"),
+    )
+    emit(args, dataset, _summary(dataset))
+    return 0
+
+
+def cmd_list(args, client: MaasClient) -> int:
+    datasets = client.list_datasets(args.name or "", limit=args.limit)
+    rows = [
+        (d.name, _format_name(d.format), d.row_count, len(d.columns), size(d.size_bytes), timestamp(d.create_time))
+        for d in datasets
+    ]
+    emit(args, datasets, table(("name", "format", "rows", "columns", "size", "created"), rows))
+    return 0
+
+
+def cmd_show(args, client: MaasClient) -> int:
+    dataset = client.get_dataset(args.name, args.version)
+    columns = table(
+        ("column", "type", "shape"),
+        ((c.name, c.datatype, "x".join(map(str, c.shape))) for c in dataset.columns),
+    )
+    about = fields(
+        [
+            ("name", dataset.name),
+            ("format", _format_name(dataset.format)),
+            ("rows", dataset.row_count),
+            ("size", size(dataset.size_bytes)),
+            ("sha256", dataset.sha256),
+            ("description", dataset.description),
+            ("created", timestamp(dataset.create_time)),
+        ]
+    )
+    emit(args, dataset, f"{about}\n\n{columns}")
+    return 0
+
+
+def register(commands) -> None:
+    datasets = group(
+        commands,
+        "datasets",
+        "upload, list and inspect training data",
+        "  maas datasets upload digits.csv\n  maas datasets list\n  maas datasets show digits\n",
+    )
+    upload = add_command(
+        datasets,
+        "upload",
+        cmd_upload,
+        help="upload a CSV (with a header row) or NPZ file as a new dataset version",
+        description="Upload a CSV (with a header row) or NPZ file as a new version of a dataset; the registry "
+        "checks it and records its schema. Uploading under an existing name adds a version.",
+        examples="  maas datasets upload digits.csv                  # dataset `digits`\n"
+        "  maas datasets upload train.npz --name images --description 'first batch'\n",
+    )
+    upload.add_argument("file", help="CSV or NPZ file")
+    upload.add_argument("--name", help="dataset id (default: the file name, e.g. digits for digits.csv)")
+    upload.add_argument("--format", choices=("csv", "npz"), help="file format (default: from the file name)")
+    upload.add_argument("--description", help="a note kept with the version")
+
+    listing = add_command(
+        datasets,
+        "list",
+        cmd_list,
+        help="list dataset versions, newest first",
+        examples="  maas datasets list\n  maas datasets list --name digits -o json\n",
+    )
+    listing.add_argument("--name", help="only versions of this dataset")
+    listing.add_argument("--limit", type=int, help="show at most this many")
+
+    show = add_command(
+        datasets,
+        "show",
+        cmd_show,
+        help="show a dataset version and its schema",
+        examples="  maas datasets show digits                # latest version\n"
+        "  maas datasets show digits --version 2\n",
+    )
+    show.add_argument("name", help="dataset id or name (datasets/digits/versions/2)")
+    show.add_argument("--version", type=int, help="version number (default: the latest)")
