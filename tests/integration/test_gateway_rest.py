@@ -90,6 +90,10 @@ def test_crud_over_rest_matches_grpc(gateway, http):
     assert model.description == "second"
     listed = http.get("/v1/models", params={"page_size": "1"}, headers=auth(key)).json()
     assert [m["name"] for m in listed["models"]] == ["models/m1"]
+    # `-` names the key's own tenant; the admin key has none.
+    usage = http.get("/v1/tenants/-/usage", headers=auth(key)).json()
+    assert usage["name"] == "tenants/acme/usage" and int(usage["requests"]) >= 4
+    assert http.get("/v1/tenants/-/usage", headers=auth(ADMIN_KEY)).status_code == 400
 
 
 def test_errors_carry_http_status_and_google_rpc_status(http):

@@ -1,0 +1,432 @@
+// The MaaS web console: a small Preact + htm app over the gateway's REST twin (same origin).
+import { h, render } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import htm from "htm";
+
+const html = htm.bind(h);
+const KEY = "maas.apiKey";
+
+// ---- API ---------------------------------------------------------------------------------
+
+const TITLES = {
+  400: "Invalid input",
+  401: "Not signed in: the API key is missing, invalid, revoked or expired",
+  403: "Permission denied",
+  404: "Not found",
+  409: "Conflict",
+  429: "Quota or rate limit reached",
+  503: "Service unavailable, try again shortly",
+};
+
+// A stream that fails after it started carries the gRPC code in its last line.
+const GRPC_TO_HTTP = { 3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 14: 503, 16: 401 };
+
+class ApiError extends Error {
+  constructor(status, error, retryAfter) {
+    const detail = typeof error === "object" && error ? error.message : error;
+    super(detail || `HTTP ${status}`);
+    this.status = status;
+    this.title = TITLES[status] || `Request failed (HTTP ${status})`;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const apiKey = () => sessionStorage.getItem(KEY) || "";
+const authHeaders = (key = apiKey()) => ({ authorization: `Bearer ${key}` });
+
+async function api(method, path, { body, query, key } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== "") url.searchParams.set(k, v);
+  const headers = authHeaders(key);
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let data = {};
+  try { data = text ? JSON.parse(text) : {}; } catch { data = { error: text }; }
+  if (!res.ok) throw new ApiError(res.status, data.error, res.headers.get("retry-after"));
+  return data;
+}
+
+// Server-streaming calls arrive as JSON lines; fetch streams them (EventSource cannot send headers).
+async function watchLines(path, onItem, signal) {
+  const res = await fetch(path, { headers: authHeaders(), signal });
+  if (!res.ok) {
+    const data = await res.json().catch(() => ({}));
+    throw new ApiError(res.status, data.error, res.headers.get("retry-after"));
+  }
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let pending = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    pending += decoder.decode(value, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop();
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      const item = JSON.parse(line);
+      if (item.error) throw new ApiError(GRPC_TO_HTTP[item.error.code] || 500, item.error);
+      onItem(item.result);
+    }
+  }
+}
+
+function base64(bytes) {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+// CreateDataset is a client stream: its REST body is one JSON message per line (header, then chunks).
+async function uploadDataset(file, datasetId, onProgress) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const header = { datasetId, format: file.name.toLowerCase().endsWith(".npz") ? "DATASET_FORMAT_NPZ" : "DATASET_FORMAT_CSV" };
+  if (crypto.subtle) {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    header.sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  const lines = [JSON.stringify({ header })];
+  for (let i = 0; i < bytes.length; i += 256 * 1024) lines.push(JSON.stringify({ chunk: base64(bytes.subarray(i, i + 256 * 1024)) }));
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/v1/datasets");
+    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
+    xhr.setRequestHeader("content-type", "application/x-ndjson");
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onerror = () => reject(new ApiError(503, "the upload was interrupted"));
+    xhr.onload = () => {
+      let data = {};
+      try { data = JSON.parse(xhr.responseText || "{}"); } catch { data = { error: xhr.responseText }; }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new ApiError(xhr.status, data.error, xhr.getResponseHeader("retry-after")));
+    };
+    xhr.send(lines.join("\n"));
+  });
+}
+
+const lastSegment = (name) => name.split("/").pop();
+
+// ---- shared components ----------------------------------------------------------------------
+
+function ErrorBox({ error }) {
+  if (!error) return null;
+  const retry = error.retryAfter ? ` Retry in ${error.retryAfter} s.` : "";
+  return html`<div class="error" role="alert" data-status=${error.status || ""}>
+    <b>${error.title || "Error"}</b>${error.message}${retry}</div>`;
+}
+
+// Runs `load` on mount (and when `deps` change); gives [data, error, reload].
+function useLoad(load, deps = []) {
+  const [state, setState] = useState({ data: null, error: null });
+  const reload = () => load().then((data) => setState({ data, error: null }), (error) => setState({ data: null, error }));
+  useEffect(() => { reload(); }, deps);
+  return [state.data, state.error, reload];
+}
+
+function Table({ columns, rows, empty = "Nothing here yet." }) {
+  if (!rows || !rows.length) return html`<p class="muted">${empty}</p>`;
+  return html`<table><thead><tr>${columns.map(([title]) => html`<th>${title}</th>`)}</tr></thead>
+    <tbody>${rows.map((row) => html`<tr>${columns.map(([, cell]) => html`<td>${cell(row)}</td>`)}</tr>`)}</tbody></table>`;
+}
+
+// ---- pages -----------------------------------------------------------------------------------
+
+function SignIn({ onSignedIn }) {
+  const [key, setKey] = useState("");
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    try {
+      await api("GET", "/v1/models", { key, query: { page_size: 1 } });
+      sessionStorage.setItem(KEY, key);
+      onSignedIn();
+    } catch (err) { setError(err); }
+  };
+  return html`<section class="card"><h1>Sign in</h1>
+    <${ErrorBox} error=${error} />
+    <form onSubmit=${submit}><label for="key">API key</label>
+      <input id="key" type="password" autocomplete="off" value=${key} onInput=${(e) => setKey(e.target.value)} placeholder="maas_..." />
+      <div><button type="submit">Sign in</button></div></form>
+    <p class="muted">The key stays in this browser tab only (session storage).</p></section>`;
+}
+
+function Columns({ dataset }) {
+  return html`<${Table} columns=${[["Column", (c) => c.name], ["Type", (c) => c.datatype], ["Shape", (c) => (c.shape || []).join(" x ")]]}
+    rows=${dataset.columns} />`;
+}
+
+function Datasets() {
+  const [list, listError, reload] = useLoad(() => api("GET", "/v1/datasets"));
+  const [file, setFile] = useState(null);
+  const [datasetId, setDatasetId] = useState("");
+  const [progress, setProgress] = useState(null);
+  const [uploaded, setUploaded] = useState(null);
+  const [error, setError] = useState(null);
+  const upload = async (e) => {
+    e.preventDefault();
+    setError(null); setUploaded(null); setProgress(0);
+    try {
+      setUploaded(await uploadDataset(file, datasetId, setProgress));
+      reload();
+    } catch (err) { setError(err); }
+    setProgress(null);
+  };
+  return html`<h1>Datasets</h1>
+    <section class="card"><h2>Upload</h2><${ErrorBox} error=${error} />
+      <form onSubmit=${upload}>
+        <label for="file">CSV (with a header row) or NPZ file</label>
+        <input id="file" type="file" accept=".csv,.npz" onChange=${(e) => { setFile(e.target.files[0]); if (!datasetId) setDatasetId((e.target.files[0]?.name || "").replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9-]/g, "-")); }} />
+        <label for="dataset-id">Dataset id</label>
+        <input id="dataset-id" value=${datasetId} onInput=${(e) => setDatasetId(e.target.value)} />
+        <div><button type="submit" disabled=${!file || progress !== null}>Upload</button></div>
+        ${progress !== null && html`<div class="progress" aria-label="upload progress"><div style=${`width:${Math.round(progress * 100)}%`}></div></div>`}
+      </form>
+      ${uploaded && html`<div id="uploaded"><p class="ok">Uploaded <code>${uploaded.name}</code>: ${uploaded.rowCount} rows.</p>
+        <h2>Schema</h2><${Columns} dataset=${uploaded} /></div>`}
+    </section>
+    <section class="card"><h2>Your datasets</h2><${ErrorBox} error=${listError} />
+      <${Table} columns=${[["Name", (d) => html`<code>${d.name}</code>`], ["Rows", (d) => d.rowCount], ["Columns", (d) => d.columns.length],
+        ["Bytes", (d) => d.sizeBytes], ["Created", (d) => (d.createTime || "").slice(0, 19)]]} rows=${list?.datasets} /></section>`;
+}
+
+const TEMPLATES = ["mlp", "cnn", "logistic", "linear"];
+
+function Train() {
+  const [list, listError] = useLoad(() => api("GET", "/v1/datasets"));
+  const [form, setForm] = useState({ dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "" });
+  const [error, setError] = useState(null);
+  const datasets = list?.datasets || [];
+  const dataset = datasets.find((d) => d.name === form.dataset);
+  const set = (field) => (e) => setForm({ ...form, [field]: e.target.value });
+  const pickDataset = (e) => {
+    const chosen = datasets.find((d) => d.name === e.target.value);
+    const names = (chosen?.columns || []).map((c) => c.name);
+    const label = names.includes("label") ? "label" : names[names.length - 1] || "";
+    setForm({ ...form, dataset: e.target.value, label, features: names.filter((n) => n !== label), model: form.model || chosen?.datasetId || "" });
+  };
+  const toggle = (name) => setForm({ ...form, features: form.features.includes(name) ? form.features.filter((n) => n !== name) : [...form.features, name] });
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    const parameters = ["mlp", "cnn"].includes(form.template)
+      ? { hidden_units: form.hidden.split(",").map((v) => v.trim()).filter(Boolean).map(Number) } : {};
+    const spec = {
+      dataset: { dataset: form.dataset, labelColumn: form.label, featureColumns: form.features },
+      template: { name: form.template, parameters },
+      hyperparameters: { epochs: Number(form.epochs), batchSize: Number(form.batch), learningRate: Number(form.lr) },
+      targetModel: `models/${form.model}`,
+    };
+    try {
+      const job = await api("POST", "/v1/trainingJobs", { body: { spec } });
+      location.hash = `#/jobs/${lastSegment(job.name)}`;
+    } catch (err) { setError(err); }
+  };
+  return html`<h1>New training job</h1><section class="card"><${ErrorBox} error=${error || listError} />
+    <form onSubmit=${submit}><div class="grid">
+      <div><label for="dataset">Dataset</label><select id="dataset" value=${form.dataset} onChange=${pickDataset}>
+        <option value="">choose...</option>${datasets.map((d) => html`<option value=${d.name}>${d.name}</option>`)}</select></div>
+      <div><label for="label">Label column</label><select id="label" value=${form.label} onChange=${(e) => setForm({ ...form, label: e.target.value, features: form.features.filter((n) => n !== e.target.value) })}>
+        ${(dataset?.columns || []).map((c) => html`<option value=${c.name}>${c.name}</option>`)}</select></div>
+      <div><label for="template">Template</label><select id="template" value=${form.template} onChange=${set("template")}>
+        ${TEMPLATES.map((t) => html`<option value=${t}>${t}</option>`)}</select></div>
+      <div><label for="hidden">Hidden units (mlp, cnn)</label><input id="hidden" value=${form.hidden} onInput=${set("hidden")} /></div>
+      <div><label for="epochs">Epochs</label><input id="epochs" type="number" min="1" value=${form.epochs} onInput=${set("epochs")} /></div>
+      <div><label for="batch">Batch size</label><input id="batch" type="number" min="1" value=${form.batch} onInput=${set("batch")} /></div>
+      <div><label for="lr">Learning rate</label><input id="lr" type="number" step="any" value=${form.lr} onInput=${set("lr")} /></div>
+      <div><label for="model">Target model</label><input id="model" value=${form.model} onInput=${set("model")} /></div>
+    </div>
+    ${dataset && html`<label>Feature columns (${form.features.length} of ${dataset.columns.length - 1})</label>
+      <div class="checks">${dataset.columns.filter((c) => c.name !== form.label).map((c) => html`<label><input type="checkbox" checked=${form.features.includes(c.name)} onChange=${() => toggle(c.name)} /> ${c.name}</label>`)}</div>`}
+    <button type="submit" disabled=${!form.dataset || !form.model}>Start training</button></form></section>`;
+}
+
+function Jobs() {
+  const [list, error] = useLoad(() => api("GET", "/v1/trainingJobs"));
+  return html`<h1>Training jobs</h1><section class="card"><${ErrorBox} error=${error} />
+    <${Table} columns=${[["Job", (j) => html`<a href=${`#/jobs/${lastSegment(j.name)}`}>${j.name}</a>`], ["State", (j) => j.state.replace("STATE_", "")],
+      ["Epoch", (j) => `${j.epoch}/${j.totalEpochs}`], ["Model version", (j) => j.modelVersion], ["Created", (j) => (j.createTime || "").slice(0, 19)]]}
+      rows=${list?.trainingJobs} /></section>`;
+}
+
+function Chart({ epochs, series }) {
+  const box = useRef(null);
+  const plot = useRef(null);
+  useEffect(() => {
+    if (!box.current || !series.length || !window.uPlot) return;
+    const data = [epochs, ...series.map((s) => s.values)];
+    if (plot.current && plot.current.series.length === series.length + 1) { plot.current.setData(data); return; }
+    plot.current?.destroy();
+    const colours = ["#2f5bd3", "#d3702f", "#067647", "#b42318", "#7a2fd3", "#667085"];
+    plot.current = new window.uPlot({ width: Math.min(1000, box.current.clientWidth || 800), height: 240,
+      scales: { x: { time: false } },
+      series: [{ label: "epoch" }, ...series.map((s, i) => ({ label: s.name, stroke: colours[i % colours.length], width: 2 }))] }, data, box.current);
+  }, [epochs.length, series.length]);
+  useEffect(() => () => plot.current?.destroy(), []);
+  return html`<div class="chart" ref=${box} data-points=${epochs.length}></div>`;
+}
+
+function Job({ id }) {
+  const [job, setJob] = useState(null);
+  const [epochs, setEpochs] = useState([]);
+  const [evaluation, setEvaluation] = useState(null);
+  const [logs, setLogs] = useState([]);
+  const [error, setError] = useState(null);
+  const name = `trainingJobs/${id}`;
+  const refresh = () => api("GET", `/v1/${name}`).then(setJob, setError);
+  useEffect(() => {
+    const abort = new AbortController();
+    refresh();
+    watchLines(`/v1/${name}:watch`, (event) => {
+      if (event.epochEnd) setEpochs((old) => [...old.filter((e) => e.epoch !== event.epochEnd.epoch), event.epochEnd]);
+      if (event.evaluation) setEvaluation(event.evaluation);
+      if (event.log) setLogs((old) => [...old.slice(-50), event.log.message]);
+      if (event.stateChange) refresh();
+    }, abort.signal).catch((err) => { if (err.name !== "AbortError") setError(err); });
+    return () => abort.abort();
+  }, [id]);
+  const metricNames = [...new Set(epochs.flatMap((e) => Object.keys(e.metrics || {})))].sort();
+  const losses = metricNames.filter((m) => m.includes("loss"));
+  const scores = metricNames.filter((m) => !m.includes("loss"));
+  const xs = epochs.map((e) => e.epoch);
+  const seriesOf = (names) => names.map((n) => ({ name: n, values: epochs.map((e) => e.metrics[n] ?? null) }));
+  const cancel = () => api("POST", `/v1/${name}:cancel`, { body: {} }).then(setJob, setError);
+  const running = job && ["STATE_QUEUED", "STATE_RUNNING"].includes(job.state);
+  return html`<h1>Job <code>${id}</code></h1><${ErrorBox} error=${error} />
+    ${job && html`<section class="card"><div class="grid">
+      <div><label>State</label><b id="job-state">${job.state.replace("STATE_", "")}</b> <span class="muted">${job.stateReason}</span></div>
+      <div><label>Epoch</label><span id="job-epoch">${epochs.length ? xs[xs.length - 1] : job.epoch} / ${job.totalEpochs || job.spec?.hyperparameters?.epochs}</span></div>
+      <div><label>Model version</label>${job.modelVersion ? html`<a href=${`#/models/${job.modelVersion.split("/")[1]}`}>${job.modelVersion}</a>` : "-"}</div>
+      <div><label>Attempt</label>${job.attempt}</div></div>
+      ${running && html`<button class="secondary" onClick=${cancel}>Cancel job</button>`}</section>`}
+    <section class="card"><h2>Loss</h2><${Chart} epochs=${xs} series=${seriesOf(losses)} /></section>
+    <section class="card"><h2>Metrics</h2><${Chart} epochs=${xs} series=${seriesOf(scores)} /></section>
+    ${(evaluation || job?.evaluation && Object.keys(job.evaluation).length) && html`<section class="card" id="evaluation"><h2>Final evaluation</h2>
+      <${Table} columns=${[["Metric", (r) => r[0]], ["Value", (r) => Number(r[1]).toFixed(4)]]} rows=${Object.entries(evaluation ? evaluation.metrics : job.evaluation)} /></section>`}
+    ${logs.length > 0 && html`<section class="card"><h2>Log</h2><pre>${logs.join("\n")}</pre></section>`}`;
+}
+
+function Models() {
+  const [list, error] = useLoad(() => api("GET", "/v1/models"));
+  return html`<h1>Models</h1><section class="card"><${ErrorBox} error=${error} />
+    <${Table} columns=${[["Model", (m) => html`<a href=${`#/models/${lastSegment(m.name)}`}>${m.name}</a>`], ["Description", (m) => m.description],
+      ["Created", (m) => (m.createTime || "").slice(0, 19)]]} rows=${list?.models} /></section>`;
+}
+
+function Model({ id }) {
+  const [versions, versionsError, reloadVersions] = useLoad(() => api("GET", `/v1/models/${id}/versions`), [id]);
+  const [aliases, aliasesError, reloadAliases] = useLoad(() => api("GET", `/v1/models/${id}/aliases`), [id]);
+  const [error, setError] = useState(null);
+  const promote = async (version) => {
+    setError(null);
+    try {
+      await api("PUT", `/v1/models/${id}/aliases/production`, { body: { version: String(version) } });
+      reloadVersions(); reloadAliases();
+    } catch (err) { setError(err); }
+  };
+  const lineage = (v) => v.lineage ? html`<div class="muted">job ${v.lineage.trainingJob}<br />dataset ${v.lineage.dataset}
+    ${v.lineage.datasetSha256 ? html` (sha256 ${v.lineage.datasetSha256.slice(0, 12)}...)` : ""}<br />
+    ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${val}`).join(", ")}</div>` : "";
+  return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
+    <section class="card"><h2>Aliases</h2><${Table} columns=${[["Alias", (a) => lastSegment(a.name)], ["Version", (a) => a.version], ["Updated", (a) => (a.updateTime || "").slice(0, 19)]]}
+      rows=${aliases?.aliases} empty="No aliases: promote a version to production below." /></section>
+    <section class="card"><h2>Versions</h2><${Table} columns=${[["Version", (v) => v.version], ["State", (v) => v.state.replace("STATE_", "")],
+      ["Metrics", (v) => Object.entries(v.metrics || {}).map(([k, val]) => `${k} ${Number(val).toFixed(4)}`).join(", ")], ["Lineage", lineage],
+      ["Aliases", (v) => (v.aliases || []).join(", ")],
+      ["", (v) => html`<button class="secondary" data-version=${v.version} onClick=${() => promote(v.version)}>Promote to production</button>`]]}
+      rows=${versions?.modelVersions} /></section>`;
+}
+
+function parseRows(text) {
+  return text.trim().split(/\r?\n/).filter((l) => l.trim()).map((l) => l.split(",").map((v) => v.trim()));
+}
+
+function Predict() {
+  const [models] = useLoad(() => api("GET", "/v1/models"));
+  const [model, setModel] = useState("");
+  const [version, setVersion] = useState("");
+  const [text, setText] = useState("");
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const loadCsv = async (e) => setText(await e.target.files[0].text());
+  const run = async (e) => {
+    e.preventDefault();
+    setError(null); setResult(null);
+    try {
+      const metadata = await api("GET", `/v2/models/${model}${version ? `/versions/${version}` : ""}`);
+      const input = metadata.inputs[0];
+      let rows = parseRows(text);
+      if (rows.length && rows[0].some((v) => v !== "" && isNaN(Number(v)))) rows = rows.slice(1); // a CSV header row
+      const width = input.shape[input.shape.length - 1];
+      rows = rows.map((r) => (width > 0 && r.length > width ? r.slice(0, width) : r));
+      const data = rows.flat().map(Number);
+      const body = { inputs: [{ name: input.name, datatype: input.datatype, shape: [rows.length, rows[0]?.length || 0], data }] };
+      const path = `/v2/models/${model}${version ? `/versions/${version}` : ""}/infer`;
+      setResult(await api("POST", path, { body }));
+    } catch (err) { setError(err); }
+  };
+  const output = result?.outputs?.[0];
+  const perRow = output ? output.shape.slice(1).reduce((a, b) => a * b, 1) : 0;
+  const rows = output ? Array.from({ length: output.shape[0] }, (_, i) => output.data.slice(i * perRow, (i + 1) * perRow)) : [];
+  return html`<h1>Predict</h1><section class="card"><${ErrorBox} error=${error} />
+    <form onSubmit=${run}><div class="grid">
+      <div><label for="predict-model">Model</label><select id="predict-model" value=${model} onChange=${(e) => setModel(e.target.value)}>
+        <option value="">choose...</option>${(models?.models || []).map((m) => html`<option value=${lastSegment(m.name)}>${lastSegment(m.name)}</option>`)}</select></div>
+      <div><label for="predict-version">Version or alias (empty: production)</label><input id="predict-version" value=${version} onInput=${(e) => setVersion(e.target.value)} /></div></div>
+      <label for="rows">Rows: comma-separated features, one row per line (a CSV header row and extra trailing columns such as a label are dropped)</label>
+      <textarea id="rows" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
+      <label for="csv">... or a CSV file</label><input id="csv" type="file" accept=".csv" onChange=${loadCsv} />
+      <div><button type="submit" disabled=${!model || !text.trim()}>Predict</button></div></form></section>
+    ${output && html`<section class="card" id="predictions"><h2>Predictions (${result.model_name} v${result.model_version}, output ${output.name})</h2>
+      <${Table} columns=${[["Row", (r) => r.i + 1], ["Predicted", (r) => (perRow > 1 ? r.values.indexOf(Math.max(...r.values)) : r.values[0].toFixed(4))],
+        ["Scores", (r) => r.values.map((v) => v.toFixed(3)).join(" ")]]} rows=${rows.map((values, i) => ({ i, values }))} /></section>`}`;
+}
+
+function Usage() {
+  const [usage, error] = useLoad(() => api("GET", "/v1/tenants/-/usage"));
+  const meter = (used, limit) => (Number(limit) > 0
+    ? html`<div class="meter"><div style=${`width:${Math.min(100, (100 * Number(used)) / Number(limit))}%`}></div></div><span>${used} of ${limit}</span>`
+    : html`<span>${used} (no limit)</span>`);
+  const plan = usage?.plan || {};
+  return html`<h1>Usage</h1><section class="card"><${ErrorBox} error=${error} />
+    ${usage && html`<p>Plan <b>${plan.displayName || plan.name}</b>, day ${usage.day}</p><div class="grid" id="usage">
+      <div><label>Predictions today</label>${meter(usage.predictions, plan.predictionsPerDay)}</div>
+      <div><label>Requests today</label><span>${usage.requests}</span></div>
+      <div><label>Training seconds this month</label>${meter(usage.trainingSeconds ?? 0, plan.trainingSecondsPerMonth)}</div>
+      <div><label>Stored bytes</label>${meter(usage.storedBytes ?? 0, plan.storedBytes)}</div></div>`}</section>`;
+}
+
+// ---- shell -----------------------------------------------------------------------------------
+
+const NAV = [["datasets", "Datasets"], ["train", "Train"], ["jobs", "Jobs"], ["models", "Models"], ["predict", "Predict"], ["usage", "Usage"]];
+
+function useHash() {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const update = () => setHash(location.hash);
+    addEventListener("hashchange", update);
+    return () => removeEventListener("hashchange", update);
+  }, []);
+  return hash.replace(/^#\/?/, "").split("/");
+}
+
+function App() {
+  const [signedIn, setSignedIn] = useState(Boolean(apiKey()));
+  const [page, id] = useHash();
+  if (!signedIn) return html`<header><strong>MaaS</strong></header><main><${SignIn} onSignedIn=${() => { setSignedIn(true); if (!location.hash) location.hash = "#/datasets"; }} /></main>`;
+  const signOut = () => { sessionStorage.removeItem(KEY); setSignedIn(false); };
+  const pages = {
+    datasets: () => html`<${Datasets} />`,
+    train: () => html`<${Train} />`,
+    jobs: () => (id ? html`<${Job} id=${id} />` : html`<${Jobs} />`),
+    models: () => (id ? html`<${Model} id=${id} />` : html`<${Models} />`),
+    predict: () => html`<${Predict} />`,
+    usage: () => html`<${Usage} />`,
+  };
+  const current = pages[page] ? page : "datasets";
+  return html`<header><strong>MaaS</strong><nav>${NAV.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === current ? "active" : ""}>${title}</a>`)}</nav>
+    <span class="who">key ${apiKey().slice(0, 12)}... <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
+    <main>${pages[current]()}</main>`;
+}
+
+render(html`<${App} />`, document.getElementById("root"));

@@ -1,0 +1,178 @@
+"""The web console in a real browser (Debian's chromium driven by Playwright) against the live
+stack: sign in, upload the digits, train and watch the chart grow, promote, predict, read usage;
+and a readable error on each page for each status a user can meet. Screenshots of every page go
+to test-artifacts/console/ and are checked not to be blank."""
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from maas.client import MaasClient
+from maas.demo import write_digits
+from maas.gateway.v1 import admin_pb2
+from tests.e2e.conftest import tenant_with_digits
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ARTIFACTS = Path(os.environ.get("MAAS_TEST_ARTIFACTS", "test-artifacts")) / "console"
+# Distinct colours in a screenshot, counted in the browser (no image library needed here).
+_COLOURS_JS = """async (data) => {
+  const image = new Image();
+  image.src = "data:image/png;base64," + data;
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = image.width; canvas.height = image.height;
+  const context = canvas.getContext("2d");
+  context.drawImage(image, 0, 0);
+  const pixels = context.getImageData(0, 0, image.width, image.height).data;
+  const colours = new Set();
+  for (let i = 0; i < pixels.length; i += 4 * 37) colours.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+  return colours.size;
+}"""
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium package)")
+        pytest.skip("chromium is not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    context = browser.new_context(base_url=stack.http_url, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    """Save a screenshot of the page and check that it shows more than a blank canvas."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    png = page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert page.evaluate(_COLOURS_JS, base64.b64encode(png).decode()) >= 8, f"{name}.png looks blank"
+
+
+def sign_in(page, key: str) -> None:
+    page.goto("/")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+
+
+def expect_error(page, status: int, text: str) -> None:
+    box = page.locator(f".error[data-status='{status}']")
+    box.wait_for()
+    assert text.lower() in box.inner_text().lower(), box.inner_text()
+
+
+def new_tenant(stack, tenant: str, scopes=()) -> str:
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        admin.create_tenant(tenant)
+        return admin.create_api_key(tenant, scopes=scopes).secret
+
+
+def test_the_journey_in_the_console(page, stack, tmp_path):
+    key = new_tenant(stack, "browser")
+    train_csv, test_csv = write_digits(tmp_path)
+
+    sign_in(page, "maas_not_a_key")
+    expect_error(page, 401, "not signed in")
+    shot(page, "01-sign-in-error")
+    sign_in(page, key)
+    page.locator("h1", has_text="Datasets").wait_for()
+
+    page.set_input_files("#file", str(train_csv))
+    page.fill("#dataset-id", "digits")
+    page.click("button[type=submit]")
+    page.locator("#uploaded").wait_for(timeout=60_000)
+    assert "pixel_0" in page.inner_text("#uploaded")
+    shot(page, "02-datasets")
+
+    page.click("a[href='#/train']")
+    page.select_option("#dataset", "datasets/digits/versions/1")
+    assert page.input_value("#label") == "label"
+    page.fill("#epochs", "8")
+    page.fill("#lr", "0.003")
+    page.fill("#model", "digits")
+    shot(page, "03-train")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/#/jobs/*")
+    # The loss chart fills in while the job trains, one point per epoch.
+    page.wait_for_function("() => Number(document.querySelector('.chart')?.dataset.points || 0) >= 2", timeout=300_000)
+    shot(page, "04-job-training")
+    page.locator("#job-state", has_text="SUCCEEDED").wait_for(timeout=300_000)
+    page.locator("#evaluation").wait_for()
+    assert "accuracy" in page.inner_text("#evaluation")
+    assert page.locator(".chart canvas").count() >= 1
+    shot(page, "05-job-done")
+
+    page.click("a[href='#/models']")
+    page.click("a[href='#/models/digits']")
+    page.click("button[data-version='1']")
+    page.locator("td", has_text="production").first.wait_for()
+    assert "datasets/digits/versions/1" in page.inner_text("main")  # lineage
+    shot(page, "06-model")
+
+    page.click("a[href='#/predict']")
+    page.select_option("#predict-model", "digits")
+    page.set_input_files("#csv", str(test_csv))
+    page.click("button[type=submit]")
+    page.locator("#predictions").wait_for()
+    rows = page.locator("#predictions tbody tr").count()
+    assert rows == len(test_csv.read_text().splitlines()) - 1
+    shot(page, "07-predict")
+
+    page.click("a[href='#/usage']")
+    page.locator("#usage").wait_for()
+    assert "Predictions today" in page.inner_text("#usage")
+    shot(page, "08-usage")
+
+    page.goto("/#/jobs/no-such-job")
+    expect_error(page, 404, "not found")
+    shot(page, "09-not-found")
+    page.goto("/#/predict")
+    page.select_option("#predict-model", "digits")
+    page.fill("#rows", "1,2,3")
+    page.click("button[type=submit]")
+    expect_error(page, 400, "invalid input")
+    shot(page, "10-invalid-argument")
+
+
+def test_permission_denied_and_quota_errors_are_readable(page, stack, journey):
+    reader = new_tenant(stack, "browser-reader", scopes=("read",))
+    sign_in(page, reader)
+    page.locator("h1", has_text="Datasets").wait_for()
+    page.set_input_files("#file", {"name": "tiny.csv", "mimeType": "text/csv", "buffer": b"a,label\n1,0\n"})
+    page.click("button[type=submit]")
+    expect_error(page, 403, "permission denied")
+    assert "train" in page.inner_text(".error")  # names the missing scope
+    shot(page, "11-permission-denied")
+
+    plan = admin_pb2.Plan(name="plans/browser-one", display_name="one a day", predictions_per_day=1)
+    key = tenant_with_digits(stack, journey, "browser-quota", plan)
+    page.evaluate("() => sessionStorage.clear()")
+    sign_in(page, key)
+    page.locator("h1", has_text="Datasets").wait_for()
+    page.goto("/#/predict")
+    page.select_option("#predict-model", "digits")
+    page.fill("#rows", ",".join(["0"] * 64))
+    page.click("button[type=submit]")
+    page.locator("#predictions").wait_for()
+    page.click("button[type=submit]")
+    expect_error(page, 429, "quota")
+    shot(page, "12-quota")
