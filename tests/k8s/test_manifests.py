@@ -150,3 +150,14 @@ def test_dev_overlay_runs_postgresql_in_cluster_and_prod_uses_object_storage():
     registry = next(o for o in prod if o["kind"] == "Deployment" and o["metadata"]["name"] == "maas-registry")
     env = {e["name"]: e for e in registry["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["MAAS_ARTIFACT_STORE"]["value"] == "s3"
+
+
+def test_gateway_serves_http_and_prod_terminates_tls_from_a_secret():
+    dev = {(o["kind"], o["metadata"]["name"]): o for o in render("dev")}
+    ports = {p["name"]: p["port"] for p in dev[("Service", "maas-gateway")]["spec"]["ports"]}
+    assert ports["http"] == 8080
+    prod = {(o["kind"], o["metadata"]["name"]): o for o in render("prod")}
+    pod = prod[("Deployment", "maas-gateway")]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["MAAS_TLS_CERT_FILE"].startswith("/etc/maas/tls/")
+    assert {"name": "tls", "secret": {"secretName": "maas-gateway-tls"}} in pod["volumes"]
