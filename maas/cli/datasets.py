@@ -8,7 +8,7 @@ from pathlib import Path
 from maas.cli.base import add_command, group
 from maas.cli.errors import CliError
 from maas.cli.output import emit, fields, size, table, timestamp
-from maas.cli.progress import UploadProgress
+from maas.cli.progress import TransferProgress
 from maas.client import MaasClient
 from maas.registry.v1 import registry_pb2
 
@@ -33,13 +33,14 @@ def cmd_upload(args, client: MaasClient) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"{path}: no such file")
-    dataset = client.upload_dataset(
-        args.name or dataset_id_from_path(path),
-        path,
-        args.format or "",
-        description=args.description or "",
-        progress=UploadProgress(f"uploading {path.name}"),
-    )
+    with TransferProgress(f"uploading {path.name}") as progress:
+        dataset = client.upload_dataset(
+            args.name or dataset_id_from_path(path),
+            path,
+            args.format or "",
+            description=args.description or "",
+            progress=progress,
+        )
     emit(args, dataset, _summary(dataset))
     return 0
 

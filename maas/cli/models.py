@@ -7,7 +7,7 @@ from pathlib import Path
 from maas.cli.base import add_command, group
 from maas.cli.errors import CliError
 from maas.cli.output import emit, fields, metrics, size, table, timestamp
-from maas.cli.progress import UploadProgress
+from maas.cli.progress import TransferProgress
 from maas.client import MaasClient
 from maas.registry.v1 import registry_pb2
 
@@ -87,7 +87,8 @@ def cmd_versions(args, client: MaasClient) -> int:
 def cmd_download(args, client: MaasClient) -> int:
     version = client.get_model_version(args.model, args.version)
     path = Path(args.out or f"{_model_id(args.model)}-{version.version}.tar")
-    client.download_artifact(version.artifact, path, progress=UploadProgress(f"downloading {version.name}"))
+    with TransferProgress(f"downloading {version.name}") as progress:
+        client.download_artifact(version.artifact, path, progress=progress)
     emit(args, version, str(path))
     return 0
 

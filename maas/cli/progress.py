@@ -55,16 +55,30 @@ class Line:
             self.stream.flush()
             self._open = False
 
+    def clear(self) -> None:
+        """Remove the line being redrawn."""
+        if self._open:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._open = False
 
-class UploadProgress:
-    """A `progress(sent, total)` callback for uploads and downloads."""
+
+class TransferProgress:
+    """A `progress(done, total)` callback for uploads and downloads: a bar on a terminal while the
+    bytes move, gone when the command prints its result; nothing at all elsewhere."""
 
     def __init__(self, verb: str, stream: TextIO | None = None) -> None:
         self.verb = verb
         self.line = Line(stream)
 
     def __call__(self, done: int, total: int) -> None:
-        self.line.update(f"{self.verb} {bar(done, total)} {size(done)} of {size(total)}", final=done >= total)
+        self.line.update(f"{self.verb} {bar(done, total)} {size(done)} of {size(total)}")
+
+    def __enter__(self) -> TransferProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.line.clear()
 
 
 class JobProgress:

@@ -14,7 +14,7 @@ from maas.cli.errors import CliError
 from maas.cli.jobs import spec_from_args
 from maas.cli.output import fields, metrics, size, table
 from maas.cli.predict import read_features, render
-from maas.cli.progress import JobProgress
+from maas.cli.progress import JobProgress, TransferProgress
 from maas.client.client import _service_config, resource_name
 from maas.trainer.v1 import trainer_pb2
 
@@ -49,6 +49,7 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
         *(f"jobs {c}" for c in ("list", "show", "cancel", "watch")),
         *(f"models {c}" for c in ("list", "show", "versions", "download")),
         *(f"alias {c}" for c in ("set", "list")),
+        *(f"admin {c} create" for c in ("tenants", "keys", "plans")),
     }
     for path, parser in COMMANDS:
         if parser.get_default("connects"):
@@ -324,3 +325,18 @@ def test_progress_on_a_terminal_redraws_the_epoch_line(monkeypatch):
     assert text.count("\r\x1b[Kepoch") == 2
     # The redrawn line is cut to the terminal, and ended before the next line of its own.
     assert "\r\x1b[Kepoch 2/2 [########################] lo\nevaluation" in text
+
+
+def test_transfer_progress_is_a_transient_bar_on_a_terminal_and_silent_elsewhere(monkeypatch):
+    monkeypatch.setattr("shutil.get_terminal_size", lambda: os.terminal_size((80, 24)))
+    plain, terminal = io.StringIO(), Terminal()
+    for stream in (plain, terminal):
+        with TransferProgress("uploading d.csv", stream) as progress:
+            progress(1024, 2048)
+            progress(2048, 2048)
+    assert plain.getvalue() == ""
+    assert terminal.getvalue() == (
+        "\r\x1b[Kuploading d.csv [############............] 1.0 KiB of 2.0 KiB"
+        "\r\x1b[Kuploading d.csv [########################] 2.0 KiB of 2.0 KiB"
+        "\r\x1b[K"
+    )

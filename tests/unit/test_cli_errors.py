@@ -107,6 +107,9 @@ COMMANDS = [
     "alias set digits production latest",
     "alias list digits",
     "predict digits {csv} --label-column label",
+    "admin tenants create acme --plan pro",
+    "admin keys create acme --scope read",
+    "admin plans create tiny --predictions-per-day 1",
 ]
 
 

@@ -1,0 +1,84 @@
+"""`maas admin`: tenants, their API keys and plans, with the platform's admin key."""
+
+from __future__ import annotations
+
+from maas.api.v1 import annotations_pb2 as api_pb
+from maas.cli.base import add_command, group
+from maas.cli.output import emit, fields, note
+from maas.client import MaasClient
+
+SCOPES = ("read", "predict", "train")
+
+
+def cmd_tenant_create(args, client: MaasClient) -> int:
+    plan = f"plans/{args.plan.removeprefix('plans/')}" if args.plan else ""
+    tenant = client.create_tenant(args.tenant, display_name=args.display_name or "", plan=plan)
+    emit(args, tenant, f"{tenant.name} on {tenant.plan}")
+    return 0
+
+
+def cmd_key_create(args, client: MaasClient) -> int:
+    created = client.create_api_key(args.tenant, display_name=args.display_name or "", scopes=tuple(args.scope))
+    scopes = ", ".join(api_pb.Scope.Name(s).removeprefix("SCOPE_").lower() for s in created.api_key.scopes)
+    emit(args, created, fields([("key", created.api_key.name), ("scopes", scopes), ("secret", created.secret)]))
+    note("the secret is shown only now: keep it safe")
+    return 0
+
+
+def cmd_plan_create(args, client: MaasClient) -> int:
+    plan = client.create_plan(
+        args.plan,
+        predictions_per_day=args.predictions_per_day,
+        requests_per_second=args.requests_per_second,
+        burst=args.burst,
+        display_name=args.display_name or "",
+    )
+    emit(args, plan, plan.name)
+    return 0
+
+
+def register(commands) -> None:
+    admin = group(
+        commands,
+        "admin",
+        "create tenants, their API keys and plans (needs the admin key that `maas up` prints)",
+        "  maas admin tenants create acme --api-key $ADMIN_KEY\n  maas admin keys create acme --api-key $ADMIN_KEY\n",
+    )
+    tenants = group(admin, "tenants", "create tenants", "  maas admin tenants create acme --plan pro\n")
+    tenant = add_command(
+        tenants,
+        "create",
+        cmd_tenant_create,
+        help="create a tenant",
+        examples="  maas admin tenants create acme\n  maas admin tenants create acme --plan pro --display-name Acme\n",
+    )
+    tenant.add_argument("tenant", help="tenant id: lowercase letters, digits and -")
+    tenant.add_argument("--plan", help="plan id (default free)")
+    tenant.add_argument("--display-name", help="a readable name")
+
+    keys = group(admin, "keys", "create API keys", "  maas admin keys create acme --scope read --scope predict\n")
+    key = add_command(
+        keys,
+        "create",
+        cmd_key_create,
+        help="create an API key for a tenant and print its secret (shown only once)",
+        examples="  maas admin keys create acme\n"
+        "  maas admin keys create acme --scope predict --display-name 'checkout service'\n",
+    )
+    key.add_argument("tenant", help="tenant id")
+    key.add_argument("--scope", action="append", default=[], choices=SCOPES, help="repeat; default: all three")
+    key.add_argument("--display-name", help="what the key is for")
+
+    plans = group(admin, "plans", "create plans of quotas and rate limits", "  maas admin plans create team\n")
+    plan = add_command(
+        plans,
+        "create",
+        cmd_plan_create,
+        help="create a plan (0 means unlimited)",
+        examples="  maas admin plans create team --predictions-per-day 100000 --requests-per-second 20 --burst 40\n",
+    )
+    plan.add_argument("plan", help="plan id")
+    plan.add_argument("--predictions-per-day", type=int, default=0, help="inference calls per UTC day")
+    plan.add_argument("--requests-per-second", type=float, default=0, help="sustained calls per second")
+    plan.add_argument("--burst", type=int, default=0, help="calls above the sustained rate")
+    plan.add_argument("--display-name", help="a readable name")
