@@ -59,7 +59,16 @@ def check(address: str, request: pb.ModelInferRequest, metadata, expected: np.nd
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
-def h2load(port: int, body: Path, headers: dict[str, str], requests: int, workdir: Path) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def h2load(
+    port: int, body: Path, headers: dict[str, str], requests: int, workdir: Path, cpu_pid: int | None = None
+) -> dict[str, float]:
+    """Warm up, then time `requests` calls; with `cpu_pid`, also the CPU seconds that process used."""
     log = workdir / f"h2load-{port}.log"
     connections, streams = IN_FLIGHT
     command = [
@@ -85,7 +94,9 @@ def h2load(port: int, body: Path, headers: dict[str, str], requests: int, workdi
     warm = [c if c != str(requests) else str(min(2000, requests)) for c in command]
     subprocess.run(warm, check=True, capture_output=True)
     log.unlink(missing_ok=True)
+    cpu_before = cpu_seconds(cpu_pid) if cpu_pid else 0.0
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    cpu = cpu_seconds(cpu_pid) - cpu_before if cpu_pid else 0.0
     succeeded = int(re.search(r"(\d+) succeeded", out).group(1))
     rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
     latencies = sorted(int(line.split()[2]) / 1000 for line in log.read_text().splitlines() if line.strip())
@@ -94,6 +105,7 @@ def h2load(port: int, body: Path, headers: dict[str, str], requests: int, workdi
         "ok": succeeded,
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "cpu_s": cpu,
     }
 
 

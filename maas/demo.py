@@ -72,11 +72,11 @@ class DemoResult:
     accuracy: float
 
 
-def run_demo(endpoint: str, admin_key: str, epochs: int = 30, tenant: str = "") -> DemoResult:
+def run_demo(endpoint: str, admin_key: str, epochs: int = 30, tenant: str = "", plan: str = "") -> DemoResult:
     """Walk the journey; returns what it made and the held-out accuracy."""
     tenant = tenant or f"demo-{secrets.token_hex(3)}"
     with MaasClient(endpoint, admin_key) as admin:
-        admin.create_tenant(tenant, display_name="MaaS demo")
+        admin.create_tenant(tenant, display_name="MaaS demo", plan=plan)
         key = admin.create_api_key(tenant, display_name="demo key")
     _say(f"1/6 tenant {tenant!r} created with API key {key.api_key.prefix}...")
 

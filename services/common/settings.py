@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.tls import open_channel
 
 
 class ServiceSettings(BaseSettings):
@@ -29,6 +32,11 @@ class ServiceSettings(BaseSettings):
     tls_client_ca_file: Path | None = Field(
         default=None, description="PEM CA bundle: require client certificates it signed (mTLS) when set."
     )
+    peer_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA of the other services' certificates: TLS to them when set, presenting this "
+        "service's own certificate (tls_cert_file) for mTLS.",
+    )
 
     # Defaults per service, overridden in subclasses.
     service_name: str = "maas"
@@ -41,10 +49,16 @@ class ServiceSettings(BaseSettings):
             raise ValueError("MAAS_TLS_CERT_FILE and MAAS_TLS_KEY_FILE go together")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("MAAS_TLS_CLIENT_CA_FILE needs MAAS_TLS_CERT_FILE and MAAS_TLS_KEY_FILE")
-        for path in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file):
+        for path in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file, self.peer_ca_file):
             if path is not None and not path.is_file():
                 raise ValueError(f"TLS file {path} does not exist")
         return self
+
+    def peer_channel(self, target: str, options) -> grpc.aio.Channel:
+        """A channel to another MaaS service, TLS (and mTLS with this service's certificate) when
+        `peer_ca_file` is set."""
+        cert, key = (self.tls_cert_file, self.tls_key_file) if self.peer_ca_file else (None, None)
+        return open_channel(target, options, self.peer_ca_file, cert, key)
 
     @property
     def grpc_port(self) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grpc
 from prometheus_client import CollectorRegistry
 
 from maas.inference.v2 import grpc_service_pb2
@@ -23,8 +22,8 @@ SERVICE_NAME = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceServic
 
 
 async def build_server(settings: InferenceSettings) -> GrpcServer:
-    channel = grpc.aio.insecure_channel(
-        settings.registry_addr, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
+    channel = settings.peer_channel(
+        settings.registry_addr, [("grpc.max_receive_message_length", settings.max_message_bytes)]
     )
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)

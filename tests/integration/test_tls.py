@@ -143,10 +143,12 @@ def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):
             admin.CreateTenant(admin_pb2.CreateTenantRequest(tenant_id="acme"), metadata=ADMIN, timeout=10)
             key = admin.CreateApiKey(admin_pb2.CreateApiKeyRequest(parent="tenants/acme"), metadata=ADMIN).secret
             registry_stub = registry_pb2_grpc.RegistryServiceStub(channel)
-            # Without a client certificate the registry refuses the connection.
+            # Without a client certificate the registry refuses the connection (a write: not retried).
             with pytest.raises(grpc.RpcError) as error:
-                registry_stub.ListModels(
-                    registry_pb2.ListModelsRequest(), metadata=(("authorization", f"Bearer {key}"),), timeout=5
+                registry_stub.CreateModel(
+                    registry_pb2.CreateModelRequest(model_id="m"),
+                    metadata=(("authorization", f"Bearer {key}"),),
+                    timeout=5,
                 )
             assert error.value.code() == grpc.StatusCode.UNAVAILABLE
         with_client_cert = service_settings(
@@ -158,3 +160,40 @@ def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):
                 registry_pb2.ListModelsRequest(), metadata=(("authorization", f"Bearer {key}"),), timeout=10
             )
             assert list(reply.models) == []
+
+
+@pytest.mark.slow
+def test_inference_reaches_an_mtls_registry_with_its_own_certificate(data_dir, pki):
+    from maas.inference.v2 import grpc_service_pb2 as infer_pb
+    from maas.inference.v2 import grpc_service_pb2_grpc as infer_grpc
+    from services.inference.config import InferenceSettings
+    from services.inference.server import build_server as build_inference
+
+    _, internal = pki
+    registry_cert, registry_key = internal.issue("registry")
+    inference_cert, inference_key = internal.issue("inference")
+    registry_settings = service_settings(
+        RegistrySettings,
+        data_dir,
+        tls_cert_file=registry_cert,
+        tls_key_file=registry_key,
+        tls_client_ca_file=internal.pem,
+    )
+    load = infer_pb.RepositoryModelLoadRequest(model_name="nope")
+    tenant = (("x-maas-tenant", "acme"),)
+    with running(build_registry, registry_settings) as registry:
+        # With its certificate (which inference also serves with), and with none.
+        mtls = dict(peer_ca_file=internal.pem, tls_cert_file=inference_cert, tls_key_file=inference_key)
+        for peer, expected in ((mtls, "NOT_FOUND"), ({}, "UNAVAILABLE")):
+            settings = service_settings(InferenceSettings, data_dir, registry_addr=registry.address, **peer)
+            credentials = grpc.ssl_channel_credentials(internal.pem.read_bytes()) if peer else None
+            with (
+                running(build_inference, settings) as inference,
+                grpc.secure_channel(inference.address, credentials)
+                if credentials
+                else grpc.insecure_channel(inference.address) as channel,
+            ):
+                # The registry answers NOT_FOUND only once the TLS handshake (with a client certificate) passed.
+                with pytest.raises(grpc.RpcError) as error:
+                    infer_grpc.GRPCInferenceServiceStub(channel).RepositoryModelLoad(load, metadata=tenant, timeout=20)
+                assert error.value.code().name == expected, error.value.details()
