@@ -7,7 +7,7 @@ import sys
 
 from maas.cli import account, admin, config, datasets, jobs, local, models, predict
 from maas.cli.errors import EXIT_INTERRUPTED, CliError, describe, status_exit_code
-from maas.client import MaasClient, MaasError
+from maas.client import MaasError
 
 EXAMPLES = """examples:
   maas up                          start the stack on the default ports (Ctrl-C stops it)
@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.connects:
             return args.func(args)
-        args.connection = config.resolve(args.endpoint, args.api_key, getattr(args, "tenant", None))
-        with MaasClient(args.connection.endpoint, args.connection.api_key, timeout=args.timeout) as client:
+        args.connection = config.resolve(args.endpoint, args.api_key, getattr(args, "tenant", None), args.ca_cert)
+        with args.connection.client(args.timeout) as client:
             return args.func(args, client)
     except MaasError as error:
         print(f"maas: {describe(error, _endpoint(args))}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from pathlib import Path
 
 from maas.cli import config
 from maas.cli.base import add_command
@@ -25,6 +26,8 @@ def cmd_login(args) -> int:
         "endpoint": config.setting("endpoint", args.endpoint, saved) or config.DEFAULT_ENDPOINT,
         "api_key": config.setting("api_key", args.api_key, saved if args.keep_key else {}) or _read_key(),
         "tenant": config.setting("tenant", args.tenant, saved),
+        # Saved absolute, so that commands run from any directory find it.
+        "ca_cert": str(Path(ca).resolve()) if (ca := config.setting("ca_cert", args.ca_cert, saved)) else "",
     }
     if not settings["api_key"]:
         raise CliError("no API key given: pass --api-key, set MAAS_API_KEY, or type it at the prompt")
@@ -32,7 +35,7 @@ def cmd_login(args) -> int:
     if not args.no_verify:
         # Usage needs the read scope and the key's own tenant, so it checks both; without a tenant,
         # listing one model checks the key.
-        with MaasClient(settings["endpoint"], settings["api_key"], timeout=args.timeout) as client:
+        with args.connection.client(args.timeout) as client:
             if settings["tenant"]:
                 client.get_usage(settings["tenant"])
             else:
@@ -91,12 +94,14 @@ def register(commands) -> None:
         "Without --api-key or MAAS_API_KEY the key is read from a prompt (or stdin).",
         examples="  maas login --endpoint 127.0.0.1:50051 --tenant acme --api-key maas_...\n"
         "  maas login --tenant acme                # prompts for the key\n"
-        "  echo $KEY | maas login --endpoint maas.example.com:443 --tenant acme\n",
+        "  echo $KEY | maas login --endpoint https://maas.example.com:443 --tenant acme\n"
+        "  maas login --endpoint https://10.0.0.5:50051 --ca-cert ca.pem --tenant acme\n",
         connects=False,
     )
     login.add_argument("--endpoint", help="gateway host:port (default: $MAAS_ENDPOINT, the saved one, or local)")
     login.add_argument("--api-key", help="the API key (default: $MAAS_API_KEY, else a prompt)")
     login.add_argument("--tenant", help="your tenant id (for `maas usage`)")
+    login.add_argument("--ca-cert", help="PEM file of the CA of a TLS gateway with a private certificate")
     login.add_argument("--keep-key", action="store_true", help="keep the saved key, change only the other values")
     login.add_argument("--no-verify", action="store_true", help="save without checking the key with the gateway")
     login.add_argument("--timeout", type=float, default=30, help="seconds to wait for the check (default 30)")

@@ -13,9 +13,13 @@ from collections.abc import Callable
 CONNECTION = argparse.ArgumentParser(add_help=False)
 _options = CONNECTION.add_argument_group("connection and output")
 _options.add_argument(
-    "--endpoint", help="gateway host:port (default: $MAAS_ENDPOINT, the saved login, or 127.0.0.1:50051)"
+    "--endpoint",
+    help="gateway host:port, https://host:port for TLS (default: $MAAS_ENDPOINT, the saved login, or 127.0.0.1:50051)",
 )
 _options.add_argument("--api-key", help="API key (default: $MAAS_API_KEY or the saved login)")
+_options.add_argument(
+    "--ca-cert", help="PEM file of the CA of a TLS gateway (default: $MAAS_CA_CERT or the saved login)"
+)
 _options.add_argument(
     "-o", "--output", choices=("table", "json"), default="table", help="table for people (default), json for scripts"
 )

@@ -1,6 +1,6 @@
 """What `maas login` saves (endpoint, API key, tenant) and how flags and the environment override it.
 
-Order: a command-line flag, then `MAAS_ENDPOINT` / `MAAS_API_KEY` / `MAAS_TENANT`, then the saved
+Order: a command-line flag, then `MAAS_ENDPOINT` / `MAAS_API_KEY` / `MAAS_TENANT` / `MAAS_CA_CERT`, then the saved
 file `$MAAS_CONFIG_DIR/config.json` (default `$XDG_CONFIG_HOME/maas`, else `~/.config/maas`).
 """
 
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maas.cli.errors import CliError, not_logged_in
+from maas.client import MaasClient
 
 DEFAULT_ENDPOINT = "127.0.0.1:50051"
-FIELDS = ("endpoint", "api_key", "tenant")
+FIELDS = ("endpoint", "api_key", "tenant", "ca_cert")
 
 
 def config_dir() -> Path:
@@ -59,7 +60,18 @@ def save(settings: dict[str, str]) -> Path:
 class Connection:
     endpoint: str
     api_key: str
-    tenant: str
+    tenant: str = ""
+    # A PEM file of the CA that signed the gateway's certificate (implies TLS).
+    ca_cert: str = ""
+
+    def client(self, timeout: float) -> MaasClient:
+        if not self.ca_cert:
+            return MaasClient(self.endpoint, self.api_key, timeout)
+        try:
+            ca = Path(self.ca_cert).read_bytes()
+        except OSError as error:
+            raise CliError(f"CA certificate {self.ca_cert}: {error.strerror}") from None
+        return MaasClient(self.endpoint, self.api_key, timeout, ca_cert=ca)
 
 
 def setting(name: str, flag: str | None, saved: dict[str, str]) -> str:
@@ -67,13 +79,16 @@ def setting(name: str, flag: str | None, saved: dict[str, str]) -> str:
     return flag or os.environ.get(f"MAAS_{name.upper()}") or saved.get(name, "")
 
 
-def resolve(endpoint: str | None, api_key: str | None, tenant: str | None = None) -> Connection:
+def resolve(
+    endpoint: str | None, api_key: str | None, tenant: str | None = None, ca_cert: str | None = None
+) -> Connection:
     """The connection a command uses; raises when there is no API key anywhere."""
     saved = load()
     connection = Connection(
         endpoint=setting("endpoint", endpoint, saved) or DEFAULT_ENDPOINT,
         api_key=setting("api_key", api_key, saved),
         tenant=setting("tenant", tenant, saved),
+        ca_cert=setting("ca_cert", ca_cert, saved),
     )
     if not connection.api_key:
         raise not_logged_in()

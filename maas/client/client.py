@@ -146,9 +146,13 @@ def _guess_format(data: bytes | Path) -> str:
 
 
 class MaasClient:
-    """Talks to the gateway with an API key. Use as a context manager or call `close()`."""
+    """Talks to the gateway with an API key. Use as a context manager or call `close()`.
 
-    def __init__(self, endpoint: str, api_key: str, timeout: float = 60.0) -> None:
+    `https://host:port` connects with TLS, verified against the system's roots or `ca_cert` (PEM
+    bytes of a private CA, which also implies TLS); a bare `host:port` connects in plaintext.
+    """
+
+    def __init__(self, endpoint: str, api_key: str, timeout: float = 60.0, *, ca_cert: bytes | None = None) -> None:
         self.endpoint = endpoint
         self._metadata = (("authorization", f"Bearer {api_key}"),)
         self._timeout = timeout
@@ -158,7 +162,12 @@ class MaasClient:
             ("grpc.enable_retries", 1),
             ("grpc.service_config", _service_config()),
         ]
-        self._channel = grpc.insecure_channel(endpoint, options=options)
+        target = endpoint.removeprefix("https://")
+        if endpoint.startswith("https://") or ca_cert:
+            credentials = grpc.ssl_channel_credentials(root_certificates=ca_cert)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
         self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self.trainer = trainer_pb2_grpc.TrainerServiceStub(self._channel)
