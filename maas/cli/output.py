@@ -27,7 +27,7 @@ def print_json(data: Any) -> None:
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Columns padded to their widest cell; numbers right-aligned."""
     cells = [[str(h).upper() for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
-    numeric = [all(_is_number(row[i]) for row in cells[1:] if row[i]) and len(cells) > 1 for i in range(len(headers))]
+    numeric = [all(is_number(row[i]) for row in cells[1:] if row[i]) and len(cells) > 1 for i in range(len(headers))]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = []
     for row in cells:
@@ -39,7 +39,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:

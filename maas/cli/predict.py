@@ -13,7 +13,7 @@ import numpy as np
 
 from maas.cli.base import add_command
 from maas.cli.errors import CliError
-from maas.cli.output import print_json, table
+from maas.cli.output import is_number, print_json, table
 from maas.client import MaasClient
 
 FORMATS = ("csv", "json", "npz")
@@ -40,10 +40,9 @@ def read_csv(text: str, label: str | None, source: str):
     rows = [row for row in csv.reader(io.StringIO(text)) if row]
     if not rows:
         raise CliError(f"{source}: no rows")
-    try:
-        [float(c) for c in rows[0]]
-        names: list[str] = []
-    except ValueError:
+    # A first row that is not all numbers is the header.
+    names: list[str] = []
+    if not all(is_number(c) for c in rows[0]):
         names, rows = rows[0], rows[1:]
     if label and not names:
         raise CliError(f"{source}: --label-column needs a header row")
