@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from services.common.settings import ServiceSettings
@@ -22,6 +24,23 @@ class TrainerSettings(ServiceSettings):
     max_attempts: int = Field(default=3, description="Starts of a job before it is failed for good.")
     max_jobs_per_tenant: int = Field(
         default=4, description="Jobs of one tenant running at once across all workers; 0 means no limit."
+    )
+    collective_timeout_seconds: float = Field(
+        default=300.0,
+        description="Multi-worker jobs: longest wait of a worker on its peers in one step (also while the chief "
+        "saves a checkpoint) before the attempt fails and is retried.",
+    )
+    job_launcher: Literal["local", "kubernetes"] = Field(
+        default="local",
+        description="Where multi-worker jobs run: processes on this worker, or pods of an Indexed Job.",
+    )
+    kube_namespace: str = Field(
+        default="", description="Kubernetes launcher: namespace of the training pods; empty for this pod's own."
+    )
+    pod_name: str = Field(
+        default="",
+        description="Kubernetes launcher: this worker's pod, whose image and environment the training pods "
+        "reuse and which owns them; empty for the host name.",
     )
 
     @property

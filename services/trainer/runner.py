@@ -3,6 +3,9 @@
 Fetches the dataset from the registry, trains with Keras, reports each epoch, evaluates on
 held-out data, exports a SavedModel with a serving signature and registers it as a new
 version. Failures a user can act on end the job FAILED with a message, never a traceback.
+
+With `TF_CONFIG` set the process is one worker of a multi-worker job (`services.trainer.cluster`):
+every worker trains; only the chief (task 0) reports, checkpoints, exports and registers.
 """
 
 from __future__ import annotations
@@ -11,13 +14,12 @@ import hashlib
 import io
 import json
 import math
-import os
-import signal
 import sys
 import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import grpc
@@ -35,6 +37,8 @@ from services.common.errors import DomainError, InvalidArgument
 from services.common.logging import configure_logging
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.common.tabular import csv_header, load_csv_numeric
+from services.trainer import multiworker
+from services.trainer.cluster import Task, die_with_parent, task_from_environment
 from services.trainer.config import TrainerSettings
 from services.trainer.spec import template_parameters
 from services.trainer.store import JobStore, LeaseLost
@@ -175,8 +179,20 @@ def run(job_id: str, settings: TrainerSettings) -> None:
     store = JobStore(engine)
     tenant = store.tenant_of(job_id)
     job = store.get(None, job_id)
-    structlog.contextvars.bind_contextvars(job=job_id, tenant=tenant)
+    task = task_from_environment()
+    structlog.contextvars.bind_contextvars(job=job_id, tenant=tenant, worker=task.index if task else 0)
     client = RegistryClient(settings.registry_addr, tenant, job_id)
+    if task is not None and not task.chief:
+        try:
+            _train(store, job, client, settings, task)
+        except (JobFailure, DomainError) as failure:
+            # The chief meets the same failure and reports it; exit 0 so that the job's
+            # supervisor (or Kubernetes) waits for the chief instead of retrying the attempt.
+            log.info("worker stopped on a failure the chief reports", reason=str(failure))
+        finally:
+            client.close()
+            engine.dispose()
+        return
     attempt = job.attempt
 
     def fail(reason: str, kind: str) -> None:
@@ -185,7 +201,7 @@ def run(job_id: str, settings: TrainerSettings) -> None:
             _drop_checkpoint(store, client, job_id)
 
     try:
-        version = _train(store, job, client)
+        version = _train(store, job, client, settings, task)
         if store.finish(
             job_id,
             State.STATE_SUCCEEDED,
@@ -228,7 +244,14 @@ def _drop_checkpoint(store: JobStore, client: RegistryClient, job_id: str) -> No
             log.warning("could not delete the last checkpoint", artifact=artifact, details=error.details())
 
 
-def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.ModelVersion:
+def _train(
+    store: JobStore, job: pb.TrainingJob, client: RegistryClient, settings: TrainerSettings, task: Task | None
+) -> rpb.ModelVersion | None:
+    """Train, then (on the chief or a single worker) evaluate, export and register; returns the
+    registered version, or None on a worker that is not the chief."""
+    # First of all TensorFlow work in the process: waits for every worker of the job to join.
+    strategy = multiworker.create_strategy(settings.collective_timeout_seconds) if task else None
+    chief = task is None or task.chief
     spec = job.spec
     hp = spec.hyperparameters
     job_id = job.name.split("/")[1]
@@ -258,42 +281,76 @@ def _train(store: JobStore, job: pb.TrainingJob, client: RegistryClient) -> rpb.
         else:
             y, y_val = y.astype("float32"), y_val.astype("float32")
         checkpoint, initial_epoch = store.checkpoint(job_id)
-        if checkpoint:
-            # Resume: weights, optimizer state and normalisation statistics all come back.
-            path = workdir / "resume.keras"
-            client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
-            model = keras.models.load_model(path)
-            _log(store, job_id, f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})")
-        else:
-            initial_epoch = 0
-            normalizer = keras.layers.Normalization(name="normalize")
-            normalizer.adapt(x)
-            try:
-                model = build_model(template, params, spec.keras_model_json, x.shape[1], classes, normalizer)
-            except (ValueError, TypeError, KeyError) as error:
-                raise JobFailure(f"the Keras model JSON does not build: {error}", "invalid_model") from None
-            loss = hp.loss or ("sparse_categorical_crossentropy" if classification else "mse")
-            metrics = list(hp.metrics) or (["accuracy"] if classification else ["mae"])
-            model.compile(
-                optimizer=OPTIMIZERS[hp.optimizer](learning_rate=hp.learning_rate), loss=loss, metrics=metrics
-            )
+        # Under a strategy the model's and the optimizer's variables are mirrored on every worker.
+        with strategy.scope() if strategy else nullcontext():
+            if checkpoint:
+                # Resume: weights, optimizer state and normalisation statistics all come back.
+                path = workdir / "resume.keras"
+                client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
+                model = keras.models.load_model(path)
+                if chief:
+                    _log(
+                        store, job_id, f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})"
+                    )
+            else:
+                initial_epoch = 0
+                normalizer = keras.layers.Normalization(name="normalize")
+                normalizer.adapt(x)
+                try:
+                    model = build_model(template, params, spec.keras_model_json, x.shape[1], classes, normalizer)
+                except (ValueError, TypeError, KeyError) as error:
+                    raise JobFailure(f"the Keras model JSON does not build: {error}", "invalid_model") from None
+                loss = hp.loss or ("sparse_categorical_crossentropy" if classification else "mse")
+                metrics = list(hp.metrics) or (["accuracy"] if classification else ["mae"])
+                model.compile(
+                    optimizer=OPTIMIZERS[hp.optimizer](learning_rate=hp.learning_rate), loss=loss, metrics=metrics
+                )
         progress = ProgressCallback(store, client, job_id, job.attempt, hp.epochs, workdir)
         callbacks = [progress]
         if hp.early_stopping_patience:
             callbacks.append(
                 keras.callbacks.EarlyStopping(patience=hp.early_stopping_patience, restore_best_weights=True)
             )
-        _log(store, job_id, f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features")
-        model.fit(
-            x,
-            y,
-            validation_data=(x_val, y_val),
-            initial_epoch=initial_epoch,
-            epochs=hp.epochs,
-            batch_size=hp.batch_size,
-            callbacks=callbacks,
-            verbose=0,
-        )
+        if strategy is None:
+            _log(store, job_id, f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features")
+            model.fit(
+                x,
+                y,
+                validation_data=(x_val, y_val),
+                initial_epoch=initial_epoch,
+                epochs=hp.epochs,
+                batch_size=hp.batch_size,
+                callbacks=callbacks,
+                verbose=0,
+            )
+        else:
+            if chief:
+                _log(
+                    store,
+                    job_id,
+                    f"training on {len(x)} rows with {task.workers} workers, validating on {len(x_val)}, "
+                    f"{x.shape[1]} features",
+                )
+            multiworker.fit(
+                strategy,
+                task,
+                model,
+                x,
+                y,
+                (x_val, y_val),
+                initial_epoch=initial_epoch,
+                epochs=hp.epochs,
+                batch_size=hp.batch_size,
+                seed=hp.seed,
+                callbacks=callbacks,
+            )
+            if not chief:
+                return None
+            # The chief goes on alone: a plain copy of the final model (early stopping may have
+            # restored the best weights) evaluates and exports as a single worker's would.
+            final = workdir / "final.keras"
+            model.save(final)
+            model = keras.models.load_model(final)
         if progress.nan_epoch:
             raise JobFailure(
                 f"the loss became NaN at epoch {progress.nan_epoch}; lower the learning rate "
@@ -369,21 +426,8 @@ def export_saved_model(model, features: int, output_name: str, workdir: Path) ->
     return buffer.getvalue()
 
 
-def _die_with_parent() -> None:
-    """End this process when the worker that started it dies (Linux), so that a job whose
-    worker was killed never keeps running beside the attempt that resumes it."""
-    parent = int(os.environ.get("MAAS_WORKER_PID", "0"))
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if parent and os.getppid() != parent:
-        sys.exit(0)  # the worker died before the signal was armed
-
-
 def main() -> None:
-    _die_with_parent()
+    die_with_parent()
     settings = TrainerSettings()
     configure_logging("trainer-job", settings.log_level, settings.log_format)
     run(sys.argv[1], settings)

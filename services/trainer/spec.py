@@ -155,6 +155,8 @@ KERAS_MODULES = frozenset(
 # Keys in a layer config whose string values name activations.
 _ACTIVATION_KEYS = frozenset({"activation", "recurrent_activation"})
 MAX_MODEL_JSON_BYTES = 1024 * 1024
+# Processes (or pods) of one multi-worker job.
+MAX_WORKERS = 64
 
 
 def check_keras_model_json(text: str) -> dict[str, Any]:
@@ -276,12 +278,8 @@ def validate_spec(spec: pb.TrainingJobSpec) -> str:
         if not ok:
             raise InvalidArgument(f"{prefix}.hyperparameters.{field}: {message}")
     resources = spec.resources
-    if resources.workers < 0 or resources.workers > 64 or resources.cpu < 0 or resources.gpu < 0:
-        raise InvalidArgument(f"{prefix}.resources: workers must be in 0..64, cpu and gpu not negative")
-    if resources.workers > 1:
-        # Keras 3's fit() does not run under MultiWorkerMirroredStrategy (keras-team/keras#20585);
-        # refusing is better than silently training on one worker.
-        raise InvalidArgument(f"{prefix}.resources.workers: multi-worker training is not available yet; use 1")
+    if not 0 <= resources.workers <= MAX_WORKERS or resources.cpu < 0 or resources.gpu < 0:
+        raise InvalidArgument(f"{prefix}.resources: workers must be in 0..{MAX_WORKERS}, cpu and gpu not negative")
     if not spec.target_model:
         raise InvalidArgument(f"{prefix}.target_model: required (models/{{model}})")
     (model_id,) = parse_name(spec.target_model, ("models", None), f"{prefix}.target_model")

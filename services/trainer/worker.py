@@ -38,7 +38,8 @@ class RunningJob:
 
 
 class WorkerPool:
-    """Runs up to `slots` jobs at once, each as `python -m services.trainer.runner <job>`."""
+    """Runs up to `slots` jobs at once, each as `python -m services.trainer.runner <job>` (or, with
+    several workers, `python -m services.trainer.cluster <job> <workers>`)."""
 
     def __init__(self, store: JobStore, settings: TrainerSettings, slots: int, metrics: TrainerMetrics) -> None:
         self.store = store
@@ -99,9 +100,14 @@ class WorkerPool:
             waited = claimed.start_time.ToDatetime(dt.UTC) - claimed.create_time.ToDatetime(dt.UTC)
             if claimed.attempt == 1:
                 self.metrics.queue_wait.observe(max(0.0, waited.total_seconds()))
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "services.trainer.runner", job_id, env=_job_environment()
+            workers = claimed.spec.resources.workers
+            # A multi-worker job runs as a supervisor of its worker processes (services.trainer.cluster).
+            command = (
+                ("services.trainer.cluster", job_id, str(workers))
+                if workers > 1
+                else ("services.trainer.runner", job_id)
             )
+            process = await asyncio.create_subprocess_exec(sys.executable, "-m", *command, env=_job_environment())
             self.running[job_id] = RunningJob(job_id, process, time.monotonic())
             log.info("job started", job=job_id, attempt=claimed.attempt, pid=process.pid)
 

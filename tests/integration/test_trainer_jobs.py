@@ -2,6 +2,7 @@
 worker), failures a user can act on, cancel, and watch. The trainer runs as a process of its
 own, as in production, beside an in-process registry."""
 
+import json
 import os
 import signal
 import subprocess
@@ -81,11 +82,12 @@ def setup(tmp_path):
             trainer.stop()
 
 
-def submit(trainer: Trainer, epochs=40, label="label", learning_rate=0.002, **hp) -> str:
+def submit(trainer: Trainer, epochs=40, label="label", learning_rate=0.002, workers=0, **hp) -> str:
     spec = pb.TrainingJobSpec(
         dataset=pb.DatasetInput(dataset="datasets/digits", label_column=label),
         template=pb.TemplateModel(name="mlp"),
         hyperparameters=pb.Hyperparameters(epochs=epochs, batch_size=32, learning_rate=learning_rate, **hp),
+        resources=pb.Resources(workers=workers),
         target_model="models/digits",
     )
     return trainer.stub.CreateTrainingJob(
@@ -108,17 +110,28 @@ def epochs_logged(trainer: Trainer, name: str) -> list[int]:
     return [e.epoch_end.epoch for e in events if e.HasField("epoch_end")]
 
 
-def runner_pid(job_name: str) -> int:
+def runner_pids(job_name: str) -> dict[int, int]:
+    """The job's processes: worker index (0 for a single-worker job) -> pid."""
     job_id = job_name.split("/")[1]
+    found = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+                environ = (proc / "environ").read_bytes().split(b"\0")
             except OSError:
                 continue
             if b"services.trainer.runner" in cmdline and job_id.encode() in cmdline:
-                return int(proc.name)
-    raise AssertionError("no runner process found")
+                tf_config = next((e for e in environ if e.startswith(b"TF_CONFIG=")), None)
+                index = json.loads(tf_config.split(b"=", 1)[1])["task"]["index"] if tf_config else 0
+                found[index] = int(proc.name)
+    return found
+
+
+def runner_pid(job_name: str) -> int:
+    pids = runner_pids(job_name)
+    assert pids, "no runner process found"
+    return pids[0]
 
 
 def versions(registry_stub) -> list[int]:
@@ -207,3 +220,41 @@ def test_watch_resumes_after_a_dropped_stream(setup):
     assert sequences == sorted(set(sequences))
     assert [e.epoch_end.epoch for e in events if e.HasField("epoch_end")] == [1, 2, 3, 4, 5, 6]
     assert events[-1].HasField("evaluation") and events[-1].evaluation.model_version == "models/digits/versions/1"
+
+
+def test_two_worker_job_trains_as_two_processes_and_registers_one_version(setup):
+    start_trainer, registry = setup
+    trainer = start_trainer()
+    started = time.monotonic()
+    name = submit(trainer, epochs=15, workers=2)
+    wait_for(trainer, name, lambda j: j.epoch >= 1, timeout=180)
+    # Two cooperating processes, told their places by TF_CONFIG.
+    assert sorted(runner_pids(name)) == [0, 1]
+    job = wait_for(trainer, name, lambda j: j.state in (State.STATE_SUCCEEDED, State.STATE_FAILED), timeout=300)
+    assert job.state == State.STATE_SUCCEEDED, job.state_reason
+    print(f"2-worker job: {time.monotonic() - started:.1f}s, accuracy {job.evaluation['accuracy']:.3f}")
+    assert job.evaluation["accuracy"] > 0.9
+    # The chief alone reported each epoch once and registered once.
+    assert epochs_logged(trainer, name) == list(range(1, 16))
+    assert versions(registry) == [1]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(job.metrics)
+    deadline = time.monotonic() + 10
+    while runner_pids(name) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not runner_pids(name), "a worker process outlived its job"
+
+
+def test_a_killed_peer_fails_the_attempt_which_resumes_from_its_checkpoint(setup):
+    start_trainer, registry = setup
+    trainer = start_trainer()
+    name = submit(trainer, epochs=12, workers=2)
+    wait_for(trainer, name, lambda j: j.epoch >= 3, timeout=180)
+    os.kill(runner_pids(name)[1], signal.SIGKILL)
+    # Well within the collective timeout (300 s): the dead peer ended the attempt at once.
+    job = wait_for(trainer, name, lambda j: j.state in (State.STATE_SUCCEEDED, State.STATE_FAILED), timeout=150)
+    assert job.state == State.STATE_SUCCEEDED, job.state_reason
+    # The second attempt went on from the checkpoint.
+    assert job.attempt == 2
+    logged = epochs_logged(trainer, name)
+    assert logged[0] == 1 and logged == sorted(set(logged)) and logged[-1] == 12
+    assert versions(registry) == [1]
