@@ -41,6 +41,7 @@ BENCH = Path(__file__).resolve().parent
 KSERVE_VENV = BENCH / ".kserve-venv"
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 IN_FLIGHT = (4, 16)  # connections x streams per connection = 64
+OURS = "(a) maas inference"
 
 
 def frame(message) -> bytes:
@@ -149,6 +150,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--skip-kserve", action="store_true", help="leave out (b), e.g. without network access")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="inference processes for (a) (MAAS_WORKERS)"
+    )
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         sys.exit("h2load is required: apt-get install nghttp2-client")
@@ -157,7 +161,7 @@ def main() -> None:
     request.inputs.add(name="features", datatype="FP32", shape=[1, 64])
     request.raw_input_contents.append(test_x[:1].tobytes())
     results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp, local_stack() as stack:
+    with tempfile.TemporaryDirectory() as tmp, local_stack(MAAS_WORKERS=str(args.workers)) as stack:
         workdir = Path(tmp)
         body = workdir / "request.grpc"
         body.write_bytes(frame(request))
@@ -174,21 +178,26 @@ def main() -> None:
         tenant = {"x-maas-tenant": demo.tenant}
 
         check(stack.address("inference"), request, tuple(tenant.items()), expected)
-        results["(a) maas inference"] = h2load(stack.ports["inference"][0], body, tenant, args.requests, workdir)
+        results[OURS] = h2load(stack.ports["inference"][0], body, tenant, args.requests, workdir)
 
-        port = free_port()
-        env = {
-            "MAAS_PORT": str(port),
-            "MAAS_METRICS_PORT": "-1",
-            "MAAS_BATCHING": "false",
-            "MAAS_REGISTRY_ADDR": stack.address("registry"),
-            "MAAS_DATA_DIR": str(workdir / "unbatched"),
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-        }
-        with process([sys.executable, "-m", "services.inference"], env):
-            assert wait_serving(f"127.0.0.1:{port}", 60)
-            check(f"127.0.0.1:{port}", request, tuple(tenant.items()), expected)
-            results["(d) maas, batching off"] = h2load(port, body, tenant, args.requests, workdir)
+        # The same service as separate processes: one worker, and batching off.
+        for name, extra in (
+            ("(a1) maas, 1 worker", {"MAAS_WORKERS": "1"}),
+            ("(d) maas, batching off", {"MAAS_BATCHING": "false", "MAAS_WORKERS": str(args.workers)}),
+        ):
+            port = free_port()
+            env = {
+                "MAAS_PORT": str(port),
+                "MAAS_METRICS_PORT": "-1",
+                "MAAS_REGISTRY_ADDR": stack.address("registry"),
+                "MAAS_DATA_DIR": str(workdir / name.split()[0].strip("()")),
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                **extra,
+            }
+            with process([sys.executable, "-m", "services.inference"], env):
+                assert wait_serving(f"127.0.0.1:{port}", 120)
+                check(f"127.0.0.1:{port}", request, tuple(tenant.items()), expected)
+                results[name] = h2load(port, body, tenant, args.requests, workdir)
 
         port = free_port()
         with process([sys.executable, "-m", "bench.floor_server", str(port)]):
@@ -217,12 +226,12 @@ def main() -> None:
 
     print(
         f"digits MLP, batch-1 ModelInfer, {IN_FLIGHT[0] * IN_FLIGHT[1]} in flight, {args.requests} requests "
-        f"(h2load), {os.cpu_count()} CPUs"
+        f"(h2load), {os.cpu_count()} CPUs; (a) and (d) with {args.workers} inference worker processes"
     )
     print(f"  {'server':<26} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ok':>7}")
     for name, r in sorted(results.items()):
         print(f"  {name:<26} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {int(r['ok']):7d}")
-    ours, floor = results["(a) maas inference"], results["(c) bare grpc.aio floor"]
+    ours, floor = results[OURS], results["(c) bare grpc.aio floor"]
     print(f"  (a)/(c) = {ours['rps'] / floor['rps']:.2f}  (target >= 0.70)")
     if "(b) kserve ModelServer" in results:
         kserve = results["(b) kserve ModelServer"]

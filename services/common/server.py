@@ -55,6 +55,8 @@ class GrpcServer:
     # When False, the service itself calls `set_serving()` once it can really answer.
     serving_on_start: bool = True
     companions: Sequence[Companion] = ()
+    # Let several processes bind the same port (SO_REUSEPORT) and the kernel spread connections.
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         self.health = health.aio.HealthServicer()
@@ -77,7 +79,7 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", int(self.reuse_port)),
             ],
         )
         for binding in self.bindings:
@@ -102,6 +104,8 @@ class GrpcServer:
             raise RuntimeError(f"could not bind {address}")
         if self.companions and not self.loopback_port:
             self.loopback_port = server.add_insecure_port("127.0.0.1:0")
+        # The library's servicer answers SERVING for "" from the start; not until we say so.
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await server.start()
         self._server = server
         if self.settings.prometheus_port >= 0:
@@ -111,9 +115,10 @@ class GrpcServer:
             if self.serving_on_start
             else (health_pb2.HealthCheckResponse.NOT_SERVING)
         )
-        await self._set_all(status)
+        # Companions first: the health check says SERVING only once everything serves.
         for companion in self.companions:
             await companion.start()
+        await self._set_all(status)
         log.info(
             "started",
             port=self.port,
@@ -154,7 +159,7 @@ class GrpcServer:
     async def wait(self) -> None:
         await self._stopped.wait()
 
-    async def run_until_signalled(self) -> None:
+    async def run_until_signalled(self, on_started: Callable[[], object] | None = None) -> None:
         """Start, serve until SIGTERM or SIGINT, then stop gracefully."""
         loop = asyncio.get_running_loop()
         stop_requested = asyncio.Event()
@@ -162,17 +167,23 @@ class GrpcServer:
             loop.add_signal_handler(sig, stop_requested.set)
         if self._server is None:
             await self.start()
+        if on_started is not None:
+            on_started()
         await stop_requested.wait()
         log.info("signal received")
         await self.stop()
 
 
-def run_service(settings: ServiceSettings, build: Callable[[ServiceSettings], Awaitable[GrpcServer]]) -> None:
+def run_service(
+    settings: ServiceSettings,
+    build: Callable[[ServiceSettings], Awaitable[GrpcServer]],
+    on_started: Callable[[], object] | None = None,
+) -> None:
     """Entry point of a service process: logging, build, serve until SIGTERM, drain."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
 
     async def serve() -> None:
         server = await build(settings)
-        await server.run_until_signalled()
+        await server.run_until_signalled(on_started)
 
     asyncio.run(serve())

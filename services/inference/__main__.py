@@ -1,3 +1,5 @@
 from services.inference.server import main
 
-main()
+# Guarded: extra worker processes are spawned, and spawn imports the parent's main module.
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -26,6 +27,22 @@ class InferenceSettings(ServiceSettings):
     max_batch_size: int = Field(default=64, description="Most rows in one batched model call.")
     max_queue_delay_ms: float = Field(default=2.0, description="Longest a request waits for others to join a batch.")
     queue_capacity: int = Field(default=2048, description="Requests waiting per model before RESOURCE_EXHAUSTED.")
+    workers: int = Field(
+        default=1,
+        ge=0,
+        description="Processes serving the port together (SO_REUSEPORT), each with its own models; 0 = one per core.",
+    )
+    # Set on the extra worker processes; worker i serves /metrics on the metrics port + i.
+    worker_index: int = Field(default=0, ge=0)
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    @property
+    def prometheus_port(self) -> int:
+        port = super().prometheus_port
+        return port + self.worker_index if port > 0 else port
 
     @property
     def model_cache(self) -> Path:

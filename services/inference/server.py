@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+
 from prometheus_client import CollectorRegistry
 
 from maas.inference.v2 import grpc_service_pb2
+from services.common.process import die_with_parent
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.inference.config import InferenceSettings
 from services.inference.metrics import InferenceMetrics
@@ -17,6 +20,7 @@ from services.inference.tf_serving import (
     register_model_service,
     register_prediction,
 )
+from services.inference.workers import WorkerProcesses
 
 SERVICE_NAME = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
@@ -34,7 +38,7 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
         await repository.close()
         await channel.close()
 
-    return GrpcServer(
+    server = GrpcServer(
         settings=settings,
         bindings=[
             ServiceBinding(register, InferenceServicer(predictor), SERVICE_NAME),
@@ -43,7 +47,21 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
         ],
         registry=registry,
         on_stop=[close],
+        reuse_port=settings.worker_count > 1,
     )
+    if settings.worker_count > 1 and settings.worker_index == 0:
+        workers = WorkerProcesses(settings.worker_count, lambda: server.port, serve_worker, settings.grace_seconds)
+        server.companions = [workers]
+        server.on_stop = [*server.on_stop, workers.wait]
+    return server
+
+
+def serve_worker(index: int, port: int, ready) -> None:
+    """Entry point of an extra worker process: the same settings, on the first process's port;
+    `ready` is set once it serves."""
+    die_with_parent(signal.SIGTERM)
+    settings = InferenceSettings().model_copy(update={"worker_index": index, "port": port})
+    run_service(settings, build_server, on_started=ready.set)
 
 
 def main() -> None:
