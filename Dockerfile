@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # One image per service: `docker build --target <gateway|registry|trainer|inference> -t maas-<target> .`
 # GPU variants: `--target trainer-gpu` / `--target inference-gpu` (tensorflow[and-cuda]).
-# Gateway and registry carry no TensorFlow; every final stage runs as a non-root user and
+# Gateway and registry carry no TensorFlow; the TensorFlow images also carry the Kubernetes
+# client (the trainer's launcher of multi-worker jobs). Every final stage runs as a non-root user and
 # holds no compilers: wheels are built in the builder stage only.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -15,8 +16,8 @@ COPY pyproject.toml README.md ./
 COPY maas ./maas
 COPY services ./services
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[s3]" \
-    && pip wheel --no-cache-dir --wheel-dir /wheels-ml ".[ml,s3]" \
-    && pip wheel --no-cache-dir --wheel-dir /wheels-gpu ".[s3]" "tensorflow[and-cuda]>=2.17"
+    && pip wheel --no-cache-dir --wheel-dir /wheels-ml ".[ml,s3,k8s]" \
+    && pip wheel --no-cache-dir --wheel-dir /wheels-gpu ".[s3,k8s]" "tensorflow[and-cuda]>=2.17"
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -35,11 +36,11 @@ RUN --mount=from=builder,source=/wheels,target=/wheels \
 
 FROM runtime AS ml-deps
 RUN --mount=from=builder,source=/wheels-ml,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels "maas[ml,s3]"
+    pip install --no-cache-dir --no-index --find-links=/wheels "maas[ml,s3,k8s]"
 
 FROM runtime AS gpu-deps
 RUN --mount=from=builder,source=/wheels-gpu,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels "maas[s3]" "tensorflow[and-cuda]"
+    pip install --no-cache-dir --no-index --find-links=/wheels "maas[s3,k8s]" "tensorflow[and-cuda]"
 
 FROM slim-deps AS gateway
 USER 10001:10001

@@ -41,11 +41,13 @@ class Task:
         return self.index == 0
 
 
-def tf_config(hosts: list[str], index: int) -> str:
-    """`TF_CONFIG` for worker `index` of a cluster whose workers listen on `hosts` (host:port)."""
-    if not hosts or not 0 <= index < len(hosts):
+def tf_config(hosts: list[str], index: int | str) -> str:
+    """`TF_CONFIG` for worker `index` of a cluster whose workers listen on `hosts` (host:port).
+    `index` may be a reference that Kubernetes expands in the pod (`$(MAAS_TASK_INDEX)`)."""
+    if not hosts or (isinstance(index, int) and not 0 <= index < len(hosts)):
         raise ValueError(f"worker index {index} outside a cluster of {len(hosts)}")
-    return json.dumps({"cluster": {"worker": list(hosts)}, "task": {"type": "worker", "index": index}})
+    workers = json.dumps(list(hosts))
+    return f'{{"cluster": {{"worker": {workers}}}, "task": {{"type": "worker", "index": {index}}}}}'
 
 
 def task_from_environment() -> Task | None:

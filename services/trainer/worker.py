@@ -20,6 +20,7 @@ import structlog
 
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.trainer.config import TrainerSettings
+from services.trainer.kube import KubernetesLauncher, KubernetesRun
 from services.trainer.metrics import TrainerMetrics
 from services.trainer.store import JobStore
 
@@ -32,7 +33,7 @@ CANCEL_GRACE_SECONDS = 3.0
 @dataclass
 class RunningJob:
     job_id: str
-    process: asyncio.subprocess.Process
+    process: asyncio.subprocess.Process | KubernetesRun
     started: float
     cancelling: bool = False
 
@@ -48,6 +49,8 @@ class WorkerPool:
         self.slots = slots
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.running: dict[str, RunningJob] = {}
+        # Multi-worker jobs as pods (services.trainer.kube) instead of local processes.
+        self.kubernetes = KubernetesLauncher(settings) if settings.job_launcher == "kubernetes" else None
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -101,13 +104,22 @@ class WorkerPool:
             if claimed.attempt == 1:
                 self.metrics.queue_wait.observe(max(0.0, waited.total_seconds()))
             workers = claimed.spec.resources.workers
-            # A multi-worker job runs as a supervisor of its worker processes (services.trainer.cluster).
-            command = (
-                ("services.trainer.cluster", job_id, str(workers))
-                if workers > 1
-                else ("services.trainer.runner", job_id)
-            )
-            process = await asyncio.create_subprocess_exec(sys.executable, "-m", *command, env=_job_environment())
+            if workers > 1 and self.kubernetes is not None:
+                try:
+                    process = await self.kubernetes.launch(claimed)
+                except Exception as error:
+                    log.exception("could not create the training pods", job=job_id)
+                    reason = f"could not create the training pods ({type(error).__name__}); trying again"
+                    await asyncio.to_thread(self.store.requeue, job_id, reason)
+                    continue
+            else:
+                # A multi-worker job runs as a supervisor of its worker processes (services.trainer.cluster).
+                command = (
+                    ("services.trainer.cluster", job_id, str(workers))
+                    if workers > 1
+                    else ("services.trainer.runner", job_id)
+                )
+                process = await asyncio.create_subprocess_exec(sys.executable, "-m", *command, env=_job_environment())
             self.running[job_id] = RunningJob(job_id, process, time.monotonic())
             log.info("job started", job=job_id, attempt=claimed.attempt, pid=process.pid)
 
@@ -127,7 +139,7 @@ class WorkerPool:
         log.info("job process ended", job=job.job_id, exit_code=code)
 
 
-def _signal(process: asyncio.subprocess.Process, sig: int) -> None:
+def _signal(process: asyncio.subprocess.Process | KubernetesRun, sig: int) -> None:
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):  # exited, not reaped yet
             process.send_signal(sig)

@@ -103,7 +103,7 @@ def test_network_policies_deny_by_default_and_let_only_the_gateway_reach_backend
             peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in sources if "podSelector" in peer
         }
         assert "maas-gateway" in allowed_pods, name
-        assert allowed_pods <= {"maas-gateway", "maas-trainer-worker", "maas-inference"}, name
+        assert allowed_pods <= {"maas-gateway", "maas-trainer-worker", "maas-training-job", "maas-inference"}, name
         # Every rule restricts its sources: no rule is open to all.
         for p in applying:
             for rule in p["spec"].get("ingress", []):
@@ -161,3 +161,40 @@ def test_gateway_serves_http_and_prod_terminates_tls_from_a_secret():
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["MAAS_TLS_CERT_FILE"].startswith("/etc/maas/tls/")
     assert {"name": "tls", "secret": {"secretName": "maas-gateway-tls"}} in pod["volumes"]
+
+
+def test_trainer_workers_may_create_the_jobs_and_services_of_multi_worker_training(objects):
+    """What services/trainer/kube.py calls, allowed by the workers' service account, and the
+    network paths its pods need: each other, the registry."""
+    worker = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "maas-trainer-worker")
+    pod = worker["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["MAAS_JOB_LAUNCHER"]["value"] == "kubernetes"
+    assert env["MAAS_POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    binding = next(
+        o
+        for o in objects
+        if o["kind"] == "RoleBinding" and pod["serviceAccountName"] in [s["name"] for s in o["subjects"]]
+    )
+    role = next(o for o in objects if o["kind"] == "Role" and o["metadata"]["name"] == binding["roleRef"]["name"])
+    allowed = {
+        (g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]
+    }
+    needed = {("batch", "jobs", v) for v in ("create", "get", "list", "delete")}
+    needed |= {("", "services", "create"), ("", "pods", "get")}
+    assert needed <= allowed
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    training = {"app.kubernetes.io/name": "maas-training-job", "app.kubernetes.io/part-of": "maas"}
+    sources = [
+        peer["podSelector"]["matchLabels"]
+        for p in policies
+        if _selected(p, training)
+        for rule in p["spec"].get("ingress", [])
+        for peer in rule.get("from", [])
+        if "podSelector" in peer
+    ]
+    assert {"app.kubernetes.io/name": "maas-training-job"} in sources
+    registry = next(p for p in policies if p["metadata"]["name"] == "maas-registry-from-services")
+    assert {"app.kubernetes.io/name": "maas-training-job"} in [
+        f["podSelector"]["matchLabels"] for f in registry["spec"]["ingress"][0]["from"]
+    ]

@@ -144,9 +144,15 @@ def test_validate_spec_fills_defaults_and_returns_target():
         (spec(hyperparameters=pb.Hyperparameters(optimizer="lbfgs")), "optimizer"),
         (spec(hyperparameters=pb.Hyperparameters(epochs=-1)), "epochs"),
         (spec(validation_split=1.5), "validation_split"),
-        (spec(resources=pb.Resources(workers=2)), "multi-worker training is not available yet"),
+        (spec(resources=pb.Resources(workers=65)), r"workers must be in 0\.\.64"),
+        (spec(resources=pb.Resources(workers=-1)), r"workers must be in 0\.\.64"),
     ],
 )
 def test_validate_spec_refuses_bad_specs_naming_the_field(s, message):
     with pytest.raises(InvalidArgument, match=message):
         validate_spec(s)
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2, 64])
+def test_validate_spec_accepts_multi_worker_jobs_up_to_the_bound(workers):
+    assert validate_spec(spec(resources=pb.Resources(workers=workers))) == "digits"
