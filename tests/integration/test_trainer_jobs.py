@@ -128,6 +128,14 @@ def runner_pids(job_name: str) -> dict[int, int]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """Running, and not a zombie waiting to be reaped by whoever inherited it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def runner_pid(job_name: str) -> int:
     pids = runner_pids(job_name)
     assert pids, "no runner process found"
@@ -258,3 +266,22 @@ def test_a_killed_peer_fails_the_attempt_which_resumes_from_its_checkpoint(setup
     logged = epochs_logged(trainer, name)
     assert logged[0] == 1 and logged == sorted(set(logged)) and logged[-1] == 12
     assert versions(registry) == [1]
+
+
+def test_cancel_stops_every_process_of_a_two_worker_job(setup):
+    start_trainer, registry = setup
+    trainer = start_trainer()
+    name = submit(trainer, epochs=400, workers=2)
+    wait_for(trainer, name, lambda j: j.epoch >= 1, timeout=180)
+    pids = runner_pids(name)
+    assert sorted(pids) == [0, 1]
+    asked = time.monotonic()
+    trainer.stub.CancelTrainingJob(pb.CancelTrainingJobRequest(name=name), metadata=MD)
+    wait_for(trainer, name, lambda j: j.state == State.STATE_CANCELLED, timeout=10)
+    assert time.monotonic() - asked < 5
+    # The supervisor's end takes both workers down (parent-death signal), not only the chief.
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids.values() if alive(pid)]
+    assert versions(registry) == []
