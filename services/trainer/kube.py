@@ -74,7 +74,7 @@ def job_manifest(job: pb.TrainingJob, base: PodBase) -> dict[str, Any]:
     name = resource_name(job)
     workers = job.spec.resources.workers
     hosts = [f"{name}-{index}.{name}:{PORT}" for index in range(workers)]
-    env = [e for e in base.env if e["name"] not in ("TF_CONFIG", TASK_INDEX_ENV, "MAAS_WORKER_PID")]
+    env = [e for e in base.env if e["name"] not in ("TF_CONFIG", TASK_INDEX_ENV)]
     # Kubernetes expands $(MAAS_TASK_INDEX) in TF_CONFIG since it is defined before it.
     env.append({"name": TASK_INDEX_ENV, "valueFrom": {"fieldRef": {"fieldPath": COMPLETION_INDEX}}})
     env.append({"name": "TF_CONFIG", "value": tf_config(hosts, f"$({TASK_INDEX_ENV})")})
