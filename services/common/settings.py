@@ -8,7 +8,7 @@ import grpc
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.tls import open_channel
+from services.common.tls import channel_credentials, open_channel
 
 
 class ServiceSettings(BaseSettings):
@@ -59,6 +59,10 @@ class ServiceSettings(BaseSettings):
         `peer_ca_file` is set."""
         cert, key = (self.tls_cert_file, self.tls_key_file) if self.peer_ca_file else (None, None)
         return open_channel(target, options, self.peer_ca_file, cert, key)
+
+    def peer_credentials(self) -> grpc.ChannelCredentials | None:
+        """The same credentials, for a blocking channel (a job process)."""
+        return channel_credentials(self.peer_ca_file, self.tls_cert_file, self.tls_key_file)
 
     @property
     def grpc_port(self) -> int:

@@ -36,12 +36,18 @@ def ssl_context(cert: Path | None, key: Path | None, client_ca: Path | None) -> 
     return context
 
 
+def channel_credentials(ca: Path | None, cert: Path | None, key: Path | None) -> grpc.ChannelCredentials | None:
+    """TLS to a peer verified against `ca`, presenting `cert` when set (mTLS); None for plaintext."""
+    if ca is None:
+        return None
+    return grpc.ssl_channel_credentials(ca.read_bytes(), _read(key), _read(cert))
+
+
 def open_channel(
     target: str, options: Sequence[tuple[str, object]], ca: Path | None, cert: Path | None, key: Path | None
 ) -> grpc.aio.Channel:
-    """A channel to a peer: TLS when `ca` is set (verifying the peer against it), plus a client
-    certificate when `cert` is set (mTLS); plaintext otherwise."""
-    if ca is None:
+    """A channel to a peer: TLS when `ca` is set, plaintext otherwise."""
+    credentials = channel_credentials(ca, cert, key)
+    if credentials is None:
         return grpc.aio.insecure_channel(target, options=list(options))
-    credentials = grpc.ssl_channel_credentials(ca.read_bytes(), _read(key), _read(cert))
     return grpc.aio.secure_channel(target, credentials, options=list(options))

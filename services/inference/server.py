@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 
 from prometheus_client import CollectorRegistry
@@ -59,7 +60,7 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
 def serve_worker(index: int, port: int, ready) -> None:
     """Entry point of an extra worker process: the same settings, on the first process's port;
     `ready` is set once it serves."""
-    die_with_parent(signal.SIGTERM)
+    die_with_parent(signal.SIGTERM, multiprocessing.parent_process().pid)
     settings = InferenceSettings().model_copy(update={"worker_index": index, "port": port})
     run_service(settings, build_server, on_started=ready.set)
 

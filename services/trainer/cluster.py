@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import structlog
 
 from services.common.logging import configure_logging
+from services.common.process import die_with_parent
 from services.trainer.config import TrainerSettings
 
 log = structlog.get_logger("maas.trainer.cluster")
@@ -104,21 +105,14 @@ def supervise(job_id: str, workers: int) -> int:
                 process.wait()
 
 
-def die_with_parent() -> None:
-    """End this process when the process that started it dies (Linux), so that a job whose
-    worker was killed never keeps running beside the attempt that resumes it."""
-    parent = int(os.environ.get("MAAS_WORKER_PID", "0"))
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if parent and os.getppid() != parent:
-        sys.exit(0)  # the parent died before the signal was armed
+def die_with_worker() -> None:
+    """End this process when the worker that started it dies, so that a job whose worker was
+    killed never keeps running beside the attempt that resumes it."""
+    die_with_parent(signal.SIGKILL, int(os.environ.get("MAAS_WORKER_PID", "0")))
 
 
 def main() -> None:
-    die_with_parent()
+    die_with_worker()
     settings = TrainerSettings()
     configure_logging("trainer-job", settings.log_level, settings.log_format)
     structlog.contextvars.bind_contextvars(job=sys.argv[1])

@@ -38,7 +38,7 @@ from services.common.logging import configure_logging
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.common.tabular import csv_header, load_csv_numeric
 from services.trainer import multiworker
-from services.trainer.cluster import Task, die_with_parent, task_from_environment
+from services.trainer.cluster import Task, die_with_worker, task_from_environment
 from services.trainer.config import TrainerSettings
 from services.trainer.spec import template_parameters
 from services.trainer.store import JobStore, LeaseLost
@@ -60,8 +60,13 @@ class JobFailure(Exception):
 class RegistryClient:
     """The few registry calls a job needs, on behalf of the job's tenant."""
 
-    def __init__(self, address: str, tenant: str, job_id: str) -> None:
-        self._channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20)])
+    def __init__(self, address: str, tenant: str, job_id: str, credentials: grpc.ChannelCredentials | None) -> None:
+        options = [("grpc.max_receive_message_length", 64 << 20)]
+        self._channel = (
+            grpc.secure_channel(address, credentials, options=options)
+            if credentials
+            else grpc.insecure_channel(address, options=options)
+        )
         self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self._metadata = ((TENANT_KEY, tenant), (REQUEST_ID_KEY, job_id))
 
@@ -181,7 +186,7 @@ def run(job_id: str, settings: TrainerSettings) -> None:
     job = store.get(None, job_id)
     task = task_from_environment()
     structlog.contextvars.bind_contextvars(job=job_id, tenant=tenant, worker=task.index if task else 0)
-    client = RegistryClient(settings.registry_addr, tenant, job_id)
+    client = RegistryClient(settings.registry_addr, tenant, job_id, settings.peer_credentials())
     if task is not None and not task.chief:
         try:
             _train(store, job, client, settings, task)
@@ -427,7 +432,7 @@ def export_saved_model(model, features: int, output_name: str, workdir: Path) ->
 
 
 def main() -> None:
-    die_with_parent()
+    die_with_worker()
     settings = TrainerSettings()
     configure_logging("trainer-job", settings.log_level, settings.log_format)
     run(sys.argv[1], settings)
