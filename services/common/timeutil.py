@@ -21,3 +21,13 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
 def set_timestamp(field: timestamp_pb2.Timestamp, value: dt.datetime | None) -> None:
     if value is not None:
         field.FromDatetime(utc(value))
+
+
+def month_start(at: dt.datetime) -> dt.datetime:
+    """00:00 UTC on the first day of `at`'s month: where monthly quotas begin."""
+    return at.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month_start(at: dt.datetime) -> dt.datetime:
+    start = month_start(at)
+    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)

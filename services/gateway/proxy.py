@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import grpc
-import structlog
 
 from services.common.errors import UpstreamError
 from services.common.interceptors import request_id_var
@@ -54,9 +53,10 @@ class ProxyHandler(grpc.GenericRpcHandler):
     async def _prepare(self, route: Route, context: grpc.aio.ServicerContext):
         metadata = context.invocation_metadata()
         principal = await self._auth.authenticate(metadata)
-        authorize(principal, route.scope, route.method)
-        structlog.contextvars.bind_contextvars(tenant=principal.tenant)
-        await self._meter.admit(principal.tenant, route.prediction)
+        # Backends act inside a tenant, so an admin-scoped backend method (TF Serving's config reload)
+        # is closed to every key: tenants' keys never hold the admin scope.
+        authorize(principal, route.scope, route.method, in_tenant=True)
+        await self._meter.admit(principal.tenant, route.quota)
         return principal.tenant, _forwarded_metadata(metadata, principal.tenant), context.time_remaining()
 
     def _handler(self, route: Route) -> grpc.RpcMethodHandler:
@@ -69,7 +69,7 @@ class ProxyHandler(grpc.GenericRpcHandler):
                 try:
                     return await call_backend(request_or_iterator, metadata=metadata, timeout=timeout)
                 except grpc.aio.AioRpcError as error:
-                    self._meter.refund(tenant, route.prediction)
+                    self._meter.refund(tenant, route.quota)
                     raise UpstreamError.from_rpc_error(error) from None
 
             if route.client_streaming:

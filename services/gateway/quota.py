@@ -1,9 +1,14 @@
-"""Per-tenant rate limits (token buckets) and daily prediction quotas, with usage metering.
+"""Per-tenant rate limits (token buckets), daily prediction quotas, monthly training time and
+stored bytes, with usage metering.
 
-Counts live in memory and are added to the `usage` table every `flush_seconds`; a gateway that
-starts, or meets a tenant first on a day, reads the day's count from the table. Several replicas
-each add their own calls, so the stored total is exact while a quota check may lag by what the
-other replicas counted since their last flush.
+Prediction counts live in memory and are added to the `usage` table every `flush_seconds`; a
+gateway that starts, or meets a tenant first on a day, reads the day's count from the table.
+Several replicas each add their own calls, so the stored total is exact while a quota check may
+lag by what the other replicas counted since their last flush.
+
+Training time and stored bytes are known to the trainer and the registry, which answer them on
+internal RPCs; `BackendUsage` keeps each answer per tenant for a few seconds, so admission costs
+a backend call only now and then (and a tenant may overshoot by what it starts in that time).
 """
 
 from __future__ import annotations
@@ -13,35 +18,80 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+import grpc
 import structlog
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 
 from maas.gateway.v1 import admin_pb2 as pb
-from services.common.errors import ResourceExhausted
+from maas.registry.v1 import registry_pb2, registry_pb2_grpc
+from maas.trainer.v1 import trainer_pb2, trainer_pb2_grpc
+from services.common.errors import ResourceExhausted, UpstreamError
+from services.common.interceptors import request_id_var
+from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
+from services.common.timeutil import next_month_start, now
+from services.gateway.routes import Quota
 from services.gateway.store import GatewayStore
 
 log = structlog.get_logger("maas.gateway.quota")
+# A usage question is a small indexed query; a backend slower than this is treated as unable to answer.
+_USAGE_TIMEOUT_SECONDS = 5.0
 
 
 def today() -> str:
-    return dt.datetime.now(dt.UTC).date().isoformat()
+    return now().date().isoformat()
 
 
-def _seconds_to_midnight() -> int:
-    now = dt.datetime.now(dt.UTC)
-    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    return max(1, int((midnight - now).total_seconds()))
+def _seconds_until(moment: dt.datetime) -> int:
+    return max(1, int((moment - now()).total_seconds()))
 
 
-def _exhausted(message: str, subject: str, description: str, retry_seconds: float) -> ResourceExhausted:
-    retry = error_details_pb2.RetryInfo(
-        retry_delay=duration_pb2.Duration(seconds=int(retry_seconds), nanos=int(retry_seconds % 1 * 1e9))
-    )
+def _exhausted(message: str, subject: str, description: str, retry_seconds: float | None) -> ResourceExhausted:
+    """RESOURCE_EXHAUSTED with a QuotaFailure, and a RetryInfo when waiting `retry_seconds` helps."""
     failure = error_details_pb2.QuotaFailure(
         violations=[error_details_pb2.QuotaFailure.Violation(subject=subject, description=description)]
     )
+    if retry_seconds is None:
+        return ResourceExhausted(message, details=[failure])
+    retry = error_details_pb2.RetryInfo(
+        retry_delay=duration_pb2.Duration(seconds=int(retry_seconds), nanos=int(retry_seconds % 1 * 1e9))
+    )
     return ResourceExhausted(message, details=[retry, failure])
+
+
+class BackendUsage:
+    """A tenant's training seconds this month (the trainer's figure) and stored bytes (the
+    registry's), each cached for `ttl` seconds; concurrent askers share one backend call."""
+
+    def __init__(self, trainer: grpc.aio.Channel, registry: grpc.aio.Channel, ttl: float) -> None:
+        self._trainer = trainer_pb2_grpc.TrainerServiceStub(trainer)
+        self._registry = registry_pb2_grpc.RegistryServiceStub(registry)
+        self._ttl = ttl
+        self._cache: dict[tuple[Quota, str], tuple[float, asyncio.Future[int]]] = {}
+
+    async def _ask(self, quota: Quota, tenant: str) -> int:
+        kwargs = {
+            "metadata": ((TENANT_KEY, tenant), (REQUEST_ID_KEY, request_id_var.get())),
+            "timeout": _USAGE_TIMEOUT_SECONDS,
+        }
+        if quota is Quota.TRAINING_TIME:
+            usage = await self._trainer.GetTrainingUsage(trainer_pb2.GetTrainingUsageRequest(), **kwargs)
+            return int(usage.training_seconds)
+        return (await self._registry.GetStorageUsage(registry_pb2.GetStorageUsageRequest(), **kwargs)).stored_bytes
+
+    async def get(self, quota: Quota, tenant: str, fresh: bool = False) -> int:
+        """The figure, from the cache unless it is older than the TTL or `fresh` is asked for."""
+        key = (quota, tenant)
+        cached = self._cache.get(key)
+        if fresh or cached is None or cached[0] < time.monotonic():
+            cached = self._cache[key] = (time.monotonic() + self._ttl, asyncio.ensure_future(self._ask(quota, tenant)))
+        try:
+            # Shielded: one caller giving up (its client cancelled) must not cancel the others' answer.
+            return await asyncio.shield(cached[1])
+        except grpc.aio.AioRpcError:
+            if self._cache.get(key) is cached:  # a failure is not kept: the next caller asks again
+                del self._cache[key]
+            raise
 
 
 @dataclass
@@ -51,8 +101,11 @@ class _Bucket:
 
 
 class UsageMeter:
-    def __init__(self, store: GatewayStore, plan_cache_seconds: float, flush_seconds: float = 1.0) -> None:
+    def __init__(
+        self, store: GatewayStore, plan_cache_seconds: float, backend: BackendUsage, flush_seconds: float = 1.0
+    ) -> None:
         self._store = store
+        self._backend = backend
         self._plan_ttl = plan_cache_seconds
         self._flush_seconds = flush_seconds
         self._plans: dict[str, tuple[float, pb.Plan]] = {}
@@ -77,25 +130,58 @@ class UsageMeter:
             counts = self._counts.setdefault(key, list(stored))
         return counts
 
-    async def admit(self, tenant: str, prediction: bool) -> None:
-        """Count one call, or refuse it with RESOURCE_EXHAUSTED, RetryInfo and QuotaFailure details."""
+    async def admit(self, tenant: str, quota: Quota | None) -> None:
+        """Count one call, or refuse it with RESOURCE_EXHAUSTED and QuotaFailure (and RetryInfo) details."""
         plan = await self._plan(tenant)
         if plan.requests_per_second > 0:
             self._take_token(tenant, plan)
         day = today()
         counts = await self._count(tenant, day)
-        if prediction and plan.predictions_per_day and counts[0] >= plan.predictions_per_day:
+        if quota is Quota.PREDICTIONS and plan.predictions_per_day and counts[0] >= plan.predictions_per_day:
+            tomorrow = dt.datetime.combine(dt.date.fromisoformat(day) + dt.timedelta(days=1), dt.time(), dt.UTC)
             raise _exhausted(
                 f"daily prediction quota of {plan.name} reached ({plan.predictions_per_day}); it resets at 00:00 UTC",
                 f"tenants/{tenant}",
-                f"predictions per day: {plan.predictions_per_day}",
-                _seconds_to_midnight(),
+                f"{quota.value}: {plan.predictions_per_day}",
+                _seconds_until(tomorrow),
             )
-        self._add(tenant, day, 1 if prediction else 0)
+        if quota in (Quota.TRAINING_TIME, Quota.STORED_BYTES):
+            await self._check_backend_usage(tenant, plan, quota)
+        self._add(tenant, day, 1 if quota is Quota.PREDICTIONS else 0)
 
-    def refund(self, tenant: str, prediction: bool) -> None:
+    async def _check_backend_usage(self, tenant: str, plan: pb.Plan, quota: Quota) -> None:
+        limit = plan.training_seconds_per_month if quota is Quota.TRAINING_TIME else plan.stored_bytes
+        if not limit:
+            return
+        try:
+            used = await self._backend.get(quota, tenant)
+        except grpc.aio.AioRpcError as error:
+            # Admit: the call goes to the very backend that could not answer, and it answers for
+            # itself; a backend not yet upgraded (UNIMPLEMENTED) must not block every upload.
+            log.warning("usage unknown; call admitted", quota=quota.value, code=error.code().name)
+            return
+        if used < limit:
+            return
+        if quota is Quota.TRAINING_TIME:
+            resets = next_month_start(now())
+            raise _exhausted(
+                f"monthly training time of {plan.name} used up ({used} of {limit} s); "
+                f"new jobs can start from {resets:%Y-%m-%d} 00:00 UTC",
+                f"tenants/{tenant}",
+                f"{quota.value}: {limit}",
+                _seconds_until(resets),
+            )
+        # No RetryInfo: waiting frees nothing, deleting models, versions or artifacts does.
+        raise _exhausted(
+            f"storage of {plan.name} is full ({used} of {limit} bytes): delete models, versions or unused artifacts",
+            f"tenants/{tenant}",
+            f"{quota.value}: {limit}",
+            None,
+        )
+
+    def refund(self, tenant: str, quota: Quota | None) -> None:
         """A call the backend refused does not count against the quota."""
-        if prediction:
+        if quota is Quota.PREDICTIONS:
             day = today()
             self._add(tenant, day, -1, requests=0)
 
@@ -157,4 +243,19 @@ class UsageMeter:
         await self.flush()
         plan = await asyncio.to_thread(self._store.plan_of, tenant)
         predictions, requests = await asyncio.to_thread(self._store.usage, tenant, day)
-        return pb.Usage(name=f"tenants/{tenant}/usage", day=day, predictions=predictions, requests=requests, plan=plan)
+        try:
+            training, stored = await asyncio.gather(
+                self._backend.get(Quota.TRAINING_TIME, tenant, fresh=True),
+                self._backend.get(Quota.STORED_BYTES, tenant, fresh=True),
+            )
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error) from None
+        return pb.Usage(
+            name=f"tenants/{tenant}/usage",
+            day=day,
+            predictions=predictions,
+            requests=requests,
+            plan=plan,
+            training_seconds=training,
+            stored_bytes=stored,
+        )

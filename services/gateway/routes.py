@@ -3,6 +3,7 @@ its streaming kind and the scope a key needs for it."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
@@ -13,17 +14,32 @@ from maas.registry.v1 import registry_pb2
 from maas.trainer.v1 import trainer_pb2
 
 Scope = api_pb.Scope
+REGISTRY_SERVICE = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"]
+TRAINER_SERVICE = trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"]
 
-# Calls that run a model: metered as predictions.
-PREDICTION_METHODS = frozenset(
-    {
-        "/inference.GRPCInferenceService/ModelInfer",
-        "/tensorflow.serving.PredictionService/Predict",
-        "/tensorflow.serving.PredictionService/Classify",
-        "/tensorflow.serving.PredictionService/Regress",
-        "/tensorflow.serving.PredictionService/MultiInference",
-    }
-)
+
+class Quota(enum.Enum):
+    """The plan limit a routed call is admitted against, besides the rate limit."""
+
+    # Counted by the gateway per tenant and day.
+    PREDICTIONS = "predictions per day"
+    # The trainer's figure for the month: no new job once it is used up.
+    TRAINING_TIME = "training seconds per month"
+    # The registry's figure: nothing more stored once the tenant is at the limit.
+    STORED_BYTES = "stored bytes"
+
+
+QUOTAS = {
+    "/inference.GRPCInferenceService/ModelInfer": Quota.PREDICTIONS,
+    "/tensorflow.serving.PredictionService/Predict": Quota.PREDICTIONS,
+    "/tensorflow.serving.PredictionService/Classify": Quota.PREDICTIONS,
+    "/tensorflow.serving.PredictionService/Regress": Quota.PREDICTIONS,
+    "/tensorflow.serving.PredictionService/MultiInference": Quota.PREDICTIONS,
+    "/maas.trainer.v1.TrainerService/CreateTrainingJob": Quota.TRAINING_TIME,
+    "/maas.registry.v1.RegistryService/CreateDataset": Quota.STORED_BYTES,
+    "/maas.registry.v1.RegistryService/UploadArtifact": Quota.STORED_BYTES,
+    "/maas.registry.v1.RegistryService/CreateModelVersion": Quota.STORED_BYTES,
+}
 # Standard inference APIs carry no scope option; these are the exceptions to `predict`.
 _INFERENCE_SCOPES = {"RepositoryModelLoad": Scope.SCOPE_TRAIN, "RepositoryModelUnload": Scope.SCOPE_TRAIN}
 
@@ -35,8 +51,7 @@ class Route:
     client_streaming: bool
     server_streaming: bool
     scope: int
-    # Counts against the plan's daily prediction quota.
-    prediction: bool = False
+    quota: Quota | None = None
 
 
 def _scope(method: MethodDescriptor, default: int | None) -> int:
@@ -48,7 +63,21 @@ def _scope(method: MethodDescriptor, default: int | None) -> int:
     return scope
 
 
+def is_internal(method: MethodDescriptor) -> bool:
+    return method.GetOptions().Extensions[api_pb.internal]
+
+
+def read_methods(service: ServiceDescriptor) -> list[str]:
+    """Unary methods that need only the read scope (Get*, List*): they change nothing, so a retry is safe."""
+    return [
+        m.name
+        for m in service.methods
+        if _scope(m, None) == Scope.SCOPE_READ and not m.client_streaming and not m.server_streaming
+    ]
+
+
 def _routes(backend: str, service: ServiceDescriptor, default_scope: int | None = None) -> dict[str, Route]:
+    """Every public method of a service; internal ones are for the platform's services only."""
     return {
         f"/{service.full_name}/{m.name}": Route(
             backend,
@@ -56,9 +85,10 @@ def _routes(backend: str, service: ServiceDescriptor, default_scope: int | None 
             m.client_streaming,
             m.server_streaming,
             _scope(m, default_scope),
-            f"/{service.full_name}/{m.name}" in PREDICTION_METHODS,
+            QUOTAS.get(f"/{service.full_name}/{m.name}"),
         )
         for m in service.methods
+        if not is_internal(m)
     }
 
 
@@ -82,14 +112,14 @@ _TF_SERVING = {
 def build_routes() -> dict[str, Route]:
     tf_serving = {
         f"/{service}/{method}": Route(
-            "inference", f"/{service}/{method}", False, False, scope, f"/{service}/{method}" in PREDICTION_METHODS
+            "inference", f"/{service}/{method}", False, False, scope, QUOTAS.get(f"/{service}/{method}")
         )
         for service, methods in _TF_SERVING.items()
         for method, scope in methods.items()
     }
     return {
         **tf_serving,
-        **_routes("registry", registry_pb2.DESCRIPTOR.services_by_name["RegistryService"]),
-        **_routes("trainer", trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"]),
+        **_routes("registry", REGISTRY_SERVICE),
+        **_routes("trainer", TRAINER_SERVICE),
         **_routes("inference", inference_pb.DESCRIPTOR.services_by_name["GRPCInferenceService"], Scope.SCOPE_PREDICT),
     }

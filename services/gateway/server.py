@@ -14,9 +14,9 @@ from services.common.tls import open_channel, ssl_context
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
 from services.gateway.proxy import ProxyHandler
-from services.gateway.quota import UsageMeter
+from services.gateway.quota import BackendUsage, UsageMeter
 from services.gateway.rest.app import RestGateway
-from services.gateway.routes import build_routes
+from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes, read_methods
 from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
 from services.gateway.store import GatewayStore, new_secret
 
@@ -57,6 +57,40 @@ _BALANCED = [
     ),
 ]
 
+# The registry's and trainer's reads (unary methods of the read scope, from the descriptors) change
+# nothing, so one that a restarting backend answered UNAVAILABLE is retried with backoff (random, 5.5 s
+# in all at most), within a retry budget; writes are never retried. The channels reconnect within a
+# second of a backend coming back, so a retry finds it.
+_READ_RETRIES = [
+    ("grpc.enable_retries", 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    (
+        "grpc.service_config",
+        json.dumps(
+            {
+                "methodConfig": [
+                    {
+                        "name": [
+                            {"service": service.full_name, "method": method}
+                            for service in (REGISTRY_SERVICE, TRAINER_SERVICE)
+                            for method in read_methods(service)
+                        ],
+                        "retryPolicy": {
+                            "maxAttempts": 5,
+                            "initialBackoff": "0.5s",
+                            "maxBackoff": "2s",
+                            "backoffMultiplier": 2,
+                            "retryableStatusCodes": ["UNAVAILABLE"],
+                        },
+                    }
+                ],
+                "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1},
+            }
+        ),
+    ),
+]
+
 
 def _ensure_admin_key(store: GatewayStore, settings: GatewaySettings) -> None:
     if settings.admin_key:
@@ -75,18 +109,19 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     store = GatewayStore(engine)
     _ensure_admin_key(store, settings)
     authenticator = Authenticator(store, settings.key_cache_seconds)
-    meter = UsageMeter(store, settings.key_cache_seconds)
-    meter.start()
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
     tls = (settings.backend_ca_file, settings.backend_cert_file, settings.backend_key_file)
     channels = {
-        "registry": open_channel(settings.registry_addr, options, *tls),
-        "trainer": open_channel(settings.trainer_addr, options, *tls),
+        "registry": open_channel(settings.registry_addr, [*options, *_READ_RETRIES], *tls),
+        "trainer": open_channel(settings.trainer_addr, [*options, *_READ_RETRIES], *tls),
         "inference": open_channel(settings.inference_addr, [*options, *_BALANCED], *tls),
     }
+    backend_usage = BackendUsage(channels["trainer"], channels["registry"], settings.usage_cache_seconds)
+    meter = UsageMeter(store, settings.key_cache_seconds, backend_usage)
+    meter.start()
 
     async def close() -> None:
         await meter.stop()

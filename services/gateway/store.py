@@ -113,6 +113,8 @@ class GatewayStore:
         unknown = scopes - ALL_SCOPES
         if unknown:
             raise InvalidArgument(f"api_key.scopes: unknown scope values {sorted(unknown)}")
+        if Scope.SCOPE_ADMIN in scopes:
+            raise InvalidArgument("api_key.scopes: 'admin' belongs to the platform's admin key, not a tenant's")
         expire = key.expire_time.ToDatetime(tzinfo=dt.UTC) if key.HasField("expire_time") else None
         if expire is not None and expire <= now():
             raise InvalidArgument("api_key.expire_time: must be in the future")
@@ -190,11 +192,20 @@ class GatewayStore:
             predictions_per_day=row.predictions_per_day,
             requests_per_second=row.requests_per_second,
             burst=row.burst,
+            training_seconds_per_month=row.training_seconds_per_month,
+            stored_bytes=row.stored_bytes,
         )
 
     def create_plan(self, plan_id: str, plan: pb.Plan) -> pb.Plan:
         check_id(plan_id, "plan_id")
-        if plan.predictions_per_day < 0 or plan.requests_per_second < 0 or plan.burst < 0:
+        limits = (
+            plan.predictions_per_day,
+            plan.requests_per_second,
+            plan.burst,
+            plan.training_seconds_per_month,
+            plan.stored_bytes,
+        )
+        if any(limit < 0 for limit in limits):
             raise InvalidArgument("plan: limits must not be negative (0 means unlimited)")
         try:
             with self.engine.begin() as conn:
@@ -205,6 +216,8 @@ class GatewayStore:
                         predictions_per_day=plan.predictions_per_day,
                         requests_per_second=plan.requests_per_second,
                         burst=plan.burst or max(1, int(plan.requests_per_second)),
+                        training_seconds_per_month=plan.training_seconds_per_month,
+                        stored_bytes=plan.stored_bytes,
                     )
                 )
         except sa.exc.IntegrityError:

@@ -38,6 +38,8 @@ plans = sa.Table(
     sa.Column("predictions_per_day", sa.BigInteger, nullable=False),
     sa.Column("requests_per_second", sa.Float, nullable=False),
     sa.Column("burst", sa.Integer, nullable=False),
+    sa.Column("training_seconds_per_month", sa.BigInteger, nullable=False, default=0),
+    sa.Column("stored_bytes", sa.BigInteger, nullable=False, default=0),
 )
 
 # Metered usage per tenant and UTC day; gateway replicas add their counts to it.

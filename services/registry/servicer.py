@@ -233,6 +233,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             if not events:
                 await asyncio.sleep(WATCH_POLL_SECONDS)
 
+    async def GetStorageUsage(self, request, context):
+        return await asyncio.to_thread(self.store.storage_usage, tenant_of(context))
+
 
 def register(servicer: RegistryServicer, server: grpc.aio.Server) -> None:
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)

@@ -455,6 +455,17 @@ class RegistryStore:
         set_timestamp(artifact.create_time, row.create_time)
         return artifact
 
+    def storage_usage(self, tenant: str) -> pb.StorageUsage:
+        """What the tenant stores: its artifacts (datasets are artifacts too), less those being deleted."""
+        with self.engine.connect() as conn:
+            stored, count = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(t.artifacts.c.size_bytes), 0), sa.func.count()).where(
+                    t.artifacts.c.tenant == tenant, sa.not_(t.artifacts.c.pending_delete)
+                )
+            ).one()
+        # PostgreSQL sums a bigint column as numeric (a Decimal here).
+        return pb.StorageUsage(stored_bytes=int(stored), artifact_count=count)
+
     def delete_artifact(self, tenant: str, sha256: str) -> None:
         """Delete an artifact nothing refers to; one in use is FAILED_PRECONDITION."""
         with self.engine.begin() as conn:

@@ -10,6 +10,7 @@ from maas.trainer.v1 import trainer_pb2 as pb
 from maas.trainer.v1 import trainer_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.metadata import tenant_of
+from services.common.timeutil import month_start, now
 from services.common.validation import page_size, parse_name
 from services.trainer.spec import validate_spec
 from services.trainer.store import JobStore
@@ -67,6 +68,14 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                         yield event
                     return
                 await asyncio.sleep(WATCH_POLL_SECONDS)
+
+    async def GetTrainingUsage(self, request, context):
+        start = month_start(now())
+        usage = pb.TrainingUsage(
+            training_seconds=await asyncio.to_thread(self.store.training_seconds, tenant_of(context), start)
+        )
+        usage.period_start.FromDatetime(start)
+        return usage
 
 
 def register(servicer: TrainerServicer, server: grpc.aio.Server) -> None:

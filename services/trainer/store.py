@@ -183,11 +183,22 @@ class JobStore:
 
     # ---------------------------------------------------------- state machine
     def _transition(self, conn, job_id: str, state: int, reason: str, **values) -> None:
+        current = now()
         if state in TERMINAL:
-            values.update(end_time=now(), lease_owner=None, lease_expires=None)
+            values.update(end_time=current, lease_owner=None, lease_expires=None)
         conn.execute(
             t.jobs.update().where(t.jobs.c.job_id == job_id).values(state=state, state_reason=reason, **values)
         )
+        # Every change ends the job's open run and a change to RUNNING opens the next, so the
+        # runs add up to the time the job spent RUNNING: its tenant's training time.
+        conn.execute(
+            t.runs.update().where(t.runs.c.job_id == job_id, t.runs.c.end_time.is_(None)).values(end_time=current)
+        )
+        if state == State.STATE_RUNNING:
+            row = conn.execute(sa.select(t.jobs.c.tenant, t.jobs.c.attempt).where(t.jobs.c.job_id == job_id)).one()
+            conn.execute(
+                t.runs.insert().values(job_id=job_id, attempt=row.attempt, tenant=row.tenant, start_time=current)
+            )
         self._append(
             conn, job_id, pb.TrainingJobEvent(state_change=pb.TrainingJobEvent.StateChange(state=state, reason=reason))
         )
@@ -317,6 +328,17 @@ class JobStore:
                 .values(lease_expires=now() + dt.timedelta(seconds=lease_seconds))
             )
             return bool(conn.execute(sa.select(t.jobs.c.cancel_requested).where(t.jobs.c.job_id == job_id)).scalar())
+
+    def training_seconds(self, tenant: str, since: dt.datetime) -> float:
+        """Seconds the tenant's jobs spent RUNNING from `since` until now."""
+        until = now()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.runs.c.start_time, t.runs.c.end_time).where(
+                    t.runs.c.tenant == tenant, sa.or_(t.runs.c.end_time.is_(None), t.runs.c.end_time > since)
+                )
+            ).all()
+        return sum(max(0.0, ((utc(end) or until) - max(utc(start), since)).total_seconds()) for start, end in rows)
 
     def tenant_of(self, job_id: str) -> str:
         with self.engine.connect() as conn:

@@ -46,3 +46,15 @@ job_events = sa.Table(
     # The TrainingJobEvent (without sequence) as protobuf JSON.
     sa.Column("event", sa.Text, nullable=False),
 )
+
+# One row per attempt of a job: when it started RUNNING and when it left that state (NULL while
+# it runs). A tenant's monthly training time is the sum of these intervals within the month.
+runs = sa.Table(
+    "training_runs",
+    metadata,
+    sa.Column("job_id", sa.String(63), sa.ForeignKey("training_jobs.job_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("start_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("end_time", sa.DateTime(timezone=True), nullable=True),
+)

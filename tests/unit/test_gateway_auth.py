@@ -27,6 +27,18 @@ def test_authorize_checks_scope_and_keeps_admin_key_out_of_tenants():
     admin = Principal("admin", None, frozenset(Scope.values()), dt.datetime.now(dt.UTC))
     with pytest.raises(PermissionDenied, match="tenant"):
         authorize(admin, Scope.SCOPE_READ, "ListModels")
+    authorize(admin, Scope.SCOPE_ADMIN, "CreateTenant")
+    # An admin-scoped method that acts inside a tenant (a backend's) is closed to the admin key too.
+    with pytest.raises(PermissionDenied, match="tenant"):
+        authorize(admin, Scope.SCOPE_ADMIN, "HandleReloadConfigRequest", in_tenant=True)
+
+
+def test_a_tenants_key_never_uses_admin_methods_whatever_scopes_it_holds():
+    # Admin methods reach every tenant; a key stored with the admin scope before tenants' keys were
+    # refused it must not manage other tenants.
+    tenant_admin = Principal("k", "acme", frozenset(Scope.values()), None)
+    with pytest.raises(PermissionDenied, match="platform's admin key"):
+        authorize(tenant_admin, Scope.SCOPE_ADMIN, "CreateApiKey")
 
 
 def test_every_backend_method_has_a_route_with_a_scope():

@@ -19,3 +19,5 @@ SCOPE_TRAIN: Scope
 SCOPE_ADMIN: Scope
 REQUIRED_SCOPE_FIELD_NUMBER: _ClassVar[int]
 required_scope: _descriptor.FieldDescriptor
+INTERNAL_FIELD_NUMBER: _ClassVar[int]
+internal: _descriptor.FieldDescriptor

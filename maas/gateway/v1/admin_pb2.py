@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from maas.api.v1 import annotations_pb2 as maas_dot_api_dot_v1_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmaas/gateway/v1/admin.proto\x12\x0fmaas.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmaas/api/v1/annotations.proto\"s\n\x04Plan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x1b\n\x13predictions_per_day\x18\x03 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x04 \x01(\x01\x12\r\n\x05\x62urst\x18\x05 \x01(\x05\"I\n\x11\x43reatePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12#\n\x04plan\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"\x12\n\x10ListPlansRequest\"9\n\x11ListPlansResponse\x12$\n\x05plans\x18\x01 \x03(\x0b\x32\x15.maas.gateway.v1.Plan\",\n\x0fGetUsageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\"n\n\x05Usage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12#\n\x04plan\x18\x05 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"k\n\x06Tenant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04plan\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf3\x01\n\x06\x41piKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\'\n\x06tenant\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.Tenant\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListTenantsResponse\x12(\n\x07tenants\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12(\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\"P\n\x14\x43reateApiKeyResponse\x12(\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"$\n\x12ListApiKeysRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"@\n\x13ListApiKeysResponse\x12)\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.ApiKey\"#\n\x13RevokeApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t2\xbb\x08\n\x0c\x41\x64minService\x12n\n\x0c\x43reateTenant\x12$.maas.gateway.v1.CreateTenantRequest\x1a\x17.maas.gateway.v1.Tenant\"\x1f\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/tenants:\x06tenant\x12i\n\tGetTenant\x12!.maas.gateway.v1.GetTenantRequest\x1a\x17.maas.gateway.v1.Tenant\" \x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=tenants/*}\x12q\n\x0bListTenants\x12#.maas.gateway.v1.ListTenantsRequest\x1a$.maas.gateway.v1.ListTenantsResponse\"\x17\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12\x90\x01\n\x0c\x43reateApiKey\x12$.maas.gateway.v1.CreateApiKeyRequest\x1a%.maas.gateway.v1.CreateApiKeyResponse\"3\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02)\"\x1e/v1/{parent=tenants/*}/apiKeys:\x07\x61pi_key\x12\x84\x01\n\x0bListApiKeys\x12#.maas.gateway.v1.ListApiKeysRequest\x1a$.maas.gateway.v1.ListApiKeysResponse\"*\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=tenants/*}/apiKeys\x12\x83\x01\n\x0cRevokeApiKey\x12$.maas.gateway.v1.RevokeApiKeyRequest\x1a\x17.maas.gateway.v1.ApiKey\"4\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02*\"%/v1/{name=tenants/*/apiKeys/*}:revoke:\x01*\x12\x64\n\nCreatePlan\x12\".maas.gateway.v1.CreatePlanRequest\x1a\x15.maas.gateway.v1.Plan\"\x1b\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x11\"\t/v1/plans:\x04plan\x12i\n\tListPlans\x12!.maas.gateway.v1.ListPlansRequest\x1a\".maas.gateway.v1.ListPlansResponse\"\x15\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/plans\x12l\n\x08GetUsage\x12 .maas.gateway.v1.GetUsageRequest\x1a\x16.maas.gateway.v1.Usage\"&\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=tenants/*/usage}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmaas/gateway/v1/admin.proto\x12\x0fmaas.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmaas/api/v1/annotations.proto\"\xad\x01\n\x04Plan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x1b\n\x13predictions_per_day\x18\x03 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x04 \x01(\x01\x12\r\n\x05\x62urst\x18\x05 \x01(\x05\x12\"\n\x1atraining_seconds_per_month\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\"I\n\x11\x43reatePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12#\n\x04plan\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"\x12\n\x10ListPlansRequest\"9\n\x11ListPlansResponse\x12$\n\x05plans\x18\x01 \x03(\x0b\x32\x15.maas.gateway.v1.Plan\",\n\x0fGetUsageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\"\x9e\x01\n\x05Usage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12#\n\x04plan\x18\x05 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\x12\x18\n\x10training_seconds\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\"k\n\x06Tenant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04plan\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf3\x01\n\x06\x41piKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\'\n\x06tenant\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.Tenant\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListTenantsResponse\x12(\n\x07tenants\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12(\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\"P\n\x14\x43reateApiKeyResponse\x12(\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"$\n\x12ListApiKeysRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"@\n\x13ListApiKeysResponse\x12)\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.ApiKey\"#\n\x13RevokeApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t2\xbb\x08\n\x0c\x41\x64minService\x12n\n\x0c\x43reateTenant\x12$.maas.gateway.v1.CreateTenantRequest\x1a\x17.maas.gateway.v1.Tenant\"\x1f\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/tenants:\x06tenant\x12i\n\tGetTenant\x12!.maas.gateway.v1.GetTenantRequest\x1a\x17.maas.gateway.v1.Tenant\" \x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=tenants/*}\x12q\n\x0bListTenants\x12#.maas.gateway.v1.ListTenantsRequest\x1a$.maas.gateway.v1.ListTenantsResponse\"\x17\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12\x90\x01\n\x0c\x43reateApiKey\x12$.maas.gateway.v1.CreateApiKeyRequest\x1a%.maas.gateway.v1.CreateApiKeyResponse\"3\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02)\"\x1e/v1/{parent=tenants/*}/apiKeys:\x07\x61pi_key\x12\x84\x01\n\x0bListApiKeys\x12#.maas.gateway.v1.ListApiKeysRequest\x1a$.maas.gateway.v1.ListApiKeysResponse\"*\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=tenants/*}/apiKeys\x12\x83\x01\n\x0cRevokeApiKey\x12$.maas.gateway.v1.RevokeApiKeyRequest\x1a\x17.maas.gateway.v1.ApiKey\"4\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02*\"%/v1/{name=tenants/*/apiKeys/*}:revoke:\x01*\x12\x64\n\nCreatePlan\x12\".maas.gateway.v1.CreatePlanRequest\x1a\x15.maas.gateway.v1.Plan\"\x1b\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x11\"\t/v1/plans:\x04plan\x12i\n\tListPlans\x12!.maas.gateway.v1.ListPlansRequest\x1a\".maas.gateway.v1.ListPlansResponse\"\x15\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/plans\x12l\n\x08GetUsage\x12 .maas.gateway.v1.GetUsageRequest\x1a\x16.maas.gateway.v1.Usage\"&\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=tenants/*/usage}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,40 +52,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADMINSERVICE'].methods_by_name['ListPlans']._serialized_options = b'\210\265\030\004\202\323\344\223\002\013\022\t/v1/plans'
   _globals['_ADMINSERVICE'].methods_by_name['GetUsage']._loaded_options = None
   _globals['_ADMINSERVICE'].methods_by_name['GetUsage']._serialized_options = b'\210\265\030\001\202\323\344\223\002\034\022\032/v1/{name=tenants/*/usage}'
-  _globals['_PLAN']._serialized_start=142
-  _globals['_PLAN']._serialized_end=257
-  _globals['_CREATEPLANREQUEST']._serialized_start=259
-  _globals['_CREATEPLANREQUEST']._serialized_end=332
-  _globals['_LISTPLANSREQUEST']._serialized_start=334
-  _globals['_LISTPLANSREQUEST']._serialized_end=352
-  _globals['_LISTPLANSRESPONSE']._serialized_start=354
-  _globals['_LISTPLANSRESPONSE']._serialized_end=411
-  _globals['_GETUSAGEREQUEST']._serialized_start=413
-  _globals['_GETUSAGEREQUEST']._serialized_end=457
-  _globals['_USAGE']._serialized_start=459
-  _globals['_USAGE']._serialized_end=569
-  _globals['_TENANT']._serialized_start=571
-  _globals['_TENANT']._serialized_end=678
-  _globals['_APIKEY']._serialized_start=681
-  _globals['_APIKEY']._serialized_end=924
-  _globals['_CREATETENANTREQUEST']._serialized_start=926
-  _globals['_CREATETENANTREQUEST']._serialized_end=1007
-  _globals['_GETTENANTREQUEST']._serialized_start=1009
-  _globals['_GETTENANTREQUEST']._serialized_end=1041
-  _globals['_LISTTENANTSREQUEST']._serialized_start=1043
-  _globals['_LISTTENANTSREQUEST']._serialized_end=1102
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=1104
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=1192
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1194
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1273
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1275
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1355
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1357
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1393
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1395
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1459
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1461
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1496
-  _globals['_ADMINSERVICE']._serialized_start=1499
-  _globals['_ADMINSERVICE']._serialized_end=2582
+  _globals['_PLAN']._serialized_start=143
+  _globals['_PLAN']._serialized_end=316
+  _globals['_CREATEPLANREQUEST']._serialized_start=318
+  _globals['_CREATEPLANREQUEST']._serialized_end=391
+  _globals['_LISTPLANSREQUEST']._serialized_start=393
+  _globals['_LISTPLANSREQUEST']._serialized_end=411
+  _globals['_LISTPLANSRESPONSE']._serialized_start=413
+  _globals['_LISTPLANSRESPONSE']._serialized_end=470
+  _globals['_GETUSAGEREQUEST']._serialized_start=472
+  _globals['_GETUSAGEREQUEST']._serialized_end=516
+  _globals['_USAGE']._serialized_start=519
+  _globals['_USAGE']._serialized_end=677
+  _globals['_TENANT']._serialized_start=679
+  _globals['_TENANT']._serialized_end=786
+  _globals['_APIKEY']._serialized_start=789
+  _globals['_APIKEY']._serialized_end=1032
+  _globals['_CREATETENANTREQUEST']._serialized_start=1034
+  _globals['_CREATETENANTREQUEST']._serialized_end=1115
+  _globals['_GETTENANTREQUEST']._serialized_start=1117
+  _globals['_GETTENANTREQUEST']._serialized_end=1149
+  _globals['_LISTTENANTSREQUEST']._serialized_start=1151
+  _globals['_LISTTENANTSREQUEST']._serialized_end=1210
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=1212
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=1300
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1302
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1381
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1383
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1463
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1465
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1501
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1503
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1567
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1569
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1604
+  _globals['_ADMINSERVICE']._serialized_start=1607
+  _globals['_ADMINSERVICE']._serialized_end=2690
 # @@protoc_insertion_point(module_scope)

@@ -12,18 +12,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Plan(_message.Message):
-    __slots__ = ("name", "display_name", "predictions_per_day", "requests_per_second", "burst")
+    __slots__ = ("name", "display_name", "predictions_per_day", "requests_per_second", "burst", "training_seconds_per_month", "stored_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     PREDICTIONS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     BURST_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SECONDS_PER_MONTH_FIELD_NUMBER: _ClassVar[int]
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     predictions_per_day: int
     requests_per_second: float
     burst: int
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., predictions_per_day: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., burst: _Optional[int] = ...) -> None: ...
+    training_seconds_per_month: int
+    stored_bytes: int
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., predictions_per_day: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., burst: _Optional[int] = ..., training_seconds_per_month: _Optional[int] = ..., stored_bytes: _Optional[int] = ...) -> None: ...
 
 class CreatePlanRequest(_message.Message):
     __slots__ = ("plan_id", "plan")
@@ -52,18 +56,22 @@ class GetUsageRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., day: _Optional[str] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ("name", "day", "predictions", "requests", "plan")
+    __slots__ = ("name", "day", "predictions", "requests", "plan", "training_seconds", "stored_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DAY_FIELD_NUMBER: _ClassVar[int]
     PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     day: str
     predictions: int
     requests: int
     plan: Plan
-    def __init__(self, name: _Optional[str] = ..., day: _Optional[str] = ..., predictions: _Optional[int] = ..., requests: _Optional[int] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+    training_seconds: int
+    stored_bytes: int
+    def __init__(self, name: _Optional[str] = ..., day: _Optional[str] = ..., predictions: _Optional[int] = ..., requests: _Optional[int] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., training_seconds: _Optional[int] = ..., stored_bytes: _Optional[int] = ...) -> None: ...
 
 class Tenant(_message.Message):
     __slots__ = ("name", "display_name", "plan", "create_time")

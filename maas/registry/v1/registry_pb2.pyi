@@ -481,3 +481,15 @@ class RegistryEvent(_message.Message):
     alias: str
     event_time: _timestamp_pb2.Timestamp
     def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetStorageUsageRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StorageUsage(_message.Message):
+    __slots__ = ("stored_bytes", "artifact_count")
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    stored_bytes: int
+    artifact_count: int
+    def __init__(self, stored_bytes: _Optional[int] = ..., artifact_count: _Optional[int] = ...) -> None: ...

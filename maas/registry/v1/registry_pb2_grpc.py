@@ -136,6 +136,11 @@ class RegistryServiceStub:
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.WatchRegistryEventsRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.RegistryEvent.FromString,
                 _registered_method=True)
+        self.GetStorageUsage = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/GetStorageUsage',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.GetStorageUsageRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.StorageUsage.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -291,6 +296,14 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStorageUsage(self, request, context):
+        """Internal: the bytes the calling tenant stores (datasets and artifacts), which the
+        gateway checks against the plan before it admits an upload.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -393,6 +406,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.WatchRegistryEvents,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.WatchRegistryEventsRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.RegistryEvent.SerializeToString,
+            ),
+            'GetStorageUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStorageUsage,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.GetStorageUsageRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.StorageUsage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -937,6 +955,33 @@ class RegistryService:
             '/maas.registry.v1.RegistryService/WatchRegistryEvents',
             maas_dot_registry_dot_v1_dot_registry__pb2.WatchRegistryEventsRequest.SerializeToString,
             maas_dot_registry_dot_v1_dot_registry__pb2.RegistryEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStorageUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/GetStorageUsage',
+            maas_dot_registry_dot_v1_dot_registry__pb2.GetStorageUsageRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.StorageUsage.FromString,
             options,
             channel_credentials,
             insecure,

@@ -250,3 +250,15 @@ class TrainingJobEvent(_message.Message):
     log: TrainingJobEvent.LogLine
     evaluation: TrainingJobEvent.Evaluation
     def __init__(self, sequence: _Optional[int] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_change: _Optional[_Union[TrainingJobEvent.StateChange, _Mapping]] = ..., epoch_end: _Optional[_Union[TrainingJobEvent.EpochEnd, _Mapping]] = ..., log: _Optional[_Union[TrainingJobEvent.LogLine, _Mapping]] = ..., evaluation: _Optional[_Union[TrainingJobEvent.Evaluation, _Mapping]] = ...) -> None: ...
+
+class GetTrainingUsageRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TrainingUsage(_message.Message):
+    __slots__ = ("period_start", "training_seconds")
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    period_start: _timestamp_pb2.Timestamp
+    training_seconds: float
+    def __init__(self, period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., training_seconds: _Optional[float] = ...) -> None: ...

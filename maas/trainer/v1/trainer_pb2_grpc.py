@@ -61,6 +61,11 @@ class TrainerServiceStub:
                 request_serializer=maas_dot_trainer_dot_v1_dot_trainer__pb2.WatchTrainingJobRequest.SerializeToString,
                 response_deserializer=maas_dot_trainer_dot_v1_dot_trainer__pb2.TrainingJobEvent.FromString,
                 _registered_method=True)
+        self.GetTrainingUsage = channel.unary_unary(
+                '/maas.trainer.v1.TrainerService/GetTrainingUsage',
+                request_serializer=maas_dot_trainer_dot_v1_dot_trainer__pb2.GetTrainingUsageRequest.SerializeToString,
+                response_deserializer=maas_dot_trainer_dot_v1_dot_trainer__pb2.TrainingUsage.FromString,
+                _registered_method=True)
 
 
 class TrainerServiceServicer:
@@ -105,6 +110,14 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTrainingUsage(self, request, context):
+        """Internal: the training time of the calling tenant's jobs this calendar month,
+        which the gateway checks against the plan before it admits a new job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +145,11 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.WatchTrainingJob,
                     request_deserializer=maas_dot_trainer_dot_v1_dot_trainer__pb2.WatchTrainingJobRequest.FromString,
                     response_serializer=maas_dot_trainer_dot_v1_dot_trainer__pb2.TrainingJobEvent.SerializeToString,
+            ),
+            'GetTrainingUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrainingUsage,
+                    request_deserializer=maas_dot_trainer_dot_v1_dot_trainer__pb2.GetTrainingUsageRequest.FromString,
+                    response_serializer=maas_dot_trainer_dot_v1_dot_trainer__pb2.TrainingUsage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -271,6 +289,33 @@ class TrainerService:
             '/maas.trainer.v1.TrainerService/WatchTrainingJob',
             maas_dot_trainer_dot_v1_dot_trainer__pb2.WatchTrainingJobRequest.SerializeToString,
             maas_dot_trainer_dot_v1_dot_trainer__pb2.TrainingJobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrainingUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.trainer.v1.TrainerService/GetTrainingUsage',
+            maas_dot_trainer_dot_v1_dot_trainer__pb2.GetTrainingUsageRequest.SerializeToString,
+            maas_dot_trainer_dot_v1_dot_trainer__pb2.TrainingUsage.FromString,
             options,
             channel_credentials,
             insecure,
