@@ -8,8 +8,8 @@ from pathlib import Path
 
 from maas.cli import config
 from maas.cli.base import add_command
-from maas.cli.errors import CliError
-from maas.cli.output import emit, fields, note
+from maas.cli.errors import CliError, duration
+from maas.cli.output import emit, fields, note, size
 from maas.client import MaasClient
 
 
@@ -33,13 +33,9 @@ def cmd_login(args) -> int:
         raise CliError("no API key given: pass --api-key, set MAAS_API_KEY, or type it at the prompt")
     args.connection = config.Connection(**settings)
     if not args.no_verify:
-        # Usage needs the read scope and the key's own tenant, so it checks both; without a tenant,
-        # listing one model checks the key.
+        # Usage needs the read scope (and, when one is given, the key's own tenant): it checks both.
         with args.connection.client(args.timeout) as client:
-            if settings["tenant"]:
-                client.get_usage(settings["tenant"])
-            else:
-                client.list_models(limit=1)
+            client.get_usage(settings["tenant"] or "-")
     path = config.save(settings)
     tenant = f" as tenant {settings['tenant']}" if settings["tenant"] else ""
     note(f"logged in to {settings['endpoint']}{tenant}; saved to {path}")
@@ -60,10 +56,8 @@ def _against(used, limit: int, limit_text: str) -> str:
 
 
 def cmd_usage(args, client: MaasClient) -> int:
-    tenant = args.connection.tenant
-    if not tenant:
-        raise CliError("which tenant? pass --tenant, set MAAS_TENANT, or save it with `maas login --tenant`")
-    usage = client.get_usage(tenant, args.day or "")
+    usage = client.get_usage(args.connection.tenant or "-", args.day or "")
+    tenant = usage.name.removeprefix("tenants/").removesuffix("/usage")
     plan = usage.plan
     rate = f"{plan.requests_per_second:g}/s, burst {plan.burst}" if plan.requests_per_second else "unlimited"
     human = fields(
@@ -76,6 +70,15 @@ def cmd_usage(args, client: MaasClient) -> int:
                 _against(usage.predictions, plan.predictions_per_day, f"{plan.predictions_per_day} a day"),
             ),
             ("requests", f"{usage.requests} (rate limit {rate})"),
+            (
+                "training",
+                _against(
+                    duration(usage.training_seconds),
+                    plan.training_seconds_per_month,
+                    f"{duration(plan.training_seconds_per_month)} this month",
+                ),
+            ),
+            ("storage", _against(size(usage.stored_bytes), plan.stored_bytes, size(plan.stored_bytes))),
         ]
     )
     emit(args, usage, human)
@@ -100,7 +103,7 @@ def register(commands) -> None:
     )
     login.add_argument("--endpoint", help="gateway host:port (default: $MAAS_ENDPOINT, the saved one, or local)")
     login.add_argument("--api-key", help="the API key (default: $MAAS_API_KEY, else a prompt)")
-    login.add_argument("--tenant", help="your tenant id (for `maas usage`)")
+    login.add_argument("--tenant", help="your tenant id (optional: a key knows its tenant)")
     login.add_argument("--ca-cert", help="PEM file of the CA of a TLS gateway with a private certificate")
     login.add_argument("--keep-key", action="store_true", help="keep the saved key, change only the other values")
     login.add_argument("--no-verify", action="store_true", help="save without checking the key with the gateway")
@@ -122,5 +125,5 @@ def register(commands) -> None:
         help="your tenant's metered calls of a day against its plan",
         examples="  maas usage\n  maas usage --day 2025-01-31 -o json\n",
     )
-    usage.add_argument("--tenant", help="tenant id (default: $MAAS_TENANT or the saved login)")
+    usage.add_argument("--tenant", help="tenant id (default: $MAAS_TENANT, the saved login, or the key's own)")
     usage.add_argument("--day", help="UTC day as YYYY-MM-DD (default today)")

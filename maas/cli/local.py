@@ -20,6 +20,7 @@ def _print_endpoints(stack) -> None:
     for service in ("gateway", "registry", "trainer", "inference"):
         role = "public endpoint" if service == "gateway" else "backend (reach it through the gateway)"
         print(f"  {service:<10} grpc {stack.address(service):<17} metrics {stack.metrics_url(service)}  {role}")
+    print(f"  console    {stack.http_url}/   REST twin {stack.http_url}/v1/..., OpenAPI {stack.http_url}/openapi.json")
     print(f"  admin key  {stack.admin_key}   (also in {stack.data_dir / 'admin-key'})")
     print(f"  logs       {stack.log_dir}/")
 

@@ -239,8 +239,8 @@ class MaasClient:
         )
         return self._call("admin", "CreatePlan", admin_pb2.CreatePlanRequest(plan_id=plan_id, plan=plan))
 
-    def get_usage(self, tenant: str, day: str = "") -> admin_pb2.Usage:
-        """A tenant's metered usage of one UTC day (today by default) and its plan."""
+    def get_usage(self, tenant: str = "-", day: str = "") -> admin_pb2.Usage:
+        """A tenant's metered usage of one UTC day (today by default) and its plan; `-` is the key's own tenant."""
         name = f"{resource_name('tenants', tenant)}/usage"
         return self._call("admin", "GetUsage", admin_pb2.GetUsageRequest(name=name, day=day))
 

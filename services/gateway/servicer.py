@@ -78,7 +78,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         principal = await self.auth.authenticate(context.invocation_metadata())
         if principal.tenant is not None:
             authorize(principal, api_pb.Scope.SCOPE_READ, f"{ADMIN_SERVICE.full_name}/GetUsage")
-        (tenant_id,) = parse_name(request.name, ("tenants", None, "usage"))
+        if request.name == "tenants/-/usage":
+            # `-` is the caller's own tenant (AIP-159's wildcard): a key need not know its tenant id.
+            if principal.tenant is None:
+                raise InvalidArgument("name: the admin key has no tenant of its own; use tenants/{tenant}/usage")
+            tenant_id = principal.tenant
+        else:
+            (tenant_id,) = parse_name(request.name, ("tenants", None, "usage"))
         if principal.tenant not in (None, tenant_id):
             raise PermissionDenied("a tenant's key reads only that tenant's usage")
         day = request.day or today()

@@ -144,7 +144,7 @@ class AdminServiceServicer:
 
     def GetUsage(self, request, context):
         """A tenant's metered usage of one day against its plan: the admin for any tenant, a
-        tenant's key for its own (`tenants/{tenant}/usage`).
+        tenant's key for its own (`tenants/{tenant}/usage`, or `tenants/-/usage` for the key's tenant).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
