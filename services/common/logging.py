@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure_logging(service: str, level: str = "info", fmt: str = "json", cache: bool = True) -> None:
+def configure_logging(
+    service: str, level: str = "info", fmt: str = "json", cache: bool = True, stream: TextIO | None = None
+) -> None:
     """Configure structlog and the standard library once, at process start.
 
     `cache=False` keeps loggers reconfigurable, which `structlog.testing.capture_logs` needs.
     """
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    renderer = structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
+    # The console renderer draws tracebacks itself; JSON wants them as structured data.
+    if fmt == "console":
+        rendering = [structlog.dev.ConsoleRenderer()]
+    else:
+        rendering = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            renderer,
+            *rendering,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=cache,
     )
     structlog.contextvars.clear_contextvars()

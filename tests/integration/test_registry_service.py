@@ -1,6 +1,7 @@
 """The registry as a real gRPC server on a free port, called with the generated stubs."""
 
 import hashlib
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -204,8 +205,14 @@ def test_health_reflection_and_metrics(registry):
     services = ProtoReflectionDescriptorDatabase(channel).get_services()
     assert {"maas.registry.v1.RegistryService", "grpc.health.v1.Health"} <= set(services)
     status_of(lambda: stub.GetModel(pb.GetModelRequest(name="models/nope"), metadata=tenant_md("acme")))
-    body = urllib.request.urlopen(f"http://127.0.0.1:{server.server.metrics_port}/metrics").read().decode()
-    assert 'grpc_server_handled_total{grpc_code="NOT_FOUND",grpc_method="GetModel"' in body
+    handled = 'grpc_server_handled_total{grpc_code="NOT_FOUND",grpc_method="GetModel"'
+    # The server counts the call as handled just after the client has its answer: poll briefly.
+    for _ in range(50):
+        body = urllib.request.urlopen(f"http://127.0.0.1:{server.server.metrics_port}/metrics").read().decode()
+        if handled in body:
+            break
+        time.sleep(0.05)
+    assert handled in body
     assert "grpc_server_started_total" in body and "grpc_server_handling_seconds_bucket" in body
 
 
