@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 
 import structlog
 
 from maas.api.v1 import annotations_pb2 as api_pb
 from services.common.errors import PermissionDenied, Unauthenticated
+from services.gateway.cache import SharedTtlCache
 from services.gateway.store import GatewayStore, Principal
 
 
@@ -30,9 +30,9 @@ class Authenticator:
     """Resolves keys to principals with a short cache, so a revocation applies within `ttl` seconds."""
 
     def __init__(self, store: GatewayStore, ttl: float) -> None:
-        self._store = store
-        self._ttl = ttl
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._principals: SharedTtlCache[str, Principal | None] = SharedTtlCache(
+            lambda secret: asyncio.to_thread(store.find_principal, secret), ttl
+        )
 
     async def authenticate(self, metadata) -> Principal:
         # The call's log line names the key's tenant (none until a key is valid), never the one a
@@ -41,15 +41,7 @@ class Authenticator:
         secret = secret_from_metadata(metadata)
         if not secret:
             raise Unauthenticated("missing API key: send 'authorization: Bearer <api key>'")
-        now = time.monotonic()
-        cached = self._cache.get(secret)
-        if cached is None or cached[0] < now:
-            principal = await asyncio.to_thread(self._store.find_principal, secret)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[secret] = (now + self._ttl, principal)
-        else:
-            principal = cached[1]
+        principal = await self._principals.get(secret)
         if principal is None:
             raise Unauthenticated("invalid or revoked API key")
         if principal.expire_time is not None and principal.expire_time <= dt.datetime.now(dt.UTC):

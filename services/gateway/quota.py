@@ -30,6 +30,7 @@ from services.common.errors import ResourceExhausted, UpstreamError
 from services.common.interceptors import request_id_var
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.common.timeutil import next_month_start, now
+from services.gateway.cache import SharedTtlCache
 from services.gateway.routes import Quota
 from services.gateway.store import GatewayStore
 
@@ -66,10 +67,10 @@ class BackendUsage:
     def __init__(self, trainer: grpc.aio.Channel, registry: grpc.aio.Channel, ttl: float) -> None:
         self._trainer = trainer_pb2_grpc.TrainerServiceStub(trainer)
         self._registry = registry_pb2_grpc.RegistryServiceStub(registry)
-        self._ttl = ttl
-        self._cache: dict[tuple[Quota, str], tuple[float, asyncio.Future[int]]] = {}
+        self._figures: SharedTtlCache[tuple[Quota, str], int] = SharedTtlCache(self._ask, ttl)
 
-    async def _ask(self, quota: Quota, tenant: str) -> int:
+    async def _ask(self, key: tuple[Quota, str]) -> int:
+        quota, tenant = key
         kwargs = {
             "metadata": ((TENANT_KEY, tenant), (REQUEST_ID_KEY, request_id_var.get())),
             "timeout": _USAGE_TIMEOUT_SECONDS,
@@ -81,17 +82,7 @@ class BackendUsage:
 
     async def get(self, quota: Quota, tenant: str, fresh: bool = False) -> int:
         """The figure, from the cache unless it is older than the TTL or `fresh` is asked for."""
-        key = (quota, tenant)
-        cached = self._cache.get(key)
-        if fresh or cached is None or cached[0] < time.monotonic():
-            cached = self._cache[key] = (time.monotonic() + self._ttl, asyncio.ensure_future(self._ask(quota, tenant)))
-        try:
-            # Shielded: one caller giving up (its client cancelled) must not cancel the others' answer.
-            return await asyncio.shield(cached[1])
-        except grpc.aio.AioRpcError:
-            if self._cache.get(key) is cached:  # a failure is not kept: the next caller asks again
-                del self._cache[key]
-            raise
+        return await self._figures.get((quota, tenant), fresh)
 
 
 @dataclass
@@ -106,21 +97,14 @@ class UsageMeter:
     ) -> None:
         self._store = store
         self._backend = backend
-        self._plan_ttl = plan_cache_seconds
         self._flush_seconds = flush_seconds
-        self._plans: dict[str, tuple[float, pb.Plan]] = {}
+        self._plans: SharedTtlCache[str, pb.Plan] = SharedTtlCache(
+            lambda tenant: asyncio.to_thread(store.plan_of, tenant), plan_cache_seconds
+        )
         self._counts: dict[tuple[str, str], list[int]] = {}
         self._pending: dict[tuple[str, str], list[int]] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._task: asyncio.Task | None = None
-
-    async def _plan(self, tenant: str) -> pb.Plan:
-        cached = self._plans.get(tenant)
-        now = time.monotonic()
-        if cached is None or cached[0] < now:
-            plan = await asyncio.to_thread(self._store.plan_of, tenant)
-            self._plans[tenant] = cached = (now + self._plan_ttl, plan)
-        return cached[1]
 
     async def _count(self, tenant: str, day: str) -> list[int]:
         key = (tenant, day)
@@ -132,7 +116,7 @@ class UsageMeter:
 
     async def admit(self, tenant: str, quota: Quota | None) -> None:
         """Count one call, or refuse it with RESOURCE_EXHAUSTED and QuotaFailure (and RetryInfo) details."""
-        plan = await self._plan(tenant)
+        plan = await self._plans.get(tenant)
         if plan.requests_per_second > 0:
             self._take_token(tenant, plan)
         day = today()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -27,6 +28,13 @@ class InferenceSettings(ServiceSettings):
     max_batch_size: int = Field(default=64, description="Most rows in one batched model call.")
     max_queue_delay_ms: float = Field(default=2.0, description="Longest a request waits for others to join a batch.")
     queue_capacity: int = Field(default=2048, description="Requests waiting per model before RESOURCE_EXHAUSTED.")
+    device: Literal["cpu", "gpu", "auto"] = Field(
+        default="cpu", description="cpu (default), gpu (fail without one) or auto (a GPU when there is one)."
+    )
+    gpu_memory_growth: bool = Field(default=True, description="Take GPU memory as models need it, not all at once.")
+    gpu_memory_limit_mb: int = Field(default=0, ge=0, description="Cap on GPU memory per GPU; 0 = no cap.")
+    intra_op_threads: int = Field(default=0, ge=0, description="TensorFlow threads within one op; 0 = its default.")
+    inter_op_threads: int = Field(default=0, ge=0, description="TensorFlow ops run at once; 0 = its default.")
     workers: int = Field(
         default=1,
         ge=0,

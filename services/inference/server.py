@@ -11,6 +11,7 @@ from maas.inference.v2 import grpc_service_pb2
 from services.common.process import die_with_parent
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.inference.config import InferenceSettings
+from services.inference.devices import configure_tensorflow
 from services.inference.metrics import InferenceMetrics
 from services.inference.predictor import Predictor
 from services.inference.repository import ModelRepository
@@ -27,6 +28,7 @@ SERVICE_NAME = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceServic
 
 
 async def build_server(settings: InferenceSettings) -> GrpcServer:
+    configure_tensorflow(settings)
     channel = settings.peer_channel(
         settings.registry_addr, [("grpc.max_receive_message_length", settings.max_message_bytes)]
     )

@@ -3,34 +3,20 @@
 import pytest
 
 from maas.cli import config, main
-from services.gateway.config import GatewaySettings
-from services.gateway.server import build_server as build_gateway
-from tests.conftest import running, service_settings
-from tests.integration.test_tls import Authority
+from tests.integration.test_tls import Authority, tls_gateway
 
 ADMIN_KEY = "maas_admin_cli_tls"
 
 
 @pytest.fixture
-def tls_gateway(data_dir, tmp_path):
+def gateway(data_dir, tmp_path):
     authority = Authority(tmp_path, "private-ca")
-    cert, key = authority.issue("gateway")
-    settings = service_settings(
-        GatewaySettings,
-        data_dir,
-        admin_key=ADMIN_KEY,
-        registry_addr="127.0.0.1:1",
-        trainer_addr="127.0.0.1:1",
-        inference_addr="127.0.0.1:1",
-        tls_cert_file=cert,
-        tls_key_file=key,
-    )
-    with running(build_gateway, settings) as gateway:
+    with tls_gateway(data_dir, authority, ADMIN_KEY) as gateway:
         yield gateway.address, authority.pem
 
 
-def test_login_with_a_private_ca_then_commands_over_tls(tls_gateway, tmp_path, monkeypatch, capsys):
-    address, ca = tls_gateway
+def test_login_with_a_private_ca_then_commands_over_tls(gateway, tmp_path, monkeypatch, capsys):
+    address, ca = gateway
     for name in ("MAAS_API_KEY", "MAAS_ENDPOINT", "MAAS_TENANT", "MAAS_CA_CERT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MAAS_CONFIG_DIR", str(tmp_path / "config"))

@@ -10,43 +10,24 @@ from openapi_spec_validator import validate
 
 from maas.client import MaasClient
 from maas.registry.v1 import registry_pb2
-from services.gateway.config import GatewaySettings
-from services.gateway.server import build_server as build_gateway
-from services.registry.config import RegistrySettings
-from services.registry.server import build_server as build_registry
-from services.trainer.config import TrainerSettings
-from services.trainer.server import build_server as build_trainer
-from tests.conftest import running, service_settings
+from tests.integration.gateway_stack import ADMIN_KEY, gateway_stack
 
-ADMIN_KEY = "maas_admin_rest_key"
 CSV = b"x1,x2,label\n1,2,0\n3,4,1\n5,6,0\n"
 
 
 @pytest.fixture
 def gateway(data_dir):
-    with (
-        running(build_registry, service_settings(RegistrySettings, data_dir)) as registry,
-        running(build_trainer, service_settings(TrainerSettings, data_dir, local_workers=0)) as trainer,
-    ):
-        settings = service_settings(
-            GatewaySettings,
-            data_dir,
-            admin_key=ADMIN_KEY,
-            registry_addr=registry.address,
-            trainer_addr=trainer.address,
-            inference_addr="127.0.0.1:1",
-        )
-        with running(build_gateway, settings) as gateway:
-            yield gateway
+    with gateway_stack(data_dir) as stack:
+        yield stack.gateway
 
 
 @pytest.fixture
 def http(gateway):
-    with httpx.Client(base_url=f"http://127.0.0.1:{settings_http_port(gateway)}", timeout=30) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{http_port(gateway)}", timeout=30) as client:
         yield client
 
 
-def settings_http_port(gateway) -> int:
+def http_port(gateway) -> int:
     return gateway.server.companions[0].port
 
 

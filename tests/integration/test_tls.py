@@ -3,6 +3,8 @@
 import datetime as dt
 import ipaddress
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -19,7 +21,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.server import build_server as build_gateway
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
-from tests.conftest import running, service_settings
+from tests.conftest import ServerThread, running, service_settings
 
 ADMIN_KEY = "maas_admin_tls_key"
 ADMIN = (("authorization", f"Bearer {ADMIN_KEY}"),)
@@ -85,13 +87,14 @@ def pki(tmp_path):
     return Authority(tmp_path, "public-ca"), Authority(tmp_path, "internal-ca")
 
 
-def test_public_ports_speak_tls(data_dir, pki):
-    public, _ = pki
-    cert, key = public.issue("gateway")
+@contextmanager
+def tls_gateway(data_dir: Path, authority: Authority, admin_key: str = ADMIN_KEY) -> Iterator[ServerThread]:
+    """A gateway with no backends, serving TLS with a certificate from `authority`."""
+    cert, key = authority.issue("gateway")
     settings = service_settings(
         GatewaySettings,
         data_dir,
-        admin_key=ADMIN_KEY,
+        admin_key=admin_key,
         registry_addr="127.0.0.1:1",
         trainer_addr="127.0.0.1:1",
         inference_addr="127.0.0.1:1",
@@ -99,6 +102,12 @@ def test_public_ports_speak_tls(data_dir, pki):
         tls_key_file=key,
     )
     with running(build_gateway, settings) as gateway:
+        yield gateway
+
+
+def test_public_ports_speak_tls(data_dir, pki):
+    public, _ = pki
+    with tls_gateway(data_dir, public) as gateway:
         credentials = grpc.ssl_channel_credentials(public.pem.read_bytes())
         with grpc.secure_channel(gateway.address, credentials) as channel:
             stub = admin_pb2_grpc.AdminServiceStub(channel)

@@ -138,6 +138,9 @@ def test_gpu_overlay_requests_gpus_for_inference_and_workers_only():
         limits = pod["containers"][0]["resources"]["limits"]
         if name in ("maas-inference", "maas-trainer-worker"):
             assert limits["nvidia.com/gpu"] == 1 and pod["tolerations"] and pod["nodeSelector"], name
+            if name == "maas-inference":
+                env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+                assert env["MAAS_DEVICE"] == "gpu"
         else:
             assert "nvidia.com/gpu" not in limits, name
 
