@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -28,7 +29,10 @@ class _Pending:
 class DynamicBatcher:
     """Gathers requests up to `max_batch_size` rows or `max_queue_delay`, runs one call off the
     event loop, and splits the results. The queue is bounded; expired requests are dropped
-    before they run."""
+    before they run.
+
+    The queue is a deque and an event, woken when the first request arrives or a batch is full,
+    with one timer per batch: no task or timeout object per request on the hot path."""
 
     def __init__(
         self,
@@ -44,44 +48,57 @@ class DynamicBatcher:
         self._executor = executor
         self._max_rows = max_batch_size
         self._delay = max_queue_delay
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=capacity)
+        self._capacity = capacity
+        self._queue: deque[_Pending] = deque()
+        self._queued_rows = 0
+        self._wake = asyncio.Event()
+        # Calls shorter than a thread hand-off run on the event loop (see LoadedModel.calibrate).
+        self.inline = False
         self._task = asyncio.create_task(self._loop(), name="dynamic-batcher")
 
     async def infer(self, inputs: dict[str, np.ndarray], deadline: float | None) -> dict[str, np.ndarray]:
-        rows = next(iter(inputs.values())).shape[0]
-        pending = _Pending(inputs, rows, deadline)
-        try:
-            self._queue.put_nowait(pending)
-        except asyncio.QueueFull:
-            raise ResourceExhausted("the model's request queue is full; retry with backoff") from None
+        if len(self._queue) >= self._capacity:
+            raise ResourceExhausted("the model's request queue is full; retry with backoff")
+        pending = _Pending(inputs, next(iter(inputs.values())).shape[0], deadline)
+        self._queue.append(pending)
+        self._queued_rows += pending.rows
+        if len(self._queue) == 1 or self._queued_rows >= self._max_rows:
+            self._wake.set()
         return await pending.future
 
     async def close(self) -> None:
         self._task.cancel()
-        while not self._queue.empty():
-            pending = self._queue.get_nowait()
+        while self._queue:
+            pending = self._queue.popleft()
             if not pending.future.done():
                 pending.future.set_exception(ResourceExhausted("the model was unloaded; retry"))
+
+    async def _gather(self) -> list[_Pending]:
+        """Wait for a first request, then for the batch to fill or its delay to pass; take it."""
+        loop = asyncio.get_running_loop()
+        while not self._queue:
+            self._wake.clear()
+            await self._wake.wait()
+        # The delay runs from when gathering starts: under load, requests that queued while the
+        # last batch ran are joined by the ones arriving now, so model calls stay large.
+        flush_at = time.monotonic() + self._delay
+        while self._queued_rows < self._max_rows and (remaining := flush_at - time.monotonic()) > 0:
+            self._wake.clear()
+            timer = loop.call_later(remaining, self._wake.set)
+            await self._wake.wait()
+            timer.cancel()
+        batch = [self._queue.popleft()]
+        rows = batch[0].rows
+        while self._queue and rows + self._queue[0].rows <= self._max_rows:
+            batch.append(self._queue.popleft())
+            rows += batch[-1].rows
+        self._queued_rows -= rows
+        return batch
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            rows = batch[0].rows
-            flush_at = time.monotonic() + self._delay
-            while rows < self._max_rows:
-                if self._queue.empty():
-                    remaining = flush_at - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(self._queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                else:
-                    item = self._queue.get_nowait()
-                batch.append(item)
-                rows += item.rows
+            batch = await self._gather()
             now = time.monotonic()
             live = []
             for pending in batch:
@@ -100,7 +117,10 @@ class DynamicBatcher:
                     inputs = live[0].inputs
                 else:
                     inputs = {name: np.concatenate([p.inputs[name] for p in live]) for name in live[0].inputs}
-                outputs = await loop.run_in_executor(self._executor, self._run, inputs)
+                if self.inline:
+                    outputs = self._run(inputs)
+                else:
+                    outputs = await loop.run_in_executor(self._executor, self._run, inputs)
             except Exception as error:  # noqa: BLE001 - the callers get the error, the loop goes on
                 for pending in live:
                     if not pending.future.done():

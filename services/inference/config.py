@@ -28,6 +28,12 @@ class InferenceSettings(ServiceSettings):
     max_batch_size: int = Field(default=64, description="Most rows in one batched model call.")
     max_queue_delay_ms: float = Field(default=2.0, description="Longest a request waits for others to join a batch.")
     queue_capacity: int = Field(default=2048, description="Requests waiting per model before RESOURCE_EXHAUSTED.")
+    inline_call_max_ms: float = Field(
+        default=1.0,
+        ge=0,
+        description="Models whose full-batch call takes at most this (measured at load) run on the event loop "
+        "rather than a thread: no GIL hand-off, but the loop waits for each call; 0 = always a thread.",
+    )
     device: Literal["cpu", "gpu", "auto"] = Field(
         default="cpu", description="cpu (default), gpu (fail without one) or auto (a GPU when there is one)."
     )

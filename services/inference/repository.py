@@ -66,6 +66,8 @@ class LoadedModel:
         self.inputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.inputs}
         self.outputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.outputs}
         self._observer = observer
+        self._inline_max_seconds = settings.inline_call_max_ms / 1000
+        self.on_event_loop = False
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._batcher = (
@@ -81,8 +83,28 @@ class LoadedModel:
             else None
         )
 
+    async def calibrate(self, batch_rows: int) -> float:
+        """Time one warm call of a full batch and choose where calls run: a model call on a thread
+        costs a hand-off of Python's GIL with the event loop, which for a small model costs more
+        than the call; calls that fast run on the loop itself. Returns the measured seconds."""
+        rows = batch_rows if self._batcher is not None else 1
+        inputs = {
+            name: np.zeros(
+                [rows if i == 0 and d == -1 else max(d, 1) for i, d in enumerate(spec.shape)],
+                DATATYPES[spec.datatype][0],
+            )
+            for name, spec in self.inputs.items()
+        }
+        started = time.perf_counter()
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
+        elapsed = time.perf_counter() - started
+        self.on_event_loop = elapsed <= self._inline_max_seconds
+        if self._batcher is not None:
+            self._batcher.inline = self.on_event_loop
+        return elapsed
+
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One synchronous model call (runs on an executor thread)."""
+        """One synchronous model call (on an executor thread, or on the loop when calibrated fast)."""
         import tensorflow as tf
 
         result = self._function(**{name: tf.constant(value) for name, value in inputs.items()})
@@ -94,6 +116,8 @@ class LoadedModel:
             if self._batcher is not None:
                 return await self._batcher.infer(inputs, deadline)
             self._observer.batch(next(iter(inputs.values())).shape[0], [0.0])
+            if self.on_event_loop:
+                return self.run(inputs)
             return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
         finally:
             self._in_flight -= 1
@@ -243,6 +267,7 @@ class ModelRepository:
             for name, spec in model.inputs.items()
         }
         await asyncio.get_running_loop().run_in_executor(self._executor, model.run, warm)
+        call_seconds = await model.calibrate(self.settings.max_batch_size)
         self._loaded[key] = model
         await self._enforce_budget(keep=key)
         self._update_gauges()
@@ -253,6 +278,8 @@ class ModelRepository:
             version=key.version,
             tenant=key.tenant,
             seconds=round(time.perf_counter() - started, 3),
+            batch_call_ms=round(call_seconds * 1000, 3),
+            on_event_loop=model.on_event_loop,
         )
         return model
 

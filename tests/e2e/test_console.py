@@ -176,3 +176,19 @@ def test_permission_denied_and_quota_errors_are_readable(page, stack, journey):
     page.click("button[type=submit]")
     expect_error(page, 429, "quota")
     shot(page, "12-quota")
+
+
+PAGES = ["datasets", "train", "jobs", "jobs/job-x", "models", "models/digits", "predict", "usage"]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_every_page_shows_a_readable_error_for_a_bad_or_unscoped_key(page, stack, status):
+    """A revoked or mistyped key (401), or a key without the `read` scope (403), on every page."""
+    key = "maas_not_a_key" if status == 401 else new_tenant(stack, f"browser-scope-{status}", scopes=("predict",))
+    page.goto("/")
+    page.evaluate("key => sessionStorage.setItem('maas.apiKey', key)", key)
+    for target in PAGES:
+        page.goto(f"/#/{target}")
+        page.reload()
+        expect_error(page, status, "not signed in" if status == 401 else "permission denied")
+    shot(page, f"13-every-page-{status}")

@@ -63,3 +63,21 @@ async def test_expired_requests_are_dropped_before_they_run():
             await batcher.infer({"x": np.zeros((1, 1))}, deadline=time.monotonic() - 1)
         await batcher.close()
     assert run.batches == []
+
+
+class NoThreads:
+    """An executor that must not be used: inline batches run on the event loop."""
+
+    def submit(self, *args, **kwargs):
+        raise AssertionError("an inline batcher used a thread")
+
+
+@pytest.mark.asyncio
+async def test_inline_batches_run_on_the_event_loop_and_still_batch():
+    run = Recorder()
+    batcher = DynamicBatcher(run, NoThreads(), max_batch_size=64, max_queue_delay=0.05, capacity=100)
+    batcher.inline = True
+    results = await asyncio.gather(*(batcher.infer({"x": np.full((1, 2), i, np.float32)}, None) for i in range(5)))
+    await batcher.close()
+    assert run.batches == [5]
+    assert [int(r["y"][0, 0]) for r in results] == [0, 2, 4, 6, 8]

@@ -342,7 +342,7 @@ function parseRows(text) {
 }
 
 function Predict() {
-  const [models] = useLoad(() => api("GET", "/v1/models"));
+  const [models, modelsError] = useLoad(() => api("GET", "/v1/models"));
   const [model, setModel] = useState("");
   const [version, setVersion] = useState("");
   const [text, setText] = useState("");
@@ -368,7 +368,7 @@ function Predict() {
   const output = result?.outputs?.[0];
   const perRow = output ? output.shape.slice(1).reduce((a, b) => a * b, 1) : 0;
   const rows = output ? Array.from({ length: output.shape[0] }, (_, i) => output.data.slice(i * perRow, (i + 1) * perRow)) : [];
-  return html`<h1>Predict</h1><section class="card"><${ErrorBox} error=${error} />
+  return html`<h1>Predict</h1><section class="card"><${ErrorBox} error=${error || modelsError} />
     <form onSubmit=${run}><div class="grid">
       <div><label for="predict-model">Model</label><select id="predict-model" value=${model} onChange=${(e) => setModel(e.target.value)}>
         <option value="">choose...</option>${(models?.models || []).map((m) => html`<option value=${lastSegment(m.name)}>${lastSegment(m.name)}</option>`)}</select></div>
