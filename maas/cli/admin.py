@@ -31,6 +31,8 @@ def cmd_plan_create(args, client: MaasClient) -> int:
         predictions_per_day=args.predictions_per_day,
         requests_per_second=args.requests_per_second,
         burst=args.burst,
+        training_seconds_per_month=args.training_seconds_per_month,
+        stored_bytes=args.stored_bytes,
         display_name=args.display_name or "",
     )
     emit(args, plan, plan.name)
@@ -75,10 +77,13 @@ def register(commands) -> None:
         "create",
         cmd_plan_create,
         help="create a plan (0 means unlimited)",
-        examples="  maas admin plans create team --predictions-per-day 100000 --requests-per-second 20 --burst 40\n",
+        examples="  maas admin plans create team --predictions-per-day 100000 --requests-per-second 20 --burst 40\n"
+        "  maas admin plans create lab --training-seconds-per-month 36000 --stored-bytes 10000000000\n",
     )
     plan.add_argument("plan", help="plan id")
     plan.add_argument("--predictions-per-day", type=int, default=0, help="inference calls per UTC day")
     plan.add_argument("--requests-per-second", type=float, default=0, help="sustained calls per second")
     plan.add_argument("--burst", type=int, default=0, help="calls above the sustained rate")
+    plan.add_argument("--training-seconds-per-month", type=int, default=0, help="training time per UTC month")
+    plan.add_argument("--stored-bytes", type=int, default=0, help="bytes of datasets and artifacts a tenant may keep")
     plan.add_argument("--display-name", help="a readable name")

@@ -228,6 +228,8 @@ class MaasClient:
         predictions_per_day: int = 0,
         requests_per_second: float = 0,
         burst: int = 0,
+        training_seconds_per_month: int = 0,
+        stored_bytes: int = 0,
         display_name: str = "",
     ) -> admin_pb2.Plan:
         """A plan of quotas and rate limits (0 means unlimited)."""
@@ -236,6 +238,8 @@ class MaasClient:
             predictions_per_day=predictions_per_day,
             requests_per_second=requests_per_second,
             burst=burst,
+            training_seconds_per_month=training_seconds_per_month,
+            stored_bytes=stored_bytes,
         )
         return self._call("admin", "CreatePlan", admin_pb2.CreatePlanRequest(plan_id=plan_id, plan=plan))
 
