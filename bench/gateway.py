@@ -15,17 +15,15 @@ import argparse
 import contextlib
 import io
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from bench._stack import local_stack
-from bench.inference import IN_FLIGHT, check, frame, h2load, process, wait_port
+from bench.inference import IN_FLIGHT, check, digits_request, frame, h2load, process, wait_port
 from maas.client import MaasClient
-from maas.demo import digits_csv, run_demo
+from maas.demo import run_demo
 from maas.gateway.v1 import admin_pb2
-from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.stack import free_port
 
 
@@ -33,12 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20000)
     args = parser.parse_args()
-    if shutil.which("h2load") is None:
-        sys.exit("h2load is required: apt-get install nghttp2-client")
-    _, test_x, _ = digits_csv()
-    request = pb.ModelInferRequest(model_name="digits")
-    request.inputs.add(name="features", datatype="FP32", shape=[1, 64])
-    request.raw_input_contents.append(test_x[:1].tobytes())
+    test_x, request = digits_request()
     with tempfile.TemporaryDirectory() as tmp, local_stack(MAAS_LOG_SUCCESSFUL_CALLS="false") as stack:
         workdir = Path(tmp)
         body = workdir / "request.grpc"

@@ -45,6 +45,17 @@ IN_FLIGHT = (4, 16)  # connections x streams per connection = 64
 OURS = "(a) maas inference"
 
 
+def digits_request() -> tuple[np.ndarray, pb.ModelInferRequest]:
+    """The held-out digits and a batch-1 ModelInferRequest of the first; exits without h2load."""
+    if shutil.which("h2load") is None:
+        sys.exit("h2load is required: apt-get install nghttp2-client")
+    _, test_x, _ = digits_csv()
+    request = pb.ModelInferRequest(model_name="digits")
+    request.inputs.add(name="features", datatype="FP32", shape=[1, 64])
+    request.raw_input_contents.append(test_x[:1].tobytes())
+    return test_x, request
+
+
 def frame(message) -> bytes:
     payload = message.SerializeToString()
     return b"\x00" + len(payload).to_bytes(4, "big") + payload
@@ -170,12 +181,7 @@ def main() -> None:
         "--tf-threads", type=int, default=1, help="TensorFlow intra- and inter-op threads per worker (0: its default)"
     )
     args = parser.parse_args()
-    if shutil.which("h2load") is None:
-        sys.exit("h2load is required: apt-get install nghttp2-client")
-    _, test_x, _ = digits_csv()
-    request = pb.ModelInferRequest(model_name="digits")
-    request.inputs.add(name="features", datatype="FP32", shape=[1, 64])
-    request.raw_input_contents.append(test_x[:1].tobytes())
+    test_x, request = digits_request()
     results: dict[str, dict[str, float]] = {}
     ours = {
         "MAAS_WORKERS": str(args.workers),

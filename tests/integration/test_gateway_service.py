@@ -8,34 +8,13 @@ import pytest
 from maas.client import MaasClient, MaasError
 from maas.gateway.v1 import admin_pb2
 from maas.registry.v1 import registry_pb2 as pb
-from services.gateway.config import GatewaySettings
-from services.gateway.server import build_server as build_gateway
-from services.registry.config import RegistrySettings
-from services.registry.server import build_server as build_registry
-from services.trainer.config import TrainerSettings
-from services.trainer.server import build_server as build_trainer
-from tests.conftest import running, service_settings
-
-ADMIN_KEY = "maas_admin_test_key"
+from tests.integration.gateway_stack import ADMIN_KEY, gateway_stack
 
 
 @pytest.fixture
 def stack(data_dir):
-    with (
-        running(build_registry, service_settings(RegistrySettings, data_dir)) as registry,
-        running(build_trainer, service_settings(TrainerSettings, data_dir, local_workers=0)) as trainer,
-    ):
-        settings = service_settings(
-            GatewaySettings,
-            data_dir,
-            admin_key=ADMIN_KEY,
-            registry_addr=registry.address,
-            trainer_addr=trainer.address,
-            inference_addr="127.0.0.1:1",
-            key_cache_seconds=0.2,
-        )
-        with running(build_gateway, settings) as gateway:
-            yield gateway.address
+    with gateway_stack(data_dir) as running_stack:
+        yield running_stack.gateway.address
 
 
 def tenant_with_key(address, tenant, scopes=()):
