@@ -92,6 +92,7 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
             lambda: stub.DeleteArtifact(pb.DeleteArtifactRequest(name=artifact.name), metadata=B),
             NOT_FOUND,
         ),
+        "GetStorageUsage": (lambda: stub.GetStorageUsage(pb.GetStorageUsageRequest(), metadata=B), grpc.StatusCode.OK),
         "WatchRegistryEvents": (
             lambda: next(
                 stub.WatchRegistryEvents(pb.WatchRegistryEventsRequest(after_revision=-1), metadata=B, timeout=1)
@@ -105,6 +106,11 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
     stub.CreateModel(pb.CreateModelRequest(model_id="x"), metadata=A)
     for method, (call, expected) in matrix.items():
         assert status_of(call) == expected, method
+
+    # B's stored bytes are its own dataset and artifact, none of A's.
+    b_datasets = stub.ListDatasets(pb.ListDatasetsRequest(), metadata=B).datasets
+    b_bytes = sum(d.size_bytes for d in b_datasets) + len(b"b-weights")
+    assert stub.GetStorageUsage(pb.GetStorageUsageRequest(), metadata=B).stored_bytes == b_bytes
 
     # Nothing of A's leaked into B's lists, and nothing of A's changed.
     assert [m.name for m in stub.ListModels(pb.ListModelsRequest(), metadata=B).models] == ["models/m"]
