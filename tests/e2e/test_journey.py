@@ -128,7 +128,9 @@ def test_every_service_exposes_grpc_server_metrics(stack, journey):
     assert batches and all(float(line.rsplit(" ", 1)[1]) > 0 for line in batches)
     assert 'maas_inference_requests_total{code="NOT_FOUND",model="no-such-model"' in inference
     trainer = urllib.request.urlopen(stack.metrics_url("trainer"), timeout=5).read().decode()
-    assert 'maas_training_jobs{state="succeeded"} 1.0' in trainer
+    # Other end-to-end tests share the stack and train too: at least the journey's job succeeded.
+    succeeded = [line for line in trainer.splitlines() if line.startswith('maas_training_jobs{state="succeeded"}')]
+    assert succeeded and float(succeeded[0].rsplit(" ", 1)[1]) >= 1
 
 
 @pytest.mark.parametrize("route", ["gateway", "inference"])
