@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +64,7 @@ def decode_inputs(request, specs: dict[str, TensorSpec]) -> dict[str, np.ndarray
         shape = tuple(tensor.shape)
         check_tensor(field, tensor.datatype, shape, spec)
         dtype, contents_field = DATATYPES[spec.datatype]
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         if raw:
             data = raw[i]
             if len(data) != count * dtype.itemsize:

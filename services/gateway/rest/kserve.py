@@ -7,6 +7,7 @@ instead of the generic transcoder.
 
 from __future__ import annotations
 
+import math
 import struct
 
 import numpy as np
@@ -49,7 +50,7 @@ def _shape(tensor: dict, where: str) -> list[int]:
 
 
 def _fill_contents(tensor_pb, datatype: str, shape: list[int], data, where: str) -> None:
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     if datatype == "BYTES":
         values = list(np.asarray(data, dtype=object).ravel()) if data != [] else []
         if len(values) != count:
