@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +13,8 @@ import numpy as np
 from services.common.errors import DeadlineExceeded, ResourceExhausted
 from services.inference.metrics import BatchObserver
 
-RunBatch = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+# One model call on a batch; the model decides where it runs (see LoadedModel.call).
+CallBatch = Callable[[dict[str, np.ndarray]], Awaitable[dict[str, np.ndarray]]]
 
 
 @dataclass
@@ -27,8 +27,8 @@ class _Pending:
 
 
 class DynamicBatcher:
-    """Gathers requests up to `max_batch_size` rows or `max_queue_delay`, runs one call off the
-    event loop, and splits the results. The queue is bounded; expired requests are dropped
+    """Gathers requests up to `max_batch_size` rows or `max_queue_delay`, makes one model call,
+    and splits the results. The queue is bounded; expired requests are dropped
     before they run.
 
     The queue is a deque and an event, woken when the first request arrives or a batch is full,
@@ -36,24 +36,20 @@ class DynamicBatcher:
 
     def __init__(
         self,
-        run: RunBatch,
-        executor: Executor,
+        call: CallBatch,
         max_batch_size: int,
         max_queue_delay: float,
         capacity: int,
         observer: BatchObserver | None = None,
     ) -> None:
-        self._run = run
+        self._call = call
         self._observer = observer
-        self._executor = executor
         self._max_rows = max_batch_size
         self._delay = max_queue_delay
         self._capacity = capacity
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
         self._wake = asyncio.Event()
-        # Calls shorter than a thread hand-off run on the event loop (see LoadedModel.calibrate).
-        self.inline = False
         self._task = asyncio.create_task(self._loop(), name="dynamic-batcher")
 
     async def infer(self, inputs: dict[str, np.ndarray], deadline: float | None) -> dict[str, np.ndarray]:
@@ -96,7 +92,6 @@ class DynamicBatcher:
         return batch
 
     async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = await self._gather()
             now = time.monotonic()
@@ -117,10 +112,7 @@ class DynamicBatcher:
                     inputs = live[0].inputs
                 else:
                     inputs = {name: np.concatenate([p.inputs[name] for p in live]) for name in live[0].inputs}
-                if self.inline:
-                    outputs = self._run(inputs)
-                else:
-                    outputs = await loop.run_in_executor(self._executor, self._run, inputs)
+                outputs = await self._call(inputs)
             except Exception as error:  # noqa: BLE001 - the callers get the error, the loop goes on
                 for pending in live:
                     if not pending.future.done():

@@ -72,8 +72,7 @@ class LoadedModel:
         self._idle = asyncio.Event()
         self._batcher = (
             DynamicBatcher(
-                self.run,
-                executor,
+                self.call,
                 settings.max_batch_size,
                 settings.max_queue_delay_ms / 1000,
                 settings.queue_capacity,
@@ -83,10 +82,11 @@ class LoadedModel:
             else None
         )
 
-    async def calibrate(self, batch_rows: int) -> float:
-        """Time one warm call of a full batch and choose where calls run: a model call on a thread
-        costs a hand-off of Python's GIL with the event loop, which for a small model costs more
-        than the call; calls that fast run on the loop itself. Returns the measured seconds."""
+    async def warm_up(self, batch_rows: int) -> float:
+        """Warm the model (the first call traces and allocates; no request should pay for that),
+        then time a call of the largest batch and choose where calls run: a call on a thread costs
+        a hand-off of Python's GIL with the event loop, which for a small model costs more than the
+        call, so calls that fast run on the loop itself. Returns the timed call's seconds."""
         rows = batch_rows if self._batcher is not None else 1
         inputs = {
             name: np.zeros(
@@ -95,16 +95,22 @@ class LoadedModel:
             )
             for name, spec in self.inputs.items()
         }
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.run, inputs)
         started = time.perf_counter()
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
+        await loop.run_in_executor(self._executor, self.run, inputs)
         elapsed = time.perf_counter() - started
         self.on_event_loop = elapsed <= self._inline_max_seconds
-        if self._batcher is not None:
-            self._batcher.inline = self.on_event_loop
         return elapsed
 
+    async def call(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One model call, on the event loop or a thread as `warm_up` chose."""
+        if self.on_event_loop:
+            return self.run(inputs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
+
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One synchronous model call (on an executor thread, or on the loop when calibrated fast)."""
+        """One synchronous model call."""
         import tensorflow as tf
 
         result = self._function(**{name: tf.constant(value) for name, value in inputs.items()})
@@ -116,9 +122,7 @@ class LoadedModel:
             if self._batcher is not None:
                 return await self._batcher.infer(inputs, deadline)
             self._observer.batch(next(iter(inputs.values())).shape[0], [0.0])
-            if self.on_event_loop:
-                return self.run(inputs)
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
+            return await self.call(inputs)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
@@ -261,13 +265,7 @@ class ModelRepository:
         model = LoadedModel(
             key, version, saved_model, self.settings, self._executor, version.artifact_size_bytes, observer
         )
-        # Warm up: the first call traces and allocates; no request should pay for that.
-        warm = {
-            name: np.zeros([1 if d == -1 else d for d in spec.shape], DATATYPES[spec.datatype][0])
-            for name, spec in model.inputs.items()
-        }
-        await asyncio.get_running_loop().run_in_executor(self._executor, model.run, warm)
-        call_seconds = await model.calibrate(self.settings.max_batch_size)
+        call_seconds = await model.warm_up(self.settings.max_batch_size)
         self._loaded[key] = model
         await self._enforce_budget(keep=key)
         self._update_gauges()
