@@ -57,8 +57,7 @@ class ServiceSettings(BaseSettings):
     def peer_channel(self, target: str, options) -> grpc.aio.Channel:
         """A channel to another MaaS service, TLS (and mTLS with this service's certificate) when
         `peer_ca_file` is set."""
-        cert, key = (self.tls_cert_file, self.tls_key_file) if self.peer_ca_file else (None, None)
-        return open_channel(target, options, self.peer_ca_file, cert, key)
+        return open_channel(target, options, self.peer_ca_file, self.tls_cert_file, self.tls_key_file)
 
     def peer_credentials(self) -> grpc.ChannelCredentials | None:
         """The same credentials, for a blocking channel (a job process)."""

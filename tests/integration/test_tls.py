@@ -105,6 +105,17 @@ def tls_gateway(data_dir: Path, authority: Authority, admin_key: str = ADMIN_KEY
         yield gateway
 
 
+@contextmanager
+def mtls_registry(data_dir: Path, authority: Authority) -> Iterator[ServerThread]:
+    """A registry serving TLS that takes only clients with a certificate from `authority`."""
+    cert, key = authority.issue("registry")
+    settings = service_settings(
+        RegistrySettings, data_dir, tls_cert_file=cert, tls_key_file=key, tls_client_ca_file=authority.pem
+    )
+    with running(build_registry, settings) as registry:
+        yield registry
+
+
 def test_public_ports_speak_tls(data_dir, pki):
     public, _ = pki
     with tls_gateway(data_dir, public) as gateway:
@@ -129,16 +140,8 @@ def test_public_ports_speak_tls(data_dir, pki):
 
 def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):
     _, internal = pki
-    registry_cert, registry_key = internal.issue("registry")
     gateway_cert, gateway_key = internal.issue("gateway-client")
-    registry_settings = service_settings(
-        RegistrySettings,
-        data_dir,
-        tls_cert_file=registry_cert,
-        tls_key_file=registry_key,
-        tls_client_ca_file=internal.pem,
-    )
-    with running(build_registry, registry_settings) as registry:
+    with mtls_registry(data_dir, internal) as registry:
         common = dict(
             admin_key=ADMIN_KEY,
             registry_addr=registry.address,
@@ -179,18 +182,10 @@ def test_inference_reaches_an_mtls_registry_with_its_own_certificate(data_dir, p
     from services.inference.server import build_server as build_inference
 
     _, internal = pki
-    registry_cert, registry_key = internal.issue("registry")
     inference_cert, inference_key = internal.issue("inference")
-    registry_settings = service_settings(
-        RegistrySettings,
-        data_dir,
-        tls_cert_file=registry_cert,
-        tls_key_file=registry_key,
-        tls_client_ca_file=internal.pem,
-    )
     load = infer_pb.RepositoryModelLoadRequest(model_name="nope")
     tenant = (("x-maas-tenant", "acme"),)
-    with running(build_registry, registry_settings) as registry:
+    with mtls_registry(data_dir, internal) as registry:
         # With its certificate (which inference also serves with), and with none.
         mtls = dict(peer_ca_file=internal.pem, tls_cert_file=inference_cert, tls_key_file=inference_key)
         for peer, expected in ((mtls, "NOT_FOUND"), ({}, "UNAVAILABLE")):
