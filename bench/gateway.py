@@ -23,7 +23,6 @@ from bench._stack import local_stack
 from bench.inference import IN_FLIGHT, check, digits_request, frame, h2load, process, wait_port
 from maas.client import MaasClient
 from maas.demo import run_demo
-from maas.gateway.v1 import admin_pb2
 from maas.stack import free_port
 
 
@@ -38,8 +37,7 @@ def main() -> None:
         body.write_bytes(frame(request))
         with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
             # No quota or rate limit: the benchmark measures routing, not refusals.
-            plan = admin_pb2.Plan(display_name="bench", predictions_per_day=0, requests_per_second=0)
-            admin.admin.CreatePlan(admin_pb2.CreatePlanRequest(plan_id="bench", plan=plan), **admin._kw())
+            admin.create_plan("bench", display_name="bench")
         with contextlib.redirect_stdout(io.StringIO()):
             demo = run_demo(stack.address("gateway"), stack.admin_key, epochs=5, tenant="bench", plan="plans/bench")
         with MaasClient(stack.address("gateway"), demo.api_key) as client:
