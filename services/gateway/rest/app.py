@@ -160,6 +160,7 @@ class RestGateway:
         self._routes = routes_for(REST_SERVICES)
         self._openapi_document = openapi_document(self._routes)
         self._channel: grpc.aio.Channel | None = None
+        self._rpcs: dict[str, Callable[..., object]] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -168,6 +169,19 @@ class RestGateway:
     async def start(self) -> int:
         options = [("grpc.max_receive_message_length", self._limit), ("grpc.max_send_message_length", self._limit)]
         self._channel = grpc.aio.insecure_channel(self._grpc_target(), options=options)
+        # Each routed RPC's callable, of its streaming kind, made once.
+        self._rpcs = {
+            route.grpc_path: getattr(
+                self._channel,
+                f"{'stream' if route.method.client_streaming else 'unary'}_"
+                f"{'stream' if route.method.server_streaming else 'unary'}",
+            )(
+                route.grpc_path,
+                request_serializer=route.request_class.SerializeToString,
+                response_deserializer=route.response_class.FromString,
+            )
+            for route in self._routes
+        }
         self._runner = web.AppRunner(self._app(), access_log=None, handle_signals=False, shutdown_timeout=5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, *self._bind, ssl_context=self._ssl)
@@ -214,12 +228,7 @@ class RestGateway:
             if method.client_streaming:
                 return await self._client_stream(request, route, path_values)
             message = build_request(route, path_values, request.query.items(), await _json_body(request))
-            call = self._channel.unary_unary(
-                route.grpc_path,
-                request_serializer=route.request_class.SerializeToString,
-                response_deserializer=route.response_class.FromString,
-            )
-            response = await call(message, metadata=_metadata(request))
+            response = await self._rpcs[route.grpc_path](message, metadata=_metadata(request))
             return web.json_response(message_to_json(response))
         except (grpc.aio.AioRpcError, DomainError) as error:
             return _json_error(CallFailed.of(error))
@@ -241,11 +250,7 @@ class RestGateway:
                 failure.append(error)
                 call_holder[0].cancel()
 
-        call = self._channel.stream_unary(
-            route.grpc_path,
-            request_serializer=route.request_class.SerializeToString,
-            response_deserializer=route.response_class.FromString,
-        )(messages(), metadata=_metadata(request))
+        call = self._rpcs[route.grpc_path](messages(), metadata=_metadata(request))
         call_holder.append(call)
         try:
             response = await call
@@ -260,11 +265,7 @@ class RestGateway:
     async def _server_stream(self, request: web.Request, route: HttpRoute, path_values: Mapping[str, str]):
         """Server streaming: JSON lines (`{"result": ...}`), or server-sent events when asked for."""
         message = build_request(route, path_values, request.query.items(), await _json_body(request))
-        call = self._channel.unary_stream(
-            route.grpc_path,
-            request_serializer=route.request_class.SerializeToString,
-            response_deserializer=route.response_class.FromString,
-        )(message, metadata=_metadata(request))
+        call = self._rpcs[route.grpc_path](message, metadata=_metadata(request))
         # The gateway sends headers once the call is authorised, so a refused call still gets
         # its own HTTP status here rather than a 200 followed by an error line.
         await call.initial_metadata()
