@@ -34,6 +34,11 @@ class InferenceSettings(ServiceSettings):
         description="Models whose full-batch call takes at most this (measured at load) run on the event loop "
         "rather than a thread: no GIL hand-off, but the loop waits for each call; 0 = always a thread.",
     )
+    runtime: Literal["auto", "savedmodel"] = Field(
+        default="auto",
+        description="auto: on CPU, a model whose signature converts to LiteRT and gives the same outputs on a "
+        "probe batch moves there after loading (far less overhead per call); savedmodel: always TensorFlow.",
+    )
     device: Literal["cpu", "gpu", "auto"] = Field(
         default="cpu", description="cpu (default), gpu (fail without one) or auto (a GPU when there is one)."
     )

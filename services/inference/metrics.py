@@ -75,6 +75,13 @@ class InferenceMetrics:
         self.memory_bytes = Gauge(
             "maas_inference_model_memory_bytes", "Estimated memory of the loaded models.", registry=registry
         )
+        self.runtime = Gauge(
+            "maas_inference_model_runtime",
+            "1 for the runtime each loaded model version runs on (savedmodel or lite).",
+            [*labels, "runtime"],
+            registry=registry,
+        )
+        self._runtimes: dict[tuple[str, str, str], str] = {}
         self.in_flight = Gauge(
             "maas_inference_inflight_requests",
             "Inference requests being served (the autoscaling signal).",
@@ -87,6 +94,16 @@ class InferenceMetrics:
         if found is None:
             found = self._versions[key] = VersionMetrics(self, key)
         return found
+
+    def set_runtime(self, tenant: str, model: str, version: int, runtime: str | None) -> None:
+        """Record the runtime a version runs on; None once it is unloaded."""
+        labels = (tenant, model, str(version))
+        previous = self._runtimes.pop(labels, None)
+        if previous is not None:
+            self.runtime.remove(*labels, previous)
+        if runtime is not None:
+            self._runtimes[labels] = runtime
+            self.runtime.labels(*labels, runtime).set(1)
 
     def batch_observer(self, tenant: str, model: str, version: int) -> BatchObserver:
         values = (tenant, model, str(version))

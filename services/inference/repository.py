@@ -31,6 +31,13 @@ from services.inference.batcher import DynamicBatcher
 from services.inference.codec import DATATYPES, TensorSpec
 from services.inference.config import InferenceSettings
 from services.inference.metrics import BatchObserver, InferenceMetrics
+from services.inference.runtimes import (
+    LiteUnavailable,
+    ModelRuntime,
+    SavedModelRuntime,
+    convert_to_lite,
+    disagreement,
+)
 
 log = structlog.get_logger("maas.inference.repository")
 DEFAULT_ALIAS = "production"
@@ -44,13 +51,13 @@ class ModelKey:
 
 
 class LoadedModel:
-    """One SavedModel version in memory with its signature and batcher."""
+    """One model version in memory with its signature, runtime and batcher."""
 
     def __init__(
         self,
         key: ModelKey,
         version: rpb.ModelVersion,
-        saved_model,
+        runtime: ModelRuntime,
         settings: InferenceSettings,
         executor: ThreadPoolExecutor,
         size_bytes: int,
@@ -59,9 +66,10 @@ class LoadedModel:
         self.key = key
         self.version = version
         self.size_bytes = size_bytes
-        # The signature function needs its SavedModel object (the variables) kept alive.
-        self._saved_model = saved_model
-        self._function = saved_model.signatures[version.signature.method_name or "serving_default"]
+        self.runtime = runtime
+        # The background switch to a faster runtime, if one was tried (see ModelRepository._upgrade).
+        self.upgrade: asyncio.Task | None = None
+        self._batch_rows = settings.max_batch_size if settings.batching else 1
         self._executor = executor
         self.inputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.inputs}
         self.outputs = {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in version.signature.outputs}
@@ -82,39 +90,60 @@ class LoadedModel:
             else None
         )
 
-    async def warm_up(self, batch_rows: int) -> float:
-        """Warm the model (the first call traces and allocates; no request should pay for that),
+    def probe_inputs(self, seed: int | None = None) -> dict[str, np.ndarray]:
+        """A full batch of inputs: zeros, or seeded random values for comparing runtimes."""
+        rng = np.random.default_rng(seed)
+        inputs = {}
+        for name, spec in self.inputs.items():
+            shape = [self._batch_rows if i == 0 and d == -1 else max(d, 1) for i, d in enumerate(spec.shape)]
+            dtype = DATATYPES[spec.datatype][0]
+            if seed is None:
+                inputs[name] = np.zeros(shape, dtype)
+            elif dtype.kind == "f":
+                inputs[name] = rng.standard_normal(shape).astype(dtype)
+            else:
+                inputs[name] = rng.integers(0, 2 if dtype.kind == "b" else 10, shape).astype(dtype)
+        return inputs
+
+    async def warm_up(self) -> float:
+        """Warm the runtime (the first call traces and allocates; no request should pay for that),
         then time a call of the largest batch and choose where calls run: a call on a thread costs
         a hand-off of Python's GIL with the event loop, which for a small model costs more than the
         call, so calls that fast run on the loop itself. Returns the timed call's seconds."""
-        rows = batch_rows if self._batcher is not None else 1
-        inputs = {
-            name: np.zeros(
-                [rows if i == 0 and d == -1 else max(d, 1) for i, d in enumerate(spec.shape)],
-                DATATYPES[spec.datatype][0],
-            )
-            for name, spec in self.inputs.items()
-        }
+        inputs = self.probe_inputs()
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self.run, inputs)
+        await loop.run_in_executor(self._executor, self.runtime, inputs)
         started = time.perf_counter()
-        await loop.run_in_executor(self._executor, self.run, inputs)
+        await loop.run_in_executor(self._executor, self.runtime, inputs)
         elapsed = time.perf_counter() - started
         self.on_event_loop = elapsed <= self._inline_max_seconds
         return elapsed
 
+    async def adopt(self, candidate: ModelRuntime) -> str | None:
+        """Switch to `candidate` if it computes what the current runtime does on a probe batch,
+        warmed and timed before it takes traffic. Returns why not, or None once switched."""
+        inputs = self.probe_inputs(seed=0)
+        loop = asyncio.get_running_loop()
+        expected = await loop.run_in_executor(self._executor, self.runtime, inputs)
+        try:
+            got = await loop.run_in_executor(self._executor, candidate, inputs)
+        except Exception as error:  # noqa: BLE001 - a candidate that cannot run is not adopted
+            return f"the converted model failed on the probe batch: {error}"
+        reason = disagreement(expected, got)
+        if reason is None:
+            current, self.runtime = self.runtime, candidate
+            try:
+                await self.warm_up()
+            except Exception as error:  # noqa: BLE001
+                self.runtime = current
+                return f"the converted model failed its warm-up: {error}"
+        return reason
+
     async def call(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One model call, on the event loop or a thread as `warm_up` chose."""
         if self.on_event_loop:
-            return self.run(inputs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, inputs)
-
-    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One synchronous model call."""
-        import tensorflow as tf
-
-        result = self._function(**{name: tf.constant(value) for name, value in inputs.items()})
-        return {name: tensor.numpy() for name, tensor in result.items()}
+            return self.runtime(inputs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.runtime, inputs)
 
     async def infer(self, inputs: dict[str, np.ndarray], deadline: float | None) -> dict[str, np.ndarray]:
         self._in_flight += 1
@@ -135,6 +164,8 @@ class LoadedModel:
             await self._idle.wait()
 
     async def close(self) -> None:
+        if self.upgrade is not None:
+            self.upgrade.cancel()
         if self._batcher is not None:
             await self._batcher.close()
 
@@ -146,9 +177,13 @@ def _validate_signature(version: rpb.ModelVersion) -> None:
 
 
 class ModelRepository:
-    def __init__(self, settings: InferenceSettings, channel: grpc.aio.Channel, metrics: InferenceMetrics) -> None:
+    def __init__(
+        self, settings: InferenceSettings, channel: grpc.aio.Channel, metrics: InferenceMetrics, device: str = "CPU"
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
+        # LiteRT runs on the CPU only: a GPU pod keeps TensorFlow.
+        self._try_lite = settings.runtime == "auto" and device == "CPU"
         self._registry = registry_pb2_grpc.RegistryServiceStub(channel)
         self._executor = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="model")
         self._loaded: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
@@ -251,6 +286,7 @@ class ModelRepository:
         if model is not None:
             await model.close()
             self._update_gauges()
+            self.metrics.set_runtime(key.tenant, key.model, key.version, None)
             log.info("model unloaded", model=key.model, version=key.version, tenant=key.tenant)
 
     async def _load(self, key: ModelKey, version: rpb.ModelVersion) -> LoadedModel:
@@ -258,17 +294,25 @@ class ModelRepository:
         started = time.perf_counter()
         sha256 = version.artifact.removeprefix("artifacts/")
         directory = await self._fetch(key.tenant, version.artifact, sha256)
+        signature = version.signature.method_name or "serving_default"
         saved_model = await asyncio.get_running_loop().run_in_executor(
-            self._executor, _load_saved_model, directory, version.signature.method_name or "serving_default"
+            self._executor, _load_saved_model, directory, signature
         )
         observer = self.metrics.batch_observer(key.tenant, key.model, key.version)
         model = LoadedModel(
-            key, version, saved_model, self.settings, self._executor, version.artifact_size_bytes, observer
+            key,
+            version,
+            SavedModelRuntime(saved_model, signature),
+            self.settings,
+            self._executor,
+            version.artifact_size_bytes,
+            observer,
         )
-        call_seconds = await model.warm_up(self.settings.max_batch_size)
+        call_seconds = await model.warm_up()
         self._loaded[key] = model
         await self._enforce_budget(keep=key)
         self._update_gauges()
+        self.metrics.set_runtime(key.tenant, key.model, key.version, model.runtime.name)
         self.metrics.load_seconds.labels(key.tenant, key.model).observe(time.perf_counter() - started)
         log.info(
             "model loaded",
@@ -279,7 +323,39 @@ class ModelRepository:
             batch_call_ms=round(call_seconds * 1000, 3),
             on_event_loop=model.on_event_loop,
         )
+        if self._try_lite:
+            # In the background: the model serves on TensorFlow meanwhile, so a hot swap waits for
+            # no conversion, and a model that does not convert loses nothing.
+            model.upgrade = asyncio.create_task(self._upgrade(model, directory, signature))
         return model
+
+    async def _upgrade(self, model: LoadedModel, directory: Path, signature: str) -> None:
+        """Move a loaded model to LiteRT when its signature converts and computes the same outputs."""
+        key = model.key
+        started = time.perf_counter()
+        try:
+            lite = await asyncio.get_running_loop().run_in_executor(
+                self._executor, convert_to_lite, directory, signature, self.settings.intra_op_threads or None
+            )
+            reason = await model.adopt(lite)
+        except LiteUnavailable as error:
+            reason = str(error)
+        except Exception:  # the model keeps serving on TensorFlow whatever happens here
+            log.exception("LiteRT conversion crashed", model=key.model, version=key.version, tenant=key.tenant)
+            return
+        fields = {"model": key.model, "version": key.version, "tenant": key.tenant}
+        if reason is not None:
+            log.info("model stays on TensorFlow", reason=reason, **fields)
+            return
+        if self._loaded.get(key) is model:
+            self.metrics.set_runtime(key.tenant, key.model, key.version, model.runtime.name)
+        log.info(
+            "model runtime switched",
+            runtime=model.runtime.name,
+            seconds=round(time.perf_counter() - started, 3),
+            on_event_loop=model.on_event_loop,
+            **fields,
+        )
 
     def _update_gauges(self) -> None:
         self.metrics.loaded.set(len(self._loaded))

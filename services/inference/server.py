@@ -28,13 +28,13 @@ SERVICE_NAME = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceServic
 
 
 async def build_server(settings: InferenceSettings) -> GrpcServer:
-    configure_tensorflow(settings)
+    device = configure_tensorflow(settings)
     channel = settings.peer_channel(
         settings.registry_addr, [("grpc.max_receive_message_length", settings.max_message_bytes)]
     )
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)
-    repository = ModelRepository(settings, channel, metrics)
+    repository = ModelRepository(settings, channel, metrics, device)
     predictor = Predictor(repository, metrics)
 
     async def close() -> None:

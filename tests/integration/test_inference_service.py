@@ -87,6 +87,8 @@ def servers(tmp_path_factory):
                 "registry": registry,
                 "channel": channel,
                 "address": inference_server.address,
+                "metrics": inference_server.server.registry,
+                "registry_address": registry_server.address,
                 "models": models,
                 "oip": grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel),
             }
@@ -118,6 +120,37 @@ def test_open_inference_protocol_answers_match_the_model(servers):
     metadata = servers["oip"].ModelMetadata(pb.ModelMetadataRequest(name="tiny"), metadata=MD)
     assert [(t.name, t.datatype, list(t.shape)) for t in metadata.inputs] == [("features", "FP32", [-1, FEATURES])]
     assert servers["oip"].ModelReady(pb.ModelReadyRequest(name="tiny", version="1"), metadata=MD).ready
+
+
+def runtime_of(metrics, version: str) -> str | None:
+    labels = {"tenant": "acme", "model": "tiny", "version": version}
+    for runtime in ("savedmodel", "lite"):
+        if metrics.get_sample_value("maas_inference_model_runtime", {**labels, "runtime": runtime}) == 1:
+            return runtime
+    return None
+
+
+def test_loaded_models_move_to_litert_and_still_answer_as_the_model(servers):
+    x = np.random.default_rng(2).normal(size=(4, FEATURES)).astype(np.float32)
+    servers["oip"].ModelInfer(infer_request(x, "2"), metadata=MD)
+    deadline = time.monotonic() + 60
+    while runtime_of(servers["metrics"], "2") != "lite" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert runtime_of(servers["metrics"], "2") == "lite"
+    answer = servers["oip"].ModelInfer(infer_request(x, "2"), metadata=MD)
+    np.testing.assert_allclose(outputs_of(answer), servers["models"][2](x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_the_savedmodel_runtime_can_be_kept(servers, tmp_path):
+    settings = service_settings(
+        InferenceSettings, tmp_path, registry_addr=servers["registry_address"], runtime="savedmodel"
+    )
+    x = np.random.default_rng(3).normal(size=(2, FEATURES)).astype(np.float32)
+    with running(build_inference, settings) as server, grpc.insecure_channel(server.address) as channel:
+        answer = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(infer_request(x), metadata=MD)
+        time.sleep(1)  # time enough for a conversion that should not happen
+        assert runtime_of(server.server.registry, "1") == "savedmodel"
+    np.testing.assert_allclose(outputs_of(answer), servers["models"][1](x).numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_tensorflow_serving_clients_work_unchanged(servers):
