@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench._stack import local_stack
-from bench.inference import IN_FLIGHT, check, digits_request, frame, h2load, process, wait_port
+from bench.inference import IN_FLIGHT, check, digits_request, frame, h2load, process, settle, wait_port
 from maas.client import MaasClient
 from maas.demo import run_demo
 from maas.stack import free_port
@@ -47,6 +47,8 @@ def main() -> None:
 
         check(stack.address("gateway"), request, tuple(through_gateway.items()), expected)
         check(stack.address("inference"), request, tuple(direct.items()), expected)
+        metrics = [f"http://127.0.0.1:{stack.ports['inference'][1]}/metrics"]
+        runtime = settle(stack.address("inference"), request, tuple(direct.items()), metrics)
         gateway_pid = stack.processes["gateway"].pid
         gateway = h2load(stack.ports["gateway"][0], body, through_gateway, args.requests, workdir, gateway_pid)
         inference = h2load(stack.ports["inference"][0], body, direct, args.requests, workdir)
@@ -58,7 +60,7 @@ def main() -> None:
 
     print(
         f"digits MLP, batch-1 ModelInfer, {IN_FLIGHT[0] * IN_FLIGHT[1]} in flight, {args.requests} requests "
-        f"(h2load), {os.cpu_count()} CPUs"
+        f"(h2load), {os.cpu_count()} CPUs; inference runs the model on {runtime}"
     )
     print(f"  {'path':<30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ok':>7} {'CPU us/call':>12}")
     for name, r, cpu in (
