@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 from maas.cli.base import add_command, group
-from maas.cli.errors import CliError
+from maas.cli.errors import EXIT_USAGE, CliError
 from maas.cli.output import emit, fields, size, table, timestamp
 from maas.cli.progress import TransferProgress
 from maas.client import MaasClient
+from maas.client.client import dataset_name
 from maas.registry.v1 import registry_pb2
 
 
@@ -76,12 +77,23 @@ def cmd_show(args, client: MaasClient) -> int:
     return 0
 
 
+def cmd_delete(args, client: MaasClient) -> int:
+    one_version = args.version is not None or "/versions/" in args.name
+    if one_version == args.all_versions:
+        raise CliError("name one version (--version N, or datasets/NAME/versions/N) or pass --all-versions", EXIT_USAGE)
+    deleted = client.delete_dataset(args.name, args.version)
+    result = {"name": dataset_name(args.name, args.version), "deletedVersions": deleted}
+    emit(args, result, f"deleted {deleted} version{'s' if deleted != 1 else ''} of {result['name']}")
+    return 0
+
+
 def register(commands) -> None:
     datasets = group(
         commands,
         "datasets",
-        "upload, list and inspect training data",
-        "  maas datasets upload digits.csv\n  maas datasets list\n  maas datasets show digits\n",
+        "upload, list, inspect and delete training data",
+        "  maas datasets upload digits.csv\n  maas datasets list\n  maas datasets show digits\n"
+        "  maas datasets delete digits --version 1\n",
     )
     upload = add_command(
         datasets,
@@ -118,3 +130,17 @@ def register(commands) -> None:
     )
     show.add_argument("name", help="dataset id or name (datasets/digits/versions/2)")
     show.add_argument("--version", type=int, help="version number (default: the latest)")
+
+    delete = add_command(
+        datasets,
+        "delete",
+        cmd_delete,
+        help="delete a dataset version, or every version, and the bytes nothing else uses",
+        description="Delete one version of a dataset, or all of them with --all-versions; bytes no other "
+        "dataset or model version uses are freed (they count against the plan's storage quota). Model "
+        "versions trained on it keep its name in their lineage.",
+        examples="  maas datasets delete digits --version 2\n  maas datasets delete digits --all-versions\n",
+    )
+    delete.add_argument("name", help="dataset id or name (datasets/digits/versions/2)")
+    delete.add_argument("--version", type=int, help="the version to delete")
+    delete.add_argument("--all-versions", action="store_true", help="delete every version of the dataset")

@@ -126,6 +126,12 @@ def resource_name(collection: str, name: str) -> str:
     return name if name.startswith(f"{collection}/") else f"{collection}/{name}"
 
 
+def dataset_name(name: str, version: int | None = None) -> str:
+    """`datasets/{id}` for an id or name, with `/versions/{version}` when one is given."""
+    name = resource_name("datasets", name)
+    return f"{name}/versions/{version}" if version is not None else name
+
+
 def _spec_names(spec: dict) -> dict:
     """Accept short names in a spec dict (`digits` for `datasets/digits`, `models/digits`)."""
     spec = dict(spec)
@@ -302,10 +308,14 @@ class MaasClient:
 
     def get_dataset(self, name: str, version: int | None = None) -> registry_pb2.Dataset:
         """`digits` (latest version), `datasets/digits/versions/2`, or `digits` with `version=2`."""
-        name = resource_name("datasets", name)
-        if version is not None:
-            name = f"{name}/versions/{version}"
-        return self._call("registry", "GetDataset", registry_pb2.GetDatasetRequest(name=name))
+        request = registry_pb2.GetDatasetRequest(name=dataset_name(name, version))
+        return self._call("registry", "GetDataset", request)
+
+    def delete_dataset(self, name: str, version: int | None = None) -> int:
+        """Delete one version (`version=2`, or `datasets/digits/versions/2`) or, given only the
+        dataset, every version; returns how many versions went."""
+        request = registry_pb2.DeleteDatasetRequest(name=dataset_name(name, version))
+        return self._call("registry", "DeleteDataset", request).deleted_versions
 
     def list_datasets(self, dataset_id: str = "", limit: int | None = None) -> list[registry_pb2.Dataset]:
         """Dataset versions, of one dataset id or all."""

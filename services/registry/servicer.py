@@ -198,6 +198,11 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         )
         return pb.ListDatasetsResponse(datasets=datasets, next_page_token=token)
 
+    async def DeleteDataset(self, request, context):
+        dataset_id, version = parse_dataset_name(request.name)
+        deleted = await asyncio.to_thread(self.store.delete_dataset, tenant_of(context), dataset_id, version)
+        return pb.DeleteDatasetResponse(deleted_versions=deleted)
+
     # downloads and watch
     async def DownloadArtifact(self, request, context):
         tenant = tenant_of(context)

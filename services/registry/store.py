@@ -600,6 +600,23 @@ class RegistryStore:
             raise NotFound(f"dataset {shown} not found")
         return self._dataset_message(row)
 
+    def delete_dataset(self, tenant: str, dataset_id: str, version: int | None) -> int:
+        """Delete one version of a dataset, or all of them (None); returns how many went."""
+        query = sa.select(t.datasets.c.id, t.datasets.c.sha256).where(
+            t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == dataset_id
+        )
+        if version is not None:
+            query = query.where(t.datasets.c.version == version)
+        with self.engine.begin() as conn:
+            rows = conn.execute(query.with_for_update()).all()
+            if not rows:
+                what = f"version {version} of dataset" if version is not None else "dataset"
+                raise NotFound(f"{what} {dataset_id!r} not found")
+            conn.execute(t.datasets.delete().where(t.datasets.c.id.in_([row.id for row in rows])))
+            self._mark_unreferenced(conn, tenant, {row.sha256 for row in rows})
+        self.reclaim_artifacts()
+        return len(rows)
+
     def list_datasets(self, tenant: str, dataset_id: str, page_size: int, page_token: str):
         cursor = decode_page_token(page_token)
         query = (

@@ -3,6 +3,7 @@ refuses new jobs and uploads over the plan with quota details, and GetUsage show
 
 import datetime as dt
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import grpc
 import pytest
 import sqlalchemy as sa
 
+from maas.cli import main
+from maas.cli.errors import EXIT_USAGE, status_exit_code
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.trainer.v1 import trainer_pb2 as tpb
 from services.common import db
@@ -145,6 +148,25 @@ def test_tenant_at_its_storage_limit_cannot_store_more(stack):
     assert [d.name for d in datasets] == [dataset.name]
     assert not stack.models.ListModels(rpb.ListModelsRequest(), metadata=bearer(secret)).models
     assert stack.usage("acme").stored_bytes == len(CSV)
+
+
+def test_deleting_a_dataset_with_the_cli_frees_room_under_the_storage_limit(stack, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("MAAS_CONFIG_DIR", str(tmp_path / "config"))
+    secret = stack.tenant("acme", stack.plan("tiny", stored_bytes=len(CSV)))
+    stack.upload_dataset(secret, CSV)
+    time.sleep(0.3)  # past the gateway's cache of the registry's answer
+    with pytest.raises(grpc.RpcError) as full:
+        stack.upload_dataset(secret, CSV + b"5,6,0\n", "e")
+    assert full.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    connection = ["--endpoint", stack.gateway.address, "--api-key", secret]
+    assert main(["datasets", "delete", "d", *connection]) == EXIT_USAGE  # neither a version nor --all-versions
+    assert "--all-versions" in capsys.readouterr().err
+    assert main(["datasets", "delete", "d", "--version", "1", "-o", "json", *connection]) == 0
+    assert json.loads(capsys.readouterr().out) == {"name": "datasets/d/versions/1", "deletedVersions": 1}
+    assert main(["datasets", "show", "d", *connection]) == status_exit_code(grpc.StatusCode.NOT_FOUND)
+    assert stack.usage("acme").stored_bytes == 0
+    time.sleep(0.3)
+    assert stack.upload_dataset(secret, CSV + b"5,6,0\n", "e").name == "datasets/e/versions/1"
 
 
 def test_backend_usage_is_cached_per_tenant(data_dir):

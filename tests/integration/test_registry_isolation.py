@@ -28,6 +28,7 @@ def seeded(data_dir):
         )
         stub.SetAlias(pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/production", version=1)), metadata=A)
         upload_dataset(stub, "tenant-a", dataset_id="d")
+        upload_dataset(stub, "tenant-a", dataset_id="a-only")
         yield stub, artifact
 
 
@@ -83,6 +84,10 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
             lambda: stub.ListDatasets(pb.ListDatasetsRequest(dataset_id="other"), metadata=B),
             grpc.StatusCode.OK,
         ),
+        "DeleteDataset": (
+            lambda: stub.DeleteDataset(pb.DeleteDatasetRequest(name="datasets/a-only"), metadata=B),
+            NOT_FOUND,
+        ),
         "UploadArtifact": (lambda: upload_artifact(stub, "tenant-b", b"b-weights"), grpc.StatusCode.OK),
         "DownloadArtifact": (
             lambda: list(stub.DownloadArtifact(pb.DownloadArtifactRequest(name=artifact.name), metadata=B)),
@@ -118,3 +123,4 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
     assert stub.GetModel(pb.GetModelRequest(name="models/m"), metadata=A).latest_version == 1
     assert stub.GetAlias(pb.GetAliasRequest(name="models/m/aliases/production"), metadata=A).version == 1
     assert stub.GetModel(pb.GetModelRequest(name="models/x"), metadata=A).name == "models/x"
+    assert stub.GetDataset(pb.GetDatasetRequest(name="datasets/a-only"), metadata=A).version == 1

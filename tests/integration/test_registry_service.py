@@ -359,3 +359,33 @@ def test_delete_artifact_refuses_used_ones_and_reclaims_unused(registry):
     assert [sha for _, sha in stored_blobs(server)] == [used.sha256]
     again = status_of(lambda: stub.DeleteArtifact(pb.DeleteArtifactRequest(name=spare.name), metadata=md))
     assert again == grpc.StatusCode.NOT_FOUND
+
+
+def test_deleting_datasets_reclaims_the_bytes_nothing_else_uses(registry):
+    server, stub, _ = registry
+    md = tenant_md("acme")
+
+    def stored() -> int:
+        return stub.GetStorageUsage(pb.GetStorageUsageRequest(), metadata=md).stored_bytes
+
+    upload_dataset(stub, "acme", dataset_id="d")
+    second = upload_dataset(stub, "acme", data=CSV + b"7,8,1\n", dataset_id="d")
+    twin = upload_dataset(stub, "acme", dataset_id="copy")  # the same bytes as d's version 1
+    before = stored()
+    deleted = stub.DeleteDataset(pb.DeleteDatasetRequest(name="datasets/d/versions/2"), metadata=md)
+    assert deleted.deleted_versions == 1
+    assert stored() == before - second.size_bytes
+    assert stub.GetDataset(pb.GetDatasetRequest(name="datasets/d"), metadata=md).version == 1
+    # Every version of d: its bytes stay while `copy` uses them.
+    assert stub.DeleteDataset(pb.DeleteDatasetRequest(name="datasets/d"), metadata=md).deleted_versions == 1
+    assert [sha for _, sha in stored_blobs(server)] == [twin.sha256]
+    for name in ("datasets/d", "datasets/d/versions/1"):
+        assert status_of(lambda n=name: stub.GetDataset(pb.GetDatasetRequest(name=n), metadata=md)) == (
+            grpc.StatusCode.NOT_FOUND
+        )
+        gone = status_of(lambda n=name: stub.DeleteDataset(pb.DeleteDatasetRequest(name=n), metadata=md))
+        assert gone == grpc.StatusCode.NOT_FOUND
+    bad = status_of(lambda: stub.DeleteDataset(pb.DeleteDatasetRequest(name="datasets/d/versions/x"), metadata=md))
+    assert bad == grpc.StatusCode.INVALID_ARGUMENT
+    stub.DeleteDataset(pb.DeleteDatasetRequest(name="datasets/copy"), metadata=md)
+    assert stored_blobs(server) == [] and stored() == 0

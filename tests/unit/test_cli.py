@@ -45,7 +45,7 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
     connecting = {" ".join(p) for p, parser in COMMANDS if parser.get_default("connects")}
     assert connecting == {
         *("usage", "train", "predict"),
-        *(f"datasets {c}" for c in ("upload", "list", "show")),
+        *(f"datasets {c}" for c in ("upload", "list", "show", "delete")),
         *(f"jobs {c}" for c in ("list", "show", "cancel", "watch")),
         *(f"models {c}" for c in ("list", "show", "versions", "download")),
         *(f"alias {c}" for c in ("set", "list")),

@@ -90,6 +90,7 @@ COMMANDS = [
     "datasets upload {csv}",
     "datasets list",
     "datasets show digits",
+    "datasets delete digits --version 1",
     "train --dataset digits --label-column label --model digits",
     "train --spec {spec}",
     "jobs list --state running",

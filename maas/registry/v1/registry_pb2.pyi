@@ -381,6 +381,18 @@ class GetDatasetRequest(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class DeleteDatasetRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteDatasetResponse(_message.Message):
+    __slots__ = ("deleted_versions",)
+    DELETED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    deleted_versions: int
+    def __init__(self, deleted_versions: _Optional[int] = ...) -> None: ...
+
 class ListDatasetsRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "dataset_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]

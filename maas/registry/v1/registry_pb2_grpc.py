@@ -116,6 +116,11 @@ class RegistryServiceStub:
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListDatasetsRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListDatasetsResponse.FromString,
                 _registered_method=True)
+        self.DeleteDataset = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/DeleteDataset',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteDatasetRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteDatasetResponse.FromString,
+                _registered_method=True)
         self.UploadArtifact = channel.stream_unary(
                 '/maas.registry.v1.RegistryService/UploadArtifact',
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.UploadArtifactRequest.SerializeToString,
@@ -265,6 +270,15 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteDataset(self, request, context):
+        """Deletes a dataset version (`datasets/{dataset}/versions/{version}`) or every
+        version of a dataset (`datasets/{dataset}`), and the bytes no dataset or model
+        version still uses. Model versions trained on it keep its name in their lineage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UploadArtifact(self, request_iterator, context):
         """Uploads an artifact (a SavedModel archive, a checkpoint): the first
         message carries the header, the following ones the bytes. Content-addressed
@@ -386,6 +400,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.ListDatasets,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListDatasetsRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListDatasetsResponse.SerializeToString,
+            ),
+            'DeleteDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDataset,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteDatasetRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteDatasetResponse.SerializeToString,
             ),
             'UploadArtifact': grpc.stream_unary_rpc_method_handler(
                     servicer.UploadArtifact,
@@ -847,6 +866,33 @@ class RegistryService:
             '/maas.registry.v1.RegistryService/ListDatasets',
             maas_dot_registry_dot_v1_dot_registry__pb2.ListDatasetsRequest.SerializeToString,
             maas_dot_registry_dot_v1_dot_registry__pb2.ListDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/DeleteDataset',
+            maas_dot_registry_dot_v1_dot_registry__pb2.DeleteDatasetRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.DeleteDatasetResponse.FromString,
             options,
             channel_credentials,
             insecure,
