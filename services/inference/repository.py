@@ -120,8 +120,8 @@ class LoadedModel:
         return elapsed
 
     async def adopt(self, candidate: ModelRuntime) -> str | None:
-        """Switch to `candidate` if it computes what the current runtime does on a probe batch,
-        warmed and timed before it takes traffic. Returns why not, or None once switched."""
+        """Switch to `candidate` if it computes what the current runtime does on a probe batch
+        (which also warms it). Returns why not, or None once switched."""
         inputs = self.probe_inputs(seed=0)
         loop = asyncio.get_running_loop()
         expected = await loop.run_in_executor(self._executor, self.runtime, inputs)
@@ -131,12 +131,8 @@ class LoadedModel:
             return f"the converted model failed on the probe batch: {error}"
         reason = disagreement(expected, got)
         if reason is None:
-            current, self.runtime = self.runtime, candidate
-            try:
-                await self.warm_up()
-            except Exception as error:  # noqa: BLE001
-                self.runtime = current
-                return f"the converted model failed its warm-up: {error}"
+            self.runtime = candidate
+            await self.warm_up()  # times the new runtime, to choose again where its calls run
         return reason
 
     async def call(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -341,7 +337,7 @@ class ModelRepository:
         except LiteUnavailable as error:
             reason = str(error)
         except Exception:  # the model keeps serving on TensorFlow whatever happens here
-            log.exception("LiteRT conversion crashed", model=key.model, version=key.version, tenant=key.tenant)
+            log.exception("switching to LiteRT failed", model=key.model, version=key.version, tenant=key.tenant)
             return
         fields = {"model": key.model, "version": key.version, "tenant": key.tenant}
         if reason is not None:
