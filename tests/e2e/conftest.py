@@ -4,7 +4,6 @@ import pytest
 
 from maas.client import MaasClient
 from maas.demo import run_demo
-from maas.gateway.v1 import admin_pb2
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.stack import SERVICES, LocalStack
 
@@ -24,12 +23,11 @@ def journey(stack):
     return run_demo(stack.address("gateway"), stack.admin_key, epochs=15, tenant="e2e")
 
 
-def tenant_with_digits(stack, journey, tenant: str, plan: admin_pb2.Plan) -> str:
-    """A new tenant on its own plan, serving a copy of the journey's model as `production`;
-    returns its API key."""
-    plan_id = plan.name.removeprefix("plans/")
+def tenant_with_digits(stack, journey, tenant: str, plan_id: str, **limits) -> str:
+    """A new tenant on a plan of its own (`limits` as `MaasClient.create_plan` takes them), serving
+    a copy of the journey's model as `production`; returns its API key."""
     with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
-        admin.admin.CreatePlan(admin_pb2.CreatePlanRequest(plan_id=plan_id, plan=plan), **admin._kw())
+        plan = admin.create_plan(plan_id, **limits)
         admin.create_tenant(tenant, plan=plan.name)
         key = admin.create_api_key(tenant).secret
     with MaasClient(stack.address("gateway"), journey.api_key) as owner:

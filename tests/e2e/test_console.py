@@ -12,7 +12,6 @@ import pytest
 
 from maas.client import MaasClient
 from maas.demo import write_digits
-from maas.gateway.v1 import admin_pb2
 from tests.e2e.conftest import tenant_with_digits
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -163,8 +162,9 @@ def test_permission_denied_and_quota_errors_are_readable(page, stack, journey):
     assert "train" in page.inner_text(".error")  # names the missing scope
     shot(page, "11-permission-denied")
 
-    plan = admin_pb2.Plan(name="plans/browser-one", display_name="one a day", predictions_per_day=1)
-    key = tenant_with_digits(stack, journey, "browser-quota", plan)
+    key = tenant_with_digits(
+        stack, journey, "browser-quota", "browser-one", display_name="one a day", predictions_per_day=1
+    )
     page.evaluate("() => sessionStorage.clear()")
     sign_in(page, key)
     page.locator("h1", has_text="Datasets").wait_for()

@@ -14,7 +14,6 @@ import grpc
 import numpy as np
 import pytest
 
-from maas.gateway.v1 import admin_pb2
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.stack import free_port, wait_serving
@@ -50,7 +49,7 @@ def served(metrics_port: int) -> float:
 
 def test_killing_one_of_two_replicas_under_load(stack, journey):
     # A plan without rate limits: the load, not the plan, is under test.
-    key = tenant_with_digits(stack, journey, "failover", admin_pb2.Plan(name="plans/unmetered"))
+    key = tenant_with_digits(stack, journey, "failover", "unmetered")
     ports = [(free_port(), free_port()) for _ in range(2)]
     replicas = [start("inference", stack, MAAS_PORT=str(p), MAAS_METRICS_PORT=str(m)) for p, m in ports]
     gateway_port = free_port()

@@ -163,7 +163,7 @@ def test_daily_prediction_quota_stops_the_101st_call_and_usage_reports_100(stack
     from maas.gateway.v1 import admin_pb2
     from tests.e2e.conftest import tenant_with_digits
 
-    key = tenant_with_digits(stack, journey, "metered", admin_pb2.Plan(name="plans/hundred", predictions_per_day=100))
+    key = tenant_with_digits(stack, journey, "metered", "hundred", predictions_per_day=100)
     with MaasClient(stack.address("gateway"), key) as client:
         for _ in range(100):
             client.predict("digits", np.zeros((1, 64)))
