@@ -81,9 +81,13 @@ def cmd_delete(args, client: MaasClient) -> int:
     one_version = args.version is not None or "/versions/" in args.name
     if one_version == args.all_versions:
         raise CliError("name one version (--version N, or datasets/NAME/versions/N) or pass --all-versions", EXIT_USAGE)
-    deleted = client.delete_dataset(args.name, args.version)
-    result = {"name": dataset_name(args.name, args.version), "deletedVersions": deleted}
-    emit(args, result, f"deleted {deleted} version{'s' if deleted != 1 else ''} of {result['name']}")
+    name = dataset_name(args.name, args.version)
+    deleted = client.delete_dataset(name)
+    emit(
+        args,
+        {"name": name, "deletedVersions": deleted},
+        f"deleted {deleted} version{'s' if deleted != 1 else ''} of {name}",
+    )
     return 0
 
 

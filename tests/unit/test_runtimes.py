@@ -77,21 +77,14 @@ def test_disagreement_names_what_differs():
     assert disagreement(a, {"y": a["y"] * 2}) == "output 'y' differs by up to 0.5"
 
 
-class _Doubling:
-    """A runtime that doubles its input: stands in for TensorFlow, which this test does not need."""
+class _Scaling:
+    """A runtime that multiplies its input (or fails): stands in for TensorFlow and LiteRT, which
+    these tests do not need."""
 
-    name = "double"
-
-    def __call__(self, inputs):
-        return {"y": inputs["features"] * 2}
-
-
-class _Candidate(_Doubling):
-    name = "candidate"
-
-    def __init__(self, factor: float = 2.0, fail: bool = False) -> None:
+    def __init__(self, factor: float = 2.0, fail: bool = False, name: str = "candidate") -> None:
         self.factor = factor
         self.fail = fail
+        self.name = name
 
     def __call__(self, inputs):
         if self.fail:
@@ -109,15 +102,15 @@ def _loaded_model(executor) -> LoadedModel:
     )
     observer = InferenceMetrics(CollectorRegistry()).batch_observer("t", "m", 1)
     settings = InferenceSettings(batching=False)
-    return LoadedModel(ModelKey("t", "m", 1), version, _Doubling(), settings, executor, 0, observer)
+    return LoadedModel(ModelKey("t", "m", 1), version, _Scaling(name="double"), settings, executor, 0, observer)
 
 
 @pytest.mark.parametrize(
     ("candidate", "reason"),
     [
-        (_Candidate(), None),
-        (_Candidate(factor=3.0), "output 'y' differs by up to"),
-        (_Candidate(fail=True), "the converted model failed on the probe batch: cannot run"),
+        (_Scaling(), None),
+        (_Scaling(factor=3.0), "output 'y' differs by up to"),
+        (_Scaling(fail=True), "the converted model failed on the probe batch: cannot run"),
     ],
 )
 def test_a_loaded_model_adopts_only_a_runtime_that_agrees(candidate, reason):
