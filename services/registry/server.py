@@ -1,4 +1,4 @@
-"""Registry process: wires settings, store and servicer into the shared bootstrap."""
+"""Registry process: wires settings, the catalogues, artifact store and event log into the shared bootstrap."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import structlog
 from maas.registry.v1 import registry_pb2
 from services.common import db
 from services.common.server import GrpcServer, ServiceBinding, run_service
+from services.registry.artifacts import ArtifactStore
 from services.registry.blobs import BlobStore, FilesystemBlobStore, S3BlobStore
+from services.registry.catalogue import ModelCatalogue
 from services.registry.config import RegistrySettings
+from services.registry.datasets import DatasetCatalogue
+from services.registry.events import EventLog
 from services.registry.servicer import RegistryServicer, register
-from services.registry.store import RegistryStore
 
 log = structlog.get_logger("maas.registry")
 SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
@@ -34,10 +37,13 @@ async def build_server(settings: RegistrySettings) -> GrpcServer:
     engine = db.create_engine(settings.db_url)
     db.migrate(engine, "registry", Path(__file__).parent / "migrations")
     blobs = _blob_store(settings)
-    store = RegistryStore(engine, blobs)
+    artifacts = ArtifactStore(engine, blobs)
+    events = EventLog(engine)
+    catalogue = ModelCatalogue(engine, artifacts, events)
+    datasets = DatasetCatalogue(engine, artifacts)
     partial = blobs.discard_partial_uploads()
-    reclaimed = store.reclaim_artifacts()
-    orphans = store.sweep_orphan_blobs()
+    reclaimed = artifacts.reclaim()
+    orphans = artifacts.sweep_orphan_blobs()
     if partial or reclaimed or orphans:
         log.info(
             "recovered storage",
@@ -51,7 +57,9 @@ async def build_server(settings: RegistrySettings) -> GrpcServer:
 
     return GrpcServer(
         settings=settings,
-        bindings=[ServiceBinding(register, RegistryServicer(store, settings), SERVICE_NAME)],
+        bindings=[
+            ServiceBinding(register, RegistryServicer(catalogue, datasets, artifacts, events, settings), SERVICE_NAME)
+        ],
         on_stop=[close],
     )
 

@@ -1,4 +1,4 @@
-"""gRPC servicer of the registry: translates requests to `RegistryStore` calls."""
+"""gRPC servicer of the registry: translates requests to catalogue, dataset, artifact and event-log calls."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from services.common.errors import InvalidArgument
 from services.common.metadata import tenant_of
 from services.common.tabular import inspect_csv, inspect_npz
 from services.common.validation import check_id, page_size, parse_dataset_name, parse_name
+from services.registry.artifacts import ArtifactStore
+from services.registry.catalogue import ModelCatalogue
 from services.registry.config import RegistrySettings
-from services.registry.store import RegistryStore
+from services.registry.datasets import DatasetCatalogue
+from services.registry.events import EventLog
 
 _MODEL = ("models", None)
 _VERSION = ("models", None, "versions", None)
@@ -39,21 +42,31 @@ def _sha256_of(name: str, field: str) -> str:
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, store: RegistryStore, settings: RegistrySettings) -> None:
-        self.store = store
+    def __init__(
+        self,
+        catalogue: ModelCatalogue,
+        datasets: DatasetCatalogue,
+        artifacts: ArtifactStore,
+        events: EventLog,
+        settings: RegistrySettings,
+    ) -> None:
+        self.catalogue = catalogue
+        self.datasets = datasets
+        self.artifacts = artifacts
+        self.events = events
         self.settings = settings
 
     # models
     async def CreateModel(self, request, context):
-        return await asyncio.to_thread(self.store.create_model, tenant_of(context), request.model_id, request.model)
+        return await asyncio.to_thread(self.catalogue.create_model, tenant_of(context), request.model_id, request.model)
 
     async def GetModel(self, request, context):
         (model_id,) = parse_name(request.name, _MODEL)
-        return await asyncio.to_thread(self.store.get_model, tenant_of(context), model_id)
+        return await asyncio.to_thread(self.catalogue.get_model, tenant_of(context), model_id)
 
     async def ListModels(self, request, context):
         models, token = await asyncio.to_thread(
-            self.store.list_models,
+            self.catalogue.list_models,
             tenant_of(context),
             page_size(request.page_size),
             request.page_token,
@@ -70,12 +83,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                 f"update_mask: cannot update {sorted(unknown)}; updatable: {sorted(_UPDATABLE_MODEL_FIELDS)}"
             )
         return await asyncio.to_thread(
-            self.store.update_model, tenant_of(context), model_id, request.model, list(request.update_mask.paths)
+            self.catalogue.update_model, tenant_of(context), model_id, request.model, list(request.update_mask.paths)
         )
 
     async def DeleteModel(self, request, context):
         (model_id,) = parse_name(request.name, _MODEL)
-        await asyncio.to_thread(self.store.delete_model, tenant_of(context), model_id, request.etag)
+        await asyncio.to_thread(self.catalogue.delete_model, tenant_of(context), model_id, request.etag)
         return pb.DeleteModelResponse()
 
     # versions
@@ -85,17 +98,17 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             raise InvalidArgument("model_version.artifact: required (upload the SavedModel archive first)")
         _sha256_of(request.model_version.artifact, "model_version.artifact")
         return await asyncio.to_thread(
-            self.store.create_version, tenant_of(context), model_id, request.model_version, request.request_id
+            self.catalogue.create_version, tenant_of(context), model_id, request.model_version, request.request_id
         )
 
     async def GetModelVersion(self, request, context):
         model_id, ref = parse_name(request.name, _VERSION)
-        return await asyncio.to_thread(self.store.get_version, tenant_of(context), model_id, ref)
+        return await asyncio.to_thread(self.catalogue.get_version, tenant_of(context), model_id, ref)
 
     async def ListModelVersions(self, request, context):
         (model_id,) = parse_name(request.parent, _MODEL, "parent")
         versions, token = await asyncio.to_thread(
-            self.store.list_versions,
+            self.catalogue.list_versions,
             tenant_of(context),
             model_id,
             page_size(request.page_size),
@@ -107,33 +120,35 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     async def DeleteModelVersion(self, request, context):
         model_id, ref = parse_name(request.name, _VERSION)
-        await asyncio.to_thread(self.store.delete_version, tenant_of(context), model_id, _version_number(ref))
+        await asyncio.to_thread(self.catalogue.delete_version, tenant_of(context), model_id, _version_number(ref))
         return pb.DeleteModelVersionResponse()
 
     # aliases
     async def SetAlias(self, request, context):
         model_id, alias = parse_name(request.alias.name, _ALIAS, "alias.name")
-        return await asyncio.to_thread(self.store.set_alias, tenant_of(context), model_id, alias, request.alias.version)
+        return await asyncio.to_thread(
+            self.catalogue.set_alias, tenant_of(context), model_id, alias, request.alias.version
+        )
 
     async def GetAlias(self, request, context):
         model_id, alias = parse_name(request.name, _ALIAS)
-        return await asyncio.to_thread(self.store.get_alias, tenant_of(context), model_id, alias)
+        return await asyncio.to_thread(self.catalogue.get_alias, tenant_of(context), model_id, alias)
 
     async def ListAliases(self, request, context):
         (model_id,) = parse_name(request.parent, _MODEL, "parent")
-        aliases = await asyncio.to_thread(self.store.list_aliases, tenant_of(context), model_id)
+        aliases = await asyncio.to_thread(self.catalogue.list_aliases, tenant_of(context), model_id)
         return pb.ListAliasesResponse(aliases=aliases)
 
     async def DeleteAlias(self, request, context):
         model_id, alias = parse_name(request.name, _ALIAS)
-        await asyncio.to_thread(self.store.delete_alias, tenant_of(context), model_id, alias)
+        await asyncio.to_thread(self.catalogue.delete_alias, tenant_of(context), model_id, alias)
         return pb.DeleteAliasResponse()
 
     # uploads
     async def _receive(self, tenant: str, request_iterator: AsyncIterator, header_field: str):
         """Read a header-then-chunks stream into a blob writer; returns (header, writer, sha256)."""
         header = None
-        writer = self.store.blobs.writer(tenant, self.settings.max_artifact_bytes)
+        writer = self.artifacts.blobs.writer(tenant, self.settings.max_artifact_bytes)
         try:
             async for message in request_iterator:
                 kind = message.WhichOneof("payload")
@@ -166,7 +181,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             writer.commit(sha256)
         finally:
             writer.abort()
-        return await asyncio.to_thread(self.store.commit_artifact, tenant, sha256, writer.size)
+        return await asyncio.to_thread(self.artifacts.commit, tenant, sha256, writer.size)
 
     async def CreateDataset(self, request_iterator, context):
         tenant = tenant_of(context)
@@ -182,15 +197,15 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             writer.commit(sha256)
         finally:
             writer.abort()
-        return await asyncio.to_thread(self.store.create_dataset, tenant, header, sha256, writer.size, info)
+        return await asyncio.to_thread(self.datasets.create, tenant, header, sha256, writer.size, info)
 
     async def GetDataset(self, request, context):
         dataset_id, version = parse_dataset_name(request.name)
-        return await asyncio.to_thread(self.store.get_dataset, tenant_of(context), dataset_id, version)
+        return await asyncio.to_thread(self.datasets.get, tenant_of(context), dataset_id, version)
 
     async def ListDatasets(self, request, context):
         datasets, token = await asyncio.to_thread(
-            self.store.list_datasets,
+            self.datasets.list,
             tenant_of(context),
             request.dataset_id,
             page_size(request.page_size),
@@ -200,17 +215,17 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     async def DeleteDataset(self, request, context):
         dataset_id, version = parse_dataset_name(request.name)
-        deleted = await asyncio.to_thread(self.store.delete_dataset, tenant_of(context), dataset_id, version)
+        deleted = await asyncio.to_thread(self.datasets.delete, tenant_of(context), dataset_id, version)
         return pb.DeleteDatasetResponse(deleted_versions=deleted)
 
     # downloads and watch
     async def DownloadArtifact(self, request, context):
         tenant = tenant_of(context)
         sha256 = _sha256_of(request.name, "name")
-        artifact = await asyncio.to_thread(self.store.get_artifact, tenant, sha256)
+        artifact = await asyncio.to_thread(self.artifacts.get, tenant, sha256)
         if not 0 <= request.offset <= artifact.size_bytes:
             raise InvalidArgument(f"offset: {request.offset} is outside 0..{artifact.size_bytes}")
-        chunks = self.store.blobs.read(tenant, sha256, request.offset, self.settings.chunk_bytes)
+        chunks = self.artifacts.blobs.read(tenant, sha256, request.offset, self.settings.chunk_bytes)
         offset = request.offset
         while True:
             chunk = await asyncio.to_thread(next, chunks, None)
@@ -221,7 +236,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     async def DeleteArtifact(self, request, context):
         sha256 = _sha256_of(request.name, "name")
-        await asyncio.to_thread(self.store.delete_artifact, tenant_of(context), sha256)
+        await asyncio.to_thread(self.artifacts.delete, tenant_of(context), sha256)
         return pb.DeleteArtifactResponse()
 
     async def WatchRegistryEvents(self, request, context):
@@ -229,9 +244,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         model_id = ""
         if request.model:
             (model_id,) = parse_name(request.model, _MODEL, "model")
-        after = request.after_revision or await asyncio.to_thread(self.store.latest_revision, tenant)
+        after = request.after_revision or await asyncio.to_thread(self.events.latest_revision, tenant)
         while True:
-            events = await asyncio.to_thread(self.store.events_after, tenant, model_id, after)
+            events = await asyncio.to_thread(self.events.after, tenant, model_id, after)
             for event in events:
                 yield event
                 after = event.revision
@@ -239,7 +254,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                 await asyncio.sleep(WATCH_POLL_SECONDS)
 
     async def GetStorageUsage(self, request, context):
-        return await asyncio.to_thread(self.store.storage_usage, tenant_of(context))
+        return await asyncio.to_thread(self.artifacts.storage_usage, tenant_of(context))
 
 
 def register(servicer: RegistryServicer, server: grpc.aio.Server) -> None:

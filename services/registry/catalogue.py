@@ -1,5 +1,4 @@
-"""The registry's domain logic and persistence, over SQLAlchemy Core. No gRPC here:
-methods take plain values and return the API's resource messages."""
+"""The model catalogue of every tenant: models, their numbered versions and the aliases pointing at them."""
 
 from __future__ import annotations
 
@@ -11,11 +10,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from maas.registry.v1 import registry_pb2 as pb
 from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from services.common.tabular import TableInfo
 from services.common.timeutil import now, set_timestamp
 from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter, parse_order
 from services.registry import tables as t
-from services.registry.blobs import BlobStore
+from services.registry.artifacts import ArtifactStore
+from services.registry.events import EventLog
 
 Kind = pb.RegistryEvent.Kind
 
@@ -24,14 +23,14 @@ def _etag() -> str:
     return uuid.uuid4().hex
 
 
-class RegistryStore:
-    """Models, versions, aliases, datasets, artifacts and the event log of every tenant."""
+class ModelCatalogue:
+    """Models, versions and aliases; every change is recorded in the event log in its transaction."""
 
-    def __init__(self, engine: Engine, blobs: BlobStore) -> None:
+    def __init__(self, engine: Engine, artifacts: ArtifactStore, events: EventLog) -> None:
         self.engine = engine
-        self.blobs = blobs
+        self.artifacts = artifacts
+        self.events = events
 
-    # ----------------------------------------------------------------- models
     def _model_row(self, conn: Connection, tenant: str, model_id: str, *, lock: bool = False):
         query = sa.select(t.models).where(t.models.c.tenant == tenant, t.models.c.model_id == model_id)
         if lock and conn.dialect.name == "postgresql":
@@ -128,9 +127,9 @@ class RegistryStore:
             conn.execute(t.model_versions.delete().where(t.model_versions.c.model_pk == row.id))
             conn.execute(t.aliases.delete().where(t.aliases.c.model_pk == row.id))
             conn.execute(t.models.delete().where(t.models.c.id == row.id))
-            self._record(conn, tenant, Kind.KIND_MODEL_DELETED, model_id)
-            self._mark_unreferenced(conn, tenant, shas)
-        self.reclaim_artifacts()
+            self.events.record(conn, tenant, Kind.KIND_MODEL_DELETED, model_id)
+            self.artifacts.mark_unreferenced(conn, tenant, shas)
+        self.artifacts.reclaim()
 
     # --------------------------------------------------------------- versions
     @staticmethod
@@ -218,7 +217,7 @@ class RegistryStore:
                             create_time=now(),
                         )
                     )
-                    self._record(conn, tenant, Kind.KIND_VERSION_CREATED, model_id, version=number)
+                    self.events.record(conn, tenant, Kind.KIND_VERSION_CREATED, model_id, version=number)
                     row = conn.execute(
                         sa.select(t.model_versions).where(
                             t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == number
@@ -310,9 +309,9 @@ class RegistryStore:
                     t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == number
                 )
             )
-            self._record(conn, tenant, Kind.KIND_VERSION_DELETED, model_id, version=number)
-            self._mark_unreferenced(conn, tenant, {sha256})
-        self.reclaim_artifacts()
+            self.events.record(conn, tenant, Kind.KIND_VERSION_DELETED, model_id, version=number)
+            self.artifacts.mark_unreferenced(conn, tenant, {sha256})
+        self.artifacts.reclaim()
 
     # ---------------------------------------------------------------- aliases
     @staticmethod
@@ -336,7 +335,7 @@ class RegistryStore:
             ).first()
             if exists is None:
                 raise NotFound(f"version {version} of model {model_id!r} not found")
-            revision = self._record(conn, tenant, Kind.KIND_ALIAS_SET, model_id, version=version, alias=alias)
+            revision = self.events.record(conn, tenant, Kind.KIND_ALIAS_SET, model_id, version=version, alias=alias)
             values = {"version": version, "revision": revision, "update_time": now()}
             updated = conn.execute(
                 t.aliases.update()
@@ -376,266 +375,4 @@ class RegistryStore:
             ).rowcount
             if not deleted:
                 raise NotFound(f"alias {alias!r} of model {model_id!r} not found")
-            self._record(conn, tenant, Kind.KIND_ALIAS_DELETED, model_id, alias=alias)
-
-    # --------------------------------------------------------------- events
-    @staticmethod
-    def _record(conn: Connection, tenant: str, kind: int, model_id: str, version: int = 0, alias: str = "") -> int:
-        return conn.execute(
-            t.events.insert()
-            .values(tenant=tenant, kind=kind, model_id=model_id, version=version, alias=alias, event_time=now())
-            .returning(t.events.c.revision)
-        ).scalar_one()
-
-    def events_after(self, tenant: str, model_id: str, after_revision: int, limit: int = 500) -> list[pb.RegistryEvent]:
-        query = (
-            sa.select(t.events)
-            .where(t.events.c.tenant == tenant, t.events.c.revision > after_revision)
-            .order_by(t.events.c.revision)
-            .limit(limit)
-        )
-        if model_id:
-            query = query.where(t.events.c.model_id == model_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        result = []
-        for row in rows:
-            event = pb.RegistryEvent(
-                revision=row.revision,
-                kind=row.kind,
-                model=f"models/{row.model_id}",
-                version=row.version,
-                alias=row.alias,
-            )
-            set_timestamp(event.event_time, row.event_time)
-            result.append(event)
-        return result
-
-    def latest_revision(self, tenant: str) -> int:
-        with self.engine.connect() as conn:
-            query = sa.select(sa.func.max(t.events.c.revision)).where(t.events.c.tenant == tenant)
-            return conn.execute(query).scalar() or 0
-
-    # -------------------------------------------------------------- artifacts
-    def register_artifact(self, conn: Connection, tenant: str, sha256: str, size: int) -> pb.Artifact:
-        exists = conn.execute(
-            sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
-        ).first()
-        if exists is None:
-            conn.execute(
-                t.artifacts.insert().values(
-                    tenant=tenant, sha256=sha256, size_bytes=size, create_time=now(), pending_delete=False
-                )
-            )
-            created = now()
-        else:
-            created = exists.create_time
-            if exists.pending_delete:
-                conn.execute(
-                    t.artifacts.update()
-                    .where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
-                    .values(pending_delete=False)
-                )
-        artifact = pb.Artifact(name=f"artifacts/{sha256}", sha256=sha256, size_bytes=size)
-        set_timestamp(artifact.create_time, created)
-        return artifact
-
-    def commit_artifact(self, tenant: str, sha256: str, size: int) -> pb.Artifact:
-        with self.engine.begin() as conn:
-            return self.register_artifact(conn, tenant, sha256, size)
-
-    def get_artifact(self, tenant: str, sha256: str) -> pb.Artifact:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
-            ).first()
-        if row is None or row.pending_delete or not self.blobs.exists(tenant, sha256):
-            raise NotFound(f"artifact {sha256!r} not found")
-        artifact = pb.Artifact(name=f"artifacts/{sha256}", sha256=sha256, size_bytes=row.size_bytes)
-        set_timestamp(artifact.create_time, row.create_time)
-        return artifact
-
-    def storage_usage(self, tenant: str) -> pb.StorageUsage:
-        """What the tenant stores: its artifacts (datasets are artifacts too), less those being deleted."""
-        with self.engine.connect() as conn:
-            stored, count = conn.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(t.artifacts.c.size_bytes), 0), sa.func.count()).where(
-                    t.artifacts.c.tenant == tenant, sa.not_(t.artifacts.c.pending_delete)
-                )
-            ).one()
-        # PostgreSQL sums a bigint column as numeric (a Decimal here).
-        return pb.StorageUsage(stored_bytes=int(stored), artifact_count=count)
-
-    def delete_artifact(self, tenant: str, sha256: str) -> None:
-        """Delete an artifact nothing refers to; one in use is FAILED_PRECONDITION."""
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(t.artifacts).where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
-            ).first()
-            if row is None or row.pending_delete:
-                raise NotFound(f"artifact {sha256!r} not found")
-            self._mark_unreferenced(conn, tenant, {sha256})
-            flagged = conn.execute(
-                sa.select(t.artifacts.c.pending_delete).where(
-                    t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256
-                )
-            ).scalar()
-            if not flagged:
-                raise FailedPrecondition(f"artifact {sha256!r} is used by a model version or dataset")
-        self.reclaim_artifacts()
-
-    @staticmethod
-    def _mark_unreferenced(conn: Connection, tenant: str, shas: set[str]) -> None:
-        """Flag the artifacts no version or dataset uses any more, in the deleting transaction.
-
-        The bytes go after the commit (`reclaim_artifacts`); a crash in between leaves the flag,
-        and the next start finishes the job, so nothing deleted keeps its bytes.
-        """
-        for sha256 in shas:
-            in_versions = conn.execute(
-                sa.select(t.model_versions.c.id)
-                .join(t.models, t.models.c.id == t.model_versions.c.model_pk)
-                .where(t.models.c.tenant == tenant, t.model_versions.c.artifact_sha256 == sha256)
-                .limit(1)
-            ).first()
-            in_datasets = conn.execute(
-                sa.select(t.datasets.c.id).where(t.datasets.c.tenant == tenant, t.datasets.c.sha256 == sha256).limit(1)
-            ).first()
-            if in_versions is None and in_datasets is None:
-                conn.execute(
-                    t.artifacts.update()
-                    .where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)
-                    .values(pending_delete=True)
-                )
-
-    def reclaim_artifacts(self) -> int:
-        """Delete the bytes and rows of artifacts flagged for deletion."""
-        with self.engine.connect() as conn:
-            pending = conn.execute(
-                sa.select(t.artifacts.c.tenant, t.artifacts.c.sha256).where(t.artifacts.c.pending_delete)
-            ).all()
-        for tenant, sha256 in pending:
-            self.blobs.delete(tenant, sha256)
-            with self.engine.begin() as conn:
-                conn.execute(
-                    t.artifacts.delete().where(
-                        t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256, t.artifacts.c.pending_delete
-                    )
-                )
-        return len(pending)
-
-    def sweep_orphan_blobs(self) -> int:
-        """Delete committed bytes no artifact row refers to (a crash between rename and insert)."""
-        with self.engine.connect() as conn:
-            known = {(r.tenant, r.sha256) for r in conn.execute(sa.select(t.artifacts.c.tenant, t.artifacts.c.sha256))}
-        orphans = [blob for blob in self.blobs.all_blobs() if blob not in known]
-        for tenant, sha256 in orphans:
-            self.blobs.delete(tenant, sha256)
-        return len(orphans)
-
-    # --------------------------------------------------------------- datasets
-    @staticmethod
-    def _dataset_message(row) -> pb.Dataset:
-        dataset = pb.Dataset(
-            name=f"datasets/{row.dataset_id}/versions/{row.version}",
-            dataset_id=row.dataset_id,
-            version=row.version,
-            format=row.format,
-            row_count=row.row_count,
-            sha256=row.sha256,
-            size_bytes=row.size_bytes,
-            artifact=f"artifacts/{row.sha256}",
-            description=row.description,
-            labels=row.labels,
-        )
-        for column in row.columns:
-            dataset.columns.add(**column)
-        set_timestamp(dataset.create_time, row.create_time)
-        return dataset
-
-    def create_dataset(
-        self, tenant: str, header: pb.CreateDatasetRequest.Header, sha256: str, size: int, info: TableInfo
-    ) -> pb.Dataset:
-        for attempt in range(5):
-            try:
-                with self.engine.begin() as conn:
-                    self.register_artifact(conn, tenant, sha256, size)
-                    latest = (
-                        conn.execute(
-                            sa.select(sa.func.max(t.datasets.c.version)).where(
-                                t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == header.dataset_id
-                            )
-                        ).scalar()
-                        or 0
-                    )
-                    conn.execute(
-                        t.datasets.insert().values(
-                            tenant=tenant,
-                            dataset_id=header.dataset_id,
-                            version=latest + 1,
-                            format=header.format,
-                            columns=[{"name": c.name, "datatype": c.datatype, "shape": c.shape} for c in info.columns],
-                            row_count=info.row_count,
-                            sha256=sha256,
-                            size_bytes=size,
-                            description=header.description,
-                            labels=dict(header.labels),
-                            create_time=now(),
-                        )
-                    )
-                return self.get_dataset(tenant, header.dataset_id, latest + 1)
-            except sa.exc.IntegrityError:
-                # Another upload of the same dataset took this version number: take the next.
-                if attempt == 4:
-                    raise
-        raise AssertionError("unreachable")
-
-    def get_dataset(self, tenant: str, dataset_id: str, version: int | None) -> pb.Dataset:
-        query = sa.select(t.datasets).where(t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == dataset_id)
-        query = query.where(t.datasets.c.version == version) if version else query.order_by(t.datasets.c.version.desc())
-        with self.engine.connect() as conn:
-            row = conn.execute(query.limit(1)).first()
-        if row is None:
-            shown = f"{dataset_id!r} version {version}" if version else repr(dataset_id)
-            raise NotFound(f"dataset {shown} not found")
-        return self._dataset_message(row)
-
-    def delete_dataset(self, tenant: str, dataset_id: str, version: int | None) -> int:
-        """Delete one version of a dataset, or all of them (None); returns how many went."""
-        query = sa.select(t.datasets.c.id, t.datasets.c.sha256).where(
-            t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == dataset_id
-        )
-        if version is not None:
-            query = query.where(t.datasets.c.version == version)
-        with self.engine.begin() as conn:
-            rows = conn.execute(query.with_for_update()).all()
-            if not rows:
-                what = f"version {version} of dataset" if version is not None else "dataset"
-                raise NotFound(f"{what} {dataset_id!r} not found")
-            conn.execute(t.datasets.delete().where(t.datasets.c.id.in_([row.id for row in rows])))
-            self._mark_unreferenced(conn, tenant, {row.sha256 for row in rows})
-        self.reclaim_artifacts()
-        return len(rows)
-
-    def list_datasets(self, tenant: str, dataset_id: str, page_size: int, page_token: str):
-        cursor = decode_page_token(page_token)
-        query = (
-            sa.select(t.datasets)
-            .where(t.datasets.c.tenant == tenant)
-            .order_by(t.datasets.c.dataset_id, t.datasets.c.version)
-        )
-        if dataset_id:
-            query = query.where(t.datasets.c.dataset_id == dataset_id)
-        if cursor:
-            key, version = str(cursor[0]), int(cursor[1])
-            query = query.where(
-                sa.or_(
-                    t.datasets.c.dataset_id > key,
-                    sa.and_(t.datasets.c.dataset_id == key, t.datasets.c.version > version),
-                )
-            )
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.limit(page_size + 1)).all()
-        last = rows[page_size - 1] if len(rows) > page_size else None
-        next_token = encode_page_token([last.dataset_id, last.version]) if last else ""
-        return [self._dataset_message(r) for r in rows[:page_size]], next_token
+            self.events.record(conn, tenant, Kind.KIND_ALIAS_DELETED, model_id, alias=alias)

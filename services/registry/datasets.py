@@ -1,0 +1,128 @@
+"""Datasets of every tenant: versioned, each version one artifact with its schema."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from maas.registry.v1 import registry_pb2 as pb
+from services.common.errors import NotFound
+from services.common.tabular import TableInfo
+from services.common.timeutil import now, set_timestamp
+from services.common.validation import decode_page_token, encode_page_token
+from services.registry import tables as t
+from services.registry.artifacts import ArtifactStore
+
+
+class DatasetCatalogue:
+    """Dataset versions: numbered per dataset id, content-addressed, deleted with their bytes."""
+
+    def __init__(self, engine: Engine, artifacts: ArtifactStore) -> None:
+        self.engine = engine
+        self.artifacts = artifacts
+
+    @staticmethod
+    def _dataset_message(row) -> pb.Dataset:
+        dataset = pb.Dataset(
+            name=f"datasets/{row.dataset_id}/versions/{row.version}",
+            dataset_id=row.dataset_id,
+            version=row.version,
+            format=row.format,
+            row_count=row.row_count,
+            sha256=row.sha256,
+            size_bytes=row.size_bytes,
+            artifact=f"artifacts/{row.sha256}",
+            description=row.description,
+            labels=row.labels,
+        )
+        for column in row.columns:
+            dataset.columns.add(**column)
+        set_timestamp(dataset.create_time, row.create_time)
+        return dataset
+
+    def create(
+        self, tenant: str, header: pb.CreateDatasetRequest.Header, sha256: str, size: int, info: TableInfo
+    ) -> pb.Dataset:
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    self.artifacts.register(conn, tenant, sha256, size)
+                    latest = (
+                        conn.execute(
+                            sa.select(sa.func.max(t.datasets.c.version)).where(
+                                t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == header.dataset_id
+                            )
+                        ).scalar()
+                        or 0
+                    )
+                    conn.execute(
+                        t.datasets.insert().values(
+                            tenant=tenant,
+                            dataset_id=header.dataset_id,
+                            version=latest + 1,
+                            format=header.format,
+                            columns=[{"name": c.name, "datatype": c.datatype, "shape": c.shape} for c in info.columns],
+                            row_count=info.row_count,
+                            sha256=sha256,
+                            size_bytes=size,
+                            description=header.description,
+                            labels=dict(header.labels),
+                            create_time=now(),
+                        )
+                    )
+                return self.get(tenant, header.dataset_id, latest + 1)
+            except sa.exc.IntegrityError:
+                # Another upload of the same dataset took this version number: take the next.
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def get(self, tenant: str, dataset_id: str, version: int | None) -> pb.Dataset:
+        query = sa.select(t.datasets).where(t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == dataset_id)
+        query = query.where(t.datasets.c.version == version) if version else query.order_by(t.datasets.c.version.desc())
+        with self.engine.connect() as conn:
+            row = conn.execute(query.limit(1)).first()
+        if row is None:
+            shown = f"{dataset_id!r} version {version}" if version else repr(dataset_id)
+            raise NotFound(f"dataset {shown} not found")
+        return self._dataset_message(row)
+
+    def delete(self, tenant: str, dataset_id: str, version: int | None) -> int:
+        """Delete one version of a dataset, or all of them (None); returns how many went."""
+        query = sa.select(t.datasets.c.id, t.datasets.c.sha256).where(
+            t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == dataset_id
+        )
+        if version is not None:
+            query = query.where(t.datasets.c.version == version)
+        with self.engine.begin() as conn:
+            rows = conn.execute(query.with_for_update()).all()
+            if not rows:
+                what = f"version {version} of dataset" if version is not None else "dataset"
+                raise NotFound(f"{what} {dataset_id!r} not found")
+            conn.execute(t.datasets.delete().where(t.datasets.c.id.in_([row.id for row in rows])))
+            self.artifacts.mark_unreferenced(conn, tenant, {row.sha256 for row in rows})
+        self.artifacts.reclaim()
+        return len(rows)
+
+    def list(self, tenant: str, dataset_id: str, page_size: int, page_token: str):
+        cursor = decode_page_token(page_token)
+        query = (
+            sa.select(t.datasets)
+            .where(t.datasets.c.tenant == tenant)
+            .order_by(t.datasets.c.dataset_id, t.datasets.c.version)
+        )
+        if dataset_id:
+            query = query.where(t.datasets.c.dataset_id == dataset_id)
+        if cursor:
+            key, version = str(cursor[0]), int(cursor[1])
+            query = query.where(
+                sa.or_(
+                    t.datasets.c.dataset_id > key,
+                    sa.and_(t.datasets.c.dataset_id == key, t.datasets.c.version > version),
+                )
+            )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(page_size + 1)).all()
+        last = rows[page_size - 1] if len(rows) > page_size else None
+        next_token = encode_page_token([last.dataset_id, last.version]) if last else ""
+        return [self._dataset_message(r) for r in rows[:page_size]], next_token
