@@ -4,7 +4,7 @@ TensorFlow, loops or fills the disk takes down only this process, which runs wit
 file-size limits, a wall-clock timeout, an empty working directory and no credentials in its
 environment. The serving process loads the result only once it passed.
 
-Run as `python -m services.inference.sandbox ARCHIVE TARGET`: prints one JSON line,
+Run as `python -m services.inference.sandbox ARCHIVE TARGET CPU_SECONDS FILE_BYTES`: prints one JSON line,
 {"signature": ..., "format": ...} or {"reason": ...}."""
 
 from __future__ import annotations
@@ -53,11 +53,12 @@ async def validate(archive: Path, target: Path, limit_seconds: float, file_bytes
             "services.inference.sandbox",
             str(archive),
             str(target),
+            str(int(limit_seconds) + 1),
+            str(file_bytes),
             cwd=cwd,
             env={**env, "PYTHONPATH": os.pathsep.join(sys.path)},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=lambda: _limits(int(limit_seconds) + 1, file_bytes),
         )
         try:
             async with asyncio.timeout(limit_seconds):
@@ -111,7 +112,10 @@ def _run(archive: Path, target: Path) -> dict:
 
 
 def main() -> None:
-    archive, target = Path(sys.argv[1]), Path(sys.argv[2])
+    archive, target, cpu_seconds, file_bytes = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+    # Set here, before anything is imported or read, rather than between fork and exec in the
+    # server (a preexec function in a process full of TensorFlow and gRPC threads is unsafe).
+    _limits(int(cpu_seconds), int(file_bytes))
     print(json.dumps(_run(archive, target)), flush=True)
 
 
