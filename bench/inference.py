@@ -37,6 +37,7 @@ from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.stack import free_port, wait_serving
+from services.common.archives import extract_tar
 
 BENCH = Path(__file__).resolve().parent
 KSERVE_VENV = BENCH / ".kserve-venv"
@@ -237,7 +238,7 @@ def main() -> None:
                 rpb.DownloadArtifactRequest(name=version.artifact), **client._kw()
             )
             with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
-                tar.extractall(workdir / "saved_model", filter="data")
+                extract_tar(tar, workdir / "saved_model")
             expected = client.predict("digits", test_x[:1])["probabilities"]
         tenant = {"x-maas-tenant": demo.tenant}
 

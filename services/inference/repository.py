@@ -23,6 +23,7 @@ import structlog
 
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
+from services.common.archives import extract_tar
 from services.common.errors import DataLoss, InvalidArgument, NotFound, UpstreamError
 from services.common.interceptors import request_id_var
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
@@ -404,7 +405,7 @@ def _extract(archive: Path, directory: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f"{directory.name}.", suffix=".staging", dir=directory.parent))
     try:
         with tarfile.open(archive) as tar:
-            tar.extractall(staging, filter="data")  # refuses absolute paths and `..`
+            extract_tar(tar, staging)
         try:
             os.rename(staging, directory)
         except OSError:
