@@ -6,7 +6,7 @@ server returning a fixed response (the cost of one Python gRPC call here).
 Targets: (a) >= 75% of (b) requests/s; (c) <= (d). On a small machine the load generator, the
 gateway and inference share the cores, so the CPU per call is the figure that carries over to a
 bigger one. Load from h2load (Debian package nghttp2-client). Usage (repository root):
-python -m bench.gateway [--requests 20000]
+python -m bench.gateway [--requests 20000] [--smoke]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench._stack import local_stack
+from bench._stack import local_stack, parse_args, unlimited_plan
 from bench.inference import IN_FLIGHT, check, digits_request, frame, h2load, process, settle, wait_port
 from maas.client import MaasClient
 from maas.demo import run_demo
@@ -29,17 +29,16 @@ from maas.stack import free_port
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20000)
-    args = parser.parse_args()
+    parser.add_argument("--epochs", type=int, default=5, help="training epochs of the digits model served")
+    args = parse_args(parser, requests=300, epochs=2)
     test_x, request = digits_request()
     with tempfile.TemporaryDirectory() as tmp, local_stack(MAAS_LOG_SUCCESSFUL_CALLS="false") as stack:
         workdir = Path(tmp)
         body = workdir / "request.grpc"
         body.write_bytes(frame(request))
-        with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
-            # No quota or rate limit: the benchmark measures routing, not refusals.
-            admin.create_plan("bench", display_name="bench")
+        plan = unlimited_plan(stack)
         with contextlib.redirect_stdout(io.StringIO()):
-            demo = run_demo(stack.address("gateway"), stack.admin_key, epochs=5, tenant="bench", plan="plans/bench")
+            demo = run_demo(stack.address("gateway"), stack.admin_key, epochs=args.epochs, tenant="bench", plan=plan)
         with MaasClient(stack.address("gateway"), demo.api_key) as client:
             expected = client.predict("digits", test_x[:1])["probabilities"]
         through_gateway = {"authorization": f"Bearer {demo.api_key}"}

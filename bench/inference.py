@@ -7,7 +7,7 @@ takes little of the servers' CPU; every server's answer is checked with a gRPC c
 
 Targets: (a) >= 2x (b) requests/s, (a) >= 70% of (c), p99 of (a) <= half of (b)'s.
 KServe needs its own virtual environment (it pins an older protobuf); it is created under
-bench/.kserve-venv on first use. Usage (repository root): python -m bench.inference [--requests 20000]
+bench/.kserve-venv on first use. Usage (repository root): python -m bench.inference [--requests 20000] [--smoke]
 """
 
 from __future__ import annotations
@@ -30,13 +30,14 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from bench._stack import local_stack
+from bench._stack import local_stack, parse_args, unlimited_plan
 from maas.client import MaasClient
 from maas.demo import digits_csv, run_demo
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.stack import free_port, wait_serving
+from services.common.archives import extract_tar
 
 BENCH = Path(__file__).resolve().parent
 KSERVE_VENV = BENCH / ".kserve-venv"
@@ -210,7 +211,8 @@ def main() -> None:
     parser.add_argument(
         "--tf-threads", type=int, default=1, help="TensorFlow intra- and inter-op threads per worker (0: its default)"
     )
-    args = parser.parse_args()
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs of the digits model served")
+    args = parse_args(parser, requests=300, skip_kserve=True, epochs=2)
     test_x, request = digits_request()
     results: dict[str, dict[str, float]] = {}
     ours = {
@@ -223,14 +225,20 @@ def main() -> None:
         body = workdir / "request.grpc"
         body.write_bytes(frame(request))
         with contextlib.redirect_stdout(io.StringIO()):
-            demo = run_demo(stack.address("gateway"), stack.admin_key, epochs=10, tenant="bench")
+            demo = run_demo(
+                stack.address("gateway"),
+                stack.admin_key,
+                epochs=args.epochs,
+                tenant="bench",
+                plan=unlimited_plan(stack),
+            )
         with MaasClient(stack.address("gateway"), demo.api_key) as client:
             version = client.get_model_version(demo.model_version)
             chunks = client.registry.DownloadArtifact(
                 rpb.DownloadArtifactRequest(name=version.artifact), **client._kw()
             )
             with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
-                tar.extractall(workdir / "saved_model", filter="data")
+                extract_tar(tar, workdir / "saved_model")
             expected = client.predict("digits", test_x[:1])["probabilities"]
         tenant = {"x-maas-tenant": demo.tenant}
 

@@ -3,7 +3,7 @@
 (b) as a plain Python script doing `model.fit` and the SavedModel export in one process,
 and the ratio a/b (target at most 1.3). Both include starting Python and importing TensorFlow.
 
-Usage (from the repository root): python -m bench.training [--epochs 30]
+Usage (from the repository root): python -m bench.training [--epochs 30] [--smoke]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from bench._stack import local_stack, tenant_key
+from bench._stack import local_stack, parse_args, tenant_key
 from maas.client import MaasClient
 from maas.demo import digits_csv
 from maas.trainer.v1 import trainer_pb2
@@ -90,7 +90,7 @@ def run_plain(csv: bytes, epochs: int, workdir: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=30)
-    args = parser.parse_args()
+    args = parse_args(parser, epochs=2)
     csv, _, _ = digits_csv()
     with tempfile.TemporaryDirectory() as tmp:
         plain_seconds, plain_accuracy = run_plain(csv, args.epochs, Path(tmp))

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# README command 2: install with the dev tools, check generated code and lint, run the tests.
+# README command 2: set up what the tests need (system packages when root, PostgreSQL when installed,
+# the virtualenv with the dev tools), check generated code, lint, run the tests.
 # Extra arguments go to pytest, e.g. `scripts/test.sh -m "not e2e"` for the fast tiers only.
 source "$(dirname "$0")/_venv.sh"
+source "$(dirname "$0")/_system.sh"
+install_system_parts
+start_postgres
 ensure_venv all,dev
+lint_protos
 .venv/bin/python tools/genproto.py --check
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -15,6 +15,7 @@ import pytest
 
 from services.common.logging import configure_logging
 from services.common.server import GrpcServer
+from tests import system
 
 # In-process servers log through structlog; uncached so tests can capture log lines.
 configure_logging("test", level="info", fmt="console", cache=False)
@@ -72,8 +73,8 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "maas"
 
 
-# Set by .ci/run (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); without it the
-# PostgreSQL variants of the storage tests are skipped and SQLite alone runs.
+# Set by scripts/test.sh when PostgreSQL answers (postgresql+psycopg://postgres@127.0.0.1:5432/postgres);
+# without it the PostgreSQL variants of the storage tests are skipped and SQLite alone runs.
 POSTGRES_ADMIN_URL = os.environ.get("MAAS_TEST_POSTGRES_URL", "")
 
 
@@ -85,7 +86,7 @@ def database_url(request, data_dir: Path) -> Iterator[str]:
         yield f"sqlite:///{data_dir / 'test.db'}"
         return
     if not POSTGRES_ADMIN_URL:
-        pytest.skip("MAAS_TEST_POSTGRES_URL is not set")
+        system.missing(system.POSTGRES)
     import sqlalchemy as sa
 
     name = f"maas_test_{uuid.uuid4().hex[:12]}"
@@ -171,3 +172,14 @@ def status_of(call: Callable[[], object]) -> grpc.StatusCode:
     except grpc.RpcError as error:
         return error.code()
     return grpc.StatusCode.OK
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """End the run with what was skipped for want of a system part, and what was there."""
+    reasons = []
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reasons.append(str(report.longrepr[2]))
+    terminalreporter.section("system parts")
+    for line in system.summary(reasons):
+        terminalreporter.write_line(line)

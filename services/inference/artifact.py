@@ -10,6 +10,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from services.common.archives import extract_tar
+
 NOT_A_MODEL = "not a SavedModel or Keras file"
 # An archive may expand to this many times its own size (plus a floor), and hold this many files.
 EXPANSION_FACTOR = 20
@@ -34,8 +36,7 @@ def _extract_tar(archive: Path, target: Path) -> None:
                 raise InvalidArtifact(f"the archive holds {len(members)} files, more than {MAX_MEMBERS}")
             if sum(m.size for m in members) > _limit(archive):
                 raise InvalidArtifact("the archive expands to too much data for its size")
-            # Regular files and directories only: a model needs no links or devices.
-            tar.extractall(target, members=[m for m in members if m.isfile() or m.isdir()], filter="data")
+            extract_tar(tar, target)
     except (tarfile.TarError, OSError, EOFError) as error:
         raise InvalidArtifact(f"{NOT_A_MODEL} (a broken tar archive: {error})") from None
 

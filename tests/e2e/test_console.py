@@ -5,13 +5,13 @@ to test-artifacts/console/ and are checked not to be blank."""
 
 import base64
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from maas.client import MaasClient
 from maas.demo import write_digits
+from tests import system
 from tests.e2e.conftest import tenant_with_digits
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -33,12 +33,7 @@ _COLOURS_JS = """async (data) => {
 
 
 def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium package)")
-        pytest.skip("chromium is not installed")
-    return path
+    return system.require("chromium")
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from maas.demo import digits_csv
 from maas.inference.v2 import grpc_service_pb2 as infer_pb
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.stack import SERVICES
+from services.common.archives import extract_tar
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PROBE = Path(__file__).with_name("triton_probe.py")
@@ -55,7 +56,7 @@ def _model_predictions(client: MaasClient, version_name: str, features: np.ndarr
     version = client.get_model_version(version_name)
     chunks = client.registry.DownloadArtifact(rpb.DownloadArtifactRequest(name=version.artifact), **client._kw())
     with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
-        tar.extractall(workdir / "model", filter="data")
+        extract_tar(tar, workdir / "model")
     loaded = tf.saved_model.load(str(workdir / "model"))
     return loaded.signatures["serving_default"](features=tf.constant(features))["probabilities"].numpy()
 

@@ -1,7 +1,6 @@
 """A real Prometheus server scrapes all four services on loopback and answers queries about them."""
 
 import json
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -13,6 +12,7 @@ import yaml
 
 from maas.client import MaasClient
 from maas.stack import SERVICES, free_port
+from tests import system
 from tests.conftest import wait_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -20,9 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def prometheus(stack, tmp_path_factory):
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("the prometheus server is required (Debian package prometheus; .ci/run installs it)")
+    binary = system.require("prometheus")
     workdir = tmp_path_factory.mktemp("prometheus")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},

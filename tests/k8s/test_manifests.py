@@ -2,12 +2,13 @@
 the platform's policy: probes, limits, non-root read-only containers, disruption budgets and
 network policies on every workload."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests import system
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
@@ -17,9 +18,7 @@ KUBERNETES_VERSION = "1.32.0"
 
 
 def render(overlay: str) -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl is required to render the manifests")
+    kubectl = system.require("kubectl")
     out = subprocess.run(
         [kubectl, "kustomize", str(K8S / "overlays" / overlay)], check=True, capture_output=True, text=True
     ).stdout

@@ -1,25 +1,20 @@
 """The PrometheusRule passes `promtool check rules`, and its alerts pass `promtool test rules`."""
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests import system
+
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "k8s" / "components" / "monitoring" / "prometheus-rules.yaml"
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is required in CI (Debian package prometheus)")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    return path
+    return system.require("promtool")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from maas.registry.v1 import registry_pb2 as rpb
+from services.common.archives import extract_tar
 from services.inference.config import InferenceSettings
 from services.inference.loaded import LoadedModel
 from services.inference.memory import ModelKey
@@ -48,7 +49,7 @@ def test_a_converted_keras_model_computes_what_tensorflow_computes(tmp_path):
     hidden = keras.layers.Dense(16, activation="relu")(inputs)
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(hidden))
     with tarfile.open(fileobj=io.BytesIO(export_saved_model(model, FEATURES, "probabilities", tmp_path))) as tar:
-        tar.extractall(tmp_path / "extracted", filter="data")
+        extract_tar(tar, tmp_path / "extracted")
     reference = SavedModelRuntime(tf.saved_model.load(str(tmp_path / "extracted")), "serving_default")
     lite = convert_to_lite(tmp_path / "extracted", "serving_default", threads=1)
     assert lite.name == "lite"
