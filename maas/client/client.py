@@ -472,10 +472,7 @@ class MaasClient:
         """
         with uploads.temporary_workdir() as workdir:
             archive, fmt = uploads.pack_model(path, Path(workdir))
-            try:
-                artifact = uploads.upload_resumable(self.registry, self._kw, archive, progress)
-            except grpc.RpcError as error:
-                raise MaasError.from_rpc(error, f"{_SERVICES['registry']}/UploadArtifact") from None
+            artifact = self.upload_artifact(archive, progress)
         request = registry_pb2.CreateModelVersionRequest(
             parent=resource_name("models", model),
             model_version=registry_pb2.ModelVersion(artifact=artifact.name, format=fmt, description=description),
@@ -493,6 +490,15 @@ class MaasClient:
         return version
 
     # artifacts
+    def upload_artifact(self, path: str | os.PathLike, progress: Progress | None = None) -> registry_pb2.Artifact:
+        """Stream a file as a content-addressed artifact, resumably: a broken stream (or an earlier
+        call that died) goes on from the bytes the registry acknowledged; the sha256 is checked by
+        the registry against the file's. Memory stays at one chunk whatever the file's size."""
+        try:
+            return uploads.upload_resumable(self.registry, self._kw, Path(path), progress)
+        except grpc.RpcError as error:
+            raise MaasError.from_rpc(error, f"{_SERVICES['registry']}/UploadArtifact") from None
+
     def download_artifact(self, name: str, path: str | os.PathLike, progress: Progress | None = None) -> Path:
         """Stream an artifact into `path`, resuming a broken stream from its offset; checks the sha256.
 

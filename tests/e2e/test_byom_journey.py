@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from maas.cli import main
 from maas.client import MaasClient
+from tests.e2e.test_console import browser, page, shot, sign_in  # noqa: F401 - browser and page are fixtures
 from tests.integration import byom_models
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -187,3 +188,25 @@ def test_reflection_on_the_gateway_lists_every_service_a_client_can_call(stack):
         "grpc.health.v1.Health",
     } <= names
     assert described.file_descriptor_response.file_descriptor_proto
+
+
+def test_the_console_uploads_a_model_and_shows_its_derived_signature(stack, tenant, page, tmp_path):  # noqa: F811
+    byom_models.two_inputs(tmp_path / "pair.keras")
+    sign_in(page, tenant)
+    page.click("text=Models")
+    page.fill("#upload-model-id", "console-pair")
+    page.set_input_files("#upload-model-file", str(tmp_path / "pair.keras"))
+    page.click("#upload-model button[type=submit]")
+    result = page.locator("#model-uploaded")
+    result.wait_for(timeout=120_000)
+    text = result.inner_text()
+    assert "models/console-pair/versions/1 is ready (keras)" in text, text
+    assert "age FP32 [-1, 3]" in text and "score FP32 [-1, 2]" in text and "risk FP32 [-1, 1]" in text
+    shot(page, "models-upload")
+    (tmp_path / "junk.keras").write_bytes(os.urandom(512))
+    page.set_input_files("#upload-model-file", str(tmp_path / "junk.keras"))
+    page.click("#upload-model button[type=submit]")
+    box = page.locator("#upload-model .error")
+    box.wait_for(timeout=120_000)
+    assert "not a SavedModel or Keras file" in box.inner_text(), box.inner_text()
+    shot(page, "models-upload-refused")
