@@ -24,18 +24,18 @@ class InvalidArtifact(Exception):
     """The artifact is not a servable model; the message says why, for the user."""
 
 
-def _limit(archive: Path) -> int:
-    return archive.stat().st_size * EXPANSION_FACTOR + EXPANSION_FLOOR
+def _check_size(archive: Path, sizes: list[int]) -> None:
+    """Refuse an archive of too many members, or one that expands far beyond its own size."""
+    if len(sizes) > MAX_MEMBERS:
+        raise InvalidArtifact(f"the archive holds {len(sizes)} files, more than {MAX_MEMBERS}")
+    if sum(sizes) > archive.stat().st_size * EXPANSION_FACTOR + EXPANSION_FLOOR:
+        raise InvalidArtifact("the archive expands to too much data for its size")
 
 
 def _extract_tar(archive: Path, target: Path) -> None:
     try:
         with tarfile.open(archive) as tar:
-            members = tar.getmembers()
-            if len(members) > MAX_MEMBERS:
-                raise InvalidArtifact(f"the archive holds {len(members)} files, more than {MAX_MEMBERS}")
-            if sum(m.size for m in members) > _limit(archive):
-                raise InvalidArtifact("the archive expands to too much data for its size")
+            _check_size(archive, [m.size for m in tar.getmembers()])
             extract_tar(tar, target)
     except (tarfile.TarError, OSError, EOFError) as error:
         raise InvalidArtifact(f"{NOT_A_MODEL} (a broken tar archive: {error})") from None
@@ -45,13 +45,9 @@ def _extract_zip(archive: Path, target: Path) -> None:
     try:
         with zipfile.ZipFile(archive) as zipped:
             infos = zipped.infolist()
-            if len(infos) > MAX_MEMBERS:
-                raise InvalidArtifact(f"the archive holds {len(infos)} files, more than {MAX_MEMBERS}")
-            if sum(i.file_size for i in infos) > _limit(archive):
-                raise InvalidArtifact("the archive expands to too much data for its size")
+            _check_size(archive, [i.file_size for i in infos])
             for info in infos:
-                parts = Path(info.filename).parts
-                if info.filename.startswith("/") or ".." in parts:
+                if info.filename.startswith("/") or ".." in Path(info.filename).parts:
                     raise InvalidArtifact(f"the archive member {info.filename!r} points outside the model")
             zipped.extractall(target)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
