@@ -23,6 +23,10 @@ def _shape_key(inputs: dict[str, np.ndarray]) -> tuple:
     return tuple((name, array.shape[1:], array.dtype.str) for name, array in inputs.items())
 
 
+def _same_shape(inputs: dict[str, np.ndarray]) -> tuple:
+    return ()
+
+
 @dataclass
 class _Pending:
     inputs: dict[str, np.ndarray]
@@ -49,8 +53,11 @@ class DynamicBatcher:
         max_queue_delay: float,
         capacity: int,
         observer: BatchObserver | None = None,
+        variable_shapes: bool = True,
     ) -> None:
         self._call = call
+        # With no variable dimension after the batch, every checked request has the same shape.
+        self._shape_key = _shape_key if variable_shapes else _same_shape
         self._observer = observer
         self._max_rows = max_batch_size
         self._delay = max_queue_delay
@@ -63,7 +70,7 @@ class DynamicBatcher:
     async def infer(self, inputs: dict[str, np.ndarray], deadline: float | None) -> dict[str, np.ndarray]:
         if len(self._queue) >= self._capacity:
             raise ResourceExhausted("the model's request queue is full; retry with backoff")
-        pending = _Pending(inputs, next(iter(inputs.values())).shape[0], deadline, _shape_key(inputs))
+        pending = _Pending(inputs, next(iter(inputs.values())).shape[0], deadline, self._shape_key(inputs))
         self._queue.append(pending)
         self._queued_rows += pending.rows
         if len(self._queue) == 1 or self._queued_rows >= self._max_rows:

@@ -59,6 +59,7 @@ class LoadedModel:
                 settings.max_queue_delay_ms / 1000,
                 settings.queue_capacity,
                 observer,
+                variable_shapes=any(-1 in spec.shape[1:] for spec in signature.inputs.values()),
             )
             if self.max_batch_size
             else None

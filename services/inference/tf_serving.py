@@ -19,6 +19,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
+from maas.registry.v1 import registry_pb2 as rpb
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.metadata import tenant_of
 from services.common.validation import check_id
@@ -203,6 +204,12 @@ class ModelStatusServicer(model_service_pb2_grpc.ModelServiceServicer):
         state = get_model_status_pb2.ModelVersionStatus.State
         response = get_model_status_pb2.GetModelStatusResponse()
         status = response.model_version_status.add(version=version.version)
+        if version.state == rpb.ModelVersion.State.STATE_FAILED:
+            # A version that failed validation never serves: END, with why.
+            status.state = state.END
+            status.status.error_code = grpc.StatusCode.FAILED_PRECONDITION.value[0]
+            status.status.error_message = version.state_reason
+            return response
         # Versions load on first use: a known version not in memory yet reports START.
         status.state = state.AVAILABLE if loaded is not None else state.START
         status.status.error_code = 0

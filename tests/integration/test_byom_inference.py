@@ -13,7 +13,9 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import (
     classification_pb2,
+    get_model_status_pb2,
     inference_pb2,
+    model_service_pb2_grpc,
     prediction_service_pb2_grpc,
     regression_pb2,
 )
@@ -58,6 +60,7 @@ def stack(tmp_path_factory):
                 "registry": registry_pb2_grpc.RegistryServiceStub(registry_channel),
                 "oip": grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel),
                 "tfs": prediction_service_pb2_grpc.PredictionServiceStub(channel),
+                "tfs_models": model_service_pb2_grpc.ModelServiceStub(channel),
             }
 
 
@@ -269,6 +272,11 @@ def _refused(stack, model_id: str, path, reason: str) -> None:
         assert reason in error.value.details()
     version = get_version(stack, model_id, 1)
     assert version.state == State.STATE_FAILED and reason in version.state_reason
+    status_request = get_model_status_pb2.GetModelStatusRequest()
+    status_request.model_spec.name = model_id
+    status_request.model_spec.version.value = 1
+    status = stack["tfs_models"].GetModelStatus(status_request, metadata=MD).model_version_status[0]
+    assert status.state == get_model_status_pb2.ModelVersionStatus.State.END and reason in status.status.error_message
     with pytest.raises(grpc.RpcError) as alias_error:
         stack["registry"].SetAlias(
             rpb.SetAliasRequest(alias=rpb.Alias(name=f"models/{model_id}/aliases/production", version=1)), metadata=MD
