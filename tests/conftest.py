@@ -140,17 +140,21 @@ def artifact_store(request, monkeypatch) -> dict:
 
 
 def wait_http(url: str, timeout: float) -> None:
-    """Poll `url` until it answers 200 (a server started by a test is up) or `timeout` passes."""
+    """Poll `url` until it answers 200 (a server started by a test is up); TimeoutError after `timeout` s."""
     import time
     import urllib.request
 
     deadline = time.monotonic() + timeout
+    last: object = None
     while time.monotonic() < deadline:
         try:
-            if urllib.request.urlopen(url, timeout=1).status == 200:
+            last = urllib.request.urlopen(url, timeout=1).status
+            if last == 200:
                 return
-        except OSError:
-            time.sleep(0.1)
+        except OSError as error:
+            last = error
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout} s (last: {last})")
 
 
 def service_settings(cls, data_dir: Path, **overrides):

@@ -17,11 +17,13 @@ def configure_logging(
     `cache=False` keeps loggers reconfigurable, which `structlog.testing.capture_logs` needs.
     """
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    # The console renderer draws tracebacks itself; JSON wants them as structured data.
+    # The console renderer draws tracebacks itself; JSON wants them as structured data. Neither
+    # shows a frame's local variables: they hold requests, and a tenant's data must not reach a log.
     if fmt == "console":
-        rendering = [structlog.dev.ConsoleRenderer()]
+        rendering = [structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]
     else:
-        rendering = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        tracebacks = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        rendering = [structlog.processors.ExceptionRenderer(tracebacks), structlog.processors.JSONRenderer()]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
