@@ -84,6 +84,17 @@ def _tensor_info(key: str, spec: TensorSpec) -> meta_graph_pb2.TensorInfo:
     return info
 
 
+# Per example method: its single request, its field in a MultiInference result, how results fill.
+_EXAMPLE_METHODS = {
+    examples.CLASSIFY: (
+        classification_pb2.ClassificationRequest,
+        "classification_result",
+        examples.fill_classifications,
+    ),
+    examples.REGRESS: (regression_pb2.RegressionRequest, "regression_result", examples.fill_regressions),
+}
+
+
 def _fill_spec(target, model_id: str, call: Call) -> None:
     target.name = model_id
     target.version.value = call.model.key.version
@@ -136,18 +147,20 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             outputs = await call.infer(examples.examples_inputs(rows, call.model.signature, method))
         return model_id, call, outputs[output]
 
-    async def Classify(self, request, context):
-        model_id, call, scores = await self._on_examples(request, context, examples.CLASSIFY)
-        response = classification_pb2.ClassificationResponse()
+    async def _answer_examples(self, request, context, method: str, response, result) -> None:
+        """Run a Classify/Regress request into `response` (its model spec) and `result`."""
+        model_id, call, values = await self._on_examples(request, context, method)
         _fill_spec(response.model_spec, model_id, call)
-        examples.fill_classifications(response.result, scores)
+        _EXAMPLE_METHODS[method][2](result, values)
+
+    async def Classify(self, request, context):
+        response = classification_pb2.ClassificationResponse()
+        await self._answer_examples(request, context, examples.CLASSIFY, response, response.result)
         return response
 
     async def Regress(self, request, context):
-        model_id, call, values = await self._on_examples(request, context, examples.REGRESS)
         response = regression_pb2.RegressionResponse()
-        _fill_spec(response.model_spec, model_id, call)
-        examples.fill_regressions(response.result, values)
+        await self._answer_examples(request, context, examples.REGRESS, response, response.result)
         return response
 
     async def MultiInference(self, request, context):
@@ -155,22 +168,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise InvalidArgument("tasks: at least one task is required")
         response = inference_pb2.MultiInferenceResponse()
         for i, task in enumerate(request.tasks):
-            if task.method_name not in (examples.CLASSIFY, examples.REGRESS):
+            if task.method_name not in _EXAMPLE_METHODS:
                 raise InvalidArgument(
-                    f"tasks[{i}].method_name: {task.method_name!r}; one of {examples.CLASSIFY!r}, {examples.REGRESS!r}"
+                    f"tasks[{i}].method_name: {task.method_name!r}; one of {sorted(_EXAMPLE_METHODS)}"
                 )
-            single = (
-                classification_pb2.ClassificationRequest
-                if task.method_name == examples.CLASSIFY
-                else regression_pb2.RegressionRequest
-            )(model_spec=task.model_spec, input=request.input)
-            model_id, call, values = await self._on_examples(single, context, task.method_name)
+            request_class, field, _ = _EXAMPLE_METHODS[task.method_name]
+            single = request_class(model_spec=task.model_spec, input=request.input)
             result = response.results.add()
-            _fill_spec(result.model_spec, model_id, call)
-            if task.method_name == examples.CLASSIFY:
-                examples.fill_classifications(result.classification_result, values)
-            else:
-                examples.fill_regressions(result.regression_result, values)
+            await self._answer_examples(single, context, task.method_name, result, getattr(result, field))
         return response
 
     async def GetModelMetadata(self, request, context):
