@@ -1,4 +1,4 @@
-"""`maas models list|show|versions|download` and `maas alias set|list`."""
+"""`maas models list|show|versions|upload|download` and `maas alias set|list`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,8 @@ def _version_detail(version: registry_pb2.ModelVersion) -> str:
         [
             ("name", version.name),
             ("state", registry_pb2.ModelVersion.State.Name(version.state).removeprefix("STATE_").lower()),
+            ("reason", version.state_reason),
+            ("format", version.format),
             ("aliases", ", ".join(version.aliases)),
             ("metrics", metrics(version.metrics)),
             ("inputs", _tensors(version.signature.inputs)),
@@ -93,6 +95,27 @@ def cmd_download(args, client: MaasClient) -> int:
     return 0
 
 
+def cmd_upload(args, client: MaasClient) -> int:
+    path = Path(args.path)
+    if not path.exists():
+        raise CliError(f"{path}: no such file or directory", 2)
+    with TransferProgress(f"uploading {path.name}") as progress:
+
+        def report(sent: int, total: int) -> None:
+            progress(sent, total)
+            if sent >= total:
+                progress.line.update(f"validating models/{_model_id(args.model)} (load, signature, warm-up) ...")
+
+        try:
+            version = client.upload_model(
+                args.model, path, alias=args.alias, description=args.description, progress=report
+            )
+        except ValueError as error:
+            raise CliError(str(error), 2) from None
+    emit(args, version, _version_detail(version))
+    return 0
+
+
 def cmd_alias_set(args, client: MaasClient) -> int:
     if args.version == "latest":
         version = client.get_model(args.model).latest_version
@@ -117,7 +140,8 @@ def register(commands) -> None:
         commands,
         "models",
         "list models and inspect their versions",
-        "  maas models list\n  maas models versions digits\n  maas models versions digits production\n",
+        "  maas models list\n  maas models versions digits\n  maas models versions digits production\n"
+        "  maas models upload ./my_model.keras --model sentiment --alias production\n",
     )
     listing = add_command(
         models,
@@ -146,6 +170,24 @@ def register(commands) -> None:
     versions.add_argument("model", help="model id or models/{id}")
     versions.add_argument("version", nargs="?", help="a version number or alias to show in detail")
     versions.add_argument("--limit", type=int, help="list at most this many")
+
+    upload = add_command(
+        models,
+        "upload",
+        cmd_upload,
+        help="upload a SavedModel or Keras model as a new version and wait until it is validated",
+        description="Upload a model trained anywhere as a new version: its signature (input and output names, "
+        "datatypes, shapes) is derived from the model, which is checked (no file, network or Python ops; Keras "
+        "safe mode), loaded and warmed before it is served. A broken-off upload resumes where it stopped when "
+        "the command is run again.",
+        examples="  maas models upload ./export/ --model digits            # a SavedModel directory\n"
+        "  maas models upload model.keras --model sentiment --alias production\n"
+        "  maas models upload model.tar.gz --model vision -o json  # a tar or zip of either\n",
+    )
+    upload.add_argument("path", help="SavedModel directory, .keras file, or a tar/zip of either")
+    upload.add_argument("--model", required=True, help="model id (created if new) or models/{id}")
+    upload.add_argument("--alias", help="point this alias (e.g. production) at the new version once it is ready")
+    upload.add_argument("--description", default="", help="a note kept with the version")
 
     download = add_command(
         models,

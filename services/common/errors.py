@@ -61,6 +61,10 @@ class DataLoss(DomainError):
     code = grpc.StatusCode.DATA_LOSS
 
 
+class Unimplemented(DomainError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
 class UpstreamError(DomainError):
     """A status received from another service, passed on intact (code, message, trailers)."""
 

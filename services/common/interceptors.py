@@ -91,6 +91,11 @@ class _CallRecord:
                 converted = rpc_status.to_status(status)
                 await context.abort(converted.code, converted.details, converted.trailing_metadata)
             await context.abort(error.code, error.message)
+        if isinstance(error, NotImplementedError):
+            # A method the contract has and the servicer does not (generated base classes raise
+            # this): the caller asked for something this server does not do, no fault of ours.
+            self.code = grpc.StatusCode.UNIMPLEMENTED
+            await context.abort(self.code, f"{self.method.name} is not implemented by this server")
         self.code = grpc.StatusCode.INTERNAL
         log.error("unhandled exception", exc_info=error)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id_var.get()})")

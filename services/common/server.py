@@ -57,6 +57,10 @@ class GrpcServer:
     companions: Sequence[Companion] = ()
     # Let several processes bind the same port (SO_REUSEPORT) and the kernel spread connections.
     reuse_port: bool = False
+    # Services reflection lists besides the bound ones (the gateway's routed services), and the
+    # descriptor pool that holds them all (the default pool when None).
+    reflected_services: Sequence[str] = ()
+    reflection_pool: object | None = None
 
     def __post_init__(self) -> None:
         self.health = health.aio.HealthServicer()
@@ -88,8 +92,14 @@ class GrpcServer:
             server.add_generic_rpc_handlers(tuple(self.generic_handlers))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
-            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            [
+                *self.service_names,
+                *self.reflected_services,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             server,
+            pool=self.reflection_pool,
         )
         address = f"{self.settings.bind_host}:{self.settings.grpc_port}"
         settings = self.settings

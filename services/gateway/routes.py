@@ -31,6 +31,8 @@ class Quota(enum.Enum):
 
 QUOTAS = {
     "/inference.GRPCInferenceService/ModelInfer": Quota.PREDICTIONS,
+    # A stream is admitted (and counted) once, when it opens: per-message metering is not done yet.
+    "/inference.GRPCInferenceService/ModelStreamInfer": Quota.PREDICTIONS,
     "/tensorflow.serving.PredictionService/Predict": Quota.PREDICTIONS,
     "/tensorflow.serving.PredictionService/Classify": Quota.PREDICTIONS,
     "/tensorflow.serving.PredictionService/Regress": Quota.PREDICTIONS,

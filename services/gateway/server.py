@@ -15,6 +15,7 @@ from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
 from services.gateway.proxy import ProxyHandler
 from services.gateway.quota import BackendUsage, UsageMeter
+from services.gateway.reflection import reflection_pool
 from services.gateway.rest.app import RestGateway
 from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes, read_methods
 from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
@@ -129,11 +130,15 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
             await channel.close()
         engine.dispose()
 
+    routes = build_routes()
+    routed = sorted({method.split("/")[1] for method in routes})
     server = GrpcServer(
         settings=settings,
         bindings=[ServiceBinding(register, AdminServicer(store, authenticator, meter), ADMIN_SERVICE.full_name)],
-        generic_handlers=[ProxyHandler(build_routes(), channels, authenticator, meter)],
+        generic_handlers=[ProxyHandler(routes, channels, authenticator, meter)],
         on_stop=[close],
+        reflected_services=routed,
+        reflection_pool=reflection_pool([ADMIN_SERVICE.full_name, *routed]),
     )
     if settings.http_port >= 0:
         server.companions = [

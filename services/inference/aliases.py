@@ -12,7 +12,7 @@ import grpc
 import structlog
 
 from maas.registry.v1 import registry_pb2 as rpb
-from maas.registry.v1 import registry_pb2_grpc
+from services.inference.registry_client import RegistryClient
 
 log = structlog.get_logger("maas.inference.aliases")
 Kind = rpb.RegistryEvent.Kind
@@ -29,17 +29,8 @@ class AliasEntry:
 
 
 class AliasFollower:
-    def __init__(
-        self,
-        registry: registry_pb2_grpc.RegistryServiceStub,
-        metadata: Callable[[str], tuple],
-        fetch_version: Callable[[str, str, str], Awaitable[rpb.ModelVersion]],
-        before_swap: SwapHook,
-        after_swap: SwapHook,
-    ) -> None:
+    def __init__(self, registry: RegistryClient, before_swap: SwapHook, after_swap: SwapHook) -> None:
         self._registry = registry
-        self._metadata = metadata
-        self._fetch_version = fetch_version
         self._before_swap = before_swap
         self._after_swap = after_swap
         self._entries: dict[tuple[str, str, str], AliasEntry] = {}
@@ -62,12 +53,8 @@ class AliasFollower:
         async with lock:
             entry = self._entries.get((tenant, model, alias))
             if entry is None:
-                current = await self._registry.GetAlias(
-                    rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"),
-                    metadata=self._metadata(tenant),
-                    timeout=30,
-                )
-                version = await self._fetch_version(tenant, model, str(current.version))
+                current = await self._registry.alias(tenant, model, alias)
+                version = await self._registry.version(tenant, model, current.version)
                 entry = AliasEntry(version, current.revision)
                 self._entries[(tenant, model, alias)] = entry
                 if tenant not in self._watchers:
@@ -80,10 +67,7 @@ class AliasFollower:
         failures = 0
         while True:
             try:
-                stream = self._registry.WatchRegistryEvents(
-                    rpb.WatchRegistryEventsRequest(after_revision=after), metadata=self._metadata(tenant)
-                )
-                async for event in stream:
+                async for event in self._registry.watch(tenant, after):
                     failures = 0
                     after = event.revision
                     await self._apply(tenant, event)
@@ -105,7 +89,7 @@ class AliasFollower:
             entry = self._entries.get(key)
             if entry is None or event.revision <= entry.revision or event.version == entry.version.version:
                 return
-            new = await self._fetch_version(tenant, model, str(event.version))
+            new = await self._registry.version(tenant, model, event.version)
             old = entry.version
             await self._before_swap(tenant, model, old, new)
             entry.version, entry.revision = new, event.revision  # traffic moves here, in one step

@@ -17,19 +17,31 @@ from services.inference.metrics import BatchObserver
 CallBatch = Callable[[dict[str, np.ndarray]], Awaitable[dict[str, np.ndarray]]]
 
 
+def _shape_key(inputs: dict[str, np.ndarray]) -> tuple:
+    """What must agree for requests to share a batch: every input's dimensions after the batch
+    (a model with variable dimensions gets requests of several shapes) and its dtype."""
+    return tuple((name, array.shape[1:], array.dtype.str) for name, array in inputs.items())
+
+
+def _same_shape(inputs: dict[str, np.ndarray]) -> tuple:
+    return ()
+
+
 @dataclass
 class _Pending:
     inputs: dict[str, np.ndarray]
     rows: int
     deadline: float | None
+    shape_key: tuple
     enqueued: float = field(default_factory=time.monotonic)
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class DynamicBatcher:
     """Gathers requests up to `max_batch_size` rows or `max_queue_delay`, makes one model call,
-    and splits the results. The queue is bounded; expired requests are dropped
-    before they run.
+    and splits the results. Every input is concatenated along its first (batch) dimension;
+    only requests whose other dimensions agree share a call, the others wait for the next in
+    arrival order. The queue is bounded; expired requests are dropped before they run.
 
     The queue is a deque and an event, woken when the first request arrives or a batch is full,
     with one timer per batch: no task or timeout object per request on the hot path."""
@@ -41,8 +53,11 @@ class DynamicBatcher:
         max_queue_delay: float,
         capacity: int,
         observer: BatchObserver | None = None,
+        variable_shapes: bool = True,
     ) -> None:
         self._call = call
+        # With no variable dimension after the batch, every checked request has the same shape.
+        self._shape_key = _shape_key if variable_shapes else _same_shape
         self._observer = observer
         self._max_rows = max_batch_size
         self._delay = max_queue_delay
@@ -55,7 +70,7 @@ class DynamicBatcher:
     async def infer(self, inputs: dict[str, np.ndarray], deadline: float | None) -> dict[str, np.ndarray]:
         if len(self._queue) >= self._capacity:
             raise ResourceExhausted("the model's request queue is full; retry with backoff")
-        pending = _Pending(inputs, next(iter(inputs.values())).shape[0], deadline)
+        pending = _Pending(inputs, next(iter(inputs.values())).shape[0], deadline, self._shape_key(inputs))
         self._queue.append(pending)
         self._queued_rows += pending.rows
         if len(self._queue) == 1 or self._queued_rows >= self._max_rows:
@@ -85,9 +100,21 @@ class DynamicBatcher:
             timer.cancel()
         batch = [self._queue.popleft()]
         rows = batch[0].rows
-        while self._queue and rows + self._queue[0].rows <= self._max_rows:
-            batch.append(self._queue.popleft())
-            rows += batch[-1].rows
+        key = batch[0].shape_key
+        if all(p.shape_key == key for p in self._queue):  # the usual case: one shape
+            while self._queue and rows + self._queue[0].rows <= self._max_rows:
+                batch.append(self._queue.popleft())
+                rows += batch[-1].rows
+        else:
+            kept: deque[_Pending] = deque()
+            while self._queue:
+                pending = self._queue.popleft()
+                if pending.shape_key == key and rows + pending.rows <= self._max_rows:
+                    batch.append(pending)
+                    rows += pending.rows
+                else:
+                    kept.append(pending)
+            self._queue = kept
         self._queued_rows -= rows
         return batch
 

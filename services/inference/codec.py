@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.common.datatypes import DATATYPES
+from services.common.datatypes import DATATYPES, decode_bytes_elements, encode_bytes_elements
 from services.common.errors import InvalidArgument
 
 
@@ -29,24 +29,54 @@ def check_tensor(field: str, datatype: str, shape: tuple[int, ...], spec: Tensor
 
 
 def datatype_of(dtype: np.dtype) -> str | None:
-    """The protocol's datatype name of a numpy dtype, if it has one."""
+    """The protocol's datatype name of a numpy dtype, if it has one (strings and bytes are BYTES)."""
+    if dtype.kind in "OSU":
+        return "BYTES"
     for name, (candidate, _) in DATATYPES.items():
         if candidate == dtype:
             return name
     return None
 
 
-def check_batch(arrays: dict[str, np.ndarray], specs: dict[str, TensorSpec]) -> None:
-    """Every input given, and all with the same batch size."""
+def check_batch(arrays: dict[str, np.ndarray], specs: dict[str, TensorSpec], batched: bool = True) -> None:
+    """Every input given and, for a model with a batch dimension, all with the same batch size."""
     missing = sorted(set(specs) - set(arrays))
     if missing:
         raise InvalidArgument(f"inputs: missing {missing}")
     batches = {array.shape[0] for array in arrays.values() if array.ndim}
-    if len(batches) > 1:
+    if batched and len(batches) > 1:
         raise InvalidArgument(f"inputs: batch sizes differ ({sorted(batches)})")
 
 
-def decode_inputs(request, specs: dict[str, TensorSpec]) -> dict[str, np.ndarray]:
+def _from_raw(data: bytes, spec: TensorSpec, shape: tuple[int, ...], index: int) -> np.ndarray:
+    count = math.prod(shape)
+    field = f"raw_input_contents[{index}]"
+    if spec.datatype == "BYTES":
+        return decode_bytes_elements(data, count, field).reshape(shape)
+    dtype = DATATYPES[spec.datatype][0]
+    if len(data) != count * dtype.itemsize:
+        raise InvalidArgument(
+            f"{field}: {len(data)} bytes, but shape {list(shape)} of {spec.datatype} needs {count * dtype.itemsize}"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def _from_contents(tensor, spec: TensorSpec, shape: tuple[int, ...], field: str) -> np.ndarray:
+    dtype, contents_field = DATATYPES[spec.datatype]
+    values = getattr(tensor.contents, contents_field)
+    count = math.prod(shape)
+    if len(values) != count:
+        raise InvalidArgument(
+            f"{field}: {len(values)} values in contents.{contents_field}, but shape {list(shape)} needs {count}"
+        )
+    if spec.datatype == "BYTES":
+        array = np.empty(count, dtype=object)
+        array[:] = list(values)
+        return array.reshape(shape)
+    return np.asarray(values, dtype=dtype).reshape(shape)
+
+
+def decode_inputs(request, specs: dict[str, TensorSpec], batched: bool = True) -> dict[str, np.ndarray]:
     """Decode and check a ModelInferRequest's inputs against the model's signature."""
     raw = request.raw_input_contents
     if raw and len(raw) != len(request.inputs):
@@ -63,30 +93,20 @@ def decode_inputs(request, specs: dict[str, TensorSpec]) -> dict[str, np.ndarray
             raise InvalidArgument(f"{field}: input given twice")
         shape = tuple(tensor.shape)
         check_tensor(field, tensor.datatype, shape, spec)
-        dtype, contents_field = DATATYPES[spec.datatype]
-        count = math.prod(shape)
-        if raw:
-            data = raw[i]
-            if len(data) != count * dtype.itemsize:
-                raise InvalidArgument(
-                    f"raw_input_contents[{i}]: {len(data)} bytes, but shape {list(shape)} of {spec.datatype} "
-                    f"needs {count * dtype.itemsize}"
-                )
-            array = np.frombuffer(data, dtype=dtype).reshape(shape)
-        else:
-            values = getattr(tensor.contents, contents_field)
-            if len(values) != count:
-                raise InvalidArgument(
-                    f"{field}: {len(values)} values in contents.{contents_field}, but shape {list(shape)} needs {count}"
-                )
-            array = np.asarray(values, dtype=dtype).reshape(shape)
-        arrays[tensor.name] = array
-    check_batch(arrays, specs)
+        arrays[tensor.name] = _from_raw(raw[i], spec, shape, i) if raw else _from_contents(tensor, spec, shape, field)
+    check_batch(arrays, specs, batched)
     return arrays
 
 
+def raw_bytes(array: np.ndarray, datatype: str) -> bytes:
+    """A tensor's raw little-endian contents (length-prefixed elements for BYTES)."""
+    if datatype == "BYTES":
+        return encode_bytes_elements(array)
+    return np.ascontiguousarray(array, dtype=DATATYPES[datatype][0]).tobytes()
+
+
 def encode_outputs(response, outputs: dict[str, np.ndarray], specs: dict[str, TensorSpec], requested: list[str]):
-    """Fill a ModelInferResponse with raw little-endian outputs (the Triton fast path)."""
+    """Fill a ModelInferResponse with raw outputs (the Triton fast path)."""
     for i, name in enumerate(requested):
         if name not in specs:
             raise InvalidArgument(
@@ -94,6 +114,5 @@ def encode_outputs(response, outputs: dict[str, np.ndarray], specs: dict[str, Te
             )
     for name in requested or list(specs):
         array = outputs[name]
-        dtype = DATATYPES[specs[name].datatype][0]
         response.outputs.add(name=name, datatype=specs[name].datatype, shape=array.shape)
-        response.raw_output_contents.append(np.ascontiguousarray(array, dtype=dtype).tobytes())
+        response.raw_output_contents.append(raw_bytes(array, specs[name].datatype))

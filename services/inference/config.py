@@ -24,6 +24,12 @@ class InferenceSettings(ServiceSettings):
     memory_budget_bytes: int = Field(
         default=4 * 1024**3, description="Models kept loaded up to this estimated size; least recently used go first."
     )
+    validation_timeout_seconds: float = Field(
+        default=300, gt=0, description="Longest the sandbox may take to validate an uploaded model version."
+    )
+    validation_max_bytes: int = Field(
+        default=16 * 1024**3, gt=0, description="Largest file the validation sandbox may write (a converted model)."
+    )
     batching: bool = Field(default=True, description="Gather concurrent requests into one model call.")
     max_batch_size: int = Field(default=64, description="Most rows in one batched model call.")
     max_queue_delay_ms: float = Field(default=2.0, description="Longest a request waits for others to join a batch.")

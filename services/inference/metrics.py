@@ -7,21 +7,25 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.common.metrics import LATENCY_BUCKETS
+from services.inference.statistics import VersionStatistics
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 @dataclass(frozen=True)
 class BatchObserver:
-    """The batcher's view of the metrics: one model version's batch size and queue time."""
+    """The batcher's view of the metrics: one model version's batch size and queue time, as
+    Prometheus histograms and as the version's Triton-style statistics."""
 
     batch_size: Histogram
     queue_seconds: Histogram
+    statistics: VersionStatistics
 
     def batch(self, rows: int, waits: list[float]) -> None:
         self.batch_size.observe(rows)
         for wait in waits:
             self.queue_seconds.observe(wait)
+        self.statistics.queued(waits)
 
 
 class VersionMetrics:
@@ -88,8 +92,9 @@ class InferenceMetrics:
             registry=registry,
         )
 
-    def for_version(self, tenant: str, model: str, version: str) -> VersionMetrics:
-        key = (tenant, model, version)
+    def for_version(self, tenant: str, model: str, version: int) -> VersionMetrics:
+        """The children of a resolved version (never a string a client sent: series stay bounded)."""
+        key = (tenant, model, str(version))
         found = self._versions.get(key)
         if found is None:
             found = self._versions[key] = VersionMetrics(self, key)
@@ -105,6 +110,6 @@ class InferenceMetrics:
             self._runtimes[labels] = runtime
             self.runtime.labels(*labels, runtime).set(1)
 
-    def batch_observer(self, tenant: str, model: str, version: int) -> BatchObserver:
+    def batch_observer(self, tenant: str, model: str, version: int, statistics: VersionStatistics) -> BatchObserver:
         values = (tenant, model, str(version))
-        return BatchObserver(self.batch_size.labels(*values), self.queue_seconds.labels(*values))
+        return BatchObserver(self.batch_size.labels(*values), self.queue_seconds.labels(*values), statistics)

@@ -14,6 +14,7 @@ from services.inference.config import InferenceSettings
 from services.inference.devices import configure_tensorflow
 from services.inference.metrics import InferenceMetrics
 from services.inference.predictor import Predictor
+from services.inference.registry_client import RegistryClient
 from services.inference.repository import ModelRepository
 from services.inference.servicer import InferenceServicer, register
 from services.inference.tf_serving import (
@@ -34,7 +35,7 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
     )
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)
-    repository = ModelRepository(settings, channel, metrics, device)
+    repository = ModelRepository(settings, RegistryClient(channel), metrics, device)
     predictor = Predictor(repository, metrics)
 
     async def close() -> None:

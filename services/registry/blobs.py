@@ -2,7 +2,9 @@
 
 A blob is written to a local temporary file while it is hashed and becomes visible only when
 it is committed under its sha256 (an atomic rename, or one S3 upload of the finished file), so
-a broken-off upload never shows up as an artifact.
+a broken-off upload never shows up as an artifact. A resumable upload's file is kept, under
+`uploads/<tenant>/<sha256>`, when its stream breaks; the next stream appends to it from the
+offset the registry reports.
 """
 
 from __future__ import annotations
@@ -10,25 +12,46 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.common.errors import DataLoss, ResourceExhausted
+from services.common.errors import DataLoss, FailedPrecondition, ResourceExhausted
+
+HASH_BLOCK = 1 << 20
 
 
 class BlobWriter:
-    """Receives chunks, hashes them, and commits the file under its sha256."""
+    """Receives chunks, hashes them, and commits the file under its sha256. A resumable writer
+    continues the file at `path` from `offset` (which must not be past what it holds)."""
 
-    def __init__(self, store: BlobStore, tenant: str, limit: int) -> None:
+    def __init__(self, store: BlobStore, tenant: str, limit: int, path: Path | None = None, offset: int = 0) -> None:
         self._store = store
         self._tenant = tenant
         self._limit = limit
-        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
-        self._file = os.fdopen(fd, "wb")
-        self.path = Path(name)
         self._hash = hashlib.sha256()
-        self.size = 0
+        self.resumable = path is not None
+        if path is None:
+            fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+            self._file = os.fdopen(fd, "wb")
+            self.path = Path(name)
+            self.size = 0
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        held = path.stat().st_size if path.exists() else 0
+        if offset > held:
+            raise FailedPrecondition(
+                f"header.offset: the registry holds {held} bytes of this upload; resume from {held}"
+            )
+        self.path = path
+        self._file = path.open("r+b" if path.exists() else "wb")
+        self._file.truncate(offset)
+        # The hash of what is kept: read back once per resume (about a second per GB).
+        while self._file.tell() < offset and (block := self._file.read(min(HASH_BLOCK, offset - self._file.tell()))):
+            self._hash.update(block)
+        self._file.seek(offset)
+        self.size = offset
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -52,6 +75,13 @@ class BlobWriter:
             self._file.close()
         self.path.unlink(missing_ok=True)
 
+    def suspend(self) -> None:
+        """Keep what arrived (a resumable upload whose stream broke), durably."""
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
 
 class BlobStore(ABC):
     """What both stores share: uploads in progress live in a local `tmp` directory."""
@@ -59,6 +89,20 @@ class BlobStore(ABC):
     def __init__(self, tmp_root: Path) -> None:
         self.tmp_dir = tmp_root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.uploads_dir = tmp_root / "uploads"
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+
+    def upload_path(self, tenant: str, sha256: str) -> Path:
+        """Where a resumable upload of these bytes is kept until it completes."""
+        return self.uploads_dir / tenant / sha256
+
+    def discard_stale_uploads(self, max_age_seconds: float) -> int:
+        """Remove resumable uploads nobody continued for `max_age_seconds`; called at start."""
+        cutoff = time.time() - max_age_seconds
+        stale = [p for p in self.uploads_dir.glob("*/*") if p.stat().st_mtime < cutoff]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
 
     def discard_partial_uploads(self) -> int:
         """Remove uploads a crash left behind; called at start."""
@@ -70,6 +114,9 @@ class BlobStore(ABC):
 
     def writer(self, tenant: str, limit: int) -> BlobWriter:
         return BlobWriter(self, tenant, limit)
+
+    def resumable_writer(self, tenant: str, sha256: str, offset: int, limit: int) -> BlobWriter:
+        return BlobWriter(self, tenant, limit, self.upload_path(tenant, sha256), offset)
 
     @abstractmethod
     def commit_file(self, tenant: str, sha256: str, source: Path) -> None: ...

@@ -17,6 +17,7 @@ from services.registry.artifacts import ArtifactStore
 from services.registry.events import EventLog
 
 Kind = pb.RegistryEvent.Kind
+State = pb.ModelVersion.State
 
 
 def _etag() -> str:
@@ -31,7 +32,7 @@ class ModelCatalogue:
         self.artifacts = artifacts
         self.events = events
 
-    def _model_row(self, conn: Connection, tenant: str, model_id: str, *, lock: bool = False):
+    def model_row(self, conn: Connection, tenant: str, model_id: str, *, lock: bool = False):
         query = sa.select(t.models).where(t.models.c.tenant == tenant, t.models.c.model_id == model_id)
         if lock and conn.dialect.name == "postgresql":
             query = query.with_for_update()
@@ -81,7 +82,7 @@ class ModelCatalogue:
 
     def get_model(self, tenant: str, model_id: str) -> pb.Model:
         with self.engine.connect() as conn:
-            return self._model_message(self._model_row(conn, tenant, model_id))
+            return self._model_message(self.model_row(conn, tenant, model_id))
 
     def list_models(self, tenant: str, page_size: int, page_token: str, filter_text: str, order_by: str = ""):
         terms = parse_filter(filter_text, ("labels.",))
@@ -103,7 +104,7 @@ class ModelCatalogue:
         """Update the fields in `paths` (all updatable ones when empty); a stale etag is ABORTED."""
         paths = paths or ["description", "labels", "task_type"]
         with self.engine.begin() as conn:
-            row = self._model_row(conn, tenant, model_id, lock=True)
+            row = self.model_row(conn, tenant, model_id, lock=True)
             if model.etag and model.etag != row.etag:
                 raise Aborted(f"model {model_id!r} changed since etag {model.etag!r} was read; read it again")
             values = {path: getattr(model, path) for path in paths}
@@ -116,7 +117,7 @@ class ModelCatalogue:
 
     def delete_model(self, tenant: str, model_id: str, etag: str) -> None:
         with self.engine.begin() as conn:
-            row = self._model_row(conn, tenant, model_id, lock=True)
+            row = self.model_row(conn, tenant, model_id, lock=True)
             if etag and etag != row.etag:
                 raise Aborted(f"model {model_id!r} changed since etag {etag!r} was read; read it again")
             shas = set(
@@ -156,6 +157,7 @@ class ModelCatalogue:
             format=row.format,
             metrics=row.metrics,
             state=row.state,
+            state_reason=row.state_reason,
             description=row.description,
         )
         json_format.ParseDict(row.signature, version.signature)
@@ -183,7 +185,7 @@ class ModelCatalogue:
                     ).first()
                     if model_row is None:
                         self._insert_model(conn, tenant, model_id, None)
-                        model_row = self._model_row(conn, tenant, model_id)
+                        model_row = self.model_row(conn, tenant, model_id)
                     if request_id:
                         existing = conn.execute(
                             sa.select(t.model_versions).where(
@@ -211,7 +213,11 @@ class ModelCatalogue:
                             signature=json_format.MessageToDict(version.signature),
                             metrics=dict(version.metrics),
                             lineage=json_format.MessageToDict(version.lineage),
-                            state=version.state or pb.ModelVersion.State.STATE_READY,
+                            # A version with no signature (an upload) waits for inference to derive
+                            # and check one; one with a signature comes from the trainer, which
+                            # exported it from the model it built.
+                            state=State.STATE_READY if version.signature.inputs else State.STATE_PENDING,
+                            state_reason="",
                             description=version.description,
                             request_id=request_id or None,
                             create_time=now(),
@@ -230,6 +236,28 @@ class ModelCatalogue:
                     raise
         raise AssertionError("unreachable")
 
+    def report_validation(self, tenant: str, model_id: str, number: int, report) -> pb.ModelVersion:
+        """Record inference's verdict on a version: READY with the derived signature (and the
+        format found), or FAILED with the reason. A FAILED version stays FAILED."""
+        if report.state not in (State.STATE_READY, State.STATE_FAILED):
+            raise InvalidArgument("state: STATE_READY or STATE_FAILED")
+        if report.state == State.STATE_FAILED and not report.reason:
+            raise InvalidArgument("reason: required for STATE_FAILED")
+        with self.engine.begin() as conn:
+            model_row = self.model_row(conn, tenant, model_id, lock=True)
+            where = (t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == number)
+            row = conn.execute(sa.select(t.model_versions).where(*where)).first()
+            if row is None:
+                raise NotFound(f"version {number} of model {model_id!r} not found")
+            if row.state == State.STATE_FAILED:
+                return self._version_message(conn, model_row, row)
+            values = {"state": report.state, "state_reason": report.reason}
+            if report.state == State.STATE_READY:
+                values["signature"] = json_format.MessageToDict(report.signature)
+                values["format"] = report.format or row.format
+            conn.execute(t.model_versions.update().where(*where).values(**values))
+            return self._version_message(conn, model_row, conn.execute(sa.select(t.model_versions).where(*where)).one())
+
     def _resolve(self, conn: Connection, model_row, ref: str) -> int:
         if ref.isdigit():
             return int(ref)
@@ -244,7 +272,7 @@ class ModelCatalogue:
     def get_version(self, tenant: str, model_id: str, ref: str) -> pb.ModelVersion:
         """`ref` is a version number or an alias name."""
         with self.engine.connect() as conn:
-            model_row = self._model_row(conn, tenant, model_id)
+            model_row = self.model_row(conn, tenant, model_id)
             number = self._resolve(conn, model_row, ref)
             row = conn.execute(
                 sa.select(t.model_versions).where(
@@ -263,7 +291,7 @@ class ModelCatalogue:
         cursor = decode_page_token(page_token)
         column = t.model_versions.c.version
         with self.engine.connect() as conn:
-            model_row = self._model_row(conn, tenant, model_id)
+            model_row = self.model_row(conn, tenant, model_id)
             query = (
                 sa.select(t.model_versions)
                 .where(t.model_versions.c.model_pk == model_row.id)
@@ -283,7 +311,7 @@ class ModelCatalogue:
 
     def delete_version(self, tenant: str, model_id: str, number: int) -> None:
         with self.engine.begin() as conn:
-            model_row = self._model_row(conn, tenant, model_id, lock=True)
+            model_row = self.model_row(conn, tenant, model_id, lock=True)
             pointing = (
                 conn.execute(
                     sa.select(t.aliases.c.alias).where(
@@ -312,67 +340,3 @@ class ModelCatalogue:
             self.events.record(conn, tenant, Kind.KIND_VERSION_DELETED, model_id, version=number)
             self.artifacts.mark_unreferenced(conn, tenant, {sha256})
         self.artifacts.reclaim()
-
-    # ---------------------------------------------------------------- aliases
-    @staticmethod
-    def _alias_message(model_id: str, row) -> pb.Alias:
-        alias = pb.Alias(name=f"models/{model_id}/aliases/{row.alias}", version=row.version, revision=row.revision)
-        set_timestamp(alias.update_time, row.update_time)
-        return alias
-
-    def set_alias(self, tenant: str, model_id: str, alias: str, version: int) -> pb.Alias:
-        check_id(alias, "alias.name")
-        if alias.isdigit():
-            raise InvalidArgument("alias.name: an alias cannot be a number")
-        if version <= 0:
-            raise InvalidArgument("alias.version: must be a positive version number")
-        with self.engine.begin() as conn:
-            model_row = self._model_row(conn, tenant, model_id, lock=True)
-            exists = conn.execute(
-                sa.select(t.model_versions.c.id).where(
-                    t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == version
-                )
-            ).first()
-            if exists is None:
-                raise NotFound(f"version {version} of model {model_id!r} not found")
-            revision = self.events.record(conn, tenant, Kind.KIND_ALIAS_SET, model_id, version=version, alias=alias)
-            values = {"version": version, "revision": revision, "update_time": now()}
-            updated = conn.execute(
-                t.aliases.update()
-                .where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == alias)
-                .values(**values)
-            ).rowcount
-            if not updated:
-                conn.execute(t.aliases.insert().values(model_pk=model_row.id, alias=alias, **values))
-            row = conn.execute(
-                sa.select(t.aliases).where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == alias)
-            ).one()
-            return self._alias_message(model_id, row)
-
-    def get_alias(self, tenant: str, model_id: str, alias: str) -> pb.Alias:
-        with self.engine.connect() as conn:
-            model_row = self._model_row(conn, tenant, model_id)
-            row = conn.execute(
-                sa.select(t.aliases).where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == alias)
-            ).first()
-            if row is None:
-                raise NotFound(f"alias {alias!r} of model {model_id!r} not found")
-            return self._alias_message(model_id, row)
-
-    def list_aliases(self, tenant: str, model_id: str) -> list[pb.Alias]:
-        with self.engine.connect() as conn:
-            model_row = self._model_row(conn, tenant, model_id)
-            rows = conn.execute(
-                sa.select(t.aliases).where(t.aliases.c.model_pk == model_row.id).order_by(t.aliases.c.alias)
-            ).all()
-            return [self._alias_message(model_id, r) for r in rows]
-
-    def delete_alias(self, tenant: str, model_id: str, alias: str) -> None:
-        with self.engine.begin() as conn:
-            model_row = self._model_row(conn, tenant, model_id, lock=True)
-            deleted = conn.execute(
-                t.aliases.delete().where(t.aliases.c.model_pk == model_row.id, t.aliases.c.alias == alias)
-            ).rowcount
-            if not deleted:
-                raise NotFound(f"alias {alias!r} of model {model_id!r} not found")
-            self.events.record(conn, tenant, Kind.KIND_ALIAS_DELETED, model_id, alias=alias)

@@ -22,6 +22,9 @@ class RegistrySettings(ServiceSettings):
     s3_endpoint_url: str = Field(default="", description="S3-compatible endpoint (MinIO, Ceph); AWS when empty.")
     s3_region: str = Field(default="", description="Region of the bucket; credentials come from AWS_* variables.")
     max_artifact_bytes: int = Field(default=4 * 1024**3, description="Largest artifact or dataset accepted.")
+    upload_keep_hours: float = Field(
+        default=24, gt=0, description="How long the bytes of a broken-off resumable upload wait to be resumed."
+    )
     chunk_bytes: int = Field(default=1024 * 1024, description="Chunk size of artifact downloads.")
 
     @property

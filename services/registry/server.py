@@ -9,6 +9,7 @@ import structlog
 from maas.registry.v1 import registry_pb2
 from services.common import db
 from services.common.server import GrpcServer, ServiceBinding, run_service
+from services.registry.aliases import AliasCatalogue
 from services.registry.artifacts import ArtifactStore
 from services.registry.blobs import BlobStore, FilesystemBlobStore, S3BlobStore
 from services.registry.catalogue import ModelCatalogue
@@ -40,8 +41,9 @@ async def build_server(settings: RegistrySettings) -> GrpcServer:
     artifacts = ArtifactStore(engine, blobs)
     events = EventLog(engine)
     catalogue = ModelCatalogue(engine, artifacts, events)
+    aliases = AliasCatalogue(engine, catalogue, events)
     datasets = DatasetCatalogue(engine, artifacts)
-    partial = blobs.discard_partial_uploads()
+    partial = blobs.discard_partial_uploads() + blobs.discard_stale_uploads(settings.upload_keep_hours * 3600)
     reclaimed = artifacts.reclaim()
     orphans = artifacts.sweep_orphan_blobs()
     if partial or reclaimed or orphans:
@@ -58,7 +60,9 @@ async def build_server(settings: RegistrySettings) -> GrpcServer:
     return GrpcServer(
         settings=settings,
         bindings=[
-            ServiceBinding(register, RegistryServicer(catalogue, datasets, artifacts, events, settings), SERVICE_NAME)
+            ServiceBinding(
+                register, RegistryServicer(catalogue, aliases, datasets, artifacts, events, settings), SERVICE_NAME
+            )
         ],
         on_stop=[close],
     )

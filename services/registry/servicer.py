@@ -9,15 +9,17 @@ import grpc
 
 from maas.registry.v1 import registry_pb2 as pb
 from maas.registry.v1 import registry_pb2_grpc
-from services.common.errors import InvalidArgument
+from services.common.errors import DomainError, InvalidArgument
 from services.common.metadata import tenant_of
 from services.common.tabular import inspect_csv, inspect_npz
 from services.common.validation import check_id, page_size, parse_dataset_name, parse_name
+from services.registry.aliases import AliasCatalogue
 from services.registry.artifacts import ArtifactStore
 from services.registry.catalogue import ModelCatalogue
 from services.registry.config import RegistrySettings
 from services.registry.datasets import DatasetCatalogue
 from services.registry.events import EventLog
+from services.registry.uploads import Uploads
 
 _MODEL = ("models", None)
 _VERSION = ("models", None, "versions", None)
@@ -45,16 +47,19 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def __init__(
         self,
         catalogue: ModelCatalogue,
+        aliases: AliasCatalogue,
         datasets: DatasetCatalogue,
         artifacts: ArtifactStore,
         events: EventLog,
         settings: RegistrySettings,
     ) -> None:
         self.catalogue = catalogue
+        self.aliases = aliases
         self.datasets = datasets
         self.artifacts = artifacts
         self.events = events
         self.settings = settings
+        self.uploads = Uploads(artifacts.blobs, settings.max_artifact_bytes)
 
     # models
     async def CreateModel(self, request, context):
@@ -127,28 +132,31 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def SetAlias(self, request, context):
         model_id, alias = parse_name(request.alias.name, _ALIAS, "alias.name")
         return await asyncio.to_thread(
-            self.catalogue.set_alias, tenant_of(context), model_id, alias, request.alias.version
+            self.aliases.set_alias, tenant_of(context), model_id, alias, request.alias.version
         )
 
     async def GetAlias(self, request, context):
         model_id, alias = parse_name(request.name, _ALIAS)
-        return await asyncio.to_thread(self.catalogue.get_alias, tenant_of(context), model_id, alias)
+        return await asyncio.to_thread(self.aliases.get_alias, tenant_of(context), model_id, alias)
 
     async def ListAliases(self, request, context):
         (model_id,) = parse_name(request.parent, _MODEL, "parent")
-        aliases = await asyncio.to_thread(self.catalogue.list_aliases, tenant_of(context), model_id)
+        aliases = await asyncio.to_thread(self.aliases.list_aliases, tenant_of(context), model_id)
         return pb.ListAliasesResponse(aliases=aliases)
 
     async def DeleteAlias(self, request, context):
         model_id, alias = parse_name(request.name, _ALIAS)
-        await asyncio.to_thread(self.catalogue.delete_alias, tenant_of(context), model_id, alias)
+        await asyncio.to_thread(self.aliases.delete_alias, tenant_of(context), model_id, alias)
         return pb.DeleteAliasResponse()
 
     # uploads
-    async def _receive(self, tenant: str, request_iterator: AsyncIterator, header_field: str):
-        """Read a header-then-chunks stream into a blob writer; returns (header, writer, sha256)."""
+    async def _receive(self, tenant: str, request_iterator: AsyncIterator, header_field: str, open_writer=None):
+        """Read a header-then-chunks stream into a blob writer; returns (header, writer, sha256).
+        `open_writer(header)` makes the writer (a plain temporary file by default). A resumable
+        writer keeps its bytes when the stream breaks; any other ending discards them."""
         header = None
-        writer = self.artifacts.blobs.writer(tenant, self.settings.max_artifact_bytes)
+        writer = None if open_writer else self.artifacts.blobs.writer(tenant, self.settings.max_artifact_bytes)
+        write = None
         try:
             async for message in request_iterator:
                 kind = message.WhichOneof("payload")
@@ -156,8 +164,11 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                     if kind != "header":
                         raise InvalidArgument(f"{header_field}: the first message must carry the header")
                     header = message.header
+                    writer = writer or await asyncio.to_thread(open_writer, header)
                 elif kind == "chunk":
-                    await asyncio.to_thread(writer.write, message.chunk)
+                    # Shielded: a cancel must not close the file under a write still running.
+                    write = asyncio.ensure_future(asyncio.to_thread(writer.write, message.chunk))
+                    await asyncio.shield(write)
                 else:
                     raise InvalidArgument(f"{header_field}: only the first message may carry a header")
             if header is None:
@@ -168,13 +179,31 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                     f"{header_field}.sha256: the bytes received hash to {sha256}, not {header.sha256}"
                 )
             return header, writer, sha256
-        except BaseException:
-            writer.abort()
+        except DomainError:
+            if writer is not None:
+                writer.abort()
+            raise
+        except BaseException:  # the stream broke (the client went away, a cancel)
+            if write is not None:
+                await asyncio.wait([write])
+            if writer is not None:
+                writer.suspend() if writer.resumable else writer.abort()
             raise
 
     async def UploadArtifact(self, request_iterator, context):
         tenant = tenant_of(context)
-        header, writer, sha256 = await self._receive(tenant, request_iterator, "header")
+        opened: list = []
+
+        def open_writer(header):
+            writer = self.uploads.writer(tenant, header)
+            opened.append(header)
+            return writer
+
+        try:
+            header, writer, sha256 = await self._receive(tenant, request_iterator, "header", open_writer)
+        finally:
+            for header in opened:
+                self.uploads.closed(tenant, header)
         try:
             if header.size_bytes and header.size_bytes != writer.size:
                 raise InvalidArgument(f"header.size_bytes: received {writer.size} bytes, not {header.size_bytes}")
@@ -182,6 +211,16 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         finally:
             writer.abort()
         return await asyncio.to_thread(self.artifacts.commit, tenant, sha256, writer.size)
+
+    async def GetUploadStatus(self, request, context):
+        (sha256,) = parse_name(request.name, ("uploads", None))
+        return await asyncio.to_thread(self.uploads.status, tenant_of(context), sha256)
+
+    async def ReportModelVersionValidation(self, request, context):
+        model_id, ref = parse_name(request.name, _VERSION)
+        return await asyncio.to_thread(
+            self.catalogue.report_validation, tenant_of(context), model_id, _version_number(ref), request
+        )
 
     async def CreateDataset(self, request_iterator, context):
         tenant = tenant_of(context)

@@ -35,6 +35,8 @@ model_versions = sa.Table(
     sa.Column("metrics", sa.JSON, nullable=False),
     sa.Column("lineage", sa.JSON, nullable=False),
     sa.Column("state", sa.Integer, nullable=False),
+    # Why a FAILED version failed validation.
+    sa.Column("state_reason", sa.Text, nullable=False, default=""),
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),

@@ -19,6 +19,7 @@ FIGURES = {
     "training": r"ratio a/b: \d+\.\d+",
     "inference": r"\(a\)/\(c\) = \d+\.\d+",
     "gateway": r"\(a\)/\(b\) requests/s = \d+\.\d+",
+    "upload": r"sha256 after resume: \w+\.\.\. = the file's: True",
 }
 NEEDS = {"inference": "h2load", "gateway": "h2load"}
 

@@ -216,7 +216,11 @@ def test_internal_methods_are_not_reachable_through_the_gateway(world):
         for m in service.methods
         if is_internal(m)
     ]
-    assert {m.path.rsplit("/", 1)[1] for m in internal} == {"GetStorageUsage", "GetTrainingUsage"}
+    assert {m.path.rsplit("/", 1)[1] for m in internal} == {
+        "GetStorageUsage",
+        "GetTrainingUsage",
+        "ReportModelVersionValidation",
+    }
     for method in internal:
         backends = world.backend_calls()
         assert call_raw(world.stack.channel, method, b"", bearer(world.keys["full"])) == grpc.StatusCode.UNIMPLEMENTED

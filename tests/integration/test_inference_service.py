@@ -272,12 +272,26 @@ def test_server_still_answers_after_the_fuzzing(servers):
 def test_repository_load_and_unload(servers):
     oip = servers["oip"]
     oip.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="tiny"), metadata=MD)
-    assert not oip.ModelReady(pb.ModelReadyRequest(name="tiny"), metadata=MD).ready
     assert list(oip.RepositoryIndex(pb.RepositoryIndexRequest(), metadata=MD).models) == []
     oip.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="tiny"), metadata=MD)
     assert oip.ModelReady(pb.ModelReadyRequest(name="tiny"), metadata=MD).ready
     index = oip.RepositoryIndex(pb.RepositoryIndexRequest(), metadata=MD)
     assert [(m.name, m.version, m.state) for m in index.models] == [("tiny", "1", "READY")]
+
+
+def test_a_client_waiting_for_readiness_of_an_alias_sees_it_load(servers):
+    """Readiness of a version not in memory answers false and starts loading it, so a client
+    polling `is_model_ready` (of `production`, here) does not wait forever."""
+    oip = servers["oip"]
+    oip.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="tiny"), metadata=MD)
+    assert not oip.ModelReady(pb.ModelReadyRequest(name="tiny"), metadata=MD).ready
+    deadline = time.monotonic() + 30
+    while not oip.ModelReady(pb.ModelReadyRequest(name="tiny"), metadata=MD).ready:
+        assert time.monotonic() < deadline, "the alias' version never became ready"
+        time.sleep(0.1)
+    index = oip.RepositoryIndex(pb.RepositoryIndexRequest(), metadata=MD)
+    assert [(m.name, m.version) for m in index.models] == [("tiny", "1")]
+    assert not oip.ModelReady(pb.ModelReadyRequest(name="missing"), metadata=MD).ready
 
 
 def test_moving_production_under_load_fails_nothing_and_switches_within_two_seconds(servers):

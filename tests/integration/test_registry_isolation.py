@@ -1,5 +1,8 @@
 """Tenant isolation: tenant B can neither see nor touch tenant A's resources through any RPC."""
 
+import hashlib
+import time
+
 import grpc
 import pytest
 
@@ -32,9 +35,30 @@ def seeded(data_dir):
         yield stub, artifact
 
 
+def _broken_upload(stub, data: bytes) -> str:
+    """Tenant A's resumable upload, broken off after its first chunk; returns its sha256."""
+    sha256 = hashlib.sha256(data).hexdigest()
+
+    def messages():
+        header = pb.UploadArtifactRequest.Header(sha256=sha256, size_bytes=len(data), resumable=True)
+        yield pb.UploadArtifactRequest(header=header)
+        yield pb.UploadArtifactRequest(chunk=data[:10])
+        raise ConnectionAbortedError("the client went away")
+
+    with pytest.raises(grpc.RpcError):
+        stub.UploadArtifact(messages(), metadata=A)
+    return sha256
+
+
 def test_every_registry_rpc_keeps_tenants_apart(seeded):
     stub, artifact = seeded
     version = pb.ModelVersion(artifact=artifact.name)
+    a_upload = _broken_upload(stub, b"a-upload-in-progress" * 100)
+    deadline = time.monotonic() + 10
+    a_status = pb.GetUploadStatusRequest(name=f"uploads/{a_upload}")
+    while status_of(lambda: stub.GetUploadStatus(a_status, metadata=A)) != grpc.StatusCode.OK:
+        assert time.monotonic() < deadline, "tenant A's broken upload was not kept"
+        time.sleep(0.05)
     # Method -> a call tenant B makes against tenant A's resources, and what it must get.
     matrix = {
         "CreateModel": (lambda: stub.CreateModel(pb.CreateModelRequest(model_id="m"), metadata=B), grpc.StatusCode.OK),
@@ -98,6 +122,19 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
             NOT_FOUND,
         ),
         "GetStorageUsage": (lambda: stub.GetStorageUsage(pb.GetStorageUsageRequest(), metadata=B), grpc.StatusCode.OK),
+        "GetUploadStatus": (
+            lambda: stub.GetUploadStatus(pb.GetUploadStatusRequest(name=f"uploads/{a_upload}"), metadata=B),
+            NOT_FOUND,
+        ),
+        "ReportModelVersionValidation": (
+            lambda: stub.ReportModelVersionValidation(
+                pb.ReportModelVersionValidationRequest(
+                    name="models/x/versions/1", state=pb.ModelVersion.State.STATE_FAILED, reason="spoofed"
+                ),
+                metadata=B,
+            ),
+            NOT_FOUND,
+        ),
         "WatchRegistryEvents": (
             lambda: next(
                 stub.WatchRegistryEvents(pb.WatchRegistryEventsRequest(after_revision=-1), metadata=B, timeout=1)

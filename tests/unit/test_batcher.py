@@ -86,3 +86,23 @@ async def test_calls_made_on_the_event_loop_still_batch():
     await batcher.close()
     assert run.batches == [5]
     assert [int(r["y"][0, 0]) for r in results] == [0, 2, 4, 6, 8]
+
+
+@pytest.mark.asyncio
+async def test_requests_batch_only_with_requests_of_the_same_other_dimensions():
+    """A model with a variable second dimension (sequences) gets requests of several lengths:
+    each call concatenates only those that agree, in arrival order, and every row comes back."""
+    calls: list[tuple[int, ...]] = []
+
+    async def call(inputs):
+        calls.append(inputs["x"].shape)
+        return {"y": inputs["x"].sum(axis=1), "z": inputs["w"] * 3}
+
+    batcher = DynamicBatcher(call, max_batch_size=64, max_queue_delay=0.05, capacity=100)
+    lengths = [2, 3, 2, 3, 2]
+    requests = [{"x": np.full((1, n), i, np.float32), "w": np.full((1, 1), i, np.int64)} for i, n in enumerate(lengths)]
+    results = await asyncio.gather(*(batcher.infer(r, None) for r in requests))
+    await batcher.close()
+    assert sorted(calls) == [(2, 3), (3, 2)]
+    for i, (n, result) in enumerate(zip(lengths, results)):
+        assert result["y"].tolist() == [i * n] and result["z"].tolist() == [[i * 3]]

@@ -61,3 +61,50 @@ def test_encode_outputs_raw_and_filters_requested():
     np.testing.assert_array_equal(np.frombuffer(response.raw_output_contents[0], np.float32), [0.25, 0.75])
     with pytest.raises(InvalidArgument, match="no output of that name"):
         encode_outputs(pb.ModelInferResponse(), outputs, specs, ["nope"])
+
+
+TEXT = {"review": TensorSpec("review", "BYTES", (-1,))}
+
+
+def test_bytes_tensors_travel_length_prefixed_raw_or_as_bytes_contents():
+    from services.common.datatypes import encode_bytes_elements
+
+    values = np.array([b"good", b"", "caf\u00e9".encode()], dtype=object)
+    raw = pb.ModelInferRequest(model_name="m")
+    raw.inputs.add(name="review", datatype="BYTES", shape=[3])
+    raw.raw_input_contents.append(encode_bytes_elements(values))
+    assert raw.raw_input_contents[0][:8] == b"\x04\x00\x00\x00good"
+    typed = pb.ModelInferRequest(model_name="m")
+    typed.inputs.add(name="review", datatype="BYTES", shape=[3]).contents.bytes_contents.extend(values.tolist())
+    for message in (raw, typed):
+        decoded = decode_inputs(message, TEXT)["review"]
+        assert decoded.dtype == object and decoded.tolist() == values.tolist()
+    response = pb.ModelInferResponse()
+    encode_outputs(response, {"review": values}, TEXT, [])
+    assert response.raw_output_contents[0] == raw.raw_input_contents[0]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x05\x00\x00\x00abc", "past the end"),
+        (b"\x01\x00\x00\x00a\x01\x00", "fewer than the 2"),
+        (b"\x01\x00\x00\x00a\x01\x00\x00\x00bzz", "left over"),
+    ],
+)
+def test_malformed_bytes_tensors_are_invalid_argument(data, message):
+    req = pb.ModelInferRequest(model_name="m")
+    req.inputs.add(name="review", datatype="BYTES", shape=[2])
+    req.raw_input_contents.append(data)
+    with pytest.raises(InvalidArgument, match=message):
+        decode_inputs(req, TEXT)
+
+
+def test_a_model_without_a_batch_dimension_takes_inputs_of_different_leading_sizes():
+    specs = {"a": TensorSpec("a", "FP32", (3,)), "b": TensorSpec("b", "FP32", (2,))}
+    req = pb.ModelInferRequest(model_name="m")
+    for name, size in (("a", 3), ("b", 2)):
+        req.inputs.add(name=name, datatype="FP32", shape=[size]).contents.fp32_contents.extend([1.0] * size)
+    with pytest.raises(InvalidArgument, match="batch sizes differ"):
+        decode_inputs(req, specs)
+    assert decode_inputs(req, specs, batched=False)["a"].shape == (3,)

@@ -7,15 +7,21 @@ import sys
 
 from google.protobuf import descriptor_pb2
 
-from maas.inference.v2 import grpc_service_pb2
+from maas.inference.v2 import grpc_service_pb2, model_config_pb2
 
 DUMP = """
+import sys
 from google.protobuf import descriptor_pb2
-from tritonclient.grpc import service_pb2
+from tritonclient.grpc import model_config_pb2, service_pb2
 fd = descriptor_pb2.FileDescriptorProto()
-service_pb2.DESCRIPTOR.CopyToProto(fd)
+{"service": service_pb2, "model_config": model_config_pb2}[sys.argv[1]].DESCRIPTOR.CopyToProto(fd)
 print(fd.SerializeToString().hex())
 """
+
+
+def _theirs(name: str) -> descriptor_pb2.FileDescriptorProto:
+    hexed = subprocess.run([sys.executable, "-c", DUMP, name], check=True, capture_output=True, text=True).stdout
+    return descriptor_pb2.FileDescriptorProto.FromString(bytes.fromhex(hexed.strip()))
 
 
 def _fields(message, prefix=""):
@@ -34,8 +40,7 @@ def _fields(message, prefix=""):
 
 
 def test_messages_and_methods_match_tritonclient():
-    hexed = subprocess.run([sys.executable, "-c", DUMP], check=True, capture_output=True, text=True).stdout
-    theirs = descriptor_pb2.FileDescriptorProto.FromString(bytes.fromhex(hexed.strip()))
+    theirs = _theirs("service")
     ours = descriptor_pb2.FileDescriptorProto()
     grpc_service_pb2.DESCRIPTOR.CopyToProto(ours)
     assert ours.package == theirs.package == "inference"
@@ -48,7 +53,29 @@ def test_messages_and_methods_match_tritonclient():
         assert set(mine) == set(other), f"{message.name}: fields differ {set(mine) ^ set(other)}"
         compared += 1
     assert compared >= 20
-    their_methods = {(m.name, m.input_type, m.output_type) for s in theirs.service for m in s.method}
-    our_methods = {(m.name, m.input_type, m.output_type) for s in ours.service for m in s.method}
+
+    def methods(fd):
+        return {
+            (m.name, m.input_type, m.output_type, m.client_streaming, m.server_streaming)
+            for s in fd.service
+            for m in s.method
+        }
+
     assert ours.service[0].name == theirs.service[0].name == "GRPCInferenceService"
-    assert len(our_methods) == 9 and our_methods <= their_methods
+    assert len(methods(ours)) == 12 and methods(ours) <= methods(theirs)
+    assert ("ModelStreamInfer", ".inference.ModelInferRequest", ".inference.ModelStreamInferResponse", True, True) in (
+        methods(ours)
+    )
+
+
+def test_model_config_is_a_wire_compatible_subset_of_tritons():
+    """Our model configuration leaves fields out, but every field it has is Triton's, number and type."""
+    theirs, ours = _theirs("model_config"), descriptor_pb2.FileDescriptorProto()
+    model_config_pb2.DESCRIPTOR.CopyToProto(ours)
+    assert ours.package == theirs.package == "inference"
+    their_messages = {m.name: m for m in theirs.message_type}
+    for message in ours.message_type:
+        mine, other = _fields(message), _fields(their_messages[message.name])
+        assert mine == {k: other[k] for k in mine}, message.name
+    their_types = {v.name: v.number for e in theirs.enum_type if e.name == "DataType" for v in e.value}
+    assert {v.name: v.number for v in ours.enum_type[0].value} == their_types

@@ -13,9 +13,12 @@ from prometheus_client import CollectorRegistry
 from maas.registry.v1 import registry_pb2 as rpb
 from services.common.archives import extract_tar
 from services.inference.config import InferenceSettings
+from services.inference.loaded import LoadedModel
+from services.inference.memory import ModelKey
 from services.inference.metrics import InferenceMetrics
-from services.inference.repository import LoadedModel, ModelKey
 from services.inference.runtimes import disagreement
+from services.inference.signature import ModelSignature
+from services.inference.statistics import VersionStatistics
 
 FEATURES = 4
 
@@ -101,9 +104,12 @@ def _loaded_model(executor) -> LoadedModel:
             outputs=[rpb.TensorSpec(name="y", datatype="FP32", shape=[-1, FEATURES])],
         ),
     )
-    observer = InferenceMetrics(CollectorRegistry()).batch_observer("t", "m", 1)
+    observer = InferenceMetrics(CollectorRegistry()).batch_observer("t", "m", 1, VersionStatistics())
     settings = InferenceSettings(batching=False)
-    return LoadedModel(ModelKey("t", "m", 1), version, _Scaling(name="double"), settings, executor, 0, observer)
+    signature = ModelSignature.from_proto(version.signature)
+    return LoadedModel(
+        ModelKey("t", "m", 1), version, signature, _Scaling(name="double"), None, settings, executor, observer
+    )
 
 
 @pytest.mark.parametrize(

@@ -98,17 +98,19 @@ class Lineage(_message.Message):
     def __init__(self, training_job: _Optional[str] = ..., dataset: _Optional[str] = ..., dataset_sha256: _Optional[str] = ..., hyperparameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes")
+    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes", "state_reason")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[ModelVersion.State]
         STATE_READY: _ClassVar[ModelVersion.State]
         STATE_FAILED: _ClassVar[ModelVersion.State]
         STATE_ARCHIVED: _ClassVar[ModelVersion.State]
+        STATE_PENDING: _ClassVar[ModelVersion.State]
     STATE_UNSPECIFIED: ModelVersion.State
     STATE_READY: ModelVersion.State
     STATE_FAILED: ModelVersion.State
     STATE_ARCHIVED: ModelVersion.State
+    STATE_PENDING: ModelVersion.State
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +130,7 @@ class ModelVersion(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STATE_REASON_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     artifact: str
@@ -140,7 +143,8 @@ class ModelVersion(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     aliases: _containers.RepeatedScalarFieldContainer[str]
     artifact_size_bytes: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ...) -> None: ...
+    state_reason: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ...) -> None: ...
 
 class Alias(_message.Message):
     __slots__ = ("name", "version", "update_time", "revision")
@@ -414,17 +418,51 @@ class ListDatasetsResponse(_message.Message):
 class UploadArtifactRequest(_message.Message):
     __slots__ = ("header", "chunk")
     class Header(_message.Message):
-        __slots__ = ("sha256", "size_bytes")
+        __slots__ = ("sha256", "size_bytes", "resumable", "offset")
         SHA256_FIELD_NUMBER: _ClassVar[int]
         SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+        RESUMABLE_FIELD_NUMBER: _ClassVar[int]
+        OFFSET_FIELD_NUMBER: _ClassVar[int]
         sha256: str
         size_bytes: int
-        def __init__(self, sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+        resumable: bool
+        offset: int
+        def __init__(self, sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., resumable: _Optional[bool] = ..., offset: _Optional[int] = ...) -> None: ...
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     header: UploadArtifactRequest.Header
     chunk: bytes
     def __init__(self, header: _Optional[_Union[UploadArtifactRequest.Header, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class ReportModelVersionValidationRequest(_message.Message):
+    __slots__ = ("name", "state", "signature", "reason", "format")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    state: ModelVersion.State
+    signature: Signature
+    reason: str
+    format: str
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., reason: _Optional[str] = ..., format: _Optional[str] = ...) -> None: ...
+
+class GetUploadStatusRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UploadStatus(_message.Message):
+    __slots__ = ("name", "received_bytes", "update_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    received_bytes: int
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., received_bytes: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DownloadArtifactRequest(_message.Message):
     __slots__ = ("name", "offset")

@@ -81,6 +81,11 @@ class RegistryServiceStub:
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionResponse.FromString,
                 _registered_method=True)
+        self.ReportModelVersionValidation = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/ReportModelVersionValidation',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionValidationRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
+                _registered_method=True)
         self.SetAlias = channel.unary_unary(
                 '/maas.registry.v1.RegistryService/SetAlias',
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.SetAliasRequest.SerializeToString,
@@ -125,6 +130,11 @@ class RegistryServiceStub:
                 '/maas.registry.v1.RegistryService/UploadArtifact',
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.UploadArtifactRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.Artifact.FromString,
+                _registered_method=True)
+        self.GetUploadStatus = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/GetUploadStatus',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.GetUploadStatusRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.UploadStatus.FromString,
                 _registered_method=True)
         self.DownloadArtifact = channel.unary_stream(
                 '/maas.registry.v1.RegistryService/DownloadArtifact',
@@ -191,6 +201,8 @@ class RegistryServiceServicer:
     def CreateModelVersion(self, request, context):
         """Registers a new version of a model from an uploaded artifact. The model is
         created if it does not exist yet. Version numbers count up from 1 per model.
+        A version registered without a signature (an uploaded model) is PENDING
+        until inference has validated it and reported its derived signature.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -218,9 +230,17 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportModelVersionValidation(self, request, context):
+        """Internal: inference reports that a version passed validation (READY, with
+        the signature derived from the model) or failed it (FAILED, with the reason).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetAlias(self, request, context):
         """Points an alias (`production`, `staging`, any name) at a version,
-        creating the alias or moving it.
+        creating the alias or moving it. A FAILED version cannot take an alias.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -283,6 +303,17 @@ class RegistryServiceServicer:
         """Uploads an artifact (a SavedModel archive, a checkpoint): the first
         message carries the header, the following ones the bytes. Content-addressed
         by sha256; nothing is visible until the upload completes and verifies.
+        A resumable upload (header `resumable`, with `sha256` and `size_bytes`)
+        keeps what arrived when the stream breaks; `GetUploadStatus` tells where
+        to resume, and the next stream sends the rest from that `offset`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUploadStatus(self, request, context):
+        """How many bytes of a resumable upload (`uploads/{sha256}`) the registry has
+        kept: the offset to resume from. NOT_FOUND when none was started.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -366,6 +397,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionResponse.SerializeToString,
             ),
+            'ReportModelVersionValidation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportModelVersionValidation,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionValidationRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.SerializeToString,
+            ),
             'SetAlias': grpc.unary_unary_rpc_method_handler(
                     servicer.SetAlias,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.SetAliasRequest.FromString,
@@ -410,6 +446,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.UploadArtifact,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.UploadArtifactRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.Artifact.SerializeToString,
+            ),
+            'GetUploadStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUploadStatus,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.GetUploadStatusRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.UploadStatus.SerializeToString,
             ),
             'DownloadArtifact': grpc.unary_stream_rpc_method_handler(
                     servicer.DownloadArtifact,
@@ -688,6 +729,33 @@ class RegistryService:
             _registered_method=True)
 
     @staticmethod
+    def ReportModelVersionValidation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/ReportModelVersionValidation',
+            maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionValidationRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def SetAlias(request,
             target,
             options=(),
@@ -920,6 +988,33 @@ class RegistryService:
             '/maas.registry.v1.RegistryService/UploadArtifact',
             maas_dot_registry_dot_v1_dot_registry__pb2.UploadArtifactRequest.SerializeToString,
             maas_dot_registry_dot_v1_dot_registry__pb2.Artifact.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUploadStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/GetUploadStatus',
+            maas_dot_registry_dot_v1_dot_registry__pb2.GetUploadStatusRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.UploadStatus.FromString,
             options,
             channel_credentials,
             insecure,

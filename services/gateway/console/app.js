@@ -86,11 +86,16 @@ async function uploadDataset(file, datasetId, onProgress) {
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     header.sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
   }
+  return postChunks("/v1/datasets", header, bytes, onProgress);
+}
+
+// A client-streaming upload over the REST twin: the header line, then the bytes as base64 chunks.
+function postChunks(path, header, bytes, onProgress) {
   const lines = [JSON.stringify({ header })];
   for (let i = 0; i < bytes.length; i += 256 * 1024) lines.push(JSON.stringify({ chunk: base64(bytes.subarray(i, i + 256 * 1024)) }));
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/v1/datasets");
+    xhr.open("POST", path);
     for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
     xhr.setRequestHeader("content-type", "application/x-ndjson");
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
@@ -103,6 +108,26 @@ async function uploadDataset(file, datasetId, onProgress) {
     };
     xhr.send(lines.join("\n"));
   });
+}
+
+const sha256Hex = async (bytes) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
+  .map((b) => b.toString(16).padStart(2, "0")).join("");
+
+// Upload a model file as a new version and have inference validate it (signature derived,
+// ops checked, warm-up); a resumable upload goes on from the bytes the registry already holds.
+async function uploadModel(file, model, onProgress) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const header = { sizeBytes: String(bytes.length) };
+  let offset = 0;
+  if (crypto.subtle) {
+    Object.assign(header, { sha256: await sha256Hex(bytes), resumable: true });
+    offset = Number((await api("GET", `/v1/uploads/${header.sha256}`).catch(() => ({}))).receivedBytes || 0);
+    header.offset = String(offset);
+  }
+  const artifact = await postChunks("/v1/artifacts", header, bytes.subarray(offset), onProgress);
+  const version = await api("POST", `/v1/models/${model}/versions`, { body: { artifact: artifact.name } });
+  await api("POST", `/v2/repository/models/${model}/load`, { body: { parameters: { version: String(version.version) } } });
+  return api("GET", `/v1/models/${model}/versions/${version.version}`);
 }
 
 const lastSegment = (name) => name.split("/").pop();
@@ -306,11 +331,40 @@ function Job({ id }) {
     ${logs.length > 0 && html`<section class="card"><h2>Log</h2><pre>${logs.join("\n")}</pre></section>`}`;
 }
 
+function UploadModel({ onUploaded }) {
+  const [model, setModel] = useState("");
+  const [file, setFile] = useState(null);
+  const [progress, setProgress] = useState(null);
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null); setResult(null); setProgress(0);
+    try {
+      const version = await uploadModel(file, model, setProgress);
+      setResult(version); onUploaded();
+    } catch (err) { setError(err); }
+    setProgress(null);
+  };
+  const tensors = (list) => (list || []).map((t) => `${t.name} ${t.datatype} [${(t.shape || []).join(", ")}]`).join("; ");
+  return html`<section class="card" id="upload-model"><h2>Upload model</h2><${ErrorBox} error=${error} />
+    <p class="muted">A <code>.keras</code> file, or a tar or zip of a SavedModel. Its signature is derived from the model, which is checked and warmed up before it serves.</p>
+    <form onSubmit=${submit}><div class="grid">
+      <div><label for="upload-model-id">Model</label><input id="upload-model-id" required pattern="[a-z][a-z0-9-]{0,62}" value=${model} onInput=${(e) => setModel(e.target.value)} /></div>
+      <div><label for="upload-model-file">File</label><input id="upload-model-file" type="file" required accept=".keras,.tar,.tgz,.gz,.zip" onChange=${(e) => setFile(e.target.files[0])} /></div>
+    </div><button type="submit" disabled=${progress !== null}>${progress !== null ? (progress < 1 ? "Uploading..." : "Validating...") : "Upload model"}</button></form>
+    ${progress !== null && html`<div class="progress" aria-label="upload progress"><div style=${`width:${Math.round(progress * 100)}%`}></div></div>`}
+    ${result && html`<div id="model-uploaded"><p class="ok"><a href=${`#/models/${model}`}>${result.name}</a> is ${result.state.replace("STATE_", "").toLowerCase()} (${result.format}).</p>
+      <p>Inputs: <code>${tensors(result.signature?.inputs)}</code><br />Outputs: <code>${tensors(result.signature?.outputs)}</code></p></div>`}
+  </section>`;
+}
+
 function Models() {
-  const [list, error] = useLoad(() => api("GET", "/v1/models"));
+  const [list, error, reload] = useLoad(() => api("GET", "/v1/models"));
   return html`<h1>Models</h1><section class="card"><${ErrorBox} error=${error} />
     <${Table} columns=${[["Model", (m) => html`<a href=${`#/models/${lastSegment(m.name)}`}>${m.name}</a>`], ["Description", (m) => m.description],
-      ["Created", (m) => (m.createTime || "").slice(0, 19)]]} rows=${list?.models} /></section>`;
+      ["Created", (m) => (m.createTime || "").slice(0, 19)]]} rows=${list?.models} /></section>
+    <${UploadModel} onUploaded=${reload} />`;
 }
 
 function Model({ id }) {
@@ -330,7 +384,8 @@ function Model({ id }) {
   return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
     <section class="card"><h2>Aliases</h2><${Table} columns=${[["Alias", (a) => lastSegment(a.name)], ["Version", (a) => a.version], ["Updated", (a) => (a.updateTime || "").slice(0, 19)]]}
       rows=${aliases?.aliases} empty="No aliases: promote a version to production below." /></section>
-    <section class="card"><h2>Versions</h2><${Table} columns=${[["Version", (v) => v.version], ["State", (v) => v.state.replace("STATE_", "")],
+    <section class="card"><h2>Versions</h2><${Table} columns=${[["Version", (v) => v.version],
+      ["State", (v) => v.state.replace("STATE_", "") + (v.stateReason ? `: ${v.stateReason}` : "")],
       ["Metrics", (v) => Object.entries(v.metrics || {}).map(([k, val]) => `${k} ${Number(val).toFixed(4)}`).join(", ")], ["Lineage", lineage],
       ["Aliases", (v) => (v.aliases || []).join(", ")],
       ["", (v) => html`<button class="secondary" data-version=${v.version} onClick=${() => promote(v.version)}>Promote to production</button>`]]}

@@ -21,12 +21,11 @@ from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
 
 from maas.gateway.v1 import admin_pb2
-from maas.inference.v2 import grpc_service_pb2 as infer_pb
 from maas.registry.v1 import registry_pb2
 from maas.trainer.v1 import trainer_pb2
 from services.common.errors import DomainError, InvalidArgument
 from services.common.metadata import REQUEST_ID_KEY
-from services.gateway.rest import kserve
+from services.gateway.rest.kserve_routes import KServeRoutes
 from services.gateway.rest.openapi import openapi_document
 from services.gateway.rest.transcoding import HttpRoute, build_request, message_to_json, routes_for
 
@@ -199,7 +198,7 @@ class RestGateway:
     def _app(self) -> web.Application:
         app = web.Application(client_max_size=self._limit)
         app.router.add_get("/openapi.json", self._openapi)
-        self._add_kserve_routes(app)
+        KServeRoutes(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e), True)).add_to(app)
         app.router.add_route("*", "/v1/{tail:.*}", self._transcoded)
         app.router.add_get("/", self._console_index)
         app.router.add_static("/console/", _CONSOLE, show_index=False)
@@ -286,100 +285,6 @@ class RestGateway:
         finally:
             call.cancel()
         return response
-
-    # KServe v2 REST
-
-    def _add_kserve_routes(self, app: web.Application) -> None:
-        model = "/v2/models/{model}"
-        versioned = "/v2/models/{model}/versions/{version}"
-        app.router.add_get("/v2/health/live", self._server_live)
-        app.router.add_get("/v2/health/ready", self._server_ready)
-        app.router.add_get("/v2", self._server_metadata)
-        for base in (model, versioned):
-            app.router.add_get(base, self._model_metadata)
-            app.router.add_get(base + "/ready", self._model_ready)
-            app.router.add_post(base + "/infer", self._model_infer)
-        app.router.add_post("/v2/repository/index", self._repository_index)
-        app.router.add_post("/v2/repository/models/{model}/load", self._repository_load)
-        app.router.add_post("/v2/repository/models/{model}/unload", self._repository_unload)
-
-    async def _infer_call(self, request: web.Request, method: str, message, reply: Callable[[object], object]):
-        response_class = getattr(infer_pb, type(message).__name__.replace("Request", "Response"))
-        call = self._channel.unary_unary(
-            f"/inference.GRPCInferenceService/{method}",
-            request_serializer=type(message).SerializeToString,
-            response_deserializer=response_class.FromString,
-        )
-        try:
-            response = await call(message, metadata=_metadata(request))
-        except grpc.aio.AioRpcError as error:
-            return _json_error(CallFailed.of(error), kserve_shape=True)
-        return reply(response)
-
-    @staticmethod
-    def _readiness(flag: str):
-        # The protocol's health answer is the status code: 200 true, 400 false.
-        return lambda r: web.json_response({flag: getattr(r, flag)}, status=200 if getattr(r, flag) else 400)
-
-    async def _server_live(self, request: web.Request):
-        return await self._infer_call(request, "ServerLive", infer_pb.ServerLiveRequest(), self._readiness("live"))
-
-    async def _server_ready(self, request: web.Request):
-        return await self._infer_call(request, "ServerReady", infer_pb.ServerReadyRequest(), self._readiness("ready"))
-
-    async def _server_metadata(self, request: web.Request):
-        return await self._infer_call(
-            request,
-            "ServerMetadata",
-            infer_pb.ServerMetadataRequest(),
-            lambda r: web.json_response(kserve.server_metadata(r)),
-        )
-
-    @staticmethod
-    def _model_ref(request: web.Request) -> dict[str, str]:
-        return {"name": request.match_info["model"], "version": request.match_info.get("version", "")}
-
-    async def _model_metadata(self, request: web.Request):
-        message = infer_pb.ModelMetadataRequest(**self._model_ref(request))
-        return await self._infer_call(
-            request, "ModelMetadata", message, lambda r: web.json_response(kserve.model_metadata(r))
-        )
-
-    async def _model_ready(self, request: web.Request):
-        message = infer_pb.ModelReadyRequest(**self._model_ref(request))
-        return await self._infer_call(request, "ModelReady", message, self._readiness("ready"))
-
-    async def _model_infer(self, request: web.Request):
-        ref = self._model_ref(request)
-        try:
-            message = kserve.infer_request(await _json_body(request), ref["name"], ref["version"])
-        except DomainError as error:
-            return _json_error(CallFailed.of(error), kserve_shape=True)
-        return await self._infer_call(
-            request, "ModelInfer", message, lambda r: web.json_response(kserve.infer_response(r))
-        )
-
-    async def _repository_body(self, request: web.Request) -> dict:
-        body = await _json_body(request)
-        return body if isinstance(body, dict) else {}
-
-    async def _repository_index(self, request: web.Request):
-        try:
-            body = await self._repository_body(request)
-        except DomainError as error:
-            return _json_error(CallFailed.of(error), kserve_shape=True)
-        message = infer_pb.RepositoryIndexRequest(ready=bool(body.get("ready", False)))
-        return await self._infer_call(
-            request, "RepositoryIndex", message, lambda r: web.json_response(kserve.repository_index(r))
-        )
-
-    async def _repository_load(self, request: web.Request):
-        message = infer_pb.RepositoryModelLoadRequest(model_name=request.match_info["model"])
-        return await self._infer_call(request, "RepositoryModelLoad", message, lambda r: web.json_response({}))
-
-    async def _repository_unload(self, request: web.Request):
-        message = infer_pb.RepositoryModelUnloadRequest(model_name=request.match_info["model"])
-        return await self._infer_call(request, "RepositoryModelUnload", message, lambda r: web.json_response({}))
 
     # documents and the console
 

@@ -1,0 +1,92 @@
+"""Inference's calls to the registry, in one place: the tenant and request-id metadata, timeouts,
+the cache of immutable version lookups, downloads checked against their sha256, and the report
+of a version's validation. Built once by the server from its channel and passed in."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+
+from maas.registry.v1 import registry_pb2 as rpb
+from maas.registry.v1 import registry_pb2_grpc
+from services.common.errors import DataLoss, UpstreamError
+from services.common.interceptors import request_id_var
+from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
+
+LOOKUP_TIMEOUT = 30
+DOWNLOAD_TIMEOUT = 600
+
+
+def _metadata(tenant: str) -> tuple[tuple[str, str], ...]:
+    return ((TENANT_KEY, tenant), (REQUEST_ID_KEY, request_id_var.get()))
+
+
+class RegistryClient:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = registry_pb2_grpc.RegistryServiceStub(channel)
+        # Versions are immutable once validated, so their lookups are kept; a version still
+        # waiting for validation is looked up again.
+        self._versions: dict[tuple[str, str, int], rpb.ModelVersion] = {}
+
+    async def version(self, tenant: str, model: str, number: int) -> rpb.ModelVersion:
+        key = (tenant, model, number)
+        version = self._versions.get(key)
+        if version is None:
+            version = await self._stub.GetModelVersion(
+                rpb.GetModelVersionRequest(name=f"models/{model}/versions/{number}"),
+                metadata=_metadata(tenant),
+                timeout=LOOKUP_TIMEOUT,
+            )
+            if version.state != rpb.ModelVersion.State.STATE_PENDING:
+                self._versions[key] = version
+        return version
+
+    async def alias(self, tenant: str, model: str, alias: str) -> rpb.Alias:
+        return await self._stub.GetAlias(
+            rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"), metadata=_metadata(tenant), timeout=30
+        )
+
+    def watch(self, tenant: str, after_revision: int) -> AsyncIterator[rpb.RegistryEvent]:
+        return self._stub.WatchRegistryEvents(
+            rpb.WatchRegistryEventsRequest(after_revision=after_revision), metadata=_metadata(tenant)
+        )
+
+    async def download(self, tenant: str, artifact: str, path: Path) -> None:
+        """Stream an artifact into `path`, verifying its sha256 (the name's digest)."""
+        sha256 = artifact.removeprefix("artifacts/")
+        digest = hashlib.sha256()
+        try:
+            with path.open("wb") as file:
+                async for response in self._stub.DownloadArtifact(
+                    rpb.DownloadArtifactRequest(name=artifact), metadata=_metadata(tenant), timeout=DOWNLOAD_TIMEOUT
+                ):
+                    file.write(response.chunk)
+                    digest.update(response.chunk)
+        except grpc.aio.AioRpcError as error:
+            path.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink of a local file
+            raise UpstreamError.from_rpc_error(error) from None
+        if digest.hexdigest() != sha256:
+            path.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink of a local file
+            raise DataLoss(f"{artifact}: downloaded bytes fail the sha256 check")
+
+    async def report(
+        self, tenant: str, version: rpb.ModelVersion, signature: rpb.Signature | None, fmt: str, reason: str
+    ) -> rpb.ModelVersion:
+        """Tell the registry that a version passed validation (with its derived signature) or failed."""
+        state = rpb.ModelVersion.State
+        request = rpb.ReportModelVersionValidationRequest(
+            name=version.name, state=state.STATE_FAILED if reason else state.STATE_READY, reason=reason, format=fmt
+        )
+        if signature is not None:
+            request.signature.CopyFrom(signature)
+        try:
+            reported = await self._stub.ReportModelVersionValidation(
+                request, metadata=_metadata(tenant), timeout=LOOKUP_TIMEOUT
+            )
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error) from None
+        self._versions[(tenant, version.name.split("/")[1], reported.version)] = reported
+        return reported
