@@ -462,10 +462,12 @@ class MaasClient:
         alias: str | None = None,
         description: str = "",
         progress: Progress | None = None,
+        accepts_non_finite: bool = False,
     ) -> registry_pb2.ModelVersion:
         """Upload a SavedModel directory, a `.keras` file or a tar/zip of either as a new version
         of `model`, and wait until inference has validated it (derived its signature, loaded it,
         answered a warm-up call). Returns the READY version; with `alias`, points the alias at it.
+        With `accepts_non_finite`, inputs may hold NaN and infinities (refused by default).
 
         The bytes stream in chunks and resume after a broken connection from what the registry
         holds, also when an earlier call died half-way; `progress(sent, total)` follows them. A
@@ -476,7 +478,12 @@ class MaasClient:
             artifact = self.upload_artifact(archive, progress)
         request = registry_pb2.CreateModelVersionRequest(
             parent=resource_name("models", model),
-            model_version=registry_pb2.ModelVersion(artifact=artifact.name, format=fmt, description=description),
+            model_version=registry_pb2.ModelVersion(
+                artifact=artifact.name,
+                format=fmt,
+                description=description,
+                signature=registry_pb2.Signature(accepts_non_finite=accepts_non_finite),
+            ),
             request_id=uuid.uuid4().hex,
         )
         version = self._call("registry", "CreateModelVersion", request)
