@@ -11,4 +11,6 @@ lint_protos
 .venv/bin/python tools/genproto.py --check
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# pyright fetches its own Node package on first use; keep it in the checkout, not under $HOME.
+PYRIGHT_PYTHON_CACHE_DIR=.ci/tools/pyright-cache .venv/bin/pyright
 exec .venv/bin/pytest "$@"

@@ -46,7 +46,8 @@ def required_scope(method: str) -> str:
     """
     service, _, name = method.partition("/")
     descriptor = find_service(service).methods_by_name[name]
-    scope = descriptor.GetOptions().Extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT
+    options = descriptor.GetOptions()
+    scope = options.Extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT  # pyright: ignore[reportArgumentType]
     return api_pb.Scope.Name(scope).removeprefix("SCOPE_").lower()
 
 
@@ -103,7 +104,7 @@ class MaasError(Exception):
     def from_rpc(cls, error: grpc.RpcError, method: str) -> MaasError:
         retry_after, violations = None, []
         try:
-            status = rpc_status.from_call(error)
+            status = rpc_status.from_call(error)  # pyright: ignore[reportArgumentType] - an RpcError is a Call
         except ValueError:  # details that contradict the status line: ignore them
             status = None
         for detail in status.details if status else ():
@@ -225,7 +226,8 @@ class MaasClient:
     ) -> admin_pb2.CreateApiKeyResponse:
         """Returns the key record and its secret (shown only once); no scopes means all but admin."""
         key = admin_pb2.ApiKey(
-            display_name=display_name, scopes=[api_pb.Scope.Value(f"SCOPE_{s.upper()}") for s in scopes]
+            display_name=display_name,
+            scopes=[api_pb.Scope.Name(api_pb.Scope.Value(f"SCOPE_{s.upper()}")) for s in scopes],
         )
         request = admin_pb2.CreateApiKeyRequest(parent=resource_name("tenants", tenant_id), api_key=key)
         return self._call("admin", "CreateApiKey", request)
@@ -287,7 +289,9 @@ class MaasClient:
             description=description,
             labels=labels or {},
             sha256=sha256,
-            format=registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{(fmt or _guess_format(source)).upper()}"),
+            format=registry_pb2.DatasetFormat.Name(
+                registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{(fmt or _guess_format(source)).upper()}")
+            ),
         )
 
         def chunks() -> Iterator[bytes]:
