@@ -55,6 +55,12 @@ class Unavailable(DomainError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+def unavailable(message: str, retry_seconds: int = 1) -> Unavailable:
+    """UNAVAILABLE with a RetryInfo detail: a dependency is down and a retry after a moment may succeed."""
+    retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_seconds))
+    return Unavailable(message, details=[retry])
+
+
 class DeadlineExceeded(DomainError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
@@ -84,6 +90,5 @@ class UpstreamError(DomainError):
         text, which names internal addresses."""
         trailers = tuple((k, v) for k, v in (error.trailing_metadata() or ()))
         if error.code() == grpc.StatusCode.UNAVAILABLE and not trailers:
-            retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=1))
-            return Unavailable(f"{peer} this call needs is unreachable; retry shortly", details=[retry])
+            return unavailable(f"{peer} this call needs is unreachable; retry shortly")
         return cls(error.code(), error.details() or "", trailers)
