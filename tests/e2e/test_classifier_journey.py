@@ -128,9 +128,9 @@ def test_fine_tuning_digits_0_to_4_on_5_to_9_with_a_new_head(stack, client, tmp_
     high, test_x, test_y = digits_png_zip(classes=(5, 6, 7, 8, 9))
     low_set = client.upload_dataset("digits-low", low, fmt="archive")
     high_set = client.upload_dataset("digits-high", high, fmt="archive")
-    base = train(client, image_spec(low_set.name, "digits-low", epochs=8))
+    base = train(client, image_spec(low_set.name, "digits-low", epochs=15))
     client.set_alias("digits-low", "production", base.version)
-    spec = image_spec(high_set.name, "digits-high", epochs=6)
+    spec = image_spec(high_set.name, "digits-high", epochs=10)
     del spec["template"]
     spec["base_model"] = {"model_version": "models/digits-low/versions/production", "frozen_epochs": 2}
     tuned = train(client, spec)
