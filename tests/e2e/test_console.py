@@ -177,7 +177,7 @@ def test_image_and_text_datasets_and_a_classification_report_in_the_console(page
             {
                 "dataset": {"dataset": "datasets/digit-images/versions/1"},
                 "template": {"name": "image_classifier", "parameters": {"filters": [16]}},
-                "hyperparameters": {"epochs": 3, "learning_rate": 0.005},
+                "hyperparameters": {"epochs": 6, "learning_rate": 0.003},
                 "target_model": "models/digit-images",
             }
         )
