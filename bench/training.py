@@ -86,8 +86,8 @@ PLAIN_IMAGES = textwrap.dedent(
 )
 
 
-def run_image_job(stack, archive: bytes, epochs: int) -> tuple[float, float]:
-    with MaasClient(stack.address("gateway"), tenant_key(stack)) as client:
+def run_image_job(stack, key: str, archive: bytes, epochs: int) -> tuple[float, float]:
+    with MaasClient(stack.address("gateway"), key) as client:
         dataset = client.upload_dataset("digit-images", archive, "archive")
         started = time.perf_counter()
         job = client.create_training_job_from_spec(
@@ -127,8 +127,8 @@ def report(title: str, job: tuple[float, float], plain: tuple[float, float]) -> 
     print(f"  ratio a/b: {job[0] / plain[0]:.2f}  (target <= 1.3)")
 
 
-def run_job(stack, csv: bytes, epochs: int) -> tuple[float, float]:
-    with MaasClient(stack.address("gateway"), tenant_key(stack)) as client:
+def run_job(stack, key: str, csv: bytes, epochs: int) -> tuple[float, float]:
+    with MaasClient(stack.address("gateway"), key) as client:
         dataset = client.upload_dataset("digits", csv, "csv")
         started = time.perf_counter()
         job = client.create_training_job(
@@ -172,8 +172,9 @@ def main() -> None:
         plain = run_plain(csv, args.epochs, Path(tmp))
         plain_images = run_plain_images(archive, args.image_epochs, Path(tmp))
         with local_stack() as stack:
-            job = run_job(stack, csv, args.epochs)
-            image_job = run_image_job(stack, archive, args.image_epochs)
+            key = tenant_key(stack)
+            job = run_job(stack, key, csv, args.epochs)
+            image_job = run_image_job(stack, key, archive, args.image_epochs)
     report(f"digits MLP (64 hidden), {args.epochs} epochs, batch 32:", job, plain)
     report(
         f"digits image_classifier (32x32 PNG files, conv 32-64), {args.image_epochs} epochs, batch 32:",
