@@ -15,12 +15,13 @@ from typing import Any
 
 import grpc
 import numpy as np
-from google.protobuf import descriptor_pool, json_format
+from google.protobuf import json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.client import uploads
+from maas.descriptors import find_service
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from maas.inference.v2 import grpc_service_pb2 as infer_pb
 from maas.inference.v2 import grpc_service_pb2_grpc as infer_grpc
@@ -46,7 +47,7 @@ def required_scope(method: str) -> str:
     Methods without the option (the standard inference API) need `predict`, as at the gateway.
     """
     service, _, name = method.partition("/")
-    descriptor = descriptor_pool.Default().FindServiceByName(service).methods_by_name[name]
+    descriptor = find_service(service).methods_by_name[name]
     scope = descriptor.GetOptions().Extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT
     return api_pb.Scope.Name(scope).removeprefix("SCOPE_").lower()
 
@@ -56,7 +57,7 @@ def _service_config() -> str:
     names = [
         {"service": service, "method": method}
         for service in _SERVICES.values()
-        for method in descriptor_pool.Default().FindServiceByName(service).methods_by_name
+        for method in find_service(service).methods_by_name
         if required_scope(f"{service}/{method}") in ("read", "predict")
     ]
     policy = {

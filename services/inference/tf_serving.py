@@ -13,8 +13,10 @@ from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
     inference_pb2,
+    model_service_pb2,
     model_service_pb2_grpc,
     predict_pb2,
+    prediction_service_pb2,
     prediction_service_pb2_grpc,
     regression_pb2,
 )
@@ -27,6 +29,9 @@ from services.inference import examples
 from services.inference.codec import TensorSpec, check_batch, check_tensor, datatype_of
 from services.inference.predictor import Call, Predictor
 from services.inference.signature import ModelSignature
+
+# The *_grpc modules do not load the files of their service descriptors, which reflection answers from.
+SERVICE_FILES = (prediction_service_pb2.DESCRIPTOR, model_service_pb2.DESCRIPTOR)
 
 _TF_DTYPES = {
     "BOOL": tf.bool,

@@ -16,6 +16,7 @@ from google.protobuf import json_format
 from maas.inference.v2 import grpc_service_pb2 as pb
 from services.common.datatypes import DATATYPES, decode_bytes_elements, encode_bytes_elements
 from services.common.errors import InvalidArgument
+from services.gateway.rest.transcoding import decode_json
 
 
 def _set_parameters(target, parameters, where: str) -> None:
@@ -92,10 +93,7 @@ def json_object(body: bytes, required: bool = False) -> dict:
         if required:
             raise InvalidArgument("body: an inference request is a JSON object")
         return {}
-    try:
-        value = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidArgument(f"body: not valid JSON ({error})") from None
+    value = decode_json(body)
     if not isinstance(value, dict):
         raise InvalidArgument("body: a JSON object is required")
     return value
@@ -127,7 +125,7 @@ def infer_request(body: dict, binary: bytes, model_name: str, model_version: str
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
             raise InvalidArgument(f"{where}: a tensor is an object with a name")
         datatype = tensor.get("datatype")
-        if datatype not in DATATYPES:
+        if not isinstance(datatype, str) or datatype not in DATATYPES:
             raise InvalidArgument(f"{where}.datatype: {datatype!r} is not one of {sorted(DATATYPES)}")
         shape = _shape(tensor, where)
         tensor_pb = request.inputs.add(name=tensor["name"], datatype=datatype, shape=shape)
