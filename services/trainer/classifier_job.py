@@ -16,8 +16,8 @@ from maas.registry.v1 import registry_pb2 as rpb
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.archives import ArchiveTooLarge, UnsafeArchive, extract_archive, extract_tar
 from services.trainer import classifiers
+from services.trainer.failures import JobFailure
 from services.trainer.runner import (
-    JobFailure,
     RegistryClient,
     fetch_dataset,
     hyperparameters,

@@ -70,7 +70,10 @@ def text_split(path: Path, jsonl: bool, text_column: str, label_column: str, cla
 def hold_out(examples: Examples, fraction: float, seed: int) -> tuple[Examples, Examples]:
     order = np.random.default_rng(seed).permutation(len(examples))
     held = max(1, round(len(examples) * fraction))
-    pick = lambda rows: Examples([examples.inputs[i] for i in rows], examples.labels[rows])  # noqa: E731
+
+    def pick(rows: np.ndarray) -> Examples:
+        return Examples([examples.inputs[i] for i in rows], examples.labels[rows])
+
     return pick(order[held:]), pick(order[:held])
 
 

@@ -40,6 +40,7 @@ from services.common.tabular import csv_header, load_csv_numeric
 from services.trainer import multiworker
 from services.trainer.cluster import Task, die_with_worker, task_from_environment
 from services.trainer.config import TrainerSettings
+from services.trainer.failures import JobFailure
 from services.trainer.spec import CLASSIFIER_TEMPLATES, template_parameters
 from services.trainer.store import JobStore, LeaseLost
 from services.trainer.templates import OPTIMIZERS, build_model, is_classification
@@ -47,14 +48,6 @@ from services.trainer.templates import OPTIMIZERS, build_model, is_classificatio
 log = structlog.get_logger("maas.trainer.runner")
 State = pb.TrainingJob.State
 CHUNK_BYTES = 1024 * 1024
-
-
-class JobFailure(Exception):
-    """Ends the job FAILED with this user-facing reason; `kind` is the short code for metrics."""
-
-    def __init__(self, message: str, kind: str = "data") -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 class RegistryClient:

@@ -1,6 +1,7 @@
-"""An image_classifier and a text_classifier job SIGKILLed mid-training resume from their
-checkpoints and register one version, with each epoch logged once (a real trainer process
-beside an in-process registry, as in test_trainer_jobs)."""
+"""Image and text classifier jobs on a real trainer process beside an in-process registry (as in
+test_trainer_jobs): killed mid-training they resume from their checkpoints and register one
+version, with each epoch logged once; a template on the wrong kind of dataset fails naming the
+template to use."""
 
 import os
 import signal
@@ -54,6 +55,31 @@ def trainer(tmp_path):
         process.stop()
 
 
+def create(process: Trainer, spec: pb.TrainingJobSpec) -> str:
+    request = pb.CreateTrainingJobRequest(training_job=pb.TrainingJob(spec=spec))
+    return process.stub.CreateTrainingJob(request, metadata=MD).name
+
+
+def test_a_template_on_the_wrong_kind_of_dataset_fails_naming_the_right_one(trainer):
+    process, _ = trainer
+    for template, dataset, reason in [
+        (
+            "image_classifier",
+            "topics",
+            "datasets/topics/versions/1 is text; the image classifier trains on image datasets",
+        ),
+        ("mlp", "digits", "holds images: train it with the image_classifier template"),
+    ]:
+        spec = pb.TrainingJobSpec(
+            dataset=pb.DatasetInput(dataset=f"datasets/{dataset}", label_column="label"),
+            template=pb.TemplateModel(name=template),
+            hyperparameters=pb.Hyperparameters(epochs=1),
+            target_model="models/wrong",
+        )
+        job = wait_for(process, create(process, spec), lambda j: j.state == State.STATE_FAILED, timeout=120)
+        assert reason in job.state_reason
+
+
 @pytest.mark.parametrize(
     ("template", "dataset", "parameters"),
     [("image_classifier", "digits", {"filters": [16, 32]}), ("text_classifier", "topics", {"encoder": "gru"})],
@@ -67,9 +93,7 @@ def test_a_killed_classifier_job_resumes_from_its_checkpoint(trainer, template, 
         target_model=f"models/{dataset}",
     )
     spec.template.parameters.update(parameters)
-    name = process.stub.CreateTrainingJob(
-        pb.CreateTrainingJobRequest(training_job=pb.TrainingJob(spec=spec)), metadata=MD
-    ).name
+    name = create(process, spec)
     wait_for(process, name, lambda j: j.epoch >= 2, timeout=180)
     os.kill(runner_pid(name), signal.SIGKILL)
     job = wait_for(process, name, lambda j: j.state in (State.STATE_SUCCEEDED, State.STATE_FAILED), timeout=300)
