@@ -30,13 +30,10 @@ def _kind_name(kind: int) -> str:
 def _summary(dataset: registry_pb2.Dataset) -> str:
     if dataset.classes:
         left_out = f", {dataset.invalid_count} left out" if dataset.invalid_count else ""
-        shape = f"{len(dataset.classes)} classes{left_out}"
+        shape = f"{_kind_name(dataset.kind)} examples, {len(dataset.classes)} classes{left_out}"
     else:
-        shape = f"{len(dataset.columns)} columns"
-    return (
-        f"{dataset.name}: {dataset.row_count} {_kind_name(dataset.kind)} rows, {shape}, "
-        f"{size(dataset.size_bytes)}, sha256 {dataset.sha256[:12]}"
-    )
+        shape = f"rows, {len(dataset.columns)} columns"
+    return f"{dataset.name}: {dataset.row_count} {shape}, {size(dataset.size_bytes)}, sha256 {dataset.sha256[:12]}"
 
 
 def cmd_upload(args, client: MaasClient) -> int:

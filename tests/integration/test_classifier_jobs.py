@@ -69,13 +69,17 @@ def test_a_template_on_the_wrong_kind_of_dataset_fails_naming_the_right_one(trai
             "datasets/topics/versions/1 is text; the image classifier trains on image datasets",
         ),
         ("mlp", "digits", "holds images: train it with the image_classifier template"),
+        ("", "digits", "base model 'models/none/versions/1': model 'none' not found"),
     ]:
         spec = pb.TrainingJobSpec(
             dataset=pb.DatasetInput(dataset=f"datasets/{dataset}", label_column="label"),
-            template=pb.TemplateModel(name=template),
-            hyperparameters=pb.Hyperparameters(epochs=1),
+            hyperparameters=pb.Hyperparameters(epochs=2),
             target_model="models/wrong",
         )
+        if template:
+            spec.template.name = template
+        else:
+            spec.base_model.model_version = "models/none/versions/1"
         job = wait_for(process, create(process, spec), lambda j: j.state == State.STATE_FAILED, timeout=120)
         assert reason in job.state_reason
 
