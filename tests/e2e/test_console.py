@@ -191,6 +191,21 @@ def test_image_and_text_datasets_and_a_classification_report_in_the_console(page
     assert report.locator(".sample img").count() >= 3 and "predicted" in report.inner_text()
     shot(page, "13-classification-report")
 
+    page.click("a[href='#/train']")
+    page.select_option("#dataset", "datasets/digit-images/versions/1")
+    assert page.input_value("#template") == "image_classifier" and page.locator("#label").count() == 0
+    page.fill("#base", "models/digit-images/versions/1")
+    page.fill("#frozen", "1")
+    page.fill("#epochs", "2")
+    page.fill("#model", "digit-images-tuned")
+    shot(page, "14-fine-tune")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/#/jobs/*")
+    page.locator("#job-state", has_text="SUCCEEDED").wait_for(timeout=300_000)
+    page.goto("/#/models/digit-images-tuned")
+    page.locator(".report[data-version='1']").wait_for()
+    assert "fine-tuned from models/digit-images/versions/1" in page.inner_text("main")
+
 
 def test_permission_denied_and_quota_errors_are_readable(page, stack, journey):
     reader = new_tenant(stack, "browser-reader", scopes=("read",))

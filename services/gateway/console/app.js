@@ -254,7 +254,7 @@ const CLASSIFIER = { image: "image_classifier", text: "text_classifier" };
 
 function Train() {
   const [list, listError] = useLoad(() => api("GET", "/v1/datasets"));
-  const [form, setForm] = useState({ dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "" });
+  const [form, setForm] = useState({ dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "", base: "", frozen: 2 });
   const [error, setError] = useState(null);
   const datasets = list?.datasets || [];
   const dataset = datasets.find((d) => d.name === form.dataset);
@@ -275,10 +275,12 @@ function Train() {
       ? { hidden_units: form.hidden.split(",").map((v) => v.trim()).filter(Boolean).map(Number) } : {};
     const spec = {
       dataset: labelled ? { dataset: form.dataset } : { dataset: form.dataset, labelColumn: form.label, featureColumns: form.features },
-      template: { name: form.template, parameters },
       hyperparameters: { epochs: Number(form.epochs), batchSize: Number(form.batch), learningRate: Number(form.lr) },
       targetModel: `models/${form.model}`,
     };
+    // A registered image or text classifier to fine-tune replaces the template.
+    if (labelled && form.base.trim()) spec.baseModel = { modelVersion: form.base.trim(), frozenEpochs: Number(form.frozen) };
+    else spec.template = { name: form.template, parameters };
     try {
       const job = await api("POST", "/v1/trainingJobs", { body: { spec } });
       location.hash = `#/jobs/${lastSegment(job.name)}`;
@@ -297,6 +299,9 @@ function Train() {
       <div><label for="batch">Batch size</label><input id="batch" type="number" min="1" value=${form.batch} onInput=${set("batch")} /></div>
       <div><label for="lr">Learning rate</label><input id="lr" type="number" step="any" value=${form.lr} onInput=${set("lr")} /></div>
       <div><label for="model">Target model</label><input id="model" value=${form.model} onInput=${set("model")} /></div>
+      ${labelled && html`<div><label for="base">Fine-tune a version instead (models/M/versions/N or alias)</label>
+        <input id="base" placeholder="models/pets/versions/production" value=${form.base} onInput=${set("base")} /></div>
+        <div><label for="frozen">Epochs with the base frozen</label><input id="frozen" type="number" min="0" value=${form.frozen} onInput=${set("frozen")} /></div>`}
     </div>
     ${dataset && !labelled && html`<label>Feature columns (${form.features.length} of ${dataset.columns.length - 1})</label>
       <div class="checks">${dataset.columns.filter((c) => c.name !== form.label).map((c) => html`<label><input type="checkbox" checked=${form.features.includes(c.name)} onChange=${() => toggle(c.name)} /> ${c.name}</label>`)}</div>`}
