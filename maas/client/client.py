@@ -48,7 +48,8 @@ def required_scope(method: str) -> str:
     """
     service, _, name = method.partition("/")
     descriptor = find_service(service).methods_by_name[name]
-    scope = descriptor.GetOptions().Extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT
+    options = descriptor.GetOptions()
+    scope = options.Extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT  # pyright: ignore[reportArgumentType]
     return api_pb.Scope.Name(scope).removeprefix("SCOPE_").lower()
 
 
@@ -105,7 +106,7 @@ class MaasError(Exception):
     def from_rpc(cls, error: grpc.RpcError, method: str) -> MaasError:
         retry_after, violations = None, []
         try:
-            status = rpc_status.from_call(error)
+            status = rpc_status.from_call(error)  # pyright: ignore[reportArgumentType] - an RpcError is a Call
         except ValueError:  # details that contradict the status line: ignore them
             status = None
         for detail in status.details if status else ():
@@ -236,7 +237,8 @@ class MaasClient:
     ) -> admin_pb2.CreateApiKeyResponse:
         """Returns the key record and its secret (shown only once); no scopes means all but admin."""
         key = admin_pb2.ApiKey(
-            display_name=display_name, scopes=[api_pb.Scope.Value(f"SCOPE_{s.upper()}") for s in scopes]
+            display_name=display_name,
+            scopes=[api_pb.Scope.Name(api_pb.Scope.Value(f"SCOPE_{s.upper()}")) for s in scopes],
         )
         request = admin_pb2.CreateApiKeyRequest(parent=resource_name("tenants", tenant_id), api_key=key)
         return self._call("admin", "CreateApiKey", request)
@@ -303,8 +305,12 @@ class MaasClient:
             description=description,
             labels=labels or {},
             sha256=sha256,
-            format=registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{(fmt or _guess_format(source)).upper()}"),
-            kind=registry_pb2.DatasetKind.Value(f"DATASET_KIND_{kind.upper()}") if kind else 0,
+            format=registry_pb2.DatasetFormat.Name(
+                registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{(fmt or _guess_format(source)).upper()}")
+            ),
+            kind=registry_pb2.DatasetKind.Name(
+                registry_pb2.DatasetKind.Value(f"DATASET_KIND_{kind.upper()}") if kind else 0
+            ),
             text_column=text_column,
             label_column=label_column,
         )
@@ -481,10 +487,12 @@ class MaasClient:
         alias: str | None = None,
         description: str = "",
         progress: Progress | None = None,
+        accepts_non_finite: bool = False,
     ) -> registry_pb2.ModelVersion:
         """Upload a SavedModel directory, a `.keras` file or a tar/zip of either as a new version
         of `model`, and wait until inference has validated it (derived its signature, loaded it,
         answered a warm-up call). Returns the READY version; with `alias`, points the alias at it.
+        With `accepts_non_finite`, inputs may hold NaN and infinities (refused by default).
 
         The bytes stream in chunks and resume after a broken connection from what the registry
         holds, also when an earlier call died half-way; `progress(sent, total)` follows them. A
@@ -495,7 +503,12 @@ class MaasClient:
             artifact = self.upload_artifact(archive, progress)
         request = registry_pb2.CreateModelVersionRequest(
             parent=resource_name("models", model),
-            model_version=registry_pb2.ModelVersion(artifact=artifact.name, format=fmt, description=description),
+            model_version=registry_pb2.ModelVersion(
+                artifact=artifact.name,
+                format=fmt,
+                description=description,
+                signature=registry_pb2.Signature(accepts_non_finite=accepts_non_finite),
+            ),
             request_id=uuid.uuid4().hex,
         )
         version = self._call("registry", "CreateModelVersion", request)

@@ -166,7 +166,7 @@ def _parsing(behavior: Callable[..., Any], parse: Callable[[bytes], Any], stream
     def parsed(raw: bytes) -> Any:
         try:
             return parse(raw)
-        except Exception as error:  # noqa: BLE001 - whatever the parser raises, the bytes were bad
+        except Exception as error:
             raise InvalidArgument(f"the request does not parse as {what}") from error
 
     async def each(requests: AsyncIterator[bytes]) -> AsyncIterator[Any]:

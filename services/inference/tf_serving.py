@@ -26,7 +26,7 @@ from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.metadata import tenant_of
 from services.common.validation import check_id
 from services.inference import examples
-from services.inference.codec import TensorSpec, check_batch, check_tensor, datatype_of
+from services.inference.codec import TensorSpec, check_batch, check_finite, check_tensor, datatype_of
 from services.inference.predictor import Call, Predictor
 from services.inference.signature import ModelSignature
 
@@ -79,6 +79,8 @@ def _decode(inputs, signature: ModelSignature) -> dict[str, np.ndarray]:
         check_tensor(field, datatype_of(array.dtype) or str(array.dtype), array.shape, spec)
         arrays[name] = array
     check_batch(arrays, specs, signature.batched)
+    if not signature.accepts_non_finite:
+        check_finite(arrays)
     return arrays
 
 

@@ -81,14 +81,16 @@ class TensorSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., datatype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Signature(_message.Message):
-    __slots__ = ("method_name", "inputs", "outputs")
+    __slots__ = ("method_name", "inputs", "outputs", "accepts_non_finite")
     METHOD_NAME_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTS_NON_FINITE_FIELD_NUMBER: _ClassVar[int]
     method_name: str
     inputs: _containers.RepeatedCompositeFieldContainer[TensorSpec]
     outputs: _containers.RepeatedCompositeFieldContainer[TensorSpec]
-    def __init__(self, method_name: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ...) -> None: ...
+    accepts_non_finite: bool
+    def __init__(self, method_name: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., accepts_non_finite: bool = ...) -> None: ...
 
 class Lineage(_message.Message):
     __slots__ = ("training_job", "dataset", "dataset_sha256", "hyperparameters", "base_model_version")

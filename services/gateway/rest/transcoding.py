@@ -205,6 +205,14 @@ def parse_json(data, message: Message, where: str) -> None:
 
 def build_request(route: HttpRoute, path_values: Mapping[str, str], query: Iterable[tuple[str, str]], body) -> Message:
     """The request message of one HTTP call. `body` is the decoded JSON body (None when absent)."""
+    try:
+        return _build_request(route, path_values, query, body)
+    except (ValueError, TypeError, UnicodeError) as error:
+        # A value protobuf refuses (a string with lone surrogates, say): the client's, not ours.
+        raise InvalidArgument(f"request: a value the message cannot hold ({error})") from None
+
+
+def _build_request(route: HttpRoute, path_values: Mapping[str, str], query: Iterable[tuple[str, str]], body):
     request = route.request_class()
     if route.body == "*":
         parse_json(body if body is not None else {}, request, "body")
