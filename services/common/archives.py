@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 # An archive may expand to this many times its own size (plus a floor), and hold this many files.
@@ -20,6 +21,10 @@ class UnsafeArchive(tarfile.TarError):
 
 class ArchiveTooLarge(tarfile.TarError):
     """Too many members, or more bytes unpacked than the archive's size allows (a bomb)."""
+
+
+class BrokenArchive(tarfile.TarError):
+    """A member that does not unpack: encrypted, an unsupported compression, corrupt data."""
 
 
 def extract_tar(tar: tarfile.TarFile, destination: Path) -> None:
@@ -80,7 +85,10 @@ def extract_archive(path: Path, destination: Path) -> None:
     if kind == "zip":
         with zipfile.ZipFile(path) as zipped:
             _check_size(path, [i.file_size for i in zipped.infolist()])
-            _extract_zip(zipped, destination)
+            try:
+                _extract_zip(zipped, destination)
+            except (RuntimeError, NotImplementedError, ValueError, zlib.error) as error:
+                raise BrokenArchive(f"a member does not unpack ({error})") from None
     elif kind == "tar":
         with tarfile.open(path) as tar:
             _check_size(path, [m.size for m in tar.getmembers()])

@@ -184,8 +184,8 @@ def profile_images(root: Path) -> Profile:
         except UnidentifiedImageError:
             profile.left_out(name, "not an image")
             continue
-        except (OSError, ValueError, Image.DecompressionBombError) as error:
-            profile.left_out(name, f"unreadable ({str(error)[:80]})")
+        except Exception as error:  # noqa: BLE001 - image decoders raise many kinds (SyntaxError, struct.error, ...)
+            profile.left_out(name, f"unreadable ({str(error)[:80] or type(error).__name__})")
             continue
         counts[label] += 1
         widths.append(image.width)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from maas.registry.v1 import registry_pb2 as pb
-from services.common.archives import ArchiveTooLarge, UnsafeArchive, extract_archive
+from services.common.archives import ArchiveTooLarge, BrokenArchive, UnsafeArchive, extract_archive
 from services.common.errors import InvalidArgument, NotFound
 from services.common.labelled import Profile, profile_images, profile_texts
 from services.common.tabular import TableInfo, inspect_csv, inspect_npz
@@ -59,7 +59,7 @@ def inspect_upload(header: pb.CreateDatasetRequest.Header, path: Path) -> tuple[
     with tempfile.TemporaryDirectory(prefix="maas-dataset-") as unpacked:
         try:
             extract_archive(path, Path(unpacked))
-        except (ArchiveTooLarge, UnsafeArchive) as error:
+        except (ArchiveTooLarge, BrokenArchive, UnsafeArchive) as error:
             raise InvalidArgument(f"image archive: {error}") from None
         except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as error:
             raise InvalidArgument(f"image archive: not a readable zip or tar ({error})") from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import zipfile
 from pathlib import Path
 
 import grpc
@@ -14,7 +15,7 @@ import numpy as np
 
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.trainer.v1 import trainer_pb2 as pb
-from services.common.archives import ArchiveTooLarge, UnsafeArchive, extract_archive, extract_tar
+from services.common.archives import extract_archive, extract_tar
 from services.trainer import classifiers
 from services.trainer.failures import JobFailure
 from services.trainer.runner import (
@@ -60,7 +61,7 @@ def _examples(
     unpacked.mkdir()
     try:
         extract_archive(path, unpacked)
-    except (ArchiveTooLarge, UnsafeArchive, tarfile.TarError, OSError) as error:
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as error:  # the archive checks raise TarErrors
         raise JobFailure(f"{role} dataset {dataset.name}: the archive does not unpack ({error})") from None
     path.unlink()
     return dataset, classifiers.image_split(unpacked, class_names)

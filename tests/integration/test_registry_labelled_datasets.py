@@ -93,12 +93,16 @@ def test_archives_that_escape_expand_or_hold_nothing_usable_are_refused(stub):
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zipped:
         zipped.writestr("a/zeros.png", bytes(200 << 20))
+    encrypted = bytearray(escaping.getvalue().replace(b"../evil/x.png", b"aa/evil/x.png"))
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # the "encrypted" flag bit
+        encrypted[encrypted.find(signature) + flags_at] |= 1
     useless = io.BytesIO()
     with zipfile.ZipFile(useless, "w") as zipped:
         zipped.writestr("a/x.png", b"no image")
     for data, message in [
         (escaping.getvalue(), "leaves the archive"),
         (bomb.getvalue(), "expands to too much"),
+        (bytes(encrypted), "is encrypted"),
         (useless.getvalue(), "no usable images: 1 left out (a/x.png: not an image)"),
         (b"not an archive", "not a readable zip or tar"),
     ]:
