@@ -59,7 +59,7 @@ class ModelRepository:
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise NotFound(f"model {model!r} version {ref!r} not found") from None
-            raise UpstreamError.from_rpc_error(error) from None
+            raise UpstreamError.from_rpc_error(error, "the registry") from None
 
     async def _preload(self, tenant: str, model: str, old: rpb.ModelVersion, new: rpb.ModelVersion) -> None:
         """Before an alias moves: if the old version serves traffic here, load and warm the new one."""
