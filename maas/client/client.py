@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -148,11 +150,20 @@ def _spec_names(spec: dict) -> dict:
     return spec
 
 
+_FORMAT_BY_SUFFIX = {".npz": "npz", ".jsonl": "jsonl", ".ndjson": "jsonl", ".zip": "archive", ".tar": "archive"}
+
+
 def _guess_format(data: bytes | Path) -> str:
     if isinstance(data, Path):
-        return "npz" if data.suffix.lower() == ".npz" else "csv"
-    # NPZ files are zip archives.
-    return "npz" if data[:2] == b"PK" else "csv"
+        suffixes = "".join(data.suffixes[-2:]).lower()
+        if suffixes.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")):
+            return "archive"
+        return _FORMAT_BY_SUFFIX.get(data.suffix.lower(), "csv")
+    if data[:2] == b"PK":  # NPZ files are zip archives of .npy arrays
+        with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+            names = zipped.namelist()
+        return "npz" if names and all(n.endswith(".npy") for n in names) else "archive"
+    return "csv"
 
 
 class MaasClient:
@@ -268,11 +279,16 @@ class MaasClient:
         description: str = "",
         progress: Progress | None = None,
         labels: Mapping[str, str] | None = None,
+        kind: str = "",
+        text_column: str = "",
+        label_column: str = "",
     ) -> registry_pb2.Dataset:
-        """Stream CSV or NPZ bytes or a file in chunks as a new dataset version.
+        """Stream a CSV, NPZ, JSON lines file or image archive (bytes or a file) in chunks as a
+        new dataset version.
 
-        `fmt` is guessed from the file name or content when empty; `progress(sent, total)` is
-        called after each chunk.
+        `fmt` (`csv`, `npz`, `jsonl`, `archive`) is guessed from the file name or content when
+        empty; `kind="text"` marks a CSV of texts (`text_column`, `label_column` default to
+        `text` and `label`); `progress(sent, total)` is called after each chunk.
         """
         source = data if isinstance(data, bytes) else Path(data)
         if isinstance(source, Path):
@@ -292,6 +308,11 @@ class MaasClient:
             format=registry_pb2.DatasetFormat.Name(
                 registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{(fmt or _guess_format(source)).upper()}")
             ),
+            kind=registry_pb2.DatasetKind.Name(
+                registry_pb2.DatasetKind.Value(f"DATASET_KIND_{kind.upper()}") if kind else 0
+            ),
+            text_column=text_column,
+            label_column=label_column,
         )
 
         def chunks() -> Iterator[bytes]:

@@ -15,6 +15,7 @@ from services.common.validation import check_id, decode_page_token, encode_page_
 from services.registry import tables as t
 from services.registry.artifacts import ArtifactStore
 from services.registry.events import EventLog
+from services.registry.reports import check_classification_report
 
 Kind = pb.RegistryEvent.Kind
 State = pb.ModelVersion.State
@@ -162,12 +163,15 @@ class ModelCatalogue:
         )
         json_format.ParseDict(row.signature, version.signature)
         json_format.ParseDict(row.lineage, version.lineage)
+        if row.classification_report:
+            json_format.ParseDict(row.classification_report, version.classification_report)
         set_timestamp(version.create_time, row.create_time)
         version.aliases.extend(aliases.get(row.version, []))
         return version
 
     def create_version(self, tenant: str, model_id: str, version: pb.ModelVersion, request_id: str) -> pb.ModelVersion:
         check_id(model_id, "parent")
+        check_classification_report(version.classification_report)
         sha256 = version.artifact.removeprefix("artifacts/")
         with self.engine.begin() as conn:
             artifact = conn.execute(
@@ -213,6 +217,9 @@ class ModelCatalogue:
                             signature=json_format.MessageToDict(version.signature),
                             metrics=dict(version.metrics),
                             lineage=json_format.MessageToDict(version.lineage),
+                            classification_report=json_format.MessageToDict(version.classification_report)
+                            if version.HasField("classification_report")
+                            else None,
                             # A version with no signature (an upload) waits for inference to derive
                             # and check one; one with a signature comes from the trainer, which
                             # exported it from the model it built.

@@ -11,13 +11,12 @@ from maas.registry.v1 import registry_pb2 as pb
 from maas.registry.v1 import registry_pb2_grpc
 from services.common.errors import DomainError, InvalidArgument
 from services.common.metadata import tenant_of
-from services.common.tabular import inspect_csv, inspect_npz
 from services.common.validation import check_id, page_size, parse_dataset_name, parse_name
 from services.registry.aliases import AliasCatalogue
 from services.registry.artifacts import ArtifactStore
 from services.registry.catalogue import ModelCatalogue
 from services.registry.config import RegistrySettings
-from services.registry.datasets import DatasetCatalogue
+from services.registry.datasets import DatasetCatalogue, inspect_upload
 from services.registry.events import EventLog
 from services.registry.uploads import Uploads
 
@@ -227,16 +226,11 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         header, writer, sha256 = await self._receive(tenant, request_iterator, "header")
         try:
             check_id(header.dataset_id, "header.dataset_id")
-            if header.format == pb.DatasetFormat.DATASET_FORMAT_CSV:
-                info = await asyncio.to_thread(inspect_csv, writer.path)
-            elif header.format == pb.DatasetFormat.DATASET_FORMAT_NPZ:
-                info = await asyncio.to_thread(inspect_npz, writer.path)
-            else:
-                raise InvalidArgument("header.format: CSV or NPZ is required")
+            info, profile = await asyncio.to_thread(inspect_upload, header, writer.path)
             writer.commit(sha256)
         finally:
             writer.abort()
-        return await asyncio.to_thread(self.datasets.create, tenant, header, sha256, writer.size, info)
+        return await asyncio.to_thread(self.datasets.create, tenant, header, sha256, writer.size, info, profile)
 
     async def GetDataset(self, request, context):
         dataset_id, version = parse_dataset_name(request.name)

@@ -40,6 +40,8 @@ model_versions = sa.Table(
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    # A classifier's per-class report (ClassificationReport as JSON); null for others.
+    sa.Column("classification_report", sa.JSON, nullable=True),
     sa.UniqueConstraint("model_pk", "version", name="uq_versions_model_version"),
     sa.UniqueConstraint("model_pk", "request_id", name="uq_versions_model_request"),
 )
@@ -69,6 +71,8 @@ datasets = sa.Table(
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("labels", sa.JSON, nullable=False, default=dict),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    # Image and text datasets: services.common.labelled.Profile as JSON; null for tabular ones.
+    sa.Column("profile", sa.JSON, nullable=True),
     sa.UniqueConstraint("tenant", "dataset_id", "version", name="uq_datasets_tenant_id_version"),
 )
 

@@ -153,6 +153,15 @@ def test_a_json_spec_file_and_keras_json_without_a_template(cli_home, tmp_path):
         spec_from_args(_train_args("--spec", str(path), "--template", "mlp"))
 
 
+def test_train_fine_tunes_a_base_model_instead_of_a_template(cli_home):
+    spec, _ = spec_from_args(
+        _train_args("--dataset", "pics", "--model", "m", "--base-model", "models/b/versions/2", "--frozen-epochs", "3")
+    )
+    assert spec["base_model"] == {"model_version": "models/b/versions/2", "frozen_epochs": 3} and "template" not in spec
+    with pytest.raises(CliError, match="either a template or base_model"):
+        spec_from_args(_train_args("--dataset", "d", "--model", "m", "--base-model", "b", "--template", "mlp"))
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -21,12 +21,27 @@ class DatasetFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DATASET_FORMAT_UNSPECIFIED: _ClassVar[DatasetFormat]
     DATASET_FORMAT_CSV: _ClassVar[DatasetFormat]
     DATASET_FORMAT_NPZ: _ClassVar[DatasetFormat]
+    DATASET_FORMAT_JSONL: _ClassVar[DatasetFormat]
+    DATASET_FORMAT_ARCHIVE: _ClassVar[DatasetFormat]
+
+class DatasetKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATASET_KIND_UNSPECIFIED: _ClassVar[DatasetKind]
+    DATASET_KIND_TABULAR: _ClassVar[DatasetKind]
+    DATASET_KIND_IMAGE: _ClassVar[DatasetKind]
+    DATASET_KIND_TEXT: _ClassVar[DatasetKind]
 TASK_TYPE_UNSPECIFIED: TaskType
 TASK_TYPE_CLASSIFICATION: TaskType
 TASK_TYPE_REGRESSION: TaskType
 DATASET_FORMAT_UNSPECIFIED: DatasetFormat
 DATASET_FORMAT_CSV: DatasetFormat
 DATASET_FORMAT_NPZ: DatasetFormat
+DATASET_FORMAT_JSONL: DatasetFormat
+DATASET_FORMAT_ARCHIVE: DatasetFormat
+DATASET_KIND_UNSPECIFIED: DatasetKind
+DATASET_KIND_TABULAR: DatasetKind
+DATASET_KIND_IMAGE: DatasetKind
+DATASET_KIND_TEXT: DatasetKind
 
 class Model(_message.Message):
     __slots__ = ("name", "description", "labels", "task_type", "create_time", "update_time", "latest_version", "etag")
@@ -78,7 +93,7 @@ class Signature(_message.Message):
     def __init__(self, method_name: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., accepts_non_finite: bool = ...) -> None: ...
 
 class Lineage(_message.Message):
-    __slots__ = ("training_job", "dataset", "dataset_sha256", "hyperparameters")
+    __slots__ = ("training_job", "dataset", "dataset_sha256", "hyperparameters", "base_model_version")
     class HyperparametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -90,14 +105,46 @@ class Lineage(_message.Message):
     DATASET_FIELD_NUMBER: _ClassVar[int]
     DATASET_SHA256_FIELD_NUMBER: _ClassVar[int]
     HYPERPARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     training_job: str
     dataset: str
     dataset_sha256: str
     hyperparameters: _containers.ScalarMap[str, str]
-    def __init__(self, training_job: _Optional[str] = ..., dataset: _Optional[str] = ..., dataset_sha256: _Optional[str] = ..., hyperparameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    base_model_version: str
+    def __init__(self, training_job: _Optional[str] = ..., dataset: _Optional[str] = ..., dataset_sha256: _Optional[str] = ..., hyperparameters: _Optional[_Mapping[str, str]] = ..., base_model_version: _Optional[str] = ...) -> None: ...
+
+class ClassificationReport(_message.Message):
+    __slots__ = ("class_names", "precision", "recall", "support", "confusion_matrix", "samples")
+    CLASS_NAMES_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    RECALL_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_FIELD_NUMBER: _ClassVar[int]
+    CONFUSION_MATRIX_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    class_names: _containers.RepeatedScalarFieldContainer[str]
+    precision: _containers.RepeatedScalarFieldContainer[float]
+    recall: _containers.RepeatedScalarFieldContainer[float]
+    support: _containers.RepeatedScalarFieldContainer[int]
+    confusion_matrix: _containers.RepeatedScalarFieldContainer[int]
+    samples: _containers.RepeatedCompositeFieldContainer[PredictionSample]
+    def __init__(self, class_names: _Optional[_Iterable[str]] = ..., precision: _Optional[_Iterable[float]] = ..., recall: _Optional[_Iterable[float]] = ..., support: _Optional[_Iterable[int]] = ..., confusion_matrix: _Optional[_Iterable[int]] = ..., samples: _Optional[_Iterable[_Union[PredictionSample, _Mapping]]] = ...) -> None: ...
+
+class PredictionSample(_message.Message):
+    __slots__ = ("true_label", "predicted_label", "confidence", "text", "thumbnail_png")
+    TRUE_LABEL_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_LABEL_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAIL_PNG_FIELD_NUMBER: _ClassVar[int]
+    true_label: str
+    predicted_label: str
+    confidence: float
+    text: str
+    thumbnail_png: bytes
+    def __init__(self, true_label: _Optional[str] = ..., predicted_label: _Optional[str] = ..., confidence: _Optional[float] = ..., text: _Optional[str] = ..., thumbnail_png: _Optional[bytes] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes", "state_reason")
+    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes", "state_reason", "classification_report")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[ModelVersion.State]
@@ -130,6 +177,7 @@ class ModelVersion(_message.Message):
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_REPORT_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     artifact: str
@@ -143,7 +191,8 @@ class ModelVersion(_message.Message):
     aliases: _containers.RepeatedScalarFieldContainer[str]
     artifact_size_bytes: int
     state_reason: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ...) -> None: ...
+    classification_report: ClassificationReport
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ..., classification_report: _Optional[_Union[ClassificationReport, _Mapping]] = ...) -> None: ...
 
 class Alias(_message.Message):
     __slots__ = ("name", "version", "update_time", "revision")
@@ -157,6 +206,58 @@ class Alias(_message.Message):
     revision: int
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
 
+class ClassCount(_message.Message):
+    __slots__ = ("name", "count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    count: int
+    def __init__(self, name: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ImageStats(_message.Message):
+    __slots__ = ("min_width", "min_height", "max_width", "max_height", "channels")
+    MIN_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    MIN_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    MAX_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    MAX_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    min_width: int
+    min_height: int
+    max_width: int
+    max_height: int
+    channels: int
+    def __init__(self, min_width: _Optional[int] = ..., min_height: _Optional[int] = ..., max_width: _Optional[int] = ..., max_height: _Optional[int] = ..., channels: _Optional[int] = ...) -> None: ...
+
+class TextStats(_message.Message):
+    __slots__ = ("min_chars", "max_chars", "mean_chars")
+    MIN_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_CHARS_FIELD_NUMBER: _ClassVar[int]
+    min_chars: int
+    max_chars: int
+    mean_chars: float
+    def __init__(self, min_chars: _Optional[int] = ..., max_chars: _Optional[int] = ..., mean_chars: _Optional[float] = ...) -> None: ...
+
+class DatasetSample(_message.Message):
+    __slots__ = ("label", "text", "thumbnail_png", "file")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAIL_PNG_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    text: str
+    thumbnail_png: bytes
+    file: str
+    def __init__(self, label: _Optional[str] = ..., text: _Optional[str] = ..., thumbnail_png: _Optional[bytes] = ..., file: _Optional[str] = ...) -> None: ...
+
+class InvalidExample(_message.Message):
+    __slots__ = ("name", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class Column(_message.Message):
     __slots__ = ("name", "datatype", "shape")
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -168,7 +269,7 @@ class Column(_message.Message):
     def __init__(self, name: _Optional[str] = ..., datatype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Dataset(_message.Message):
-    __slots__ = ("name", "dataset_id", "version", "format", "columns", "row_count", "sha256", "size_bytes", "artifact", "description", "labels", "create_time")
+    __slots__ = ("name", "dataset_id", "version", "format", "columns", "row_count", "sha256", "size_bytes", "artifact", "description", "labels", "create_time", "kind", "classes", "image_stats", "text_stats", "samples", "invalid_count", "invalid_examples", "text_column", "label_column")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +289,15 @@ class Dataset(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CLASSES_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_STATS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_STATS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    INVALID_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INVALID_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    TEXT_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    LABEL_COLUMN_FIELD_NUMBER: _ClassVar[int]
     name: str
     dataset_id: str
     version: int
@@ -200,7 +310,16 @@ class Dataset(_message.Message):
     description: str
     labels: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., row_count: _Optional[int] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., artifact: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    kind: DatasetKind
+    classes: _containers.RepeatedCompositeFieldContainer[ClassCount]
+    image_stats: ImageStats
+    text_stats: TextStats
+    samples: _containers.RepeatedCompositeFieldContainer[DatasetSample]
+    invalid_count: int
+    invalid_examples: _containers.RepeatedCompositeFieldContainer[InvalidExample]
+    text_column: str
+    label_column: str
+    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., row_count: _Optional[int] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., artifact: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[DatasetKind, str]] = ..., classes: _Optional[_Iterable[_Union[ClassCount, _Mapping]]] = ..., image_stats: _Optional[_Union[ImageStats, _Mapping]] = ..., text_stats: _Optional[_Union[TextStats, _Mapping]] = ..., samples: _Optional[_Iterable[_Union[DatasetSample, _Mapping]]] = ..., invalid_count: _Optional[int] = ..., invalid_examples: _Optional[_Iterable[_Union[InvalidExample, _Mapping]]] = ..., text_column: _Optional[str] = ..., label_column: _Optional[str] = ...) -> None: ...
 
 class Artifact(_message.Message):
     __slots__ = ("name", "sha256", "size_bytes", "create_time")
@@ -353,7 +472,7 @@ class DeleteAliasResponse(_message.Message):
 class CreateDatasetRequest(_message.Message):
     __slots__ = ("header", "chunk")
     class Header(_message.Message):
-        __slots__ = ("dataset_id", "format", "description", "labels", "sha256")
+        __slots__ = ("dataset_id", "format", "description", "labels", "sha256", "kind", "text_column", "label_column")
         class LabelsEntry(_message.Message):
             __slots__ = ("key", "value")
             KEY_FIELD_NUMBER: _ClassVar[int]
@@ -366,12 +485,18 @@ class CreateDatasetRequest(_message.Message):
         DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
         LABELS_FIELD_NUMBER: _ClassVar[int]
         SHA256_FIELD_NUMBER: _ClassVar[int]
+        KIND_FIELD_NUMBER: _ClassVar[int]
+        TEXT_COLUMN_FIELD_NUMBER: _ClassVar[int]
+        LABEL_COLUMN_FIELD_NUMBER: _ClassVar[int]
         dataset_id: str
         format: DatasetFormat
         description: str
         labels: _containers.ScalarMap[str, str]
         sha256: str
-        def __init__(self, dataset_id: _Optional[str] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., sha256: _Optional[str] = ...) -> None: ...
+        kind: DatasetKind
+        text_column: str
+        label_column: str
+        def __init__(self, dataset_id: _Optional[str] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., sha256: _Optional[str] = ..., kind: _Optional[_Union[DatasetKind, str]] = ..., text_column: _Optional[str] = ..., label_column: _Optional[str] = ...) -> None: ...
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     header: CreateDatasetRequest.Header
