@@ -13,6 +13,7 @@ from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, I
 from services.common.timeutil import now, set_timestamp
 from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter, parse_order
 from services.registry import tables as t
+from services.registry.alias_state import AliasState
 from services.registry.artifacts import ArtifactStore
 from services.registry.events import EventLog
 
@@ -138,12 +139,13 @@ class ModelCatalogue:
         """All of a model's aliases in one query (lists would otherwise ask once per version)."""
         aliases: dict[int, list[str]] = {}
         rows = conn.execute(
-            sa.select(t.aliases.c.version, t.aliases.c.alias)
+            sa.select(t.aliases.c.alias, t.aliases.c.version, t.aliases.c.targets, t.aliases.c.shadow)
             .where(t.aliases.c.model_pk == model_row.id)
             .order_by(t.aliases.c.alias)
         )
-        for number, alias in rows:
-            aliases.setdefault(number, []).append(alias)
+        for row in rows:
+            for number in AliasState.from_row(row.version, row.targets, row.shadow, "").versions:
+                aliases.setdefault(number, []).append(row.alias)
         return aliases
 
     def _version_message(self, conn: Connection, model_row, row, aliases=None) -> pb.ModelVersion:
@@ -312,15 +314,7 @@ class ModelCatalogue:
     def delete_version(self, tenant: str, model_id: str, number: int) -> None:
         with self.engine.begin() as conn:
             model_row = self.model_row(conn, tenant, model_id, lock=True)
-            pointing = (
-                conn.execute(
-                    sa.select(t.aliases.c.alias).where(
-                        t.aliases.c.model_pk == model_row.id, t.aliases.c.version == number
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            pointing = self._aliases_by_version(conn, model_row).get(number)
             if pointing:
                 raise FailedPrecondition(
                     f"version {number} of model {model_id!r} is aliased by {sorted(pointing)}; move them first"

@@ -132,7 +132,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def SetAlias(self, request, context):
         model_id, alias = parse_name(request.alias.name, _ALIAS, "alias.name")
         return await asyncio.to_thread(
-            self.aliases.set_alias, tenant_of(context), model_id, alias, request.alias.version
+            self.aliases.set_alias, tenant_of(context), model_id, alias, request.alias, request.expected_revision
         )
 
     async def GetAlias(self, request, context):
@@ -148,6 +148,24 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         model_id, alias = parse_name(request.name, _ALIAS)
         await asyncio.to_thread(self.aliases.delete_alias, tenant_of(context), model_id, alias)
         return pb.DeleteAliasResponse()
+
+    async def ListAliasRevisions(self, request, context):
+        model_id, alias = parse_name(request.name, _ALIAS)
+        revisions, next_token = await asyncio.to_thread(
+            self.aliases.list_revisions,
+            tenant_of(context),
+            model_id,
+            alias,
+            page_size(request.page_size),
+            request.page_token,
+        )
+        return pb.ListAliasRevisionsResponse(revisions=revisions, next_page_token=next_token)
+
+    async def RollbackAlias(self, request, context):
+        model_id, alias = parse_name(request.name, _ALIAS)
+        return await asyncio.to_thread(
+            self.aliases.rollback, tenant_of(context), model_id, alias, request.revision, request.reason
+        )
 
     # uploads
     async def _receive(self, tenant: str, request_iterator: AsyncIterator, header_field: str, open_writer=None):

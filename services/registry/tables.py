@@ -52,6 +52,11 @@ aliases = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("revision", sa.BigInteger, nullable=False),
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    # [[version, weight], ...]; NULL (an alias from before splits) means [[version, 100]].
+    sa.Column("targets", sa.JSON, nullable=True),
+    # [version, percent] or NULL.
+    sa.Column("shadow", sa.JSON, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
 )
 
 datasets = sa.Table(
@@ -94,4 +99,7 @@ events = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False, default=0),
     sa.Column("alias", sa.String(63), nullable=False, default=""),
     sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    # What an alias event set: {"targets": [[v, w], ...], "shadow": [v, pct] | null, "reason": str}.
+    sa.Column("alias_state", sa.JSON, nullable=True),
+    sa.Index("ix_events_tenant_model_alias", "tenant", "model_id", "alias", "revision"),
 )

@@ -102,6 +102,17 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
             lambda: stub.DeleteAlias(pb.DeleteAliasRequest(name="models/x/aliases/production"), metadata=B),
             NOT_FOUND,
         ),
+        # Tenant A's alias history exists (its model `m`); B neither reads it nor rolls it back.
+        "ListAliasRevisions": (
+            lambda: stub.ListAliasRevisions(pb.ListAliasRevisionsRequest(name="models/m/aliases/production"), metadata=B),
+            NOT_FOUND,
+        ),
+        "RollbackAlias": (
+            lambda: stub.RollbackAlias(
+                pb.RollbackAliasRequest(name="models/m/aliases/production", revision=1), metadata=B
+            ),
+            NOT_FOUND,
+        ),
         "CreateDataset": (lambda: upload_dataset(stub, "tenant-b", dataset_id="d"), grpc.StatusCode.OK),
         "GetDataset": (lambda: stub.GetDataset(pb.GetDatasetRequest(name="datasets/other"), metadata=B), NOT_FOUND),
         "ListDatasets": (

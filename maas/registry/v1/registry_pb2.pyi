@@ -147,16 +147,46 @@ class ModelVersion(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ...) -> None: ...
 
 class Alias(_message.Message):
-    __slots__ = ("name", "version", "update_time", "revision")
+    __slots__ = ("name", "version", "update_time", "revision", "targets", "shadow", "reason")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     update_time: _timestamp_pb2.Timestamp
     revision: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
+    targets: _containers.RepeatedCompositeFieldContainer[AliasTarget]
+    shadow: AliasShadow
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class AliasTarget(_message.Message):
+    __slots__ = ("version", "weight")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    weight: int
+    def __init__(self, version: _Optional[int] = ..., weight: _Optional[int] = ...) -> None: ...
+
+class AliasShadow(_message.Message):
+    __slots__ = ("version", "percent")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    percent: float
+    def __init__(self, version: _Optional[int] = ..., percent: _Optional[float] = ...) -> None: ...
+
+class AliasRevision(_message.Message):
+    __slots__ = ("alias", "deleted")
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    alias: Alias
+    deleted: bool
+    def __init__(self, alias: _Optional[_Union[Alias, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
 
 class Column(_message.Message):
     __slots__ = ("name", "datatype", "shape")
@@ -318,10 +348,12 @@ class DeleteModelVersionResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SetAliasRequest(_message.Message):
-    __slots__ = ("alias",)
+    __slots__ = ("alias", "expected_revision")
     ALIAS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_REVISION_FIELD_NUMBER: _ClassVar[int]
     alias: Alias
-    def __init__(self, alias: _Optional[_Union[Alias, _Mapping]] = ...) -> None: ...
+    expected_revision: int
+    def __init__(self, alias: _Optional[_Union[Alias, _Mapping]] = ..., expected_revision: _Optional[int] = ...) -> None: ...
 
 class GetAliasRequest(_message.Message):
     __slots__ = ("name",)
@@ -350,6 +382,34 @@ class DeleteAliasRequest(_message.Message):
 class DeleteAliasResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ListAliasRevisionsRequest(_message.Message):
+    __slots__ = ("name", "page_size", "page_token")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    page_size: int
+    page_token: str
+    def __init__(self, name: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAliasRevisionsResponse(_message.Message):
+    __slots__ = ("revisions", "next_page_token")
+    REVISIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    revisions: _containers.RepeatedCompositeFieldContainer[AliasRevision]
+    next_page_token: str
+    def __init__(self, revisions: _Optional[_Iterable[_Union[AliasRevision, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RollbackAliasRequest(_message.Message):
+    __slots__ = ("name", "revision", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    revision: int
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., revision: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CreateDatasetRequest(_message.Message):
     __slots__ = ("header", "chunk")
@@ -503,7 +563,7 @@ class WatchRegistryEventsRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., after_revision: _Optional[int] = ...) -> None: ...
 
 class RegistryEvent(_message.Message):
-    __slots__ = ("revision", "kind", "model", "version", "alias", "event_time")
+    __slots__ = ("revision", "kind", "model", "version", "alias", "event_time", "targets", "shadow", "reason")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[RegistryEvent.Kind]
@@ -524,13 +584,19 @@ class RegistryEvent(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     revision: int
     kind: RegistryEvent.Kind
     model: str
     version: int
     alias: str
     event_time: _timestamp_pb2.Timestamp
-    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    targets: _containers.RepeatedCompositeFieldContainer[AliasTarget]
+    shadow: AliasShadow
+    reason: str
+    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class GetStorageUsageRequest(_message.Message):
     __slots__ = ()

@@ -106,6 +106,16 @@ class RegistryServiceStub:
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasResponse.FromString,
                 _registered_method=True)
+        self.ListAliasRevisions = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/ListAliasRevisions',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsResponse.FromString,
+                _registered_method=True)
+        self.RollbackAlias = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/RollbackAlias',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.RollbackAliasRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.Alias.FromString,
+                _registered_method=True)
         self.CreateDataset = channel.stream_unary(
                 '/maas.registry.v1.RegistryService/CreateDataset',
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.CreateDatasetRequest.SerializeToString,
@@ -267,6 +277,22 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAliasRevisions(self, request, context):
+        """Lists an alias's history, newest first: every change (set, split, shadow,
+        rollout step, rollback, deletion) with its revision and reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackAlias(self, request, context):
+        """Sets an alias back to what it was at an earlier revision (a new revision
+        in its history, whose reason names the one restored).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateDataset(self, request_iterator, context):
         """Uploads a dataset version: the first message carries the header, the
         following ones the file's bytes. CSV needs a header row.
@@ -421,6 +447,16 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.DeleteAlias,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasResponse.SerializeToString,
+            ),
+            'ListAliasRevisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAliasRevisions,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsResponse.SerializeToString,
+            ),
+            'RollbackAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackAlias,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.RollbackAliasRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.Alias.SerializeToString,
             ),
             'CreateDataset': grpc.stream_unary_rpc_method_handler(
                     servicer.CreateDataset,
@@ -853,6 +889,60 @@ class RegistryService:
             '/maas.registry.v1.RegistryService/DeleteAlias',
             maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasRequest.SerializeToString,
             maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAliasRevisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/ListAliasRevisions',
+            maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/RollbackAlias',
+            maas_dot_registry_dot_v1_dot_registry__pb2.RollbackAliasRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.Alias.FromString,
             options,
             channel_credentials,
             insecure,
