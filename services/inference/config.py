@@ -52,6 +52,9 @@ class InferenceSettings(ServiceSettings):
     gpu_memory_limit_mb: int = Field(default=0, ge=0, description="Cap on GPU memory per GPU; 0 = no cap.")
     intra_op_threads: int = Field(default=0, ge=0, description="TensorFlow threads within one op; 0 = its default.")
     inter_op_threads: int = Field(default=0, ge=0, description="TensorFlow ops run at once; 0 = its default.")
+    shadow_max_in_flight: int = Field(
+        default=64, ge=1, description="Mirrored (shadow) requests running at once; more are dropped and counted."
+    )
     workers: int = Field(
         default=1,
         ge=0,

@@ -86,6 +86,45 @@ class InferenceMetrics:
             registry=registry,
         )
         self._runtimes: dict[tuple[str, str, str], str] = {}
+        shadow_labels = [*labels, "shadow_version"]
+        self.shadow_requests = Counter(
+            "maas_inference_shadow_requests_total",
+            "Mirrored requests run on an alias's shadow version, by status code (version: the primary's).",
+            [*shadow_labels, "code"],
+            registry=registry,
+        )
+        self.shadow_seconds = Histogram(
+            "maas_inference_shadow_request_seconds",
+            "Latency of the shadow version on mirrored requests (the caller never waits for it).",
+            shadow_labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.shadow_rows = Counter(
+            "maas_inference_shadow_rows_total",
+            "Rows compared between primary and shadow.",
+            shadow_labels,
+            registry=registry,
+        )
+        self.shadow_disagreeing_rows = Counter(
+            "maas_inference_shadow_disagreeing_rows_total",
+            "Compared rows where the shadow's answer differs (another argmax, or beyond tolerance).",
+            shadow_labels,
+            registry=registry,
+        )
+        self.shadow_abs_difference = Histogram(
+            "maas_inference_shadow_mean_abs_difference",
+            "Mean absolute difference between the primary's and the shadow's first output, per request.",
+            shadow_labels,
+            buckets=(1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5),
+            registry=registry,
+        )
+        self.shadow_dropped = Counter(
+            "maas_inference_shadow_dropped_total",
+            "Requests not mirrored because too many shadow requests were running.",
+            ["tenant", "model", "shadow_version"],
+            registry=registry,
+        )
         self.in_flight = Gauge(
             "maas_inference_inflight_requests",
             "Inference requests being served (the autoscaling signal).",

@@ -145,7 +145,9 @@ class AliasCatalogue:
             raise InvalidArgument("revision: must be a positive revision of the alias's history")
         with self.engine.begin() as conn:
             model_row = self._models.model_row(conn, tenant, model_id, lock=True)
-            row = conn.execute(self._history_query(tenant, model_id, alias).where(t.events.c.revision == revision)).first()
+            row = conn.execute(
+                self._history_query(tenant, model_id, alias).where(t.events.c.revision == revision)
+            ).first()
             if row is None:
                 raise NotFound(f"revision {revision} is not in the history of alias {alias!r} of model {model_id!r}")
             if row.kind == Kind.KIND_ALIAS_DELETED:

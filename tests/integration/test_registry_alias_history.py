@@ -5,11 +5,21 @@ import grpc
 import pytest
 
 from maas.registry.v1 import registry_pb2 as pb
-from tests.conftest import status_of, tenant_md
-from tests.integration.test_registry_service import registry, upload_artifact  # noqa: F401 - fixture
+from maas.registry.v1 import registry_pb2_grpc
+from services.registry.config import RegistrySettings
+from services.registry.server import build_server
+from tests.conftest import running, service_settings, status_of, tenant_md
+from tests.integration.test_registry_service import upload_artifact
 
 MD = tenant_md("acme")
 NAME = "models/m/aliases/production"
+
+
+@pytest.fixture
+def registry(data_dir, database_url):
+    settings = service_settings(RegistrySettings, data_dir, database_url=database_url)
+    with running(build_server, settings) as server, grpc.insecure_channel(server.address) as channel:
+        yield server, registry_pb2_grpc.RegistryServiceStub(channel), channel
 
 
 def make_versions(stub, count: int) -> None:

@@ -104,7 +104,9 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
         ),
         # Tenant A's alias history exists (its model `m`); B neither reads it nor rolls it back.
         "ListAliasRevisions": (
-            lambda: stub.ListAliasRevisions(pb.ListAliasRevisionsRequest(name="models/m/aliases/production"), metadata=B),
+            lambda: stub.ListAliasRevisions(
+                pb.ListAliasRevisionsRequest(name="models/m/aliases/production"), metadata=B
+            ),
             NOT_FOUND,
         ),
         "RollbackAlias": (
