@@ -1,4 +1,4 @@
-"""`maas models list|show|versions|upload|download` and `maas alias set|list`."""
+"""`maas models list|show|versions|upload|download` and `maas alias set|list|history|rollback`."""
 
 from __future__ import annotations
 
@@ -116,22 +116,75 @@ def cmd_upload(args, client: MaasClient) -> int:
     return 0
 
 
+def _version_number(text: str, client: MaasClient, model: str) -> int:
+    if text == "latest":
+        return client.get_model(model).latest_version
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise CliError(f"version {text!r}: expected a version number or `latest`", 2)
+
+
+def _routing(alias) -> str:
+    """`3` for a plain alias; `3=90 4=10` for a split; `, shadow 5 (10%)` when mirrored."""
+    split = len(alias.targets) > 1
+    text = " ".join(f"{t.version}={t.weight}" for t in alias.targets) if split else str(alias.version)
+    if alias.shadow.version:
+        text += f", shadow {alias.shadow.version} ({alias.shadow.percent:g}%)"
+    return text
+
+
 def cmd_alias_set(args, client: MaasClient) -> int:
-    if args.version == "latest":
-        version = client.get_model(args.model).latest_version
-    elif args.version.isdigit() and int(args.version) > 0:
-        version = int(args.version)
+    weights: dict[int, int] = {}
+    for target in args.versions:
+        number, sep, weight = target.partition("=")
+        if sep and not (weight.isdigit() and int(weight) > 0):
+            raise CliError(f"{target!r}: the weight after `=` must be a positive whole number", 2)
+        version = _version_number(number, client, args.model)
+        if version in weights:
+            raise CliError(f"version {version} is given twice", 2)
+        weights[version] = int(weight) if sep else 0
+    if len(weights) > 1 and not all(weights.values()):
+        raise CliError("a split needs a weight for every version, e.g. 3=90 4=10", 2)
+    shadow = None
+    if args.shadow:
+        number, _, percent = args.shadow.partition(":")
+        try:
+            shadow = (_version_number(number, client, args.model), float(percent or 100))
+        except ValueError:
+            raise CliError(f"--shadow {args.shadow!r}: expected VERSION[:PERCENT], e.g. 5:10", 2) from None
+    if len(weights) == 1:
+        alias = client.set_alias(args.model, args.alias, next(iter(weights)), shadow=shadow, reason=args.reason)
     else:
-        raise CliError(f"version {args.version!r}: expected a version number or `latest`", 2)
-    alias = client.set_alias(args.model, args.alias, version)
-    emit(args, alias, f"{alias.name} -> version {alias.version}")
+        alias = client.set_alias(args.model, args.alias, weights=weights, shadow=shadow, reason=args.reason)
+    emit(args, alias, f"{alias.name} -> version {_routing(alias)}")
     return 0
 
 
 def cmd_alias_list(args, client: MaasClient) -> int:
     aliases = client.list_aliases(args.model)
-    rows = [(a.name.rsplit("/", 1)[-1], a.version, timestamp(a.update_time)) for a in aliases]
-    emit(args, aliases, table(("alias", "version", "updated"), rows))
+    rows = [(a.name.rsplit("/", 1)[-1], _routing(a), a.revision, timestamp(a.update_time)) for a in aliases]
+    emit(args, aliases, table(("alias", "version", "revision", "updated"), rows))
+    return 0
+
+
+def cmd_alias_history(args, client: MaasClient) -> int:
+    revisions = client.alias_history(args.model, args.alias, args.limit)
+    rows = [
+        (
+            r.alias.revision,
+            "(deleted)" if r.deleted else _routing(r.alias),
+            timestamp(r.alias.update_time),
+            r.alias.reason,
+        )
+        for r in revisions
+    ]
+    emit(args, revisions, table(("revision", "version", "time", "reason"), rows))
+    return 0
+
+
+def cmd_alias_rollback(args, client: MaasClient) -> int:
+    alias = client.rollback_alias(args.model, args.alias, args.revision, args.reason)
+    emit(args, alias, f"{alias.name} -> version {_routing(alias)} (revision {alias.revision}: {alias.reason})")
     return 0
 
 
@@ -203,23 +256,55 @@ def register(commands) -> None:
     alias = group(
         commands,
         "alias",
-        "point names like production at model versions",
-        "  maas alias set digits production 3\n  maas alias list digits\n",
+        "point names like production at model versions, split traffic between them, roll back",
+        "  maas alias set digits production 3\n  maas alias set digits production 3=90 4=10\n"
+        "  maas alias list digits\n  maas alias history digits production\n",
     )
     setting = add_command(
         alias,
         "set",
         cmd_alias_set,
-        help="point an alias at a version (creating or moving it)",
-        description="Point an alias at a version; inference follows the move without a restart "
-        "(predictions without a version use `production`).",
-        examples="  maas alias set digits production 3\n  maas alias set digits production latest\n",
+        help="point an alias at a version, or split its traffic between versions",
+        description="Point an alias at a version, or split it by weight (`3=90 4=10`: a request with a routing "
+        "key, the `maas-routing-key` header or the `routing_key` parameter, always lands on the same version; "
+        "others at random). Inference follows the change without a restart or a failed request (predictions "
+        "without a version use `production`). Every change is kept in the alias's history.",
+        examples="  maas alias set digits production 3\n  maas alias set digits production latest\n"
+        "  maas alias set digits production 3=90 4=10 --reason 'canary v4'\n"
+        "  maas alias set digits production 3 --shadow 4:25   # mirror 25% to v4, which answers nobody\n",
     )
     setting.add_argument("model", help="model id or models/{id}")
     setting.add_argument("alias", help="alias name, e.g. production")
-    setting.add_argument("version", help="version number, or `latest` for the newest")
+    setting.add_argument(
+        "versions", nargs="+", metavar="version[=weight]", help="a version number or `latest`; with weights, a split"
+    )
+    setting.add_argument("--shadow", metavar="VERSION[:PERCENT]", help="mirror a share of the traffic to a version")
+    setting.add_argument("--reason", default="", help="a note kept in the alias's history")
 
     listing = add_command(
         alias, "list", cmd_alias_list, help="list a model's aliases", examples="  maas alias list digits\n"
     )
     listing.add_argument("model", help="model id or models/{id}")
+
+    history = add_command(
+        alias,
+        "history",
+        cmd_alias_history,
+        help="list every change of an alias, newest first",
+        examples="  maas alias history digits production\n  maas alias history digits production -o json\n",
+    )
+    history.add_argument("model", help="model id or models/{id}")
+    history.add_argument("alias", help="alias name, e.g. production")
+    history.add_argument("--limit", type=int, help="show at most this many")
+
+    rollback = add_command(
+        alias,
+        "rollback",
+        cmd_alias_rollback,
+        help="set an alias back to what it was at a revision of its history",
+        examples="  maas alias rollback digits production 12 --reason 'v4 answers slower'\n",
+    )
+    rollback.add_argument("model", help="model id or models/{id}")
+    rollback.add_argument("alias", help="alias name, e.g. production")
+    rollback.add_argument("revision", type=int, help="a revision from `maas alias history`")
+    rollback.add_argument("--reason", default="", help="why; kept in the history")

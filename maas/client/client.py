@@ -440,11 +440,40 @@ class MaasClient:
         request = registry_pb2.ListModelVersionsRequest(parent=resource_name("models", model), filter=filter)
         return self._list("registry", "ListModelVersions", request, "model_versions", limit)
 
-    def set_alias(self, model: str, alias: str, version: int) -> registry_pb2.Alias:
-        """Point `alias` of `model` at a version number (creating or moving it)."""
+    def set_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int | None = None,
+        *,
+        weights: dict[int, int] | None = None,
+        shadow: tuple[int, float] | None = None,
+        reason: str = "",
+        expected_revision: int = 0,
+    ) -> registry_pb2.Alias:
+        """Point `alias` of `model` at a version number, or split it: `weights={3: 90, 4: 10}`
+        (sticky per routing key, random otherwise). `shadow=(5, 10)` mirrors 10 % of the traffic
+        to version 5, which answers nobody. `expected_revision` makes the change conditional."""
         name = f"{resource_name('models', model)}/aliases/{alias}"
-        request = registry_pb2.SetAliasRequest(alias=registry_pb2.Alias(name=name, version=version))
+        message = registry_pb2.Alias(name=name, version=version or 0, reason=reason)
+        for number, weight in (weights or {}).items():
+            message.targets.add(version=number, weight=weight)
+        if shadow:
+            message.shadow.version, message.shadow.percent = shadow
+        request = registry_pb2.SetAliasRequest(alias=message, expected_revision=expected_revision)
         return self._call("registry", "SetAlias", request)
+
+    def alias_history(self, model: str, alias: str, limit: int | None = None) -> list[registry_pb2.AliasRevision]:
+        """Every change of an alias, newest first (with its revision and reason)."""
+        name = f"{resource_name('models', model)}/aliases/{alias}"
+        request = registry_pb2.ListAliasRevisionsRequest(name=name)
+        return self._list("registry", "ListAliasRevisions", request, "revisions", limit)
+
+    def rollback_alias(self, model: str, alias: str, revision: int, reason: str = "") -> registry_pb2.Alias:
+        """Set an alias back to what it was at `revision` of its history."""
+        name = f"{resource_name('models', model)}/aliases/{alias}"
+        request = registry_pb2.RollbackAliasRequest(name=name, revision=revision, reason=reason)
+        return self._call("registry", "RollbackAlias", request)
 
     def get_alias(self, model: str, alias: str) -> registry_pb2.Alias:
         name = f"{resource_name('models', model)}/aliases/{alias}"
