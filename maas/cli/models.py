@@ -167,6 +167,30 @@ def cmd_alias_list(args, client: MaasClient) -> int:
     return 0
 
 
+def cmd_alias_rollout(args, client: MaasClient) -> int:
+    try:
+        percents = [int(p) for p in args.steps.split(",")]
+    except ValueError:
+        raise CliError(f"--steps {args.steps!r}: expected percents like 10,50,100", 2) from None
+    steps = [(p, args.min_requests, args.min_seconds) for p in percents]
+    try:
+        alias = client.start_rollout(
+            args.model,
+            args.alias,
+            _version_number(args.candidate, client, args.model),
+            steps,
+            max_error_rate=args.max_error_rate,
+            max_p99_seconds=args.max_p99_ms / 1000,
+            max_disagreement=args.max_disagreement,
+            mirror_percent=args.mirror,
+            reason=args.reason,
+        )
+    except ValueError as error:
+        raise CliError(str(error), 2) from None
+    emit(args, alias, f"{alias.name} -> version {_routing(alias)} (rollout step 1 of {len(steps)})")
+    return 0
+
+
 def cmd_alias_history(args, client: MaasClient) -> int:
     revisions = client.alias_history(args.model, args.alias, args.limit)
     rows = [
@@ -296,6 +320,30 @@ def register(commands) -> None:
     history.add_argument("model", help="model id or models/{id}")
     history.add_argument("alias", help="alias name, e.g. production")
     history.add_argument("--limit", type=int, help="show at most this many")
+
+    rollout = add_command(
+        alias,
+        "rollout",
+        cmd_alias_rollout,
+        help="move an alias to a candidate step by step; inference promotes it or rolls it back by itself",
+        description="Start a rollout: the candidate answers each step's percent of the alias's requests; a step "
+        "passes after --min-requests candidate requests and --min-seconds, if the candidate's error rate, p99 "
+        "latency and disagreement with the primary (on --mirror percent of the primary's requests) stay within "
+        "the limits; breaching one rolls the alias back. Each move, with its figures, is in `maas alias history`.",
+        examples="  maas alias rollout digits production --candidate 4 --steps 10,50,100 --min-requests 500 \\\n"
+        "      --min-seconds 60 --max-error-rate 0.01 --max-p99-ms 50 --max-disagreement 0.05 --mirror 20\n",
+    )
+    rollout.add_argument("model", help="model id or models/{id}")
+    rollout.add_argument("alias", help="alias name, e.g. production")
+    rollout.add_argument("--candidate", required=True, help="the version to roll out (or `latest`)")
+    rollout.add_argument("--steps", default="10,50,100", help="candidate percents, comma-separated")
+    rollout.add_argument("--min-requests", type=int, default=100, help="candidate requests per step")
+    rollout.add_argument("--min-seconds", type=float, default=60, help="shortest time per step")
+    rollout.add_argument("--max-error-rate", type=float, default=0.01, help="share of failed requests (0: off)")
+    rollout.add_argument("--max-p99-ms", type=float, default=0, help="p99 latency limit in ms (0: off)")
+    rollout.add_argument("--max-disagreement", type=float, default=0, help="share of differing answers (0: off)")
+    rollout.add_argument("--mirror", type=float, default=0, help="percent of the primary's requests compared")
+    rollout.add_argument("--reason", default="", help="a note kept in the alias's history")
 
     rollback = add_command(
         alias,

@@ -463,6 +463,43 @@ class MaasClient:
         request = registry_pb2.SetAliasRequest(alias=message, expected_revision=expected_revision)
         return self._call("registry", "SetAlias", request)
 
+    def start_rollout(
+        self,
+        model: str,
+        alias: str,
+        candidate: int,
+        steps: list[tuple[int, int, float]],
+        *,
+        max_error_rate: float = 0.0,
+        max_p99_seconds: float = 0.0,
+        max_disagreement: float = 0.0,
+        mirror_percent: float = 0.0,
+        reason: str = "",
+    ) -> registry_pb2.Alias:
+        """Move `alias` from the version it points at to `candidate` in `steps` of (percent,
+        minimum requests, minimum seconds); inference promotes the candidate after the last step,
+        or rolls back as soon as a step breaches a limit (0: not checked). `mirror_percent` of
+        the primary's requests are also run on the candidate to measure disagreement."""
+        current = self.get_alias(model, alias)
+        if len(current.targets) > 1:
+            raise ValueError(f"alias {alias!r} splits its traffic already; point it at one version first")
+        plan = registry_pb2.RolloutPlan(
+            candidate_version=candidate,
+            max_error_rate=max_error_rate,
+            max_disagreement=max_disagreement,
+            mirror_percent=mirror_percent,
+        )
+        plan.max_p99_latency.FromMicroseconds(round(max_p99_seconds * 1e6))
+        for percent, min_requests, min_seconds in steps:
+            step = plan.steps.add(percent=percent, min_requests=min_requests)
+            step.min_duration.FromMicroseconds(round(min_seconds * 1e6))
+        rollout = registry_pb2.Rollout(
+            plan=plan, primary_version=current.version, state=registry_pb2.Rollout.State.STATE_RUNNING
+        )
+        message = registry_pb2.Alias(name=current.name, rollout=rollout, reason=reason or f"rollout of {candidate}")
+        request = registry_pb2.SetAliasRequest(alias=message, expected_revision=current.revision)
+        return self._call("registry", "SetAlias", request)
+
     def alias_history(self, model: str, alias: str, limit: int | None = None) -> list[registry_pb2.AliasRevision]:
         """Every change of an alias, newest first (with its revision and reason)."""
         name = f"{resource_name('models', model)}/aliases/{alias}"

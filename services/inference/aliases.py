@@ -6,7 +6,7 @@ if it breaks."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 
 import grpc
 import structlog
@@ -20,14 +20,19 @@ Kind = rpb.RegistryEvent.Kind
 # Called with (tenant, model, old route, new route): before the switch (load and warm what the
 # new route adds) and after it (drain and unload what it dropped).
 SwapHook = Callable[[str, str, Route, Route], Awaitable[None]]
+# Called with (tenant, model, alias, route or None once deleted) whenever an alias's route is set.
+RouteListener = Callable[[str, str, str, "Route | None"], None]
 RECONNECT_SECONDS = (0.2, 0.5, 1, 2, 5)
 
 
 class AliasFollower:
-    def __init__(self, registry: RegistryClient, before_swap: SwapHook, after_swap: SwapHook) -> None:
+    def __init__(
+        self, registry: RegistryClient, before_swap: SwapHook, after_swap: SwapHook, on_route: RouteListener
+    ) -> None:
         self._registry = registry
         self._before_swap = before_swap
         self._after_swap = after_swap
+        self._on_route = on_route
         self._routes: dict[tuple[str, str, str], Route] = {}
         self._watchers: dict[str, asyncio.Task] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
@@ -39,17 +44,21 @@ class AliasFollower:
     def versions_in_use(self, tenant: str, model: str) -> set[int]:
         return {n for (t, m, _), r in self._routes.items() if (t, m) == (tenant, model) for n in r.versions}
 
-    async def _route(
-        self,
-        tenant: str,
-        model: str,
-        targets: Iterable[rpb.AliasTarget],
-        shadow: rpb.AliasShadow,
-        revision: int,
-    ) -> Route:
+    async def _route(self, tenant: str, model: str, state: rpb.Alias | rpb.RegistryEvent, changed_at: float) -> Route:
+        """The route of an alias (or an alias event), with its versions looked up."""
+        targets = state.targets or [rpb.AliasTarget(version=state.version, weight=1)]
         versions = [(await self._registry.version(tenant, model, t.version), t.weight) for t in targets]
+        shadow = state.shadow
         shadow_version = await self._registry.version(tenant, model, shadow.version) if shadow.version else None
-        return Route(tuple(versions), shadow_version, shadow.percent / 100 if shadow_version else 0.0, revision)
+        running = state.HasField("rollout") and state.rollout.state == rpb.Rollout.State.STATE_RUNNING
+        return Route(
+            tuple(versions),
+            shadow_version,
+            shadow.percent / 100 if shadow_version else 0.0,
+            state.revision,
+            state.rollout if running else None,
+            changed_at,
+        )
 
     async def resolve(self, tenant: str, model: str, alias: str) -> Route:
         route = self._routes.get((tenant, model, alias))
@@ -60,9 +69,9 @@ class AliasFollower:
             route = self._routes.get((tenant, model, alias))
             if route is None:
                 current = await self._registry.alias(tenant, model, alias)
-                targets = current.targets or [rpb.AliasTarget(version=current.version, weight=1)]
-                route = await self._route(tenant, model, targets, current.shadow, current.revision)
+                route = await self._route(tenant, model, current, current.update_time.ToMicroseconds() / 1e6)
                 self._routes[(tenant, model, alias)] = route
+                self._on_route(tenant, model, alias, route)
                 if tenant not in self._watchers:
                     self._watchers[tenant] = asyncio.create_task(
                         self._watch(tenant, current.revision), name=f"alias-watch-{tenant}"
@@ -95,10 +104,10 @@ class AliasFollower:
             old = self._routes.get(key)
             if old is None or event.revision <= old.revision:
                 return
-            targets = event.targets or [rpb.AliasTarget(version=event.version, weight=1)]
-            new = await self._route(tenant, model, targets, event.shadow, event.revision)
+            new = await self._route(tenant, model, event, event.event_time.ToMicroseconds() / 1e6)
             await self._before_swap(tenant, model, old, new)
             self._routes[key] = new  # traffic moves here, in one step
+            self._on_route(tenant, model, event.alias, new)
             log.info(
                 "alias changed",
                 tenant=tenant,
@@ -114,6 +123,7 @@ class AliasFollower:
             for key in [k for k in self._routes if k[:2] == (tenant, model)]:
                 if event.kind == Kind.KIND_MODEL_DELETED or key[2] == event.alias:
                     del self._routes[key]
+                    self._on_route(*key, None)
 
     async def close(self) -> None:
         for task in self._watchers.values():

@@ -55,6 +55,9 @@ class InferenceSettings(ServiceSettings):
     shadow_max_in_flight: int = Field(
         default=64, ge=1, description="Mirrored (shadow) requests running at once; more are dropped and counted."
     )
+    rollout_check_seconds: float = Field(
+        default=1.0, gt=0, description="How often the rollout controller judges the steps of running rollouts."
+    )
     workers: int = Field(
         default=1,
         ge=0,

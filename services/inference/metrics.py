@@ -125,6 +125,18 @@ class InferenceMetrics:
             ["tenant", "model", "shadow_version"],
             registry=registry,
         )
+        self.rollout_step = Gauge(
+            "maas_inference_rollout_step",
+            "The step (1, 2, ...) of the rollout an alias is in; 0 when it is in none.",
+            ["tenant", "model", "alias"],
+            registry=registry,
+        )
+        self.rollout_changes = Counter(
+            "maas_inference_rollout_changes_total",
+            "Alias changes this process's rollout controller made: advanced, promoted or rolled_back.",
+            ["tenant", "model", "alias", "outcome"],
+            registry=registry,
+        )
         self.in_flight = Gauge(
             "maas_inference_inflight_requests",
             "Inference requests being served (the autoscaling signal).",

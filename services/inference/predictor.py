@@ -74,7 +74,7 @@ class Predictor:
         except BaseException:
             self._metrics.in_flight.dec()
             raise
-        return Call(self, model, deadline, route.mirror())
+        return Call(self, model, deadline, route.mirror(version))
 
     def mirror(self, call: Call, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
         self._repository.shadows.mirror(call.model, call.shadow, inputs, outputs)
@@ -85,6 +85,7 @@ class Predictor:
         key = call.model.key
         counters = self._metrics.for_version(key.tenant, key.model, key.version)
         counters.requests(code).inc()
+        self._repository.rollouts.request(key.tenant, key.model, key.version, code, seconds)
         call.model.statistics.request(seconds, code == "OK", call.rows)
         if code == "OK":
             counters.latency.observe(seconds)

@@ -49,6 +49,17 @@ class RegistryClient:
             rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"), metadata=_metadata(tenant), timeout=30
         )
 
+    async def set_alias(self, tenant: str, alias: rpb.Alias, expected_revision: int) -> rpb.Alias:
+        """Change an alias only if it is still at `expected_revision` (the rollout controller)."""
+        try:
+            return await self._stub.SetAlias(
+                rpb.SetAliasRequest(alias=alias, expected_revision=expected_revision),
+                metadata=_metadata(tenant),
+                timeout=LOOKUP_TIMEOUT,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error) from None
+
     def watch(self, tenant: str, after_revision: int) -> AsyncIterator[rpb.RegistryEvent]:
         return self._stub.WatchRegistryEvents(
             rpb.WatchRegistryEventsRequest(after_revision=after_revision), metadata=_metadata(tenant)

@@ -20,6 +20,7 @@ from services.inference.loader import ModelFailed, ModelLoader
 from services.inference.memory import ModelKey, ModelMemory
 from services.inference.metrics import InferenceMetrics
 from services.inference.registry_client import RegistryClient
+from services.inference.rollouts import RolloutController
 from services.inference.routing import Route
 from services.inference.shadow import ShadowMirror
 from services.inference.switch import RuntimeSwitch
@@ -51,8 +52,10 @@ class ModelRepository:
         self._numbered: dict[tuple[str, str, str], Route] = {}
         # Versions that failed validation here: refused at once instead of validated again.
         self._failed: dict[ModelKey, ModelFailed] = {}
-        self.aliases = AliasFollower(registry, self._preload, self._retire)
+        self.rollouts = RolloutController(registry, metrics, settings.rollout_check_seconds)
+        self.aliases = AliasFollower(registry, self._preload, self._retire, self.rollouts.observe)
         self.shadows = ShadowMirror(self.load_version, metrics, settings.shadow_max_in_flight)
+        self.shadows.listeners.append(self.rollouts.mirrored)
 
     async def route(self, tenant: str, model: str, ref: str) -> Route:
         """Where a number or alias (empty: `production`) sends requests."""
@@ -192,6 +195,7 @@ class ModelRepository:
 
     async def close(self) -> None:
         await self.aliases.close()
+        await self.rollouts.close()
         await self.shadows.close()
         for key in self._memory:
             await self._evict(key)

@@ -39,6 +39,10 @@ class Route:
     shadow: rpb.ModelVersion | None = None
     shadow_share: float = 0.0  # 0 to 1
     revision: int = 0
+    # The rollout the alias is in (None when it is in none), and when the alias last changed
+    # (seconds since the epoch, the registry's clock: a rollout step starts then).
+    rollout: rpb.Rollout | None = None
+    changed_at: float = 0.0
     _bounds: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -72,8 +76,10 @@ class Route:
         point = key_point(routing_key) if routing_key else random.random()
         return self.targets[bisect.bisect_right(self._bounds, point)][0]
 
-    def mirror(self) -> rpb.ModelVersion | None:
-        """The shadow version if this request is one of the mirrored share."""
-        if self.shadow is not None and random.random() < self.shadow_share:
-            return self.shadow
+    def mirror(self, chosen: rpb.ModelVersion) -> rpb.ModelVersion | None:
+        """The shadow version if this request is one of the mirrored share (a shadow that also
+        answers, a rollout's candidate, is compared only on the requests others answered)."""
+        shadow = self.shadow
+        if shadow is not None and shadow.version != chosen.version and random.random() < self.shadow_share:
+            return shadow
         return None

@@ -14,6 +14,7 @@ import structlog
 
 from maas.registry.v1 import registry_pb2 as rpb
 from services.common.errors import DomainError
+from services.inference.codec import check_batch, check_tensor, datatype_of
 from services.inference.loaded import LoadedModel
 from services.inference.metrics import InferenceMetrics
 
@@ -91,7 +92,12 @@ class ShadowMirror:
         comparison = None
         try:
             candidate = await self._load(key.tenant, key.model, shadow)
-            got = await candidate.infer(inputs, None)
+            # The primary's inputs fit the primary; a candidate with another signature fails here,
+            # as it would for a caller, not inside its runtime.
+            check_batch(inputs, candidate.inputs, candidate.batched)
+            for name, spec in candidate.inputs.items():
+                check_tensor(f"inputs[{name}]", datatype_of(inputs[name].dtype) or "", inputs[name].shape, spec)
+            got = await candidate.infer({name: inputs[name] for name in candidate.inputs}, None)
             code = "OK"
         except DomainError as error:
             code = error.code.name

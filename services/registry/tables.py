@@ -57,6 +57,8 @@ aliases = sa.Table(
     # [version, percent] or NULL.
     sa.Column("shadow", sa.JSON, nullable=True),
     sa.Column("reason", sa.Text, nullable=False, default=""),
+    # The Rollout message as JSON, or NULL.
+    sa.Column("rollout", sa.JSON, nullable=True),
 )
 
 datasets = sa.Table(

@@ -3,10 +3,13 @@ registry with small real SavedModels: weights honoured under load, sticky routin
 request while the split changes, and a shadow that answers nobody but is compared."""
 
 import asyncio
+import hashlib
 import threading
+import time
 from collections import Counter
 
 import grpc
+import keras
 import numpy as np
 import pytest
 
@@ -17,8 +20,10 @@ from services.inference.config import InferenceSettings
 from services.inference.server import build_server as build_inference
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
+from services.trainer.runner import export_saved_model
 from tests.conftest import running, service_settings, tenant_md
 from tests.integration.test_inference_service import FEATURES, infer_request, outputs_of, register, tiny_model
+from tests.integration.test_registry_service import upload_artifact
 
 pytestmark = pytest.mark.slow
 MD = tenant_md("acme")
@@ -38,9 +43,11 @@ def servers(tmp_path_factory):
             grpc.insecure_channel(inference_server.address) as channel,
         ):
             registry = registry_pb2_grpc.RegistryServiceStub(registry_channel)
-            models = {n: tiny_model(n) for n in (1, 2, 3)}
+            # 4 answers as 1 does (a good candidate); 2 and 3 disagree with it on most inputs.
+            models = {n: tiny_model(n) for n in (1, 2, 3)} | {4: tiny_model(1)}
             for number, model in models.items():
                 assert register(registry, model, tmp_path_factory.mktemp(f"export{number}")).version == number
+            assert register_broken(registry, tmp_path_factory.mktemp("broken")).version == BROKEN
             set_split(registry, (1, 100))
             yield {
                 "registry": registry,
@@ -49,6 +56,30 @@ def servers(tmp_path_factory):
                 "models": models,
                 "oip": grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel),
             }
+
+
+BROKEN = 5
+
+
+def register_broken(registry, workdir) -> rpb.ModelVersion:
+    """A version that answers every request of the alias's callers with an error: it takes five
+    features where they send four."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input(shape=(FEATURES + 1,), name="features")
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="probabilities")(inputs))
+    archive = export_saved_model(model, FEATURES + 1, "probabilities", workdir)
+    artifact = upload_artifact(registry, "acme", archive, hashlib.sha256(archive).hexdigest())
+    signature = rpb.Signature(
+        method_name="serving_default",
+        inputs=[rpb.TensorSpec(name="features", datatype="FP32", shape=[-1, FEATURES + 1])],
+        outputs=[rpb.TensorSpec(name="probabilities", datatype="FP32", shape=[-1, 3])],
+    )
+    return registry.CreateModelVersion(
+        rpb.CreateModelVersionRequest(
+            parent="models/tiny", model_version=rpb.ModelVersion(artifact=artifact.name, signature=signature)
+        ),
+        metadata=MD,
+    )
 
 
 def set_split(registry, *targets: tuple[int, int], shadow: tuple[int, float] | None = None) -> rpb.Alias:
@@ -195,3 +226,93 @@ def test_a_shadow_answers_nobody_and_its_disagreement_is_counted(servers):
     # The shadow's requests are not the alias's: version 3 served no request of its own.
     assert sample(servers["metrics"], "maas_inference_requests_total", version="3", code="OK") == served_before
     set_split(servers["registry"], (1, 100))
+
+
+def start_rollout(registry, candidate: int) -> rpb.Alias:
+    """What `MaasClient.start_rollout` sends: 10, 50, 100 percent, 60 candidate requests and half a
+    second per step, at most 5% errors, 5% disagreement on all of the primary's requests."""
+    current = set_split(registry, (1, 100))
+    plan = rpb.RolloutPlan(candidate_version=candidate, max_error_rate=0.05, max_disagreement=0.05, mirror_percent=100)
+    plan.max_p99_latency.FromMilliseconds(2000)
+    for percent in (10, 50, 100):
+        plan.steps.add(percent=percent, min_requests=60).min_duration.FromMilliseconds(500)
+    rollout = rpb.Rollout(plan=plan, primary_version=1, state=rpb.Rollout.State.STATE_RUNNING)
+    alias = rpb.Alias(name=ALIAS, rollout=rollout, reason=f"rollout of {candidate}")
+    return registry.SetAlias(rpb.SetAliasRequest(alias=alias, expected_revision=current.revision), metadata=MD)
+
+
+def run_rollout(servers, candidate: int, timeout: float = 90) -> tuple[rpb.Alias, list[rpb.AliasRevision], Counter]:
+    """Start a rollout and send traffic to the alias until the controller has finished it."""
+    started = start_rollout(servers["registry"], candidate)
+    finished = threading.Event()
+    outcomes: Counter = Counter()
+
+    async def traffic():
+        x = np.random.default_rng(11).normal(size=(16, FEATURES)).astype(np.float32)
+        async with grpc.aio.insecure_channel(servers["address"]) as channel:
+            stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
+
+            async def client(i):
+                while not finished.is_set():
+                    try:
+                        response = await stub.ModelInfer(infer_request(x[i : i + 1]), metadata=MD, timeout=10)
+                        outcomes[response.model_version] += 1
+                    except grpc.aio.AioRpcError as error:
+                        outcomes[error.code().name] += 1
+                        await asyncio.sleep(0.01)
+
+            await asyncio.gather(*(client(i) for i in range(16)))
+
+    thread = threading.Thread(target=lambda: asyncio.run(traffic()))
+    thread.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            alias = servers["registry"].GetAlias(rpb.GetAliasRequest(name=ALIAS), metadata=MD)
+            if alias.rollout.state != rpb.Rollout.State.STATE_RUNNING or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        finished.set()
+        thread.join(30)
+    history = servers["registry"].ListAliasRevisions(rpb.ListAliasRevisionsRequest(name=ALIAS), metadata=MD)
+    mine = [r for r in history.revisions if r.alias.revision >= started.revision]
+    return alias, list(reversed(mine)), outcomes
+
+
+def test_a_good_candidate_is_promoted_through_every_step(servers):
+    alias, history, outcomes = run_rollout(servers, 4)
+    reasons = [r.alias.reason for r in history]
+    print("\n" + "\n".join(reasons))
+    assert alias.rollout.state == rpb.Rollout.State.STATE_PROMOTED, reasons
+    assert [(t.version, t.weight) for t in alias.targets] == [(4, 100)]
+    assert [[(t.version, t.weight) for t in r.alias.targets] for r in history] == [
+        [(1, 90), (4, 10)],
+        [(1, 50), (4, 50)],
+        [(4, 100)],
+        [(4, 100)],
+    ]
+    assert "step 1 of 3 (10% to version 4) passed" in reasons[1]
+    assert "step 3 of 3 (100% to version 4) passed" in reasons[3] and reasons[3].endswith("version 4 promoted")
+    assert set(outcomes) <= {"1", "4"}, outcomes  # no failed request on the way
+    set_split(servers["registry"], (1, 100))
+
+
+@pytest.mark.parametrize(
+    ("candidate", "why"),
+    [(BROKEN, "error rate above 0.05"), (2, "disagreement with the primary above 0.05")],
+    ids=["errors", "disagrees"],
+)
+def test_a_bad_candidate_is_rolled_back_by_itself_and_the_history_says_why(servers, candidate, why):
+    alias, history, _ = run_rollout(servers, candidate)
+    reasons = [r.alias.reason for r in history]
+    print("\n" + "\n".join(reasons))
+    assert alias.rollout.state == rpb.Rollout.State.STATE_ROLLED_BACK, reasons
+    assert [(t.version, t.weight) for t in alias.targets] == [(1, 100)] and not alias.HasField("shadow")
+    assert f"rollout rolled back at step 1 of 3 (10% to version {candidate}): {why}" in reasons[-1]
+    assert len(history) == 2  # it never reached step 2
+    step = servers["metrics"].get_sample_value(
+        "maas_inference_rollout_changes_total",
+        {"tenant": "acme", "model": "tiny", "alias": "production", "outcome": "rolled_back"},
+    )
+    assert step >= 1

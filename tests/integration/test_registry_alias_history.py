@@ -66,7 +66,6 @@ def test_a_split_is_stored_read_back_and_guards_its_versions(registry):
     [
         (split((3, 90), (3, 10)), "a version appears twice"),
         (split((3, 0)), "weight: must be 1 to 10000"),
-        (split((3, 90), (4, 10), shadow=(3, 10)), "already answers the alias"),
         (split((3, 90), shadow=(4, 150)), "shadow.percent"),
         (pb.Alias(name=NAME, version=4, targets=[pb.AliasTarget(version=3, weight=1)]), "not one of the targets"),
         (pb.Alias(name=NAME), "alias.version: must be a positive"),
@@ -137,3 +136,44 @@ def test_watch_carries_the_split(registry):
             assert event.version == 1 and event.reason == "r"
             break
     stream.cancel()
+
+
+def rollout_alias(step: int, targets: tuple[tuple[int, int], ...], **plan) -> pb.Alias:
+    alias = split(*targets)
+    alias.rollout.primary_version = 1
+    alias.rollout.step = step
+    alias.rollout.state = pb.Rollout.State.STATE_RUNNING
+    alias.rollout.plan.candidate_version = 2
+    for percent in (10, 50):
+        alias.rollout.plan.steps.add(percent=percent, min_requests=100).min_duration.seconds = 5
+    alias.rollout.plan.max_error_rate = 0.05
+    for key, value in plan.items():
+        setattr(alias.rollout.plan, key, value)
+    return alias
+
+
+def test_a_rollout_is_stored_and_its_targets_must_be_its_steps(registry):
+    _, stub, _ = registry
+    make_versions(stub, 2)
+    stored = stub.SetAlias(pb.SetAliasRequest(alias=rollout_alias(0, ((1, 90), (2, 10)))), metadata=MD)
+    assert stored.rollout.plan.steps[1].percent == 50 and stored.rollout.plan.steps[1].min_duration.seconds == 5
+    history = stub.ListAliasRevisions(pb.ListAliasRevisionsRequest(name=NAME), metadata=MD).revisions
+    assert history[0].alias.rollout == stored.rollout
+    # Without targets the registry routes as the rollout's state says (the controller's writes).
+    derived = rollout_alias(1, (), mirror_percent=20)
+    derived.reason = "step 1 passed"
+    moved = stub.SetAlias(pb.SetAliasRequest(alias=derived, expected_revision=stored.revision), metadata=MD)
+    assert [(t.version, t.weight) for t in moved.targets] == [(1, 50), (2, 50)]
+    assert (moved.shadow.version, moved.shadow.percent) == (2, 20)
+    derived.rollout.state = pb.Rollout.State.STATE_ROLLED_BACK
+    back = stub.SetAlias(pb.SetAliasRequest(alias=derived), metadata=MD)
+    assert [(t.version, t.weight) for t in back.targets] == [(1, 100)] and not back.HasField("shadow")
+    for alias, message in (
+        (rollout_alias(1, ((1, 90), (2, 10))), "the rollout's state means 1=50 2=50"),
+        (rollout_alias(2, ((1, 50), (2, 50))), "not a step of the plan"),
+        (rollout_alias(0, ((1, 90), (2, 10)), max_error_rate=2), "shares, 0 to 1"),
+        (rollout_alias(0, ((1, 90), (2, 10)), max_disagreement=0.1), "needs mirror_percent"),
+    ):
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.SetAlias(pb.SetAliasRequest(alias=alias), metadata=MD)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in caught.value.details()

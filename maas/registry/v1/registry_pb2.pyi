@@ -1,6 +1,7 @@
 import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from maas.api.v1 import annotations_pb2 as _annotations_pb2_1
@@ -147,7 +148,7 @@ class ModelVersion(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ...) -> None: ...
 
 class Alias(_message.Message):
-    __slots__ = ("name", "version", "update_time", "revision", "targets", "shadow", "reason")
+    __slots__ = ("name", "version", "update_time", "revision", "targets", "shadow", "reason", "rollout")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +156,7 @@ class Alias(_message.Message):
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     SHADOW_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     update_time: _timestamp_pb2.Timestamp
@@ -162,7 +164,55 @@ class Alias(_message.Message):
     targets: _containers.RepeatedCompositeFieldContainer[AliasTarget]
     shadow: AliasShadow
     reason: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+    rollout: Rollout
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ...) -> None: ...
+
+class RolloutPlan(_message.Message):
+    __slots__ = ("candidate_version", "steps", "max_error_rate", "max_p99_latency", "max_disagreement", "mirror_percent")
+    class Step(_message.Message):
+        __slots__ = ("percent", "min_requests", "min_duration")
+        PERCENT_FIELD_NUMBER: _ClassVar[int]
+        MIN_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+        MIN_DURATION_FIELD_NUMBER: _ClassVar[int]
+        percent: int
+        min_requests: int
+        min_duration: _duration_pb2.Duration
+        def __init__(self, percent: _Optional[int] = ..., min_requests: _Optional[int] = ..., min_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    CANDIDATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_P99_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISAGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    MIRROR_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    candidate_version: int
+    steps: _containers.RepeatedCompositeFieldContainer[RolloutPlan.Step]
+    max_error_rate: float
+    max_p99_latency: _duration_pb2.Duration
+    max_disagreement: float
+    mirror_percent: float
+    def __init__(self, candidate_version: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[RolloutPlan.Step, _Mapping]]] = ..., max_error_rate: _Optional[float] = ..., max_p99_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_disagreement: _Optional[float] = ..., mirror_percent: _Optional[float] = ...) -> None: ...
+
+class Rollout(_message.Message):
+    __slots__ = ("plan", "primary_version", "step", "state")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[Rollout.State]
+        STATE_RUNNING: _ClassVar[Rollout.State]
+        STATE_PROMOTED: _ClassVar[Rollout.State]
+        STATE_ROLLED_BACK: _ClassVar[Rollout.State]
+    STATE_UNSPECIFIED: Rollout.State
+    STATE_RUNNING: Rollout.State
+    STATE_PROMOTED: Rollout.State
+    STATE_ROLLED_BACK: Rollout.State
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    plan: RolloutPlan
+    primary_version: int
+    step: int
+    state: Rollout.State
+    def __init__(self, plan: _Optional[_Union[RolloutPlan, _Mapping]] = ..., primary_version: _Optional[int] = ..., step: _Optional[int] = ..., state: _Optional[_Union[Rollout.State, str]] = ...) -> None: ...
 
 class AliasTarget(_message.Message):
     __slots__ = ("version", "weight")
@@ -563,7 +613,7 @@ class WatchRegistryEventsRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., after_revision: _Optional[int] = ...) -> None: ...
 
 class RegistryEvent(_message.Message):
-    __slots__ = ("revision", "kind", "model", "version", "alias", "event_time", "targets", "shadow", "reason")
+    __slots__ = ("revision", "kind", "model", "version", "alias", "event_time", "targets", "shadow", "reason", "rollout")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[RegistryEvent.Kind]
@@ -587,6 +637,7 @@ class RegistryEvent(_message.Message):
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     SHADOW_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_FIELD_NUMBER: _ClassVar[int]
     revision: int
     kind: RegistryEvent.Kind
     model: str
@@ -596,7 +647,8 @@ class RegistryEvent(_message.Message):
     targets: _containers.RepeatedCompositeFieldContainer[AliasTarget]
     shadow: AliasShadow
     reason: str
-    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+    rollout: Rollout
+    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ...) -> None: ...
 
 class GetStorageUsageRequest(_message.Message):
     __slots__ = ()

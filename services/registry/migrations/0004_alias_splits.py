@@ -1,4 +1,4 @@
-"""Aliases with weighted targets, a shadow and the reason of their last change; alias events keep
+"""Aliases with weighted targets, a shadow, a rollout and the reason of their last change; alias events keep
 the state they set, so an alias's history can be read back and rolled back to.
 
 Revision ID: registry_0004
@@ -20,6 +20,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("targets", sa.JSON, nullable=True))
         batch.add_column(sa.Column("shadow", sa.JSON, nullable=True))
         batch.add_column(sa.Column("reason", sa.Text, nullable=False, server_default=""))
+        batch.add_column(sa.Column("rollout", sa.JSON, nullable=True))
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("alias_state", sa.JSON, nullable=True))
         batch.create_index("ix_events_tenant_model_alias", ["tenant", "model_id", "alias", "revision"])
@@ -30,6 +31,7 @@ def downgrade() -> None:
         batch.drop_index("ix_events_tenant_model_alias")
         batch.drop_column("alias_state")
     with op.batch_alter_table("aliases") as batch:
+        batch.drop_column("rollout")
         batch.drop_column("reason")
         batch.drop_column("shadow")
         batch.drop_column("targets")
