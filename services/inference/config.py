@@ -55,6 +55,12 @@ class InferenceSettings(ServiceSettings):
     shadow_max_in_flight: int = Field(
         default=64, ge=1, description="Mirrored (shadow) requests running at once; more are dropped and counted."
     )
+    idle_unload_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Unload a model version not called for this long and return its memory; 0 = never. "
+        "The next call loads it again (concurrent callers wait for that one load).",
+    )
     rollout_check_seconds: float = Field(
         default=1.0, gt=0, description="How often the rollout controller judges the steps of running rollouts."
     )

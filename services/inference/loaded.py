@@ -125,6 +125,11 @@ class LoadedModel:
             if self._in_flight == 0:
                 self._idle.set()
 
+    @property
+    def idle(self) -> bool:
+        """No request is running on this version."""
+        return self._in_flight == 0
+
     async def drained(self) -> None:
         """Wait until no request is running on this version."""
         while self._in_flight:

@@ -125,6 +125,12 @@ class InferenceMetrics:
             ["tenant", "model", "shadow_version"],
             registry=registry,
         )
+        self.idle_unloads = Counter(
+            "maas_inference_idle_unloads_total",
+            "Model versions unloaded because nobody called them for MAAS_IDLE_UNLOAD_SECONDS.",
+            ["tenant", "model"],
+            registry=registry,
+        )
         self.rollout_step = Gauge(
             "maas_inference_rollout_step",
             "The step (1, 2, ...) of the rollout an alias is in; 0 when it is in none.",

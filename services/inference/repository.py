@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -17,7 +18,7 @@ from services.inference.cache import ModelCache
 from services.inference.config import InferenceSettings
 from services.inference.loaded import LoadedModel
 from services.inference.loader import ModelFailed, ModelLoader
-from services.inference.memory import ModelKey, ModelMemory
+from services.inference.memory import ModelKey, ModelMemory, return_freed_memory
 from services.inference.metrics import InferenceMetrics
 from services.inference.registry_client import RegistryClient
 from services.inference.rollouts import RolloutController
@@ -48,6 +49,7 @@ class ModelRepository:
         )
         self._memory: ModelMemory[LoadedModel] = ModelMemory(settings.memory_budget_bytes)
         self._loading: dict[ModelKey, asyncio.Task] = {}
+        self._idle_sweeper: asyncio.Task | None = None
         # Routes of numbered references: versions are immutable once validated.
         self._numbered: dict[tuple[str, str, str], Route] = {}
         # Versions that failed validation here: refused at once instead of validated again.
@@ -152,7 +154,23 @@ class ModelRepository:
             return loaded
         return await asyncio.shield(self._load_task(key, version))
 
+    async def _unload_idle(self) -> None:
+        """Unload the versions nobody called for `idle_unload_seconds` (none with a request in
+        flight), then return the freed memory to the operating system."""
+        idle = self.settings.idle_unload_seconds
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(idle / 4, 5.0))
+            unused = [k for k in self._memory.unused_since(time.monotonic() - idle) if self._memory.peek(k).idle]
+            for key in unused:
+                await self._evict(key)
+                self.metrics.idle_unloads.labels(key.tenant, key.model).inc()
+            if unused:
+                await loop.run_in_executor(self._executor, return_freed_memory)
+
     async def _load(self, key: ModelKey, version: rpb.ModelVersion) -> LoadedModel:
+        if self.settings.idle_unload_seconds and self._idle_sweeper is None:
+            self._idle_sweeper = asyncio.create_task(self._unload_idle(), name="idle-unload")
         failed = self._failed.get(key)
         if failed is not None:
             raise failed
@@ -194,6 +212,8 @@ class ModelRepository:
         self.metrics.memory_bytes.set(self._memory.total_bytes)
 
     async def close(self) -> None:
+        if self._idle_sweeper is not None:
+            self._idle_sweeper.cancel()
         await self.aliases.close()
         await self.rollouts.close()
         await self.shadows.close()
