@@ -605,13 +605,17 @@ class MaasClient:
         features: np.ndarray,
         version: str = "",
         input_name: str = "features",
+        routing_key: str = "",
     ) -> dict[str, np.ndarray]:
         """Run inference on a float32 batch; returns the outputs by name as numpy arrays.
 
-        `version` is a number or an alias; empty means `production`.
+        `version` is a number or an alias; empty means `production`. For an alias that splits
+        its traffic, the same `routing_key` (a user id, say) always gets the same version.
         """
         array = np.ascontiguousarray(features, dtype=np.float32)
         request = infer_pb.ModelInferRequest(model_name=model, model_version=str(version))
+        if routing_key:
+            request.parameters["routing_key"].string_param = routing_key
         request.inputs.add(name=input_name, datatype="FP32", shape=array.shape)
         request.raw_input_contents.append(array.tobytes())
         response = self._call("inference", "ModelInfer", request)
