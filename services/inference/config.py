@@ -61,6 +61,11 @@ class InferenceSettings(ServiceSettings):
         description="Unload a model version not called for this long and return its memory; 0 = never. "
         "The next call loads it again (concurrent callers wait for that one load).",
     )
+    drift_sample_percent: float = Field(
+        default=10, ge=0, le=100, description="Percent of requests whose rows are kept for drift; 0 = no drift scores."
+    )
+    drift_interval_seconds: float = Field(default=60, gt=0, description="How often drift scores are computed.")
+    drift_window_rows: int = Field(default=5000, ge=100, description="Latest sampled rows per version scored.")
     rollout_check_seconds: float = Field(
         default=1.0, gt=0, description="How often the rollout controller judges the steps of running rollouts."
     )

@@ -125,6 +125,12 @@ class InferenceMetrics:
             ["tenant", "model", "shadow_version"],
             registry=registry,
         )
+        self.feature_drift = Gauge(
+            "maas_inference_feature_drift_psi",
+            "Population stability index of a feature's sampled served values against the version's training data.",
+            [*labels, "feature"],
+            registry=registry,
+        )
         self.idle_unloads = Counter(
             "maas_inference_idle_unloads_total",
             "Model versions unloaded because nobody called them for MAAS_IDLE_UNLOAD_SECONDS.",

@@ -37,6 +37,8 @@ class Call:
         outputs = await self.model.infer(inputs, self.deadline)
         if self.shadow is not None:
             self.predictor.mirror(self, inputs, outputs)
+        if self.model.reference is not None:
+            self.predictor.observe_inputs(self.model, inputs)
         return outputs
 
     async def __aenter__(self) -> Call:
@@ -75,6 +77,9 @@ class Predictor:
             self._metrics.in_flight.dec()
             raise
         return Call(self, model, deadline, route.mirror(version))
+
+    def observe_inputs(self, model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
+        self._repository.drift.observe(model, inputs)
 
     def mirror(self, call: Call, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
         self._repository.shadows.mirror(call.model, call.shadow, inputs, outputs)

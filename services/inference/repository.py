@@ -16,6 +16,7 @@ from services.common.errors import NotFound, UpstreamError
 from services.inference.aliases import AliasFollower
 from services.inference.cache import ModelCache
 from services.inference.config import InferenceSettings
+from services.inference.drift import DriftMonitor
 from services.inference.loaded import LoadedModel
 from services.inference.loader import ModelFailed, ModelLoader
 from services.inference.memory import ModelKey, ModelMemory, return_freed_memory
@@ -58,6 +59,9 @@ class ModelRepository:
         self.aliases = AliasFollower(registry, self._preload, self._retire, self.rollouts.observe)
         self.shadows = ShadowMirror(self.load_version, metrics, settings.shadow_max_in_flight)
         self.shadows.listeners.append(self.rollouts.mirrored)
+        self.drift = DriftMonitor(
+            metrics, settings.drift_sample_percent, settings.drift_interval_seconds, settings.drift_window_rows
+        )
 
     async def route(self, tenant: str, model: str, ref: str) -> Route:
         """Where a number or alias (empty: `production`) sends requests."""
@@ -202,6 +206,7 @@ class ModelRepository:
     async def _evict(self, key: ModelKey) -> None:
         model = self._memory.pop(key)
         if model is not None:
+            self.drift.forget(key)
             await model.close()
             self._update_gauges()
             self.metrics.set_runtime(key.tenant, key.model, key.version, None)
@@ -216,6 +221,7 @@ class ModelRepository:
             self._idle_sweeper.cancel()
         await self.aliases.close()
         await self.rollouts.close()
+        await self.drift.close()
         await self.shadows.close()
         for key in self._memory:
             await self._evict(key)

@@ -25,6 +25,22 @@ def _etag() -> str:
     return uuid.uuid4().hex
 
 
+MAX_FEATURES, MAX_EDGES = 10_000, 100
+
+
+def check_reference_statistics(reference: pb.ReferenceStatistics) -> None:
+    """Bins inference can compare with: ascending edges and one share more, summing to 1."""
+    field = "model_version.reference_statistics"
+    if len(reference.features) > MAX_FEATURES:
+        raise InvalidArgument(f"{field}.features: at most {MAX_FEATURES}")
+    for i, feature in enumerate(reference.features):
+        edges, shares = list(feature.bin_edges), list(feature.bin_shares)
+        if len(edges) > MAX_EDGES or edges != sorted(edges):
+            raise InvalidArgument(f"{field}.features[{i}].bin_edges: at most {MAX_EDGES}, ascending")
+        if len(shares) != len(edges) + 1 or min(shares) < 0 or abs(sum(shares) - 1) > 1e-6:
+            raise InvalidArgument(f"{field}.features[{i}].bin_shares: len(bin_edges) + 1 shares summing to 1")
+
+
 class ModelCatalogue:
     """Models, versions and aliases; every change is recorded in the event log in its transaction."""
 
@@ -164,12 +180,15 @@ class ModelCatalogue:
         )
         json_format.ParseDict(row.signature, version.signature)
         json_format.ParseDict(row.lineage, version.lineage)
+        if row.reference_statistics:
+            json_format.ParseDict(row.reference_statistics, version.reference_statistics)
         set_timestamp(version.create_time, row.create_time)
         version.aliases.extend(aliases.get(row.version, []))
         return version
 
     def create_version(self, tenant: str, model_id: str, version: pb.ModelVersion, request_id: str) -> pb.ModelVersion:
         check_id(model_id, "parent")
+        check_reference_statistics(version.reference_statistics)
         sha256 = version.artifact.removeprefix("artifacts/")
         with self.engine.begin() as conn:
             artifact = conn.execute(
@@ -221,6 +240,9 @@ class ModelCatalogue:
                             state=State.STATE_READY if version.signature.inputs else State.STATE_PENDING,
                             state_reason="",
                             description=version.description,
+                            reference_statistics=json_format.MessageToDict(version.reference_statistics)
+                            if version.HasField("reference_statistics")
+                            else None,
                             request_id=request_id or None,
                             create_time=now(),
                         )

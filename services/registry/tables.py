@@ -38,6 +38,8 @@ model_versions = sa.Table(
     # Why a FAILED version failed validation.
     sa.Column("state_reason", sa.Text, nullable=False, default=""),
     sa.Column("description", sa.Text, nullable=False, default=""),
+    # The ReferenceStatistics message as JSON, or NULL (drift).
+    sa.Column("reference_statistics", sa.JSON, nullable=True),
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("model_pk", "version", name="uq_versions_model_version"),

@@ -99,7 +99,7 @@ class Lineage(_message.Message):
     def __init__(self, training_job: _Optional[str] = ..., dataset: _Optional[str] = ..., dataset_sha256: _Optional[str] = ..., hyperparameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes", "state_reason")
+    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes", "state_reason", "reference_statistics")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[ModelVersion.State]
@@ -132,6 +132,7 @@ class ModelVersion(_message.Message):
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_STATISTICS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     artifact: str
@@ -145,7 +146,32 @@ class ModelVersion(_message.Message):
     aliases: _containers.RepeatedScalarFieldContainer[str]
     artifact_size_bytes: int
     state_reason: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ...) -> None: ...
+    reference_statistics: ReferenceStatistics
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ..., reference_statistics: _Optional[_Union[ReferenceStatistics, _Mapping]] = ...) -> None: ...
+
+class ReferenceStatistics(_message.Message):
+    __slots__ = ("input", "features", "row_count")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    input: str
+    features: _containers.RepeatedCompositeFieldContainer[FeatureStatistics]
+    row_count: int
+    def __init__(self, input: _Optional[str] = ..., features: _Optional[_Iterable[_Union[FeatureStatistics, _Mapping]]] = ..., row_count: _Optional[int] = ...) -> None: ...
+
+class FeatureStatistics(_message.Message):
+    __slots__ = ("name", "bin_edges", "bin_shares", "mean", "stddev")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BIN_EDGES_FIELD_NUMBER: _ClassVar[int]
+    BIN_SHARES_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STDDEV_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    bin_edges: _containers.RepeatedScalarFieldContainer[float]
+    bin_shares: _containers.RepeatedScalarFieldContainer[float]
+    mean: float
+    stddev: float
+    def __init__(self, name: _Optional[str] = ..., bin_edges: _Optional[_Iterable[float]] = ..., bin_shares: _Optional[_Iterable[float]] = ..., mean: _Optional[float] = ..., stddev: _Optional[float] = ...) -> None: ...
 
 class Alias(_message.Message):
     __slots__ = ("name", "version", "update_time", "revision", "targets", "shadow", "reason", "rollout")
