@@ -58,6 +58,7 @@ class AliasFollower:
             state.revision,
             state.rollout if running else None,
             changed_at,
+            state.payload_log_percent / 100,
         )
 
     async def resolve(self, tenant: str, model: str, alias: str) -> Route:

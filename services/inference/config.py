@@ -66,6 +66,10 @@ class InferenceSettings(ServiceSettings):
     )
     drift_interval_seconds: float = Field(default=60, gt=0, description="How often drift scores are computed.")
     drift_window_rows: int = Field(default=5000, ge=100, description="Latest sampled rows per version scored.")
+    payload_log_batch_rows: int = Field(default=1000, ge=1, description="Sampled requests per payload log file.")
+    payload_log_flush_seconds: float = Field(
+        default=60, gt=0, description="A payload log batch is written at least this often, full or not."
+    )
     rollout_check_seconds: float = Field(
         default=1.0, gt=0, description="How often the rollout controller judges the steps of running rollouts."
     )

@@ -131,6 +131,12 @@ class InferenceMetrics:
             [*labels, "feature"],
             registry=registry,
         )
+        self.payload_log_rows = Counter(
+            "maas_inference_payload_log_rows_total",
+            "Sampled requests written to payload logs (outcome written) or dropped when the registry refused them.",
+            ["tenant", "model", "outcome"],
+            registry=registry,
+        )
         self.idle_unloads = Counter(
             "maas_inference_idle_unloads_total",
             "Model versions unloaded because nobody called them for MAAS_IDLE_UNLOAD_SECONDS.",

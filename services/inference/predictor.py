@@ -29,6 +29,8 @@ class Call:
     deadline: float | None
     # The alias's shadow version when this request is one it mirrors.
     shadow: rpb.ModelVersion | None = None
+    # Whether this request is one of the share the alias writes to its payload logs.
+    log_payload: bool = False
     started: float = field(default_factory=time.perf_counter)
     rows: int = 0
 
@@ -39,6 +41,8 @@ class Call:
             self.predictor.mirror(self, inputs, outputs)
         if self.model.reference is not None:
             self.predictor.observe_inputs(self.model, inputs)
+        if self.log_payload:
+            self.predictor.log_payload(self.model, inputs, outputs)
         return outputs
 
     async def __aenter__(self) -> Call:
@@ -76,7 +80,10 @@ class Predictor:
         except BaseException:
             self._metrics.in_flight.dec()
             raise
-        return Call(self, model, deadline, route.mirror(version))
+        return Call(self, model, deadline, route.mirror(version), route.logs_payload())
+
+    def log_payload(self, model: LoadedModel, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
+        self._repository.payloads.record(model.key, inputs, outputs)
 
     def observe_inputs(self, model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
         self._repository.drift.observe(model, inputs)

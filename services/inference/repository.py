@@ -21,6 +21,7 @@ from services.inference.loaded import LoadedModel
 from services.inference.loader import ModelFailed, ModelLoader
 from services.inference.memory import ModelKey, ModelMemory, return_freed_memory
 from services.inference.metrics import InferenceMetrics
+from services.inference.payload_log import PayloadLogger
 from services.inference.registry_client import RegistryClient
 from services.inference.rollouts import RolloutController
 from services.inference.routing import Route
@@ -59,6 +60,13 @@ class ModelRepository:
         self.aliases = AliasFollower(registry, self._preload, self._retire, self.rollouts.observe)
         self.shadows = ShadowMirror(self.load_version, metrics, settings.shadow_max_in_flight)
         self.shadows.listeners.append(self.rollouts.mirrored)
+        self.payloads = PayloadLogger(
+            registry,
+            metrics,
+            settings.payload_log_batch_rows,
+            settings.payload_log_flush_seconds,
+            lambda f, *a: asyncio.get_running_loop().run_in_executor(self._executor, f, *a),
+        )
         self.drift = DriftMonitor(
             metrics, settings.drift_sample_percent, settings.drift_interval_seconds, settings.drift_window_rows
         )
@@ -222,6 +230,7 @@ class ModelRepository:
         await self.aliases.close()
         await self.rollouts.close()
         await self.drift.close()
+        await self.payloads.close()
         await self.shadows.close()
         for key in self._memory:
             await self._evict(key)

@@ -43,6 +43,7 @@ class Route:
     # (seconds since the epoch, the registry's clock: a rollout step starts then).
     rollout: rpb.Rollout | None = None
     changed_at: float = 0.0
+    payload_log_share: float = 0.0  # 0 to 1
     _bounds: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +76,10 @@ class Route:
             return self.targets[0][0]
         point = key_point(routing_key) if routing_key else random.random()
         return self.targets[bisect.bisect_right(self._bounds, point)][0]
+
+    def logs_payload(self) -> bool:
+        """Whether this request is one of the share written to the payload logs."""
+        return self.payload_log_share > 0 and random.random() < self.payload_log_share
 
     def mirror(self, chosen: rpb.ModelVersion) -> rpb.ModelVersion | None:
         """The shadow version if this request is one of the mirrored share (a shadow that also

@@ -75,6 +75,7 @@ class AliasState:
     shadow: tuple[int, float] | None = None  # (version, percent)
     reason: str = ""
     rollout: dict | None = None  # the Rollout message as JSON
+    payload_log_percent: float = 0.0
 
     @property
     def primary(self) -> int:
@@ -90,6 +91,13 @@ class AliasState:
     def from_message(cls, alias: pb.Alias) -> AliasState:
         """Validated: a bare `version` is all traffic to it; weights 1 to 10000, distinct versions;
         a rollout without targets routes as its state says."""
+        if not 0 <= alias.payload_log_percent <= 100:
+            raise InvalidArgument("alias.payload_log_percent: 0 to 100")
+        state = cls._routing(alias)
+        return cls(state.targets, state.shadow, state.reason, state.rollout, alias.payload_log_percent)
+
+    @classmethod
+    def _routing(cls, alias: pb.Alias) -> AliasState:
         if alias.HasField("rollout") and alias.rollout.state == RolloutState.STATE_UNSPECIFIED:
             raise InvalidArgument("alias.rollout.state: required (STATE_RUNNING to start one)")
         if alias.HasField("rollout") and not alias.targets and not alias.version:
@@ -135,17 +143,25 @@ class AliasState:
         return cls(state_targets, shadow, alias.reason, rollout)
 
     @classmethod
-    def from_row(cls, version: int, targets, shadow, reason: str, rollout: dict | None = None) -> AliasState:
+    def from_row(
+        cls, version: int, targets, shadow, reason: str, rollout: dict | None = None, payload_log_percent: float = 0
+    ) -> AliasState:
         """From stored columns; NULL targets (an alias from before splits) mean all traffic to `version`."""
         stored = tuple((int(v), int(w)) for v, w in targets) if targets else ((version, 100),)
-        return cls(stored, (int(shadow[0]), float(shadow[1])) if shadow else None, reason or "", rollout)
+        shadow_state = (int(shadow[0]), float(shadow[1])) if shadow else None
+        return cls(stored, shadow_state, reason or "", rollout, float(payload_log_percent or 0))
 
     @classmethod
     def from_event(cls, version: int, stored: dict | None) -> AliasState:
         if stored is None:
             return cls(((version, 100),))
         return cls.from_row(
-            version, stored.get("targets"), stored.get("shadow"), stored.get("reason", ""), stored.get("rollout")
+            version,
+            stored.get("targets"),
+            stored.get("shadow"),
+            stored.get("reason", ""),
+            stored.get("rollout"),
+            stored.get("payload_log_percent", 0),
         )
 
     def columns(self) -> dict:
@@ -155,6 +171,7 @@ class AliasState:
             "shadow": list(self.shadow) if self.shadow else None,
             "reason": self.reason,
             "rollout": self.rollout,
+            "payload_log_percent": self.payload_log_percent,
         }
 
     def event_state(self) -> dict:
@@ -176,3 +193,4 @@ class AliasState:
             json_format.ParseDict(self.rollout, message.rollout)
         else:
             message.ClearField("rollout")
+        message.payload_log_percent = self.payload_log_percent

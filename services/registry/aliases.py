@@ -29,7 +29,9 @@ class AliasCatalogue:
     @staticmethod
     def _alias_message(model_id: str, row) -> pb.Alias:
         alias = pb.Alias(name=f"models/{model_id}/aliases/{row.alias}", revision=row.revision)
-        AliasState.from_row(row.version, row.targets, row.shadow, row.reason, row.rollout).fill(alias)
+        AliasState.from_row(
+            row.version, row.targets, row.shadow, row.reason, row.rollout, row.payload_log_percent
+        ).fill(alias)
         set_timestamp(alias.update_time, row.update_time)
         return alias
 
@@ -155,5 +157,7 @@ class AliasCatalogue:
             restored = AliasState.from_event(row.version, row.alias_state)
             note = f"rollback to revision {revision}" + (f": {reason}" if reason else "")
             # A rollout is not restored: the controller would move the alias again at once.
-            state = AliasState(restored.targets, restored.shadow, note[:1000])
+            state = AliasState(
+                restored.targets, restored.shadow, note[:1000], payload_log_percent=restored.payload_log_percent
+            )
             return self._write(conn, tenant, model_id, model_row, alias, state)

@@ -142,6 +142,10 @@ class ModelCatalogue:
                     sa.select(t.model_versions.c.artifact_sha256).where(t.model_versions.c.model_pk == row.id)
                 ).scalars()
             )
+            # The model's payload logs go with it.
+            logs = (t.payload_logs.c.tenant == tenant, t.payload_logs.c.model_id == model_id)
+            shas |= set(conn.execute(sa.select(t.payload_logs.c.artifact_sha256).where(*logs)).scalars())
+            conn.execute(t.payload_logs.delete().where(*logs))
             conn.execute(t.model_versions.delete().where(t.model_versions.c.model_pk == row.id))
             conn.execute(t.aliases.delete().where(t.aliases.c.model_pk == row.id))
             conn.execute(t.models.delete().where(t.models.c.id == row.id))

@@ -19,6 +19,7 @@ from services.registry.catalogue import ModelCatalogue
 from services.registry.config import RegistrySettings
 from services.registry.datasets import DatasetCatalogue
 from services.registry.events import EventLog
+from services.registry.payload_logs import PayloadLogs
 from services.registry.uploads import Uploads
 
 _MODEL = ("models", None)
@@ -60,6 +61,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self.events = events
         self.settings = settings
         self.uploads = Uploads(artifacts.blobs, settings.max_artifact_bytes)
+        self.payload_logs = PayloadLogs(catalogue.engine, catalogue, artifacts)
 
     # models
     async def CreateModel(self, request, context):
@@ -160,6 +162,31 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             request.page_token,
         )
         return pb.ListAliasRevisionsResponse(revisions=revisions, next_page_token=next_token)
+
+    # payload logs
+    async def CreatePayloadLog(self, request, context):
+        (model_id,) = parse_name(request.parent, _MODEL, "parent")
+        return await asyncio.to_thread(self.payload_logs.create, tenant_of(context), model_id, request.payload_log)
+
+    async def ListPayloadLogs(self, request, context):
+        (model_id,) = parse_name(request.parent, _MODEL, "parent")
+        logs, next_token = await asyncio.to_thread(
+            self.payload_logs.list,
+            tenant_of(context),
+            model_id,
+            request.version,
+            request.day,
+            page_size(request.page_size),
+            request.page_token,
+        )
+        return pb.ListPayloadLogsResponse(payload_logs=logs, next_page_token=next_token)
+
+    async def DeletePayloadLogs(self, request, context):
+        (model_id,) = parse_name(request.parent, _MODEL, "parent")
+        deleted = await asyncio.to_thread(
+            self.payload_logs.delete, tenant_of(context), model_id, request.version, request.day
+        )
+        return pb.DeletePayloadLogsResponse(deleted_count=deleted)
 
     async def RollbackAlias(self, request, context):
         model_id, alias = parse_name(request.name, _ALIAS)

@@ -61,6 +61,7 @@ aliases = sa.Table(
     sa.Column("reason", sa.Text, nullable=False, default=""),
     # The Rollout message as JSON, or NULL.
     sa.Column("rollout", sa.JSON, nullable=True),
+    sa.Column("payload_log_percent", sa.Float, nullable=False, default=0.0),
 )
 
 datasets = sa.Table(
@@ -106,4 +107,20 @@ events = sa.Table(
     # What an alias event set: {"targets": [[v, w], ...], "shadow": [v, pct] | null, "reason": str}.
     sa.Column("alias_state", sa.JSON, nullable=True),
     sa.Index("ix_events_tenant_model_alias", "tenant", "model_id", "alias", "revision"),
+)
+
+# Batches of sampled requests and responses, each a Parquet file kept as an artifact.
+payload_logs = sa.Table(
+    "payload_logs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("model_id", sa.String(63), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("artifact_sha256", sa.String(64), nullable=False),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_payload_logs_tenant_model", "tenant", "model_id", "create_time"),
 )

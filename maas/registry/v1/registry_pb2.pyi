@@ -174,7 +174,7 @@ class FeatureStatistics(_message.Message):
     def __init__(self, name: _Optional[str] = ..., bin_edges: _Optional[_Iterable[float]] = ..., bin_shares: _Optional[_Iterable[float]] = ..., mean: _Optional[float] = ..., stddev: _Optional[float] = ...) -> None: ...
 
 class Alias(_message.Message):
-    __slots__ = ("name", "version", "update_time", "revision", "targets", "shadow", "reason", "rollout")
+    __slots__ = ("name", "version", "update_time", "revision", "targets", "shadow", "reason", "rollout", "payload_log_percent")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +183,7 @@ class Alias(_message.Message):
     SHADOW_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_LOG_PERCENT_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     update_time: _timestamp_pb2.Timestamp
@@ -191,7 +192,72 @@ class Alias(_message.Message):
     shadow: AliasShadow
     reason: str
     rollout: Rollout
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ...) -> None: ...
+    payload_log_percent: float
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ..., payload_log_percent: _Optional[float] = ...) -> None: ...
+
+class PayloadLog(_message.Message):
+    __slots__ = ("name", "version", "day", "row_count", "artifact", "size_bytes", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    day: str
+    row_count: int
+    artifact: str
+    size_bytes: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., day: _Optional[str] = ..., row_count: _Optional[int] = ..., artifact: _Optional[str] = ..., size_bytes: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreatePayloadLogRequest(_message.Message):
+    __slots__ = ("parent", "payload_log")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_LOG_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    payload_log: PayloadLog
+    def __init__(self, parent: _Optional[str] = ..., payload_log: _Optional[_Union[PayloadLog, _Mapping]] = ...) -> None: ...
+
+class ListPayloadLogsRequest(_message.Message):
+    __slots__ = ("parent", "version", "day", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    version: int
+    day: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., version: _Optional[int] = ..., day: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPayloadLogsResponse(_message.Message):
+    __slots__ = ("payload_logs", "next_page_token")
+    PAYLOAD_LOGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    payload_logs: _containers.RepeatedCompositeFieldContainer[PayloadLog]
+    next_page_token: str
+    def __init__(self, payload_logs: _Optional[_Iterable[_Union[PayloadLog, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeletePayloadLogsRequest(_message.Message):
+    __slots__ = ("parent", "version", "day")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    version: int
+    day: str
+    def __init__(self, parent: _Optional[str] = ..., version: _Optional[int] = ..., day: _Optional[str] = ...) -> None: ...
+
+class DeletePayloadLogsResponse(_message.Message):
+    __slots__ = ("deleted_count",)
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    deleted_count: int
+    def __init__(self, deleted_count: _Optional[int] = ...) -> None: ...
 
 class RolloutPlan(_message.Message):
     __slots__ = ("candidate_version", "steps", "max_error_rate", "max_p99_latency", "max_disagreement", "mirror_percent")
@@ -639,7 +705,7 @@ class WatchRegistryEventsRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., after_revision: _Optional[int] = ...) -> None: ...
 
 class RegistryEvent(_message.Message):
-    __slots__ = ("revision", "kind", "model", "version", "alias", "event_time", "targets", "shadow", "reason", "rollout")
+    __slots__ = ("revision", "kind", "model", "version", "alias", "event_time", "targets", "shadow", "reason", "rollout", "payload_log_percent")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[RegistryEvent.Kind]
@@ -664,6 +730,7 @@ class RegistryEvent(_message.Message):
     SHADOW_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_LOG_PERCENT_FIELD_NUMBER: _ClassVar[int]
     revision: int
     kind: RegistryEvent.Kind
     model: str
@@ -674,7 +741,8 @@ class RegistryEvent(_message.Message):
     shadow: AliasShadow
     reason: str
     rollout: Rollout
-    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ...) -> None: ...
+    payload_log_percent: float
+    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ..., payload_log_percent: _Optional[float] = ...) -> None: ...
 
 class GetStorageUsageRequest(_message.Message):
     __slots__ = ()

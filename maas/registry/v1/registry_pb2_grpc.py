@@ -111,6 +111,21 @@ class RegistryServiceStub:
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsResponse.FromString,
                 _registered_method=True)
+        self.CreatePayloadLog = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/CreatePayloadLog',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.CreatePayloadLogRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.PayloadLog.FromString,
+                _registered_method=True)
+        self.ListPayloadLogs = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/ListPayloadLogs',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsResponse.FromString,
+                _registered_method=True)
+        self.DeletePayloadLogs = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/DeletePayloadLogs',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsResponse.FromString,
+                _registered_method=True)
         self.RollbackAlias = channel.unary_unary(
                 '/maas.registry.v1.RegistryService/RollbackAlias',
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.RollbackAliasRequest.SerializeToString,
@@ -285,6 +300,29 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePayloadLog(self, request, context):
+        """Internal: inference records a batch of sampled requests and responses
+        (a Parquet file it uploaded as an artifact) as a payload log of a version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPayloadLogs(self, request, context):
+        """Lists a model's payload logs (newest first), by version and day if asked;
+        each names the artifact holding its Parquet file (`DownloadArtifact`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePayloadLogs(self, request, context):
+        """Deletes a model's payload logs (of one version and day if asked) and their files.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RollbackAlias(self, request, context):
         """Sets an alias back to what it was at an earlier revision (a new revision
         in its history, whose reason names the one restored).
@@ -452,6 +490,21 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.ListAliasRevisions,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsResponse.SerializeToString,
+            ),
+            'CreatePayloadLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayloadLog,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.CreatePayloadLogRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.PayloadLog.SerializeToString,
+            ),
+            'ListPayloadLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPayloadLogs,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsResponse.SerializeToString,
+            ),
+            'DeletePayloadLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePayloadLogs,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsResponse.SerializeToString,
             ),
             'RollbackAlias': grpc.unary_unary_rpc_method_handler(
                     servicer.RollbackAlias,
@@ -916,6 +969,87 @@ class RegistryService:
             '/maas.registry.v1.RegistryService/ListAliasRevisions',
             maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsRequest.SerializeToString,
             maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePayloadLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/CreatePayloadLog',
+            maas_dot_registry_dot_v1_dot_registry__pb2.CreatePayloadLogRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.PayloadLog.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPayloadLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/ListPayloadLogs',
+            maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePayloadLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.registry.v1.RegistryService/DeletePayloadLogs',
+            maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -21,6 +21,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("shadow", sa.JSON, nullable=True))
         batch.add_column(sa.Column("reason", sa.Text, nullable=False, server_default=""))
         batch.add_column(sa.Column("rollout", sa.JSON, nullable=True))
+        batch.add_column(sa.Column("payload_log_percent", sa.Float, nullable=False, server_default="0"))
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("alias_state", sa.JSON, nullable=True))
         batch.create_index("ix_events_tenant_model_alias", ["tenant", "model_id", "alias", "revision"])
@@ -31,6 +32,7 @@ def downgrade() -> None:
         batch.drop_index("ix_events_tenant_model_alias")
         batch.drop_column("alias_state")
     with op.batch_alter_table("aliases") as batch:
+        batch.drop_column("payload_log_percent")
         batch.drop_column("rollout")
         batch.drop_column("reason")
         batch.drop_column("shadow")
