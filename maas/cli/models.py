@@ -130,6 +130,8 @@ def _routing(alias) -> str:
     text = " ".join(f"{t.version}={t.weight}" for t in alias.targets) if split else str(alias.version)
     if alias.shadow.version:
         text += f", shadow {alias.shadow.version} ({alias.shadow.percent:g}%)"
+    if alias.payload_log_percent:
+        text += f", {alias.payload_log_percent:g}% logged"
     return text
 
 
@@ -152,10 +154,11 @@ def cmd_alias_set(args, client: MaasClient) -> int:
             shadow = (_version_number(number, client, args.model), float(percent or 100))
         except ValueError:
             raise CliError(f"--shadow {args.shadow!r}: expected VERSION[:PERCENT], e.g. 5:10", 2) from None
+    options = {"shadow": shadow, "reason": args.reason, "payload_log_percent": args.log_percent}
     if len(weights) == 1:
-        alias = client.set_alias(args.model, args.alias, next(iter(weights)), shadow=shadow, reason=args.reason)
+        alias = client.set_alias(args.model, args.alias, next(iter(weights)), **options)
     else:
-        alias = client.set_alias(args.model, args.alias, weights=weights, shadow=shadow, reason=args.reason)
+        alias = client.set_alias(args.model, args.alias, weights=weights, **options)
     emit(args, alias, f"{alias.name} -> version {_routing(alias)}")
     return 0
 
@@ -295,7 +298,8 @@ def register(commands) -> None:
         "without a version use `production`). Every change is kept in the alias's history.",
         examples="  maas alias set digits production 3\n  maas alias set digits production latest\n"
         "  maas alias set digits production 3=90 4=10 --reason 'canary v4'\n"
-        "  maas alias set digits production 3 --shadow 4:25   # mirror 25% to v4, which answers nobody\n",
+        "  maas alias set digits production 3 --shadow 4:25   # mirror 25% to v4, which answers nobody\n"
+        "  maas alias set digits production 3 --log-percent 1  # 1% of requests to the payload logs\n",
     )
     setting.add_argument("model", help="model id or models/{id}")
     setting.add_argument("alias", help="alias name, e.g. production")
@@ -304,6 +308,9 @@ def register(commands) -> None:
     )
     setting.add_argument("--shadow", metavar="VERSION[:PERCENT]", help="mirror a share of the traffic to a version")
     setting.add_argument("--reason", default="", help="a note kept in the alias's history")
+    setting.add_argument(
+        "--log-percent", type=float, default=0, help="percent of requests written to the payload logs (default 0: off)"
+    )
 
     listing = add_command(
         alias, "list", cmd_alias_list, help="list a model's aliases", examples="  maas alias list digits\n"

@@ -450,12 +450,16 @@ class MaasClient:
         shadow: tuple[int, float] | None = None,
         reason: str = "",
         expected_revision: int = 0,
+        payload_log_percent: float = 0.0,
     ) -> registry_pb2.Alias:
         """Point `alias` of `model` at a version number, or split it: `weights={3: 90, 4: 10}`
         (sticky per routing key, random otherwise). `shadow=(5, 10)` mirrors 10 % of the traffic
-        to version 5, which answers nobody. `expected_revision` makes the change conditional."""
+        to version 5, which answers nobody. `expected_revision` makes the change conditional;
+        `payload_log_percent` of the requests are written to the model's payload logs."""
         name = f"{resource_name('models', model)}/aliases/{alias}"
-        message = registry_pb2.Alias(name=name, version=version or 0, reason=reason)
+        message = registry_pb2.Alias(
+            name=name, version=version or 0, reason=reason, payload_log_percent=payload_log_percent
+        )
         for number, weight in (weights or {}).items():
             message.targets.add(version=number, weight=weight)
         if shadow:
@@ -499,6 +503,24 @@ class MaasClient:
         message = registry_pb2.Alias(name=current.name, rollout=rollout, reason=reason or f"rollout of {candidate}")
         request = registry_pb2.SetAliasRequest(alias=message, expected_revision=current.revision)
         return self._call("registry", "SetAlias", request)
+
+    def list_payload_logs(self, model: str, version: int = 0, day: str = "") -> list[registry_pb2.PayloadLog]:
+        """The model's payload log files, newest first (of one version, one `YYYY-MM-DD` day)."""
+        request = registry_pb2.ListPayloadLogsRequest(parent=resource_name("models", model), version=version, day=day)
+        return self._list("registry", "ListPayloadLogs", request, "payload_logs", None)
+
+    def read_payload_log(self, log: registry_pb2.PayloadLog, directory: str | os.PathLike):
+        """One payload log file, downloaded into `directory` and read as a pyarrow Table
+        (pip install pyarrow): `time`, `request_id`, then `input.<name>` and `output.<name>`."""
+        import pyarrow.parquet as pq
+
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        path = Path(directory) / f"{log.name.rsplit('/', 1)[-1]}.parquet"
+        return pq.read_table(self.download_artifact(log.artifact, path))
+
+    def delete_payload_logs(self, model: str, version: int = 0, day: str = "") -> int:
+        request = registry_pb2.DeletePayloadLogsRequest(parent=resource_name("models", model), version=version, day=day)
+        return self._call("registry", "DeletePayloadLogs", request).deleted_count
 
     def alias_history(self, model: str, alias: str, limit: int | None = None) -> list[registry_pb2.AliasRevision]:
         """Every change of an alias, newest first (with its revision and reason)."""
