@@ -86,7 +86,8 @@ class InferenceServicer(grpc_service_pb2_grpc.GRPCInferenceServiceServicer):
             routing_key_of(context.invocation_metadata(), request.parameters),
         )
         async with call:
-            outputs = await call.infer(decode_inputs(request, call.model.inputs, call.model.batched))
+            finite = not call.model.signature.accepts_non_finite
+            outputs = await call.infer(decode_inputs(request, call.model.inputs, call.model.batched, finite))
         response = pb.ModelInferResponse(model_name=model_id, model_version=str(call.model.key.version), id=request.id)
         encode_outputs(response, outputs, call.model.outputs, [o.name for o in request.outputs])
         return response

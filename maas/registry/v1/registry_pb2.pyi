@@ -1,5 +1,3 @@
-import datetime
-
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
@@ -9,8 +7,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -57,7 +54,7 @@ class Model(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     latest_version: int
     etag: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., task_type: _Optional[_Union[TaskType, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latest_version: _Optional[int] = ..., etag: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., task_type: _Optional[_Union[TaskType, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., latest_version: _Optional[int] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class TensorSpec(_message.Message):
     __slots__ = ("name", "datatype", "shape")
@@ -70,14 +67,16 @@ class TensorSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., datatype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Signature(_message.Message):
-    __slots__ = ("method_name", "inputs", "outputs")
+    __slots__ = ("method_name", "inputs", "outputs", "accepts_non_finite")
     METHOD_NAME_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTS_NON_FINITE_FIELD_NUMBER: _ClassVar[int]
     method_name: str
     inputs: _containers.RepeatedCompositeFieldContainer[TensorSpec]
     outputs: _containers.RepeatedCompositeFieldContainer[TensorSpec]
-    def __init__(self, method_name: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ...) -> None: ...
+    accepts_non_finite: bool
+    def __init__(self, method_name: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., accepts_non_finite: bool = ...) -> None: ...
 
 class Lineage(_message.Message):
     __slots__ = ("training_job", "dataset", "dataset_sha256", "hyperparameters")
@@ -147,7 +146,7 @@ class ModelVersion(_message.Message):
     artifact_size_bytes: int
     state_reason: str
     reference_statistics: ReferenceStatistics
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ..., reference_statistics: _Optional[_Union[ReferenceStatistics, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ..., reference_statistics: _Optional[_Union[ReferenceStatistics, _Mapping]] = ...) -> None: ...
 
 class ReferenceStatistics(_message.Message):
     __slots__ = ("input", "features", "row_count")
@@ -193,7 +192,7 @@ class Alias(_message.Message):
     reason: str
     rollout: Rollout
     payload_log_percent: float
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ..., payload_log_percent: _Optional[float] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ..., payload_log_percent: _Optional[float] = ...) -> None: ...
 
 class PayloadLog(_message.Message):
     __slots__ = ("name", "version", "day", "row_count", "artifact", "size_bytes", "create_time")
@@ -211,7 +210,7 @@ class PayloadLog(_message.Message):
     artifact: str
     size_bytes: int
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., day: _Optional[str] = ..., row_count: _Optional[int] = ..., artifact: _Optional[str] = ..., size_bytes: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., day: _Optional[str] = ..., row_count: _Optional[int] = ..., artifact: _Optional[str] = ..., size_bytes: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreatePayloadLogRequest(_message.Message):
     __slots__ = ("parent", "payload_log")
@@ -269,7 +268,7 @@ class RolloutPlan(_message.Message):
         percent: int
         min_requests: int
         min_duration: _duration_pb2.Duration
-        def __init__(self, percent: _Optional[int] = ..., min_requests: _Optional[int] = ..., min_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+        def __init__(self, percent: _Optional[int] = ..., min_requests: _Optional[int] = ..., min_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
     CANDIDATE_VERSION_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     MAX_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -282,7 +281,7 @@ class RolloutPlan(_message.Message):
     max_p99_latency: _duration_pb2.Duration
     max_disagreement: float
     mirror_percent: float
-    def __init__(self, candidate_version: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[RolloutPlan.Step, _Mapping]]] = ..., max_error_rate: _Optional[float] = ..., max_p99_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_disagreement: _Optional[float] = ..., mirror_percent: _Optional[float] = ...) -> None: ...
+    def __init__(self, candidate_version: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[RolloutPlan.Step, _Mapping]]] = ..., max_error_rate: _Optional[float] = ..., max_p99_latency: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_disagreement: _Optional[float] = ..., mirror_percent: _Optional[float] = ...) -> None: ...
 
 class Rollout(_message.Message):
     __slots__ = ("plan", "primary_version", "step", "state")
@@ -328,7 +327,7 @@ class AliasRevision(_message.Message):
     DELETED_FIELD_NUMBER: _ClassVar[int]
     alias: Alias
     deleted: bool
-    def __init__(self, alias: _Optional[_Union[Alias, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
+    def __init__(self, alias: _Optional[_Union[Alias, _Mapping]] = ..., deleted: bool = ...) -> None: ...
 
 class Column(_message.Message):
     __slots__ = ("name", "datatype", "shape")
@@ -373,7 +372,7 @@ class Dataset(_message.Message):
     description: str
     labels: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., row_count: _Optional[int] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., artifact: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., row_count: _Optional[int] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., artifact: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Artifact(_message.Message):
     __slots__ = ("name", "sha256", "size_bytes", "create_time")
@@ -385,7 +384,7 @@ class Artifact(_message.Message):
     sha256: str
     size_bytes: int
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateModelRequest(_message.Message):
     __slots__ = ("model_id", "model")
@@ -629,7 +628,7 @@ class UploadArtifactRequest(_message.Message):
         size_bytes: int
         resumable: bool
         offset: int
-        def __init__(self, sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., resumable: _Optional[bool] = ..., offset: _Optional[int] = ...) -> None: ...
+        def __init__(self, sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., resumable: bool = ..., offset: _Optional[int] = ...) -> None: ...
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     header: UploadArtifactRequest.Header
@@ -664,7 +663,7 @@ class UploadStatus(_message.Message):
     name: str
     received_bytes: int
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., received_bytes: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., received_bytes: _Optional[int] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DownloadArtifactRequest(_message.Message):
     __slots__ = ("name", "offset")
@@ -742,7 +741,7 @@ class RegistryEvent(_message.Message):
     reason: str
     rollout: Rollout
     payload_log_percent: float
-    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ..., payload_log_percent: _Optional[float] = ...) -> None: ...
+    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ..., payload_log_percent: _Optional[float] = ...) -> None: ...
 
 class GetStorageUsageRequest(_message.Message):
     __slots__ = ()
