@@ -14,6 +14,7 @@ import structlog
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
+from services.common.db import store_outage
 from services.common.errors import DomainError, InvalidArgument, UpstreamError
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY, new_request_id
 from services.common.metrics import GrpcServerMetrics
@@ -79,6 +80,10 @@ class _CallRecord:
 
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
         """Turn an exception into a status and abort the call with it (raises)."""
+        outage = store_outage(error)
+        if outage is not None:
+            log.warning("database unreachable", error=type(error).__name__)
+            error = outage
         if isinstance(error, UpstreamError):
             self.code = error.code
             await context.abort(error.code, error.message, error.trailing_metadata)

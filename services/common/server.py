@@ -73,6 +73,7 @@ class GrpcServer:
         self.loopback_port = 0
         self._stopped = asyncio.Event()
         self._server: grpc.aio.Server | None = None
+        self._metrics_server = None
 
     @property
     def service_names(self) -> list[str]:
@@ -114,7 +115,8 @@ class GrpcServer:
         await server.start()
         self._server = server
         if self.settings.prometheus_port >= 0:
-            self.metrics_port = serve_metrics(self.settings.bind_host, self.settings.prometheus_port, self.registry)
+            self._metrics_server = serve_metrics(self.settings.bind_host, self.settings.prometheus_port, self.registry)
+            self.metrics_port = self._metrics_server.server_port
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if self.serving_on_start
@@ -158,6 +160,9 @@ class GrpcServer:
         await self._server.stop(grace)
         for hook in self.on_stop:
             await hook()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
         self._stopped.set()
         log.info("stopped")
 

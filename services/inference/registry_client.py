@@ -107,7 +107,7 @@ class RegistryClient:
                     digest.update(response.chunk)
         except grpc.aio.AioRpcError as error:
             path.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink of a local file
-            raise UpstreamError.from_rpc_error(error) from None
+            raise UpstreamError.from_rpc_error(error, "the registry") from None
         if digest.hexdigest() != sha256:
             path.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink of a local file
             raise DataLoss(f"{artifact}: downloaded bytes fail the sha256 check")
@@ -127,6 +127,6 @@ class RegistryClient:
                 request, metadata=_metadata(tenant), timeout=LOOKUP_TIMEOUT
             )
         except grpc.aio.AioRpcError as error:
-            raise UpstreamError.from_rpc_error(error) from None
+            raise UpstreamError.from_rpc_error(error, "the registry") from None
         self._versions[(tenant, version.name.split("/")[1], reported.version)] = reported
         return reported

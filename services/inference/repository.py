@@ -84,7 +84,7 @@ class ModelRepository:
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise NotFound(f"model {model!r} version {ref!r} not found") from None
-            raise UpstreamError.from_rpc_error(error) from None
+            raise UpstreamError.from_rpc_error(error, "the registry") from None
 
     def cached_route(self, tenant: str, model: str, ref: str) -> Route | None:
         """The route of a reference when no lookup is needed (the hot path)."""
