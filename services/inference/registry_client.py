@@ -18,6 +18,7 @@ from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 
 LOOKUP_TIMEOUT = 30
 DOWNLOAD_TIMEOUT = 600
+CHUNK = 1 << 20
 
 
 def _metadata(tenant: str) -> tuple[tuple[str, str], ...]:
@@ -48,6 +49,45 @@ class RegistryClient:
         return await self._stub.GetAlias(
             rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"), metadata=_metadata(tenant), timeout=30
         )
+
+    async def set_alias(self, tenant: str, alias: rpb.Alias, expected_revision: int) -> rpb.Alias:
+        """Change an alias only if it is still at `expected_revision` (the rollout controller)."""
+        try:
+            return await self._stub.SetAlias(
+                rpb.SetAliasRequest(alias=alias, expected_revision=expected_revision),
+                metadata=_metadata(tenant),
+                timeout=LOOKUP_TIMEOUT,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error) from None
+
+    async def upload_artifact(self, tenant: str, data: bytes) -> str:
+        """Store bytes as an artifact of the tenant; returns its name."""
+        sha256 = hashlib.sha256(data).hexdigest()
+
+        async def messages():
+            header = rpb.UploadArtifactRequest.Header(sha256=sha256, size_bytes=len(data))
+            yield rpb.UploadArtifactRequest(header=header)
+            for i in range(0, len(data), CHUNK):
+                yield rpb.UploadArtifactRequest(chunk=data[i : i + CHUNK])
+
+        try:
+            artifact = await self._stub.UploadArtifact(messages(), metadata=_metadata(tenant), timeout=DOWNLOAD_TIMEOUT)
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error) from None
+        return artifact.name
+
+    async def create_payload_log(
+        self, tenant: str, model: str, version: int, day: str, rows: int, artifact: str
+    ) -> rpb.PayloadLog:
+        request = rpb.CreatePayloadLogRequest(
+            parent=f"models/{model}",
+            payload_log=rpb.PayloadLog(version=version, day=day, row_count=rows, artifact=artifact),
+        )
+        try:
+            return await self._stub.CreatePayloadLog(request, metadata=_metadata(tenant), timeout=LOOKUP_TIMEOUT)
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error) from None
 
     def watch(self, tenant: str, after_revision: int) -> AsyncIterator[rpb.RegistryEvent]:
         return self._stub.WatchRegistryEvents(

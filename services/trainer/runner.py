@@ -33,6 +33,7 @@ from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common import db
+from services.common.drift import reference_statistics
 from services.common.errors import DomainError, InvalidArgument
 from services.common.logging import configure_logging
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
@@ -388,6 +389,8 @@ def _train(
                 metrics=evaluation,
                 lineage=lineage,
                 description=f"trained by {job.name}",
+                # What served inputs are compared with for drift: the data the model learnt from.
+                reference_statistics=reference_statistics(x),
             ),
             request_id=job.name,
         )

@@ -48,7 +48,7 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
         *(f"datasets {c}" for c in ("upload", "list", "show", "delete")),
         *(f"jobs {c}" for c in ("list", "show", "cancel", "watch")),
         *(f"models {c}" for c in ("list", "show", "versions", "upload", "download")),
-        *(f"alias {c}" for c in ("set", "list")),
+        *(f"alias {c}" for c in ("set", "list", "history", "rollout", "rollback")),
         *(f"admin {c} create" for c in ("tenants", "keys", "plans")),
     }
     for path, parser in COMMANDS:

@@ -1,4 +1,5 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from maas.api.v1 import annotations_pb2 as _annotations_pb2_1
@@ -144,7 +145,7 @@ class PredictionSample(_message.Message):
     def __init__(self, true_label: _Optional[str] = ..., predicted_label: _Optional[str] = ..., confidence: _Optional[float] = ..., text: _Optional[str] = ..., thumbnail_png: _Optional[bytes] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes", "state_reason", "classification_report")
+    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes", "state_reason", "classification_report", "reference_statistics")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[ModelVersion.State]
@@ -178,6 +179,7 @@ class ModelVersion(_message.Message):
     ARTIFACT_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     STATE_REASON_FIELD_NUMBER: _ClassVar[int]
     CLASSIFICATION_REPORT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_STATISTICS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     artifact: str
@@ -192,19 +194,189 @@ class ModelVersion(_message.Message):
     artifact_size_bytes: int
     state_reason: str
     classification_report: ClassificationReport
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ..., classification_report: _Optional[_Union[ClassificationReport, _Mapping]] = ...) -> None: ...
+    reference_statistics: ReferenceStatistics
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ..., classification_report: _Optional[_Union[ClassificationReport, _Mapping]] = ..., reference_statistics: _Optional[_Union[ReferenceStatistics, _Mapping]] = ...) -> None: ...
+
+class ReferenceStatistics(_message.Message):
+    __slots__ = ("input", "features", "row_count")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    input: str
+    features: _containers.RepeatedCompositeFieldContainer[FeatureStatistics]
+    row_count: int
+    def __init__(self, input: _Optional[str] = ..., features: _Optional[_Iterable[_Union[FeatureStatistics, _Mapping]]] = ..., row_count: _Optional[int] = ...) -> None: ...
+
+class FeatureStatistics(_message.Message):
+    __slots__ = ("name", "bin_edges", "bin_shares", "mean", "stddev")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BIN_EDGES_FIELD_NUMBER: _ClassVar[int]
+    BIN_SHARES_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STDDEV_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    bin_edges: _containers.RepeatedScalarFieldContainer[float]
+    bin_shares: _containers.RepeatedScalarFieldContainer[float]
+    mean: float
+    stddev: float
+    def __init__(self, name: _Optional[str] = ..., bin_edges: _Optional[_Iterable[float]] = ..., bin_shares: _Optional[_Iterable[float]] = ..., mean: _Optional[float] = ..., stddev: _Optional[float] = ...) -> None: ...
 
 class Alias(_message.Message):
-    __slots__ = ("name", "version", "update_time", "revision")
+    __slots__ = ("name", "version", "update_time", "revision", "targets", "shadow", "reason", "rollout", "payload_log_percent")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_LOG_PERCENT_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     update_time: _timestamp_pb2.Timestamp
     revision: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
+    targets: _containers.RepeatedCompositeFieldContainer[AliasTarget]
+    shadow: AliasShadow
+    reason: str
+    rollout: Rollout
+    payload_log_percent: float
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ..., payload_log_percent: _Optional[float] = ...) -> None: ...
+
+class PayloadLog(_message.Message):
+    __slots__ = ("name", "version", "day", "row_count", "artifact", "size_bytes", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    day: str
+    row_count: int
+    artifact: str
+    size_bytes: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., day: _Optional[str] = ..., row_count: _Optional[int] = ..., artifact: _Optional[str] = ..., size_bytes: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreatePayloadLogRequest(_message.Message):
+    __slots__ = ("parent", "payload_log")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_LOG_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    payload_log: PayloadLog
+    def __init__(self, parent: _Optional[str] = ..., payload_log: _Optional[_Union[PayloadLog, _Mapping]] = ...) -> None: ...
+
+class ListPayloadLogsRequest(_message.Message):
+    __slots__ = ("parent", "version", "day", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    version: int
+    day: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., version: _Optional[int] = ..., day: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPayloadLogsResponse(_message.Message):
+    __slots__ = ("payload_logs", "next_page_token")
+    PAYLOAD_LOGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    payload_logs: _containers.RepeatedCompositeFieldContainer[PayloadLog]
+    next_page_token: str
+    def __init__(self, payload_logs: _Optional[_Iterable[_Union[PayloadLog, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeletePayloadLogsRequest(_message.Message):
+    __slots__ = ("parent", "version", "day")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    version: int
+    day: str
+    def __init__(self, parent: _Optional[str] = ..., version: _Optional[int] = ..., day: _Optional[str] = ...) -> None: ...
+
+class DeletePayloadLogsResponse(_message.Message):
+    __slots__ = ("deleted_count",)
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    deleted_count: int
+    def __init__(self, deleted_count: _Optional[int] = ...) -> None: ...
+
+class RolloutPlan(_message.Message):
+    __slots__ = ("candidate_version", "steps", "max_error_rate", "max_p99_latency", "max_disagreement", "mirror_percent")
+    class Step(_message.Message):
+        __slots__ = ("percent", "min_requests", "min_duration")
+        PERCENT_FIELD_NUMBER: _ClassVar[int]
+        MIN_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+        MIN_DURATION_FIELD_NUMBER: _ClassVar[int]
+        percent: int
+        min_requests: int
+        min_duration: _duration_pb2.Duration
+        def __init__(self, percent: _Optional[int] = ..., min_requests: _Optional[int] = ..., min_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    CANDIDATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_P99_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISAGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    MIRROR_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    candidate_version: int
+    steps: _containers.RepeatedCompositeFieldContainer[RolloutPlan.Step]
+    max_error_rate: float
+    max_p99_latency: _duration_pb2.Duration
+    max_disagreement: float
+    mirror_percent: float
+    def __init__(self, candidate_version: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[RolloutPlan.Step, _Mapping]]] = ..., max_error_rate: _Optional[float] = ..., max_p99_latency: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_disagreement: _Optional[float] = ..., mirror_percent: _Optional[float] = ...) -> None: ...
+
+class Rollout(_message.Message):
+    __slots__ = ("plan", "primary_version", "step", "state")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[Rollout.State]
+        STATE_RUNNING: _ClassVar[Rollout.State]
+        STATE_PROMOTED: _ClassVar[Rollout.State]
+        STATE_ROLLED_BACK: _ClassVar[Rollout.State]
+    STATE_UNSPECIFIED: Rollout.State
+    STATE_RUNNING: Rollout.State
+    STATE_PROMOTED: Rollout.State
+    STATE_ROLLED_BACK: Rollout.State
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    plan: RolloutPlan
+    primary_version: int
+    step: int
+    state: Rollout.State
+    def __init__(self, plan: _Optional[_Union[RolloutPlan, _Mapping]] = ..., primary_version: _Optional[int] = ..., step: _Optional[int] = ..., state: _Optional[_Union[Rollout.State, str]] = ...) -> None: ...
+
+class AliasTarget(_message.Message):
+    __slots__ = ("version", "weight")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    weight: int
+    def __init__(self, version: _Optional[int] = ..., weight: _Optional[int] = ...) -> None: ...
+
+class AliasShadow(_message.Message):
+    __slots__ = ("version", "percent")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    percent: float
+    def __init__(self, version: _Optional[int] = ..., percent: _Optional[float] = ...) -> None: ...
+
+class AliasRevision(_message.Message):
+    __slots__ = ("alias", "deleted")
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    alias: Alias
+    deleted: bool
+    def __init__(self, alias: _Optional[_Union[Alias, _Mapping]] = ..., deleted: bool = ...) -> None: ...
 
 class ClassCount(_message.Message):
     __slots__ = ("name", "count")
@@ -436,10 +608,12 @@ class DeleteModelVersionResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SetAliasRequest(_message.Message):
-    __slots__ = ("alias",)
+    __slots__ = ("alias", "expected_revision")
     ALIAS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_REVISION_FIELD_NUMBER: _ClassVar[int]
     alias: Alias
-    def __init__(self, alias: _Optional[_Union[Alias, _Mapping]] = ...) -> None: ...
+    expected_revision: int
+    def __init__(self, alias: _Optional[_Union[Alias, _Mapping]] = ..., expected_revision: _Optional[int] = ...) -> None: ...
 
 class GetAliasRequest(_message.Message):
     __slots__ = ("name",)
@@ -468,6 +642,34 @@ class DeleteAliasRequest(_message.Message):
 class DeleteAliasResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ListAliasRevisionsRequest(_message.Message):
+    __slots__ = ("name", "page_size", "page_token")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    page_size: int
+    page_token: str
+    def __init__(self, name: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAliasRevisionsResponse(_message.Message):
+    __slots__ = ("revisions", "next_page_token")
+    REVISIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    revisions: _containers.RepeatedCompositeFieldContainer[AliasRevision]
+    next_page_token: str
+    def __init__(self, revisions: _Optional[_Iterable[_Union[AliasRevision, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RollbackAliasRequest(_message.Message):
+    __slots__ = ("name", "revision", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    revision: int
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., revision: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CreateDatasetRequest(_message.Message):
     __slots__ = ("header", "chunk")
@@ -627,7 +829,7 @@ class WatchRegistryEventsRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., after_revision: _Optional[int] = ...) -> None: ...
 
 class RegistryEvent(_message.Message):
-    __slots__ = ("revision", "kind", "model", "version", "alias", "event_time")
+    __slots__ = ("revision", "kind", "model", "version", "alias", "event_time", "targets", "shadow", "reason", "rollout", "payload_log_percent")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[RegistryEvent.Kind]
@@ -648,13 +850,23 @@ class RegistryEvent(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_LOG_PERCENT_FIELD_NUMBER: _ClassVar[int]
     revision: int
     kind: RegistryEvent.Kind
     model: str
     version: int
     alias: str
     event_time: _timestamp_pb2.Timestamp
-    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    targets: _containers.RepeatedCompositeFieldContainer[AliasTarget]
+    shadow: AliasShadow
+    reason: str
+    rollout: Rollout
+    payload_log_percent: float
+    def __init__(self, revision: _Optional[int] = ..., kind: _Optional[_Union[RegistryEvent.Kind, str]] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., event_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., targets: _Optional[_Iterable[_Union[AliasTarget, _Mapping]]] = ..., shadow: _Optional[_Union[AliasShadow, _Mapping]] = ..., reason: _Optional[str] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ..., payload_log_percent: _Optional[float] = ...) -> None: ...
 
 class GetStorageUsageRequest(_message.Message):
     __slots__ = ()
