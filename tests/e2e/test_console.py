@@ -117,7 +117,11 @@ def test_the_journey_in_the_console(page, stack, tmp_path):
 
     page.click("a[href='#/models']")
     page.click("a[href='#/models/digits']")
+    assert page.title() == "Models digits · MaaS"
     page.click("button[data-version='1']")
+    # Promotion asks first, saying what changes.
+    assert "production will point at version 1" in page.inner_text(".confirm")
+    page.click(".confirm-promote")
     page.locator("td", has_text="production").first.wait_for()
     assert "datasets/digits/versions/1" in page.inner_text("main")  # lineage
     shot(page, "06-model")
@@ -192,6 +196,15 @@ def test_image_and_text_datasets_and_a_classification_report_in_the_console(page
     shot(page, "13-classification-report")
 
     page.click("a[href='#/train']")
+    # The target model follows the dataset until the user names one: switching datasets never trains
+    # into the model of the first one.
+    page.select_option("#dataset", "datasets/topics/versions/1")
+    assert page.input_value("#model") == "topics"
+    page.select_option("#dataset", "datasets/digit-images/versions/1")
+    assert page.input_value("#model") == "digit-images"
+    page.fill("#model", "mine")
+    page.select_option("#dataset", "datasets/topics/versions/1")
+    assert page.input_value("#model") == "mine"
     page.select_option("#dataset", "datasets/digit-images/versions/1")
     assert page.input_value("#template") == "image_classifier" and page.locator("#label").count() == 0
     page.fill("#base", "models/digit-images/versions/1")

@@ -140,6 +140,18 @@ async function uploadModel(file, model, onProgress) {
 }
 
 const lastSegment = (name) => name.split("/").pop();
+// 1536 -> "1.5 KiB": byte counts in units a person reads.
+function bytes(value) {
+  let n = Number(value) || 0, unit = 0;
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  while (n >= 1024 && unit < units.length - 1) { n /= 1024; unit += 1; }
+  return `${unit ? n.toFixed(n < 10 ? 1 : 0) : n} ${units[unit]}`;
+}
+// Hyperparameters arrive JSON-encoded from protobuf doubles ("[32.0, 16.0]"): show them as written ("[32,16]").
+function parameterText(value) {
+  try { return JSON.stringify(JSON.parse(value)); } catch { return value; }
+}
+const idFrom = (fileName) => (fileName || "").replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9-]/g, "-");
 
 // ---- shared components ----------------------------------------------------------------------
 
@@ -215,6 +227,7 @@ function Datasets() {
   const [textCsv, setTextCsv] = useState(false);
   const [file, setFile] = useState(null);
   const [datasetId, setDatasetId] = useState("");
+  const [idEdited, setIdEdited] = useState(false);  // until the user types one, the id follows the file
   const [progress, setProgress] = useState(null);
   const [uploaded, setUploaded] = useState(null);
   const [error, setError] = useState(null);
@@ -231,9 +244,9 @@ function Datasets() {
     <section class="card"><h2>Upload</h2><${ErrorBox} error=${error} />
       <form onSubmit=${upload}>
         <label for="file">CSV (with a header row) or NPZ file; a zip or tar of images in class folders; a CSV or JSON lines of texts</label>
-        <input id="file" type="file" accept=".csv,.npz,.zip,.tar,.tgz,.gz,.jsonl,.ndjson" onChange=${(e) => { setFile(e.target.files[0]); if (!datasetId) setDatasetId((e.target.files[0]?.name || "").replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9-]/g, "-")); }} />
+        <input id="file" type="file" accept=".csv,.npz,.zip,.tar,.tgz,.gz,.jsonl,.ndjson" onChange=${(e) => { setFile(e.target.files[0]); if (!idEdited) setDatasetId(idFrom(e.target.files[0]?.name)); }} />
         <label for="dataset-id">Dataset id</label>
-        <input id="dataset-id" value=${datasetId} onInput=${(e) => setDatasetId(e.target.value)} />
+        <input id="dataset-id" value=${datasetId} onInput=${(e) => { setDatasetId(e.target.value); setIdEdited(true); }} />
         <div class="checks"><label><input id="text-csv" type="checkbox" checked=${textCsv} onChange=${(e) => setTextCsv(e.target.checked)} />
           a CSV of texts (columns <code>text</code> and <code>label</code>)</label></div>
         <div><button type="submit" disabled=${!file || progress !== null}>Upload</button></div>
@@ -245,7 +258,7 @@ function Datasets() {
     <section class="card"><h2>Your datasets</h2><${ErrorBox} error=${listError} />
       <${Table} columns=${[["Name", (d) => html`<a href="#/datasets" class="show-dataset" onClick=${(e) => { e.preventDefault(); setShown(d); }}><code>${d.name}</code></a>`],
         ["Kind", kindName], ["Rows", (d) => d.rowCount], ["Columns or classes", (d) => d.classes?.length ? `${d.classes.length} classes` : d.columns.length],
-        ["Bytes", (d) => d.sizeBytes], ["Created", (d) => (d.createTime || "").slice(0, 19)]]} rows=${list?.datasets} /></section>
+        ["Size", (d) => bytes(d.sizeBytes)], ["Created", (d) => (d.createTime || "").slice(0, 19)]]} rows=${list?.datasets} /></section>
     ${shown && html`<section class="card" id="dataset-detail"><h2><code>${shown.name}</code></h2><${DatasetProfile} dataset=${shown} /></section>`}`;
 }
 
@@ -255,6 +268,9 @@ const CLASSIFIER = { image: "image_classifier", text: "text_classifier" };
 function Train() {
   const [list, listError] = useLoad(() => api("GET", "/v1/datasets"));
   const [form, setForm] = useState({ dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "", base: "", frozen: 2 });
+  // The target model follows the chosen dataset until the user types a name: switching datasets must
+  // not train into the model named after the first one.
+  const [modelEdited, setModelEdited] = useState(false);
   const [error, setError] = useState(null);
   const datasets = list?.datasets || [];
   const dataset = datasets.find((d) => d.name === form.dataset);
@@ -264,7 +280,7 @@ function Train() {
     const names = (chosen?.columns || []).map((c) => c.name);
     const label = names.includes("label") ? "label" : names[names.length - 1] || "";
     const template = CLASSIFIER[chosen ? kindName(chosen) : ""] || (Object.values(CLASSIFIER).includes(form.template) ? "mlp" : form.template);
-    setForm({ ...form, dataset: e.target.value, label, template, features: names.filter((n) => n !== label), model: form.model || chosen?.datasetId || "" });
+    setForm({ ...form, dataset: e.target.value, label, template, features: names.filter((n) => n !== label), model: modelEdited ? form.model : chosen?.datasetId || "" });
   };
   const labelled = dataset && CLASSIFIER[kindName(dataset)];
   const toggle = (name) => setForm({ ...form, features: form.features.includes(name) ? form.features.filter((n) => n !== name) : [...form.features, name] });
@@ -298,7 +314,7 @@ function Train() {
       <div><label for="epochs">Epochs</label><input id="epochs" type="number" min="1" value=${form.epochs} onInput=${set("epochs")} /></div>
       <div><label for="batch">Batch size</label><input id="batch" type="number" min="1" value=${form.batch} onInput=${set("batch")} /></div>
       <div><label for="lr">Learning rate</label><input id="lr" type="number" step="any" value=${form.lr} onInput=${set("lr")} /></div>
-      <div><label for="model">Target model</label><input id="model" value=${form.model} onInput=${set("model")} /></div>
+      <div><label for="model">Target model</label><input id="model" value=${form.model} onInput=${(e) => { setModelEdited(true); set("model")(e); }} /></div>
       ${labelled && html`<div><label for="base">Fine-tune a version instead (models/M/versions/N or alias)</label>
         <input id="base" placeholder="models/pets/versions/production" value=${form.base} onInput=${set("base")} /></div>
         <div><label for="frozen">Epochs with the base frozen</label><input id="frozen" type="number" min="0" value=${form.frozen} onInput=${set("frozen")} /></div>`}
@@ -327,6 +343,9 @@ function Chart({ epochs, series }) {
     const colours = ["#2f5bd3", "#d3702f", "#067647", "#b42318", "#7a2fd3", "#667085"];
     plot.current = new window.uPlot({ width: Math.min(1000, box.current.clientWidth || 800), height: 240,
       scales: { x: { time: false } },
+      // Epochs are whole numbers; the legend names the series instead of showing "--" off the cursor.
+      axes: [{ incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500], values: (u, ticks) => ticks.map((t) => String(t)) }, {}],
+      legend: { live: false },
       series: [{ label: "epoch" }, ...series.map((s, i) => ({ label: s.name, stroke: colours[i % colours.length], width: 2 }))] }, data, box.current);
   }, [epochs.length, series.length]);
   useEffect(() => () => plot.current?.destroy(), []);
@@ -368,7 +387,7 @@ function Job({ id }) {
       ${running && html`<button class="secondary" onClick=${cancel}>Cancel job</button>`}</section>`}
     <section class="card"><h2>Loss</h2><${Chart} epochs=${xs} series=${seriesOf(losses)} /></section>
     <section class="card"><h2>Metrics</h2><${Chart} epochs=${xs} series=${seriesOf(scores)} /></section>
-    ${(evaluation || job?.evaluation && Object.keys(job.evaluation).length) && html`<section class="card" id="evaluation"><h2>Final evaluation</h2>
+    ${Boolean(evaluation || (job?.evaluation && Object.keys(job.evaluation).length)) && html`<section class="card" id="evaluation"><h2>Final evaluation</h2>
       <${Table} columns=${[["Metric", (r) => r[0]], ["Value", (r) => Number(r[1]).toFixed(4)]]} rows=${Object.entries(evaluation ? evaluation.metrics : job.evaluation)} /></section>`}
     ${logs.length > 0 && html`<section class="card"><h2>Log</h2><pre>${logs.join("\n")}</pre></section>`}`;
 }
@@ -437,17 +456,29 @@ function Model({ id }) {
   const [versions, versionsError, reloadVersions] = useLoad(() => api("GET", `/v1/models/${id}/versions`), [id]);
   const [aliases, aliasesError, reloadAliases] = useLoad(() => api("GET", `/v1/models/${id}/aliases`), [id]);
   const [error, setError] = useState(null);
+  const [confirming, setConfirming] = useState(null);  // the version a promotion waits to be confirmed for
+  const production = (aliases?.aliases || []).find((a) => lastSegment(a.name) === "production");
   const promote = async (version) => {
-    setError(null);
+    setError(null); setConfirming(null);
     try {
       await api("PUT", `/v1/models/${id}/aliases/production`, { body: { version: String(version) } });
       reloadVersions(); reloadAliases();
     } catch (err) { setError(err); }
   };
+  const signatureOf = (v) => JSON.stringify((v?.signature?.inputs || []).map((t) => [t.name, t.datatype, t.shape]));
+  const current = (versions?.modelVersions || []).find((v) => production && String(v.version) === String(production.version));
+  const confirmation = (v) => {
+    const change = production ? `production moves from version ${production.version} to version ${v.version}` : `production will point at version ${v.version}`;
+    const differs = current && signatureOf(current) !== signatureOf(v);
+    return html`<div class="confirm" role="alertdialog" aria-label="confirm promotion"><p>${change}: every caller of <code>${id}</code> gets its answers from then on.
+      ${differs ? html`<br /><b class="bad">Its inputs differ from the current production version's</b>: callers sending the old inputs will be refused.` : ""}</p>
+      <button class="confirm-promote" onClick=${() => promote(v.version)}>Promote version ${v.version}</button>
+      <button class="secondary" onClick=${() => setConfirming(null)}>Keep version ${production ? production.version : "as is"}</button></div>`;
+  };
   const lineage = (v) => v.lineage ? html`<div class="muted">job ${v.lineage.trainingJob}<br />dataset ${v.lineage.dataset}
     ${v.lineage.baseModelVersion ? html`<br />fine-tuned from <code>${v.lineage.baseModelVersion}</code>` : ""}
     ${v.lineage.datasetSha256 ? html` (sha256 ${v.lineage.datasetSha256.slice(0, 12)}...)` : ""}<br />
-    ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${val}`).join(", ")}</div>` : "";
+    ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${parameterText(val)}`).join(", ")}</div>` : "";
   return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
     <section class="card"><h2>Aliases</h2><${Table} columns=${[["Alias", (a) => lastSegment(a.name)], ["Version", (a) => a.version], ["Updated", (a) => (a.updateTime || "").slice(0, 19)]]}
       rows=${aliases?.aliases} empty="No aliases: promote a version to production below." /></section>
@@ -455,8 +486,10 @@ function Model({ id }) {
       ["State", (v) => v.state.replace("STATE_", "") + (v.stateReason ? `: ${v.stateReason}` : "")],
       ["Metrics", (v) => Object.entries(v.metrics || {}).map(([k, val]) => `${k} ${Number(val).toFixed(4)}`).join(", ")], ["Lineage", lineage],
       ["Aliases", (v) => (v.aliases || []).join(", ")],
-      ["", (v) => html`<button class="secondary" data-version=${v.version} onClick=${() => promote(v.version)}>Promote to production</button>`]]}
-      rows=${versions?.modelVersions} /></section>
+      ["", (v) => (String(v.version) === String(production?.version) ? html`<span class="muted">in production</span>`
+        : html`<button class="secondary" data-version=${v.version} onClick=${() => setConfirming(v.version)}>Promote to production</button>`)]]}
+      rows=${versions?.modelVersions} />
+      ${confirming !== null && confirmation((versions?.modelVersions || []).find((v) => v.version === confirming) || { version: confirming })}</section>
     ${(versions?.modelVersions || []).filter((v) => v.classificationReport?.classNames?.length).map((v) => html`<${ClassificationReport} version=${v} />`)}`;
 }
 
@@ -516,7 +549,9 @@ function Usage() {
       <div><label>Predictions today</label>${meter(usage.predictions, plan.predictionsPerDay)}</div>
       <div><label>Requests today</label><span>${usage.requests}</span></div>
       <div><label>Training seconds this month</label>${meter(usage.trainingSeconds ?? 0, plan.trainingSecondsPerMonth)}</div>
-      <div><label>Stored bytes</label>${meter(usage.storedBytes ?? 0, plan.storedBytes)}</div></div>`}</section>`;
+      <div><label>Stored</label>${Number(plan.storedBytes) > 0
+        ? html`<div class="meter"><div style=${`width:${Math.min(100, (100 * Number(usage.storedBytes ?? 0)) / Number(plan.storedBytes))}%`}></div></div><span>${bytes(usage.storedBytes)} of ${bytes(plan.storedBytes)}</span>`
+        : html`<span>${bytes(usage.storedBytes)} (no limit)</span>`}</div></div>`}</section>`;
 }
 
 // ---- shell -----------------------------------------------------------------------------------
@@ -547,9 +582,22 @@ function App() {
     usage: () => html`<${Usage} />`,
   };
   const current = pages[page] ? page : "datasets";
-  return html`<header><strong>MaaS</strong><nav>${NAV.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === current ? "active" : ""}>${title}</a>`)}</nav>
+  return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.querySelector("main h1")?.focus(); }}>Skip to content</a>
+    <${PageFocus} title=${`${(NAV.find(([p]) => p === current) || [0, "Datasets"])[1]}${id ? ` ${id}` : ""} · MaaS`} route=${`${page}/${id || ""}`} />
+    <header><strong>MaaS</strong><nav>${NAV.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === current ? "active" : ""} aria-current=${p === current ? "page" : undefined}>${title}</a>`)}</nav>
     <span class="who">key ${apiKey().slice(0, 12)}... <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
-    <main>${pages[current]()}</main>`;
+    <main id="main">${pages[current]()}</main>`;
+}
+
+// On every page change: the document's title names the page, and focus moves to the page's heading
+// (screen readers announce it; keyboard users start there instead of at the top of the document).
+function PageFocus({ title, route }) {
+  useEffect(() => {
+    document.title = title;
+    const heading = document.querySelector("main h1");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
+  }, [route]);
+  return null;
 }
 
 render(html`<${App} />`, document.getElementById("root"));
