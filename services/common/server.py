@@ -61,6 +61,8 @@ class GrpcServer:
     # descriptor pool that holds them all (the default pool when None).
     reflected_services: Sequence[str] = ()
     reflection_pool: object | None = None
+    # Authenticates, limits and meters every call to the service's own methods (`services.common.gate`).
+    gate: object | None = None
 
     def __post_init__(self) -> None:
         self.health = health.aio.HealthServicer()
@@ -79,7 +81,7 @@ class GrpcServer:
     async def start(self) -> int:
         limit = self.settings.max_message_bytes
         server = grpc.aio.server(
-            interceptors=[ObservabilityInterceptor(self.metrics, self.settings.log_successful_calls)],
+            interceptors=[ObservabilityInterceptor(self.metrics, self.settings.log_successful_calls, self.gate)],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -118,6 +120,8 @@ class GrpcServer:
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await server.start()
         self._server = server
+        if self.gate is not None:
+            self.gate.start()
         if self.settings.prometheus_port >= 0:
             self.metrics_port = serve_metrics(self.settings.bind_host, self.settings.prometheus_port, self.registry)
         status = (
@@ -161,6 +165,8 @@ class GrpcServer:
         grace = self.settings.grace_seconds if grace is None else grace
         log.info("draining", grace_seconds=grace)
         await self._server.stop(grace)
+        if self.gate is not None:
+            await self.gate.stop()  # the last usage report, and leases given back
         for hook in self.on_stop:
             await hook()
         self._stopped.set()

@@ -37,6 +37,18 @@ class ServiceSettings(BaseSettings):
         description="PEM CA of the other services' certificates: TLS to them when set, presenting this "
         "service's own certificate (tls_cert_file) for mTLS.",
     )
+    gateway_addr: str = Field(
+        default="127.0.0.1:50051",
+        description="host:port of the gateway service, whose credentials and quota leases every service uses.",
+    )
+    service_secret: str = Field(
+        default="",
+        description="Per-deployment secret from which each service derives the token that proves its "
+        "identity to the others (`maas up` generates one); with mTLS the client certificate names it instead.",
+    )
+    usage_report_seconds: float = Field(
+        default=0.5, description="How often a replica reports its counted usage and renews its quota leases."
+    )
 
     # Defaults per service, overridden in subclasses.
     service_name: str = "maas"

@@ -32,11 +32,6 @@ class GatewaySettings(ServiceSettings):
     key_cache_seconds: float = Field(
         default=2.0, description="How long a key lookup is cached; bounds how late a revocation applies."
     )
-    usage_cache_seconds: float = Field(
-        default=5.0,
-        description="How long a tenant's training time and stored bytes, as the trainer and registry report "
-        "them, are trusted by the quota checks.",
-    )
 
     @property
     def db_url(self) -> str:

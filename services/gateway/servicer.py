@@ -11,21 +11,43 @@ import structlog
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
 from maas.gateway.v1 import admin_pb2_grpc
-from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.credentials import SERVICE_KEY, ServiceVerifier, authorize
+from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from services.common.metadata import metadata_value
 from services.common.validation import page_size, parse_name
-from services.gateway.auth import Authenticator, authorize
-from services.gateway.quota import UsageMeter, today
+from services.gateway.auth import Authenticator
+from services.gateway.quota import BackendUsage, LeaseBook, today, usage_report
 from services.gateway.store import GatewayStore
 
 audit = structlog.get_logger("maas.audit")
 ADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["AdminService"]
+# How often the keys and plans are read for changes a watcher has not seen; bounds how late a
+# revocation reaches the services (plus one stream hop).
+CREDENTIALS_POLL_SECONDS = 0.5
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: GatewayStore, authenticator: Authenticator, meter: UsageMeter) -> None:
+    def __init__(
+        self,
+        store: GatewayStore,
+        authenticator: Authenticator,
+        backend: BackendUsage,
+        leases: LeaseBook,
+        services: ServiceVerifier,
+    ) -> None:
         self.store = store
         self.auth = authenticator
-        self.meter = meter
+        self.backend = backend
+        self.leases = leases
+        self.services = services
+
+    def _service(self, context: grpc.aio.ServicerContext, method: str) -> str:
+        """Internal methods answer the platform's services only (token or mTLS certificate)."""
+        token = metadata_value(context.invocation_metadata(), SERVICE_KEY)
+        identity = self.services.identity(context, token)
+        if identity is None:
+            raise Unauthenticated(f"{ADMIN_SERVICE.full_name}/{method} is for the platform's services only")
+        return identity
 
     async def _admin(self, context: grpc.aio.ServicerContext, method: str, **target: str) -> None:
         """Authenticate and authorise before anything in the request is looked at, then audit the call."""
@@ -93,7 +115,21 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         except ValueError:
             raise InvalidArgument(f"day: {day!r} is not a date (YYYY-MM-DD)") from None
         await asyncio.to_thread(self.store.get_tenant, tenant_id)
-        return await self.meter.usage(tenant_id, day)
+        return await usage_report(self.store, self.backend, tenant_id, day)
+
+    async def WatchCredentials(self, request, context):
+        self._service(context, "WatchCredentials")
+        sent = None
+        while True:
+            snapshot = await asyncio.to_thread(self.store.credential_snapshot)
+            if snapshot != sent:
+                yield snapshot
+                sent = snapshot
+            await asyncio.sleep(CREDENTIALS_POLL_SECONDS)
+
+    async def LeaseUsage(self, request, context):
+        service = self._service(context, "LeaseUsage")
+        return await self.leases.lease(service, request)
 
 
 def register(servicer: AdminServicer, server: grpc.aio.Server) -> None:

