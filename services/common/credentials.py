@@ -97,35 +97,66 @@ def authorize(principal: Principal, scope: int, method: str, *, in_tenant: bool 
         raise PermissionDenied(f"{method} acts inside a tenant: use a tenant's API key, not the admin key")
 
 
-class KeyCache:
-    """The gateway's keys and plans as last sent; looked up in memory on every call."""
+def _principal(credential: pb.Credential) -> Principal:
+    return Principal(
+        credential.name.rsplit("/", 1)[-1],
+        credential.tenant or ADMIN_TENANT,
+        frozenset(credential.scopes),
+        credential.expire_time.ToDatetime(tzinfo=dt.UTC) if credential.HasField("expire_time") else None,
+    )
 
-    def __init__(self) -> None:
+
+class KeyCache:
+    """The gateway's keys and plans as last sent; looked up in memory on every call. A key the
+    snapshot lacks (created since) is asked of the gateway once (`LookupCredential`); an unknown
+    one is remembered as unknown for `unknown_seconds`, so bad keys cost the gateway little."""
+
+    def __init__(self, lookup=None, unknown_seconds: float = 1.0, max_unknown: int = 10_000) -> None:
         self._principals: dict[str, Principal] = {}
         self.plans: dict[str, pb.Plan] = {}
         self.loaded = asyncio.Event()
+        self._lookup = lookup
+        self._unknown: dict[str, float] = {}
+        self._unknown_seconds = unknown_seconds
+        self._max_unknown = max_unknown
+        self._pending: dict[str, asyncio.Future] = {}
 
     def replace(self, snapshot: pb.CredentialSnapshot) -> None:
-        self._principals = {
-            c.secret_sha256: Principal(
-                c.name.rsplit("/", 1)[-1],
-                c.tenant or ADMIN_TENANT,
-                frozenset(c.scopes),
-                c.expire_time.ToDatetime(tzinfo=dt.UTC) if c.HasField("expire_time") else None,
-            )
-            for c in snapshot.credentials
-        }
+        self._principals = {c.secret_sha256: _principal(c) for c in snapshot.credentials}
         self.plans = dict(snapshot.plans)
+        self._unknown.clear()
         self.loaded.set()
 
-    def principal(self, secret: str) -> Principal:
+    async def principal(self, secret: str) -> Principal:
         if not self.loaded.is_set():
             raise Unavailable("credentials not loaded from the gateway yet; retry")
-        principal = self._principals.get(hash_secret(secret))
+        digest = hash_secret(secret)
+        principal = self._principals.get(digest)
         if principal is None:
-            raise Unauthenticated("invalid or revoked API key")
+            principal = await self._look_up(digest)
         if principal.expire_time is not None and principal.expire_time <= dt.datetime.now(dt.UTC):
             raise Unauthenticated("the API key has expired")
+        return principal
+
+    async def _look_up(self, digest: str) -> Principal:
+        if self._lookup is None or self._unknown.get(digest, 0.0) > time.monotonic():
+            raise Unauthenticated("invalid or revoked API key")
+        pending = self._pending.get(digest)
+        if pending is None:
+            pending = self._pending[digest] = asyncio.ensure_future(self._lookup(digest))
+            pending.add_done_callback(lambda _: self._pending.pop(digest, None))
+        try:
+            credential = await asyncio.shield(pending)
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise Unavailable(f"cannot check the API key with the gateway ({error.code().name}); retry") from None
+            if len(self._unknown) >= self._max_unknown:
+                self._unknown.clear()
+            self._unknown[digest] = time.monotonic() + self._unknown_seconds
+            raise Unauthenticated("invalid or revoked API key") from None
+        principal = self._principals[digest] = _principal(credential)
+        if credential.tenant and credential.HasField("plan"):
+            self.plans.setdefault(credential.tenant, credential.plan)
         return principal
 
 
@@ -165,7 +196,7 @@ class CallerAuthenticator:
         self.keys = keys
         self._verifier = verifier
 
-    def authenticate(self, context: grpc.aio.ServicerContext, access: Access) -> Caller:
+    async def authenticate(self, context: grpc.aio.ServicerContext, access: Access) -> Caller:
         # The call's log line names the authenticated tenant, never one a client claims.
         secret = token = tenant = None
         metadata = context.invocation_metadata() or ()
@@ -176,7 +207,7 @@ class CallerAuthenticator:
                 tenant = value
         secret = secret_from_metadata(metadata)
         if secret is not None:
-            principal = self.keys.principal(secret)
+            principal = await self.keys.principal(secret)
             # Backends act inside a tenant, so an admin-scoped backend method (TF Serving's config
             # reload) is closed to every key: tenants' keys never hold the admin scope.
             if access.internal:

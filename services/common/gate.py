@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 import structlog
 
+from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from services.common.access import METHODS, Access, Quota
 from services.common.credentials import (
     SERVICE_KEY,
@@ -34,11 +35,17 @@ class CallGate:
     ) -> None:
         self.identity = settings.service_name
         self._token = service_token(settings.service_secret, self.identity) if settings.service_secret else ""
-        self.keys = KeyCache()
-        self.authenticator = CallerAuthenticator(self.keys, ServiceVerifier(settings.service_secret))
-        self._methods = methods
         self._channel = settings.peer_channel(settings.gateway_addr, [])
         identity = self.service_metadata()
+        admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+
+        async def lookup(digest: str):
+            request = admin_pb2.LookupCredentialRequest(secret_sha256=digest)
+            return await admin.LookupCredential(request, metadata=identity, timeout=5)
+
+        self.keys = KeyCache(lookup)
+        self.authenticator = CallerAuthenticator(self.keys, ServiceVerifier(settings.service_secret))
+        self._methods = methods
         self._watch = CredentialWatch(self._channel, identity, self.keys)
         self.ledger = UsageLedger(
             self.keys, self._channel, identity, self.identity, settings.usage_report_seconds, local_figures
@@ -57,7 +64,7 @@ class CallGate:
 
     async def admit(self, context: grpc.aio.ServicerContext, access: Access) -> Callable[[], None] | None:
         """Authenticate, then admit against the plan; the answer undoes a counted prediction."""
-        caller = self.authenticator.authenticate(context, access)
+        caller = await self.authenticator.authenticate(context, access)
         tenant_var.set(caller.tenant)
         structlog.contextvars.bind_contextvars(tenant=caller.tenant, caller=caller.service)
         return await self.ledger.admit(caller, access)

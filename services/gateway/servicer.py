@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 
 import grpc
@@ -40,6 +41,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self.backend = backend
         self.leases = leases
         self.services = services
+        # Woken by this gateway's own changes to keys, tenants and plans, so watchers hear of them
+        # at once (others' changes, from other gateway replicas, within a poll).
+        self._changed = asyncio.Condition()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     def _service(self, context: grpc.aio.ServicerContext, method: str) -> str:
         """Internal methods answer the platform's services only (token or mTLS certificate)."""
@@ -58,7 +66,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def CreateTenant(self, request, context):
         await self._admin(context, "CreateTenant", tenant=request.tenant_id)
-        return await asyncio.to_thread(self.store.create_tenant, request.tenant_id, request.tenant)
+        tenant = await asyncio.to_thread(self.store.create_tenant, request.tenant_id, request.tenant)
+        await self._notify()
+        return tenant
 
     async def GetTenant(self, request, context):
         await self._admin(context, "GetTenant", name=request.name)
@@ -76,6 +86,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         await self._admin(context, "CreateApiKey", parent=request.parent)
         (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
         key, secret = await asyncio.to_thread(self.store.create_api_key, tenant_id, request.api_key)
+        await self._notify()
         return pb.CreateApiKeyResponse(api_key=key, secret=secret)
 
     async def ListApiKeys(self, request, context):
@@ -86,7 +97,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def RevokeApiKey(self, request, context):
         await self._admin(context, "RevokeApiKey", name=request.name)
         tenant_id, key_id = parse_name(request.name, ("tenants", None, "apiKeys", None))
-        return await asyncio.to_thread(self.store.revoke_api_key, tenant_id, key_id)
+        key = await asyncio.to_thread(self.store.revoke_api_key, tenant_id, key_id)
+        await self._notify()
+        return key
 
     async def CreatePlan(self, request, context):
         await self._admin(context, "CreatePlan", plan=request.plan_id)
@@ -125,7 +138,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             if snapshot != sent:
                 yield snapshot
                 sent = snapshot
-            await asyncio.sleep(CREDENTIALS_POLL_SECONDS)
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), CREDENTIALS_POLL_SECONDS)
+
+    async def LookupCredential(self, request, context):
+        self._service(context, "LookupCredential")
+        return await asyncio.to_thread(self.store.lookup_credential, request.secret_sha256)
 
     async def LeaseUsage(self, request, context):
         service = self._service(context, "LeaseUsage")

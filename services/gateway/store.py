@@ -175,18 +175,37 @@ class GatewayStore:
             tenants = conn.execute(sa.select(t.tenants.c.tenant_id, t.tenants.c.plan)).all()
             plans = {row.plan_id: self._plan_message(row) for row in conn.execute(sa.select(t.plans)).all()}
         snapshot = pb.CredentialSnapshot()
-        for row in sorted(keys, key=lambda r: r.key_id):
-            credential = snapshot.credentials.add(
-                secret_sha256=row.secret_sha256,
-                name=f"tenants/{row.tenant_id}/apiKeys/{row.key_id}" if row.tenant_id else f"apiKeys/{row.key_id}",
-                tenant=row.tenant_id or "",
-                scopes=row.scopes,
-            )
-            if row.expire_time:
-                credential.expire_time.FromDatetime(utc(row.expire_time))
+        snapshot.credentials.extend(self._credential(row) for row in sorted(keys, key=lambda r: r.key_id))
         for tenant_id, plan in tenants:
             snapshot.plans[tenant_id].CopyFrom(plans[plan.removeprefix("plans/")])
         return snapshot
+
+    def lookup_credential(self, secret_sha256: str) -> pb.Credential:
+        """One live key (and its tenant's plan) by its hash."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.api_keys).where(
+                    t.api_keys.c.secret_sha256 == secret_sha256, t.api_keys.c.revoke_time.is_(None)
+                )
+            ).first()
+        if row is None:
+            raise NotFound("no such API key")
+        credential = self._credential(row)
+        if row.tenant_id:
+            credential.plan.CopyFrom(self.plan_of(row.tenant_id))
+        return credential
+
+    @staticmethod
+    def _credential(row) -> pb.Credential:
+        credential = pb.Credential(
+            secret_sha256=row.secret_sha256,
+            name=f"tenants/{row.tenant_id}/apiKeys/{row.key_id}" if row.tenant_id else f"apiKeys/{row.key_id}",
+            tenant=row.tenant_id or "",
+            scopes=row.scopes,
+        )
+        if row.expire_time:
+            credential.expire_time.FromDatetime(utc(row.expire_time))
+        return credential
 
     # plans and usage
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class Stack:
     gateway: ServerThread
     inference: ServerThread | None
     channel: grpc.Channel
+    # The public gRPC door: Envoy, or the gateway's fallback proxy (MAAS_TEST_DOOR=python).
+    door: str
 
     @property
     def admin(self) -> admin_pb2_grpc.AdminServiceStub:
@@ -94,8 +97,15 @@ class Stack:
         )
         return f"plans/{plan_id}"
 
-    def usage(self, tenant_id: str) -> admin_pb2.Usage:
-        return self.admin.GetUsage(admin_pb2.GetUsageRequest(name=f"tenants/{tenant_id}/usage"), metadata=ADMIN)
+    def usage(self, tenant_id: str, **expected: int) -> admin_pb2.Usage:
+        """The tenant's usage; with `expected` figures, once it shows them (replicas report their
+        counts every `usage_report_seconds`), or as it is after 3 s."""
+        deadline = time.monotonic() + 3
+        while True:
+            usage = self.admin.GetUsage(admin_pb2.GetUsageRequest(name=f"tenants/{tenant_id}/usage"), metadata=ADMIN)
+            if all(getattr(usage, k) == v for k, v in expected.items()) or time.monotonic() > deadline:
+                return usage
+            time.sleep(0.05)
 
     def upload_dataset(self, secret: str, data: bytes, dataset_id: str = "d") -> registry_pb2.Dataset:
         header = registry_pb2.CreateDatasetRequest.Header(
@@ -143,4 +153,4 @@ def gateway_stack(
         for server in (registry, trainer, inference_server):
             if server is not None:
                 assert server.call(server.server.gate.wait_loaded(10)), "no credentials from the gateway"
-        yield Stack(registry, trainer, gateway, inference_server, channel)
+        yield Stack(registry, trainer, gateway, inference_server, channel, door)

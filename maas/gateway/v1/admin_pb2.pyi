@@ -173,18 +173,26 @@ class WatchCredentialsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Credential(_message.Message):
-    __slots__ = ("secret_sha256", "name", "tenant", "scopes", "expire_time")
+    __slots__ = ("secret_sha256", "name", "tenant", "scopes", "expire_time", "plan")
     SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
     secret_sha256: str
     name: str
     tenant: str
     scopes: _containers.RepeatedScalarFieldContainer[_annotations_pb2_1.Scope]
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, secret_sha256: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[_annotations_pb2_1.Scope, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    plan: Plan
+    def __init__(self, secret_sha256: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[_annotations_pb2_1.Scope, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
+class LookupCredentialRequest(_message.Message):
+    __slots__ = ("secret_sha256",)
+    SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
+    secret_sha256: str
+    def __init__(self, secret_sha256: _Optional[str] = ...) -> None: ...
 
 class CredentialSnapshot(_message.Message):
     __slots__ = ("credentials", "plans")

@@ -85,6 +85,11 @@ class AdminServiceStub:
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.WatchCredentialsRequest.SerializeToString,
                 response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CredentialSnapshot.FromString,
                 _registered_method=True)
+        self.LookupCredential = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/LookupCredential',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.LookupCredentialRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Credential.FromString,
+                _registered_method=True)
         self.LeaseUsage = channel.unary_unary(
                 '/maas.gateway.v1.AdminService/LeaseUsage',
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.LeaseUsageRequest.SerializeToString,
@@ -169,6 +174,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LookupCredential(self, request, context):
+        """Internal: one key by the sha256 of its secret, for a service that meets a key its
+        snapshot does not hold yet (created since); NOT_FOUND for an unknown or revoked key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def LeaseUsage(self, request, context):
         """Internal: a service replica reports the calls it counted since its last report and
         leases predictions of a tenant's daily quota to admit locally until the lease expires.
@@ -229,6 +242,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.WatchCredentials,
                     request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.WatchCredentialsRequest.FromString,
                     response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CredentialSnapshot.SerializeToString,
+            ),
+            'LookupCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.LookupCredential,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.LookupCredentialRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Credential.SerializeToString,
             ),
             'LeaseUsage': grpc.unary_unary_rpc_method_handler(
                     servicer.LeaseUsage,
@@ -507,6 +525,33 @@ class AdminService:
             '/maas.gateway.v1.AdminService/WatchCredentials',
             maas_dot_gateway_dot_v1_dot_admin__pb2.WatchCredentialsRequest.SerializeToString,
             maas_dot_gateway_dot_v1_dot_admin__pb2.CredentialSnapshot.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LookupCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maas.gateway.v1.AdminService/LookupCredential',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.LookupCredentialRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Credential.FromString,
             options,
             channel_credentials,
             insecure,
