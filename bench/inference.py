@@ -312,7 +312,8 @@ def main() -> None:
             with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
                 extract_tar(tar, workdir / "saved_model")
             expected = client.predict("digits", test_x[:1])["probabilities"]
-        tenant = {"x-maas-tenant": demo.tenant}
+        # Inference authenticates (and meters) its callers itself: the key goes straight to it.
+        tenant = {"authorization": f"Bearer {demo.api_key}"}
 
         check(stack.address("inference"), request, tuple(tenant.items()), expected)
         metrics_port = stack.ports["inference"][1]

@@ -21,7 +21,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.server import build_server as build_gateway
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
-from tests.conftest import ServerThread, running, service_settings
+from tests.conftest import ServerThread, running, service_settings, tenant_md
 
 ADMIN_KEY = "maas_admin_tls_key"
 ADMIN = (("authorization", f"Bearer {ADMIN_KEY}"),)
@@ -184,7 +184,7 @@ def test_inference_reaches_an_mtls_registry_with_its_own_certificate(data_dir, p
     _, internal = pki
     inference_cert, inference_key = internal.issue("inference")
     load = infer_pb.RepositoryModelLoadRequest(model_name="nope")
-    tenant = (("x-maas-tenant", "acme"),)
+    tenant = tenant_md("acme")
     with mtls_registry(data_dir, internal) as registry:
         # With its certificate (which inference also serves with), and with none.
         mtls = dict(peer_ca_file=internal.pem, tls_cert_file=inference_cert, tls_key_file=inference_key)
