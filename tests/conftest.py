@@ -200,7 +200,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 @contextmanager
-def test_door(gateway: ServerThread, registry: ServerThread, trainer: ServerThread, inference: ServerThread | None):
+def test_door(gateway: ServerThread, registry: ServerThread, trainer: ServerThread, inference: list[ServerThread]):
     """The public gRPC door in front of test servers: Envoy, configured by the generator `maas up`
     uses, or the gateway's fallback proxy with `MAAS_TEST_DOOR=python` (or where Envoy is missing)."""
     from maas import door
@@ -208,9 +208,7 @@ def test_door(gateway: ServerThread, registry: ServerThread, trainer: ServerThre
     if os.environ.get("MAAS_TEST_DOOR", "envoy") == "python" or door.envoy_binary() is None:
         yield gateway.address
         return
-    backends = {"gateway": gateway.address, "registry": registry.address, "trainer": trainer.address}
-    backends["inference"] = inference.address if inference is not None else "127.0.0.1:1"
-    with door.EnvoyProcess.on_free_port(
-        {name: [address] for name, address in backends.items()}, gateway.server.settings.data_dir
-    ) as envoy:
+    backends = {"gateway": [gateway.address], "registry": [registry.address], "trainer": [trainer.address]}
+    backends["inference"] = [replica.address for replica in inference] or ["127.0.0.1:1"]
+    with door.EnvoyProcess.on_free_port(backends, gateway.server.settings.data_dir) as envoy:
         yield envoy.address

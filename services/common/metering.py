@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -126,7 +127,8 @@ class UsageLedger:
         self._keys = keys
         self._stub = admin_pb2_grpc.AdminServiceStub(gateway) if gateway is not None else None
         self._metadata = metadata
-        self._replica = f"{service}/{socket.gethostname()}/{os.getpid()}"
+        # Unique per ledger: one process may run several servers (tests do).
+        self._replica = f"{service}/{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
         self._report_seconds = report_seconds
         self._figures = local_figures or {}
         self._tenants: dict[tuple[str, str], _TenantMeter] = {}

@@ -65,6 +65,7 @@ class Stack:
     channel: grpc.Channel
     # The public gRPC door: Envoy, or the gateway's fallback proxy (MAAS_TEST_DOOR=python).
     door: str
+    replicas: list[ServerThread]
 
     @property
     def admin(self) -> admin_pb2_grpc.AdminServiceStub:
@@ -117,9 +118,10 @@ class Stack:
 
 @contextmanager
 def gateway_stack(
-    data_dir: Path, database_url: str = "", inference: bool = False, **gateway_settings
+    data_dir: Path, database_url: str = "", inference: bool = False, inference_replicas: int = 1, **gateway_settings
 ) -> Iterator[Stack]:
-    """Registry, trainer without workers and, if asked, inference, behind a gateway, all on `database_url`."""
+    """Registry, trainer without workers and, if asked, inference (`inference_replicas` of it),
+    with the gateway service, behind the door, all on `database_url`."""
     with ExitStack() as stack:
         shared = {"database_url": database_url} if database_url else {}
         gateway_port = free_port()
@@ -130,27 +132,29 @@ def gateway_stack(
             running(build_trainer, service_settings(TrainerSettings, data_dir, local_workers=0, **backend))
         )
         inference_server = None
+        replicas: list[ServerThread] = []
         if inference:
             # Imported here: inference brings TensorFlow with it, which only the tests that ask need.
             from services.inference.config import InferenceSettings
             from services.inference.server import build_server as build_inference
 
-            settings = service_settings(InferenceSettings, data_dir, registry_addr=registry.address, **backend)
-            inference_server = stack.enter_context(running(build_inference, settings))
+            for _ in range(inference_replicas):
+                settings = service_settings(InferenceSettings, data_dir, registry_addr=registry.address, **backend)
+                replicas.append(stack.enter_context(running(build_inference, settings)))
+            inference_server = replicas[0]
         settings = service_settings(
             GatewaySettings,
             data_dir,
             admin_key=ADMIN_KEY,
             registry_addr=registry.address,
             trainer_addr=trainer.address,
-            inference_addr=inference_server.address if inference_server else "127.0.0.1:1",
+            inference_addr="ipv4:" + ",".join(r.address for r in replicas) if replicas else "127.0.0.1:1",
             **{"key_cache_seconds": 0.2, **shared, **gateway_settings},
         )
         settings.port = gateway_port
         gateway = stack.enter_context(running(build_gateway, settings))
-        door = stack.enter_context(test_door(gateway, registry, trainer, inference_server))
+        door = stack.enter_context(test_door(gateway, registry, trainer, replicas))
         channel = stack.enter_context(grpc.insecure_channel(door))
-        for server in (registry, trainer, inference_server):
-            if server is not None:
-                assert server.call(server.server.gate.wait_loaded(10)), "no credentials from the gateway"
-        yield Stack(registry, trainer, gateway, inference_server, channel, door)
+        for server in (registry, trainer, *replicas):
+            assert server.call(server.server.gate.wait_loaded(10)), "no credentials from the gateway"
+        yield Stack(registry, trainer, gateway, inference_server, channel, door, replicas)
