@@ -39,6 +39,7 @@ _HTTP2 = {
     "max_concurrent_streams": 1024,
 }
 # Retried at the door: what a replica killed or draining answers; only on calls that change nothing.
+# Inference: quickly, on another replica.
 _RETRY = {
     "retry_on": "unavailable,reset,connect-failure,refused-stream",
     "num_retries": 3,
@@ -52,6 +53,13 @@ _RETRY = {
     ],
     "host_selection_retry_max_attempts": 3,
     "retry_back_off": {"base_interval": "0.025s", "max_interval": "0.25s"},
+}
+# The registry's and trainer's reads: with backoff for up to about 5 s, so a read outlives a
+# backend's restart.
+_READ_RETRY = {
+    **_RETRY,
+    "num_retries": 5,
+    "retry_back_off": {"base_interval": "0.25s", "max_interval": "2s"},
 }
 
 
@@ -82,13 +90,13 @@ class DoorConfig:
     extra: dict = field(default_factory=dict)
 
 
-def _retried_methods() -> set[str]:
-    reads = {f"/{s.full_name}/{m}" for s in (REGISTRY_SERVICE, TRAINER_SERVICE) for m in read_methods(s)}
-    inference = {name for name, route in build_routes().items() if route.backend == "inference"}
-    return reads | inference
+def _retry_policies() -> dict[str, dict]:
+    reads = {f"/{s.full_name}/{m}": _READ_RETRY for s in (REGISTRY_SERVICE, TRAINER_SERVICE) for m in read_methods(s)}
+    inference = {name: _RETRY for name, route in build_routes().items() if route.backend == "inference"}
+    return {**reads, **inference}
 
 
-def _route(path: str, cluster: str, retry: bool, *, prefix: bool = False) -> dict:
+def _route(path: str, cluster: str, retry: dict | None, *, prefix: bool = False) -> dict:
     action = {
         "cluster": cluster,
         # No fixed limit (watches and uploads last); the client's grpc-timeout is the deadline.
@@ -96,21 +104,21 @@ def _route(path: str, cluster: str, retry: bool, *, prefix: bool = False) -> dic
         "max_stream_duration": {"grpc_timeout_header_max": "0s"},
     }
     if retry:
-        action["retry_policy"] = _RETRY
+        action["retry_policy"] = retry
     return {"match": {"prefix" if prefix else "path": path, "grpc": {}}, "route": action}
 
 
 def routes() -> list[dict]:
     """One route per public method, then health and reflection to the gateway."""
-    retried = _retried_methods()
-    table = [_route(name, route.backend, name in retried) for name, route in sorted(build_routes().items())]
+    retries = _retry_policies()
+    table = [_route(name, route.backend, retries.get(name)) for name, route in sorted(build_routes().items())]
     table += [
-        _route(f"/{ADMIN_SERVICE.full_name}/{m.name}", "gateway", False)
+        _route(f"/{ADMIN_SERVICE.full_name}/{m.name}", "gateway", None)
         for m in ADMIN_SERVICE.methods
         if not is_internal(m)
     ]
-    table.append(_route("/grpc.health.v1.Health/", "gateway", True, prefix=True))
-    table.append(_route("/grpc.reflection.", "gateway", False, prefix=True))
+    table.append(_route("/grpc.health.v1.Health/", "gateway", _RETRY, prefix=True))
+    table.append(_route("/grpc.reflection.", "gateway", None, prefix=True))
     return table
 
 

@@ -37,6 +37,8 @@ SERVICE_KEY = "x-maas-service"
 # (tests, benchmarks, scripts run by whoever holds the deployment secret): it may act for any tenant.
 SERVICE_IDENTITIES = frozenset({"gateway", "registry", "trainer", "inference", "operator"})
 ADMIN_TENANT = None
+# How long a call made before the first snapshot arrived waits for it.
+FIRST_SNAPSHOT_WAIT_SECONDS = 5.0
 
 
 def hash_secret(secret: str) -> str:
@@ -129,7 +131,11 @@ class KeyCache:
 
     async def principal(self, secret: str) -> Principal:
         if not self.loaded.is_set():
-            raise Unavailable("credentials not loaded from the gateway yet; retry")
+            # Just started (or restarted): the first snapshot is usually a moment away.
+            try:
+                await asyncio.wait_for(self.loaded.wait(), FIRST_SNAPSHOT_WAIT_SECONDS)
+            except TimeoutError:
+                raise Unavailable("credentials not loaded from the gateway yet; retry") from None
         digest = hash_secret(secret)
         principal = self._principals.get(digest)
         if principal is None:

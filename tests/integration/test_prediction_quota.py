@@ -8,7 +8,6 @@ import grpc
 import numpy as np
 import pytest
 
-from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2_grpc
 from tests.integration.gateway_stack import bearer, error_details, gateway_stack, started_calls
