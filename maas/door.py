@@ -257,7 +257,7 @@ def kubernetes_config() -> dict:
                 "gateway": ["maas-gateway:50051"],
                 "registry": ["maas-registry:50052"],
                 "trainer": ["maas-trainer:50053"],
-                "inference": ["maas-inference-pods:50054"],
+                "inference": ["maas-inference-headless:50054"],
             },
             port=8443,
             admin_bind="0.0.0.0",
