@@ -97,6 +97,8 @@ class LocalStack:
     door: str = field(default_factory=default_door)
     gateway_service_port: int = GATEWAY_SERVICE_PORT
     envoy_admin_port: int = ENVOY_ADMIN_PORT
+    # Envoy's worker threads: one is plenty on a small machine (each thread serves many connections).
+    envoy_concurrency: int = 1
     envoy: object | None = None
 
     @classmethod
@@ -186,7 +188,7 @@ class LocalStack:
 
         backends = {name: [self.service_address(name)] for name in SERVICES}
         config = DoorConfig(backends, port=self.ports["gateway"][0], bind="127.0.0.1", admin_port=self.envoy_admin_port)
-        self.envoy = EnvoyProcess(config, self.log_dir)
+        self.envoy = EnvoyProcess(config, self.log_dir, concurrency=self.envoy_concurrency)
         try:
             self.envoy.start(timeout)
             if not wait_serving(self.address("gateway"), timeout):
