@@ -203,15 +203,16 @@ class CallerAuthenticator:
         self._verifier = verifier
 
     async def authenticate(self, context: grpc.aio.ServicerContext, access: Access) -> Caller:
-        # The call's log line names the authenticated tenant, never one a client claims.
-        secret = token = tenant = None
-        metadata = context.invocation_metadata() or ()
-        for key, value in metadata:
+        token = tenant = None
+        credentials = []
+        for key, value in context.invocation_metadata() or ():
             if key == SERVICE_KEY:
                 token = value
             elif key == TENANT_KEY:
                 tenant = value
-        secret = secret_from_metadata(metadata)
+            elif key in ("authorization", "x-api-key"):
+                credentials.append((key, value))
+        secret = secret_from_metadata(credentials) if credentials else None
         if secret is not None:
             principal = await self.keys.principal(secret)
             # Backends act inside a tenant, so an admin-scoped backend method (TF Serving's config

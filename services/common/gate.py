@@ -8,12 +8,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import grpc
-import structlog
 
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from services.common.access import METHODS, Access, Quota
 from services.common.credentials import (
     SERVICE_KEY,
+    Caller,
     CallerAuthenticator,
     CredentialWatch,
     KeyCache,
@@ -62,12 +62,12 @@ class CallGate:
     def access(self, method: str) -> Access | None:
         return self._methods.get(method)
 
-    async def admit(self, context: grpc.aio.ServicerContext, access: Access) -> Callable[[], None] | None:
-        """Authenticate, then admit against the plan; the answer undoes a counted prediction."""
+    async def authenticate(self, context: grpc.aio.ServicerContext, access: Access) -> Caller:
+        """The call's caller; its tenant is what `tenant_of` answers for the rest of the call.
+        The interceptor then admits the call against the plan (`self.ledger.admit`)."""
         caller = await self.authenticator.authenticate(context, access)
         tenant_var.set(caller.tenant)
-        structlog.contextvars.bind_contextvars(tenant=caller.tenant, caller=caller.service)
-        return await self.ledger.admit(caller, access)
+        return caller
 
     def start(self) -> None:
         self._watch.start()

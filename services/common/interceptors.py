@@ -78,12 +78,23 @@ class _CallRecord:
                 break
         request_id = request_id or new_request_id()
         request_id_var.set(request_id)
-        # The tenant is bound by the gate once authenticated, never taken from what a caller claims.
-        structlog.contextvars.bind_contextvars(request_id=request_id, method=self.method.name, tenant=None)
-        self.method.started.inc()
-        if self.method.gate is not None:
-            self.undo = await self.method.gate.admit(context, self.method.access)
-            self.method.admitted.inc()
+        method = self.method
+        method.started.inc()
+        gate = method.gate
+        if gate is None:
+            structlog.contextvars.bind_contextvars(request_id=request_id, method=method.name, tenant=None)
+            return
+        # The tenant is the authenticated caller's, never one a caller claims.
+        try:
+            caller = await gate.authenticate(context, method.access)
+        except Exception:
+            structlog.contextvars.bind_contextvars(request_id=request_id, method=method.name, tenant=None)
+            raise
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, method=method.name, tenant=caller.tenant, caller=caller.service
+        )
+        self.undo = await gate.ledger.admit(caller, method.access)
+        method.admitted.inc()
 
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
         """Turn an exception into a status and abort the call with it (raises)."""

@@ -40,8 +40,19 @@ log = structlog.get_logger("maas.metering")
 MAX_LEASE = 1000
 
 
+_day = (0.0, "")
+
+
 def today() -> str:
-    return now().date().isoformat()
+    """The UTC day (YYYY-MM-DD), worked out once a day rather than on every call."""
+    global _day
+    until, day = _day
+    if time.time() >= until:
+        moment = now()
+        midnight = dt.datetime.combine(moment.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+        day = moment.date().isoformat()
+        _day = (midnight.timestamp(), day)
+    return day
 
 
 def _seconds_until(moment: dt.datetime) -> int:
