@@ -145,16 +145,22 @@ def _cluster(name: str, endpoints: list[str], config: DoorConfig) -> dict:
             }
         },
         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [_endpoint(e) for e in endpoints]}]},
-        # A replica that is not SERVING (starting, draining, models not loaded) gets no calls.
+        # A replica that is not SERVING (starting, draining) gets no calls. The timeout is generous:
+        # a replica slow under load is not dead (a dead one refuses connections at once).
         "health_checks": [
             {
-                "timeout": "1s",
+                "timeout": "2s",
                 "interval": config.health_interval,
-                "unhealthy_threshold": 1,
+                # Checked as often before the first call (the default waits a minute), so a
+                # replica that came up after Envoy is found at once.
+                "no_traffic_interval": config.health_interval,
+                "unhealthy_threshold": 2,
                 "healthy_threshold": 1,
                 "grpc_health_check": {},
             }
         ],
+        # No panic routing to replicas known to be down: they fail every call sent to them.
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
         # A replica whose connection fails is ejected at once; it returns after the ejection time.
         "outlier_detection": {
             "consecutive_gateway_failure": 2,
@@ -164,14 +170,15 @@ def _cluster(name: str, endpoints: list[str], config: DoorConfig) -> dict:
             "base_ejection_time": "5s",
             "max_ejection_percent": 50,
         },
-        # The retry budget: retries in flight at most 20% of the calls in flight (at least 8).
+        # The retry budget: retries in flight at most half the calls in flight, and at least 64 (what
+        # one replica holds at once when it dies under load), so retries cannot swamp the survivors.
         "circuit_breakers": {
             "thresholds": [
                 {
                     "max_connections": 100000,
                     "max_pending_requests": 100000,
                     "max_requests": 100000,
-                    "retry_budget": {"budget_percent": {"value": 20.0}, "min_retry_concurrency": 8},
+                    "retry_budget": {"budget_percent": {"value": 50.0}, "min_retry_concurrency": 64},
                 }
             ]
         },

@@ -84,11 +84,12 @@ def test_killing_one_of_two_replicas_under_load(stack, journey):
     key = tenant_with_digits(stack, journey, "failover", "unmetered")
     ports = [(free_port(), free_port()) for _ in range(2)]
     replicas = [start("inference", stack, MAAS_PORT=str(p), MAAS_METRICS_PORT=str(m)) for p, m in ports]
-    door, stop_door = open_door(stack, [f"127.0.0.1:{p}" for p, _ in ports])
-    gateway_port = int(door.rsplit(":", 1)[1])
+    stop_door = None
     try:
         for port, _ in ports:
             assert wait_serving(f"127.0.0.1:{port}", 120)
+        door, stop_door = open_door(stack, [f"127.0.0.1:{p}" for p, _ in ports])
+        gateway_port = int(door.rsplit(":", 1)[1])
         assert wait_serving(door, 60)
         request = pb.ModelInferRequest(model_name="digits")
         request.inputs.add(name="features", datatype="FP32", shape=[1, 64])
@@ -111,7 +112,18 @@ def test_killing_one_of_two_replicas_under_load(stack, journey):
             # Warm both replicas (each loads the model on first use) before measuring.
             async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway_port}") as channel:
                 stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
-                await asyncio.gather(*(stub.ModelInfer(request, metadata=metadata, timeout=60) for _ in range(8)))
+                # Until the door has seen both replicas pass a health check (it checks every 0.5 s).
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        calls = (stub.ModelInfer(request, metadata=metadata, timeout=60) for _ in range(8))
+                        await asyncio.gather(*calls)
+                        if all(served(m) > 0 for _, m in ports) or time.monotonic() > deadline:
+                            break
+                    except grpc.aio.AioRpcError as error:
+                        if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                            raise
+                    await asyncio.sleep(0.2)
             stop_at = time.monotonic() + 6
             clients = [asyncio.create_task(client(stop_at)) for _ in range(64)]
             await asyncio.sleep(2)
@@ -139,7 +151,8 @@ def test_killing_one_of_two_replicas_under_load(stack, journey):
         assert late and all(code == "OK" for code in late)
         assert survivor_before >= len(late)
     finally:
-        stop_door()
+        if stop_door is not None:
+            stop_door()
         for process in replicas:
             if process.poll() is None:
                 process.terminate()
