@@ -73,6 +73,7 @@ class GrpcServer:
         self.loopback_port = 0
         self._stopped = asyncio.Event()
         self._server: grpc.aio.Server | None = None
+        self._health_server: grpc.aio.Server | None = None
 
     @property
     def service_names(self) -> list[str]:
@@ -120,6 +121,12 @@ class GrpcServer:
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await server.start()
         self._server = server
+        if self.settings.health_port >= 0:
+            # The same health states, nothing else: probes see what clients would.
+            self._health_server = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+            self._health_server.add_insecure_port(f"{self.settings.bind_host}:{self.settings.health_port}")
+            await self._health_server.start()
         if self.gate is not None:
             self.gate.start()
         if self.settings.prometheus_port >= 0:
@@ -165,6 +172,8 @@ class GrpcServer:
         grace = self.settings.grace_seconds if grace is None else grace
         log.info("draining", grace_seconds=grace)
         await self._server.stop(grace)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         if self.gate is not None:
             await self.gate.stop()  # the last usage report, and leases given back
         for hook in self.on_stop:

@@ -22,6 +22,12 @@ class GatewaySettings(ServiceSettings):
     http_port: int = Field(
         default=8080, description="HTTP port: the REST/JSON twin, KServe v2 REST, OpenAPI and console; -1 disables."
     )
+    http_tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate of the HTTP port when it differs from the gRPC port's (the public one, "
+        "while gRPC serves the internal mTLS certificate); tls_cert_file when unset.",
+    )
+    http_tls_key_file: Path | None = Field(default=None, description="PEM private key of http_tls_cert_file.")
     backend_ca_file: Path | None = Field(
         default=None, description="PEM CA that signed the backends' certificates: TLS to the backends when set."
     )

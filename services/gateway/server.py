@@ -96,6 +96,13 @@ _READ_RETRIES = [
 ]
 
 
+def _http_tls(settings: GatewaySettings):
+    """The HTTP port's TLS: its own (public) certificate when set, else the gRPC port's."""
+    if settings.http_tls_cert_file is not None:
+        return ssl_context(settings.http_tls_cert_file, settings.http_tls_key_file, None)
+    return ssl_context(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+
+
 def _ensure_admin_key(store: GatewayStore, settings: GatewaySettings) -> None:
     if settings.admin_key:
         store.ensure_admin_key(settings.admin_key)
@@ -160,7 +167,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 settings.http_port,
                 lambda: server.loopback_target,
                 settings.max_message_bytes,
-                ssl_context(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file),
+                _http_tls(settings),
             )
         ]
     return server

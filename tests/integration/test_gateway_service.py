@@ -169,3 +169,19 @@ def test_usage_is_readable_by_the_tenant_and_the_admin_only(stack):
     assert error.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with MaasClient(stack, ADMIN_KEY) as admin:
         assert admin.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **admin._kw()).requests == 3
+
+
+def test_health_and_reflection_through_the_door_list_every_routed_service(stack):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    from services.gateway.routes import routed_services
+
+    with grpc.insecure_channel(stack) as channel:
+        # What grpc_health_probe asks.
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        (answer,) = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(iter([request]), timeout=5)
+    listed = {service.name for service in answer.list_services_response.service}
+    assert set(routed_services()) | {"maas.gateway.v1.AdminService", "grpc.health.v1.Health"} <= listed

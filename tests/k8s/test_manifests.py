@@ -73,9 +73,13 @@ def test_maas_services_use_native_grpc_probes(objects):
         if workload["kind"] != "Deployment" or workload["metadata"]["name"] == "maas-envoy":
             continue
         container = workload["spec"]["template"]["spec"]["containers"][0]
-        grpc_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        # With mTLS on the gRPC port (prod) the probes ask the plaintext health-only port.
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        probed = int(env["MAAS_HEALTH_PORT"]) if "MAAS_HEALTH_PORT" in env else ports["grpc"]
+        assert probed in ports.values(), workload["metadata"]["name"]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"]["port"] == grpc_port, workload["metadata"]["name"]
+            assert container[probe]["grpc"]["port"] == probed, workload["metadata"]["name"]
 
 
 def test_every_workload_has_a_disruption_budget(objects):
@@ -163,8 +167,33 @@ def test_gateway_serves_http_and_prod_terminates_tls_from_a_secret():
     prod = {(o["kind"], o["metadata"]["name"]): o for o in render("prod")}
     pod = prod[("Deployment", "maas-gateway")]["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
-    assert env["MAAS_TLS_CERT_FILE"].startswith("/etc/maas/tls/")
+    assert env["MAAS_HTTP_TLS_CERT_FILE"].startswith("/etc/maas/tls/")
     assert {"name": "tls", "secret": {"secretName": "maas-gateway-tls"}} in pod["volumes"]
+
+
+def test_prod_speaks_tls_at_the_door_and_mtls_from_envoy_to_every_service():
+    from maas.door import render_configmap
+
+    assert (K8S / "overlays" / "prod" / "envoy-config.yaml").read_text() == render_configmap(prod=True)
+    prod = render("prod")
+    configmap = next(o for o in prod if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "maas-envoy")
+    config = yaml.safe_load(configmap["data"]["envoy.yaml"])
+    (listener,) = config["static_resources"]["listeners"]
+    assert listener["filter_chains"][0]["transport_socket"]["name"] == "envoy.transport_sockets.tls"
+    for cluster in config["static_resources"]["clusters"]:
+        tls = cluster["transport_socket"]["typed_config"]["common_tls_context"]
+        assert tls["tls_certificates"] and tls["validation_context"]["trusted_ca"], cluster["name"]
+    envoy = next(o for o in workloads(prod) if o["metadata"]["name"] == "maas-envoy")
+    volumes = {
+        v["name"]: v["secret"]["secretName"] for v in envoy["spec"]["template"]["spec"]["volumes"] if "secret" in v
+    }
+    assert set(volumes.values()) == {"maas-door-tls", "maas-envoy-mtls"}
+    for workload in workloads(prod):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        if labels.get("maas.io/tier") != "backend" and workload["metadata"]["name"] != "maas-gateway":
+            continue
+        env = {e["name"]: e.get("value") for e in workload["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["MAAS_TLS_CLIENT_CA_FILE"] and env["MAAS_PEER_CA_FILE"], workload["metadata"]["name"]
 
 
 def test_trainer_workers_may_create_the_jobs_and_services_of_multi_worker_training(objects):
