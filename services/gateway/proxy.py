@@ -81,7 +81,8 @@ class ProxyHandler(grpc.GenericRpcHandler):
                 # its first event, and the REST twin answers its HTTP status when they arrive.
                 await call.initial_metadata()
                 admitted.set()
-                await context.send_initial_metadata(())
+                if not call.done():  # a refused call has ended already: its status is the answer
+                    await context.send_initial_metadata(())
                 async for response in call:
                     yield response
             except grpc.aio.AioRpcError as error:

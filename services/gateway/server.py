@@ -150,7 +150,12 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
             ServiceBinding(
                 register,
                 AdminServicer(
-                    store, authenticator, backend_usage, LeaseBook(store), ServiceVerifier(settings.service_secret)
+                    store,
+                    authenticator,
+                    backend_usage,
+                    LeaseBook(store),
+                    ServiceVerifier(settings.service_secret),
+                    report_wait=settings.usage_report_seconds + 0.1,
                 ),
                 ADMIN_SERVICE.full_name,
             )

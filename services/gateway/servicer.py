@@ -35,7 +35,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         backend: BackendUsage,
         leases: LeaseBook,
         services: ServiceVerifier,
+        report_wait: float = 0.0,
     ) -> None:
+        self.report_wait = report_wait
         self.store = store
         self.auth = authenticator
         self.backend = backend
@@ -128,6 +130,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         except ValueError:
             raise InvalidArgument(f"day: {day!r} is not a date (YYYY-MM-DD)") from None
         await asyncio.to_thread(self.store.get_tenant, tenant_id)
+        # The replicas report what they counted every report period: one period (and a round trip)
+        # later, every call that ended before this one is in the table.
+        await asyncio.sleep(self.report_wait)
         return await usage_report(self.store, self.backend, tenant_id, day)
 
     async def WatchCredentials(self, request, context):
