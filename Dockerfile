@@ -15,9 +15,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY maas ./maas
 COPY services ./services
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[s3]" \
-    && pip wheel --no-cache-dir --wheel-dir /wheels-ml ".[ml,s3,k8s]" \
-    && pip wheel --no-cache-dir --wheel-dir /wheels-gpu ".[s3,k8s]" "tensorflow[and-cuda]>=2.17"
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[server,s3]" \
+    && pip wheel --no-cache-dir --wheel-dir /wheels-ml ".[server,ml,s3,k8s]" \
+    && pip wheel --no-cache-dir --wheel-dir /wheels-gpu ".[server,s3,k8s]" "tensorflow[and-cuda]>=2.17"
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -32,15 +32,15 @@ WORKDIR /data
 
 FROM runtime AS slim-deps
 RUN --mount=from=builder,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels "maas[s3]"
+    pip install --no-cache-dir --no-index --find-links=/wheels "maas[server,s3]"
 
 FROM runtime AS ml-deps
 RUN --mount=from=builder,source=/wheels-ml,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels "maas[ml,s3,k8s]"
+    pip install --no-cache-dir --no-index --find-links=/wheels "maas[server,ml,s3,k8s]"
 
 FROM runtime AS gpu-deps
 RUN --mount=from=builder,source=/wheels-gpu,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels "maas[s3,k8s]" "tensorflow[and-cuda]"
+    pip install --no-cache-dir --no-index --find-links=/wheels "maas[server,s3,k8s]" "tensorflow[and-cuda]"
 
 FROM slim-deps AS gateway
 USER 10001:10001

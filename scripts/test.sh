@@ -11,4 +11,8 @@ lint_protos
 .venv/bin/python tools/genproto.py --check
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# pyright fetches its own Node package on first use; keep it in the checkout, not under $HOME.
+PYRIGHT_PYTHON_CACHE_DIR=.ci/tools/pyright-cache .venv/bin/pyright
+# The documentation site, warnings as errors (a broken link or a docstring reference fails).
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir build/site
 exec .venv/bin/pytest "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import sys
@@ -9,6 +10,7 @@ import threading
 from pathlib import Path
 
 from maas.cli.base import add_command
+from maas.cli.errors import CliError
 
 
 def _data_dir(args) -> Path:
@@ -27,8 +29,22 @@ def _print_endpoints(stack) -> None:
     print(f"  logs       {stack.log_dir}/")
 
 
+# What the services import beyond the SDK: the `server` and `ml` extras (`maas[all]` has both).
+_SERVER_MODULES = {"grpc_health": "server", "sqlalchemy": "server", "aiohttp": "server", "tensorflow": "ml"}
+
+
+def _require_server_parts() -> None:
+    missing = sorted({extra for module, extra in _SERVER_MODULES.items() if importlib.util.find_spec(module) is None})
+    if missing:
+        raise CliError(
+            "this command runs the services on this machine, and this install has the SDK and CLI only "
+            f"(missing the {' and '.join(missing)} extras): pip install 'maas[all]'"
+        )
+
+
 def _start_stack(args):
     """Start the four services and print where they are; None (and the reason) if they do not start."""
+    _require_server_parts()
     from maas.stack import LocalStack
 
     stack = LocalStack(_data_dir(args))

@@ -57,6 +57,7 @@ def _version_detail(version: registry_pb2.ModelVersion) -> str:
             ("metrics", metrics(version.metrics)),
             ("inputs", _tensors(version.signature.inputs)),
             ("outputs", _tensors(version.signature.outputs)),
+            ("non-finite inputs", "accepted" if version.signature.accepts_non_finite else "refused"),
             ("training job", version.lineage.training_job),
             ("dataset", version.lineage.dataset),
             ("artifact", f"{version.artifact} ({size(version.artifact_size_bytes)})"),
@@ -108,7 +109,12 @@ def cmd_upload(args, client: MaasClient) -> int:
 
         try:
             version = client.upload_model(
-                args.model, path, alias=args.alias, description=args.description, progress=report
+                args.model,
+                path,
+                alias=args.alias,
+                description=args.description,
+                progress=report,
+                accepts_non_finite=args.accept_non_finite,
             )
         except ValueError as error:
             raise CliError(str(error), 2) from None
@@ -188,6 +194,11 @@ def register(commands) -> None:
     upload.add_argument("--model", required=True, help="model id (created if new) or models/{id}")
     upload.add_argument("--alias", help="point this alias (e.g. production) at the new version once it is ready")
     upload.add_argument("--description", default="", help="a note kept with the version")
+    upload.add_argument(
+        "--accept-non-finite",
+        action="store_true",
+        help="let inputs hold NaN and infinities (refused with INVALID_ARGUMENT by default)",
+    )
 
     download = add_command(
         models,

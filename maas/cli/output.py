@@ -75,7 +75,7 @@ def size(num_bytes: int) -> str:
     return f"{num_bytes} B" if index == 0 else f"{value:.1f} {units[index]}"
 
 
-def emit(args, data: Message | list, human: str) -> None:
+def emit(args, data: Message | list | dict, human: str) -> None:
     """Print `data` as JSON under `--output json`, else the human rendering."""
     if args.output == "json":
         print_json(data)

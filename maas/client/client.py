@@ -13,12 +13,13 @@ from typing import Any
 
 import grpc
 import numpy as np
-from google.protobuf import descriptor_pool, json_format
+from google.protobuf import json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.client import uploads
+from maas.descriptors import find_service
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from maas.inference.v2 import grpc_service_pb2 as infer_pb
 from maas.inference.v2 import grpc_service_pb2_grpc as infer_grpc
@@ -44,8 +45,9 @@ def required_scope(method: str) -> str:
     Methods without the option (the standard inference API) need `predict`, as at the gateway.
     """
     service, _, name = method.partition("/")
-    descriptor = descriptor_pool.Default().FindServiceByName(service).methods_by_name[name]
-    scope = descriptor.GetOptions().Extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT
+    descriptor = find_service(service).methods_by_name[name]
+    options = descriptor.GetOptions()
+    scope = options.Extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT  # pyright: ignore[reportArgumentType]
     return api_pb.Scope.Name(scope).removeprefix("SCOPE_").lower()
 
 
@@ -54,7 +56,7 @@ def _service_config() -> str:
     names = [
         {"service": service, "method": method}
         for service in _SERVICES.values()
-        for method in descriptor_pool.Default().FindServiceByName(service).methods_by_name
+        for method in find_service(service).methods_by_name
         if required_scope(f"{service}/{method}") in ("read", "predict")
     ]
     policy = {
@@ -102,7 +104,7 @@ class MaasError(Exception):
     def from_rpc(cls, error: grpc.RpcError, method: str) -> MaasError:
         retry_after, violations = None, []
         try:
-            status = rpc_status.from_call(error)
+            status = rpc_status.from_call(error)  # pyright: ignore[reportArgumentType] - an RpcError is a Call
         except ValueError:  # details that contradict the status line: ignore them
             status = None
         for detail in status.details if status else ():
@@ -224,7 +226,8 @@ class MaasClient:
     ) -> admin_pb2.CreateApiKeyResponse:
         """Returns the key record and its secret (shown only once); no scopes means all but admin."""
         key = admin_pb2.ApiKey(
-            display_name=display_name, scopes=[api_pb.Scope.Value(f"SCOPE_{s.upper()}") for s in scopes]
+            display_name=display_name,
+            scopes=[api_pb.Scope.Name(api_pb.Scope.Value(f"SCOPE_{s.upper()}")) for s in scopes],
         )
         request = admin_pb2.CreateApiKeyRequest(parent=resource_name("tenants", tenant_id), api_key=key)
         return self._call("admin", "CreateApiKey", request)
@@ -286,7 +289,9 @@ class MaasClient:
             description=description,
             labels=labels or {},
             sha256=sha256,
-            format=registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{(fmt or _guess_format(source)).upper()}"),
+            format=registry_pb2.DatasetFormat.Name(
+                registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{(fmt or _guess_format(source)).upper()}")
+            ),
         )
 
         def chunks() -> Iterator[bytes]:
@@ -461,10 +466,12 @@ class MaasClient:
         alias: str | None = None,
         description: str = "",
         progress: Progress | None = None,
+        accepts_non_finite: bool = False,
     ) -> registry_pb2.ModelVersion:
         """Upload a SavedModel directory, a `.keras` file or a tar/zip of either as a new version
         of `model`, and wait until inference has validated it (derived its signature, loaded it,
         answered a warm-up call). Returns the READY version; with `alias`, points the alias at it.
+        With `accepts_non_finite`, inputs may hold NaN and infinities (refused by default).
 
         The bytes stream in chunks and resume after a broken connection from what the registry
         holds, also when an earlier call died half-way; `progress(sent, total)` follows them. A
@@ -475,7 +482,12 @@ class MaasClient:
             artifact = self.upload_artifact(archive, progress)
         request = registry_pb2.CreateModelVersionRequest(
             parent=resource_name("models", model),
-            model_version=registry_pb2.ModelVersion(artifact=artifact.name, format=fmt, description=description),
+            model_version=registry_pb2.ModelVersion(
+                artifact=artifact.name,
+                format=fmt,
+                description=description,
+                signature=registry_pb2.Signature(accepts_non_finite=accepts_non_finite),
+            ),
             request_id=uuid.uuid4().hex,
         )
         version = self._call("registry", "CreateModelVersion", request)

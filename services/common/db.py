@@ -7,7 +7,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2
 from sqlalchemy.engine import Engine
+
+from services.common.errors import Unavailable
 
 _ALEMBIC_ENV = Path(__file__).parent / "alembic"
 
@@ -28,6 +32,25 @@ def create_engine(url: str) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+# How long a caller is told to wait before retrying while the database is unreachable.
+STORE_RETRY_SECONDS = 1
+
+
+def store_outage(error: BaseException) -> Unavailable | None:
+    """UNAVAILABLE with a retry hint when `error` means the database could not be reached (down,
+    restarting, connection lost); None for any other error. Connections come back by themselves
+    (the pool pings each before use), so the caller's retry is all recovery needs."""
+    if isinstance(error, sa.exc.DBAPIError) and (
+        error.connection_invalidated or isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError))
+    ):
+        retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=STORE_RETRY_SECONDS))
+        return Unavailable("the metadata database is unreachable; retry shortly", details=[retry])
+    if isinstance(error, sa.exc.TimeoutError):  # every pooled connection busy or hung
+        retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=STORE_RETRY_SECONDS))
+        return Unavailable("the metadata database is not answering; retry shortly", details=[retry])
+    return None
 
 
 def migrate(engine: Engine, service: str, versions_dir: Path) -> None:

@@ -14,7 +14,8 @@ import structlog
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from services.common.errors import DomainError, UpstreamError
+from services.common.db import store_outage
+from services.common.errors import DomainError, InvalidArgument, UpstreamError
 from services.common.metadata import REQUEST_ID_KEY, new_request_id
 from services.common.metrics import GrpcServerMetrics
 
@@ -99,6 +100,10 @@ class _CallRecord:
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
         """Turn an exception into a status and abort the call with it (raises)."""
         self.refund()
+        outage = store_outage(error)
+        if outage is not None:
+            log.warning("database unreachable", error=type(error).__name__)
+            error = outage
         if isinstance(error, UpstreamError):
             self.code = error.code
             await context.abort(error.code, error.message, error.trailing_metadata)
@@ -175,10 +180,47 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
             behavior = getattr(handler, attribute)
             if behavior is not None:
                 record = _MethodRecord(self._metrics, kind, method, self._log_ok, self._gate)
+                if handler.request_deserializer is not None:
+                    behavior = _parsing(behavior, handler.request_deserializer, handler.request_streaming)
                 # Streaming handlers are async generators, or coroutines that call context.write().
                 wrap = _wrap_stream if inspect.isasyncgenfunction(behavior) else _wrap_awaitable
-                return handler._replace(**{attribute: wrap(behavior, record)})
+                return handler._replace(request_deserializer=None, **{attribute: wrap(behavior, record)})
         return handler
+
+
+def _parsing(behavior: Callable[..., Any], parse: Callable[[bytes], Any], streaming: bool) -> Callable[..., Any]:
+    """`behavior` fed parsed requests: the bytes are parsed here, inside the call, so that bytes that are
+    not the method's message are INVALID_ARGUMENT for every method (gRPC's own parsing answers UNKNOWN
+    with the parser's text)."""
+    message = getattr(getattr(parse, "__self__", None), "DESCRIPTOR", None)
+    what = message.full_name if message is not None else "the method's request message"
+
+    def parsed(raw: bytes) -> Any:
+        try:
+            return parse(raw)
+        except Exception as error:
+            raise InvalidArgument(f"the request does not parse as {what}") from error
+
+    async def each(requests: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+        async for raw in requests:
+            yield parsed(raw)
+
+    def request(raw_or_iterator: Any) -> Any:
+        return each(raw_or_iterator) if streaming else parsed(raw_or_iterator)
+
+    if inspect.isasyncgenfunction(behavior):
+
+        async def stream(raw_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async for response in behavior(request(raw_or_iterator), context):
+                yield response
+
+        return stream
+
+    async def call(raw_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        result = behavior(request(raw_or_iterator), context)
+        return await result if inspect.isawaitable(result) else result
+
+    return call
 
 
 _HANDLER_KINDS = (

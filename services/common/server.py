@@ -11,6 +11,7 @@ from typing import Protocol
 
 import grpc
 import structlog
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
@@ -18,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from services.common.interceptors import ObservabilityInterceptor
 from services.common.logging import configure_logging
 from services.common.metrics import GrpcServerMetrics, serve_metrics
+from services.common.reflection import STANDARD_SERVICES, reflection_pool
 from services.common.settings import ServiceSettings
 from services.common.tls import server_credentials
 
@@ -58,9 +60,9 @@ class GrpcServer:
     # Let several processes bind the same port (SO_REUSEPORT) and the kernel spread connections.
     reuse_port: bool = False
     # Services reflection lists besides the bound ones (the gateway's routed services), and the
-    # descriptor pool that holds them all (the default pool when None).
+    # descriptor pool that holds them all (built from this process's generated code when None).
     reflected_services: Sequence[str] = ()
-    reflection_pool: object | None = None
+    reflection_pool: descriptor_pool.DescriptorPool | None = None
     # Authenticates, limits and meters every call to the service's own methods (`services.common.gate`).
     gate: object | None = None
 
@@ -94,16 +96,9 @@ class GrpcServer:
         if self.generic_handlers:
             server.add_generic_rpc_handlers(tuple(self.generic_handlers))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            [
-                *self.service_names,
-                *self.reflected_services,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ],
-            server,
-            pool=self.reflection_pool,
-        )
+        reflected = [*self.service_names, *self.reflected_services]
+        pool = self.reflection_pool or reflection_pool(reflected)
+        reflection.enable_server_reflection([*reflected, *STANDARD_SERVICES], server, pool=pool)
         address = f"{self.settings.bind_host}:{self.settings.grpc_port}"
         settings = self.settings
         credentials = server_credentials(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)

@@ -76,8 +76,26 @@ def _from_contents(tensor, spec: TensorSpec, shape: tuple[int, ...], field: str)
     return np.asarray(values, dtype=dtype).reshape(shape)
 
 
-def decode_inputs(request, specs: dict[str, TensorSpec], batched: bool = True) -> dict[str, np.ndarray]:
-    """Decode and check a ModelInferRequest's inputs against the model's signature."""
+def check_finite(arrays: dict[str, np.ndarray]) -> None:
+    """Floating-point inputs hold no NaN or infinity: the first one found is named by input, row
+    (the batch index) and column (the index within the row, flattened)."""
+    for name, array in arrays.items():
+        if array.dtype.kind != "f" or np.isfinite(array).all():
+            continue
+        index = np.unravel_index(int(np.argmin(np.isfinite(array))), array.shape)
+        row = index[0] if array.ndim > 1 else 0
+        column = int(np.ravel_multi_index(index[1:], array.shape[1:])) if array.ndim > 1 else int(index[0])
+        raise InvalidArgument(
+            f"input {name!r}: {array[index]} at row {row}, column {column}; this model refuses NaN and infinite "
+            "values (register the version with accepts_non_finite to allow them)"
+        )
+
+
+def decode_inputs(
+    request, specs: dict[str, TensorSpec], batched: bool = True, finite: bool = True
+) -> dict[str, np.ndarray]:
+    """Decode and check a ModelInferRequest's inputs against the model's signature (and, when
+    `finite`, refuse NaN and infinities)."""
     raw = request.raw_input_contents
     if raw and len(raw) != len(request.inputs):
         raise InvalidArgument(
@@ -95,6 +113,8 @@ def decode_inputs(request, specs: dict[str, TensorSpec], batched: bool = True) -
         check_tensor(field, tensor.datatype, shape, spec)
         arrays[tensor.name] = _from_raw(raw[i], spec, shape, i) if raw else _from_contents(tensor, spec, shape, field)
     check_batch(arrays, specs, batched)
+    if finite:
+        check_finite(arrays)
     return arrays
 
 

@@ -9,6 +9,7 @@ the reason, which is also what the caller gets (FAILED_PRECONDITION, never INTER
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,6 +76,7 @@ class ModelLoader:
         except Exception as error:  # noqa: BLE001 - TensorFlow's many errors all mean "does not load"
             first = (str(error).strip().splitlines() or [type(error).__name__])[0]
             await self._fail(key, version, f"the model does not load or answer a warm-up call: {first[:300]}")
+        signature = dataclasses.replace(signature, accepts_non_finite=version.signature.accepts_non_finite)
         if version.signature.inputs:
             difference = signature.differences(ModelSignature.from_proto(version.signature))
             if difference is not None:

@@ -79,7 +79,8 @@ class InferenceServicer(grpc_service_pb2_grpc.GRPCInferenceServiceServicer):
         model_id = _model_id(request.model_name)
         call = await self.predictor.call(tenant_of(context), model_id, request.model_version, context.time_remaining())
         async with call:
-            outputs = await call.infer(decode_inputs(request, call.model.inputs, call.model.batched))
+            finite = not call.model.signature.accepts_non_finite
+            outputs = await call.infer(decode_inputs(request, call.model.inputs, call.model.batched, finite))
         response = pb.ModelInferResponse(model_name=model_id, model_version=str(call.model.key.version), id=request.id)
         encode_outputs(response, outputs, call.model.outputs, [o.name for o in request.outputs])
         return response

@@ -39,6 +39,8 @@ class ModelSignature:
     key: str
     inputs: dict[str, TensorSpec]
     outputs: dict[str, TensorSpec]
+    # The version's input policy, set by whoever registered it (never derived from the model).
+    accepts_non_finite: bool = False
 
     @property
     def batched(self) -> bool:
@@ -52,6 +54,7 @@ class ModelSignature:
             method_name=self.key,
             inputs=[rpb.TensorSpec(name=t.name, datatype=t.datatype, shape=t.shape) for t in self.inputs.values()],
             outputs=[rpb.TensorSpec(name=t.name, datatype=t.datatype, shape=t.shape) for t in self.outputs.values()],
+            accepts_non_finite=self.accepts_non_finite,
         )
 
     @classmethod
@@ -59,7 +62,12 @@ class ModelSignature:
         def specs(tensors) -> dict[str, TensorSpec]:
             return {t.name: TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in tensors}
 
-        return cls(signature.method_name or DEFAULT_SIGNATURE, specs(signature.inputs), specs(signature.outputs))
+        return cls(
+            signature.method_name or DEFAULT_SIGNATURE,
+            specs(signature.inputs),
+            specs(signature.outputs),
+            signature.accepts_non_finite,
+        )
 
     def differences(self, other: ModelSignature) -> str | None:
         """How `other` (what the registry says) differs from this one (what the model has), or None."""

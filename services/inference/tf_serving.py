@@ -13,8 +13,10 @@ from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
     inference_pb2,
+    model_service_pb2,
     model_service_pb2_grpc,
     predict_pb2,
+    prediction_service_pb2,
     prediction_service_pb2_grpc,
     regression_pb2,
 )
@@ -24,9 +26,12 @@ from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.metadata import tenant_of
 from services.common.validation import check_id
 from services.inference import examples
-from services.inference.codec import TensorSpec, check_batch, check_tensor, datatype_of
+from services.inference.codec import TensorSpec, check_batch, check_finite, check_tensor, datatype_of
 from services.inference.predictor import Call, Predictor
 from services.inference.signature import ModelSignature
+
+# The *_grpc modules do not load the files of their service descriptors, which reflection answers from.
+SERVICE_FILES = (prediction_service_pb2.DESCRIPTOR, model_service_pb2.DESCRIPTOR)
 
 _TF_DTYPES = {
     "BOOL": tf.bool,
@@ -74,6 +79,8 @@ def _decode(inputs, signature: ModelSignature) -> dict[str, np.ndarray]:
         check_tensor(field, datatype_of(array.dtype) or str(array.dtype), array.shape, spec)
         arrays[name] = array
     check_batch(arrays, specs, signature.batched)
+    if not signature.accepts_non_finite:
+        check_finite(arrays)
     return arrays
 
 

@@ -20,6 +20,7 @@ FIGURES = {
     "inference": r"\(a\)/\(c\) = \d+\.\d+",
     "gateway": r"\(a\)/\(b\) requests/s = \d+\.\d+",
     "upload": r"sha256 after resume: \w+\.\.\. = the file's: True",
+    "soak": r"largest rss growth after warm-up: [+-]\d+\.\d+%",
 }
 NEEDS = {"inference": "h2load", "gateway": "h2load"}
 

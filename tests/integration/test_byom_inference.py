@@ -64,12 +64,13 @@ def stack(tmp_path_factory):
             }
 
 
-def register(stack, model_id: str, path) -> rpb.ModelVersion:
+def register(stack, model_id: str, path, accepts_non_finite: bool = False) -> rpb.ModelVersion:
     """Upload a file (resumably, as the SDK does) and register it with no signature."""
     artifact = upload_resumable(stack["registry"], _kw, path)
+    policy = rpb.Signature(accepts_non_finite=accepts_non_finite)
     version = stack["registry"].CreateModelVersion(
         rpb.CreateModelVersionRequest(
-            parent=f"models/{model_id}", model_version=rpb.ModelVersion(artifact=artifact.name)
+            parent=f"models/{model_id}", model_version=rpb.ModelVersion(artifact=artifact.name, signature=policy)
         ),
         metadata=MD,
     )
@@ -174,6 +175,31 @@ def test_multi_input_requests_are_batched_together(stack, models):
     assert after.inference_stats.success.count - before.inference_stats.success.count == len(rows)
     assert after.inference_stats.queue.count > before.inference_stats.queue.count
     assert any(b.batch_size > 1 for b in after.batch_stats)
+
+
+def test_non_finite_inputs_are_refused_by_default_naming_row_and_column(stack, models, tmp_path):
+    age = np.zeros((3, 3), np.float32)
+    age[2, 1] = np.nan
+    score = np.zeros((3, 2), np.float32)
+    with pytest.raises(grpc.RpcError) as refused:
+        infer(stack, "pair", {"age": ("FP32", age), "score": ("FP32", score)})
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "input 'age': nan at row 2, column 1" in refused.value.details()
+    score[0, 1] = -np.inf
+    with pytest.raises(grpc.RpcError) as refused:
+        infer(stack, "pair", {"age": ("FP32", np.zeros((3, 3), np.float32)), "score": ("FP32", score)}, raw=False)
+    assert "input 'score': -inf at row 0, column 1" in refused.value.details()
+    # The same model, registered as accepting them: the policy survives validation and the call answers.
+    register(stack, "pair-nan", _saved(models["pair"], tmp_path), accepts_non_finite=True)
+    got = infer(stack, "pair-nan", {"age": ("FP32", age), "score": ("FP32", score)})["risk"]
+    assert got.shape[0] == 3
+    assert get_version(stack, "pair-nan", 1).signature.accepts_non_finite
+
+
+def _saved(model, tmp_path):
+    path = tmp_path / "pair-nan.keras"
+    model.save(path)
+    return path
 
 
 def test_a_model_without_a_batch_dimension_is_served_one_request_at_a_time(stack, models):

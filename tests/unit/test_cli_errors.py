@@ -9,7 +9,7 @@ from concurrent import futures
 
 import grpc
 import pytest
-from google.protobuf import any_pb2, descriptor_pool, duration_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -17,6 +17,7 @@ from maas.cli import main
 from maas.cli.errors import describe, duration, status_exit_code
 from maas.client import MaasError
 from maas.client.client import required_scope
+from maas.descriptors import find_service
 
 
 class Refusing(grpc.GenericRpcHandler):
@@ -28,7 +29,7 @@ class Refusing(grpc.GenericRpcHandler):
 
     def service(self, details):
         service, name = details.method.lstrip("/").split("/")
-        method = descriptor_pool.Default().FindServiceByName(service).methods_by_name[name]
+        method = find_service(service).methods_by_name[name]
         self.methods.append(details.method.lstrip("/"))
 
         def refuse(request, context):

@@ -1,5 +1,3 @@
-import datetime
-
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -7,8 +5,7 @@ from maas.api.v1 import annotations_pb2 as _annotations_pb2_1
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -84,7 +81,7 @@ class Tenant(_message.Message):
     display_name: str
     plan: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., plan: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., plan: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ApiKey(_message.Message):
     __slots__ = ("name", "display_name", "prefix", "scopes", "create_time", "expire_time", "revoke_time")
@@ -102,7 +99,7 @@ class ApiKey(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
     revoke_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., prefix: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[_annotations_pb2_1.Scope, str]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., prefix: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[_annotations_pb2_1.Scope, str]]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateTenantRequest(_message.Message):
     __slots__ = ("tenant_id", "tenant")
@@ -186,7 +183,7 @@ class Credential(_message.Message):
     scopes: _containers.RepeatedScalarFieldContainer[_annotations_pb2_1.Scope]
     expire_time: _timestamp_pb2.Timestamp
     plan: Plan
-    def __init__(self, secret_sha256: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[_annotations_pb2_1.Scope, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+    def __init__(self, secret_sha256: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[_annotations_pb2_1.Scope, str]]] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
 
 class LookupCredentialRequest(_message.Message):
     __slots__ = ("secret_sha256",)
@@ -241,7 +238,7 @@ class PredictionLease(_message.Message):
     day: str
     granted: int
     retry_after: _duration_pb2.Duration
-    def __init__(self, tenant: _Optional[str] = ..., day: _Optional[str] = ..., granted: _Optional[int] = ..., retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, tenant: _Optional[str] = ..., day: _Optional[str] = ..., granted: _Optional[int] = ..., retry_after: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class LeaseUsageResponse(_message.Message):
     __slots__ = ("leases", "valid_for", "replicas")
@@ -251,4 +248,4 @@ class LeaseUsageResponse(_message.Message):
     leases: _containers.RepeatedCompositeFieldContainer[PredictionLease]
     valid_for: _duration_pb2.Duration
     replicas: int
-    def __init__(self, leases: _Optional[_Iterable[_Union[PredictionLease, _Mapping]]] = ..., valid_for: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., replicas: _Optional[int] = ...) -> None: ...
+    def __init__(self, leases: _Optional[_Iterable[_Union[PredictionLease, _Mapping]]] = ..., valid_for: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., replicas: _Optional[int] = ...) -> None: ...

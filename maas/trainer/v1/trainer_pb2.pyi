@@ -1,5 +1,3 @@
-import datetime
-
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -8,8 +6,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -143,7 +140,7 @@ class TrainingJob(_message.Message):
     evaluation: _containers.ScalarMap[str, float]
     model_version: str
     attempt: int
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., state: _Optional[_Union[TrainingJob.State, str]] = ..., state_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., epoch: _Optional[int] = ..., total_epochs: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., evaluation: _Optional[_Mapping[str, float]] = ..., model_version: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., state: _Optional[_Union[TrainingJob.State, str]] = ..., state_reason: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., epoch: _Optional[int] = ..., total_epochs: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., evaluation: _Optional[_Mapping[str, float]] = ..., model_version: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class CreateTrainingJobRequest(_message.Message):
     __slots__ = ("training_job", "request_id")
@@ -249,7 +246,7 @@ class TrainingJobEvent(_message.Message):
     epoch_end: TrainingJobEvent.EpochEnd
     log: TrainingJobEvent.LogLine
     evaluation: TrainingJobEvent.Evaluation
-    def __init__(self, sequence: _Optional[int] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_change: _Optional[_Union[TrainingJobEvent.StateChange, _Mapping]] = ..., epoch_end: _Optional[_Union[TrainingJobEvent.EpochEnd, _Mapping]] = ..., log: _Optional[_Union[TrainingJobEvent.LogLine, _Mapping]] = ..., evaluation: _Optional[_Union[TrainingJobEvent.Evaluation, _Mapping]] = ...) -> None: ...
+    def __init__(self, sequence: _Optional[int] = ..., event_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., state_change: _Optional[_Union[TrainingJobEvent.StateChange, _Mapping]] = ..., epoch_end: _Optional[_Union[TrainingJobEvent.EpochEnd, _Mapping]] = ..., log: _Optional[_Union[TrainingJobEvent.LogLine, _Mapping]] = ..., evaluation: _Optional[_Union[TrainingJobEvent.Evaluation, _Mapping]] = ...) -> None: ...
 
 class GetTrainingUsageRequest(_message.Message):
     __slots__ = ()
@@ -261,4 +258,4 @@ class TrainingUsage(_message.Message):
     TRAINING_SECONDS_FIELD_NUMBER: _ClassVar[int]
     period_start: _timestamp_pb2.Timestamp
     training_seconds: float
-    def __init__(self, period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., training_seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, period_start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., training_seconds: _Optional[float] = ...) -> None: ...

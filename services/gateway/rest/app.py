@@ -27,7 +27,7 @@ from services.common.errors import DomainError, InvalidArgument
 from services.common.metadata import REQUEST_ID_KEY
 from services.gateway.rest.kserve_routes import KServeRoutes
 from services.gateway.rest.openapi import openapi_document
-from services.gateway.rest.transcoding import HttpRoute, build_request, message_to_json, routes_for
+from services.gateway.rest.transcoding import HttpRoute, build_request, decode_json, message_to_json, routes_for
 
 log = structlog.get_logger("maas.gateway.rest")
 
@@ -112,10 +112,7 @@ def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
 async def _json_body(request: web.Request):
     if not request.can_read_body:
         return None
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidArgument(f"body: not valid JSON ({error})") from None
+    return decode_json(await request.read())
 
 
 async def _ndjson_lines(request: web.Request, limit: int) -> AsyncIterator[object]:
@@ -130,15 +127,46 @@ async def _ndjson_lines(request: web.Request, limit: int) -> AsyncIterator[objec
         for line in lines:
             number += 1
             if line.strip():
-                try:
-                    yield json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                    raise InvalidArgument(f"body line {number}: not valid JSON ({error})") from None
+                yield decode_json(line, f"body line {number}")
     if pending.strip():
-        try:
-            yield json.loads(pending)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InvalidArgument(f"body line {number + 1}: not valid JSON ({error})") from None
+        yield decode_json(pending, f"body line {number + 1}")
+
+
+def _printable_ascii(value: str) -> bool:
+    return all(" " <= c <= "~" for c in value)
+
+
+@web.middleware
+async def _guard(request: web.Request, handler):
+    """Before any API handler: the headers that become gRPC metadata are printable ASCII (gRPC cannot
+    carry anything else), and the caller has sent credentials, so that nothing reads the body of an
+    unauthenticated request."""
+    if not request.path.startswith(("/v1/", "/v2/")):
+        return await handler(request)
+    kserve_shape = request.path.startswith("/v2/")
+    refused = _refusal(request)
+    if refused is not None:
+        return _json_error(refused, kserve_shape)
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:  # a defect of ours, never the caller's: logged, with a generic answer
+        log.exception("unhandled exception", path=request.path, method=request.method)
+        return _json_error(CallFailed(grpc.StatusCode.INTERNAL, "internal error"), kserve_shape)
+
+
+def _refusal(request: web.Request) -> CallFailed | None:
+    """Why a request is refused before its handler runs, or None."""
+    for header in _FORWARDED_HEADERS:
+        value = request.headers.get(header)
+        if value is not None and not _printable_ascii(value):
+            if header == REQUEST_ID_KEY:
+                return CallFailed(grpc.StatusCode.INVALID_ARGUMENT, f"header {header}: printable ASCII only")
+            return CallFailed(grpc.StatusCode.UNAUTHENTICATED, f"header {header}: an API key is printable ASCII")
+    if "authorization" not in request.headers and "x-api-key" not in request.headers:
+        return CallFailed(grpc.StatusCode.UNAUTHENTICATED, "missing API key: send 'authorization: Bearer <api key>'")
+    return None
 
 
 class RestGateway:
@@ -196,7 +224,7 @@ class RestGateway:
             await self._channel.close()
 
     def _app(self) -> web.Application:
-        app = web.Application(client_max_size=self._limit)
+        app = web.Application(client_max_size=self._limit, middlewares=[_guard])
         app.router.add_get("/openapi.json", self._openapi)
         KServeRoutes(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e), True)).add_to(app)
         app.router.add_route("*", "/v1/{tail:.*}", self._transcoded)

@@ -16,6 +16,16 @@ from google.protobuf import json_format
 from maas.inference.v2 import grpc_service_pb2 as pb
 from services.common.datatypes import DATATYPES, decode_bytes_elements, encode_bytes_elements
 from services.common.errors import InvalidArgument
+from services.gateway.rest.transcoding import decode_json
+
+
+def _object(value, where: str) -> dict:
+    """An optional JSON object member, copied ({} when absent)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{where}: an object is required")
+    return dict(value)
 
 
 def _set_parameters(target, parameters, where: str) -> None:
@@ -92,10 +102,7 @@ def json_object(body: bytes, required: bool = False) -> dict:
         if required:
             raise InvalidArgument("body: an inference request is a JSON object")
         return {}
-    try:
-        value = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidArgument(f"body: not valid JSON ({error})") from None
+    value = decode_json(body)
     if not isinstance(value, dict):
         raise InvalidArgument("body: a JSON object is required")
     return value
@@ -113,11 +120,20 @@ def _binary_size(tensor: dict, where: str) -> int | None:
 def infer_request(body: dict, binary: bytes, model_name: str, model_version: str):
     """A REST inference request (its JSON header and binary data) as a ModelInferRequest, and
     which outputs to answer in binary: (default for all, {name: choice})."""
+    try:
+        return _infer_request(body, binary, model_name, model_version)
+    except (ValueError, TypeError, OverflowError, UnicodeError) as error:
+        # What protobuf refuses to hold (an int past int64, a string with lone surrogates) came from the
+        # client's JSON; the checks above name the common cases.
+        raise InvalidArgument(f"body: a value the inference request cannot hold ({error})") from None
+
+
+def _infer_request(body: dict, binary: bytes, model_name: str, model_version: str):
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise InvalidArgument("inputs: a non-empty list of tensors is required")
     request = pb.ModelInferRequest(model_name=model_name, model_version=model_version, id=str(body.get("id", "")))
-    parameters = dict(body.get("parameters") or {})
+    parameters = _object(body.get("parameters"), "parameters")
     binary_default = bool(parameters.pop("binary_data_output", False))
     _set_parameters(request.parameters, parameters, "parameters")
     contents: list[tuple[str, bytes | np.ndarray]] = []
@@ -127,11 +143,11 @@ def infer_request(body: dict, binary: bytes, model_name: str, model_version: str
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
             raise InvalidArgument(f"{where}: a tensor is an object with a name")
         datatype = tensor.get("datatype")
-        if datatype not in DATATYPES:
+        if not isinstance(datatype, str) or datatype not in DATATYPES:
             raise InvalidArgument(f"{where}.datatype: {datatype!r} is not one of {sorted(DATATYPES)}")
         shape = _shape(tensor, where)
         tensor_pb = request.inputs.add(name=tensor["name"], datatype=datatype, shape=shape)
-        tensor_parameters = dict(tensor.get("parameters") or {})
+        tensor_parameters = _object(tensor.get("parameters"), f"{where}.parameters")
         size = _binary_size(tensor, where)
         tensor_parameters.pop("binary_data_size", None)
         _set_parameters(tensor_pb.parameters, tensor_parameters, f"{where}.parameters")
@@ -154,10 +170,13 @@ def infer_request(body: dict, binary: bytes, model_name: str, model_version: str
             values = array.tolist() if datatype != "FP16" else array.astype(np.float32).tolist()
             getattr(tensor_pb.contents, DATATYPES[datatype][1]).extend(values)
     choices = {}
-    for i, output in enumerate(body.get("outputs") or []):
+    outputs = body.get("outputs") or []
+    if not isinstance(outputs, list):
+        raise InvalidArgument("outputs: a list of requested outputs is required")
+    for i, output in enumerate(outputs):
         if not isinstance(output, dict) or not isinstance(output.get("name"), str):
             raise InvalidArgument(f"outputs[{i}]: a requested output is an object with a name")
-        output_parameters = dict(output.get("parameters") or {})
+        output_parameters = _object(output.get("parameters"), f"outputs[{i}].parameters")
         if "binary_data" in output_parameters:
             choices[output["name"]] = bool(output_parameters.pop("binary_data"))
         requested = request.outputs.add(name=output["name"])

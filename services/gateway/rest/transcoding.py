@@ -120,6 +120,16 @@ def _field(descriptor: Descriptor, name: str) -> FieldDescriptor:
     return field
 
 
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+_INTEGER_RANGES = {
+    **dict.fromkeys((FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32), _INT32),
+    **dict.fromkeys((FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_SFIXED64), _INT64),
+    **dict.fromkeys((FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_FIXED32), (0, 2**32 - 1)),
+    **dict.fromkeys((FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64), (0, 2**64 - 1)),
+}
+
+
 def _scalar(field: FieldDescriptor, value: str, where: str):
     try:
         if field.type == FieldDescriptor.TYPE_ENUM:
@@ -141,7 +151,11 @@ def _scalar(field: FieldDescriptor, value: str, where: str):
             return value.encode()
         if field.type == FieldDescriptor.TYPE_MESSAGE:
             raise ValueError("a message, which a path or query parameter cannot set")
-        return int(value)
+        number = int(value)
+        low, high = _INTEGER_RANGES[field.type]
+        if not low <= number <= high:
+            raise ValueError(f"out of range: {low} to {high}")
+        return number
     except ValueError as error:
         raise InvalidArgument(f"{where}: {value!r} is not a valid value ({error})") from None
 
@@ -168,15 +182,37 @@ def set_field(message: Message, path: str, value: str, where: str) -> None:
         setattr(message, field.name, _scalar(field, value, where))
 
 
+def decode_json(text: bytes | str, where: str = "body"):
+    """A JSON document as Python values; malformed, non-UTF-8 or absurdly deep JSON is INVALID_ARGUMENT."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidArgument(f"{where}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise InvalidArgument(f"{where}: JSON nested too deeply") from None
+
+
 def parse_json(data, message: Message, where: str) -> None:
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{where}: a JSON object is required, not {type(data).__name__}")
     try:
         json_format.ParseDict(data, message)
     except json_format.ParseError as error:
         raise InvalidArgument(f"{where}: {error}") from None
+    except RecursionError:
+        raise InvalidArgument(f"{where}: JSON nested too deeply") from None
 
 
 def build_request(route: HttpRoute, path_values: Mapping[str, str], query: Iterable[tuple[str, str]], body) -> Message:
     """The request message of one HTTP call. `body` is the decoded JSON body (None when absent)."""
+    try:
+        return _build_request(route, path_values, query, body)
+    except (ValueError, TypeError, UnicodeError) as error:
+        # A value protobuf refuses (a string with lone surrogates, say): the client's, not ours.
+        raise InvalidArgument(f"request: a value the message cannot hold ({error})") from None
+
+
+def _build_request(route: HttpRoute, path_values: Mapping[str, str], query: Iterable[tuple[str, str]], body):
     request = route.request_class()
     if route.body == "*":
         parse_json(body if body is not None else {}, request, "body")
