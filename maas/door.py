@@ -17,10 +17,10 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import yaml
 
 from services.common.access import ADMIN_SERVICE, REGISTRY_SERVICE, TRAINER_SERVICE, is_internal, read_methods
@@ -368,15 +368,17 @@ class EnvoyProcess:
         )
         log.close()
         deadline = time.monotonic() + timeout
+        ready = f"http://127.0.0.1:{self.config.admin_port}/ready"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Envoy exited with code {self.process.returncode}; see {log.name}")
-            with grpc.insecure_channel(self.address) as channel:
-                try:
-                    grpc.channel_ready_future(channel).result(timeout=0.5)
-                    return
-                except grpc.FutureTimeoutError:
-                    time.sleep(0.1)
+            try:
+                with urllib.request.urlopen(ready, timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"Envoy did not listen on {self.address} within {timeout} s")
 

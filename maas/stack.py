@@ -184,14 +184,22 @@ class LocalStack:
             self._start_envoy(timeout)
 
     def _start_envoy(self, timeout: float) -> None:
-        from maas.door import DoorConfig, EnvoyProcess
+        from maas.door import DoorConfig, EnvoyProcess, TlsFiles
 
         backends = {name: [self.service_address(name)] for name in SERVICES}
-        config = DoorConfig(backends, port=self.ports["gateway"][0], bind="127.0.0.1", admin_port=self.envoy_admin_port)
+        env = {**os.environ, **self.extra_env}
+        cert, key = env.get("MAAS_DOOR_TLS_CERT_FILE"), env.get("MAAS_DOOR_TLS_KEY_FILE")
+        config = DoorConfig(
+            backends,
+            port=self.ports["gateway"][0],
+            bind="127.0.0.1",
+            admin_port=self.envoy_admin_port,
+            public_tls=TlsFiles(cert, key) if cert and key else None,
+        )
         self.envoy = EnvoyProcess(config, self.log_dir, concurrency=self.envoy_concurrency)
         try:
             self.envoy.start(timeout)
-            if not wait_serving(self.address("gateway"), timeout):
+            if config.public_tls is None and not wait_serving(self.address("gateway"), timeout):
                 raise RuntimeError(f"the door {self.address('gateway')} does not answer health checks")
         except RuntimeError:
             self.stop()

