@@ -13,7 +13,7 @@ from pathlib import Path
 
 import grpc
 
-from maas.client import MaasClient
+from maas.client import MaasClient, MaasError
 from maas.stack import LocalStack
 
 SMOKE_HELP = (
@@ -50,8 +50,8 @@ def unlimited_plan(stack: LocalStack) -> str:
     with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
         try:
             return admin.create_plan("bench", display_name="bench").name
-        except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+        except MaasError as error:  # the SDK raises MaasError, never a bare RpcError
+            if error.code != grpc.StatusCode.ALREADY_EXISTS:
                 raise
             return "plans/bench"
 

@@ -9,8 +9,10 @@ Then two models a user brings (issue #14), uploaded through the gateway: (e) a t
 TextVectorization inside taking one string, and (g) an image CNN taking uint8 [28, 28, 1], each
 against KServe's ModelServer serving the same SavedModel, (f) and (h), batch-1 in the same run.
 
+(a2) is (a) again while the alias mirrors 10% of its requests to a shadow version (issue #17).
+
 Targets: (a) >= 2x (b) requests/s, (a) >= 75% of (c), p99 of (a) <= half of (b)'s; (e) >= 2x (f),
-(g) >= 2x (h).
+(g) >= 2x (h); p99 of (a2) at most 5% above (a)'s.
 KServe needs its own virtual environment (it pins an older protobuf); it is created under
 bench/.kserve-venv on first use. Usage (repository root): python -m bench.inference [--requests 20000] [--smoke]
 """
@@ -51,6 +53,8 @@ KSERVE_VENV = BENCH / ".kserve-venv"
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 IN_FLIGHT = (4, 16)  # connections x streams per connection = 64
 OURS = "(a) maas inference"
+SHADOW_PERCENT = 10
+SHADOWED = f"(a2) maas, {SHADOW_PERCENT}% shadow"
 USER_ROWS = (("(e) maas, text model", "(f) kserve, text model"), ("(g) maas, image CNN", "(h) kserve, image CNN"))
 
 
@@ -280,6 +284,31 @@ def process(command: list[str], env: dict[str, str] | None = None, log: Path | N
             out.close()
 
 
+def shadowed(client: MaasClient, stack, primary: rpb.ModelVersion, body, tenant, args, workdir, metrics_urls):
+    """(a) again while `production` mirrors SHADOW_PERCENT of its requests to a second version
+    (the same SavedModel registered again), then back to no shadow; checks that the shadow ran."""
+    candidate = client.registry.CreateModelVersion(
+        rpb.CreateModelVersionRequest(
+            parent="models/digits",
+            model_version=rpb.ModelVersion(artifact=primary.artifact, signature=primary.signature),
+        ),
+        **client._kw(),
+    )
+    client.set_alias("digits", "production", primary.version, shadow=(candidate.version, SHADOW_PERCENT))
+    time.sleep(1)  # the inference processes follow the change on their watch streams
+    result = h2load(stack.ports["inference"][0], body, tenant, args.requests, workdir)
+    client.set_alias("digits", "production", primary.version)
+    mirrored = sum(
+        float(line.rsplit(" ", 1)[1])
+        for url in metrics_urls
+        for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines()
+        if line.startswith("maas_inference_shadow_rows_total{")
+    )
+    assert mirrored > 0, "no request was mirrored to the shadow"
+    result["mirrored"] = mirrored
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20000)
@@ -328,6 +357,8 @@ def main() -> None:
         runtime = {OURS: settle(stack.address("inference"), request, tuple(tenant.items()), metrics_urls)}
         results[OURS] = h2load(stack.ports["inference"][0], body, tenant, args.requests, workdir)
         batch = mean_batch(metrics_urls)
+        with MaasClient(stack.address("gateway"), demo.api_key) as client:
+            results[SHADOWED] = shadowed(client, stack, version, body, tenant, args, workdir, metrics_urls)
 
         # The same service as separate processes: one worker, and batching off.
         for name, extra in (
@@ -393,6 +424,12 @@ def main() -> None:
     print(f"  (a) mean rows per model call: {batch:.1f}")
     ours, floor = results[OURS], results["(c) bare grpc.aio floor"]
     print(f"  (a)/(c) = {ours['rps'] / floor['rps']:.2f}  (target >= 0.75)")
+    shadow = results[SHADOWED]
+    print(
+        f"  primary p99 without shadow {ours['p99']:.2f} ms, with {SHADOW_PERCENT}% mirrored "
+        f"({int(shadow['mirrored'])} rows compared) {shadow['p99']:.2f} ms: "
+        f"{(shadow['p99'] / ours['p99'] - 1) * 100:+.1f}%  (target <= +5%)"
+    )
     if "(b) kserve ModelServer" in results:
         kserve = results["(b) kserve ModelServer"]
         print(f"  (a)/(b) = {ours['rps'] / kserve['rps']:.2f}  (target >= 2)")

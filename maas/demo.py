@@ -55,6 +55,105 @@ def write_digits(directory: Path, seed: int = 0) -> tuple[Path, Path]:
     return paths
 
 
+def digit_image(pixels: np.ndarray, side: int) -> np.ndarray:
+    """One 8x8 digit (values 0-16) as a `side` x `side` uint8 grey image (Pillow's bilinear resize)."""
+    from PIL import Image
+
+    grey = Image.fromarray((pixels.reshape(8, 8) * (255 / 16)).round().astype(np.uint8), mode="L")
+    return np.asarray(grey.resize((side, side), Image.Resampling.BILINEAR))
+
+
+def digits_png_zip(
+    seed: int = 0, classes: tuple[int, ...] = tuple(range(10)), side: int = 32
+) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A zip of the training digits as PNG files in class folders (`digits/3/0042.png`), and the
+    held-out test digits (their raw 8x8 values, 0-16) with their labels, of `classes` only."""
+    import zipfile
+
+    from PIL import Image
+
+    train_x, train_y, test_x, test_y = _digits_split(seed)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for number, (pixels, label) in enumerate(zip(train_x, train_y)):
+            if int(label) not in classes:
+                continue
+            png = io.BytesIO()
+            Image.fromarray(digit_image(pixels, side), mode="L").save(png, format="PNG")
+            archive.writestr(f"digits/{int(label)}/{number:04d}.png", png.getvalue())
+    keep = np.isin(test_y, classes)
+    return buffer.getvalue(), test_x[keep], test_y[keep]
+
+
+_TOPICS = {
+    "sport": (
+        ["the striker", "our goalkeeper", "the coach", "the home team", "the referee", "the champion"],
+        [
+            "scored a late goal",
+            "won the final match",
+            "lost the league game",
+            "trained before the derby",
+            "celebrated the trophy",
+            "missed a penalty kick",
+        ],
+        ["in the stadium", "after extra time", "during the tournament", "at the season opener"],
+    ),
+    "weather": (
+        ["a cold front", "heavy rain", "the storm", "warm sunshine", "thick fog", "a strong wind"],
+        [
+            "is expected tomorrow",
+            "flooded the valley",
+            "will bring snow showers",
+            "cleared by noon",
+            "raised the temperature",
+            "delayed the morning flights",
+        ],
+        ["across the north", "along the coast", "over the mountains", "this weekend"],
+    ),
+    "finance": (
+        ["the central bank", "shareholders", "the stock market", "investors", "the company", "bond yields"],
+        [
+            "raised interest rates",
+            "reported quarterly profits",
+            "fell sharply on inflation fears",
+            "approved a dividend",
+            "rallied after earnings",
+            "cut its revenue forecast",
+        ],
+        ["on wall street", "this quarter", "before the trading close", "amid recession worries"],
+    ),
+    "cooking": (
+        ["the chef", "my grandmother", "this recipe", "the bakery", "our kitchen", "the restaurant"],
+        [
+            "roasted the vegetables",
+            "baked fresh bread",
+            "simmered a tomato sauce",
+            "whisked the eggs",
+            "seasoned the soup with garlic",
+            "served a chocolate cake",
+        ],
+        ["for dinner", "in the oven", "with olive oil", "before the guests arrived"],
+    ),
+}
+
+
+def topic_texts(count: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """`count` short sentences about four topics (sport, weather, finance, cooking), drawn from
+    templates whose vocabularies differ, and their topics."""
+    rng = np.random.default_rng(seed)
+    names = sorted(_TOPICS)
+    texts, labels = [], []
+    for _ in range(count):
+        topic = names[rng.integers(len(names))]
+        subjects, verbs, endings = _TOPICS[topic]
+        words = [subjects[rng.integers(len(subjects))], verbs[rng.integers(len(verbs))]]
+        if rng.random() < 0.7:
+            words.append(endings[rng.integers(len(endings))])
+        texts.append((" ".join(words) + rng.choice([".", "!", ""])).capitalize())
+        labels.append(topic)
+    return texts, labels
+
+
 def _say(message: str) -> None:
     print(message, flush=True)
 

@@ -23,11 +23,17 @@ def _format_name(fmt: int) -> str:
     return registry_pb2.DatasetFormat.Name(fmt).removeprefix("DATASET_FORMAT_").lower()
 
 
+def _kind_name(kind: int) -> str:
+    return registry_pb2.DatasetKind.Name(kind).removeprefix("DATASET_KIND_").lower()
+
+
 def _summary(dataset: registry_pb2.Dataset) -> str:
-    return (
-        f"{dataset.name}: {dataset.row_count} rows, {len(dataset.columns)} columns, "
-        f"{size(dataset.size_bytes)}, sha256 {dataset.sha256[:12]}"
-    )
+    if dataset.classes:
+        left_out = f", {dataset.invalid_count} left out" if dataset.invalid_count else ""
+        shape = f"{_kind_name(dataset.kind)} examples, {len(dataset.classes)} classes{left_out}"
+    else:
+        shape = f"rows, {len(dataset.columns)} columns"
+    return f"{dataset.name}: {dataset.row_count} {shape}, {size(dataset.size_bytes)}, sha256 {dataset.sha256[:12]}"
 
 
 def cmd_upload(args, client: MaasClient) -> int:
@@ -41,6 +47,9 @@ def cmd_upload(args, client: MaasClient) -> int:
             args.format or "",
             description=args.description or "",
             progress=progress,
+            kind=args.kind or "",
+            text_column=args.text_column or "",
+            label_column=args.label_column or "",
         )
     emit(args, dataset, _summary(dataset))
     return 0
@@ -62,11 +71,31 @@ def cmd_show(args, client: MaasClient) -> int:
         ("column", "type", "shape"),
         ((c.name, c.datatype, "x".join(map(str, c.shape))) for c in dataset.columns),
     )
+    if dataset.classes:
+        columns = table(("class", "examples"), ((c.name, c.count) for c in dataset.classes))
+        if dataset.invalid_examples:
+            left_out = table(("left out", "reason"), ((e.name, e.reason) for e in dataset.invalid_examples))
+            columns += f"\n\n{left_out}"
+    stats = dataset.image_stats if dataset.HasField("image_stats") else None
+    texts = dataset.text_stats if dataset.HasField("text_stats") else None
     about = fields(
         [
             ("name", dataset.name),
+            ("kind", _kind_name(dataset.kind)),
             ("format", _format_name(dataset.format)),
             ("rows", dataset.row_count),
+            ("left out", dataset.invalid_count or ""),
+            (
+                "image sizes",
+                f"{stats.min_width}x{stats.min_height} to {stats.max_width}x{stats.max_height}, "
+                f"{stats.channels} channel(s)"
+                if stats
+                else "",
+            ),
+            (
+                "text lengths",
+                f"{texts.min_chars} to {texts.max_chars} characters, mean {texts.mean_chars:.0f}" if texts else "",
+            ),
             ("size", size(dataset.size_bytes)),
             ("sha256", dataset.sha256),
             ("description", dataset.description),
@@ -103,15 +132,24 @@ def register(commands) -> None:
         datasets,
         "upload",
         cmd_upload,
-        help="upload a CSV (with a header row) or NPZ file as a new dataset version",
-        description="Upload a CSV (with a header row) or NPZ file as a new version of a dataset; the registry "
-        "checks it and records its schema. Uploading under an existing name adds a version.",
+        help="upload a CSV, NPZ, JSON lines file or image archive as a new dataset version",
+        description="Upload a CSV (with a header row) or NPZ file, a CSV or JSON lines file of texts and "
+        "labels, or a zip or tar of images in class folders (or with a CSV of file names and labels) as a "
+        "new version of a dataset; the registry checks it and records its schema, or its classes, sizes "
+        "and the files it left out. Uploading under an existing name adds a version.",
         examples="  maas datasets upload digits.csv                  # dataset `digits`\n"
-        "  maas datasets upload train.npz --name images --description 'first batch'\n",
+        "  maas datasets upload train.npz --name images --description 'first batch'\n"
+        "  maas datasets upload photos.zip                  # an image dataset\n"
+        "  maas datasets upload tickets.csv --kind text --text-column body --label-column team\n",
     )
-    upload.add_argument("file", help="CSV or NPZ file")
+    upload.add_argument("file", help="CSV, NPZ, JSON lines file, or a zip or tar of images")
     upload.add_argument("--name", help="dataset id (default: the file name, e.g. digits for digits.csv)")
-    upload.add_argument("--format", choices=("csv", "npz"), help="file format (default: from the file name)")
+    upload.add_argument(
+        "--format", choices=("csv", "npz", "jsonl", "archive"), help="file format (default: from the file name)"
+    )
+    upload.add_argument("--kind", choices=("tabular", "text"), help="text: a CSV of texts and labels")
+    upload.add_argument("--text-column", help="text datasets: the column or key of the text (default text)")
+    upload.add_argument("--label-column", help="text datasets: the column or key of the label (default label)")
     upload.add_argument("--description", help="a note kept with the version")
 
     listing = add_command(

@@ -86,15 +86,27 @@ def spec_from_args(args) -> tuple[dict[str, Any], str]:
             "target_model": args.model,
         },
     )
-    if "keras_model_json" in spec or "kerasModelJson" in spec:
+    if args.base_model:
+        spec["base_model"] = {"model_version": args.base_model, "frozen_epochs": args.frozen_epochs or 0}
+    others = [name for name in ("keras_model_json", "base_model") if name in spec or _camel(name) in spec]
+    if others:
         if spec.pop("template", None):
-            raise CliError("a spec has either a template or keras_model_json, not both")
+            raise CliError(f"a spec has either a template or {others[0]}, not both")
     elif not spec.get("template", {}).get("name"):
         spec["template"] = {**spec.get("template", {}), "name": "mlp"}
+    return _required(spec), display_name
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _required(spec: dict[str, Any]) -> dict[str, Any]:
     missing = [flag for flag, key in (("--dataset", "dataset"), ("--model", "target_model")) if not spec.get(key)]
     if missing:
         raise CliError(f"maas train needs {' and '.join(missing)} (or a --spec file that sets them)", 2)
-    return spec, display_name
+    return spec
 
 
 def _job_summary(job: trainer_pb2.TrainingJob) -> str:
@@ -220,7 +232,15 @@ def register(commands) -> None:
     train.add_argument("--label-column", help="the CSV column to predict")
     train.add_argument("--feature-columns", help="comma-separated feature columns (default: all but the label)")
     train.add_argument("--model", help="model that receives the trained version, e.g. digits")
-    train.add_argument("--template", help="mlp (default), linear, logistic or cnn")
+    train.add_argument(
+        "--template",
+        help="mlp (default), linear, logistic, cnn; image_classifier (image datasets), text_classifier (text datasets)",
+    )
+    train.add_argument(
+        "--base-model",
+        help="fine-tune a registered image or text classifier instead of a template: models/NAME/versions/N or ALIAS",
+    )
+    train.add_argument("--frozen-epochs", type=int, help="with --base-model: epochs that train only the new head")
     train.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="template parameter (JSON value); repeat"
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -148,11 +150,20 @@ def _spec_names(spec: dict) -> dict:
     return spec
 
 
+_FORMAT_BY_SUFFIX = {".npz": "npz", ".jsonl": "jsonl", ".ndjson": "jsonl", ".zip": "archive", ".tar": "archive"}
+
+
 def _guess_format(data: bytes | Path) -> str:
     if isinstance(data, Path):
-        return "npz" if data.suffix.lower() == ".npz" else "csv"
-    # NPZ files are zip archives.
-    return "npz" if data[:2] == b"PK" else "csv"
+        suffixes = "".join(data.suffixes[-2:]).lower()
+        if suffixes.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")):
+            return "archive"
+        return _FORMAT_BY_SUFFIX.get(data.suffix.lower(), "csv")
+    if data[:2] == b"PK":  # NPZ files are zip archives of .npy arrays
+        with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+            names = zipped.namelist()
+        return "npz" if names and all(n.endswith(".npy") for n in names) else "archive"
+    return "csv"
 
 
 class MaasClient:
@@ -268,11 +279,16 @@ class MaasClient:
         description: str = "",
         progress: Progress | None = None,
         labels: Mapping[str, str] | None = None,
+        kind: str = "",
+        text_column: str = "",
+        label_column: str = "",
     ) -> registry_pb2.Dataset:
-        """Stream CSV or NPZ bytes or a file in chunks as a new dataset version.
+        """Stream a CSV, NPZ, JSON lines file or image archive (bytes or a file) in chunks as a
+        new dataset version.
 
-        `fmt` is guessed from the file name or content when empty; `progress(sent, total)` is
-        called after each chunk.
+        `fmt` (`csv`, `npz`, `jsonl`, `archive`) is guessed from the file name or content when
+        empty; `kind="text"` marks a CSV of texts (`text_column`, `label_column` default to
+        `text` and `label`); `progress(sent, total)` is called after each chunk.
         """
         source = data if isinstance(data, bytes) else Path(data)
         if isinstance(source, Path):
@@ -292,6 +308,11 @@ class MaasClient:
             format=registry_pb2.DatasetFormat.Name(
                 registry_pb2.DatasetFormat.Value(f"DATASET_FORMAT_{(fmt or _guess_format(source)).upper()}")
             ),
+            kind=registry_pb2.DatasetKind.Name(
+                registry_pb2.DatasetKind.Value(f"DATASET_KIND_{kind.upper()}") if kind else 0
+            ),
+            text_column=text_column,
+            label_column=label_column,
         )
 
         def chunks() -> Iterator[bytes]:
@@ -445,11 +466,99 @@ class MaasClient:
         request = registry_pb2.ListModelVersionsRequest(parent=resource_name("models", model), filter=filter)
         return self._list("registry", "ListModelVersions", request, "model_versions", limit)
 
-    def set_alias(self, model: str, alias: str, version: int) -> registry_pb2.Alias:
-        """Point `alias` of `model` at a version number (creating or moving it)."""
+    def set_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int | None = None,
+        *,
+        weights: dict[int, int] | None = None,
+        shadow: tuple[int, float] | None = None,
+        reason: str = "",
+        expected_revision: int = 0,
+        payload_log_percent: float = 0.0,
+    ) -> registry_pb2.Alias:
+        """Point `alias` of `model` at a version number, or split it: `weights={3: 90, 4: 10}`
+        (sticky per routing key, random otherwise). `shadow=(5, 10)` mirrors 10 % of the traffic
+        to version 5, which answers nobody. `expected_revision` makes the change conditional;
+        `payload_log_percent` of the requests are written to the model's payload logs."""
         name = f"{resource_name('models', model)}/aliases/{alias}"
-        request = registry_pb2.SetAliasRequest(alias=registry_pb2.Alias(name=name, version=version))
+        message = registry_pb2.Alias(
+            name=name, version=version or 0, reason=reason, payload_log_percent=payload_log_percent
+        )
+        for number, weight in (weights or {}).items():
+            message.targets.add(version=number, weight=weight)
+        if shadow:
+            message.shadow.version, message.shadow.percent = shadow
+        request = registry_pb2.SetAliasRequest(alias=message, expected_revision=expected_revision)
         return self._call("registry", "SetAlias", request)
+
+    def start_rollout(
+        self,
+        model: str,
+        alias: str,
+        candidate: int,
+        steps: list[tuple[int, int, float]],
+        *,
+        max_error_rate: float = 0.0,
+        max_p99_seconds: float = 0.0,
+        max_disagreement: float = 0.0,
+        mirror_percent: float = 0.0,
+        reason: str = "",
+    ) -> registry_pb2.Alias:
+        """Move `alias` from the version it points at to `candidate` in `steps` of (percent,
+        minimum requests, minimum seconds); inference promotes the candidate after the last step,
+        or rolls back as soon as a step breaches a limit (0: not checked). `mirror_percent` of
+        the primary's requests are also run on the candidate to measure disagreement."""
+        current = self.get_alias(model, alias)
+        if len(current.targets) > 1:
+            raise ValueError(f"alias {alias!r} splits its traffic already; point it at one version first")
+        plan = registry_pb2.RolloutPlan(
+            candidate_version=candidate,
+            max_error_rate=max_error_rate,
+            max_disagreement=max_disagreement,
+            mirror_percent=mirror_percent,
+        )
+        plan.max_p99_latency.FromMicroseconds(round(max_p99_seconds * 1e6))
+        for percent, min_requests, min_seconds in steps:
+            step = plan.steps.add(percent=percent, min_requests=min_requests)
+            step.min_duration.FromMicroseconds(round(min_seconds * 1e6))
+        rollout = registry_pb2.Rollout(
+            plan=plan, primary_version=current.version, state=registry_pb2.Rollout.State.STATE_RUNNING
+        )
+        message = registry_pb2.Alias(name=current.name, rollout=rollout, reason=reason or f"rollout of {candidate}")
+        request = registry_pb2.SetAliasRequest(alias=message, expected_revision=current.revision)
+        return self._call("registry", "SetAlias", request)
+
+    def list_payload_logs(self, model: str, version: int = 0, day: str = "") -> list[registry_pb2.PayloadLog]:
+        """The model's payload log files, newest first (of one version, one `YYYY-MM-DD` day)."""
+        request = registry_pb2.ListPayloadLogsRequest(parent=resource_name("models", model), version=version, day=day)
+        return self._list("registry", "ListPayloadLogs", request, "payload_logs", None)
+
+    def read_payload_log(self, log: registry_pb2.PayloadLog, directory: str | os.PathLike):
+        """One payload log file, downloaded into `directory` and read as a pyarrow Table
+        (pip install pyarrow): `time`, `request_id`, then `input.<name>` and `output.<name>`."""
+        import pyarrow.parquet as pq
+
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        path = Path(directory) / f"{log.name.rsplit('/', 1)[-1]}.parquet"
+        return pq.read_table(self.download_artifact(log.artifact, path))
+
+    def delete_payload_logs(self, model: str, version: int = 0, day: str = "") -> int:
+        request = registry_pb2.DeletePayloadLogsRequest(parent=resource_name("models", model), version=version, day=day)
+        return self._call("registry", "DeletePayloadLogs", request).deleted_count
+
+    def alias_history(self, model: str, alias: str, limit: int | None = None) -> list[registry_pb2.AliasRevision]:
+        """Every change of an alias, newest first (with its revision and reason)."""
+        name = f"{resource_name('models', model)}/aliases/{alias}"
+        request = registry_pb2.ListAliasRevisionsRequest(name=name)
+        return self._list("registry", "ListAliasRevisions", request, "revisions", limit)
+
+    def rollback_alias(self, model: str, alias: str, revision: int, reason: str = "") -> registry_pb2.Alias:
+        """Set an alias back to what it was at `revision` of its history."""
+        name = f"{resource_name('models', model)}/aliases/{alias}"
+        request = registry_pb2.RollbackAliasRequest(name=name, revision=revision, reason=reason)
+        return self._call("registry", "RollbackAlias", request)
 
     def get_alias(self, model: str, alias: str) -> registry_pb2.Alias:
         name = f"{resource_name('models', model)}/aliases/{alias}"
@@ -551,13 +660,17 @@ class MaasClient:
         features: np.ndarray,
         version: str = "",
         input_name: str = "features",
+        routing_key: str = "",
     ) -> dict[str, np.ndarray]:
         """Run inference on a float32 batch; returns the outputs by name as numpy arrays.
 
-        `version` is a number or an alias; empty means `production`.
+        `version` is a number or an alias; empty means `production`. For an alias that splits
+        its traffic, the same `routing_key` (a user id, say) always gets the same version.
         """
         array = np.ascontiguousarray(features, dtype=np.float32)
         request = infer_pb.ModelInferRequest(model_name=model, model_version=str(version))
+        if routing_key:
+            request.parameters["routing_key"].string_param = routing_key
         request.inputs.add(name=input_name, datatype="FP32", shape=array.shape)
         request.raw_input_contents.append(array.tobytes())
         response = self._call("inference", "ModelInfer", request)

@@ -144,9 +144,13 @@ PEER_GRANTS: dict[str, dict[str, tuple[frozenset[int], frozenset[str]]]] = {
     "trainer": {
         REGISTRY_SERVICE.full_name: (frozenset({Scope.SCOPE_READ, Scope.SCOPE_TRAIN}), frozenset()),
     },
-    # Inference reads versions, aliases and artifacts, watches events and reports validation.
+    # Inference reads versions, aliases and artifacts, watches events, reports validation, moves an
+    # alias as a rollout plan says, and stores sampled payloads.
     "inference": {
-        REGISTRY_SERVICE.full_name: (frozenset({Scope.SCOPE_READ}), frozenset({"ReportModelVersionValidation"})),
+        REGISTRY_SERVICE.full_name: (
+            frozenset({Scope.SCOPE_READ, Scope.SCOPE_TRAIN}),
+            frozenset({"ReportModelVersionValidation", "CreatePayloadLog"}),
+        ),
     },
     # The gateway asks the owners for the figures GetUsage reports.
     "gateway": {

@@ -7,11 +7,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from google.protobuf import duration_pb2
-from google.rpc import error_details_pb2
 from sqlalchemy.engine import Engine
 
-from services.common.errors import Unavailable
+from services.common.errors import Unavailable, unavailable
 
 _ALEMBIC_ENV = Path(__file__).parent / "alembic"
 
@@ -45,11 +43,9 @@ def store_outage(error: BaseException) -> Unavailable | None:
     if isinstance(error, sa.exc.DBAPIError) and (
         error.connection_invalidated or isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError))
     ):
-        retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=STORE_RETRY_SECONDS))
-        return Unavailable("the metadata database is unreachable; retry shortly", details=[retry])
+        return unavailable("the metadata database is unreachable; retry shortly", STORE_RETRY_SECONDS)
     if isinstance(error, sa.exc.TimeoutError):  # every pooled connection busy or hung
-        retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=STORE_RETRY_SECONDS))
-        return Unavailable("the metadata database is not answering; retry shortly", details=[retry])
+        return unavailable("the metadata database is not answering; retry shortly", STORE_RETRY_SECONDS)
     return None
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf import duration_pb2
 from google.protobuf.message import Message
+from google.rpc import error_details_pb2
 
 
 class DomainError(Exception):
@@ -53,6 +55,12 @@ class Unavailable(DomainError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+def unavailable(message: str, retry_seconds: int = 1) -> Unavailable:
+    """UNAVAILABLE with a RetryInfo detail: a dependency is down and a retry after a moment may succeed."""
+    retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_seconds))
+    return Unavailable(message, details=[retry])
+
+
 class DeadlineExceeded(DomainError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
@@ -76,6 +84,11 @@ class UpstreamError(DomainError):
         self.trailing_metadata = trailing_metadata
 
     @classmethod
-    def from_rpc_error(cls, error: grpc.aio.AioRpcError | grpc.RpcError) -> UpstreamError:
+    def from_rpc_error(cls, error: grpc.aio.AioRpcError | grpc.RpcError, peer: str = "a service") -> DomainError:
+        """The peer's status as it sent it; when the peer could not be reached at all (UNAVAILABLE
+        from our own channel, with no trailers), UNAVAILABLE with a retry hint instead of the channel's
+        text, which names internal addresses."""
         trailers = tuple((k, v) for k, v in (error.trailing_metadata() or ()))
+        if error.code() == grpc.StatusCode.UNAVAILABLE and not trailers:
+            return unavailable(f"{peer} this call needs is unreachable; retry shortly")
         return cls(error.code(), error.details() or "", trailers)

@@ -33,7 +33,8 @@ class GrpcServerMetrics:
         )
 
 
-def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> int:
-    """Start the /metrics HTTP server in a background thread; returns the bound port."""
+def serve_metrics(host: str, port: int, registry: CollectorRegistry):
+    """Start the /metrics HTTP server in a background thread; returns the server (`server_port`,
+    and `shutdown()` + `server_close()` to release the port)."""
     server, _thread = start_http_server(port, addr=host, registry=registry)
-    return server.server_port
+    return server

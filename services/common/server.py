@@ -76,6 +76,7 @@ class GrpcServer:
         self._stopped = asyncio.Event()
         self._server: grpc.aio.Server | None = None
         self._health_server: grpc.aio.Server | None = None
+        self._metrics_server = None
 
     @property
     def service_names(self) -> list[str]:
@@ -125,7 +126,8 @@ class GrpcServer:
         if self.gate is not None:
             self.gate.start()
         if self.settings.prometheus_port >= 0:
-            self.metrics_port = serve_metrics(self.settings.bind_host, self.settings.prometheus_port, self.registry)
+            self._metrics_server = serve_metrics(self.settings.bind_host, self.settings.prometheus_port, self.registry)
+            self.metrics_port = self._metrics_server.server_port
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if self.serving_on_start
@@ -173,6 +175,9 @@ class GrpcServer:
             await self.gate.stop()  # the last usage report, and leases given back
         for hook in self.on_stop:
             await hook()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
         self._stopped.set()
         log.info("stopped")
 

@@ -54,7 +54,7 @@ def _classify(value: str, current: str) -> str:
         return BYTES
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """Yields (line number, fields) for each data row; checks field counts and quoting."""
     with path.open("rb") as raw:
         reader = csv.reader(_decoded_lines(raw), strict=True)
@@ -83,7 +83,7 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 def inspect_csv(path: Path) -> TableInfo:
     """Check a CSV file and infer its schema: INT64, FP64 or BYTES per column."""
-    rows = _rows(path)
+    rows = csv_rows(path)
     _, names = next(rows)
     types = [INT64] * len(names)
     seen = [False] * len(names)
@@ -103,7 +103,7 @@ def inspect_csv(path: Path) -> TableInfo:
 
 def load_csv_numeric(path: Path, columns: list[str]) -> dict[str, np.ndarray]:
     """Load the named columns of a CSV file as float64 arrays (empty cells become NaN)."""
-    rows = _rows(path)
+    rows = csv_rows(path)
     _, names = next(rows)
     index = {name: i for i, name in enumerate(names)}
     missing = [c for c in columns if c not in index]
@@ -121,7 +121,7 @@ def load_csv_numeric(path: Path, columns: list[str]) -> dict[str, np.ndarray]:
 
 
 def csv_header(path: Path) -> list[str]:
-    return next(_rows(path))[1]
+    return next(csv_rows(path))[1]
 
 
 _NP_TO_DATATYPE = {"b": "BOOL", "i": "INT", "u": "UINT", "f": "FP", "U": "BYTES", "S": "BYTES"}

@@ -10,13 +10,9 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from services.common.archives import extract_tar
+from services.common.archives import ArchiveTooLarge, UnsafeArchive, archive_kind, extract_archive
 
 NOT_A_MODEL = "not a SavedModel or Keras file"
-# An archive may expand to this many times its own size (plus a floor), and hold this many files.
-EXPANSION_FACTOR = 20
-EXPANSION_FLOOR = 64 << 20
-MAX_MEMBERS = 100_000
 KERAS_MARKERS = {"config.json", "metadata.json"}
 
 
@@ -24,34 +20,15 @@ class InvalidArtifact(Exception):
     """The artifact is not a servable model; the message says why, for the user."""
 
 
-def _check_size(archive: Path, sizes: list[int]) -> None:
-    """Refuse an archive of too many members, or one that expands far beyond its own size."""
-    if len(sizes) > MAX_MEMBERS:
-        raise InvalidArtifact(f"the archive holds {len(sizes)} files, more than {MAX_MEMBERS}")
-    if sum(sizes) > archive.stat().st_size * EXPANSION_FACTOR + EXPANSION_FLOOR:
-        raise InvalidArtifact("the archive expands to too much data for its size")
-
-
-def _extract_tar(archive: Path, target: Path) -> None:
+def _extract(archive: Path, target: Path, kind: str) -> None:
     try:
-        with tarfile.open(archive) as tar:
-            _check_size(archive, [m.size for m in tar.getmembers()])
-            extract_tar(tar, target)
-    except (tarfile.TarError, OSError, EOFError) as error:
-        raise InvalidArtifact(f"{NOT_A_MODEL} (a broken tar archive: {error})") from None
-
-
-def _extract_zip(archive: Path, target: Path) -> None:
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            infos = zipped.infolist()
-            _check_size(archive, [i.file_size for i in infos])
-            for info in infos:
-                if info.filename.startswith("/") or ".." in Path(info.filename).parts:
-                    raise InvalidArtifact(f"the archive member {info.filename!r} points outside the model")
-            zipped.extractall(target)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise InvalidArtifact(f"{NOT_A_MODEL} (a broken zip archive: {error})") from None
+        extract_archive(archive, target)
+    except ArchiveTooLarge as error:
+        raise InvalidArtifact(str(error)) from None
+    except UnsafeArchive as error:
+        raise InvalidArtifact(f"the archive member {error}") from None
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as error:
+        raise InvalidArtifact(f"{NOT_A_MODEL} (a broken {kind} archive: {error})") from None
 
 
 def is_keras_file(path: Path) -> bool:
@@ -67,13 +44,9 @@ def kind_of(archive: Path) -> str:
     """`keras`, `tar` or `zip` by content (never by file name); InvalidArtifact otherwise."""
     if is_keras_file(archive):
         return "keras"
-    if zipfile.is_zipfile(archive):
-        return "zip"
-    try:
-        if tarfile.is_tarfile(archive):
-            return "tar"
-    except OSError:
-        pass
+    kind = archive_kind(archive)
+    if kind:
+        return kind
     raise InvalidArtifact(f"{NOT_A_MODEL} (neither a tar nor a zip archive)")
 
 
@@ -136,7 +109,7 @@ def prepare(archive: Path, target: Path) -> str:
             export_keras(archive, target)
             return "keras"
         staging.mkdir(parents=True)
-        (_extract_tar if kind == "tar" else _extract_zip)(archive, staging)
+        _extract(archive, staging, kind)
         found = _find_model(staging)
         if found.is_file():
             export_keras(found, target)

@@ -83,6 +83,8 @@ class DynamicBatcher:
             pending = self._queue.popleft()
             if not pending.future.done():
                 pending.future.set_exception(ResourceExhausted("the model was unloaded; retry"))
+        # Once its task has ended nothing refers to the model any more, so its memory can go.
+        await asyncio.gather(self._task, return_exceptions=True)
 
     async def _gather(self) -> list[_Pending]:
         """Wait for a first request, then for the batch to fill or its delay to pass; take it."""

@@ -52,6 +52,27 @@ class InferenceSettings(ServiceSettings):
     gpu_memory_limit_mb: int = Field(default=0, ge=0, description="Cap on GPU memory per GPU; 0 = no cap.")
     intra_op_threads: int = Field(default=0, ge=0, description="TensorFlow threads within one op; 0 = its default.")
     inter_op_threads: int = Field(default=0, ge=0, description="TensorFlow ops run at once; 0 = its default.")
+    shadow_max_in_flight: int = Field(
+        default=64, ge=1, description="Mirrored (shadow) requests running at once; more are dropped and counted."
+    )
+    idle_unload_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Unload a model version not called for this long and return its memory; 0 = never. "
+        "The next call loads it again (concurrent callers wait for that one load).",
+    )
+    drift_sample_percent: float = Field(
+        default=10, ge=0, le=100, description="Percent of requests whose rows are kept for drift; 0 = no drift scores."
+    )
+    drift_interval_seconds: float = Field(default=60, gt=0, description="How often drift scores are computed.")
+    drift_window_rows: int = Field(default=5000, ge=100, description="Latest sampled rows per version scored.")
+    payload_log_batch_rows: int = Field(default=1000, ge=1, description="Sampled requests per payload log file.")
+    payload_log_flush_seconds: float = Field(
+        default=60, gt=0, description="A payload log batch is written at least this often, full or not."
+    )
+    rollout_check_seconds: float = Field(
+        default=1.0, gt=0, description="How often the rollout controller judges the steps of running rollouts."
+    )
     workers: int = Field(
         default=1,
         ge=0,

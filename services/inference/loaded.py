@@ -37,6 +37,8 @@ class LoadedModel:
         self.inputs = signature.inputs
         self.outputs = signature.outputs
         self.size_bytes = version.artifact_size_bytes
+        # The training data's per-feature bins, which served inputs are compared with (drift).
+        self.reference = version.reference_statistics if version.reference_statistics.features else None
         self.runtime = runtime
         # The SavedModel on local disk, which a faster runtime is converted from.
         self.directory = directory
@@ -124,6 +126,11 @@ class LoadedModel:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+
+    @property
+    def idle(self) -> bool:
+        """No request is running on this version."""
+        return self._in_flight == 0
 
     async def drained(self) -> None:
         """Wait until no request is running on this version."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,13 +32,19 @@ class ModelMemory(Generic[M]):
     def __init__(self, budget_bytes: int) -> None:
         self._budget = budget_bytes
         self._models: OrderedDict[ModelKey, M] = OrderedDict()
+        self._used: dict[ModelKey, float] = {}
 
     def get(self, key: ModelKey) -> M | None:
         """The model, marked as just used."""
         model = self._models.get(key)
         if model is not None:
             self._models.move_to_end(key)
+            self._used[key] = time.monotonic()
         return model
+
+    def unused_since(self, moment: float) -> list[ModelKey]:
+        """The models not used since `moment` (time.monotonic())."""
+        return [k for k in self._models if self._used.get(k, 0.0) < moment]
 
     def peek(self, key: ModelKey) -> M | None:
         """The model, without marking it used."""
@@ -54,8 +64,10 @@ class ModelMemory(Generic[M]):
 
     def put(self, key: ModelKey, model: M) -> None:
         self._models[key] = model
+        self._used[key] = time.monotonic()
 
     def pop(self, key: ModelKey) -> M | None:
+        self._used.pop(key, None)
         return self._models.pop(key, None)
 
     @property
@@ -73,3 +85,14 @@ class ModelMemory(Generic[M]):
                 total -= model.size_bytes
                 evict.append(key)
         return evict
+
+
+def return_freed_memory() -> None:
+    """Hand what unloaded models freed back to the operating system: collect their reference
+    cycles, then ask glibc to release the free pages of its heaps (it keeps them otherwise)."""
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        trim = getattr(ctypes.CDLL(libc), "malloc_trim", None)
+        if trim is not None:
+            trim(0)

@@ -86,6 +86,75 @@ class InferenceMetrics:
             registry=registry,
         )
         self._runtimes: dict[tuple[str, str, str], str] = {}
+        shadow_labels = [*labels, "shadow_version"]
+        self.shadow_requests = Counter(
+            "maas_inference_shadow_requests_total",
+            "Mirrored requests run on an alias's shadow version, by status code (version: the primary's).",
+            [*shadow_labels, "code"],
+            registry=registry,
+        )
+        self.shadow_seconds = Histogram(
+            "maas_inference_shadow_request_seconds",
+            "Latency of the shadow version on mirrored requests (the caller never waits for it).",
+            shadow_labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.shadow_rows = Counter(
+            "maas_inference_shadow_rows_total",
+            "Rows compared between primary and shadow.",
+            shadow_labels,
+            registry=registry,
+        )
+        self.shadow_disagreeing_rows = Counter(
+            "maas_inference_shadow_disagreeing_rows_total",
+            "Compared rows where the shadow's answer differs (another argmax, or beyond tolerance).",
+            shadow_labels,
+            registry=registry,
+        )
+        self.shadow_abs_difference = Histogram(
+            "maas_inference_shadow_mean_abs_difference",
+            "Mean absolute difference between the primary's and the shadow's first output, per request.",
+            shadow_labels,
+            buckets=(1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5),
+            registry=registry,
+        )
+        self.shadow_dropped = Counter(
+            "maas_inference_shadow_dropped_total",
+            "Requests not mirrored because too many shadow requests were running.",
+            ["tenant", "model", "shadow_version"],
+            registry=registry,
+        )
+        self.feature_drift = Gauge(
+            "maas_inference_feature_drift_psi",
+            "Population stability index of a feature's sampled served values against the version's training data.",
+            [*labels, "feature"],
+            registry=registry,
+        )
+        self.payload_log_rows = Counter(
+            "maas_inference_payload_log_rows_total",
+            "Sampled requests written to payload logs (outcome written) or dropped when the registry refused them.",
+            ["tenant", "model", "outcome"],
+            registry=registry,
+        )
+        self.idle_unloads = Counter(
+            "maas_inference_idle_unloads_total",
+            "Model versions unloaded because nobody called them for MAAS_IDLE_UNLOAD_SECONDS.",
+            ["tenant", "model"],
+            registry=registry,
+        )
+        self.rollout_step = Gauge(
+            "maas_inference_rollout_step",
+            "The step (1, 2, ...) of the rollout an alias is in; 0 when it is in none.",
+            ["tenant", "model", "alias"],
+            registry=registry,
+        )
+        self.rollout_changes = Counter(
+            "maas_inference_rollout_changes_total",
+            "Alias changes this process's rollout controller made: advanced, promoted or rolled_back.",
+            ["tenant", "model", "alias", "outcome"],
+            registry=registry,
+        )
         self.in_flight = Gauge(
             "maas_inference_inflight_requests",
             "Inference requests being served (the autoscaling signal).",

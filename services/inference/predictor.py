@@ -27,12 +27,23 @@ class Call:
     predictor: Predictor
     model: LoadedModel
     deadline: float | None
+    # The alias's shadow version when this request is one it mirrors.
+    shadow: rpb.ModelVersion | None = None
+    # Whether this request is one of the share the alias writes to its payload logs.
+    log_payload: bool = False
     started: float = field(default_factory=time.perf_counter)
     rows: int = 0
 
     async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.rows = self.model.rows(inputs)
-        return await self.model.infer(inputs, self.deadline)
+        outputs = await self.model.infer(inputs, self.deadline)
+        if self.shadow is not None:
+            self.predictor.mirror(self, inputs, outputs)
+        if self.model.reference is not None:
+            self.predictor.observe_inputs(self.model, inputs)
+        if self.log_payload:
+            self.predictor.log_payload(self.model, inputs, outputs)
+        return outputs
 
     async def __aenter__(self) -> Call:
         return self
@@ -52,18 +63,33 @@ class Predictor:
         self._repository = repository
         self._metrics = metrics
 
-    async def call(self, tenant: str, model_id: str, ref: str, time_remaining: float | None) -> Call:
-        """Resolve and, if needed, load the model for one request (`async with` the result)."""
+    async def call(
+        self, tenant: str, model_id: str, ref: str, time_remaining: float | None, routing_key: str | None = None
+    ) -> Call:
+        """Resolve and, if needed, load the model for one request (`async with` the result). An
+        alias that splits traffic picks a version by `routing_key` (sticky), or at random."""
         deadline = time.monotonic() + time_remaining if time_remaining is not None else None
         self._metrics.in_flight.inc()
+        repository = self._repository
         try:
-            model = self._repository.loaded_for(tenant, model_id, ref) or await self._repository.get(
-                tenant, model_id, ref
+            route = repository.cached_route(tenant, model_id, ref) or await repository.route(tenant, model_id, ref)
+            version = route.choose(routing_key)
+            model = repository.hot(ModelKey(tenant, model_id, version.version)) or await repository.load_version(
+                tenant, model_id, version
             )
         except BaseException:
             self._metrics.in_flight.dec()
             raise
-        return Call(self, model, deadline)
+        return Call(self, model, deadline, route.mirror(version), route.logs_payload())
+
+    def log_payload(self, model: LoadedModel, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
+        self._repository.payloads.record(model.key, inputs, outputs)
+
+    def observe_inputs(self, model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
+        self._repository.drift.observe(model, inputs)
+
+    def mirror(self, call: Call, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
+        self._repository.shadows.mirror(call.model, call.shadow, inputs, outputs)
 
     def record(self, call: Call, code: str) -> None:
         self._metrics.in_flight.dec()
@@ -71,6 +97,7 @@ class Predictor:
         key = call.model.key
         counters = self._metrics.for_version(key.tenant, key.model, key.version)
         counters.requests(code).inc()
+        self._repository.rollouts.request(key.tenant, key.model, key.version, code, seconds)
         call.model.statistics.request(seconds, code == "OK", call.rows)
         if code == "OK":
             counters.latency.observe(seconds)

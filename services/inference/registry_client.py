@@ -16,6 +16,7 @@ from services.common.errors import DataLoss, UpstreamError
 
 LOOKUP_TIMEOUT = 30
 DOWNLOAD_TIMEOUT = 600
+CHUNK = 1 << 20
 
 
 class RegistryClient:
@@ -45,6 +46,47 @@ class RegistryClient:
             rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"), metadata=self._metadata(tenant), timeout=30
         )
 
+    async def set_alias(self, tenant: str, alias: rpb.Alias, expected_revision: int) -> rpb.Alias:
+        """Change an alias only if it is still at `expected_revision` (the rollout controller)."""
+        try:
+            return await self._stub.SetAlias(
+                rpb.SetAliasRequest(alias=alias, expected_revision=expected_revision),
+                metadata=self._metadata(tenant),
+                timeout=LOOKUP_TIMEOUT,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error) from None
+
+    async def upload_artifact(self, tenant: str, data: bytes) -> str:
+        """Store bytes as an artifact of the tenant; returns its name."""
+        sha256 = hashlib.sha256(data).hexdigest()
+
+        async def messages():
+            header = rpb.UploadArtifactRequest.Header(sha256=sha256, size_bytes=len(data))
+            yield rpb.UploadArtifactRequest(header=header)
+            for i in range(0, len(data), CHUNK):
+                yield rpb.UploadArtifactRequest(chunk=data[i : i + CHUNK])
+
+        try:
+            artifact = await self._stub.UploadArtifact(
+                messages(), metadata=self._metadata(tenant), timeout=DOWNLOAD_TIMEOUT
+            )
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error) from None
+        return artifact.name
+
+    async def create_payload_log(
+        self, tenant: str, model: str, version: int, day: str, rows: int, artifact: str
+    ) -> rpb.PayloadLog:
+        request = rpb.CreatePayloadLogRequest(
+            parent=f"models/{model}",
+            payload_log=rpb.PayloadLog(version=version, day=day, row_count=rows, artifact=artifact),
+        )
+        try:
+            return await self._stub.CreatePayloadLog(request, metadata=self._metadata(tenant), timeout=LOOKUP_TIMEOUT)
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error) from None
+
     def watch(self, tenant: str, after_revision: int) -> AsyncIterator[rpb.RegistryEvent]:
         return self._stub.WatchRegistryEvents(
             rpb.WatchRegistryEventsRequest(after_revision=after_revision), metadata=self._metadata(tenant)
@@ -65,7 +107,7 @@ class RegistryClient:
                     digest.update(response.chunk)
         except grpc.aio.AioRpcError as error:
             path.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink of a local file
-            raise UpstreamError.from_rpc_error(error) from None
+            raise UpstreamError.from_rpc_error(error, "the registry") from None
         if digest.hexdigest() != sha256:
             path.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink of a local file
             raise DataLoss(f"{artifact}: downloaded bytes fail the sha256 check")
@@ -85,6 +127,6 @@ class RegistryClient:
                 request, metadata=self._metadata(tenant), timeout=LOOKUP_TIMEOUT
             )
         except grpc.aio.AioRpcError as error:
-            raise UpstreamError.from_rpc_error(error) from None
+            raise UpstreamError.from_rpc_error(error, "the registry") from None
         self._versions[(tenant, version.name.split("/")[1], reported.version)] = reported
         return reported

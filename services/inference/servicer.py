@@ -12,6 +12,7 @@ from services.common.metadata import tenant_of
 from services.common.validation import check_id
 from services.inference.codec import decode_inputs, encode_outputs
 from services.inference.predictor import Predictor
+from services.inference.routing import routing_key_of
 from services.inference.triton import PLATFORM, model_config, model_statistics
 
 SERVER_NAME = "maas-inference"
@@ -77,7 +78,13 @@ class InferenceServicer(grpc_service_pb2_grpc.GRPCInferenceServiceServicer):
 
     async def _infer(self, request, context) -> pb.ModelInferResponse:
         model_id = _model_id(request.model_name)
-        call = await self.predictor.call(tenant_of(context), model_id, request.model_version, context.time_remaining())
+        call = await self.predictor.call(
+            tenant_of(context),
+            model_id,
+            request.model_version,
+            context.time_remaining(),
+            routing_key_of(context.invocation_metadata(), request.parameters),
+        )
         async with call:
             finite = not call.model.signature.accepts_non_finite
             outputs = await call.infer(decode_inputs(request, call.model.inputs, call.model.batched, finite))

@@ -28,6 +28,7 @@ from services.common.validation import check_id
 from services.inference import examples
 from services.inference.codec import TensorSpec, check_batch, check_finite, check_tensor, datatype_of
 from services.inference.predictor import Call, Predictor
+from services.inference.routing import routing_key_of
 from services.inference.signature import ModelSignature
 
 # The *_grpc modules do not load the files of their service descriptors, which reflection answers from.
@@ -114,7 +115,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     async def Predict(self, request, context):
         model_id, ref = _reference(request.model_spec)
-        call = await self.predictor.call(tenant_of(context), model_id, ref, context.time_remaining())
+        call = await self.predictor.call(
+            tenant_of(context), model_id, ref, context.time_remaining(), routing_key_of(context.invocation_metadata())
+        )
         async with call:
             _check_signature(request.model_spec, call.model.signature)
             outputs = await call.infer(_decode(request.inputs, call.model.signature))
@@ -146,7 +149,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 combined.MergeFrom(example)
                 merged.append(combined)
             rows = merged
-        call = await self.predictor.call(tenant_of(context), model_id, ref, context.time_remaining())
+        call = await self.predictor.call(
+            tenant_of(context), model_id, ref, context.time_remaining(), routing_key_of(context.invocation_metadata())
+        )
         async with call:
             _check_signature(request.model_spec, call.model.signature)
             pick = examples.scores_output if method == examples.CLASSIFY else examples.value_output

@@ -88,7 +88,7 @@ class ArtifactStore:
 
     @staticmethod
     def mark_unreferenced(conn: Connection, tenant: str, shas: set[str]) -> None:
-        """Flag the artifacts no version or dataset uses any more, in the deleting transaction.
+        """Flag the artifacts no version, dataset or payload log uses any more, in the deleting transaction.
 
         The bytes go after the commit (`reclaim_artifacts`); a crash in between leaves the flag,
         and the next start finishes the job, so nothing deleted keeps its bytes.
@@ -103,7 +103,12 @@ class ArtifactStore:
             in_datasets = conn.execute(
                 sa.select(t.datasets.c.id).where(t.datasets.c.tenant == tenant, t.datasets.c.sha256 == sha256).limit(1)
             ).first()
-            if in_versions is None and in_datasets is None:
+            in_logs = conn.execute(
+                sa.select(t.payload_logs.c.id)
+                .where(t.payload_logs.c.tenant == tenant, t.payload_logs.c.artifact_sha256 == sha256)
+                .limit(1)
+            ).first()
+            if in_versions is None and in_datasets is None and in_logs is None:
                 conn.execute(
                     t.artifacts.update()
                     .where(t.artifacts.c.tenant == tenant, t.artifacts.c.sha256 == sha256)

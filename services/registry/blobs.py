@@ -9,6 +9,8 @@ offset the registry reports.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -17,9 +19,33 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.common.errors import DataLoss, FailedPrecondition, ResourceExhausted
+from services.common.errors import DataLoss, FailedPrecondition, ResourceExhausted, unavailable
 
 HASH_BLOCK = 1 << 20
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def _disk_space():
+    """A full disk (or quota) under the artifact store is RESOURCE_EXHAUSTED, not a crash."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in _DISK_FULL:
+            raise ResourceExhausted("the artifact store's disk is full; try again once space is freed") from error
+        raise
+
+
+@contextlib.contextmanager
+def _object_storage_reachable():
+    """Object storage that cannot be reached is UNAVAILABLE with a retry hint, not INTERNAL."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    try:
+        yield
+    except (BotoConnectionError, HTTPClientError) as error:
+        raise unavailable("object storage is unreachable; retry shortly") from error
 
 
 class BlobWriter:
@@ -57,13 +83,15 @@ class BlobWriter:
         self.size += len(chunk)
         if self.size > self._limit:
             raise ResourceExhausted(f"artifact exceeds the size limit of {self._limit} bytes")
-        self._file.write(chunk)
+        with _disk_space():
+            self._file.write(chunk)
         self._hash.update(chunk)
 
     def finish(self) -> str:
         """Flush to disk and return the sha256; the bytes stay at `self.path` until commit."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with _disk_space():
+            self._file.flush()
+            os.fsync(self._file.fileno())
         self._file.close()
         return self._hash.hexdigest()
 
@@ -195,14 +223,16 @@ class S3BlobStore(BlobStore):
         return f"{self.prefix}blobs/{tenant}/{sha256}"
 
     def commit_file(self, tenant: str, sha256: str, source: Path) -> None:
-        self.s3.upload_file(str(source), self.bucket, self.key(tenant, sha256))
+        with _object_storage_reachable():
+            self.s3.upload_file(str(source), self.bucket, self.key(tenant, sha256))
         source.unlink(missing_ok=True)
 
     def exists(self, tenant: str, sha256: str) -> bool:
         from botocore.exceptions import ClientError
 
         try:
-            self.s3.head_object(Bucket=self.bucket, Key=self.key(tenant, sha256))
+            with _object_storage_reachable():
+                self.s3.head_object(Bucket=self.bucket, Key=self.key(tenant, sha256))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
@@ -214,7 +244,8 @@ class S3BlobStore(BlobStore):
         request = {"Bucket": self.bucket, "Key": self.key(tenant, sha256)}
         if offset:
             request["Range"] = f"bytes={offset}-"
-        body = self.s3.get_object(**request)["Body"]
+        with _object_storage_reachable():
+            body = self.s3.get_object(**request)["Body"]
         try:
             while chunk := body.read(chunk_bytes):
                 if digest:
@@ -226,7 +257,8 @@ class S3BlobStore(BlobStore):
             raise DataLoss(f"artifact {sha256} is corrupt in object storage (checksum mismatch)")
 
     def delete(self, tenant: str, sha256: str) -> None:
-        self.s3.delete_object(Bucket=self.bucket, Key=self.key(tenant, sha256))
+        with _object_storage_reachable():
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key(tenant, sha256))
 
     def all_blobs(self) -> Iterator[tuple[str, str]]:
         paginator = self.s3.get_paginator("list_objects_v2")

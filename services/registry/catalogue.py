@@ -13,8 +13,10 @@ from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, I
 from services.common.timeutil import now, set_timestamp
 from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter, parse_order
 from services.registry import tables as t
+from services.registry.alias_state import AliasState
 from services.registry.artifacts import ArtifactStore
 from services.registry.events import EventLog
+from services.registry.reports import check_classification_report
 
 Kind = pb.RegistryEvent.Kind
 State = pb.ModelVersion.State
@@ -22,6 +24,22 @@ State = pb.ModelVersion.State
 
 def _etag() -> str:
     return uuid.uuid4().hex
+
+
+MAX_FEATURES, MAX_EDGES = 10_000, 100
+
+
+def check_reference_statistics(reference: pb.ReferenceStatistics) -> None:
+    """Bins inference can compare with: ascending edges and one share more, summing to 1."""
+    field = "model_version.reference_statistics"
+    if len(reference.features) > MAX_FEATURES:
+        raise InvalidArgument(f"{field}.features: at most {MAX_FEATURES}")
+    for i, feature in enumerate(reference.features):
+        edges, shares = list(feature.bin_edges), list(feature.bin_shares)
+        if len(edges) > MAX_EDGES or edges != sorted(edges):
+            raise InvalidArgument(f"{field}.features[{i}].bin_edges: at most {MAX_EDGES}, ascending")
+        if len(shares) != len(edges) + 1 or min(shares) < 0 or abs(sum(shares) - 1) > 1e-6:
+            raise InvalidArgument(f"{field}.features[{i}].bin_shares: len(bin_edges) + 1 shares summing to 1")
 
 
 class ModelCatalogue:
@@ -125,6 +143,10 @@ class ModelCatalogue:
                     sa.select(t.model_versions.c.artifact_sha256).where(t.model_versions.c.model_pk == row.id)
                 ).scalars()
             )
+            # The model's payload logs go with it.
+            logs = (t.payload_logs.c.tenant == tenant, t.payload_logs.c.model_id == model_id)
+            shas |= set(conn.execute(sa.select(t.payload_logs.c.artifact_sha256).where(*logs)).scalars())
+            conn.execute(t.payload_logs.delete().where(*logs))
             conn.execute(t.model_versions.delete().where(t.model_versions.c.model_pk == row.id))
             conn.execute(t.aliases.delete().where(t.aliases.c.model_pk == row.id))
             conn.execute(t.models.delete().where(t.models.c.id == row.id))
@@ -138,12 +160,13 @@ class ModelCatalogue:
         """All of a model's aliases in one query (lists would otherwise ask once per version)."""
         aliases: dict[int, list[str]] = {}
         rows = conn.execute(
-            sa.select(t.aliases.c.version, t.aliases.c.alias)
+            sa.select(t.aliases.c.alias, t.aliases.c.version, t.aliases.c.targets, t.aliases.c.shadow)
             .where(t.aliases.c.model_pk == model_row.id)
             .order_by(t.aliases.c.alias)
         )
-        for number, alias in rows:
-            aliases.setdefault(number, []).append(alias)
+        for row in rows:
+            for number in AliasState.from_row(row.version, row.targets, row.shadow, "").versions:
+                aliases.setdefault(number, []).append(row.alias)
         return aliases
 
     def _version_message(self, conn: Connection, model_row, row, aliases=None) -> pb.ModelVersion:
@@ -162,12 +185,18 @@ class ModelCatalogue:
         )
         json_format.ParseDict(row.signature, version.signature)
         json_format.ParseDict(row.lineage, version.lineage)
+        if row.classification_report:
+            json_format.ParseDict(row.classification_report, version.classification_report)
+        if row.reference_statistics:
+            json_format.ParseDict(row.reference_statistics, version.reference_statistics)
         set_timestamp(version.create_time, row.create_time)
         version.aliases.extend(aliases.get(row.version, []))
         return version
 
     def create_version(self, tenant: str, model_id: str, version: pb.ModelVersion, request_id: str) -> pb.ModelVersion:
         check_id(model_id, "parent")
+        check_classification_report(version.classification_report)
+        check_reference_statistics(version.reference_statistics)
         sha256 = version.artifact.removeprefix("artifacts/")
         with self.engine.begin() as conn:
             artifact = conn.execute(
@@ -213,12 +242,18 @@ class ModelCatalogue:
                             signature=json_format.MessageToDict(version.signature),
                             metrics=dict(version.metrics),
                             lineage=json_format.MessageToDict(version.lineage),
+                            classification_report=json_format.MessageToDict(version.classification_report)
+                            if version.HasField("classification_report")
+                            else None,
                             # A version with no signature (an upload) waits for inference to derive
                             # and check one; one with a signature comes from the trainer, which
                             # exported it from the model it built.
                             state=State.STATE_READY if version.signature.inputs else State.STATE_PENDING,
                             state_reason="",
                             description=version.description,
+                            reference_statistics=json_format.MessageToDict(version.reference_statistics)
+                            if version.HasField("reference_statistics")
+                            else None,
                             request_id=request_id or None,
                             create_time=now(),
                         )
@@ -312,15 +347,7 @@ class ModelCatalogue:
     def delete_version(self, tenant: str, model_id: str, number: int) -> None:
         with self.engine.begin() as conn:
             model_row = self.model_row(conn, tenant, model_id, lock=True)
-            pointing = (
-                conn.execute(
-                    sa.select(t.aliases.c.alias).where(
-                        t.aliases.c.model_pk == model_row.id, t.aliases.c.version == number
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            pointing = self._aliases_by_version(conn, model_row).get(number)
             if pointing:
                 raise FailedPrecondition(
                     f"version {number} of model {model_id!r} is aliased by {sorted(pointing)}; move them first"

@@ -2,16 +2,91 @@
 
 from __future__ import annotations
 
+import base64
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from maas.registry.v1 import registry_pb2 as pb
-from services.common.errors import NotFound
-from services.common.tabular import TableInfo
+from services.common.archives import ArchiveTooLarge, BrokenArchive, UnsafeArchive, extract_archive
+from services.common.errors import InvalidArgument, NotFound
+from services.common.labelled import Profile, profile_images, profile_texts
+from services.common.tabular import TableInfo, inspect_csv, inspect_npz
 from services.common.timeutil import now, set_timestamp
 from services.common.validation import decode_page_token, encode_page_token
 from services.registry import tables as t
 from services.registry.artifacts import ArtifactStore
+
+Format, Kind = pb.DatasetFormat, pb.DatasetKind
+
+
+def inspect_upload(header: pb.CreateDatasetRequest.Header, path: Path) -> tuple[TableInfo, Profile | None]:
+    """Check an uploaded file against its declared format and kind, and describe it; fills the
+    header's kind and text and label columns in place."""
+    kinds = {
+        Format.DATASET_FORMAT_CSV: (Kind.DATASET_KIND_TABULAR, Kind.DATASET_KIND_TEXT),
+        Format.DATASET_FORMAT_NPZ: (Kind.DATASET_KIND_TABULAR,),
+        Format.DATASET_FORMAT_JSONL: (Kind.DATASET_KIND_TEXT,),
+        Format.DATASET_FORMAT_ARCHIVE: (Kind.DATASET_KIND_IMAGE,),
+    }
+    allowed = kinds.get(header.format)
+    if allowed is None:
+        raise InvalidArgument("header.format: CSV, NPZ, JSONL or ARCHIVE is required")
+    header.kind = header.kind or allowed[0]
+    if header.kind not in allowed:
+        raise InvalidArgument(
+            f"header.kind: a {Format.Name(header.format)} dataset is "
+            f"{' or '.join(Kind.Name(k) for k in allowed)}, not {Kind.Name(header.kind)}"
+        )
+    if header.kind != Kind.DATASET_KIND_TEXT and (header.text_column or header.label_column):
+        raise InvalidArgument("header.text_column, header.label_column: only for text datasets")
+    if header.kind == Kind.DATASET_KIND_TABULAR:
+        inspect = inspect_csv if header.format == Format.DATASET_FORMAT_CSV else inspect_npz
+        return inspect(path), None
+    if header.kind == Kind.DATASET_KIND_TEXT:
+        header.text_column = header.text_column or "text"
+        header.label_column = header.label_column or "label"
+        if header.text_column == header.label_column:
+            raise InvalidArgument("header.text_column, header.label_column: must differ")
+        profile = profile_texts(
+            path, header.format == Format.DATASET_FORMAT_JSONL, header.text_column, header.label_column
+        )
+        return TableInfo(columns=[], row_count=profile.row_count), profile
+    with tempfile.TemporaryDirectory(prefix="maas-dataset-") as unpacked:
+        try:
+            extract_archive(path, Path(unpacked))
+        except (ArchiveTooLarge, BrokenArchive, UnsafeArchive) as error:
+            raise InvalidArgument(f"image archive: {error}") from None
+        except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as error:
+            raise InvalidArgument(f"image archive: not a readable zip or tar ({error})") from None
+        profile = profile_images(Path(unpacked))
+    return TableInfo(columns=[], row_count=profile.row_count), profile
+
+
+def _profile_fields(dataset: pb.Dataset, profile: dict) -> None:
+    dataset.kind = Kind.DATASET_KIND_IMAGE if profile["kind"] == "image" else Kind.DATASET_KIND_TEXT
+    for name, count in profile["classes"].items():
+        dataset.classes.add(name=name, count=count)
+    if profile["image_stats"]:
+        dataset.image_stats.CopyFrom(pb.ImageStats(**profile["image_stats"]))
+    if profile["text_stats"]:
+        dataset.text_stats.CopyFrom(pb.TextStats(**profile["text_stats"]))
+    for sample in profile["samples"]:
+        dataset.samples.add(
+            label=sample["label"],
+            text=sample.get("text", ""),
+            file=sample.get("file", ""),
+            thumbnail_png=base64.b64decode(sample.get("thumbnail_png", "")),
+        )
+    dataset.invalid_count = profile["invalid_count"]
+    for name, reason in profile["invalid"]:
+        dataset.invalid_examples.add(name=name, reason=reason)
+    dataset.text_column = profile["text_column"]
+    dataset.label_column = profile["label_column"]
 
 
 class DatasetCatalogue:
@@ -37,11 +112,21 @@ class DatasetCatalogue:
         )
         for column in row.columns:
             dataset.columns.add(**column)
+        if row.profile:
+            _profile_fields(dataset, row.profile)
+        else:
+            dataset.kind = Kind.DATASET_KIND_TABULAR
         set_timestamp(dataset.create_time, row.create_time)
         return dataset
 
     def create(
-        self, tenant: str, header: pb.CreateDatasetRequest.Header, sha256: str, size: int, info: TableInfo
+        self,
+        tenant: str,
+        header: pb.CreateDatasetRequest.Header,
+        sha256: str,
+        size: int,
+        info: TableInfo,
+        profile: Profile | None = None,
     ) -> pb.Dataset:
         for attempt in range(5):
             try:
@@ -68,6 +153,7 @@ class DatasetCatalogue:
                             description=header.description,
                             labels=dict(header.labels),
                             create_time=now(),
+                            profile=profile.to_json() if profile else None,
                         )
                     )
                 return self.get(tenant, header.dataset_id, latest + 1)

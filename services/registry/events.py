@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection, Engine
 from maas.registry.v1 import registry_pb2 as pb
 from services.common.timeutil import now, set_timestamp
 from services.registry import tables as t
+from services.registry.alias_state import AliasState
 
 
 class EventLog:
@@ -17,11 +18,27 @@ class EventLog:
         self.engine = engine
 
     @staticmethod
-    def record(conn: Connection, tenant: str, kind: int, model_id: str, version: int = 0, alias: str = "") -> int:
+    def record(
+        conn: Connection,
+        tenant: str,
+        kind: int,
+        model_id: str,
+        version: int = 0,
+        alias: str = "",
+        alias_state: AliasState | None = None,
+    ) -> int:
         """Append an event in the caller's transaction; returns its revision."""
         return conn.execute(
             t.events.insert()
-            .values(tenant=tenant, kind=kind, model_id=model_id, version=version, alias=alias, event_time=now())
+            .values(
+                tenant=tenant,
+                kind=kind,
+                model_id=model_id,
+                version=version,
+                alias=alias,
+                event_time=now(),
+                alias_state=alias_state.event_state() if alias_state is not None else None,
+            )
             .returning(t.events.c.revision)
         ).scalar_one()
 
@@ -46,6 +63,8 @@ class EventLog:
                 alias=row.alias,
             )
             set_timestamp(event.event_time, row.event_time)
+            if row.kind == pb.RegistryEvent.Kind.KIND_ALIAS_SET:
+                AliasState.from_event(row.version, row.alias_state).fill(event)
             result.append(event)
         return result
 

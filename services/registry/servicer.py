@@ -11,14 +11,14 @@ from maas.registry.v1 import registry_pb2 as pb
 from maas.registry.v1 import registry_pb2_grpc
 from services.common.errors import DomainError, InvalidArgument
 from services.common.metadata import tenant_of
-from services.common.tabular import inspect_csv, inspect_npz
 from services.common.validation import check_id, page_size, parse_dataset_name, parse_name
 from services.registry.aliases import AliasCatalogue
 from services.registry.artifacts import ArtifactStore
 from services.registry.catalogue import ModelCatalogue
 from services.registry.config import RegistrySettings
-from services.registry.datasets import DatasetCatalogue
+from services.registry.datasets import DatasetCatalogue, inspect_upload
 from services.registry.events import EventLog
+from services.registry.payload_logs import PayloadLogs
 from services.registry.uploads import Uploads
 
 _MODEL = ("models", None)
@@ -60,6 +60,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self.events = events
         self.settings = settings
         self.uploads = Uploads(artifacts.blobs, settings.max_artifact_bytes)
+        self.payload_logs = PayloadLogs(catalogue.engine, catalogue, artifacts)
 
     # models
     async def CreateModel(self, request, context):
@@ -132,7 +133,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def SetAlias(self, request, context):
         model_id, alias = parse_name(request.alias.name, _ALIAS, "alias.name")
         return await asyncio.to_thread(
-            self.aliases.set_alias, tenant_of(context), model_id, alias, request.alias.version
+            self.aliases.set_alias, tenant_of(context), model_id, alias, request.alias, request.expected_revision
         )
 
     async def GetAlias(self, request, context):
@@ -148,6 +149,49 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         model_id, alias = parse_name(request.name, _ALIAS)
         await asyncio.to_thread(self.aliases.delete_alias, tenant_of(context), model_id, alias)
         return pb.DeleteAliasResponse()
+
+    async def ListAliasRevisions(self, request, context):
+        model_id, alias = parse_name(request.name, _ALIAS)
+        revisions, next_token = await asyncio.to_thread(
+            self.aliases.list_revisions,
+            tenant_of(context),
+            model_id,
+            alias,
+            page_size(request.page_size),
+            request.page_token,
+        )
+        return pb.ListAliasRevisionsResponse(revisions=revisions, next_page_token=next_token)
+
+    # payload logs
+    async def CreatePayloadLog(self, request, context):
+        (model_id,) = parse_name(request.parent, _MODEL, "parent")
+        return await asyncio.to_thread(self.payload_logs.create, tenant_of(context), model_id, request.payload_log)
+
+    async def ListPayloadLogs(self, request, context):
+        (model_id,) = parse_name(request.parent, _MODEL, "parent")
+        logs, next_token = await asyncio.to_thread(
+            self.payload_logs.list,
+            tenant_of(context),
+            model_id,
+            request.version,
+            request.day,
+            page_size(request.page_size),
+            request.page_token,
+        )
+        return pb.ListPayloadLogsResponse(payload_logs=logs, next_page_token=next_token)
+
+    async def DeletePayloadLogs(self, request, context):
+        (model_id,) = parse_name(request.parent, _MODEL, "parent")
+        deleted = await asyncio.to_thread(
+            self.payload_logs.delete, tenant_of(context), model_id, request.version, request.day
+        )
+        return pb.DeletePayloadLogsResponse(deleted_count=deleted)
+
+    async def RollbackAlias(self, request, context):
+        model_id, alias = parse_name(request.name, _ALIAS)
+        return await asyncio.to_thread(
+            self.aliases.rollback, tenant_of(context), model_id, alias, request.revision, request.reason
+        )
 
     # uploads
     async def _receive(self, tenant: str, request_iterator: AsyncIterator, header_field: str, open_writer=None):
@@ -227,16 +271,11 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         header, writer, sha256 = await self._receive(tenant, request_iterator, "header")
         try:
             check_id(header.dataset_id, "header.dataset_id")
-            if header.format == pb.DatasetFormat.DATASET_FORMAT_CSV:
-                info = await asyncio.to_thread(inspect_csv, writer.path)
-            elif header.format == pb.DatasetFormat.DATASET_FORMAT_NPZ:
-                info = await asyncio.to_thread(inspect_npz, writer.path)
-            else:
-                raise InvalidArgument("header.format: CSV or NPZ is required")
+            info, profile = await asyncio.to_thread(inspect_upload, header, writer.path)
             writer.commit(sha256)
         finally:
             writer.abort()
-        return await asyncio.to_thread(self.datasets.create, tenant, header, sha256, writer.size, info)
+        return await asyncio.to_thread(self.datasets.create, tenant, header, sha256, writer.size, info, profile)
 
     async def GetDataset(self, request, context):
         dataset_id, version = parse_dataset_name(request.name)

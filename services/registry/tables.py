@@ -38,8 +38,12 @@ model_versions = sa.Table(
     # Why a FAILED version failed validation.
     sa.Column("state_reason", sa.Text, nullable=False, default=""),
     sa.Column("description", sa.Text, nullable=False, default=""),
+    # The ReferenceStatistics message as JSON, or NULL (drift).
+    sa.Column("reference_statistics", sa.JSON, nullable=True),
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    # A classifier's per-class report (ClassificationReport as JSON); null for others.
+    sa.Column("classification_report", sa.JSON, nullable=True),
     sa.UniqueConstraint("model_pk", "version", name="uq_versions_model_version"),
     sa.UniqueConstraint("model_pk", "request_id", name="uq_versions_model_request"),
 )
@@ -52,6 +56,14 @@ aliases = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("revision", sa.BigInteger, nullable=False),
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    # [[version, weight], ...]; NULL (an alias from before splits) means [[version, 100]].
+    sa.Column("targets", sa.JSON, nullable=True),
+    # [version, percent] or NULL.
+    sa.Column("shadow", sa.JSON, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    # The Rollout message as JSON, or NULL.
+    sa.Column("rollout", sa.JSON, nullable=True),
+    sa.Column("payload_log_percent", sa.Float, nullable=False, default=0.0),
 )
 
 datasets = sa.Table(
@@ -69,6 +81,8 @@ datasets = sa.Table(
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("labels", sa.JSON, nullable=False, default=dict),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    # Image and text datasets: services.common.labelled.Profile as JSON; null for tabular ones.
+    sa.Column("profile", sa.JSON, nullable=True),
     sa.UniqueConstraint("tenant", "dataset_id", "version", name="uq_datasets_tenant_id_version"),
 )
 
@@ -94,4 +108,23 @@ events = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False, default=0),
     sa.Column("alias", sa.String(63), nullable=False, default=""),
     sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    # What an alias event set: {"targets": [[v, w], ...], "shadow": [v, pct] | null, "reason": str}.
+    sa.Column("alias_state", sa.JSON, nullable=True),
+    sa.Index("ix_events_tenant_model_alias", "tenant", "model_id", "alias", "revision"),
+)
+
+# Batches of sampled requests and responses, each a Parquet file kept as an artifact.
+payload_logs = sa.Table(
+    "payload_logs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("model_id", sa.String(63), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("artifact_sha256", sa.String(64), nullable=False),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_payload_logs_tenant_model", "tenant", "model_id", "create_time"),
 )

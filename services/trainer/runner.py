@@ -34,6 +34,7 @@ from maas.registry.v1 import registry_pb2_grpc
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common import db
 from services.common.credentials import SERVICE_KEY, service_token
+from services.common.drift import reference_statistics
 from services.common.errors import DomainError, InvalidArgument
 from services.common.logging import configure_logging
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
@@ -41,21 +42,14 @@ from services.common.tabular import csv_header, load_csv_numeric
 from services.trainer import multiworker
 from services.trainer.cluster import Task, die_with_worker, task_from_environment
 from services.trainer.config import TrainerSettings
-from services.trainer.spec import template_parameters
+from services.trainer.failures import JobFailure
+from services.trainer.spec import CLASSIFIER_TEMPLATES, template_parameters
 from services.trainer.store import JobStore, LeaseLost
 from services.trainer.templates import OPTIMIZERS, build_model, is_classification
 
 log = structlog.get_logger("maas.trainer.runner")
 State = pb.TrainingJob.State
 CHUNK_BYTES = 1024 * 1024
-
-
-class JobFailure(Exception):
-    """Ends the job FAILED with this user-facing reason; `kind` is the short code for metrics."""
-
-    def __init__(self, message: str, kind: str = "data") -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 class RegistryClient:
@@ -76,6 +70,9 @@ class RegistryClient:
 
     def dataset(self, name: str) -> rpb.Dataset:
         return self._stub.GetDataset(rpb.GetDatasetRequest(name=name), metadata=self._metadata, timeout=30)
+
+    def model_version(self, name: str) -> rpb.ModelVersion:
+        return self._stub.GetModelVersion(rpb.GetModelVersionRequest(name=name), metadata=self._metadata, timeout=30)
 
     def download(self, artifact: str, sha256: str, target: Path) -> None:
         digest = hashlib.sha256()
@@ -112,12 +109,20 @@ class RegistryClient:
         self._channel.close()
 
 
-def _load_table(client: RegistryClient, spec_input: pb.DatasetInput, workdir: Path, role: str):
-    """Features and labels of a dataset as float arrays, and its lineage record."""
+def fetch_dataset(client: RegistryClient, spec_input: pb.DatasetInput, role: str) -> rpb.Dataset:
     try:
-        dataset = client.dataset(spec_input.dataset)
+        return client.dataset(spec_input.dataset)
     except grpc.RpcError as error:
         raise JobFailure(f"{role} dataset {spec_input.dataset!r}: {error.details()}") from None
+
+
+def _load_table(client: RegistryClient, spec_input: pb.DatasetInput, workdir: Path, role: str):
+    """Features and labels of a dataset as float arrays, and its lineage record."""
+    dataset = fetch_dataset(client, spec_input, role)
+    if dataset.kind == rpb.DatasetKind.DATASET_KIND_IMAGE:
+        raise JobFailure(f"{role} dataset {dataset.name} holds images: train it with the image_classifier template")
+    if dataset.kind == rpb.DatasetKind.DATASET_KIND_TEXT:
+        raise JobFailure(f"{role} dataset {dataset.name} holds texts: train it with the text_classifier template")
     path = workdir / f"{role}-{dataset.sha256}"
     client.download(dataset.artifact, dataset.sha256, path)
     if dataset.format == rpb.DatasetFormat.DATASET_FORMAT_NPZ:
@@ -271,6 +276,12 @@ def _train(
     keras.utils.set_random_seed(hp.seed)
     with tempfile.TemporaryDirectory(prefix=f"maas-{job_id}-") as tmp:
         workdir = Path(tmp)
+        if spec.WhichOneof("model") == "base_model" or template in CLASSIFIER_TEMPLATES:
+            if task is not None:
+                raise JobFailure("image_classifier, text_classifier and fine-tuning jobs train on one worker")
+            from services.trainer.classifier_job import train_classifier  # it builds on this module
+
+            return train_classifier(store, job, client, workdir)
         x, y, dataset = _load_table(client, spec.dataset, workdir, "training")
         if spec.HasField("validation_dataset"):
             x_val, y_val, _ = _load_table(client, spec.validation_dataset, workdir, "validation")
@@ -299,7 +310,7 @@ def _train(
                 client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
                 model = keras.models.load_model(path)
                 if chief:
-                    _log(
+                    log_event(
                         store, job_id, f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})"
                     )
             else:
@@ -315,14 +326,9 @@ def _train(
                 model.compile(
                     optimizer=OPTIMIZERS[hp.optimizer](learning_rate=hp.learning_rate), loss=loss, metrics=metrics
                 )
-        progress = ProgressCallback(store, client, job_id, job.attempt, hp.epochs, workdir)
-        callbacks = [progress]
-        if hp.early_stopping_patience:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(patience=hp.early_stopping_patience, restore_best_weights=True)
-            )
+        progress, callbacks = training_callbacks(store, client, job, workdir)
         if strategy is None:
-            _log(store, job_id, f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features")
+            log_event(store, job_id, f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features")
             model.fit(
                 x,
                 y,
@@ -335,7 +341,7 @@ def _train(
             )
         else:
             if chief:
-                _log(
+                log_event(
                     store,
                     job_id,
                     f"training on {len(x)} rows with {task.workers} workers, validating on {len(x_val)}, "
@@ -362,11 +368,7 @@ def _train(
             model.save(final)
             model = keras.models.load_model(final)
         if progress.nan_epoch:
-            raise JobFailure(
-                f"the loss became NaN at epoch {progress.nan_epoch}; lower the learning rate "
-                "or check the data for extreme values",
-                "nan_loss",
-            )
+            raise nan_failure(progress.nan_epoch)
         evaluation = {k: float(v) for k, v in model.evaluate(x_val, y_val, verbose=0, return_dict=True).items()}
         output_name = "probabilities" if classes else "predictions"
         archive = export_saved_model(model, x.shape[1], output_name, workdir)
@@ -380,7 +382,7 @@ def _train(
             training_job=job.name,
             dataset=dataset.name,
             dataset_sha256=dataset.sha256,
-            hyperparameters={k: json.dumps(v) for k, v in _hyperparameters(spec).items()},
+            hyperparameters={k: json.dumps(v) for k, v in hyperparameters(spec).items()},
         )
         # The job name makes registration idempotent: a retry after a crash returns the same version.
         return client.register(
@@ -392,16 +394,36 @@ def _train(
                 metrics=evaluation,
                 lineage=lineage,
                 description=f"trained by {job.name}",
+                # What served inputs are compared with for drift: the data the model learnt from.
+                reference_statistics=reference_statistics(x),
             ),
             request_id=job.name,
         )
 
 
-def _log(store: JobStore, job_id: str, message: str) -> None:
+def training_callbacks(
+    store: JobStore, client: RegistryClient, job: pb.TrainingJob, workdir: Path
+) -> tuple[ProgressCallback, list[keras.callbacks.Callback]]:
+    hp = job.spec.hyperparameters
+    progress = ProgressCallback(store, client, job.name.split("/")[1], job.attempt, hp.epochs, workdir)
+    callbacks: list[keras.callbacks.Callback] = [progress]
+    if hp.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(patience=hp.early_stopping_patience, restore_best_weights=True))
+    return progress, callbacks
+
+
+def nan_failure(epoch: int) -> JobFailure:
+    return JobFailure(
+        f"the loss became NaN at epoch {epoch}; lower the learning rate or check the data for extreme values",
+        "nan_loss",
+    )
+
+
+def log_event(store: JobStore, job_id: str, message: str) -> None:
     store.append_event(job_id, pb.TrainingJobEvent(log=pb.TrainingJobEvent.LogLine(message=message)))
 
 
-def _hyperparameters(spec: pb.TrainingJobSpec) -> dict[str, object]:
+def hyperparameters(spec: pb.TrainingJobSpec) -> dict[str, object]:
     values = json_format.MessageToDict(spec.hyperparameters, preserving_proto_field_name=True)
     if spec.WhichOneof("model") == "template":
         values["template"] = spec.template.name
@@ -421,6 +443,11 @@ def export_saved_model(model, features: int, output_name: str, workdir: Path) ->
         input_signature=[tf.TensorSpec([None, features], tf.float32, name="features")],
     )
     archive.write_out(str(export_dir), verbose=False)
+    return tar_directory(export_dir)
+
+
+def tar_directory(export_dir: Path) -> bytes:
+    """A reproducible tar of a directory (same files, same bytes)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for path in sorted(export_dir.rglob("*")):

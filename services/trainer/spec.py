@@ -48,7 +48,28 @@ TEMPLATE_PARAMETERS: dict[str, dict[str, str]] = {
         "hidden_units": "units",
         "dropout": "fraction",
     },
+    # Trains on image datasets: a model taking uint8 images of any size.
+    "image_classifier": {
+        "image_size": "image_size",
+        "channels": "channels",
+        "filters": "units",
+        "dropout": "fraction",
+        "augmentation": "bool",
+    },
+    # Trains on text datasets: a model taking raw strings.
+    "text_classifier": {
+        "encoder": "encoder",
+        "max_tokens": "tokens",
+        "sequence_length": "length",
+        "embedding_dim": "width",
+        "units": "width",
+        "heads": "heads",
+        "dropout": "fraction",
+    },
 }
+# Templates that train on image or text datasets (not tabular ones), and the encoders of text.
+CLASSIFIER_TEMPLATES = frozenset({"image_classifier", "text_classifier"})
+TEXT_ENCODERS = ("transformer", "gru", "lstm")
 
 # Keras classes a model JSON may name: built-in layers, initialisers, regularisers, constraints.
 KERAS_CLASSES = frozenset(
@@ -202,6 +223,27 @@ def _walk(node: Any, path: str) -> None:
         _walk(value, f"{path}.{key}")
 
 
+_RANGES = {
+    "image_size": " (an integer in 8..512)",
+    "channels": " (1 or 3)",
+    "bool": " (true or false)",
+    "encoder": f" (one of {', '.join(TEXT_ENCODERS)})",
+    "tokens": " (an integer in 16..200000)",
+    "length": " (an integer in 4..2048)",
+    "width": " (an integer in 4..1024)",
+    "heads": " (an integer in 1..16)",
+}
+
+
+def _integer(value: Any, low: int, high: int) -> bool:
+    return (
+        isinstance(value, float | int)
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+        and low <= value <= high
+    )
+
+
 def _check_parameter(template: str, name: str, kind: str, value: Any) -> None:
     field = f"training_job.spec.template.parameters.{name}"
     ok = {
@@ -214,6 +256,14 @@ def _check_parameter(template: str, name: str, kind: str, value: Any) -> None:
         "activation": lambda v: v in ACTIVATIONS,
         "task": lambda v: v in TASKS,
         "positive": lambda v: isinstance(v, float | int) and float(v).is_integer() and 0 < v <= 64,
+        "image_size": lambda v: _integer(v, 8, 512),
+        "channels": lambda v: v in (1, 3),
+        "bool": lambda v: isinstance(v, bool),
+        "encoder": lambda v: v in TEXT_ENCODERS,
+        "tokens": lambda v: _integer(v, 16, 200_000),
+        "length": lambda v: _integer(v, 4, 2048),
+        "width": lambda v: _integer(v, 4, 1024),
+        "heads": lambda v: _integer(v, 1, 16),
         "shape": lambda v: (
             isinstance(v, list)
             and len(v) in (2, 3)
@@ -221,7 +271,9 @@ def _check_parameter(template: str, name: str, kind: str, value: Any) -> None:
         ),
     }[kind]
     if not ok(value):
-        raise InvalidArgument(f"{field}: {value!r} is not a valid value for the {template!r} template")
+        raise InvalidArgument(
+            f"{field}: {value!r} is not a valid value for the {template!r} template{_RANGES.get(kind, '')}"
+        )
 
 
 def template_parameters(template: pb.TemplateModel) -> dict[str, Any]:
@@ -242,7 +294,7 @@ def validate_spec(spec: pb.TrainingJobSpec) -> str:
         spec.validation_split = 0.2
     kind = spec.WhichOneof("model")
     if kind is None:
-        raise InvalidArgument(f"{prefix}: a model is required (template or keras_model_json)")
+        raise InvalidArgument(f"{prefix}: a model is required (template, keras_model_json or base_model)")
     if kind == "template":
         allowed = TEMPLATE_PARAMETERS.get(spec.template.name)
         if allowed is None:
@@ -257,6 +309,10 @@ def validate_spec(spec: pb.TrainingJobSpec) -> str:
                     f"{spec.template.name!r} template; known: {sorted(allowed)}"
                 )
             _check_parameter(spec.template.name, name, allowed[name], value)
+    elif kind == "base_model":
+        parse_name(
+            spec.base_model.model_version, ("models", None, "versions", None), f"{prefix}.base_model.model_version"
+        )
     else:
         check_keras_model_json(spec.keras_model_json)
     hp = spec.hyperparameters
@@ -277,9 +333,17 @@ def validate_spec(spec: pb.TrainingJobSpec) -> str:
     for ok, field, message in checks:
         if not ok:
             raise InvalidArgument(f"{prefix}.hyperparameters.{field}: {message}")
+    if kind == "base_model" and not 0 <= spec.base_model.frozen_epochs < hp.epochs:
+        raise InvalidArgument(
+            f"{prefix}.base_model.frozen_epochs: must be in 0..{hp.epochs - 1} (fewer than the epochs)"
+        )
     resources = spec.resources
     if not 0 <= resources.workers <= MAX_WORKERS or resources.cpu < 0 or resources.gpu < 0:
         raise InvalidArgument(f"{prefix}.resources: workers must be in 0..{MAX_WORKERS}, cpu and gpu not negative")
+    if resources.workers > 1 and (kind == "base_model" or spec.template.name in CLASSIFIER_TEMPLATES):
+        raise InvalidArgument(
+            f"{prefix}.resources.workers: image_classifier, text_classifier and fine-tuning jobs train on one worker"
+        )
     if not spec.target_model:
         raise InvalidArgument(f"{prefix}.target_model: required (models/{{model}})")
     (model_id,) = parse_name(spec.target_model, ("models", None), f"{prefix}.target_model")

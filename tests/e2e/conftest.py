@@ -10,7 +10,13 @@ from maas.stack import SERVICES, LocalStack
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    stack = LocalStack.on_free_ports(tmp_path_factory.mktemp("stack"), extra_env={"MAAS_ADMIN_KEY": "maas_admin_e2e"})
+    extra_env = {
+        "MAAS_ADMIN_KEY": "maas_admin_e2e",
+        # Drift scored every second on every request's rows, so that a test sees it move.
+        "MAAS_DRIFT_SAMPLE_PERCENT": "100",
+        "MAAS_DRIFT_INTERVAL_SECONDS": "1",
+    }
+    stack = LocalStack.on_free_ports(tmp_path_factory.mktemp("stack"), extra_env=extra_env)
     stack.start(timeout=120)
     yield stack
     codes = stack.stop()

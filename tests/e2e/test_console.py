@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from maas.client import MaasClient
-from maas.demo import write_digits
+from maas.demo import digits_png_zip, topic_texts, write_digits
 from tests import system
 from tests.e2e.conftest import tenant_with_digits
 
@@ -145,6 +145,66 @@ def test_the_journey_in_the_console(page, stack, tmp_path):
     page.click("button[type=submit]")
     expect_error(page, 400, "invalid input")
     shot(page, "10-invalid-argument")
+
+
+def test_image_and_text_datasets_and_a_classification_report_in_the_console(page, stack, tmp_path):
+    key = new_tenant(stack, "browser-vision")
+    archive, _, _ = digits_png_zip(classes=(0, 1, 2))
+    (tmp_path / "digits.zip").write_bytes(archive)
+    texts, labels = topic_texts(60)
+    rows = ["text,label", *(f'"{t}",{label}' for t, label in zip(texts, labels))]
+    (tmp_path / "topics.csv").write_text("\n".join(rows))
+    sign_in(page, key)
+    page.locator("h1", has_text="Datasets").wait_for()
+
+    page.set_input_files("#file", str(tmp_path / "digits.zip"))
+    page.fill("#dataset-id", "digit-images")
+    page.click("button[type=submit]")
+    page.locator("#uploaded .profile").wait_for(timeout=60_000)
+    assert "3 classes" in page.inner_text("#uploaded") and "32x32" in page.inner_text("#uploaded")
+    assert page.locator("#uploaded .sample img").count() >= 3
+    shot(page, "11-image-dataset")
+    page.set_input_files("#file", str(tmp_path / "topics.csv"))
+    page.fill("#dataset-id", "topics")
+    page.check("#text-csv")
+    page.click("button[type=submit]")
+    page.locator("#uploaded .profile[data-dataset='datasets/topics/versions/1']").wait_for(timeout=60_000)
+    assert page.locator("#uploaded .sample blockquote").count() >= 4
+    shot(page, "12-text-dataset")
+
+    with MaasClient(stack.address("gateway"), key) as client:
+        job = client.create_training_job_from_spec(
+            {
+                "dataset": {"dataset": "datasets/digit-images/versions/1"},
+                "template": {"name": "image_classifier", "parameters": {"filters": [16]}},
+                "hyperparameters": {"epochs": 6, "learning_rate": 0.003},
+                "target_model": "models/digit-images",
+            }
+        )
+        for _ in client.watch_training_job(job.name, timeout=300):
+            pass
+        assert client.get_training_job(job.name).model_version, client.get_training_job(job.name).state_reason
+    page.goto("/#/models/digit-images")
+    report = page.locator(".report[data-version='1']")
+    report.wait_for()
+    assert report.locator("table.confusion td.cell").count() == 9
+    assert report.locator(".sample img").count() >= 3 and "predicted" in report.inner_text()
+    shot(page, "13-classification-report")
+
+    page.click("a[href='#/train']")
+    page.select_option("#dataset", "datasets/digit-images/versions/1")
+    assert page.input_value("#template") == "image_classifier" and page.locator("#label").count() == 0
+    page.fill("#base", "models/digit-images/versions/1")
+    page.fill("#frozen", "1")
+    page.fill("#epochs", "2")
+    page.fill("#model", "digit-images-tuned")
+    shot(page, "14-fine-tune")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/#/jobs/*")
+    page.locator("#job-state", has_text="SUCCEEDED").wait_for(timeout=300_000)
+    page.goto("/#/models/digit-images-tuned")
+    page.locator(".report[data-version='1']").wait_for()
+    assert "fine-tuned from models/digit-images/versions/1" in page.inner_text("main")
 
 
 def test_permission_denied_and_quota_errors_are_readable(page, stack, journey):

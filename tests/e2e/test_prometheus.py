@@ -1,4 +1,5 @@
-"""A real Prometheus server scrapes all four services on loopback and answers queries about them."""
+"""A real Prometheus server scrapes all four services on loopback, answers queries about them and
+evaluates the project's rules (k8s/components/monitoring/prometheus-rules.yaml)."""
 
 import json
 import subprocess
@@ -11,9 +12,11 @@ import pytest
 import yaml
 
 from maas.client import MaasClient
+from maas.demo import digits_csv
 from maas.stack import SERVICES, free_port
 from tests import system
 from tests.conftest import wait_http
+from tests.k8s.test_monitoring import RULES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -22,8 +25,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def prometheus(stack, tmp_path_factory):
     binary = system.require("prometheus")
     workdir = tmp_path_factory.mktemp("prometheus")
+    (workdir / "rules.yml").write_text(yaml.safe_dump(yaml.safe_load(RULES.read_text())["spec"]))
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(workdir / "rules.yml")],
         "scrape_configs": [
             {
                 "job_name": f"maas-{service}",
@@ -82,3 +87,27 @@ def test_prometheus_reads_grpc_and_domain_metrics_of_every_service(stack, journe
     assert batches.get("inference", 0) > 0, batches
     jobs = query(prometheus, 'maas_training_jobs{state="succeeded"}')
     assert jobs.get("trainer", 0) >= 1
+
+
+def test_shifted_inputs_fire_the_drift_alert(stack, journey, prometheus):
+    """The journey's model keeps its training data's bins; inputs far from them raise its PSI
+    above the alert's threshold, and Prometheus, with the project's rules, fires MaasFeatureDrift."""
+    _, test_x, _ = digits_csv()
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        version = client.get_model_version(journey.model_version)
+        assert len(version.reference_statistics.features) == 64
+        for _ in range(60):  # 6,000 rows: the whole drift window
+            client.predict("digits", test_x[:100] * 0.5 + 6)
+    deadline = time.monotonic() + 150
+    firing: list = []
+    while time.monotonic() < deadline and not firing:
+        body = urllib.request.urlopen(f"{prometheus}/api/v1/alerts", timeout=5).read()
+        firing = [
+            a
+            for a in json.loads(body)["data"]["alerts"]
+            if a["labels"]["alertname"] == "MaasFeatureDrift" and a["state"] == "firing"
+        ]
+        time.sleep(2)
+    score = query(prometheus, f'max(maas_inference_feature_drift_psi{{model="digits", version="{version.version}"}})')
+    assert firing, f"MaasFeatureDrift did not fire; largest PSI {score}"
+    assert firing[0]["labels"]["model"] == "digits" and firing[0]["labels"]["version"] == str(version.version)

@@ -30,6 +30,8 @@ def seeded(data_dir):
             metadata=A,
         )
         stub.SetAlias(pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/production", version=1)), metadata=A)
+        log = pb.PayloadLog(version=1, day="2026-12-01", row_count=5, artifact=artifact.name)
+        stub.CreatePayloadLog(pb.CreatePayloadLogRequest(parent="models/m", payload_log=log), metadata=A)
         upload_dataset(stub, "tenant-a", dataset_id="d")
         upload_dataset(stub, "tenant-a", dataset_id="a-only")
         yield stub, artifact
@@ -102,6 +104,38 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
             lambda: stub.DeleteAlias(pb.DeleteAliasRequest(name="models/x/aliases/production"), metadata=B),
             NOT_FOUND,
         ),
+        # Tenant A's alias history exists (its model `m`); B neither reads it nor rolls it back.
+        "ListAliasRevisions": (
+            lambda: stub.ListAliasRevisions(
+                pb.ListAliasRevisionsRequest(name="models/m/aliases/production"), metadata=B
+            ),
+            NOT_FOUND,
+        ),
+        "RollbackAlias": (
+            lambda: stub.RollbackAlias(
+                pb.RollbackAliasRequest(name="models/m/aliases/production", revision=1), metadata=B
+            ),
+            NOT_FOUND,
+        ),
+        # A's payload logs: B can neither record one with A's artifact nor list or delete A's.
+        "CreatePayloadLog": (
+            lambda: stub.CreatePayloadLog(
+                pb.CreatePayloadLogRequest(
+                    parent="models/m",
+                    payload_log=pb.PayloadLog(version=1, day="2026-12-01", row_count=1, artifact=artifact.name),
+                ),
+                metadata=B,
+            ),
+            NOT_FOUND,
+        ),
+        "ListPayloadLogs": (
+            lambda: stub.ListPayloadLogs(pb.ListPayloadLogsRequest(parent="models/x"), metadata=B),
+            NOT_FOUND,
+        ),
+        "DeletePayloadLogs": (
+            lambda: stub.DeletePayloadLogs(pb.DeletePayloadLogsRequest(parent="models/x"), metadata=B),
+            NOT_FOUND,
+        ),
         "CreateDataset": (lambda: upload_dataset(stub, "tenant-b", dataset_id="d"), grpc.StatusCode.OK),
         "GetDataset": (lambda: stub.GetDataset(pb.GetDatasetRequest(name="datasets/other"), metadata=B), NOT_FOUND),
         "ListDatasets": (
@@ -159,5 +193,10 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
     assert [d.version for d in stub.ListDatasets(pb.ListDatasetsRequest(), metadata=B).datasets] == [1]
     assert stub.GetModel(pb.GetModelRequest(name="models/m"), metadata=A).latest_version == 1
     assert stub.GetAlias(pb.GetAliasRequest(name="models/m/aliases/production"), metadata=A).version == 1
+    # B's own `m` has no payload logs, and deleting them leaves A's alone.
+    assert not stub.ListPayloadLogs(pb.ListPayloadLogsRequest(parent="models/m"), metadata=B).payload_logs
+    assert stub.DeletePayloadLogs(pb.DeletePayloadLogsRequest(parent="models/m"), metadata=B).deleted_count == 0
+    a_logs = stub.ListPayloadLogs(pb.ListPayloadLogsRequest(parent="models/m"), metadata=A).payload_logs
+    assert [(log.version, log.day, log.row_count) for log in a_logs] == [(1, "2026-12-01", 5)]
     assert stub.GetModel(pb.GetModelRequest(name="models/x"), metadata=A).name == "models/x"
     assert stub.GetDataset(pb.GetDatasetRequest(name="datasets/a-only"), metadata=A).version == 1

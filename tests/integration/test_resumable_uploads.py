@@ -36,10 +36,12 @@ def _header(data: bytes, offset: int = 0, sha256: str = "") -> pb.UploadArtifact
     return pb.UploadArtifactRequest(header=header)
 
 
-def _stream(data: bytes, offset: int = 0, stop_at: int | None = None, sha256: str = ""):
+def _stream(data: bytes, offset: int = 0, stop_at: int | None = None, sha256: str = "", before_dying=None):
     yield _header(data, offset, sha256)
     for start in range(offset, len(data), CHUNK):
         if stop_at is not None and start >= stop_at:
+            if before_dying is not None:
+                before_dying()
             raise ConnectionAbortedError("the client died")  # breaks the stream half-way
         yield pb.UploadArtifactRequest(chunk=data[start : start + CHUNK])
 
@@ -50,8 +52,15 @@ def _status(registry, data: bytes) -> int:
 
 
 def _break_half_way(registry, data: bytes) -> int:
+    def written() -> None:
+        # A cancelled stream drops what the server has not read yet, so the client dies only once
+        # the registry has written some of what was sent: what is kept is then known to be > 0.
+        deadline = time.monotonic() + 10
+        while _status(registry, data) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     with pytest.raises(grpc.RpcError):
-        registry.UploadArtifact(_stream(data, stop_at=len(data) // 2), metadata=MD)
+        registry.UploadArtifact(_stream(data, stop_at=len(data) // 2, before_dying=written), metadata=MD)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:

@@ -50,8 +50,11 @@ def test_dashboard_queries_only_metrics_the_services_export():
         "maas_training_jobs",
         "maas_inference_models_loaded",
         "maas_inference_inflight_requests",
+        "maas:inference_shadow_disagreement:ratio_rate5m",
+        "maas_inference_rollout_step",
+        "maas_inference_feature_drift_psi",
     ):
         assert metric in exprs
     titles = " ".join(p["title"].lower() for p in dashboard["panels"])
-    for topic in ("request rate", "error", "latency", "batch", "models loaded", "jobs"):
+    for topic in ("request rate", "error", "latency", "batch", "models loaded", "jobs", "rollout", "shadow", "drift"):
         assert topic in titles

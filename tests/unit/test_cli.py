@@ -48,7 +48,7 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
         *(f"datasets {c}" for c in ("upload", "list", "show", "delete")),
         *(f"jobs {c}" for c in ("list", "show", "cancel", "watch")),
         *(f"models {c}" for c in ("list", "show", "versions", "upload", "download")),
-        *(f"alias {c}" for c in ("set", "list")),
+        *(f"alias {c}" for c in ("set", "list", "history", "rollout", "rollback")),
         *(f"admin {c} create" for c in ("tenants", "keys", "plans")),
     }
     for path, parser in COMMANDS:
@@ -151,6 +151,15 @@ def test_a_json_spec_file_and_keras_json_without_a_template(cli_home, tmp_path):
     assert "template" not in spec
     with pytest.raises(CliError, match="not both"):
         spec_from_args(_train_args("--spec", str(path), "--template", "mlp"))
+
+
+def test_train_fine_tunes_a_base_model_instead_of_a_template(cli_home):
+    spec, _ = spec_from_args(
+        _train_args("--dataset", "pics", "--model", "m", "--base-model", "models/b/versions/2", "--frozen-epochs", "3")
+    )
+    assert spec["base_model"] == {"model_version": "models/b/versions/2", "frozen_epochs": 3} and "template" not in spec
+    with pytest.raises(CliError, match="either a template or base_model"):
+        spec_from_args(_train_args("--dataset", "d", "--model", "m", "--base-model", "b", "--template", "mlp"))
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_an_archive_cannot_write_outside_its_directory(tmp_path):
     assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
     with zipfile.ZipFile(tmp_path / "evil.zip", "w") as zipped:
         zipped.writestr("../escaped", "x")
-    with pytest.raises(InvalidArtifact, match="outside the model"):
+    with pytest.raises(InvalidArtifact, match="leaves the archive"):
         prepare(tmp_path / "evil.zip", tmp_path / "out2")
 
 

@@ -156,3 +156,42 @@ def test_validate_spec_refuses_bad_specs_naming_the_field(s, message):
 @pytest.mark.parametrize("workers", [0, 1, 2, 64])
 def test_validate_spec_accepts_multi_worker_jobs_up_to_the_bound(workers):
     assert validate_spec(spec(resources=pb.Resources(workers=workers))) == "digits"
+
+
+def classifier(name: str, params: dict) -> pb.TrainingJobSpec:
+    value = spec(template=pb.TemplateModel(name=name))
+    value.template.parameters.update(params)
+    return value
+
+
+def test_image_and_text_templates_and_fine_tuning_pass_with_their_parameters():
+    assert validate_spec(classifier("image_classifier", {"image_size": 48, "channels": 3, "augmentation": False}))
+    assert validate_spec(classifier("text_classifier", {"encoder": "lstm", "max_tokens": 5000, "heads": 4}))
+    tuned = spec(base_model=pb.BaseModel(model_version="models/digits/versions/production", frozen_epochs=3))
+    assert validate_spec(tuned) == "digits" and tuned.WhichOneof("model") == "base_model"
+
+
+@pytest.mark.parametrize(
+    ("s", "message"),
+    [
+        (classifier("image_classifier", {"image_size": 4}), r"image_size: 4\.0 .* \(an integer in 8\.\.512\)"),
+        (classifier("image_classifier", {"channels": 2}), r"channels: .*\(1 or 3\)"),
+        (classifier("image_classifier", {"augmentation": "yes"}), r"augmentation: .*\(true or false\)"),
+        (classifier("image_classifier", {"encoder": "gru"}), "unknown parameter of the 'image_classifier'"),
+        (classifier("text_classifier", {"encoder": "bert"}), r"encoder: .*one of transformer, gru, lstm"),
+        (classifier("text_classifier", {"sequence_length": 1.5}), "sequence_length"),
+        (classifier("text_classifier", {"heads": 0}), "heads"),
+        (spec(base_model=pb.BaseModel(model_version="digits")), "base_model.model_version"),
+        (
+            spec(base_model=pb.BaseModel(model_version="models/d/versions/1", frozen_epochs=20)),
+            r"frozen_epochs: must be in 0\.\.19",
+        ),
+        (
+            spec(template=pb.TemplateModel(name="image_classifier"), resources=pb.Resources(workers=2)),
+            "train on one worker",
+        ),
+    ],
+)
+def test_classifier_and_fine_tuning_specs_are_checked_naming_the_field(s, message):
+    with pytest.raises(InvalidArgument, match=message):
+        validate_spec(s)

@@ -86,6 +86,31 @@ class RegistryServiceStub(object):
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasResponse.FromString,
                 )
+        self.ListAliasRevisions = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/ListAliasRevisions',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsResponse.FromString,
+                )
+        self.CreatePayloadLog = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/CreatePayloadLog',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.CreatePayloadLogRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.PayloadLog.FromString,
+                )
+        self.ListPayloadLogs = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/ListPayloadLogs',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsResponse.FromString,
+                )
+        self.DeletePayloadLogs = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/DeletePayloadLogs',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsResponse.FromString,
+                )
+        self.RollbackAlias = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/RollbackAlias',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.RollbackAliasRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.Alias.FromString,
+                )
         self.CreateDataset = channel.stream_unary(
                 '/maas.registry.v1.RegistryService/CreateDataset',
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.CreateDatasetRequest.SerializeToString,
@@ -247,6 +272,45 @@ class RegistryServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAliasRevisions(self, request, context):
+        """Lists an alias's history, newest first: every change (set, split, shadow,
+        rollout step, rollback, deletion) with its revision and reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePayloadLog(self, request, context):
+        """Internal: inference records a batch of sampled requests and responses
+        (a Parquet file it uploaded as an artifact) as a payload log of a version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPayloadLogs(self, request, context):
+        """Lists a model's payload logs (newest first), by version and day if asked;
+        each names the artifact holding its Parquet file (`DownloadArtifact`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePayloadLogs(self, request, context):
+        """Deletes a model's payload logs (of one version and day if asked) and their files.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackAlias(self, request, context):
+        """Sets an alias back to what it was at an earlier revision (a new revision
+        in its history, whose reason names the one restored).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateDataset(self, request_iterator, context):
         """Uploads a dataset version: the first message carries the header, the
         following ones the file's bytes. CSV needs a header row.
@@ -401,6 +465,31 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.DeleteAlias,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasResponse.SerializeToString,
+            ),
+            'ListAliasRevisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAliasRevisions,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsResponse.SerializeToString,
+            ),
+            'CreatePayloadLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayloadLog,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.CreatePayloadLogRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.PayloadLog.SerializeToString,
+            ),
+            'ListPayloadLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPayloadLogs,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsResponse.SerializeToString,
+            ),
+            'DeletePayloadLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePayloadLogs,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsResponse.SerializeToString,
+            ),
+            'RollbackAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackAlias,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.RollbackAliasRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.Alias.SerializeToString,
             ),
             'CreateDataset': grpc.stream_unary_rpc_method_handler(
                     servicer.CreateDataset,
@@ -699,6 +788,91 @@ class RegistryService(object):
         return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/DeleteAlias',
             maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasRequest.SerializeToString,
             maas_dot_registry_dot_v1_dot_registry__pb2.DeleteAliasResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListAliasRevisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/ListAliasRevisions',
+            maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.ListAliasRevisionsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreatePayloadLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/CreatePayloadLog',
+            maas_dot_registry_dot_v1_dot_registry__pb2.CreatePayloadLogRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.PayloadLog.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListPayloadLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/ListPayloadLogs',
+            maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.ListPayloadLogsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeletePayloadLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/DeletePayloadLogs',
+            maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.DeletePayloadLogsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RollbackAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/RollbackAlias',
+            maas_dot_registry_dot_v1_dot_registry__pb2.RollbackAliasRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.Alias.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

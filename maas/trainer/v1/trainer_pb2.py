@@ -18,7 +18,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from maas.api.v1 import annotations_pb2 as maas_dot_api_dot_v1_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmaas/trainer/v1/trainer.proto\x12\x0fmaas.trainer.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmaas/api/v1/annotations.proto\"|\n\x0c\x44\x61tasetInput\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x17\n\x0f\x66\x65\x61ture_columns\x18\x02 \x03(\t\x12\x14\n\x0clabel_column\x18\x03 \x01(\t\x12\x16\n\x0e\x66\x65\x61tures_array\x18\x04 \x01(\t\x12\x14\n\x0clabels_array\x18\x05 \x01(\t\"J\n\rTemplateModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\nparameters\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xad\x01\n\x0fHyperparameters\x12\x11\n\toptimizer\x18\x01 \x01(\t\x12\x15\n\rlearning_rate\x18\x02 \x01(\x01\x12\x0e\n\x06\x65pochs\x18\x03 \x01(\x05\x12\x12\n\nbatch_size\x18\x04 \x01(\x05\x12\x1f\n\x17\x65\x61rly_stopping_patience\x18\x05 \x01(\x05\x12\x0c\n\x04seed\x18\x06 \x01(\x03\x12\x0c\n\x04loss\x18\x07 \x01(\t\x12\x0f\n\x07metrics\x18\x08 \x03(\t\"6\n\tResources\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x05\x12\x0b\n\x03gpu\x18\x02 \x01(\x05\x12\x0f\n\x07workers\x18\x03 \x01(\x05\"\xef\x02\n\x0fTrainingJobSpec\x12.\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.maas.trainer.v1.DatasetInput\x12\x18\n\x10validation_split\x18\x02 \x01(\x01\x12\x39\n\x12validation_dataset\x18\x03 \x01(\x0b\x32\x1d.maas.trainer.v1.DatasetInput\x12\x32\n\x08template\x18\x04 \x01(\x0b\x32\x1e.maas.trainer.v1.TemplateModelH\x00\x12\x1a\n\x10keras_model_json\x18\x05 \x01(\tH\x00\x12\x39\n\x0fhyperparameters\x18\x06 \x01(\x0b\x32 .maas.trainer.v1.Hyperparameters\x12-\n\tresources\x18\x07 \x01(\x0b\x32\x1a.maas.trainer.v1.Resources\x12\x14\n\x0ctarget_model\x18\x08 \x01(\tB\x07\n\x05model\"\xe8\x05\n\x0bTrainingJob\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x04spec\x18\x03 \x01(\x0b\x32 .maas.trainer.v1.TrainingJobSpec\x12\x31\n\x05state\x18\x04 \x01(\x0e\x32\".maas.trainer.v1.TrainingJob.State\x12\x14\n\x0cstate_reason\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65poch\x18\t \x01(\x05\x12\x14\n\x0ctotal_epochs\x18\n \x01(\x05\x12:\n\x07metrics\x18\x0b \x03(\x0b\x32).maas.trainer.v1.TrainingJob.MetricsEntry\x12@\n\nevaluation\x18\x0c \x03(\x0b\x32,.maas.trainer.v1.TrainingJob.EvaluationEntry\x12\x15\n\rmodel_version\x18\r \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x0e \x01(\x05\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x31\n\x0f\x45valuationEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x7f\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_QUEUED\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\x12\x13\n\x0fSTATE_CANCELLED\x10\x05\"b\n\x18\x43reateTrainingJobRequest\x12\x32\n\x0ctraining_job\x18\x01 \x01(\x0b\x32\x1c.maas.trainer.v1.TrainingJob\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"%\n\x15GetTrainingJobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x17ListTrainingJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"h\n\x18ListTrainingJobsResponse\x12\x33\n\rtraining_jobs\x18\x01 \x03(\x0b\x32\x1c.maas.trainer.v1.TrainingJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x18\x43\x61ncelTrainingJobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x17WatchTrainingJobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\xb8\x06\n\x10TrainingJobEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x45\n\x0cstate_change\x18\x03 \x01(\x0b\x32-.maas.trainer.v1.TrainingJobEvent.StateChangeH\x00\x12?\n\tepoch_end\x18\x04 \x01(\x0b\x32*.maas.trainer.v1.TrainingJobEvent.EpochEndH\x00\x12\x38\n\x03log\x18\x05 \x01(\x0b\x32).maas.trainer.v1.TrainingJobEvent.LogLineH\x00\x12\x42\n\nevaluation\x18\x06 \x01(\x0b\x32,.maas.trainer.v1.TrainingJobEvent.EvaluationH\x00\x1aP\n\x0bStateChange\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".maas.trainer.v1.TrainingJob.State\x12\x0e\n\x06reason\x18\x02 \x01(\t\x1a\xc3\x01\n\x08\x45pochEnd\x12\r\n\x05\x65poch\x18\x01 \x01(\x05\x12\x14\n\x0ctotal_epochs\x18\x02 \x01(\x05\x12H\n\x07metrics\x18\x03 \x03(\x0b\x32\x37.maas.trainer.v1.TrainingJobEvent.EpochEnd.MetricsEntry\x12\x18\n\x10\x64uration_seconds\x18\x04 \x01(\x01\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x1a\n\x07LogLine\x12\x0f\n\x07message\x18\x01 \x01(\t\x1a\x9f\x01\n\nEvaluation\x12J\n\x07metrics\x18\x01 \x03(\x0b\x32\x39.maas.trainer.v1.TrainingJobEvent.Evaluation.MetricsEntry\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x06\n\x04kind\"\x19\n\x17GetTrainingUsageRequest\"[\n\rTrainingUsage\x12\x30\n\x0cperiod_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10training_seconds\x18\x02 \x01(\x01\x32\xab\x06\n\x0eTrainerService\x12\x88\x01\n\x11\x43reateTrainingJob\x12).maas.trainer.v1.CreateTrainingJobRequest\x1a\x1c.maas.trainer.v1.TrainingJob\"*\x88\xb5\x18\x03\x82\xd3\xe4\x93\x02 \"\x10/v1/trainingJobs:\x0ctraining_job\x12}\n\x0eGetTrainingJob\x12&.maas.trainer.v1.GetTrainingJobRequest\x1a\x1c.maas.trainer.v1.TrainingJob\"%\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/{name=trainingJobs/*}\x12\x85\x01\n\x10ListTrainingJobs\x12(.maas.trainer.v1.ListTrainingJobsRequest\x1a).maas.trainer.v1.ListTrainingJobsResponse\"\x1c\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/trainingJobs\x12\x8d\x01\n\x11\x43\x61ncelTrainingJob\x12).maas.trainer.v1.CancelTrainingJobRequest\x1a\x1c.maas.trainer.v1.TrainingJob\"/\x88\xb5\x18\x03\x82\xd3\xe4\x93\x02%\" /v1/{name=trainingJobs/*}:cancel:\x01*\x12\x8e\x01\n\x10WatchTrainingJob\x12(.maas.trainer.v1.WatchTrainingJobRequest\x1a!.maas.trainer.v1.TrainingJobEvent\"+\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=trainingJobs/*}:watch0\x01\x12\x66\n\x10GetTrainingUsage\x12(.maas.trainer.v1.GetTrainingUsageRequest\x1a\x1e.maas.trainer.v1.TrainingUsage\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmaas/trainer/v1/trainer.proto\x12\x0fmaas.trainer.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmaas/api/v1/annotations.proto\"|\n\x0c\x44\x61tasetInput\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x17\n\x0f\x66\x65\x61ture_columns\x18\x02 \x03(\t\x12\x14\n\x0clabel_column\x18\x03 \x01(\t\x12\x16\n\x0e\x66\x65\x61tures_array\x18\x04 \x01(\t\x12\x14\n\x0clabels_array\x18\x05 \x01(\t\"J\n\rTemplateModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\nparameters\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"9\n\tBaseModel\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\x15\n\rfrozen_epochs\x18\x02 \x01(\x05\"\xad\x01\n\x0fHyperparameters\x12\x11\n\toptimizer\x18\x01 \x01(\t\x12\x15\n\rlearning_rate\x18\x02 \x01(\x01\x12\x0e\n\x06\x65pochs\x18\x03 \x01(\x05\x12\x12\n\nbatch_size\x18\x04 \x01(\x05\x12\x1f\n\x17\x65\x61rly_stopping_patience\x18\x05 \x01(\x05\x12\x0c\n\x04seed\x18\x06 \x01(\x03\x12\x0c\n\x04loss\x18\x07 \x01(\t\x12\x0f\n\x07metrics\x18\x08 \x03(\t\"6\n\tResources\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x05\x12\x0b\n\x03gpu\x18\x02 \x01(\x05\x12\x0f\n\x07workers\x18\x03 \x01(\x05\"\xa1\x03\n\x0fTrainingJobSpec\x12.\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.maas.trainer.v1.DatasetInput\x12\x18\n\x10validation_split\x18\x02 \x01(\x01\x12\x39\n\x12validation_dataset\x18\x03 \x01(\x0b\x32\x1d.maas.trainer.v1.DatasetInput\x12\x32\n\x08template\x18\x04 \x01(\x0b\x32\x1e.maas.trainer.v1.TemplateModelH\x00\x12\x1a\n\x10keras_model_json\x18\x05 \x01(\tH\x00\x12\x30\n\nbase_model\x18\t \x01(\x0b\x32\x1a.maas.trainer.v1.BaseModelH\x00\x12\x39\n\x0fhyperparameters\x18\x06 \x01(\x0b\x32 .maas.trainer.v1.Hyperparameters\x12-\n\tresources\x18\x07 \x01(\x0b\x32\x1a.maas.trainer.v1.Resources\x12\x14\n\x0ctarget_model\x18\x08 \x01(\tB\x07\n\x05model\"\xe8\x05\n\x0bTrainingJob\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x04spec\x18\x03 \x01(\x0b\x32 .maas.trainer.v1.TrainingJobSpec\x12\x31\n\x05state\x18\x04 \x01(\x0e\x32\".maas.trainer.v1.TrainingJob.State\x12\x14\n\x0cstate_reason\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65poch\x18\t \x01(\x05\x12\x14\n\x0ctotal_epochs\x18\n \x01(\x05\x12:\n\x07metrics\x18\x0b \x03(\x0b\x32).maas.trainer.v1.TrainingJob.MetricsEntry\x12@\n\nevaluation\x18\x0c \x03(\x0b\x32,.maas.trainer.v1.TrainingJob.EvaluationEntry\x12\x15\n\rmodel_version\x18\r \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x0e \x01(\x05\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x31\n\x0f\x45valuationEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x7f\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_QUEUED\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\x12\x13\n\x0fSTATE_CANCELLED\x10\x05\"b\n\x18\x43reateTrainingJobRequest\x12\x32\n\x0ctraining_job\x18\x01 \x01(\x0b\x32\x1c.maas.trainer.v1.TrainingJob\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"%\n\x15GetTrainingJobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x17ListTrainingJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"h\n\x18ListTrainingJobsResponse\x12\x33\n\rtraining_jobs\x18\x01 \x03(\x0b\x32\x1c.maas.trainer.v1.TrainingJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x18\x43\x61ncelTrainingJobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x17WatchTrainingJobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\xb8\x06\n\x10TrainingJobEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x45\n\x0cstate_change\x18\x03 \x01(\x0b\x32-.maas.trainer.v1.TrainingJobEvent.StateChangeH\x00\x12?\n\tepoch_end\x18\x04 \x01(\x0b\x32*.maas.trainer.v1.TrainingJobEvent.EpochEndH\x00\x12\x38\n\x03log\x18\x05 \x01(\x0b\x32).maas.trainer.v1.TrainingJobEvent.LogLineH\x00\x12\x42\n\nevaluation\x18\x06 \x01(\x0b\x32,.maas.trainer.v1.TrainingJobEvent.EvaluationH\x00\x1aP\n\x0bStateChange\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".maas.trainer.v1.TrainingJob.State\x12\x0e\n\x06reason\x18\x02 \x01(\t\x1a\xc3\x01\n\x08\x45pochEnd\x12\r\n\x05\x65poch\x18\x01 \x01(\x05\x12\x14\n\x0ctotal_epochs\x18\x02 \x01(\x05\x12H\n\x07metrics\x18\x03 \x03(\x0b\x32\x37.maas.trainer.v1.TrainingJobEvent.EpochEnd.MetricsEntry\x12\x18\n\x10\x64uration_seconds\x18\x04 \x01(\x01\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x1a\n\x07LogLine\x12\x0f\n\x07message\x18\x01 \x01(\t\x1a\x9f\x01\n\nEvaluation\x12J\n\x07metrics\x18\x01 \x03(\x0b\x32\x39.maas.trainer.v1.TrainingJobEvent.Evaluation.MetricsEntry\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x06\n\x04kind\"\x19\n\x17GetTrainingUsageRequest\"[\n\rTrainingUsage\x12\x30\n\x0cperiod_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10training_seconds\x18\x02 \x01(\x01\x32\xab\x06\n\x0eTrainerService\x12\x88\x01\n\x11\x43reateTrainingJob\x12).maas.trainer.v1.CreateTrainingJobRequest\x1a\x1c.maas.trainer.v1.TrainingJob\"*\x88\xb5\x18\x03\x82\xd3\xe4\x93\x02 \"\x10/v1/trainingJobs:\x0ctraining_job\x12}\n\x0eGetTrainingJob\x12&.maas.trainer.v1.GetTrainingJobRequest\x1a\x1c.maas.trainer.v1.TrainingJob\"%\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/{name=trainingJobs/*}\x12\x85\x01\n\x10ListTrainingJobs\x12(.maas.trainer.v1.ListTrainingJobsRequest\x1a).maas.trainer.v1.ListTrainingJobsResponse\"\x1c\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/trainingJobs\x12\x8d\x01\n\x11\x43\x61ncelTrainingJob\x12).maas.trainer.v1.CancelTrainingJobRequest\x1a\x1c.maas.trainer.v1.TrainingJob\"/\x88\xb5\x18\x03\x82\xd3\xe4\x93\x02%\" /v1/{name=trainingJobs/*}:cancel:\x01*\x12\x8e\x01\n\x10WatchTrainingJob\x12(.maas.trainer.v1.WatchTrainingJobRequest\x1a!.maas.trainer.v1.TrainingJobEvent\"+\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=trainingJobs/*}:watch0\x01\x12\x66\n\x10GetTrainingUsage\x12(.maas.trainer.v1.GetTrainingUsageRequest\x1a\x1e.maas.trainer.v1.TrainingUsage\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,50 +49,52 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_DATASETINPUT']._serialized_end=298
   _globals['_TEMPLATEMODEL']._serialized_start=300
   _globals['_TEMPLATEMODEL']._serialized_end=374
-  _globals['_HYPERPARAMETERS']._serialized_start=377
-  _globals['_HYPERPARAMETERS']._serialized_end=550
-  _globals['_RESOURCES']._serialized_start=552
-  _globals['_RESOURCES']._serialized_end=606
-  _globals['_TRAININGJOBSPEC']._serialized_start=609
-  _globals['_TRAININGJOBSPEC']._serialized_end=976
-  _globals['_TRAININGJOB']._serialized_start=979
-  _globals['_TRAININGJOB']._serialized_end=1723
-  _globals['_TRAININGJOB_METRICSENTRY']._serialized_start=1497
-  _globals['_TRAININGJOB_METRICSENTRY']._serialized_end=1543
-  _globals['_TRAININGJOB_EVALUATIONENTRY']._serialized_start=1545
-  _globals['_TRAININGJOB_EVALUATIONENTRY']._serialized_end=1594
-  _globals['_TRAININGJOB_STATE']._serialized_start=1596
-  _globals['_TRAININGJOB_STATE']._serialized_end=1723
-  _globals['_CREATETRAININGJOBREQUEST']._serialized_start=1725
-  _globals['_CREATETRAININGJOBREQUEST']._serialized_end=1823
-  _globals['_GETTRAININGJOBREQUEST']._serialized_start=1825
-  _globals['_GETTRAININGJOBREQUEST']._serialized_end=1862
-  _globals['_LISTTRAININGJOBSREQUEST']._serialized_start=1864
-  _globals['_LISTTRAININGJOBSREQUEST']._serialized_end=1944
-  _globals['_LISTTRAININGJOBSRESPONSE']._serialized_start=1946
-  _globals['_LISTTRAININGJOBSRESPONSE']._serialized_end=2050
-  _globals['_CANCELTRAININGJOBREQUEST']._serialized_start=2052
-  _globals['_CANCELTRAININGJOBREQUEST']._serialized_end=2092
-  _globals['_WATCHTRAININGJOBREQUEST']._serialized_start=2094
-  _globals['_WATCHTRAININGJOBREQUEST']._serialized_end=2157
-  _globals['_TRAININGJOBEVENT']._serialized_start=2160
-  _globals['_TRAININGJOBEVENT']._serialized_end=2984
-  _globals['_TRAININGJOBEVENT_STATECHANGE']._serialized_start=2508
-  _globals['_TRAININGJOBEVENT_STATECHANGE']._serialized_end=2588
-  _globals['_TRAININGJOBEVENT_EPOCHEND']._serialized_start=2591
-  _globals['_TRAININGJOBEVENT_EPOCHEND']._serialized_end=2786
-  _globals['_TRAININGJOBEVENT_EPOCHEND_METRICSENTRY']._serialized_start=1497
-  _globals['_TRAININGJOBEVENT_EPOCHEND_METRICSENTRY']._serialized_end=1543
-  _globals['_TRAININGJOBEVENT_LOGLINE']._serialized_start=2788
-  _globals['_TRAININGJOBEVENT_LOGLINE']._serialized_end=2814
-  _globals['_TRAININGJOBEVENT_EVALUATION']._serialized_start=2817
-  _globals['_TRAININGJOBEVENT_EVALUATION']._serialized_end=2976
-  _globals['_TRAININGJOBEVENT_EVALUATION_METRICSENTRY']._serialized_start=1497
-  _globals['_TRAININGJOBEVENT_EVALUATION_METRICSENTRY']._serialized_end=1543
-  _globals['_GETTRAININGUSAGEREQUEST']._serialized_start=2986
-  _globals['_GETTRAININGUSAGEREQUEST']._serialized_end=3011
-  _globals['_TRAININGUSAGE']._serialized_start=3013
-  _globals['_TRAININGUSAGE']._serialized_end=3104
-  _globals['_TRAINERSERVICE']._serialized_start=3107
-  _globals['_TRAINERSERVICE']._serialized_end=3918
+  _globals['_BASEMODEL']._serialized_start=376
+  _globals['_BASEMODEL']._serialized_end=433
+  _globals['_HYPERPARAMETERS']._serialized_start=436
+  _globals['_HYPERPARAMETERS']._serialized_end=609
+  _globals['_RESOURCES']._serialized_start=611
+  _globals['_RESOURCES']._serialized_end=665
+  _globals['_TRAININGJOBSPEC']._serialized_start=668
+  _globals['_TRAININGJOBSPEC']._serialized_end=1085
+  _globals['_TRAININGJOB']._serialized_start=1088
+  _globals['_TRAININGJOB']._serialized_end=1832
+  _globals['_TRAININGJOB_METRICSENTRY']._serialized_start=1606
+  _globals['_TRAININGJOB_METRICSENTRY']._serialized_end=1652
+  _globals['_TRAININGJOB_EVALUATIONENTRY']._serialized_start=1654
+  _globals['_TRAININGJOB_EVALUATIONENTRY']._serialized_end=1703
+  _globals['_TRAININGJOB_STATE']._serialized_start=1705
+  _globals['_TRAININGJOB_STATE']._serialized_end=1832
+  _globals['_CREATETRAININGJOBREQUEST']._serialized_start=1834
+  _globals['_CREATETRAININGJOBREQUEST']._serialized_end=1932
+  _globals['_GETTRAININGJOBREQUEST']._serialized_start=1934
+  _globals['_GETTRAININGJOBREQUEST']._serialized_end=1971
+  _globals['_LISTTRAININGJOBSREQUEST']._serialized_start=1973
+  _globals['_LISTTRAININGJOBSREQUEST']._serialized_end=2053
+  _globals['_LISTTRAININGJOBSRESPONSE']._serialized_start=2055
+  _globals['_LISTTRAININGJOBSRESPONSE']._serialized_end=2159
+  _globals['_CANCELTRAININGJOBREQUEST']._serialized_start=2161
+  _globals['_CANCELTRAININGJOBREQUEST']._serialized_end=2201
+  _globals['_WATCHTRAININGJOBREQUEST']._serialized_start=2203
+  _globals['_WATCHTRAININGJOBREQUEST']._serialized_end=2266
+  _globals['_TRAININGJOBEVENT']._serialized_start=2269
+  _globals['_TRAININGJOBEVENT']._serialized_end=3093
+  _globals['_TRAININGJOBEVENT_STATECHANGE']._serialized_start=2617
+  _globals['_TRAININGJOBEVENT_STATECHANGE']._serialized_end=2697
+  _globals['_TRAININGJOBEVENT_EPOCHEND']._serialized_start=2700
+  _globals['_TRAININGJOBEVENT_EPOCHEND']._serialized_end=2895
+  _globals['_TRAININGJOBEVENT_EPOCHEND_METRICSENTRY']._serialized_start=1606
+  _globals['_TRAININGJOBEVENT_EPOCHEND_METRICSENTRY']._serialized_end=1652
+  _globals['_TRAININGJOBEVENT_LOGLINE']._serialized_start=2897
+  _globals['_TRAININGJOBEVENT_LOGLINE']._serialized_end=2923
+  _globals['_TRAININGJOBEVENT_EVALUATION']._serialized_start=2926
+  _globals['_TRAININGJOBEVENT_EVALUATION']._serialized_end=3085
+  _globals['_TRAININGJOBEVENT_EVALUATION_METRICSENTRY']._serialized_start=1606
+  _globals['_TRAININGJOBEVENT_EVALUATION_METRICSENTRY']._serialized_end=1652
+  _globals['_GETTRAININGUSAGEREQUEST']._serialized_start=3095
+  _globals['_GETTRAININGUSAGEREQUEST']._serialized_end=3120
+  _globals['_TRAININGUSAGE']._serialized_start=3122
+  _globals['_TRAININGUSAGE']._serialized_end=3213
+  _globals['_TRAINERSERVICE']._serialized_start=3216
+  _globals['_TRAINERSERVICE']._serialized_end=4027
 # @@protoc_insertion_point(module_scope)

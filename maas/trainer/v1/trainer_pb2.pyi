@@ -32,6 +32,14 @@ class TemplateModel(_message.Message):
     parameters: _struct_pb2.Struct
     def __init__(self, name: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
+class BaseModel(_message.Message):
+    __slots__ = ("model_version", "frozen_epochs")
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    model_version: str
+    frozen_epochs: int
+    def __init__(self, model_version: _Optional[str] = ..., frozen_epochs: _Optional[int] = ...) -> None: ...
+
 class Hyperparameters(_message.Message):
     __slots__ = ("optimizer", "learning_rate", "epochs", "batch_size", "early_stopping_patience", "seed", "loss", "metrics")
     OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
@@ -63,12 +71,13 @@ class Resources(_message.Message):
     def __init__(self, cpu: _Optional[int] = ..., gpu: _Optional[int] = ..., workers: _Optional[int] = ...) -> None: ...
 
 class TrainingJobSpec(_message.Message):
-    __slots__ = ("dataset", "validation_split", "validation_dataset", "template", "keras_model_json", "hyperparameters", "resources", "target_model")
+    __slots__ = ("dataset", "validation_split", "validation_dataset", "template", "keras_model_json", "base_model", "hyperparameters", "resources", "target_model")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     VALIDATION_SPLIT_FIELD_NUMBER: _ClassVar[int]
     VALIDATION_DATASET_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     KERAS_MODEL_JSON_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     HYPERPARAMETERS_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
     TARGET_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -77,10 +86,11 @@ class TrainingJobSpec(_message.Message):
     validation_dataset: DatasetInput
     template: TemplateModel
     keras_model_json: str
+    base_model: BaseModel
     hyperparameters: Hyperparameters
     resources: Resources
     target_model: str
-    def __init__(self, dataset: _Optional[_Union[DatasetInput, _Mapping]] = ..., validation_split: _Optional[float] = ..., validation_dataset: _Optional[_Union[DatasetInput, _Mapping]] = ..., template: _Optional[_Union[TemplateModel, _Mapping]] = ..., keras_model_json: _Optional[str] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., target_model: _Optional[str] = ...) -> None: ...
+    def __init__(self, dataset: _Optional[_Union[DatasetInput, _Mapping]] = ..., validation_split: _Optional[float] = ..., validation_dataset: _Optional[_Union[DatasetInput, _Mapping]] = ..., template: _Optional[_Union[TemplateModel, _Mapping]] = ..., keras_model_json: _Optional[str] = ..., base_model: _Optional[_Union[BaseModel, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., target_model: _Optional[str] = ...) -> None: ...
 
 class TrainingJob(_message.Message):
     __slots__ = ("name", "display_name", "spec", "state", "state_reason", "create_time", "start_time", "end_time", "epoch", "total_epochs", "metrics", "evaluation", "model_version", "attempt")

@@ -79,9 +79,18 @@ function base64(bytes) {
 }
 
 // CreateDataset is a client stream: its REST body is one JSON message per line (header, then chunks).
-async function uploadDataset(file, datasetId, onProgress) {
+function datasetFormat(fileName) {
+  const name = fileName.toLowerCase();
+  if (name.endsWith(".npz")) return "DATASET_FORMAT_NPZ";
+  if (name.endsWith(".jsonl") || name.endsWith(".ndjson")) return "DATASET_FORMAT_JSONL";
+  if (/\.(zip|tar|tgz|tar\.gz)$/.test(name)) return "DATASET_FORMAT_ARCHIVE";
+  return "DATASET_FORMAT_CSV";
+}
+
+async function uploadDataset(file, datasetId, onProgress, textCsv) {
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const header = { datasetId, format: file.name.toLowerCase().endsWith(".npz") ? "DATASET_FORMAT_NPZ" : "DATASET_FORMAT_CSV" };
+  const header = { datasetId, format: datasetFormat(file.name) };
+  if (textCsv && header.format === "DATASET_FORMAT_CSV") header.kind = "DATASET_KIND_TEXT";
   if (crypto.subtle) {
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     header.sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -181,8 +190,29 @@ function Columns({ dataset }) {
     rows=${dataset.columns} />`;
 }
 
+const kindName = (d) => (d.kind || "DATASET_KIND_TABULAR").replace("DATASET_KIND_", "").toLowerCase();
+
+// What the registry recorded about an image or text dataset: classes, sizes, samples, left-out files.
+function DatasetProfile({ dataset }) {
+  if (!dataset.classes?.length) return html`<h2>Schema</h2><${Columns} dataset=${dataset} />`;
+  const image = dataset.imageStats, text = dataset.textStats;
+  return html`<div class="profile" data-dataset=${dataset.name}>
+    <p>${kindName(dataset)} dataset: ${dataset.rowCount} examples in ${dataset.classes.length} classes${image
+      ? `, images ${image.minWidth}x${image.minHeight} to ${image.maxWidth}x${image.maxHeight}, ${image.channels} channel(s)` : ""}${text
+      ? `, texts of ${text.minChars} to ${text.maxChars} characters (mean ${Math.round(text.meanChars)})` : ""}.</p>
+    <${Table} columns=${[["Class", (c) => c.name], ["Examples", (c) => c.count]]} rows=${dataset.classes} />
+    <h2>Samples</h2><div class="samples">${(dataset.samples || []).map((s) => html`<figure class="sample">
+      ${s.thumbnailPng ? html`<img alt=${s.file} src=${`data:image/png;base64,${s.thumbnailPng}`} />` : html`<blockquote>${s.text}</blockquote>`}
+      <figcaption>${s.label}</figcaption></figure>`)}</div>
+    ${Number(dataset.invalidCount || 0) > 0 && html`<h2>Left out (${dataset.invalidCount})</h2>
+      <${Table} columns=${[["File or row", (e) => html`<code>${e.name}</code>`], ["Reason", (e) => e.reason]]} rows=${dataset.invalidExamples} />`}
+  </div>`;
+}
+
 function Datasets() {
   const [list, listError, reload] = useLoad(() => api("GET", "/v1/datasets"));
+  const [shown, setShown] = useState(null);
+  const [textCsv, setTextCsv] = useState(false);
   const [file, setFile] = useState(null);
   const [datasetId, setDatasetId] = useState("");
   const [progress, setProgress] = useState(null);
@@ -192,7 +222,7 @@ function Datasets() {
     e.preventDefault();
     setError(null); setUploaded(null); setProgress(0);
     try {
-      setUploaded(await uploadDataset(file, datasetId, setProgress));
+      setUploaded(await uploadDataset(file, datasetId, setProgress, textCsv));
       reload();
     } catch (err) { setError(err); }
     setProgress(null);
@@ -200,26 +230,31 @@ function Datasets() {
   return html`<h1>Datasets</h1>
     <section class="card"><h2>Upload</h2><${ErrorBox} error=${error} />
       <form onSubmit=${upload}>
-        <label for="file">CSV (with a header row) or NPZ file</label>
-        <input id="file" type="file" accept=".csv,.npz" onChange=${(e) => { setFile(e.target.files[0]); if (!datasetId) setDatasetId((e.target.files[0]?.name || "").replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9-]/g, "-")); }} />
+        <label for="file">CSV (with a header row) or NPZ file; a zip or tar of images in class folders; a CSV or JSON lines of texts</label>
+        <input id="file" type="file" accept=".csv,.npz,.zip,.tar,.tgz,.gz,.jsonl,.ndjson" onChange=${(e) => { setFile(e.target.files[0]); if (!datasetId) setDatasetId((e.target.files[0]?.name || "").replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9-]/g, "-")); }} />
         <label for="dataset-id">Dataset id</label>
         <input id="dataset-id" value=${datasetId} onInput=${(e) => setDatasetId(e.target.value)} />
+        <div class="checks"><label><input id="text-csv" type="checkbox" checked=${textCsv} onChange=${(e) => setTextCsv(e.target.checked)} />
+          a CSV of texts (columns <code>text</code> and <code>label</code>)</label></div>
         <div><button type="submit" disabled=${!file || progress !== null}>Upload</button></div>
         ${progress !== null && html`<div class="progress" aria-label="upload progress"><div style=${`width:${Math.round(progress * 100)}%`}></div></div>`}
       </form>
       ${uploaded && html`<div id="uploaded"><p class="ok">Uploaded <code>${uploaded.name}</code>: ${uploaded.rowCount} rows.</p>
-        <h2>Schema</h2><${Columns} dataset=${uploaded} /></div>`}
+        <${DatasetProfile} dataset=${uploaded} /></div>`}
     </section>
     <section class="card"><h2>Your datasets</h2><${ErrorBox} error=${listError} />
-      <${Table} columns=${[["Name", (d) => html`<code>${d.name}</code>`], ["Rows", (d) => d.rowCount], ["Columns", (d) => d.columns.length],
-        ["Bytes", (d) => d.sizeBytes], ["Created", (d) => (d.createTime || "").slice(0, 19)]]} rows=${list?.datasets} /></section>`;
+      <${Table} columns=${[["Name", (d) => html`<a href="#/datasets" class="show-dataset" onClick=${(e) => { e.preventDefault(); setShown(d); }}><code>${d.name}</code></a>`],
+        ["Kind", kindName], ["Rows", (d) => d.rowCount], ["Columns or classes", (d) => d.classes?.length ? `${d.classes.length} classes` : d.columns.length],
+        ["Bytes", (d) => d.sizeBytes], ["Created", (d) => (d.createTime || "").slice(0, 19)]]} rows=${list?.datasets} /></section>
+    ${shown && html`<section class="card" id="dataset-detail"><h2><code>${shown.name}</code></h2><${DatasetProfile} dataset=${shown} /></section>`}`;
 }
 
 const TEMPLATES = ["mlp", "cnn", "logistic", "linear"];
+const CLASSIFIER = { image: "image_classifier", text: "text_classifier" };
 
 function Train() {
   const [list, listError] = useLoad(() => api("GET", "/v1/datasets"));
-  const [form, setForm] = useState({ dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "" });
+  const [form, setForm] = useState({ dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "", base: "", frozen: 2 });
   const [error, setError] = useState(null);
   const datasets = list?.datasets || [];
   const dataset = datasets.find((d) => d.name === form.dataset);
@@ -228,8 +263,10 @@ function Train() {
     const chosen = datasets.find((d) => d.name === e.target.value);
     const names = (chosen?.columns || []).map((c) => c.name);
     const label = names.includes("label") ? "label" : names[names.length - 1] || "";
-    setForm({ ...form, dataset: e.target.value, label, features: names.filter((n) => n !== label), model: form.model || chosen?.datasetId || "" });
+    const template = CLASSIFIER[chosen ? kindName(chosen) : ""] || (Object.values(CLASSIFIER).includes(form.template) ? "mlp" : form.template);
+    setForm({ ...form, dataset: e.target.value, label, template, features: names.filter((n) => n !== label), model: form.model || chosen?.datasetId || "" });
   };
+  const labelled = dataset && CLASSIFIER[kindName(dataset)];
   const toggle = (name) => setForm({ ...form, features: form.features.includes(name) ? form.features.filter((n) => n !== name) : [...form.features, name] });
   const submit = async (e) => {
     e.preventDefault();
@@ -237,11 +274,13 @@ function Train() {
     const parameters = ["mlp", "cnn"].includes(form.template)
       ? { hidden_units: form.hidden.split(",").map((v) => v.trim()).filter(Boolean).map(Number) } : {};
     const spec = {
-      dataset: { dataset: form.dataset, labelColumn: form.label, featureColumns: form.features },
-      template: { name: form.template, parameters },
+      dataset: labelled ? { dataset: form.dataset } : { dataset: form.dataset, labelColumn: form.label, featureColumns: form.features },
       hyperparameters: { epochs: Number(form.epochs), batchSize: Number(form.batch), learningRate: Number(form.lr) },
       targetModel: `models/${form.model}`,
     };
+    // A registered image or text classifier to fine-tune replaces the template.
+    if (labelled && form.base.trim()) spec.baseModel = { modelVersion: form.base.trim(), frozenEpochs: Number(form.frozen) };
+    else spec.template = { name: form.template, parameters };
     try {
       const job = await api("POST", "/v1/trainingJobs", { body: { spec } });
       location.hash = `#/jobs/${lastSegment(job.name)}`;
@@ -251,17 +290,20 @@ function Train() {
     <form onSubmit=${submit}><div class="grid">
       <div><label for="dataset">Dataset</label><select id="dataset" value=${form.dataset} onChange=${pickDataset}>
         <option value="">choose...</option>${datasets.map((d) => html`<option value=${d.name}>${d.name}</option>`)}</select></div>
-      <div><label for="label">Label column</label><select id="label" value=${form.label} onChange=${(e) => setForm({ ...form, label: e.target.value, features: form.features.filter((n) => n !== e.target.value) })}>
-        ${(dataset?.columns || []).map((c) => html`<option value=${c.name}>${c.name}</option>`)}</select></div>
+      ${!labelled && html`<div><label for="label">Label column</label><select id="label" value=${form.label} onChange=${(e) => setForm({ ...form, label: e.target.value, features: form.features.filter((n) => n !== e.target.value) })}>
+        ${(dataset?.columns || []).map((c) => html`<option value=${c.name}>${c.name}</option>`)}</select></div>`}
       <div><label for="template">Template</label><select id="template" value=${form.template} onChange=${set("template")}>
-        ${TEMPLATES.map((t) => html`<option value=${t}>${t}</option>`)}</select></div>
+        ${(labelled ? [labelled] : TEMPLATES).map((t) => html`<option value=${t}>${t}</option>`)}</select></div>
       <div><label for="hidden">Hidden units (mlp, cnn)</label><input id="hidden" value=${form.hidden} onInput=${set("hidden")} /></div>
       <div><label for="epochs">Epochs</label><input id="epochs" type="number" min="1" value=${form.epochs} onInput=${set("epochs")} /></div>
       <div><label for="batch">Batch size</label><input id="batch" type="number" min="1" value=${form.batch} onInput=${set("batch")} /></div>
       <div><label for="lr">Learning rate</label><input id="lr" type="number" step="any" value=${form.lr} onInput=${set("lr")} /></div>
       <div><label for="model">Target model</label><input id="model" value=${form.model} onInput=${set("model")} /></div>
+      ${labelled && html`<div><label for="base">Fine-tune a version instead (models/M/versions/N or alias)</label>
+        <input id="base" placeholder="models/pets/versions/production" value=${form.base} onInput=${set("base")} /></div>
+        <div><label for="frozen">Epochs with the base frozen</label><input id="frozen" type="number" min="0" value=${form.frozen} onInput=${set("frozen")} /></div>`}
     </div>
-    ${dataset && html`<label>Feature columns (${form.features.length} of ${dataset.columns.length - 1})</label>
+    ${dataset && !labelled && html`<label>Feature columns (${form.features.length} of ${dataset.columns.length - 1})</label>
       <div class="checks">${dataset.columns.filter((c) => c.name !== form.label).map((c) => html`<label><input type="checkbox" checked=${form.features.includes(c.name)} onChange=${() => toggle(c.name)} /> ${c.name}</label>`)}</div>`}
     <button type="submit" disabled=${!form.dataset || !form.model}>Start training</button></form></section>`;
 }
@@ -359,6 +401,30 @@ function UploadModel({ onUploaded }) {
   </section>`;
 }
 
+// A classifier version's report: the confusion matrix (cells shaded by the share of their true
+// class), precision and recall per class, and validation samples with true and predicted labels.
+function ClassificationReport({ version }) {
+  const report = version.classificationReport;
+  const names = report.classNames, n = names.length;
+  const counts = (report.confusionMatrix || []).map(Number);
+  const support = (report.support || []).map(Number);
+  const cell = (row, col) => {
+    const count = counts[row * n + col] || 0;
+    const share = support[row] ? count / support[row] : 0;
+    const colour = row === col ? "47,91,211" : "180,35,24";
+    return html`<td class="cell" title=${`true ${names[row]}, predicted ${names[col]}: ${count}`}
+      style=${`background: rgba(${colour}, ${count ? 0.12 + 0.88 * share : 0}); color: ${share > 0.55 ? "#fff" : "inherit"}`}>${count || ""}</td>`;
+  };
+  const percent = (v) => `${(100 * Number(v || 0)).toFixed(1)}%`;
+  return html`<section class="card report" data-version=${version.version}><h2>Version ${version.version}: classification report (validation split)</h2>
+    <table class="confusion"><thead><tr><th>true ↓ predicted →</th>${names.map((c) => html`<th>${c}</th>`)}<th>precision</th><th>recall</th><th>examples</th></tr></thead>
+      <tbody>${names.map((c, row) => html`<tr><th>${c}</th>${names.map((_, col) => cell(row, col))}
+        <td>${percent(report.precision?.[row])}</td><td>${percent(report.recall?.[row])}</td><td>${support[row]}</td></tr>`)}</tbody></table>
+    <h2>Samples</h2><div class="samples">${(report.samples || []).map((s) => html`<figure class=${`sample ${s.trueLabel === s.predictedLabel ? "right" : "wrong"}`}>
+      ${s.thumbnailPng ? html`<img alt=${s.trueLabel} src=${`data:image/png;base64,${s.thumbnailPng}`} />` : html`<blockquote>${s.text}</blockquote>`}
+      <figcaption>true ${s.trueLabel}, predicted ${s.predictedLabel} (${percent(s.confidence)})</figcaption></figure>`)}</div></section>`;
+}
+
 function Models() {
   const [list, error, reload] = useLoad(() => api("GET", "/v1/models"));
   return html`<h1>Models</h1><section class="card"><${ErrorBox} error=${error} />
@@ -379,6 +445,7 @@ function Model({ id }) {
     } catch (err) { setError(err); }
   };
   const lineage = (v) => v.lineage ? html`<div class="muted">job ${v.lineage.trainingJob}<br />dataset ${v.lineage.dataset}
+    ${v.lineage.baseModelVersion ? html`<br />fine-tuned from <code>${v.lineage.baseModelVersion}</code>` : ""}
     ${v.lineage.datasetSha256 ? html` (sha256 ${v.lineage.datasetSha256.slice(0, 12)}...)` : ""}<br />
     ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${val}`).join(", ")}</div>` : "";
   return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
@@ -389,7 +456,8 @@ function Model({ id }) {
       ["Metrics", (v) => Object.entries(v.metrics || {}).map(([k, val]) => `${k} ${Number(val).toFixed(4)}`).join(", ")], ["Lineage", lineage],
       ["Aliases", (v) => (v.aliases || []).join(", ")],
       ["", (v) => html`<button class="secondary" data-version=${v.version} onClick=${() => promote(v.version)}>Promote to production</button>`]]}
-      rows=${versions?.modelVersions} /></section>`;
+      rows=${versions?.modelVersions} /></section>
+    ${(versions?.modelVersions || []).filter((v) => v.classificationReport?.classNames?.length).map((v) => html`<${ClassificationReport} version=${v} />`)}`;
 }
 
 function parseRows(text) {

@@ -1,0 +1,195 @@
+"""A job that trains `image_classifier` or `text_classifier` on an image or text dataset, or
+fine-tunes a registered version of one: pipelines, resume, the frozen-then-unfrozen schedule,
+evaluation with the per-class report, export and registration."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import grpc
+import keras
+import numpy as np
+
+from maas.registry.v1 import registry_pb2 as rpb
+from maas.trainer.v1 import trainer_pb2 as pb
+from services.common.archives import extract_archive, extract_tar
+from services.trainer import classifiers
+from services.trainer.failures import JobFailure
+from services.trainer.runner import (
+    RegistryClient,
+    fetch_dataset,
+    hyperparameters,
+    log_event,
+    nan_failure,
+    tar_directory,
+    training_callbacks,
+)
+from services.trainer.spec import template_parameters
+from services.trainer.store import JobStore
+from services.trainer.templates import OPTIMIZERS
+
+Kind = rpb.DatasetKind
+# Fine-tuning after the frozen epochs runs at this fraction of the learning rate.
+UNFROZEN_LEARNING_RATE = 0.1
+
+
+def _examples(
+    client: RegistryClient,
+    spec_input: pb.DatasetInput,
+    kind: str,
+    class_names: list[str] | None,
+    workdir: Path,
+    role: str,
+) -> tuple[rpb.Dataset, classifiers.Examples]:
+    dataset = fetch_dataset(client, spec_input, role)
+    wanted = Kind.DATASET_KIND_IMAGE if kind == "image" else Kind.DATASET_KIND_TEXT
+    if dataset.kind != wanted:
+        raise JobFailure(
+            f"{role} dataset {dataset.name} is {Kind.Name(dataset.kind).removeprefix('DATASET_KIND_').lower()}; "
+            f"the {kind} classifier trains on {kind} datasets"
+        )
+    class_names = class_names or [c.name for c in dataset.classes]
+    path = workdir / f"{role}-{dataset.sha256}"
+    client.download(dataset.artifact, dataset.sha256, path)
+    if kind == "text":
+        jsonl = dataset.format == rpb.DatasetFormat.DATASET_FORMAT_JSONL
+        return dataset, classifiers.text_split(path, jsonl, dataset.text_column, dataset.label_column, class_names)
+    unpacked = workdir / f"{role}-files"
+    unpacked.mkdir()
+    try:
+        extract_archive(path, unpacked)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as error:  # the archive checks raise TarErrors
+        raise JobFailure(f"{role} dataset {dataset.name}: the archive does not unpack ({error})") from None
+    path.unlink()
+    return dataset, classifiers.image_split(unpacked, class_names)
+
+
+def _base_model(client: RegistryClient, name: str, workdir: Path) -> tuple[rpb.ModelVersion, keras.Model]:
+    try:
+        base = client.model_version(name)
+    except grpc.RpcError as error:
+        raise JobFailure(f"base model {name!r}: {error.details()}") from None
+    if classifiers.base_template(base) not in ("image_classifier", "text_classifier"):
+        raise JobFailure(
+            f"base model {base.name} was not trained from image_classifier or text_classifier; "
+            "only those can be fine-tuned",
+            "invalid_model",
+        )
+    archive = workdir / "base.tar"
+    client.download(base.artifact, base.artifact.removeprefix("artifacts/"), archive)
+    unpacked = workdir / "base"
+    unpacked.mkdir()
+    with tarfile.open(archive) as tar:
+        extract_tar(tar, unpacked)
+    keras_file = unpacked / classifiers.KERAS_MEMBER
+    if not keras_file.is_file():
+        raise JobFailure(f"base model {base.name} holds no Keras model to fine-tune", "invalid_model")
+    return base, keras.models.load_model(keras_file)
+
+
+def train_classifier(store: JobStore, job: pb.TrainingJob, client: RegistryClient, workdir: Path) -> rpb.ModelVersion:
+    spec, hp = job.spec, job.spec.hyperparameters
+    job_id = job.name.split("/")[1]
+    base, model = None, None
+    if spec.WhichOneof("model") == "base_model":
+        base, model = _base_model(client, spec.base_model.model_version, workdir)
+        template, params = classifiers.base_template(base), {}
+    else:
+        template, params = spec.template.name, template_parameters(spec.template)
+    kind = "image" if template == "image_classifier" else "text"
+    dataset, train = _examples(client, spec.dataset, kind, None, workdir, "training")
+    class_names = [c.name for c in dataset.classes]
+    if len(class_names) < 2:
+        raise JobFailure(f"training dataset {dataset.name} has {len(class_names)} class; a classifier needs 2 or more")
+    if spec.HasField("validation_dataset"):
+        _, validation = _examples(client, spec.validation_dataset, kind, class_names, workdir, "validation")
+    else:
+        if len(train) < 2:
+            raise JobFailure(f"the dataset has {len(train)} examples: too few to hold out a validation split")
+        train, validation = classifiers.hold_out(train, spec.validation_split, hp.seed)
+
+    checkpoint, initial_epoch = store.checkpoint(job_id)
+    frozen = spec.base_model.frozen_epochs if base else 0
+
+    def compile_model(learning_rate: float) -> None:
+        model.compile(
+            optimizer=OPTIMIZERS[hp.optimizer](learning_rate=learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+
+    if checkpoint:
+        path = workdir / "resume.keras"
+        client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
+        model = keras.models.load_model(path)
+        log_event(store, job_id, f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})")
+    else:
+        initial_epoch = 0
+        if base is not None:
+            if list(base.classification_report.class_names) != class_names:
+                model = classifiers.with_new_head(model, len(class_names))
+                log_event(store, job_id, f"fine-tuning {base.name} with a new head for {len(class_names)} classes")
+            classifiers.set_base_trainable(model, not frozen)
+        elif kind == "image":
+            channels = int(params.get("channels") or (1 if dataset.image_stats.channels <= 2 else 3))
+            model = classifiers.build_image_classifier(params, len(class_names), channels)
+        else:
+            texts = classifiers.pipeline(train, "text", 256, hp.seed, shuffle=False).map(lambda text, _: text)
+            model = classifiers.build_text_classifier(params, len(class_names), texts)
+        compile_model(hp.learning_rate)
+
+    image_size, channels = classifiers.image_settings(model) if kind == "image" else (0, 0)
+    train_data = classifiers.pipeline(train, kind, hp.batch_size, hp.seed, True, image_size, channels)
+    validation_data = classifiers.pipeline(validation, kind, hp.batch_size, hp.seed, False, image_size, channels)
+    progress, callbacks = training_callbacks(store, client, job, workdir)
+    log_event(
+        store,
+        job_id,
+        f"training on {len(train)} {kind}s of {len(class_names)} classes, validating on {len(validation)}"
+        + (f"; base frozen for {frozen} epochs" if frozen else ""),
+    )
+    fit_options = dict(validation_data=validation_data, callbacks=callbacks, verbose=0)
+    if initial_epoch < frozen:
+        model.fit(train_data, initial_epoch=initial_epoch, epochs=frozen, **fit_options)
+        if progress.nan_epoch:
+            raise nan_failure(progress.nan_epoch)
+        initial_epoch = frozen
+        # A resumed job past this point has it in its checkpoint (all layers, the low rate).
+        classifiers.set_base_trainable(model, True)
+        compile_model(hp.learning_rate * UNFROZEN_LEARNING_RATE)
+    if initial_epoch < hp.epochs and not model.stop_training:
+        model.fit(train_data, initial_epoch=initial_epoch, epochs=hp.epochs, **fit_options)
+    if progress.nan_epoch:
+        raise nan_failure(progress.nan_epoch)
+
+    evaluation = {k: float(v) for k, v in model.evaluate(validation_data, verbose=0, return_dict=True).items()}
+    report = classifiers.classification_report(model, validation_data, class_names)
+    evaluation["macro_recall"] = float(np.mean(report.recall))
+    export_dir = workdir / "saved_model"
+    signature = classifiers.export(model, class_names, export_dir)
+    artifact = client.upload(tar_directory(export_dir))
+    values = hyperparameters(spec)
+    values["template"] = template
+    lineage = rpb.Lineage(
+        training_job=job.name,
+        dataset=dataset.name,
+        dataset_sha256=dataset.sha256,
+        hyperparameters={k: json.dumps(v) for k, v in values.items()},
+        base_model_version=base.name if base else "",
+    )
+    return client.register(
+        spec.target_model,
+        rpb.ModelVersion(
+            artifact=artifact.name,
+            format="tf_saved_model",
+            signature=signature,
+            metrics=evaluation,
+            lineage=lineage,
+            classification_report=report,
+            description=f"trained by {job.name}" + (f" from {base.name}" if base else ""),
+        ),
+        request_id=job.name,
+    )

@@ -1,0 +1,95 @@
+"""Drift: a version registered with its training data's reference statistics is scored against
+the inputs it serves; shifted inputs raise the score, unshifted ones do not. A real inference
+server beside a real registry, with a small real SavedModel."""
+
+import hashlib
+import threading
+
+import grpc
+import numpy as np
+import pytest
+
+from maas.inference.v2 import grpc_service_pb2_grpc
+from maas.registry.v1 import registry_pb2 as rpb
+from maas.registry.v1 import registry_pb2_grpc
+from services.common.drift import reference_statistics
+from services.inference.config import InferenceSettings
+from services.inference.server import build_server as build_inference
+from services.registry.config import RegistrySettings
+from services.registry.server import build_server as build_registry
+from services.trainer.runner import export_saved_model
+from tests.conftest import running, service_settings, status_of, tenant_md
+from tests.integration.test_inference_service import FEATURES, infer_request, tiny_model
+from tests.integration.test_registry_service import upload_artifact
+
+pytestmark = pytest.mark.slow
+MD = tenant_md("acme")
+TRAINING = np.random.default_rng(0).normal(size=(2000, FEATURES))
+
+
+def create(registry, artifact: str, reference: rpb.ReferenceStatistics) -> rpb.ModelVersion:
+    signature = rpb.Signature(
+        method_name="serving_default",
+        inputs=[rpb.TensorSpec(name="features", datatype="FP32", shape=[-1, FEATURES])],
+        outputs=[rpb.TensorSpec(name="probabilities", datatype="FP32", shape=[-1, 3])],
+    )
+    version = rpb.ModelVersion(artifact=artifact, signature=signature, reference_statistics=reference)
+    return registry.CreateModelVersion(
+        rpb.CreateModelVersionRequest(parent="models/tiny", model_version=version), metadata=MD
+    )
+
+
+def psi(metrics, feature: int) -> float | None:
+    labels = {"tenant": "acme", "model": "tiny", "version": "1", "feature": f"features[{feature}]"}
+    return metrics.get_sample_value("maas_inference_feature_drift_psi", labels)
+
+
+def test_shifted_inputs_raise_the_drift_score_and_unshifted_do_not(tmp_path):
+    data_dir = tmp_path / "maas"
+    with running(build_registry, service_settings(RegistrySettings, data_dir)) as registry_server:
+        settings = service_settings(
+            InferenceSettings,
+            data_dir,
+            registry_addr=registry_server.address,
+            drift_sample_percent=100,
+            drift_interval_seconds=0.2,
+            drift_window_rows=500,
+        )
+        with (
+            running(build_inference, settings) as inference_server,
+            grpc.insecure_channel(registry_server.address) as registry_channel,
+            grpc.insecure_channel(inference_server.address) as channel,
+        ):
+            registry = registry_pb2_grpc.RegistryServiceStub(registry_channel)
+            archive = export_saved_model(tiny_model(1), FEATURES, "probabilities", tmp_path)
+            artifact = upload_artifact(registry, "acme", archive, hashlib.sha256(archive).hexdigest()).name
+            reference = reference_statistics(TRAINING)
+            stored = create(registry, artifact, reference)
+            assert stored.reference_statistics == reference
+            # Bins the registry could not compare with are refused.
+            broken = rpb.ReferenceStatistics()
+            broken.CopyFrom(reference)
+            broken.features[0].bin_shares.append(0.5)
+            assert status_of(lambda: create(registry, artifact, broken)) == grpc.StatusCode.INVALID_ARGUMENT
+            registry.SetAlias(
+                rpb.SetAliasRequest(alias=rpb.Alias(name="models/tiny/aliases/production", version=1)), metadata=MD
+            )
+            oip = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
+            metrics = inference_server.server.registry
+            served = np.random.default_rng(1)
+
+            def serve(shift: float, rows: int = 600) -> None:
+                for _ in range(rows // 20):
+                    x = served.normal(size=(20, FEATURES)) + shift
+                    oip.ModelInfer(infer_request(x.astype(np.float32)), metadata=MD)
+                threading.Event().wait(0.6)  # a few scoring rounds
+
+            serve(0.0)
+            calm = [psi(metrics, i) for i in range(FEATURES)]
+            serve(1.5)
+            shifted = [psi(metrics, i) for i in range(FEATURES)]
+            print(
+                f"\nPSI per feature, served as trained: {np.round(calm, 3)}; shifted by 1.5 sd: {np.round(shifted, 3)}"
+            )
+            assert all(score is not None and score < 0.1 for score in calm), calm
+            assert all(score > 0.25 for score in shifted), shifted
