@@ -222,6 +222,7 @@ def test_internal_methods_are_not_reachable_through_the_gateway(world):
         if is_internal(m)
     ]
     assert {m.path.rsplit("/", 1)[1] for m in internal} == {
+        "CreatePayloadLog",
         "GetStorageUsage",
         "GetTrainingUsage",
         "ReportModelVersionValidation",

@@ -24,6 +24,8 @@ def test_read_methods_come_from_the_contract():
         "ListModelVersions",
         "GetAlias",
         "ListAliases",
+        "ListAliasRevisions",
+        "ListPayloadLogs",
         "GetDataset",
         "ListDatasets",
         "GetStorageUsage",
