@@ -226,7 +226,6 @@ def test_internal_methods_are_not_reachable_through_the_gateway(world):
         "GetStorageUsage",
         "GetTrainingUsage",
         "ReportModelVersionValidation",
-        "CreatePayloadLog",
         "WatchCredentials",
         "LookupCredential",
         "LeaseUsage",
