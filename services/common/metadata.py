@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 
 import grpc
 
 from services.common.errors import Unauthenticated
 
-# Set by the gateway after authentication; clients' own values are stripped there.
+# The tenant a platform service acts for when it calls another; counted only from a service.
 TENANT_KEY = "x-maas-tenant"
 # Correlates log lines of one request across hops.
 REQUEST_ID_KEY = "x-request-id"
@@ -27,9 +28,13 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+# The tenant the current call was authenticated for (`services.common.gate` sets it).
+tenant_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
+
+
 def tenant_of(context: grpc.aio.ServicerContext) -> str:
-    """The tenant the gateway authenticated; backends refuse calls that carry none."""
-    tenant = metadata_value(context.invocation_metadata(), TENANT_KEY)
+    """The tenant the call was authenticated for: the API key's, or the one a platform service acts for."""
+    tenant = tenant_var.get()
     if not tenant:
-        raise Unauthenticated("no tenant on the call: send requests through the gateway with an API key")
+        raise Unauthenticated("no tenant on the call: send an API key ('authorization: Bearer <api key>')")
     return tenant

@@ -20,6 +20,10 @@ class GrpcServerMetrics:
             [*labels, "grpc_code"],
             registry=registry,
         )
+        # Calls the service's gate let through to a handler (authenticated and within the plan).
+        self.admitted = Counter(
+            "maas_grpc_server_admitted_total", "RPCs admitted to a handler by the gate.", labels, registry=registry
+        )
         self.handling_seconds = Histogram(
             "grpc_server_handling_seconds",
             "Time to handle an RPC on the server.",

@@ -63,6 +63,8 @@ class GrpcServer:
     # descriptor pool that holds them all (built from this process's generated code when None).
     reflected_services: Sequence[str] = ()
     reflection_pool: descriptor_pool.DescriptorPool | None = None
+    # Authenticates, limits and meters every call to the service's own methods (`services.common.gate`).
+    gate: object | None = None
 
     def __post_init__(self) -> None:
         self.health = health.aio.HealthServicer()
@@ -73,6 +75,7 @@ class GrpcServer:
         self.loopback_port = 0
         self._stopped = asyncio.Event()
         self._server: grpc.aio.Server | None = None
+        self._health_server: grpc.aio.Server | None = None
         self._metrics_server = None
 
     @property
@@ -82,7 +85,7 @@ class GrpcServer:
     async def start(self) -> int:
         limit = self.settings.max_message_bytes
         server = grpc.aio.server(
-            interceptors=[ObservabilityInterceptor(self.metrics, self.settings.log_successful_calls)],
+            interceptors=[ObservabilityInterceptor(self.metrics, self.settings.log_successful_calls, self.gate)],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -114,6 +117,14 @@ class GrpcServer:
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await server.start()
         self._server = server
+        if self.settings.health_port >= 0:
+            # The same health states, nothing else: probes see what clients would.
+            self._health_server = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+            self._health_server.add_insecure_port(f"{self.settings.bind_host}:{self.settings.health_port}")
+            await self._health_server.start()
+        if self.gate is not None:
+            self.gate.start()
         if self.settings.prometheus_port >= 0:
             self._metrics_server = serve_metrics(self.settings.bind_host, self.settings.prometheus_port, self.registry)
             self.metrics_port = self._metrics_server.server_port
@@ -158,6 +169,10 @@ class GrpcServer:
         grace = self.settings.grace_seconds if grace is None else grace
         log.info("draining", grace_seconds=grace)
         await self._server.stop(grace)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
+        if self.gate is not None:
+            await self.gate.stop()  # the last usage report, and leases given back
         for hook in self.on_stop:
             await hook()
         if self._metrics_server is not None:

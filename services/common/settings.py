@@ -37,6 +37,23 @@ class ServiceSettings(BaseSettings):
         description="PEM CA of the other services' certificates: TLS to them when set, presenting this "
         "service's own certificate (tls_cert_file) for mTLS.",
     )
+    health_port: int = Field(
+        default=-1,
+        description="A plaintext port serving only grpc.health.v1, for probes that cannot speak TLS "
+        "(Kubernetes' native gRPC probes) when the service port requires mTLS; -1 disables.",
+    )
+    gateway_addr: str = Field(
+        default="127.0.0.1:50051",
+        description="host:port of the gateway service, whose credentials and quota leases every service uses.",
+    )
+    service_secret: str = Field(
+        default="",
+        description="Per-deployment secret from which each service derives the token that proves its "
+        "identity to the others (`maas up` generates one); with mTLS the client certificate names it instead.",
+    )
+    usage_report_seconds: float = Field(
+        default=0.5, description="How often a replica reports its counted usage and renews its quota leases."
+    )
 
     # Defaults per service, overridden in subclasses.
     service_name: str = "maas"

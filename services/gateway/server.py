@@ -9,12 +9,15 @@ from pathlib import Path
 import structlog
 
 from services.common import db
+from services.common.credentials import SERVICE_KEY, ServiceVerifier, service_token
+from services.common.interceptors import request_id_var
+from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.common.tls import open_channel, ssl_context
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
 from services.gateway.proxy import ProxyHandler
-from services.gateway.quota import BackendUsage, UsageMeter
+from services.gateway.quota import BackendUsage, LeaseBook
 from services.gateway.reflection import reflection_pool
 from services.gateway.rest.app import RestGateway
 from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes, read_methods
@@ -93,6 +96,13 @@ _READ_RETRIES = [
 ]
 
 
+def _http_tls(settings: GatewaySettings):
+    """The HTTP port's TLS: its own (public) certificate when set, else the gRPC port's."""
+    if settings.http_tls_cert_file is not None:
+        return ssl_context(settings.http_tls_cert_file, settings.http_tls_key_file, None)
+    return ssl_context(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+
+
 def _ensure_admin_key(store: GatewayStore, settings: GatewaySettings) -> None:
     if settings.admin_key:
         store.ensure_admin_key(settings.admin_key)
@@ -120,12 +130,14 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         "trainer": open_channel(settings.trainer_addr, [*options, *_READ_RETRIES], *tls),
         "inference": open_channel(settings.inference_addr, [*options, *_BALANCED], *tls),
     }
-    backend_usage = BackendUsage(channels["trainer"], channels["registry"], settings.usage_cache_seconds)
-    meter = UsageMeter(store, settings.key_cache_seconds, backend_usage)
-    meter.start()
+    identity = ((SERVICE_KEY, service_token(settings.service_secret, "gateway")),) if settings.service_secret else ()
+
+    def acting_for(tenant: str) -> tuple[tuple[str, str], ...]:
+        return (*identity, (TENANT_KEY, tenant), (REQUEST_ID_KEY, request_id_var.get()))
+
+    backend_usage = BackendUsage(channels["trainer"], channels["registry"], acting_for)
 
     async def close() -> None:
-        await meter.stop()
         for channel in channels.values():
             await channel.close()
         engine.dispose()
@@ -134,8 +146,21 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     routed = sorted({method.split("/")[1] for method in routes})
     server = GrpcServer(
         settings=settings,
-        bindings=[ServiceBinding(register, AdminServicer(store, authenticator, meter), ADMIN_SERVICE.full_name)],
-        generic_handlers=[ProxyHandler(routes, channels, authenticator, meter)],
+        bindings=[
+            ServiceBinding(
+                register,
+                AdminServicer(
+                    store,
+                    authenticator,
+                    backend_usage,
+                    LeaseBook(store),
+                    ServiceVerifier(settings.service_secret),
+                    report_wait=settings.usage_report_seconds + 0.1,
+                ),
+                ADMIN_SERVICE.full_name,
+            )
+        ],
+        generic_handlers=[ProxyHandler(routes, channels)],
         on_stop=[close],
         reflected_services=routed,
         reflection_pool=reflection_pool([ADMIN_SERVICE.full_name, *routed]),
@@ -147,7 +172,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 settings.http_port,
                 lambda: server.loopback_target,
                 settings.max_message_bytes,
-                ssl_context(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file),
+                _http_tls(settings),
             )
         ]
     return server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 
 import grpc
@@ -11,21 +12,52 @@ import structlog
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
 from maas.gateway.v1 import admin_pb2_grpc
-from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.credentials import SERVICE_KEY, ServiceVerifier, authorize
+from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from services.common.metadata import metadata_value
 from services.common.validation import page_size, parse_name
-from services.gateway.auth import Authenticator, authorize
-from services.gateway.quota import UsageMeter, today
+from services.gateway.auth import Authenticator
+from services.gateway.quota import BackendUsage, LeaseBook, today, usage_report
 from services.gateway.store import GatewayStore
 
 audit = structlog.get_logger("maas.audit")
 ADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["AdminService"]
+# How often the keys and plans are read for changes a watcher has not seen; bounds how late a
+# revocation reaches the services (plus one stream hop).
+CREDENTIALS_POLL_SECONDS = 0.5
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: GatewayStore, authenticator: Authenticator, meter: UsageMeter) -> None:
+    def __init__(
+        self,
+        store: GatewayStore,
+        authenticator: Authenticator,
+        backend: BackendUsage,
+        leases: LeaseBook,
+        services: ServiceVerifier,
+        report_wait: float = 0.0,
+    ) -> None:
+        self.report_wait = report_wait
         self.store = store
         self.auth = authenticator
-        self.meter = meter
+        self.backend = backend
+        self.leases = leases
+        self.services = services
+        # Woken by this gateway's own changes to keys, tenants and plans, so watchers hear of them
+        # at once (others' changes, from other gateway replicas, within a poll).
+        self._changed = asyncio.Condition()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _service(self, context: grpc.aio.ServicerContext, method: str) -> str:
+        """Internal methods answer the platform's services only (token or mTLS certificate)."""
+        token = metadata_value(context.invocation_metadata(), SERVICE_KEY)
+        identity = self.services.identity(context, token)
+        if identity is None:
+            raise Unauthenticated(f"{ADMIN_SERVICE.full_name}/{method} is for the platform's services only")
+        return identity
 
     async def _admin(self, context: grpc.aio.ServicerContext, method: str, **target: str) -> None:
         """Authenticate and authorise before anything in the request is looked at, then audit the call."""
@@ -36,7 +68,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def CreateTenant(self, request, context):
         await self._admin(context, "CreateTenant", tenant=request.tenant_id)
-        return await asyncio.to_thread(self.store.create_tenant, request.tenant_id, request.tenant)
+        tenant = await asyncio.to_thread(self.store.create_tenant, request.tenant_id, request.tenant)
+        await self._notify()
+        return tenant
 
     async def GetTenant(self, request, context):
         await self._admin(context, "GetTenant", name=request.name)
@@ -54,6 +88,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         await self._admin(context, "CreateApiKey", parent=request.parent)
         (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
         key, secret = await asyncio.to_thread(self.store.create_api_key, tenant_id, request.api_key)
+        await self._notify()
         return pb.CreateApiKeyResponse(api_key=key, secret=secret)
 
     async def ListApiKeys(self, request, context):
@@ -64,7 +99,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def RevokeApiKey(self, request, context):
         await self._admin(context, "RevokeApiKey", name=request.name)
         tenant_id, key_id = parse_name(request.name, ("tenants", None, "apiKeys", None))
-        return await asyncio.to_thread(self.store.revoke_api_key, tenant_id, key_id)
+        key = await asyncio.to_thread(self.store.revoke_api_key, tenant_id, key_id)
+        await self._notify()
+        return key
 
     async def CreatePlan(self, request, context):
         await self._admin(context, "CreatePlan", plan=request.plan_id)
@@ -93,7 +130,30 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         except ValueError:
             raise InvalidArgument(f"day: {day!r} is not a date (YYYY-MM-DD)") from None
         await asyncio.to_thread(self.store.get_tenant, tenant_id)
-        return await self.meter.usage(tenant_id, day)
+        # The replicas report what they counted every report period: one period (and a round trip)
+        # later, every call that ended before this one is in the table.
+        await asyncio.sleep(self.report_wait)
+        return await usage_report(self.store, self.backend, tenant_id, day)
+
+    async def WatchCredentials(self, request, context):
+        self._service(context, "WatchCredentials")
+        sent = None
+        while True:
+            snapshot = await asyncio.to_thread(self.store.credential_snapshot)
+            if snapshot != sent:
+                yield snapshot
+                sent = snapshot
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), CREDENTIALS_POLL_SECONDS)
+
+    async def LookupCredential(self, request, context):
+        self._service(context, "LookupCredential")
+        return await asyncio.to_thread(self.store.lookup_credential, request.secret_sha256)
+
+    async def LeaseUsage(self, request, context):
+        service = self._service(context, "LeaseUsage")
+        return await self.leases.lease(service, request)
 
 
 def register(servicer: AdminServicer, server: grpc.aio.Server) -> None:

@@ -4,15 +4,14 @@ only as sha256 hashes (keys are long random strings, so a fast hash is enough)."
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
+from services.common.credentials import Principal, hash_secret
 from services.common.errors import AlreadyExists, InvalidArgument, NotFound
 from services.common.timeutil import now, utc
 from services.common.validation import check_id, decode_page_token, encode_page_token
@@ -25,22 +24,8 @@ KEY_PREFIX = "maas_"
 ADMIN_KEY_ID = "admin"
 
 
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a tenant's key, or the admin key (tenant None)."""
-
-    key_id: str
-    tenant: str | None
-    scopes: frozenset[int]
-    expire_time: dt.datetime | None
 
 
 class GatewayStore:
@@ -183,6 +168,45 @@ class GatewayStore:
             return None
         return Principal(row.key_id, row.tenant_id, frozenset(row.scopes), utc(row.expire_time))
 
+    def credential_snapshot(self) -> pb.CredentialSnapshot:
+        """Every key not revoked (hashes only) and every tenant's plan, for the services."""
+        with self.engine.connect() as conn:
+            keys = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.revoke_time.is_(None))).all()
+            tenants = conn.execute(sa.select(t.tenants.c.tenant_id, t.tenants.c.plan)).all()
+            plans = {row.plan_id: self._plan_message(row) for row in conn.execute(sa.select(t.plans)).all()}
+        snapshot = pb.CredentialSnapshot()
+        snapshot.credentials.extend(self._credential(row) for row in sorted(keys, key=lambda r: r.key_id))
+        for tenant_id, plan in tenants:
+            snapshot.plans[tenant_id].CopyFrom(plans[plan.removeprefix("plans/")])
+        return snapshot
+
+    def lookup_credential(self, secret_sha256: str) -> pb.Credential:
+        """One live key (and its tenant's plan) by its hash."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.api_keys).where(
+                    t.api_keys.c.secret_sha256 == secret_sha256, t.api_keys.c.revoke_time.is_(None)
+                )
+            ).first()
+        if row is None:
+            raise NotFound("no such API key")
+        credential = self._credential(row)
+        if row.tenant_id:
+            credential.plan.CopyFrom(self.plan_of(row.tenant_id))
+        return credential
+
+    @staticmethod
+    def _credential(row) -> pb.Credential:
+        credential = pb.Credential(
+            secret_sha256=row.secret_sha256,
+            name=f"tenants/{row.tenant_id}/apiKeys/{row.key_id}" if row.tenant_id else f"apiKeys/{row.key_id}",
+            tenant=row.tenant_id or "",
+            scopes=row.scopes,
+        )
+        if row.expire_time:
+            credential.expire_time.FromDatetime(utc(row.expire_time))
+        return credential
+
     # plans and usage
     @staticmethod
     def _plan_message(row) -> pb.Plan:
@@ -260,3 +284,65 @@ class GatewayStore:
                             tenant_id=tenant_id, day=day, predictions=predictions, requests=requests
                         )
                     )
+
+    def lease_predictions(
+        self, replica: str, entries: list[pb.TenantUsage], valid_for: dt.timedelta
+    ) -> list[pb.PredictionLease]:
+        """Add a replica's counts to the usage table and renew its leases, in one transaction.
+
+        A lease is granted from what is neither used nor held by another replica's live lease, so
+        the leases of a tenant's day never add up to more than its plan; one replica gets at most
+        a fair share of what is left while others hold leases, so the last predictions spread out.
+        """
+        self.add_usage({(e.tenant, e.day): (e.predictions, e.requests) for e in entries if e.predictions or e.requests})
+        leases = []
+        moment = now()
+        leased = t.prediction_leases.c
+        with self.engine.begin() as conn:
+            conn.execute(t.prediction_leases.delete().where(leased.expire_time <= moment))
+            for entry in entries:
+                mine = (leased.tenant_id == entry.tenant, leased.day == entry.day)
+                if entry.lease_wanted <= 0:
+                    conn.execute(t.prediction_leases.delete().where(*mine, leased.replica == replica))
+                    continue
+                limit = self._daily_predictions(conn, entry.tenant)
+                # Row lock on PostgreSQL: replicas of the gateway grant one tenant's day one at a time.
+                usage = conn.execute(
+                    sa.select(t.usage.c.predictions)
+                    .where(t.usage.c.tenant_id == entry.tenant, t.usage.c.day == entry.day)
+                    .with_for_update()
+                ).first()
+                others = conn.execute(
+                    sa.select(leased.held, leased.expire_time).where(*mine, leased.replica != replica)
+                ).all()
+                held = sum(row.held for row in others)
+                free = max(0, limit - (usage.predictions if usage else 0) - held)
+                if not limit:  # the plan changed to unlimited: no lease is needed any more
+                    free = entry.lease_wanted
+                share = free if not others else max(1, free // (len(others) + 1)) if free else 0
+                granted = min(entry.lease_wanted, share)
+                conn.execute(t.prediction_leases.delete().where(*mine, leased.replica == replica))
+                if granted:
+                    conn.execute(
+                        t.prediction_leases.insert().values(
+                            tenant_id=entry.tenant,
+                            day=entry.day,
+                            replica=replica,
+                            held=granted,
+                            expire_time=moment + valid_for,
+                        )
+                    )
+                lease = pb.PredictionLease(tenant=entry.tenant, day=entry.day, granted=granted)
+                if not granted and held:
+                    soonest = min(utc(row.expire_time) for row in others)
+                    lease.retry_after.FromTimedelta(max(dt.timedelta(milliseconds=50), soonest - moment))
+                leases.append(lease)
+        return leases
+
+    def _daily_predictions(self, conn, tenant_id: str) -> int:
+        plan = conn.execute(
+            sa.select(t.plans.c.predictions_per_day)
+            .select_from(t.tenants.join(t.plans, t.plans.c.plan_id == sa.func.substr(t.tenants.c.plan, 7)))
+            .where(t.tenants.c.tenant_id == tenant_id)
+        ).first()
+        return plan.predictions_per_day if plan else 0

@@ -51,3 +51,15 @@ usage = sa.Table(
     sa.Column("predictions", sa.BigInteger, nullable=False),
     sa.Column("requests", sa.BigInteger, nullable=False),
 )
+
+# Predictions of a tenant's day leased to a replica, which admits them locally until `expire_time`;
+# a lease past its end counts for nothing (its replica stopped using it then).
+prediction_leases = sa.Table(
+    "prediction_leases",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("replica", sa.String(200), primary_key=True),
+    sa.Column("held", sa.BigInteger, nullable=False),
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+)

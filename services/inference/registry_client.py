@@ -5,7 +5,7 @@ of a version's validation. Built once by the server from its channel and passed 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import grpc
@@ -13,20 +13,16 @@ import grpc
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
 from services.common.errors import DataLoss, UpstreamError
-from services.common.interceptors import request_id_var
-from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 
 LOOKUP_TIMEOUT = 30
 DOWNLOAD_TIMEOUT = 600
 CHUNK = 1 << 20
 
 
-def _metadata(tenant: str) -> tuple[tuple[str, str], ...]:
-    return ((TENANT_KEY, tenant), (REQUEST_ID_KEY, request_id_var.get()))
-
-
 class RegistryClient:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, acting_for: Callable[[str], tuple]) -> None:
+        # Inference calls as itself, for the tenant whose model it serves.
+        self._metadata = acting_for
         self._stub = registry_pb2_grpc.RegistryServiceStub(channel)
         # Versions are immutable once validated, so their lookups are kept; a version still
         # waiting for validation is looked up again.
@@ -38,7 +34,7 @@ class RegistryClient:
         if version is None:
             version = await self._stub.GetModelVersion(
                 rpb.GetModelVersionRequest(name=f"models/{model}/versions/{number}"),
-                metadata=_metadata(tenant),
+                metadata=self._metadata(tenant),
                 timeout=LOOKUP_TIMEOUT,
             )
             if version.state != rpb.ModelVersion.State.STATE_PENDING:
@@ -47,7 +43,7 @@ class RegistryClient:
 
     async def alias(self, tenant: str, model: str, alias: str) -> rpb.Alias:
         return await self._stub.GetAlias(
-            rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"), metadata=_metadata(tenant), timeout=30
+            rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"), metadata=self._metadata(tenant), timeout=30
         )
 
     async def set_alias(self, tenant: str, alias: rpb.Alias, expected_revision: int) -> rpb.Alias:
@@ -55,7 +51,7 @@ class RegistryClient:
         try:
             return await self._stub.SetAlias(
                 rpb.SetAliasRequest(alias=alias, expected_revision=expected_revision),
-                metadata=_metadata(tenant),
+                metadata=self._metadata(tenant),
                 timeout=LOOKUP_TIMEOUT,
             )
         except grpc.aio.AioRpcError as error:
@@ -72,7 +68,9 @@ class RegistryClient:
                 yield rpb.UploadArtifactRequest(chunk=data[i : i + CHUNK])
 
         try:
-            artifact = await self._stub.UploadArtifact(messages(), metadata=_metadata(tenant), timeout=DOWNLOAD_TIMEOUT)
+            artifact = await self._stub.UploadArtifact(
+                messages(), metadata=self._metadata(tenant), timeout=DOWNLOAD_TIMEOUT
+            )
         except grpc.aio.AioRpcError as error:
             raise UpstreamError.from_rpc_error(error) from None
         return artifact.name
@@ -85,13 +83,13 @@ class RegistryClient:
             payload_log=rpb.PayloadLog(version=version, day=day, row_count=rows, artifact=artifact),
         )
         try:
-            return await self._stub.CreatePayloadLog(request, metadata=_metadata(tenant), timeout=LOOKUP_TIMEOUT)
+            return await self._stub.CreatePayloadLog(request, metadata=self._metadata(tenant), timeout=LOOKUP_TIMEOUT)
         except grpc.aio.AioRpcError as error:
             raise UpstreamError.from_rpc_error(error) from None
 
     def watch(self, tenant: str, after_revision: int) -> AsyncIterator[rpb.RegistryEvent]:
         return self._stub.WatchRegistryEvents(
-            rpb.WatchRegistryEventsRequest(after_revision=after_revision), metadata=_metadata(tenant)
+            rpb.WatchRegistryEventsRequest(after_revision=after_revision), metadata=self._metadata(tenant)
         )
 
     async def download(self, tenant: str, artifact: str, path: Path) -> None:
@@ -101,7 +99,9 @@ class RegistryClient:
         try:
             with path.open("wb") as file:
                 async for response in self._stub.DownloadArtifact(
-                    rpb.DownloadArtifactRequest(name=artifact), metadata=_metadata(tenant), timeout=DOWNLOAD_TIMEOUT
+                    rpb.DownloadArtifactRequest(name=artifact),
+                    metadata=self._metadata(tenant),
+                    timeout=DOWNLOAD_TIMEOUT,
                 ):
                     file.write(response.chunk)
                     digest.update(response.chunk)
@@ -124,7 +124,7 @@ class RegistryClient:
             request.signature.CopyFrom(signature)
         try:
             reported = await self._stub.ReportModelVersionValidation(
-                request, metadata=_metadata(tenant), timeout=LOOKUP_TIMEOUT
+                request, metadata=self._metadata(tenant), timeout=LOOKUP_TIMEOUT
             )
         except grpc.aio.AioRpcError as error:
             raise UpstreamError.from_rpc_error(error, "the registry") from None

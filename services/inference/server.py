@@ -8,6 +8,7 @@ import signal
 from prometheus_client import CollectorRegistry
 
 from maas.inference.v2 import grpc_service_pb2
+from services.common.gate import CallGate
 from services.common.process import die_with_parent
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.inference.config import InferenceSettings
@@ -35,7 +36,8 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
     )
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)
-    repository = ModelRepository(settings, RegistryClient(channel), metrics, device)
+    gate = CallGate(settings)
+    repository = ModelRepository(settings, RegistryClient(channel, gate.acting_for), metrics, device)
     predictor = Predictor(repository, metrics)
 
     async def close() -> None:
@@ -50,6 +52,7 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
             ServiceBinding(register_model_service, ModelStatusServicer(predictor), "tensorflow.serving.ModelService"),
         ],
         registry=registry,
+        gate=gate,
         on_stop=[close],
         reuse_port=settings.worker_count > 1,
     )

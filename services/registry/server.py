@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import structlog
 
 from maas.registry.v1 import registry_pb2
 from services.common import db
+from services.common.access import Quota
+from services.common.gate import CallGate
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.registry.aliases import AliasCatalogue
 from services.registry.artifacts import ArtifactStore
@@ -57,8 +60,12 @@ async def build_server(settings: RegistrySettings) -> GrpcServer:
     async def close() -> None:
         engine.dispose()
 
+    async def stored_bytes(tenant: str) -> int:
+        return (await asyncio.to_thread(artifacts.storage_usage, tenant)).stored_bytes
+
     return GrpcServer(
         settings=settings,
+        gate=CallGate(settings, {Quota.STORED_BYTES: stored_bytes}),
         bindings=[
             ServiceBinding(
                 register, RegistryServicer(catalogue, aliases, datasets, artifacts, events, settings), SERVICE_NAME

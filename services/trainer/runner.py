@@ -33,6 +33,7 @@ from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common import db
+from services.common.credentials import SERVICE_KEY, service_token
 from services.common.drift import reference_statistics
 from services.common.errors import DomainError, InvalidArgument
 from services.common.logging import configure_logging
@@ -54,7 +55,9 @@ CHUNK_BYTES = 1024 * 1024
 class RegistryClient:
     """The few registry calls a job needs, on behalf of the job's tenant."""
 
-    def __init__(self, address: str, tenant: str, job_id: str, credentials: grpc.ChannelCredentials | None) -> None:
+    def __init__(
+        self, address: str, tenant: str, job_id: str, credentials: grpc.ChannelCredentials | None, identity=()
+    ) -> None:
         options = [("grpc.max_receive_message_length", 64 << 20)]
         self._channel = (
             grpc.secure_channel(address, credentials, options=options)
@@ -62,7 +65,8 @@ class RegistryClient:
             else grpc.insecure_channel(address, options=options)
         )
         self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)
-        self._metadata = ((TENANT_KEY, tenant), (REQUEST_ID_KEY, job_id))
+        # The job calls as the trainer (`identity`: its service token, or its mTLS certificate), for the job's tenant.
+        self._metadata = (*identity, (TENANT_KEY, tenant), (REQUEST_ID_KEY, job_id))
 
     def dataset(self, name: str) -> rpb.Dataset:
         return self._stub.GetDataset(rpb.GetDatasetRequest(name=name), metadata=self._metadata, timeout=30)
@@ -191,7 +195,8 @@ def run(job_id: str, settings: TrainerSettings) -> None:
     job = store.get(None, job_id)
     task = task_from_environment()
     structlog.contextvars.bind_contextvars(job=job_id, tenant=tenant, worker=task.index if task else 0)
-    client = RegistryClient(settings.registry_addr, tenant, job_id, settings.peer_credentials())
+    identity = ((SERVICE_KEY, service_token(settings.service_secret, "trainer")),) if settings.service_secret else ()
+    client = RegistryClient(settings.registry_addr, tenant, job_id, settings.peer_credentials(), identity)
     if task is not None and not task.chief:
         try:
             _train(store, job, client, settings, task)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from maas.trainer.v1 import trainer_pb2
 from services.common import db
+from services.common.access import Quota
+from services.common.gate import CallGate
 from services.common.server import GrpcServer, ServiceBinding, run_service
+from services.common.timeutil import month_start, now
 from services.trainer.config import TrainerSettings
 from services.trainer.metrics import TrainerMetrics
 from services.trainer.servicer import TrainerServicer, register
@@ -34,8 +38,12 @@ async def build_server(settings: TrainerSettings) -> GrpcServer:
             await pool.stop()
         engine.dispose()
 
+    async def training_seconds(tenant: str) -> int:
+        return int(await asyncio.to_thread(store.training_seconds, tenant, month_start(now())))
+
     return GrpcServer(
         settings=settings,
+        gate=CallGate(settings, {Quota.TRAINING_TIME: training_seconds}),
         bindings=[ServiceBinding(register, TrainerServicer(store), SERVICE_NAME)],
         on_stop=[close],
         registry=registry,

@@ -119,7 +119,9 @@ class WorkerPool:
                     if workers > 1
                     else ("services.trainer.runner", job_id)
                 )
-                process = await asyncio.create_subprocess_exec(sys.executable, "-m", *command, env=_job_environment())
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", *command, env=_job_environment(self.settings.service_secret)
+                )
             self.running[job_id] = RunningJob(job_id, process, time.monotonic())
             log.info("job started", job=job_id, attempt=claimed.attempt, pid=process.pid)
 
@@ -145,8 +147,11 @@ def _signal(process: asyncio.subprocess.Process | KubernetesRun, sig: int) -> No
             process.send_signal(sig)
 
 
-def _job_environment() -> dict[str, str]:
+def _job_environment(service_secret: str) -> dict[str, str]:
     env = os.environ.copy()
+    # The job registers its model as the trainer, acting for the job's tenant.
+    if service_secret:
+        env["MAAS_SERVICE_SECRET"] = service_secret
     # The job process ends itself if this worker dies, so a job never runs twice at once.
     env["MAAS_WORKER_PID"] = str(os.getpid())
     # TensorFlow's C++ start-up chatter is noise in the job's logs.

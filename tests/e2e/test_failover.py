@@ -1,5 +1,6 @@
-"""Two inference replicas behind one gateway: killing one (SIGKILL) under 64 requests in flight
-fails at most 0.1 % of them, and the survivor takes all traffic within 2 seconds."""
+"""Two inference replicas behind the door (Envoy; the gateway's fallback proxy with
+MAAS_TEST_DOOR=python): killing one (SIGKILL) under 64 requests in flight fails at most 0.1 % of
+them, and the survivor takes all traffic within 2 seconds."""
 
 import asyncio
 import os
@@ -14,6 +15,7 @@ import grpc
 import numpy as np
 import pytest
 
+from maas.door import EnvoyProcess, envoy_binary
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.stack import free_port, wait_serving
@@ -27,6 +29,8 @@ def start(service: str, stack, **env: str) -> subprocess.Popen:
         **os.environ,
         "MAAS_DATA_DIR": str(stack.data_dir.resolve()),
         "MAAS_REGISTRY_ADDR": stack.address("registry"),
+        "MAAS_GATEWAY_ADDR": stack.service_address("gateway"),
+        "MAAS_SERVICE_SECRET": stack.service_secret,
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **env,
     }
@@ -36,6 +40,34 @@ def start(service: str, stack, **env: str) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def open_door(stack, inference: list[str]):
+    """A door in front of the stack's services and the two replicas: Envoy from the generator, or
+    (MAAS_TEST_DOOR=python) a second gateway balancing over them. Returns its address and its stop."""
+    if os.environ.get("MAAS_TEST_DOOR", "envoy") != "python" and envoy_binary() is not None:
+        backends = {name: [stack.service_address(name)] for name in ("gateway", "registry", "trainer")}
+        envoy = EnvoyProcess.on_free_port({**backends, "inference": inference}, stack.log_dir)
+        envoy.start()
+        return envoy.address, envoy.stop
+    port = free_port()
+    # The same data dir as the stack's gateway: same tenants and keys.
+    gateway = start(
+        "gateway",
+        stack,
+        MAAS_PORT=str(port),
+        MAAS_METRICS_PORT="-1",
+        MAAS_ADMIN_KEY=stack.admin_key,
+        MAAS_INFERENCE_ADDR="ipv4:" + ",".join(inference),
+        MAAS_TRAINER_ADDR=stack.address("trainer"),
+        MAAS_HTTP_PORT="-1",
+    )
+
+    def stop() -> None:
+        gateway.terminate()
+        gateway.wait(20)
+
+    return f"127.0.0.1:{port}", stop
 
 
 def served(metrics_port: int) -> float:
@@ -52,22 +84,13 @@ def test_killing_one_of_two_replicas_under_load(stack, journey):
     key = tenant_with_digits(stack, journey, "failover", "unmetered")
     ports = [(free_port(), free_port()) for _ in range(2)]
     replicas = [start("inference", stack, MAAS_PORT=str(p), MAAS_METRICS_PORT=str(m)) for p, m in ports]
-    gateway_port = free_port()
-    targets = ",".join(f"127.0.0.1:{p}" for p, _ in ports)
-    # The same data dir as the stack's gateway: same tenants and keys.
-    gateway = start(
-        "gateway",
-        stack,
-        MAAS_PORT=str(gateway_port),
-        MAAS_METRICS_PORT="-1",
-        MAAS_ADMIN_KEY=stack.admin_key,
-        MAAS_INFERENCE_ADDR=f"ipv4:{targets}",
-        MAAS_TRAINER_ADDR=stack.address("trainer"),
-    )
+    stop_door = None
     try:
         for port, _ in ports:
             assert wait_serving(f"127.0.0.1:{port}", 120)
-        assert wait_serving(f"127.0.0.1:{gateway_port}", 60)
+        door, stop_door = open_door(stack, [f"127.0.0.1:{p}" for p, _ in ports])
+        gateway_port = int(door.rsplit(":", 1)[1])
+        assert wait_serving(door, 60)
         request = pb.ModelInferRequest(model_name="digits")
         request.inputs.add(name="features", datatype="FP32", shape=[1, 64])
         request.raw_input_contents.append(np.zeros((1, 64), np.float32).tobytes())
@@ -89,7 +112,18 @@ def test_killing_one_of_two_replicas_under_load(stack, journey):
             # Warm both replicas (each loads the model on first use) before measuring.
             async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway_port}") as channel:
                 stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
-                await asyncio.gather(*(stub.ModelInfer(request, metadata=metadata, timeout=60) for _ in range(8)))
+                # Until the door has seen both replicas pass a health check (it checks every 0.5 s).
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        calls = (stub.ModelInfer(request, metadata=metadata, timeout=60) for _ in range(8))
+                        await asyncio.gather(*calls)
+                        if all(served(m) > 0 for _, m in ports) or time.monotonic() > deadline:
+                            break
+                    except grpc.aio.AioRpcError as error:
+                        if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                            raise
+                    await asyncio.sleep(0.2)
             stop_at = time.monotonic() + 6
             clients = [asyncio.create_task(client(stop_at)) for _ in range(64)]
             await asyncio.sleep(2)
@@ -117,7 +151,9 @@ def test_killing_one_of_two_replicas_under_load(stack, journey):
         assert late and all(code == "OK" for code in late)
         assert survivor_before >= len(late)
     finally:
-        for process in [*replicas, gateway]:
+        if stop_door is not None:
+            stop_door()
+        for process in replicas:
             if process.poll() is None:
                 process.terminate()
                 process.wait(20)

@@ -66,8 +66,8 @@ def test_unmodified_tritonclient_agrees_with_the_model(stack, journey, tmp_path,
     _, test_x, _ = digits_csv()
     features = test_x[:48]
     np.save(tmp_path / "in.npy", features)
-    # Through the gateway with the key; directly to inference with the tenant the gateway would set.
-    header = f"authorization=Bearer {journey.api_key}" if route == "gateway" else f"x-maas-tenant={journey.tenant}"
+    # Through the door or directly to inference: the key either way (inference authenticates it).
+    header = f"authorization=Bearer {journey.api_key}"
     out = subprocess.run(
         [
             sys.executable,
@@ -144,11 +144,7 @@ def test_tensorflow_serving_client_agrees_with_the_model(stack, journey, tmp_pat
 
     _, test_x, _ = digits_csv()
     features = test_x[:16]
-    metadata = (
-        (("authorization", f"Bearer {journey.api_key}"),)
-        if route == "gateway"
-        else (("x-maas-tenant", journey.tenant),)
-    )
+    metadata = (("authorization", f"Bearer {journey.api_key}"),)
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "digits"
     request.inputs["features"].CopyFrom(tf.make_tensor_proto(features))

@@ -3,7 +3,7 @@
 Run as its own process: tritonclient registers the same protobuf full names as our
 generated inference code, and one process's default pool can hold only one of them.
 Usage: triton_probe.py URL HEADER=VALUE MODEL INPUT.npy OUTPUT.npy
-(HEADER=VALUE: `authorization=Bearer <key>` through the gateway, `x-maas-tenant=<tenant>` directly.)
+(HEADER=VALUE: `authorization=Bearer <key>`, through the door or directly to inference.)
 """
 
 import json

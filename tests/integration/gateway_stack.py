@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from grpc_status import rpc_status
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from maas.registry.v1 import registry_pb2, registry_pb2_grpc
+from maas.stack import free_port
 from maas.trainer.v1 import trainer_pb2_grpc
 from services.gateway.config import GatewaySettings
 from services.gateway.server import build_server as build_gateway
@@ -21,7 +23,7 @@ from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
 from services.trainer.config import TrainerSettings
 from services.trainer.server import build_server as build_trainer
-from tests.conftest import ServerThread, running, service_settings
+from tests.conftest import ServerThread, running, service_settings, test_door
 
 ADMIN_KEY = "maas_admin_test_key"
 ADMIN = (("authorization", f"Bearer {ADMIN_KEY}"),)
@@ -33,12 +35,13 @@ def bearer(secret: str) -> tuple[tuple[str, str], ...]:
 
 
 def started_calls(server: ServerThread) -> float:
-    """Calls a server has started, from its own `grpc_server_started_total`; health checks aside."""
+    """Calls a server's gate admitted to a handler (authenticated, within the plan), from its own
+    `maas_grpc_server_admitted_total`: a refused call reaches the service but touches nothing."""
     return sum(
         sample.value
         for metric in server.server.registry.collect()
         for sample in metric.samples
-        if sample.name == "grpc_server_started_total" and not sample.labels["grpc_service"].startswith("grpc.")
+        if sample.name == "maas_grpc_server_admitted_total"
     )
 
 
@@ -60,6 +63,9 @@ class Stack:
     gateway: ServerThread
     inference: ServerThread | None
     channel: grpc.Channel
+    # The public gRPC door: Envoy, or the gateway's fallback proxy (MAAS_TEST_DOOR=python).
+    door: str
+    replicas: list[ServerThread]
 
     @property
     def admin(self) -> admin_pb2_grpc.AdminServiceStub:
@@ -92,8 +98,15 @@ class Stack:
         )
         return f"plans/{plan_id}"
 
-    def usage(self, tenant_id: str) -> admin_pb2.Usage:
-        return self.admin.GetUsage(admin_pb2.GetUsageRequest(name=f"tenants/{tenant_id}/usage"), metadata=ADMIN)
+    def usage(self, tenant_id: str, **expected: int) -> admin_pb2.Usage:
+        """The tenant's usage; with `expected` figures, once it shows them (replicas report their
+        counts every `usage_report_seconds`), or as it is after 3 s."""
+        deadline = time.monotonic() + 3
+        while True:
+            usage = self.admin.GetUsage(admin_pb2.GetUsageRequest(name=f"tenants/{tenant_id}/usage"), metadata=ADMIN)
+            if all(getattr(usage, k) == v for k, v in expected.items()) or time.monotonic() > deadline:
+                return usage
+            time.sleep(0.05)
 
     def upload_dataset(self, secret: str, data: bytes, dataset_id: str = "d") -> registry_pb2.Dataset:
         header = registry_pb2.CreateDatasetRequest.Header(
@@ -105,32 +118,43 @@ class Stack:
 
 @contextmanager
 def gateway_stack(
-    data_dir: Path, database_url: str = "", inference: bool = False, **gateway_settings
+    data_dir: Path, database_url: str = "", inference: bool = False, inference_replicas: int = 1, **gateway_settings
 ) -> Iterator[Stack]:
-    """Registry, trainer without workers and, if asked, inference, behind a gateway, all on `database_url`."""
+    """Registry, trainer without workers and, if asked, inference (`inference_replicas` of it),
+    with the gateway service, behind the door, all on `database_url`."""
     with ExitStack() as stack:
         shared = {"database_url": database_url} if database_url else {}
-        registry = stack.enter_context(running(build_registry, service_settings(RegistrySettings, data_dir, **shared)))
+        gateway_port = free_port()
+        # The backends learn keys and lease quota from the gateway, which starts last (it needs their addresses).
+        backend = {"gateway_addr": f"127.0.0.1:{gateway_port}", "usage_report_seconds": 0.2, **shared}
+        registry = stack.enter_context(running(build_registry, service_settings(RegistrySettings, data_dir, **backend)))
         trainer = stack.enter_context(
-            running(build_trainer, service_settings(TrainerSettings, data_dir, local_workers=0, **shared))
+            running(build_trainer, service_settings(TrainerSettings, data_dir, local_workers=0, **backend))
         )
         inference_server = None
+        replicas: list[ServerThread] = []
         if inference:
             # Imported here: inference brings TensorFlow with it, which only the tests that ask need.
             from services.inference.config import InferenceSettings
             from services.inference.server import build_server as build_inference
 
-            settings = service_settings(InferenceSettings, data_dir, registry_addr=registry.address)
-            inference_server = stack.enter_context(running(build_inference, settings))
+            for _ in range(inference_replicas):
+                settings = service_settings(InferenceSettings, data_dir, registry_addr=registry.address, **backend)
+                replicas.append(stack.enter_context(running(build_inference, settings)))
+            inference_server = replicas[0]
         settings = service_settings(
             GatewaySettings,
             data_dir,
             admin_key=ADMIN_KEY,
             registry_addr=registry.address,
             trainer_addr=trainer.address,
-            inference_addr=inference_server.address if inference_server else "127.0.0.1:1",
+            inference_addr="ipv4:" + ",".join(r.address for r in replicas) if replicas else "127.0.0.1:1",
             **{"key_cache_seconds": 0.2, **shared, **gateway_settings},
         )
+        settings.port = gateway_port
         gateway = stack.enter_context(running(build_gateway, settings))
-        channel = stack.enter_context(grpc.insecure_channel(gateway.address))
-        yield Stack(registry, trainer, gateway, inference_server, channel)
+        door = stack.enter_context(test_door(gateway, registry, trainer, replicas))
+        channel = stack.enter_context(grpc.insecure_channel(door))
+        for server in (registry, trainer, *replicas):
+            assert server.call(server.server.gate.wait_loaded(10)), "no credentials from the gateway"
+        yield Stack(registry, trainer, gateway, inference_server, channel, door, replicas)

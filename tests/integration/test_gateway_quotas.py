@@ -33,8 +33,7 @@ JOB = tpb.TrainingJob(
 
 @pytest.fixture
 def stack(data_dir, database_url):
-    # Backend answers trusted for 0.2 s only, so a test sees usage it just caused after a short wait.
-    with gateway_stack(data_dir, database_url, usage_cache_seconds=0.2) as stack:
+    with gateway_stack(data_dir, database_url) as stack:
         yield stack
 
 
@@ -93,7 +92,7 @@ def test_tenant_whose_monthly_training_time_is_used_up_cannot_start_a_job(stack)
     first = stack.jobs.CreateTrainingJob(tpb.CreateTrainingJobRequest(training_job=JOB), metadata=bearer(secret))
     store = trainer_store(stack)
     assert store.claim("worker", lease_seconds=60, max_attempts=3).name == first.name  # as a worker would
-    time.sleep(1.3)  # over the plan's second, and past the gateway's cache of the trainer's answer
+    time.sleep(1.3)  # over the plan's second
 
     with pytest.raises(grpc.RpcError) as error:
         stack.jobs.CreateTrainingJob(tpb.CreateTrainingJobRequest(training_job=JOB), metadata=bearer(secret))
@@ -119,7 +118,6 @@ def test_tenant_at_its_storage_limit_cannot_store_more(stack):
     secret = stack.tenant("acme", stack.plan("tiny", stored_bytes=len(CSV)))
     dataset = stack.upload_dataset(secret, CSV)  # admitted: nothing stored yet
     assert stack.usage("acme").stored_bytes == len(CSV)
-    time.sleep(0.3)  # past the gateway's cache of the registry's answer
     artifact = b"model archive"
     upload = [
         rpb.UploadArtifactRequest(header=rpb.UploadArtifactRequest.Header(sha256=hashlib.sha256(artifact).hexdigest())),
@@ -154,30 +152,30 @@ def test_deleting_a_dataset_with_the_cli_frees_room_under_the_storage_limit(stac
     monkeypatch.setenv("MAAS_CONFIG_DIR", str(tmp_path / "config"))
     secret = stack.tenant("acme", stack.plan("tiny", stored_bytes=len(CSV)))
     stack.upload_dataset(secret, CSV)
-    time.sleep(0.3)  # past the gateway's cache of the registry's answer
     with pytest.raises(grpc.RpcError) as full:
         stack.upload_dataset(secret, CSV + b"5,6,0\n", "e")
     assert full.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    connection = ["--endpoint", stack.gateway.address, "--api-key", secret]
+    connection = ["--endpoint", stack.door, "--api-key", secret]
     assert main(["datasets", "delete", "d", *connection]) == EXIT_USAGE  # neither a version nor --all-versions
     assert "--all-versions" in capsys.readouterr().err
     assert main(["datasets", "delete", "d", "--version", "1", "-o", "json", *connection]) == 0
     assert json.loads(capsys.readouterr().out) == {"name": "datasets/d/versions/1", "deletedVersions": 1}
     assert main(["datasets", "show", "d", *connection]) == status_exit_code(grpc.StatusCode.NOT_FOUND)
     assert stack.usage("acme").stored_bytes == 0
-    time.sleep(0.3)
     assert stack.upload_dataset(secret, CSV + b"5,6,0\n", "e").name == "datasets/e/versions/1"
 
 
-def test_backend_usage_is_cached_per_tenant(data_dir):
-    with gateway_stack(data_dir, usage_cache_seconds=60) as stack:
+def test_storage_admission_is_the_registrys_own_check(data_dir):
+    """The registry checks stored bytes itself: uploads under a plan cost no usage question."""
+    with gateway_stack(data_dir) as stack:
         plan = stack.plan("roomy", stored_bytes=10**9)
         acme, globex = stack.tenant("acme", plan), stack.tenant("globex", plan)
         before = started_calls(stack.registry)
         for i in range(3):
             stack.upload_dataset(acme, CSV, f"d{i}")
         stack.upload_dataset(globex, CSV)
-        # Four uploads and four storage questions would be eight calls; one question per tenant is asked.
-        assert started_calls(stack.registry) - before == 4 + 2
-        # GetUsage asks afresh, so it reports the three uploads (one artifact: the same bytes).
+        assert started_calls(stack.registry) - before == 4
+        # GetUsage asks the registry (as the gateway service), so it reports the three uploads
+        # (one artifact: the same bytes).
         assert stack.usage("acme").stored_bytes == len(CSV)
+        assert started_calls(stack.registry) - before == 4 + 1

@@ -23,7 +23,7 @@ from maas.stack import free_port, wait_serving
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
 from services.trainer.runner import export_saved_model
-from tests.conftest import running, service_settings, tenant_md
+from tests.conftest import SERVICE_SECRET, running, service_settings, tenant_md
 from tests.integration.test_inference_service import FEATURES, infer_request
 
 pytestmark = pytest.mark.slow
@@ -94,6 +94,9 @@ def test_an_idle_model_is_unloaded_its_memory_returned_and_reloaded_on_the_next_
             "MAAS_PORT": str(port),
             "MAAS_METRICS_PORT": str(metrics_port),
             "MAAS_REGISTRY_ADDR": registry_server.address,
+            # The test servers' deployment secret (inference calls the registry as itself), no gateway.
+            "MAAS_SERVICE_SECRET": SERVICE_SECRET,
+            "MAAS_GATEWAY_ADDR": "127.0.0.1:1",
             "MAAS_DATA_DIR": str(tmp_path / "inference"),
             "MAAS_IDLE_UNLOAD_SECONDS": "2",
             "MAAS_RUNTIME": "savedmodel",

@@ -15,6 +15,7 @@ import pytest
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.stack import free_port, wait_serving
+from tests.conftest import SERVICE_SECRET, tenant_md
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +65,9 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         "MAAS_WORKERS": "2",
         "MAAS_DATA_DIR": str(tmp_path),
         "MAAS_REGISTRY_ADDR": "127.0.0.1:1",
+        # Callers are authenticated: the test calls as the deployment's operator (no gateway needed).
+        "MAAS_SERVICE_SECRET": SERVICE_SECRET,
+        "MAAS_GATEWAY_ADDR": "127.0.0.1:1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     log = (tmp_path / "inference.log").open("wb")
@@ -77,7 +81,8 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         for _ in range(40):
             with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
                 stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
-                assert stub.ServerMetadata(pb.ServerMetadataRequest(), timeout=10).name == "maas-inference"
+                reply = stub.ServerMetadata(pb.ServerMetadataRequest(), metadata=tenant_md("t"), timeout=10)
+                assert reply.name == "maas-inference"
             if _handled(metrics) and _handled(metrics + 1):
                 break
         assert _handled(metrics) > 0 and _handled(metrics + 1) > 0

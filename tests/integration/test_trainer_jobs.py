@@ -21,7 +21,7 @@ from maas.trainer.v1 import trainer_pb2 as pb
 from maas.trainer.v1 import trainer_pb2_grpc
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
-from tests.conftest import running, service_settings, tenant_md
+from tests.conftest import SERVICE_SECRET, running, service_settings, tenant_md
 from tests.integration.test_registry_service import upload_dataset
 
 pytestmark = pytest.mark.slow
@@ -41,6 +41,10 @@ class Trainer:
             "MAAS_METRICS_PORT": "-1",
             "MAAS_REGISTRY_ADDR": registry,
             "MAAS_POLL_SECONDS": "0.2",
+            # The deployment secret of the test servers (the registry takes the job's calls as the
+            # trainer's), and no gateway.
+            "MAAS_SERVICE_SECRET": SERVICE_SECRET,
+            "MAAS_GATEWAY_ADDR": "127.0.0.1:1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             **env,
         }

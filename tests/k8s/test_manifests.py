@@ -69,12 +69,17 @@ def test_every_container_has_probes_limits_and_a_locked_down_security_context(ob
 
 def test_maas_services_use_native_grpc_probes(objects):
     for workload in workloads(objects):
-        if workload["kind"] != "Deployment":
+        # Envoy is probed on its admin port's /ready (it is not a gRPC server of ours).
+        if workload["kind"] != "Deployment" or workload["metadata"]["name"] == "maas-envoy":
             continue
         container = workload["spec"]["template"]["spec"]["containers"][0]
-        grpc_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        # With mTLS on the gRPC port (prod) the probes ask the plaintext health-only port.
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        probed = int(env["MAAS_HEALTH_PORT"]) if "MAAS_HEALTH_PORT" in env else ports["grpc"]
+        assert probed in ports.values(), workload["metadata"]["name"]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"]["port"] == grpc_port, workload["metadata"]["name"]
+            assert container[probe]["grpc"]["port"] == probed, workload["metadata"]["name"]
 
 
 def test_every_workload_has_a_disruption_budget(objects):
@@ -88,7 +93,7 @@ def _selected(policy: dict, labels: dict) -> bool:
     return all(labels.get(k) == v for k, v in policy["spec"]["podSelector"].get("matchLabels", {}).items())
 
 
-def test_network_policies_deny_by_default_and_let_only_the_gateway_reach_backends(objects):
+def test_network_policies_deny_by_default_and_let_only_the_door_and_peers_reach_backends(objects):
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     for workload in workloads(objects):
         labels = workload["spec"]["template"]["metadata"]["labels"]
@@ -101,8 +106,9 @@ def test_network_policies_deny_by_default_and_let_only_the_gateway_reach_backend
         allowed_pods = {
             peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in sources if "podSelector" in peer
         }
-        assert "maas-gateway" in allowed_pods, name
-        assert allowed_pods <= {"maas-gateway", "maas-trainer-worker", "maas-training-job", "maas-inference"}, name
+        assert {"maas-envoy", "maas-gateway"} <= allowed_pods, name
+        peers = {"maas-trainer-worker", "maas-training-job", "maas-inference"}
+        assert allowed_pods <= {"maas-envoy", "maas-gateway", *peers}, name
         # Every rule restricts its sources: no rule is open to all.
         for p in applying:
             for rule in p["spec"].get("ingress", []):
@@ -161,8 +167,33 @@ def test_gateway_serves_http_and_prod_terminates_tls_from_a_secret():
     prod = {(o["kind"], o["metadata"]["name"]): o for o in render("prod")}
     pod = prod[("Deployment", "maas-gateway")]["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
-    assert env["MAAS_TLS_CERT_FILE"].startswith("/etc/maas/tls/")
+    assert env["MAAS_HTTP_TLS_CERT_FILE"].startswith("/etc/maas/tls/")
     assert {"name": "tls", "secret": {"secretName": "maas-gateway-tls"}} in pod["volumes"]
+
+
+def test_prod_speaks_tls_at_the_door_and_mtls_from_envoy_to_every_service():
+    from maas.door import render_configmap
+
+    assert (K8S / "overlays" / "prod" / "envoy-config.yaml").read_text() == render_configmap(prod=True)
+    prod = render("prod")
+    configmap = next(o for o in prod if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "maas-envoy")
+    config = yaml.safe_load(configmap["data"]["envoy.yaml"])
+    (listener,) = config["static_resources"]["listeners"]
+    assert listener["filter_chains"][0]["transport_socket"]["name"] == "envoy.transport_sockets.tls"
+    for cluster in config["static_resources"]["clusters"]:
+        tls = cluster["transport_socket"]["typed_config"]["common_tls_context"]
+        assert tls["tls_certificates"] and tls["validation_context"]["trusted_ca"], cluster["name"]
+    envoy = next(o for o in workloads(prod) if o["metadata"]["name"] == "maas-envoy")
+    volumes = {
+        v["name"]: v["secret"]["secretName"] for v in envoy["spec"]["template"]["spec"]["volumes"] if "secret" in v
+    }
+    assert set(volumes.values()) == {"maas-door-tls", "maas-envoy-mtls"}
+    for workload in workloads(prod):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        if labels.get("maas.io/tier") != "backend" and workload["metadata"]["name"] != "maas-gateway":
+            continue
+        env = {e["name"]: e.get("value") for e in workload["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["MAAS_TLS_CLIENT_CA_FILE"] and env["MAAS_PEER_CA_FILE"], workload["metadata"]["name"]
 
 
 def test_trainer_workers_may_create_the_jobs_and_services_of_multi_worker_training(objects):
@@ -200,3 +231,23 @@ def test_trainer_workers_may_create_the_jobs_and_services_of_multi_worker_traini
     assert {"app.kubernetes.io/name": "maas-training-job"} in [
         f["podSelector"]["matchLabels"] for f in registry["spec"]["ingress"][0]["from"]
     ]
+
+
+def test_envoy_is_the_door_with_the_generated_configuration(objects):
+    """The ConfigMap in k8s/base is what maas/door.py generates (one source for `maas up` and
+    Kubernetes), and the official Envoy image mounts it."""
+    from maas.door import render_configmap
+
+    assert (K8S / "base" / "envoy-config.yaml").read_text() == render_configmap()
+    envoy = next(o for o in workloads(objects) if o["metadata"]["name"] == "maas-envoy")
+    container = envoy["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].startswith("envoyproxy/envoy:")
+    configmap = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "maas-envoy")
+    config = yaml.safe_load(configmap["data"]["envoy.yaml"])
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+    assert set(clusters) == {"gateway", "registry", "trainer", "inference"}
+    # Every inference pod is an endpoint (the headless Service), health-checked over gRPC.
+    inference = clusters["inference"]
+    address = inference["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+    assert address["socket_address"]["address"] == "maas-inference-headless"
+    assert inference["type"] == "STRICT_DNS" and "grpc_health_check" in inference["health_checks"][0]

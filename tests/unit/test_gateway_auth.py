@@ -3,10 +3,9 @@ import datetime as dt
 import pytest
 
 from maas.api.v1 import annotations_pb2 as api_pb
+from services.common.credentials import Principal, authorize, secret_from_metadata
 from services.common.errors import PermissionDenied, Unauthenticated
-from services.gateway.auth import authorize, secret_from_metadata
 from services.gateway.routes import build_routes
-from services.gateway.store import Principal
 
 Scope = api_pb.Scope
 

