@@ -370,6 +370,9 @@ def main() -> None:
                 "MAAS_PORT": str(port),
                 "MAAS_METRICS_PORT": str(metrics_port),
                 "MAAS_REGISTRY_ADDR": stack.address("registry"),
+                # Where the keys come from, and the identity it calls the registry with.
+                "MAAS_GATEWAY_ADDR": stack.service_address("gateway"),
+                "MAAS_SERVICE_SECRET": stack.service_secret,
                 "MAAS_DATA_DIR": str(workdir / name.split()[0].strip("()")),
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 **extra,
