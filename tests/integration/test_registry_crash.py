@@ -12,14 +12,20 @@ import pytest
 from maas.registry.v1 import registry_pb2 as pb
 from maas.registry.v1 import registry_pb2_grpc
 from maas.stack import free_port, wait_serving
-from tests.conftest import tenant_md
+from tests.conftest import SERVICE_SECRET, tenant_md
 
 pytestmark = pytest.mark.slow
 CHUNK = 1024 * 1024
 
 
 def start_registry(data_dir, port):
-    env = {**os.environ, "MAAS_DATA_DIR": str(data_dir), "MAAS_PORT": str(port), "MAAS_METRICS_PORT": "-1"}
+    env = {
+        **os.environ,
+        "MAAS_DATA_DIR": str(data_dir),
+        "MAAS_PORT": str(port),
+        "MAAS_METRICS_PORT": "-1",
+        "MAAS_SERVICE_SECRET": SERVICE_SECRET,  # tenant_md calls as the deployment's operator
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "services.registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
