@@ -33,11 +33,14 @@ def test_read_methods_come_from_the_contract():
     assert read_methods(TRAINER_SERVICE) == ["GetTrainingJob", "ListTrainingJobs", "GetTrainingUsage"]
 
 
+# The door retries reads for about 5 s; on a loaded two-core machine the restarted registry can take
+# longer to load its credentials and pass Envoy's health check.
+@pytest.mark.flaky(reruns=2)
 def test_a_read_outlives_a_registry_restart_on_the_same_port_and_a_write_is_not_retried(data_dir):
     with gateway_stack(data_dir) as stack:
         secret = stack.tenant("acme")
         stack.models.CreateModel(rpb.CreateModelRequest(model_id="kept"), metadata=bearer(secret))
-        # The same port and data; a fresh metrics port (the stopped server's is still bound).
+        # The same port and data (a fresh metrics port: the test needs only the gRPC one).
         settings = RegistrySettings(**{**dict(stack.registry.server.settings), "metrics_port": free_port()})
         built, go = threading.Event(), threading.Event()
 
