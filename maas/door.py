@@ -159,8 +159,10 @@ def _cluster(name: str, endpoints: list[str], config: DoorConfig) -> dict:
                 "grpc_health_check": {},
             }
         ],
-        # No panic routing to replicas known to be down: they fail every call sent to them.
-        "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
+        # No panic routing while any replica is healthy: the ones known to be down fail every call sent
+        # to them. With none healthy (one replica restarting), try them anyway: a connect failure is
+        # retried with backoff, where "no healthy upstream" would fail the call at once.
+        "common_lb_config": {"healthy_panic_threshold": {"value": 1.0}},
         # A replica whose connection fails is ejected at once; it returns after the ejection time.
         "outlier_detection": {
             "consecutive_gateway_failure": 2,
