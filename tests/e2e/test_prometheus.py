@@ -98,7 +98,8 @@ def test_shifted_inputs_fire_the_drift_alert(stack, journey, prometheus):
         assert len(version.reference_statistics.features) == 64
         for _ in range(60):  # 6,000 rows: the whole drift window
             client.predict("digits", test_x[:100] * 0.5 + 6)
-    deadline = time.monotonic() + 150
+    # The alert holds for 1 minute after the score crosses; a loaded CI machine adds scrape and evaluation lag.
+    deadline = time.monotonic() + 300
     firing: list = []
     while time.monotonic() < deadline and not firing:
         body = urllib.request.urlopen(f"{prometheus}/api/v1/alerts", timeout=5).read()
