@@ -98,12 +98,17 @@ def run_image_job(stack, key: str, archive: bytes, epochs: int) -> tuple[float, 
                 "target_model": "models/digit-images",
             }
         )
-        for _ in client.watch_training_job(job.name):
-            pass
-        elapsed = time.perf_counter() - started
-        job = client.get_training_job(job.name)
-        assert job.state == trainer_pb2.TrainingJob.State.STATE_SUCCEEDED, job.state_reason
-        return elapsed, job.evaluation["accuracy"]
+        return _finished(client, job.name, started)
+
+
+def _finished(client: MaasClient, name: str, started: float) -> tuple[float, float]:
+    """Follow job `name` to its end: seconds since `started` and its validation accuracy."""
+    for _ in client.watch_training_job(name):
+        pass
+    elapsed = time.perf_counter() - started
+    job = client.get_training_job(name)
+    assert job.state == trainer_pb2.TrainingJob.State.STATE_SUCCEEDED, job.state_reason
+    return elapsed, job.evaluation["accuracy"]
 
 
 def run_plain_images(archive: bytes, epochs: int, workdir: Path) -> tuple[float, float]:
@@ -139,12 +144,7 @@ def run_job(stack, key: str, csv: bytes, epochs: int) -> tuple[float, float]:
             epochs=epochs,
             learning_rate=0.002,
         )
-        for _ in client.watch_training_job(job.name):
-            pass
-        elapsed = time.perf_counter() - started
-        job = client.get_training_job(job.name)
-        assert job.state == trainer_pb2.TrainingJob.State.STATE_SUCCEEDED, job.state_reason
-        return elapsed, job.evaluation["accuracy"]
+        return _finished(client, job.name, started)
 
 
 def run_plain(csv: bytes, epochs: int, workdir: Path) -> tuple[float, float]:

@@ -28,11 +28,8 @@ def _object(value, where: str) -> dict:
     return dict(value)
 
 
-def _set_parameters(target, parameters, where: str) -> None:
-    if parameters is None:
-        return
-    if not isinstance(parameters, dict):
-        raise InvalidArgument(f"{where}: parameters must be an object")
+def _set_parameters(target, parameters: dict, where: str) -> None:
+    """`parameters` (an object `_object` has checked) into a protobuf parameter map."""
     for key, value in parameters.items():
         # bool before int: True is an int in Python.
         if isinstance(value, bool):
