@@ -117,7 +117,8 @@ def test_the_journey_in_the_console(page, stack, tmp_path):
 
     page.click("a[href='#/models']")
     page.click("a[href='#/models/digits']")
-    assert page.title() == "Models digits · MaaS"
+    # The title follows the route once the page has rendered (an effect, so wait for it).
+    page.wait_for_function("() => document.title === 'Models digits · MaaS'")
     page.click("button[data-version='1']")
     # Promotion asks first, saying what changes.
     assert "production will point at version 1" in page.inner_text(".confirm")
