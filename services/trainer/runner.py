@@ -395,10 +395,23 @@ def _train(
                 lineage=lineage,
                 description=f"trained by {job.name}",
                 # What served inputs are compared with for drift: the data the model learnt from.
-                reference_statistics=reference_statistics(x),
+                reference_statistics=reference_statistics(
+                    x, scores=reference_scores(model, x) if classes else None, output_name=output_name
+                ),
             ),
             request_id=job.name,
         )
+
+
+# The predicted classes' reference shares come from at most this many training rows, evenly spaced.
+REFERENCE_PREDICTION_ROWS = 10_000
+
+
+def reference_scores(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """The trained model's class scores on (a spread of) its training rows: what the share of
+    each predicted class looked like before serving."""
+    rows = x[:: max(1, len(x) // REFERENCE_PREDICTION_ROWS)]
+    return np.asarray(model.predict(rows, batch_size=1024, verbose=0))
 
 
 def training_callbacks(
