@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -14,7 +15,6 @@ import structlog
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from services.common.db import store_outage
 from services.common.errors import DomainError, InvalidArgument, UpstreamError
 from services.common.metadata import REQUEST_ID_KEY, new_request_id
 from services.common.metrics import GrpcServerMetrics
@@ -100,7 +100,7 @@ class _CallRecord:
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
         """Turn an exception into a status and abort the call with it (raises)."""
         self.refund()
-        outage = store_outage(error)
+        outage = _store_outage(error)
         if outage is not None:
             log.warning("database unreachable", error=type(error).__name__)
             error = outage
@@ -288,3 +288,13 @@ def _aborted_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
         if candidate.value[0] == code:
             return candidate
     return grpc.StatusCode.UNKNOWN
+
+
+def _store_outage(error: BaseException) -> DomainError | None:
+    # Only a service with a database has SQLAlchemy loaded; inference has none and should not
+    # import it (a quarter of a second at start-up) just to learn that no error of its is an outage.
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from services.common.db import store_outage
+
+    return store_outage(error)
