@@ -65,6 +65,9 @@ class GrpcServer:
     reflection_pool: descriptor_pool.DescriptorPool | None = None
     # Authenticates, limits and meters every call to the service's own methods (`services.common.gate`).
     gate: object | None = None
+    # Set when the drain begins: handlers of endless streams (watches) end on it, so that a drain
+    # does not wait the whole grace for them; their clients reconnect to another replica.
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.health = health.aio.HealthServicer()
@@ -164,6 +167,7 @@ class GrpcServer:
         if self._server is None or self._stopped.is_set():
             return
         await self.health.enter_graceful_shutdown()
+        self.draining.set()
         for companion in self.companions:
             await companion.stop()
         grace = self.settings.grace_seconds if grace is None else grace

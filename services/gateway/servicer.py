@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 
 import grpc
@@ -36,8 +35,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         leases: LeaseBook,
         services: ServiceVerifier,
         report_wait: float = 0.0,
+        draining: asyncio.Event | None = None,
     ) -> None:
         self.report_wait = report_wait
+        self._draining = draining or asyncio.Event()
         self.store = store
         self.auth = authenticator
         self.backend = backend
@@ -146,8 +147,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             if snapshot != sent:
                 yield snapshot
                 sent = snapshot
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), CREDENTIALS_POLL_SECONDS)
+            if self._draining.is_set():
+                return  # the watcher reconnects, to another replica or to this one restarted
+            waits = [asyncio.ensure_future(changed.wait()), asyncio.ensure_future(self._draining.wait())]
+            try:
+                await asyncio.wait(waits, timeout=CREDENTIALS_POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
 
     async def LookupCredential(self, request, context):
         self._service(context, "LookupCredential")
