@@ -38,10 +38,12 @@ tracer: Tracer | None = None
 _provider: Any = None
 # The span a process runs under from start to end (a job process's), ended by `shutdown_tracing`.
 _process_span: Span | None = None
+_process_token: object = None
 
 
-def configure_tracing(service: str, environ: Mapping[str, str] = os.environ) -> bool:
-    """Turn tracing on if the environment asks for an exporter; True when it did."""
+def configure_tracing(service: str) -> bool:
+    """Turn tracing on if the environment (`OTEL_*`) asks for an exporter; True when it did."""
+    environ = os.environ
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     names = [n.strip().lower() for n in environ.get("OTEL_TRACES_EXPORTER", "none").split(",")]
@@ -104,10 +106,11 @@ def uninstall() -> None:
 
 def shutdown_tracing() -> None:
     """End the process's span, flush and stop the exporters (at the end of a process)."""
-    global _process_span
+    global _process_span, _process_token
     if _process_span is not None:
         _process_span.end()
-        _process_span = None
+        otel_context.detach(_process_token)  # type: ignore[arg-type]
+        _process_span = _process_token = None
     if _provider is not None:
         _provider.shutdown()
 
@@ -116,12 +119,12 @@ def continue_in_process(traceparent_value: str | None, name: str, **attributes: 
     """Run the rest of this process as a span of the trace a `traceparent` names (a job process
     continuing the trace of the call that created its job; a new trace when there is none), until
     `shutdown_tracing()`. Nothing while tracing is off."""
-    global _process_span
+    global _process_span, _process_token
     if tracer is None:
         return
     parent = _PROPAGATOR.extract({TRACEPARENT_KEY: traceparent_value}) if traceparent_value else None
     _process_span = tracer.start_span(name, context=parent, attributes=attributes)
-    otel_context.attach(trace.set_span_in_context(_process_span, parent))
+    _process_token = otel_context.attach(trace.set_span_in_context(_process_span, parent))
 
 
 # Server side: one span per call, its parent the caller's `traceparent` (a new trace when none).
@@ -148,12 +151,6 @@ def end_server_span(span: Span, token: object, code: grpc.StatusCode, server_fau
         span.set_status(Status(StatusCode.ERROR, code.name))
     span.end()
     otel_context.detach(token)  # type: ignore[arg-type]
-
-
-def set_attribute(key: str, value: str | int | float | bool) -> None:
-    """An attribute on the current span (the call's tenant, a model's name), never payload data."""
-    if tracer is not None:
-        trace.get_current_span().set_attribute(key, value)
 
 
 # Inner spans.
