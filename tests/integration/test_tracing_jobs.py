@@ -68,6 +68,10 @@ def test_a_training_job_continues_the_trace_of_its_creation_into_the_registry(sp
                 time.sleep(0.2)
                 job = trainer.stub.GetTrainingJob(pb.GetTrainingJobRequest(name=job.name), metadata=MD)
             assert job.state == pb.TrainingJob.STATE_SUCCEEDED, job.state_reason
+            # The job's process ends a moment after its job did (its last line, its spans flushed).
+            log_path = data_dir / f"trainer-{trainer.port}.log"
+            while "job process ended" not in log_path.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
         finally:
             trainer.stop()
     # The job process's registry calls are spans of the creating call's trace.
@@ -75,7 +79,7 @@ def test_a_training_job_continues_the_trace_of_its_creation_into_the_registry(sp
     expected = {f"{REGISTRY}/{m}" for m in ("GetDataset", "DownloadArtifact", "UploadArtifact", "CreateModelVersion")}
     assert expected <= traced, traced
     # The trainer's and the job's own spans and log lines, in the trainer's log.
-    log = (data_dir / f"trainer-{trainer.port}.log").read_text()
+    log = log_path.read_text()
     lines = [json.loads(line) for line in log.splitlines() if line.startswith('{"')]
     succeeded = next(line for line in lines if line.get("event") == "job succeeded")
     assert succeeded["trace_id"] == TRACE_ID
