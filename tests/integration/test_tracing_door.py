@@ -1,0 +1,58 @@
+"""A client's `traceparent` through the public door (Envoy, or the gateway's fallback proxy with
+`MAAS_TEST_DOOR=python`) reaches the registry's span: the door forwards the header, and the
+gateway's proxy, when it is the door, continues the trace with a span of its own."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from maas.registry.v1 import registry_pb2 as rpb
+from services.common import tracing
+from tests.integration.gateway_stack import bearer, gateway_stack
+
+pytestmark = pytest.mark.slow
+TRACE_ID = "7d3a0c9e1b2f4a6d8e0c2b4a6f8e0d1c"
+CLIENT_SPAN = "2a4c6e8f0b1d3f5a"
+GET_DATASET = "maas.registry.v1.RegistryService/GetDataset"
+
+
+@pytest.fixture
+def spans():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.install(provider)  # before the stack builds its channels
+    yield exporter
+    tracing.uninstall()
+
+
+def test_the_clients_trace_crosses_the_door_into_the_registry(spans, tmp_path):
+    with gateway_stack(tmp_path / "maas") as stack:
+        key = stack.tenant("acme")
+        stack.upload_dataset(key, b"x,label\n1,0\n2,1\n", dataset_id="d")
+        spans.clear()
+        metadata = (*bearer(key), ("traceparent", f"00-{TRACE_ID}-{CLIENT_SPAN}-01"))
+        assert stack.models.GetDataset(rpb.GetDatasetRequest(name="datasets/d"), metadata=metadata).name
+        proxied = stack.door == stack.gateway.address
+        deadline = time.monotonic() + 5
+        while len(_get_dataset(spans)) < 1 + proxied and time.monotonic() < deadline:
+            time.sleep(0.01)
+    found = _get_dataset(spans)
+    assert {format(s.context.trace_id, "032x") for s in found} == {TRACE_ID}
+    # The registry's span: a child of the client's (through Envoy) or of the gateway proxy's span.
+    registry = next(s for s in found if s.attributes.get("maas.tenant") == "acme" and s.parent is not None)
+    if proxied:
+        gateway = next(s for s in found if s is not registry)
+        assert format(gateway.parent.span_id, "016x") == CLIENT_SPAN
+        assert registry.parent.span_id == gateway.context.span_id
+    else:
+        assert format(registry.parent.span_id, "016x") == CLIENT_SPAN
+
+
+def _get_dataset(exporter: InMemorySpanExporter) -> list:
+    return [s for s in exporter.get_finished_spans() if s.name == GET_DATASET]
