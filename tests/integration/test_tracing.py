@@ -11,19 +11,16 @@ import time
 import grpc
 import numpy as np
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2_grpc
-from services.common import tracing
 from services.common.logging import configure_logging
 from services.inference.config import InferenceSettings
 from services.inference.server import build_server as build_inference
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
-from tests.conftest import running, service_settings, tenant_md
+from tests.conftest import collected_spans, running, service_settings, tenant_md
 from tests.integration.test_inference_service import FEATURES, infer_request, register, set_production, tiny_model
 
 pytestmark = pytest.mark.slow
@@ -37,15 +34,14 @@ REGISTRY = "maas.registry.v1.RegistryService"
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory):
     """Registry and inference with tracing on (an in-memory exporter), JSON logs into a buffer."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)  # before the servers build their channels
     logs = io.StringIO()
     configure_logging("test", level="info", fmt="json", cache=False, stream=logs)
     data_dir = tmp_path_factory.mktemp("tracing")
     try:
-        with running(build_registry, service_settings(RegistrySettings, data_dir)) as registry_server:
+        with (
+            collected_spans() as exporter,
+            running(build_registry, service_settings(RegistrySettings, data_dir)) as registry_server,
+        ):
             settings = service_settings(
                 InferenceSettings, data_dir, registry_addr=registry_server.address, max_queue_delay_ms=1.0
             )
@@ -60,7 +56,6 @@ def traced(tmp_path_factory):
                 exporter.clear()
                 yield exporter, logs, grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
     finally:
-        tracing.uninstall()
         configure_logging("test", level="info", fmt="console", cache=False)
 
 

@@ -9,12 +9,9 @@ import time
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from maas.registry.v1 import registry_pb2 as rpb
-from services.common import tracing
 from tests.integration.gateway_stack import bearer, gateway_stack
 
 pytestmark = pytest.mark.slow
@@ -22,16 +19,6 @@ TRACE_ID = "7d3a0c9e1b2f4a6d8e0c2b4a6f8e0d1c"
 REST_TRACE_ID = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
 CLIENT_SPAN = "2a4c6e8f0b1d3f5a"
 GET_DATASET = "maas.registry.v1.RegistryService/GetDataset"
-
-
-@pytest.fixture
-def spans():
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)  # before the stack builds its channels
-    yield exporter
-    tracing.uninstall()
 
 
 def test_the_clients_trace_crosses_the_door_into_the_registry(spans, tmp_path):

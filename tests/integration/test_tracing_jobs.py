@@ -11,14 +11,10 @@ import time
 
 import grpc
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from maas.demo import digits_csv
 from maas.registry.v1 import registry_pb2_grpc
 from maas.trainer.v1 import trainer_pb2 as pb
-from services.common import tracing
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
 from tests.conftest import running, service_settings, tenant_md
@@ -30,16 +26,6 @@ MD = tenant_md("acme")
 TRACE_ID = "5c1e8d0a9b7f4e3c8a2d6f1b0e9c7a35"
 TRACEPARENT = f"00-{TRACE_ID}-1f2e3d4c5b6a7988-01"
 REGISTRY = "maas.registry.v1.RegistryService"
-
-
-@pytest.fixture
-def spans():
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    yield exporter
-    tracing.uninstall()
 
 
 def test_a_training_job_continues_the_trace_of_its_creation_into_the_registry(spans, tmp_path):
