@@ -13,14 +13,9 @@ import numpy as np
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from maas.inference.v2 import grpc_service_pb2_grpc
-from maas.registry.v1 import registry_pb2_grpc
 from services.common.logging import configure_logging
-from services.inference.config import InferenceSettings
-from services.inference.server import build_server as build_inference
-from services.registry.config import RegistrySettings
-from services.registry.server import build_server as build_registry
-from tests.conftest import collected_spans, running, service_settings, tenant_md
+from tests.conftest import collected_spans, tenant_md
+from tests.integration.serving import registry_and_inference
 from tests.integration.test_inference_service import FEATURES, infer_request, register, set_production, tiny_model
 
 pytestmark = pytest.mark.slow
@@ -36,25 +31,12 @@ def traced(tmp_path_factory):
     """Registry and inference with tracing on (an in-memory exporter), JSON logs into a buffer."""
     logs = io.StringIO()
     configure_logging("test", level="info", fmt="json", cache=False, stream=logs)
-    data_dir = tmp_path_factory.mktemp("tracing")
     try:
-        with (
-            collected_spans() as exporter,
-            running(build_registry, service_settings(RegistrySettings, data_dir)) as registry_server,
-        ):
-            settings = service_settings(
-                InferenceSettings, data_dir, registry_addr=registry_server.address, max_queue_delay_ms=1.0
-            )
-            with (
-                running(build_inference, settings) as inference_server,
-                grpc.insecure_channel(registry_server.address) as registry_channel,
-                grpc.insecure_channel(inference_server.address) as channel,
-            ):
-                registry = registry_pb2_grpc.RegistryServiceStub(registry_channel)
-                register(registry, tiny_model(1), tmp_path_factory.mktemp("export"))
-                set_production(registry, 1)
-                exporter.clear()
-                yield exporter, logs, grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        with collected_spans() as exporter, registry_and_inference(tmp_path_factory.mktemp("tracing")) as servers:
+            register(servers["registry"], tiny_model(1), tmp_path_factory.mktemp("export"))
+            set_production(servers["registry"], 1)
+            exporter.clear()
+            yield exporter, logs, servers["oip"]
     finally:
         configure_logging("test", level="info", fmt="console", cache=False)
 
