@@ -43,13 +43,15 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self.backend = backend
         self.leases = leases
         self.services = services
-        # Woken by this gateway's own changes to keys, tenants and plans, so watchers hear of them
-        # at once (others' changes, from other gateway replicas, within a poll).
-        self._changed = asyncio.Condition()
+        # Set (then replaced) on this gateway's own changes to keys, tenants and plans, so watchers
+        # hear of them at once (others' changes, from other gateway replicas, within a poll). An
+        # Event, not a Condition: a watch cancelled while it waits (the server draining on SIGTERM)
+        # then holds no lock to give back.
+        self._changed = asyncio.Event()
 
     async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     def _service(self, context: grpc.aio.ServicerContext, method: str) -> str:
         """Internal methods answer the platform's services only (token or mTLS certificate)."""
@@ -139,13 +141,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self._service(context, "WatchCredentials")
         sent = None
         while True:
+            changed = self._changed  # taken before the read: a change during it wakes the wait at once
             snapshot = await asyncio.to_thread(self.store.credential_snapshot)
             if snapshot != sent:
                 yield snapshot
                 sent = snapshot
-            async with self._changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), CREDENTIALS_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), CREDENTIALS_POLL_SECONDS)
 
     async def LookupCredential(self, request, context):
         self._service(context, "LookupCredential")

@@ -3,8 +3,6 @@ granted is on disk, so after its restart the plan's daily limit still holds exac
 does not go backwards), and while a long training job runs (the job trains on)."""
 
 import signal
-import subprocess
-import sys
 import time
 
 import grpc
@@ -17,7 +15,7 @@ from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.stack import free_port, wait_serving
 from maas.trainer.v1 import trainer_pb2 as tpb
-from tests.e2e.conftest import tenant_with_digits
+from tests.e2e.conftest import gateway_down, tenant_with_digits
 from tests.e2e.test_failover import start
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -120,10 +118,7 @@ def test_a_job_trains_to_the_end_while_the_gateway_is_down(stack, journey):
             time.sleep(0.2)
         assert state == Job.State.STATE_RUNNING, Job.State.Name(state)
 
-        gateway = stack.processes["gateway"]
-        gateway.send_signal(signal.SIGKILL)
-        gateway.wait(10)
-        try:
+        with gateway_down(stack):
             admin = MaasClient(stack.address("gateway"), stack.admin_key)
             with admin, pytest.raises(MaasError) as refused:
                 admin.get_usage(journey.tenant)
@@ -135,18 +130,7 @@ def test_a_job_trains_to_the_end_while_the_gateway_is_down(stack, journey):
                 time.sleep(0.5)
             assert current.state == Job.State.STATE_SUCCEEDED, (Job.State.Name(current.state), current.state_reason)
             assert len(set(progress)) > 1, progress  # it moved on while the gateway was away
-        finally:
-            log = (stack.log_dir / "gateway.log").open("ab")
-            stack.processes["gateway"] = subprocess.Popen(
-                [sys.executable, "-m", "services.gateway"],
-                env=stack._environment("gateway"),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            log.close()
         restarted = time.monotonic()
-        assert wait_serving(stack.service_address("gateway"), 60)
         with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
             while True:
                 try:
