@@ -22,6 +22,7 @@ from services.common.metrics import GrpcServerMetrics, serve_metrics
 from services.common.reflection import STANDARD_SERVICES, reflection_pool
 from services.common.settings import ServiceSettings
 from services.common.tls import server_credentials
+from services.common.tracing import configure_tracing, shutdown_tracing
 
 log = structlog.get_logger("maas.server")
 
@@ -208,11 +209,15 @@ def run_service(
     build: Callable[[ServiceSettings], Awaitable[GrpcServer]],
     on_started: Callable[[], object] | None = None,
 ) -> None:
-    """Entry point of a service process: logging, build, serve until SIGTERM, drain."""
+    """Entry point of a service process: logging, tracing (`OTEL_*`), build, serve until SIGTERM, drain."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    configure_tracing(f"maas-{settings.service_name}")
 
     async def serve() -> None:
         server = await build(settings)
         await server.run_until_signalled(on_started)
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    finally:
+        shutdown_tracing()  # the last spans out to the collector
