@@ -1,6 +1,6 @@
-"""The gateway killed with SIGKILL while an inference replica meters a tenant's plan: the quota it
-had granted is on disk, so after its restart the plan's daily limit still holds exactly (no call
-past it is admitted) and the tenant's usage does not go backwards."""
+"""The gateway killed with SIGKILL: while an inference replica meters a tenant's plan (the quota it
+granted is on disk, so after its restart the plan's daily limit still holds exactly and the usage
+does not go backwards), and while a long training job runs (the job trains on)."""
 
 import signal
 import time
@@ -9,15 +9,19 @@ import grpc
 import numpy as np
 import pytest
 
-from maas.client import MaasClient
+from maas.client import MaasClient, MaasError
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
+from maas.registry.v1 import registry_pb2 as rpb
 from maas.stack import free_port, wait_serving
-from tests.e2e.conftest import tenant_with_digits
+from maas.trainer.v1 import trainer_pb2 as tpb
+from tests.e2e.conftest import gateway_down, tenant_with_digits
 from tests.e2e.test_failover import start
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 LIMIT = 20
+Job = tpb.TrainingJob
+Version = rpb.ModelVersion
 
 
 def test_gateway_sigkill_keeps_the_daily_quota_exact(stack, journey):
@@ -96,3 +100,46 @@ def test_gateway_sigkill_keeps_the_daily_quota_exact(stack, journey):
             if process.poll() is None:
                 process.terminate()
                 process.wait(20)
+
+
+def test_a_job_trains_to_the_end_while_the_gateway_is_down(stack, journey):
+    """The gateway owns tenants, keys and plans, not jobs: with it killed mid-job, the job trains
+    on and registers its one version, its caller keeps following it through the door (the trainer
+    checks the key from its last credentials), and the admin API answers UNAVAILABLE until the
+    gateway is back."""
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        dataset = client.get_dataset("digits").name
+        job = client.create_training_job(
+            dataset=dataset, label_column="label", target_model="digits-outage", epochs=60, batch_size=16
+        )
+        deadline = time.monotonic() + 120
+        while (state := client.get_training_job(job.name).state) == Job.State.STATE_QUEUED:
+            assert time.monotonic() < deadline, "the job did not start"
+            time.sleep(0.2)
+        assert state == Job.State.STATE_RUNNING, Job.State.Name(state)
+
+        with gateway_down(stack):
+            admin = MaasClient(stack.address("gateway"), stack.admin_key)
+            with admin, pytest.raises(MaasError) as refused:
+                admin.get_usage(journey.tenant)
+            assert refused.value.code == grpc.StatusCode.UNAVAILABLE
+            assert "cannot be reached" in refused.value.message  # the door's words, not Envoy's internals
+            progress = []
+            while (current := client.get_training_job(job.name)).state == Job.State.STATE_RUNNING:
+                progress.append(current.epoch)
+                assert time.monotonic() < deadline + 300, "the job did not end"
+                time.sleep(0.5)
+            assert current.state == Job.State.STATE_SUCCEEDED, (Job.State.Name(current.state), current.state_reason)
+            assert len(set(progress)) > 1, progress  # it moved on while the gateway was away
+        restarted = time.monotonic()
+        with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+            while True:
+                try:
+                    admin.get_usage(journey.tenant)
+                    break
+                except MaasError as error:
+                    assert error.code == grpc.StatusCode.UNAVAILABLE and time.monotonic() < restarted + 30
+                    time.sleep(0.2)
+        print(f"admin API back {time.monotonic() - restarted:.1f} s after the restarted gateway served")
+        versions = client.list_model_versions("digits-outage")
+        assert [(v.version, v.state) for v in versions] == [(1, Version.State.STATE_READY)]
