@@ -471,7 +471,7 @@ class Column(_message.Message):
     def __init__(self, name: _Optional[str] = ..., datatype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Dataset(_message.Message):
-    __slots__ = ("name", "dataset_id", "version", "format", "columns", "row_count", "sha256", "size_bytes", "artifact", "description", "labels", "create_time", "kind", "classes", "image_stats", "text_stats", "samples", "invalid_count", "invalid_examples", "text_column", "label_column")
+    __slots__ = ("name", "dataset_id", "version", "format", "columns", "row_count", "sha256", "size_bytes", "artifact", "description", "labels", "create_time", "kind", "classes", "image_stats", "text_stats", "samples", "invalid_count", "invalid_examples", "text_column", "label_column", "unchanged")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -500,6 +500,7 @@ class Dataset(_message.Message):
     INVALID_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     TEXT_COLUMN_FIELD_NUMBER: _ClassVar[int]
     LABEL_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     name: str
     dataset_id: str
     version: int
@@ -521,7 +522,8 @@ class Dataset(_message.Message):
     invalid_examples: _containers.RepeatedCompositeFieldContainer[InvalidExample]
     text_column: str
     label_column: str
-    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., row_count: _Optional[int] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., artifact: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[DatasetKind, str]] = ..., classes: _Optional[_Iterable[_Union[ClassCount, _Mapping]]] = ..., image_stats: _Optional[_Union[ImageStats, _Mapping]] = ..., text_stats: _Optional[_Union[TextStats, _Mapping]] = ..., samples: _Optional[_Iterable[_Union[DatasetSample, _Mapping]]] = ..., invalid_count: _Optional[int] = ..., invalid_examples: _Optional[_Iterable[_Union[InvalidExample, _Mapping]]] = ..., text_column: _Optional[str] = ..., label_column: _Optional[str] = ...) -> None: ...
+    unchanged: bool
+    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., row_count: _Optional[int] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., artifact: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[DatasetKind, str]] = ..., classes: _Optional[_Iterable[_Union[ClassCount, _Mapping]]] = ..., image_stats: _Optional[_Union[ImageStats, _Mapping]] = ..., text_stats: _Optional[_Union[TextStats, _Mapping]] = ..., samples: _Optional[_Iterable[_Union[DatasetSample, _Mapping]]] = ..., invalid_count: _Optional[int] = ..., invalid_examples: _Optional[_Iterable[_Union[InvalidExample, _Mapping]]] = ..., text_column: _Optional[str] = ..., label_column: _Optional[str] = ..., unchanged: bool = ...) -> None: ...
 
 class Artifact(_message.Message):
     __slots__ = ("name", "sha256", "size_bytes", "create_time")

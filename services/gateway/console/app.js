@@ -297,7 +297,9 @@ function Datasets() {
         <div><button type="submit" disabled=${!file || progress !== null}>Upload</button></div>
         ${progress !== null && html`<div class="progress" aria-label="upload progress"><div style=${`width:${Math.round(progress * 100)}%`}></div></div>`}
       </form>
-      ${uploaded && html`<div id="uploaded"><p class="ok">Uploaded <code>${uploaded.name}</code>: ${uploaded.rowCount} rows.</p>
+      ${uploaded && html`<div id="uploaded">${uploaded.unchanged
+        ? html`<p class="muted" id="unchanged">Unchanged: this file is already <code>${uploaded.name}</code> (same sha256), so no new version was made.</p>`
+        : html`<p class="ok">Uploaded <code>${uploaded.name}</code>: ${uploaded.rowCount} rows.</p>`}
         <${DatasetProfile} dataset=${uploaded} /></div>`}
     </section>
     <section class="card"><h2>Your datasets</h2><${ErrorBox} error=${listError} />
