@@ -1,13 +1,17 @@
 """Image and text classifier jobs on a real trainer process beside an in-process registry (as in
 test_trainer_jobs): killed mid-training they resume from their checkpoints and register one
 version, with each epoch logged once; a template on the wrong kind of dataset fails naming the
-template to use."""
+template to use; images that decode to more than the job's memory limit train, streamed."""
 
+import io
 import os
 import signal
+import zipfile
 
 import grpc
+import numpy as np
 import pytest
+from PIL import Image
 
 from maas.demo import digits_png_zip, topic_texts
 from maas.registry.v1 import registry_pb2 as rpb
@@ -107,3 +111,48 @@ def test_a_killed_classifier_job_resumes_from_its_checkpoint(trainer, template, 
     listed = registry.ListModelVersions(rpb.ListModelVersionsRequest(parent=f"models/{dataset}"), metadata=MD)
     assert [v.version for v in listed.model_versions] == [1]
     assert len(listed.model_versions[0].classification_report.class_names) in (3, 4)
+
+
+def big_grey_pngs(count: int, side: int) -> bytes:
+    """A zip of `count` grey PNGs of side x side in two class folders (dark and light rows): a
+    few KiB each as PNG, side * side bytes each decoded."""
+    ramp = np.tile(np.linspace(0, 90, side, dtype=np.uint8), (side, 1))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for i in range(count):
+            label = i % 2
+            pixels = ramp + np.uint8(150 * label + i % 7)
+            png = io.BytesIO()
+            Image.fromarray(pixels, mode="L").save(png, format="PNG")
+            archive.writestr(f"pictures/{'light' if label else 'dark'}/{i:05d}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+def test_an_image_dataset_larger_than_the_job_memory_limit_trains_streaming(tmp_path):
+    # The job process is killed above LIMIT (resident memory, MAAS_JOB_MEMORY_LIMIT_BYTES); the
+    # images decode to 1.5 times that, so a job that held them decoded would never finish.
+    limit, count, side = 1536 << 20, 1152, 2048
+    assert count * side * side >= 1.5 * limit
+    data_dir = tmp_path / "maas"
+    with (
+        running(build_registry, service_settings(RegistrySettings, data_dir)) as registry,
+        grpc.insecure_channel(registry.address) as channel,
+    ):
+        stub = registry_pb2_grpc.RegistryServiceStub(channel)
+        upload(stub, "big", big_grey_pngs(count, side), format=rpb.DatasetFormat.DATASET_FORMAT_ARCHIVE)
+        process = Trainer(data_dir, registry.address, MAAS_JOB_MEMORY_LIMIT_BYTES=str(limit))
+        try:
+            spec = pb.TrainingJobSpec(
+                dataset=pb.DatasetInput(dataset="datasets/big"),
+                template=pb.TemplateModel(name="image_classifier"),
+                hyperparameters=pb.Hyperparameters(epochs=1, batch_size=32, learning_rate=0.003),
+                target_model="models/big",
+            )
+            spec.template.parameters.update({"filters": [8], "augmentation": False, "image_size": 16})
+            name = create(process, spec)
+            job = wait_for(process, name, lambda j: j.state in (State.STATE_SUCCEEDED, State.STATE_FAILED), 300)
+            assert job.state == State.STATE_SUCCEEDED, job.state_reason
+            assert job.attempt == 1, "the job was killed over its memory limit at least once"
+            assert job.evaluation["accuracy"] > 0.9
+        finally:
+            process.stop()
