@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 # The line's prefix, which bench.training looks for.
 PREFIX = "time by phase: "
+# The line a job logs before it with the most resident memory its process used.
+PEAK_MEMORY = "peak resident memory of the job process: "
 
 
 class Phases:

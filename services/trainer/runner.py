@@ -16,6 +16,7 @@ import io
 import json
 import math
 import os
+import resource
 import sys
 import tarfile
 import tempfile
@@ -46,7 +47,7 @@ from services.trainer import multiworker
 from services.trainer.cluster import Task, die_with_worker, task_from_environment
 from services.trainer.config import WAIT_FOR_JOB, TrainerSettings
 from services.trainer.failures import JobFailure
-from services.trainer.phases import Phases
+from services.trainer.phases import PEAK_MEMORY, Phases
 from services.trainer.spec import CLASSIFIER_TEMPLATES, template_parameters
 from services.trainer.store import JobStore, LeaseLost
 from services.trainer.templates import OPTIMIZERS, build_model, is_classification
@@ -248,6 +249,7 @@ def run(job_id: str, settings: TrainerSettings) -> None:
 
     try:
         version = _train(store, job, client, settings, task, phases)
+        log_event(store, job_id, f"{PEAK_MEMORY}{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10} MiB")
         log_event(store, job_id, phases.summary())
         if store.finish(
             job_id,
