@@ -5,6 +5,7 @@ missing or `MAAS_DOOR=python`)."""
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import socket
@@ -31,8 +32,33 @@ DEFAULT_PORTS = {
 }
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port that is free now, chosen below the kernel's ephemeral range.
+
+    A port the kernel hands out for port 0 comes from the ephemeral range, which outgoing connections
+    draw from too: between this call and the server's bind, a client socket could take it. Ports below
+    the range are only ever taken by explicit binds, so picking one at random (and checking it binds)
+    leaves only the race with another explicit chooser, which the random pick makes unlikely.
+    """
+    low, _ = _ephemeral_range()
+    floor = 20000 if low > 21000 else 1024
+    for _ in range(200):
+        port = random.randrange(floor, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a crowded range: fall back to the kernel's choice
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 

@@ -15,4 +15,5 @@ lint_protos
 PYRIGHT_PYTHON_CACHE_DIR=.ci/tools/pyright-cache .venv/bin/pyright
 # The documentation site, warnings as errors (a broken link or a docstring reference fails).
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir build/site
-exec .venv/bin/pytest "$@"
+# The slowest tests, listed at the end of every run: where to look when the suite grows.
+exec .venv/bin/pytest --durations=20 "$@"

@@ -75,6 +75,32 @@ def tenant_md(tenant: str) -> tuple[tuple[str, str], ...]:
     return (("x-maas-tenant", tenant), (SERVICE_KEY, service_token(SERVICE_SECRET, "operator")))
 
 
+@contextmanager
+def collected_spans():
+    """Tracing on for this process's servers, spans kept in memory (an `InMemorySpanExporter`);
+    enter it before servers start, since they build their channels with tracing as it is then."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.common import tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.install(provider)
+    try:
+        yield exporter
+    finally:
+        tracing.uninstall()
+
+
+@pytest.fixture
+def spans():
+    with collected_spans() as exporter:
+        yield exporter
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "maas"

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import time
 import uuid
 import zipfile
@@ -166,6 +167,19 @@ def _guess_format(data: bytes | Path) -> str:
     return "csv"
 
 
+def _trace_metadata() -> tuple[tuple[str, str], ...]:
+    """The caller's W3C trace context (`traceparent`, `tracestate`) while the caller traces with
+    OpenTelemetry, so the platform's spans join its trace. The SDK does not depend on OpenTelemetry:
+    it only looks whether the caller has loaded it."""
+    if "opentelemetry.trace" not in sys.modules:
+        return ()
+    from opentelemetry import propagate  # the caller's own installation
+
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return tuple((key, value) for key, value in carrier.items() if key in ("traceparent", "tracestate"))
+
+
 class MaasClient:
     """Talks to the gateway with an API key. Use as a context manager or call `close()`.
 
@@ -204,7 +218,7 @@ class MaasClient:
         self._channel.close()
 
     def _kw(self, timeout: float | None = None) -> dict:
-        return {"metadata": self._metadata, "timeout": timeout or self._timeout}
+        return {"metadata": (*self._metadata, *_trace_metadata()), "timeout": timeout or self._timeout}
 
     def _call(self, service: str, method: str, request, timeout: float | None = None):
         """One unary (or client-streaming) call; failures become `MaasError`."""
@@ -430,7 +444,8 @@ class MaasClient:
         resumes = 0
         while True:
             request = trainer_pb2.WatchTrainingJobRequest(name=name, after_sequence=after_sequence)
-            stream = self.trainer.WatchTrainingJob(request, metadata=self._metadata, timeout=timeout)
+            metadata = (*self._metadata, *_trace_metadata())
+            stream = self.trainer.WatchTrainingJob(request, metadata=metadata, timeout=timeout)
             try:
                 for event in stream:
                     after_sequence, resumes = event.sequence, 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from services.common.errors import Unavailable, unavailable
@@ -55,6 +53,11 @@ def migrate(engine: Engine, service: str, versions_dir: Path) -> None:
     Each service keeps its revisions in its own folder and its own version table, so
     services can share one database server without touching each other's tables.
     """
+    # Imported here: every server loads this module (the error interceptor maps database outages),
+    # but only the services that own tables migrate, and inference should not pay for Alembic.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_ALEMBIC_ENV))
     config.set_main_option("version_locations", str(versions_dir))

@@ -25,6 +25,12 @@ from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY, tenant_var
 from services.common.metering import UsageLedger
 from services.common.settings import ServiceSettings
 
+_GATEWAY_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
 
 class CallGate:
     def __init__(
@@ -35,7 +41,9 @@ class CallGate:
     ) -> None:
         self.identity = settings.service_name
         self._token = service_token(settings.service_secret, self.identity) if settings.service_secret else ""
-        self._channel = settings.peer_channel(settings.gateway_addr, [])
+        # Reconnect within a second of the gateway coming back (gRPC's default backoff grows to
+        # two minutes), so that leases and credentials resume as soon as it answers.
+        self._channel = settings.peer_channel(settings.gateway_addr, _GATEWAY_CHANNEL_OPTIONS)
         identity = self.service_metadata()
         admin = admin_pb2_grpc.AdminServiceStub(self._channel)
 

@@ -1,10 +1,11 @@
-"""The one server interceptor: request context, canonical log line, gRPC metrics, error mapping."""
+"""The one server interceptor: request context, trace span, canonical log line, gRPC metrics, error mapping."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import inspect
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -14,7 +15,7 @@ import structlog
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from services.common.db import store_outage
+from services.common import tracing
 from services.common.errors import DomainError, InvalidArgument, UpstreamError
 from services.common.metadata import REQUEST_ID_KEY, new_request_id
 from services.common.metrics import GrpcServerMetrics
@@ -47,6 +48,8 @@ class _MethodRecord:
         self.service, self.method = _split_method(full_method)
         self.name = f"{self.service}/{self.method}"
         self.log_ok = log_ok and self.service not in _QUIET_SERVICES
+        # Probes and reflection get no span either: a trace per health check is noise.
+        self.traced = self.service not in _QUIET_SERVICES
         self.started = metrics.started.labels(kind, self.service, self.method)
         self.admitted = metrics.admitted.labels(kind, self.service, self.method)
         self.seconds = metrics.handling_seconds.labels(kind, self.service, self.method)
@@ -63,23 +66,30 @@ class _MethodRecord:
 class _CallRecord:
     """Bookkeeping for one call: context binding, timing, final log line and metrics."""
 
-    __slots__ = ("code", "method", "start", "undo")
+    __slots__ = ("code", "method", "span", "start", "token", "undo")
 
     def __init__(self, method: _MethodRecord) -> None:
         self.method = method
         self.code = grpc.StatusCode.OK
         self.start = time.perf_counter()
         self.undo = None
+        self.span = None
+        self.token = None
 
     async def begin(self, context: grpc.aio.ServicerContext) -> None:
         request_id = ""
-        for key, value in context.invocation_metadata() or ():
+        metadata = context.invocation_metadata() or ()
+        for key, value in metadata:
             if key == REQUEST_ID_KEY:
                 request_id = value
                 break
         request_id = request_id or new_request_id()
         request_id_var.set(request_id)
         method = self.method
+        if tracing.tracer is not None and method.traced:
+            # The caller's trace continues here (a new one starts when it sent none).
+            self.span, self.token = tracing.start_server_span(method.service, method.method, metadata)
+            self.span.set_attribute("maas.request_id", request_id)
         method.started.inc()
         gate = method.gate
         if gate is None:
@@ -94,13 +104,15 @@ class _CallRecord:
         structlog.contextvars.bind_contextvars(
             request_id=request_id, method=method.name, tenant=caller.tenant, caller=caller.service
         )
+        if self.span is not None:
+            self.span.set_attribute("maas.tenant", caller.tenant or "")
         self.undo = await gate.ledger.admit(caller, method.access)
         method.admitted.inc()
 
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
         """Turn an exception into a status and abort the call with it (raises)."""
         self.refund()
-        outage = store_outage(error)
+        outage = _store_outage(error)
         if outage is not None:
             log.warning("database unreachable", error=type(error).__name__)
             error = outage
@@ -140,6 +152,8 @@ class _CallRecord:
         if self.code != grpc.StatusCode.OK or elapsed > SLOW_CALL_SECONDS or method.log_ok:
             level = log.warning if self.code in _SERVER_FAULTS else log.info
             level("rpc", code=self.code.name, duration_ms=round(elapsed * 1000, 3))
+        if self.span is not None:
+            tracing.end_server_span(self.span, self.token, self.code, self.code in _SERVER_FAULTS)
         structlog.contextvars.unbind_contextvars("request_id", "method", "tenant", "caller")
 
 
@@ -288,3 +302,13 @@ def _aborted_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
         if candidate.value[0] == code:
             return candidate
     return grpc.StatusCode.UNKNOWN
+
+
+def _store_outage(error: BaseException) -> DomainError | None:
+    # Only a service with a database has SQLAlchemy loaded; inference has none and should not
+    # import it (a quarter of a second at start-up) just to learn that no error of its is an outage.
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from services.common.db import store_outage
+
+    return store_outage(error)

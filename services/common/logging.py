@@ -1,4 +1,5 @@
-"""structlog configuration: one JSON event per line with request context bound per call."""
+"""structlog configuration: one JSON event per line with request context bound per call, and the
+trace id of the current span while tracing is on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from typing import TextIO
 
 import structlog
+
+from services.common.tracing import add_trace_ids
 
 
 def configure_logging(
@@ -27,6 +30,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             *rendering,

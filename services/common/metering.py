@@ -32,7 +32,7 @@ from maas.gateway.v1 import admin_pb2 as pb
 from maas.gateway.v1 import admin_pb2_grpc
 from services.common.access import Access, Quota
 from services.common.credentials import Caller, KeyCache
-from services.common.errors import ResourceExhausted
+from services.common.errors import ResourceExhausted, unavailable
 from services.common.timeutil import next_month_start, now
 
 log = structlog.get_logger("maas.metering")
@@ -196,7 +196,9 @@ class UsageLedger:
             if meter.retry_at > time.monotonic():
                 # Others hold the rest of the quota until they renew or their leases end: wait, then ask again.
                 await asyncio.sleep(meter.retry_at - time.monotonic())
-            await self.report(demand=(tenant, meter.day))
+            if not await self.report(demand=(tenant, meter.day)):
+                # No lease without the gateway: say so, rather than that the quota is used up.
+                raise unavailable("the platform's quota service (gateway) is unreachable; retry shortly")
         raise prediction_quota_reached(plan, tenant, meter.day)
 
     async def _check_figure(self, tenant: str, plan: pb.Plan, quota: Quota) -> None:
@@ -227,13 +229,14 @@ class UsageLedger:
             )
         bucket.tokens -= 1
 
-    async def report(self, demand: tuple[str, str] | None = None) -> None:
+    async def report(self, demand: tuple[str, str] | None = None) -> bool:
         """Send the counts and renew the leases of the tenants in use (and of `demand`, which has
-        none left); admission of a tenant's predictions waits for the answer, so no lease is used twice."""
+        none left); admission of a tenant's predictions waits for the answer, so no lease is used twice.
+        False when the gateway could not be reached (the counts are kept for the next report)."""
         if self._stub is None:
-            return
+            return True
         async with self._report_lock:
-            await self._report(demand)
+            return await self._report(demand)
 
     def _lease_wanted(self, key: tuple[str, str], meter: _TenantMeter, clock: float, demand) -> int | None:
         """Predictions to ask for, 0 to give the lease back, None to leave it as it is."""
@@ -250,7 +253,7 @@ class UsageLedger:
             return 0
         return None
 
-    async def _report(self, demand) -> None:
+    async def _report(self, demand) -> bool:
         usage, renewing = [], []
         clock = time.monotonic()
         for key, meter in list(self._tenants.items()):
@@ -273,7 +276,7 @@ class UsageLedger:
             meter.renewal = asyncio.get_running_loop().create_future()
             renewing.append((key, meter))
         if not usage:
-            return
+            return True
         sent = time.monotonic()
         try:
             reply = await self._stub.LeaseUsage(
@@ -286,7 +289,7 @@ class UsageLedger:
                 meter.requests += entry.requests
                 meter.held, meter.lease_end = 0, 0.0
                 self._settle(meter)
-            return
+            return False
         self._replicas = max(1, reply.replicas)
         valid = reply.valid_for.ToTimedelta().total_seconds()
         leases = {(lease.tenant, lease.day): lease for lease in reply.leases}
@@ -299,6 +302,7 @@ class UsageLedger:
             wait = min(retry, self._report_seconds)
             meter.retry_at = time.monotonic() + wait if retry and not meter.held else 0.0
             self._settle(meter)
+        return True
 
     @staticmethod
     def _settle(meter: _TenantMeter) -> None:

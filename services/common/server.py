@@ -22,6 +22,7 @@ from services.common.metrics import GrpcServerMetrics, serve_metrics
 from services.common.reflection import STANDARD_SERVICES, reflection_pool
 from services.common.settings import ServiceSettings
 from services.common.tls import server_credentials
+from services.common.tracing import configure_tracing, shutdown_tracing
 
 log = structlog.get_logger("maas.server")
 
@@ -65,6 +66,9 @@ class GrpcServer:
     reflection_pool: descriptor_pool.DescriptorPool | None = None
     # Authenticates, limits and meters every call to the service's own methods (`services.common.gate`).
     gate: object | None = None
+    # Set when the drain begins: handlers of endless streams (watches) end on it, so that a drain
+    # does not wait the whole grace for them; their clients reconnect to another replica.
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.health = health.aio.HealthServicer()
@@ -164,6 +168,7 @@ class GrpcServer:
         if self._server is None or self._stopped.is_set():
             return
         await self.health.enter_graceful_shutdown()
+        self.draining.set()
         for companion in self.companions:
             await companion.stop()
         grace = self.settings.grace_seconds if grace is None else grace
@@ -204,11 +209,15 @@ def run_service(
     build: Callable[[ServiceSettings], Awaitable[GrpcServer]],
     on_started: Callable[[], object] | None = None,
 ) -> None:
-    """Entry point of a service process: logging, build, serve until SIGTERM, drain."""
+    """Entry point of a service process: logging, tracing (`OTEL_*`), build, serve until SIGTERM, drain."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    configure_tracing(f"maas-{settings.service_name}")
 
     async def serve() -> None:
         server = await build(settings)
         await server.run_until_signalled(on_started)
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    finally:
+        shutdown_tracing()  # the last spans out to the collector

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import grpc
 
+from services.common import tracing
+
 
 def _read(path: Path | None) -> bytes | None:
     return path.read_bytes() if path else None
@@ -46,8 +48,10 @@ def channel_credentials(ca: Path | None, cert: Path | None, key: Path | None) ->
 def open_channel(
     target: str, options: Sequence[tuple[str, object]], ca: Path | None, cert: Path | None, key: Path | None
 ) -> grpc.aio.Channel:
-    """A channel to a peer: TLS when `ca` is set, plaintext otherwise."""
+    """A channel to a peer: TLS when `ca` is set, plaintext otherwise; it carries the current
+    trace (`traceparent`) to the peer while tracing is on."""
     credentials = channel_credentials(ca, cert, key)
+    interceptors = tracing.channel_interceptors()
     if credentials is None:
-        return grpc.aio.insecure_channel(target, options=list(options))
-    return grpc.aio.secure_channel(target, credentials, options=list(options))
+        return grpc.aio.insecure_channel(target, options=list(options), interceptors=interceptors)
+    return grpc.aio.secure_channel(target, credentials, options=list(options), interceptors=interceptors)

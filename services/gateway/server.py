@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -144,8 +145,10 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
 
     routes = build_routes()
     routed = sorted({method.split("/")[1] for method in routes})
+    draining = asyncio.Event()
     server = GrpcServer(
         settings=settings,
+        draining=draining,
         bindings=[
             ServiceBinding(
                 register,
@@ -156,6 +159,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                     LeaseBook(store),
                     ServiceVerifier(settings.service_secret),
                     report_wait=settings.usage_report_seconds + 0.1,
+                    draining=draining,
                 ),
                 ADMIN_SERVICE.full_name,
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 
 import grpc
@@ -36,20 +35,24 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         leases: LeaseBook,
         services: ServiceVerifier,
         report_wait: float = 0.0,
+        draining: asyncio.Event | None = None,
     ) -> None:
         self.report_wait = report_wait
+        self._draining = draining or asyncio.Event()
         self.store = store
         self.auth = authenticator
         self.backend = backend
         self.leases = leases
         self.services = services
-        # Woken by this gateway's own changes to keys, tenants and plans, so watchers hear of them
-        # at once (others' changes, from other gateway replicas, within a poll).
-        self._changed = asyncio.Condition()
+        # Set (then replaced) on this gateway's own changes to keys, tenants and plans, so watchers
+        # hear of them at once (others' changes, from other gateway replicas, within a poll). An
+        # Event, not a Condition: a watch cancelled while it waits (the server draining on SIGTERM)
+        # then holds no lock to give back.
+        self._changed = asyncio.Event()
 
     async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     def _service(self, context: grpc.aio.ServicerContext, method: str) -> str:
         """Internal methods answer the platform's services only (token or mTLS certificate)."""
@@ -139,13 +142,19 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self._service(context, "WatchCredentials")
         sent = None
         while True:
+            changed = self._changed  # taken before the read: a change during it wakes the wait at once
             snapshot = await asyncio.to_thread(self.store.credential_snapshot)
             if snapshot != sent:
                 yield snapshot
                 sent = snapshot
-            async with self._changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), CREDENTIALS_POLL_SECONDS)
+            if self._draining.is_set():
+                return  # the watcher reconnects, to another replica or to this one restarted
+            waits = [asyncio.ensure_future(changed.wait()), asyncio.ensure_future(self._draining.wait())]
+            try:
+                await asyncio.wait(waits, timeout=CREDENTIALS_POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
 
     async def LookupCredential(self, request, context):
         self._service(context, "LookupCredential")

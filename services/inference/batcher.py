@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.common import tracing
 from services.common.errors import DeadlineExceeded, ResourceExhausted
 from services.inference.metrics import BatchObserver
 
@@ -35,6 +36,8 @@ class _Pending:
     shape_key: tuple
     enqueued: float = field(default_factory=time.monotonic)
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    # While tracing is on: the request's "batch wait" span and its caller's trace context.
+    waiting: tracing.Waiting | None = None
 
 
 class DynamicBatcher:
@@ -71,6 +74,8 @@ class DynamicBatcher:
         if len(self._queue) >= self._capacity:
             raise ResourceExhausted("the model's request queue is full; retry with backoff")
         pending = _Pending(inputs, next(iter(inputs.values())).shape[0], deadline, self._shape_key(inputs))
+        if tracing.tracer is not None:
+            pending.waiting = tracing.start_waiting("batch wait")
         self._queue.append(pending)
         self._queued_rows += pending.rows
         if len(self._queue) == 1 or self._queued_rows >= self._max_rows:
@@ -126,6 +131,8 @@ class DynamicBatcher:
             now = time.monotonic()
             live = []
             for pending in batch:
+                if pending.waiting is not None:
+                    pending.waiting.span.end()
                 if pending.future.done():
                     continue  # the caller went away
                 if pending.deadline is not None and pending.deadline <= now:
@@ -141,7 +148,11 @@ class DynamicBatcher:
                     inputs = live[0].inputs
                 else:
                     inputs = {name: np.concatenate([p.inputs[name] for p in live]) for name in live[0].inputs}
-                outputs = await self._call(inputs)
+                if live[0].waiting is None:
+                    outputs = await self._call(inputs)
+                else:
+                    # The model call is a span of the first request's trace, linked to the others'.
+                    outputs = await tracing.call_batched([p.waiting for p in live], self._call, inputs)
             except Exception as error:  # noqa: BLE001 - the callers get the error, the loop goes on
                 for pending in live:
                     if not pending.future.done():

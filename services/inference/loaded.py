@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from maas.registry.v1 import registry_pb2 as rpb
+from services.common import tracing
 from services.inference.batcher import DynamicBatcher
 from services.inference.config import InferenceSettings
 from services.inference.memory import ModelKey
@@ -104,10 +105,11 @@ class LoadedModel:
     async def call(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One model call, on the event loop or a thread as `warm_up` chose."""
         started = time.perf_counter()
-        if self.on_event_loop:
-            outputs = self.runtime(inputs)
-        else:
-            outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self.runtime, inputs)
+        with tracing.span("model call", model=self.key.model, version=self.key.version):
+            if self.on_event_loop:
+                outputs = self.runtime(inputs)
+            else:
+                outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self.runtime, inputs)
         self.statistics.model_call(self.rows(inputs), time.perf_counter() - started)
         return outputs
 

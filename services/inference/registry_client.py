@@ -12,6 +12,7 @@ import grpc
 
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
+from services.common import tracing
 from services.common.errors import DataLoss, UpstreamError
 
 LOOKUP_TIMEOUT = 30
@@ -97,7 +98,7 @@ class RegistryClient:
         sha256 = artifact.removeprefix("artifacts/")
         digest = hashlib.sha256()
         try:
-            with path.open("wb") as file:
+            with tracing.span("artifact download", artifact=artifact), path.open("wb") as file:
                 async for response in self._stub.DownloadArtifact(
                     rpb.DownloadArtifactRequest(name=artifact),
                     metadata=self._metadata(tenant),

@@ -12,6 +12,7 @@ import grpc
 import structlog
 
 from maas.registry.v1 import registry_pb2 as rpb
+from services.common import tracing
 from services.common.errors import NotFound, UpstreamError
 from services.inference.aliases import AliasFollower
 from services.inference.cache import ModelCache
@@ -187,7 +188,8 @@ class ModelRepository:
         if failed is not None:
             raise failed
         try:
-            model = await self._loader.load(key, version)
+            with tracing.span("model load", model=key.model, version=key.version):
+                model = await self._loader.load(key, version)
         except ModelFailed as error:
             self._failed[key] = error
             raise

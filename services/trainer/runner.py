@@ -36,7 +36,7 @@ from google.protobuf import json_format
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
 from maas.trainer.v1 import trainer_pb2 as pb
-from services.common import db
+from services.common import db, tracing
 from services.common.credentials import SERVICE_KEY, service_token
 from services.common.drift import reference_statistics
 from services.common.errors import DomainError, InvalidArgument
@@ -71,7 +71,12 @@ class RegistryClient:
         )
         self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)
         # The job calls as the trainer (`identity`: its service token, or its mTLS certificate), for the job's tenant.
-        self._metadata = (*identity, (TENANT_KEY, tenant), (REQUEST_ID_KEY, job_id))
+        self._identity = (*identity, (TENANT_KEY, tenant), (REQUEST_ID_KEY, job_id))
+
+    @property
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        # With the current span's `traceparent` while tracing is on: the registry's spans join the job's trace.
+        return (*self._identity, *tracing.outgoing_metadata())
 
     def dataset(self, name: str) -> rpb.Dataset:
         return self._stub.GetDataset(rpb.GetDatasetRequest(name=name), metadata=self._metadata, timeout=30)
@@ -81,7 +86,7 @@ class RegistryClient:
 
     def download(self, artifact: str, sha256: str, target: Path) -> None:
         digest = hashlib.sha256()
-        with target.open("wb") as file:
+        with tracing.span("artifact download", artifact=artifact), target.open("wb") as file:
             for response in self._stub.DownloadArtifact(
                 rpb.DownloadArtifactRequest(name=artifact), metadata=self._metadata, timeout=600
             ):
@@ -98,7 +103,8 @@ class RegistryClient:
             for offset in range(0, len(data), CHUNK_BYTES):
                 yield rpb.UploadArtifactRequest(chunk=data[offset : offset + CHUNK_BYTES])
 
-        return self._stub.UploadArtifact(messages(), metadata=self._metadata, timeout=600)
+        with tracing.span("artifact upload", size_bytes=len(data)):
+            return self._stub.UploadArtifact(messages(), metadata=self._metadata, timeout=600)
 
     def delete(self, artifact: str) -> None:
         self._stub.DeleteArtifact(rpb.DeleteArtifactRequest(name=artifact), metadata=self._metadata, timeout=30)
@@ -221,6 +227,7 @@ def run(job_id: str, settings: TrainerSettings) -> None:
     engine = db.create_engine(settings.db_url)
     store = JobStore(engine)
     tenant = store.tenant_of(job_id)
+    tracing.continue_in_process(store.traceparent_of(job_id), "training job", job=job_id)
     job = store.get(None, job_id)
     phases = Phases()
     # From the claim to here: starting the process and importing TensorFlow (unless it was warm).
@@ -523,11 +530,15 @@ def main() -> None:
     die_with_worker()
     settings = TrainerSettings()
     configure_logging("trainer-job", settings.log_level, settings.log_format)
-    job_id = wait_for_job() if sys.argv[1] == WAIT_FOR_JOB else sys.argv[1]
-    if job_id:
-        run(job_id, settings)
-    # Skip the interpreter's and TensorFlow's teardown (seconds): the job's state is written and
-    # its connections closed, and the worker's slot frees as soon as this process is gone.
+    tracing.configure_tracing("maas-trainer-job")
+    try:
+        job_id = wait_for_job() if sys.argv[1] == WAIT_FOR_JOB else sys.argv[1]
+        if job_id:
+            run(job_id, settings)
+    finally:
+        tracing.shutdown_tracing()
+    # Skip the interpreter's and TensorFlow's teardown (seconds): the job's state is written, its
+    # connections closed and its spans sent, and the worker's slot frees as soon as this process is gone.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -8,6 +8,7 @@ import grpc
 
 from maas.trainer.v1 import trainer_pb2 as pb
 from maas.trainer.v1 import trainer_pb2_grpc
+from services.common import tracing
 from services.common.errors import InvalidArgument
 from services.common.metadata import tenant_of
 from services.common.timeutil import month_start, now
@@ -31,7 +32,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         job = pb.TrainingJob()
         job.CopyFrom(request.training_job)
         target_model = validate_spec(job.spec)
-        return await asyncio.to_thread(self.store.create, tenant, job, target_model, request.request_id)
+        # The job's process continues this call's trace (`tracing.continued` in the runner).
+        traceparent = tracing.traceparent()
+        return await asyncio.to_thread(self.store.create, tenant, job, target_model, request.request_id, traceparent)
 
     async def GetTrainingJob(self, request, context):
         (job_id,) = parse_name(request.name, _JOB)

@@ -63,7 +63,9 @@ class JobStore:
         return row
 
     # ------------------------------------------------------------------ API
-    def create(self, tenant: str, job: pb.TrainingJob, target_model: str, request_id: str) -> pb.TrainingJob:
+    def create(
+        self, tenant: str, job: pb.TrainingJob, target_model: str, request_id: str, traceparent: str = ""
+    ) -> pb.TrainingJob:
         if request_id:
             with self.engine.connect() as conn:
                 existing = conn.execute(
@@ -92,6 +94,7 @@ class JobStore:
                         model_version="",
                         attempt=0,
                         cancel_requested=False,
+                        traceparent=traceparent or None,
                     )
                 )
                 self._append(
@@ -105,7 +108,7 @@ class JobStore:
                 )
         except sa.exc.IntegrityError:
             # The same request id raced us: return the job that won.
-            return self.create(tenant, job, target_model, request_id)
+            return self.create(tenant, job, target_model, request_id, traceparent)
         return self.get(tenant, job_id)
 
     def get(self, tenant: str | None, job_id: str) -> pb.TrainingJob:
@@ -343,3 +346,8 @@ class JobStore:
     def tenant_of(self, job_id: str) -> str:
         with self.engine.connect() as conn:
             return self._row(conn, None, job_id).tenant
+
+    def traceparent_of(self, job_id: str) -> str:
+        """The trace context of the call that created the job ("" when it was not traced)."""
+        with self.engine.connect() as conn:
+            return self._row(conn, None, job_id).traceparent or ""

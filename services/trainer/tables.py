@@ -35,6 +35,8 @@ jobs = sa.Table(
     sa.Column("checkpoint_epoch", sa.Integer, nullable=False, default=0),
     # Why a FAILED job failed, as a short code for metrics (data, nan_loss, out_of_memory, ...).
     sa.Column("failure_kind", sa.String(32), nullable=True),
+    # The W3C `traceparent` of the call that created the job (tracing on), continued by its process.
+    sa.Column("traceparent", sa.String(64), nullable=True),
     sa.UniqueConstraint("tenant", "request_id", name="uq_jobs_tenant_request"),
 )
 

@@ -21,6 +21,7 @@ FIGURES = {
     "gateway": r"\(a\)/\(b\) requests/s = \d+\.\d+",
     "upload": r"sha256 after resume: \w+\.\.\. = the file's: True",
     "soak": r"largest rss growth after warm-up: [+-]\d+\.\d+%",
+    "tracing": r"tracing on/off per call = \d+\.\d+",
 }
 NEEDS = {"inference": "h2load", "gateway": "h2load"}
 

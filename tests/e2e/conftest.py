@@ -1,11 +1,17 @@
 """The end-to-end tier: one stack for the session, as `maas up` runs it, on free ports."""
 
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
 import pytest
 
 from maas.client import MaasClient
 from maas.demo import run_demo
 from maas.registry.v1 import registry_pb2 as rpb
-from maas.stack import SERVICES, LocalStack
+from maas.stack import SERVICES, LocalStack, wait_serving
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +61,26 @@ def tenant_with_digits(stack, journey, tenant: str, plan_id: str, **limits) -> s
         )
         client.set_alias("digits", "production", created.version)
     return key
+
+
+@contextmanager
+def gateway_down(stack, how: signal.Signals = signal.SIGKILL):
+    """Stop the stack's gateway (SIGKILL: a crash; SIGTERM: a drain) for the block, then start it
+    again as `maas up` runs it and wait until it serves; yields the moment it went down."""
+    gateway = stack.processes["gateway"]
+    gateway.send_signal(how)
+    gateway.wait(30)
+    down = time.monotonic()
+    try:
+        yield down
+    finally:
+        log = (stack.log_dir / "gateway.log").open("ab")
+        stack.processes["gateway"] = subprocess.Popen(
+            [sys.executable, "-m", "services.gateway"],
+            env=stack._environment("gateway"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        assert wait_serving(stack.service_address("gateway"), 60), stack.log_tail("gateway")

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("client_install_probe.py")
 # The floor pyproject.toml declares for protobuf.
 OLDEST_PROTOBUF = "5.26.1"
-SERVER_ONLY = ["sqlalchemy", "tensorflow", "aiohttp", "alembic", "psycopg", "grpc_health"]
+SERVER_ONLY = ["sqlalchemy", "tensorflow", "aiohttp", "alembic", "psycopg", "grpc_health", "opentelemetry"]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -5,6 +5,7 @@ to test-artifacts/console/ and are checked not to be blank."""
 
 import base64
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from maas.client import MaasClient
 from maas.demo import digits_png_zip, topic_texts, write_digits
 from tests import system
-from tests.e2e.conftest import tenant_with_digits
+from tests.e2e.conftest import gateway_down, tenant_with_digits
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ARTIFACTS = Path(os.environ.get("MAAS_TEST_ARTIFACTS", "test-artifacts")) / "console"
@@ -261,3 +262,25 @@ def test_every_page_shows_a_readable_error_for_a_bad_or_unscoped_key(page, stack
         page.reload()
         expect_error(page, status, "not signed in" if status == 401 else "permission denied")
     shot(page, f"13-every-page-{status}")
+
+
+def test_the_console_survives_the_gateway_going_away(page, stack, journey):
+    """One banner while the API cannot be reached (no "Failed to fetch", no "Nothing here yet"
+    under it), and the page recovers by itself, without a reload, when the gateway is back."""
+    sign_in(page, journey.api_key)
+    page.locator("h1", has_text="Datasets").wait_for()
+    page.locator("main td", has_text="digits").first.wait_for()
+    page.evaluate("() => { window.__sameDocument = true; }")  # gone if the page reloads
+    with gateway_down(stack, signal.SIGTERM):
+        page.click("a[href='#/models']")
+        banner = page.locator("#offline")
+        banner.wait_for()
+        assert "cannot reach the MaaS API" in banner.inner_text()
+        main = page.inner_text("main")
+        assert "Failed to fetch" not in main and "Nothing here yet" not in main, main
+        assert page.locator(".error").count() == 0  # the banner says it once, not every box
+        shot(page, "13-offline")
+    banner.wait_for(state="detached", timeout=30_000)
+    page.locator("main a[href='#/models/digits']").wait_for()
+    assert page.evaluate("() => window.__sameDocument") is True
+    shot(page, "14-reconnected")

@@ -22,17 +22,12 @@ from tensorflow_serving.apis import (
 
 from maas.client.uploads import upload_resumable
 from maas.inference.v2 import grpc_service_pb2 as pb
-from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.inference.v2 import model_config_pb2 as config_pb
 from maas.registry.v1 import registry_pb2 as rpb
-from maas.registry.v1 import registry_pb2_grpc
 from services.common.datatypes import decode_bytes_elements, encode_bytes_elements
-from services.inference.config import InferenceSettings
-from services.inference.server import build_server as build_inference
-from services.registry.config import RegistrySettings
-from services.registry.server import build_server as build_registry
-from tests.conftest import running, service_settings, tenant_md
+from tests.conftest import tenant_md
 from tests.integration import byom_models
+from tests.integration.serving import registry_and_inference
 
 pytestmark = pytest.mark.slow
 MD = tenant_md("byo")
@@ -46,22 +41,13 @@ def _kw(timeout):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("byom")
-    with running(build_registry, service_settings(RegistrySettings, root)) as registry_server:
-        settings = service_settings(
-            InferenceSettings, root, registry_addr=registry_server.address, max_queue_delay_ms=5.0
-        )
-        with (
-            running(build_inference, settings) as inference_server,
-            grpc.insecure_channel(registry_server.address) as registry_channel,
-            grpc.insecure_channel(inference_server.address) as channel,
-        ):
-            yield {
-                "root": root,
-                "registry": registry_pb2_grpc.RegistryServiceStub(registry_channel),
-                "oip": grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel),
-                "tfs": prediction_service_pb2_grpc.PredictionServiceStub(channel),
-                "tfs_models": model_service_pb2_grpc.ModelServiceStub(channel),
-            }
+    with registry_and_inference(root, max_queue_delay_ms=5.0) as serving:
+        yield {
+            **serving,
+            "root": root,
+            "tfs": prediction_service_pb2_grpc.PredictionServiceStub(serving["channel"]),
+            "tfs_models": model_service_pb2_grpc.ModelServiceStub(serving["channel"]),
+        }
 
 
 def register(stack, model_id: str, path, accepts_non_finite: bool = False) -> rpb.ModelVersion:

@@ -15,13 +15,9 @@ import pytest
 
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
-from maas.registry.v1 import registry_pb2_grpc
-from services.inference.config import InferenceSettings
-from services.inference.server import build_server as build_inference
-from services.registry.config import RegistrySettings
-from services.registry.server import build_server as build_registry
 from services.trainer.runner import export_saved_model
-from tests.conftest import running, service_settings, tenant_md
+from tests.conftest import tenant_md
+from tests.integration.serving import registry_and_inference
 from tests.integration.test_inference_service import FEATURES, infer_request, outputs_of, register, tiny_model
 from tests.integration.test_registry_service import upload_artifact
 
@@ -32,30 +28,15 @@ ALIAS = "models/tiny/aliases/production"
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("rollouts")
-    with running(build_registry, service_settings(RegistrySettings, data_dir)) as registry_server:
-        settings = service_settings(
-            InferenceSettings, data_dir, registry_addr=registry_server.address, max_queue_delay_ms=1.0
-        )
-        with (
-            running(build_inference, settings) as inference_server,
-            grpc.insecure_channel(registry_server.address) as registry_channel,
-            grpc.insecure_channel(inference_server.address) as channel,
-        ):
-            registry = registry_pb2_grpc.RegistryServiceStub(registry_channel)
-            # 4 answers as 1 does (a good candidate); 2 and 3 disagree with it on most inputs.
-            models = {n: tiny_model(n) for n in (1, 2, 3)} | {4: tiny_model(1)}
-            for number, model in models.items():
-                assert register(registry, model, tmp_path_factory.mktemp(f"export{number}")).version == number
-            assert register_broken(registry, tmp_path_factory.mktemp("broken")).version == BROKEN
-            set_split(registry, (1, 100))
-            yield {
-                "registry": registry,
-                "address": inference_server.address,
-                "metrics": inference_server.server.registry,
-                "models": models,
-                "oip": grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel),
-            }
+    with registry_and_inference(tmp_path_factory.mktemp("rollouts")) as serving:
+        registry = serving["registry"]
+        # 4 answers as 1 does (a good candidate); 2 and 3 disagree with it on most inputs.
+        models = {n: tiny_model(n) for n in (1, 2, 3)} | {4: tiny_model(1)}
+        for number, model in models.items():
+            assert register(registry, model, tmp_path_factory.mktemp(f"export{number}")).version == number
+        assert register_broken(registry, tmp_path_factory.mktemp("broken")).version == BROKEN
+        set_split(registry, (1, 100))
+        yield {**serving, "models": models}
 
 
 BROKEN = 5

@@ -24,13 +24,11 @@ from tensorflow_serving.apis import (
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
-from maas.registry.v1 import registry_pb2_grpc
 from services.inference.config import InferenceSettings
 from services.inference.server import build_server as build_inference
-from services.registry.config import RegistrySettings
-from services.registry.server import build_server as build_registry
 from services.trainer.runner import export_saved_model
 from tests.conftest import running, service_settings, tenant_md
+from tests.integration.serving import registry_and_inference
 from tests.integration.test_registry_service import upload_artifact
 
 pytestmark = pytest.mark.slow
@@ -68,30 +66,12 @@ def set_production(registry, version: int) -> None:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("inference")
-    with running(build_registry, service_settings(RegistrySettings, data_dir)) as registry_server:
-        settings = service_settings(
-            InferenceSettings, data_dir, registry_addr=registry_server.address, max_queue_delay_ms=1.0
-        )
-        with (
-            running(build_inference, settings) as inference_server,
-            grpc.insecure_channel(registry_server.address) as registry_channel,
-            grpc.insecure_channel(inference_server.address) as channel,
-        ):
-            registry = registry_pb2_grpc.RegistryServiceStub(registry_channel)
-            models = {1: tiny_model(1), 2: tiny_model(2)}
-            for number, model in models.items():
-                assert register(registry, model, tmp_path_factory.mktemp(f"export{number}")).version == number
-            set_production(registry, 1)
-            yield {
-                "registry": registry,
-                "channel": channel,
-                "address": inference_server.address,
-                "metrics": inference_server.server.registry,
-                "registry_address": registry_server.address,
-                "models": models,
-                "oip": grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel),
-            }
+    with registry_and_inference(tmp_path_factory.mktemp("inference")) as serving:
+        models = {1: tiny_model(1), 2: tiny_model(2)}
+        for number, model in models.items():
+            assert register(serving["registry"], model, tmp_path_factory.mktemp(f"export{number}")).version == number
+        set_production(serving["registry"], 1)
+        yield {**serving, "models": models}
 
 
 def infer_request(x: np.ndarray, version: str = "", raw: bool = True) -> pb.ModelInferRequest:

@@ -9,6 +9,7 @@ const KEY = "maas.apiKey";
 // ---- API ---------------------------------------------------------------------------------
 
 const TITLES = {
+  0: "Connection lost",
   400: "Invalid input",
   401: "Not signed in: the API key is missing, invalid, revoked or expired",
   403: "Permission denied",
@@ -31,6 +32,40 @@ class ApiError extends Error {
   }
 }
 
+// ---- connection: one place knows whether the API answers. A failed fetch marks it lost; the
+// banner probes with backoff; on reconnect every page reloads what it shows (`generation`).
+const connection = { online: true, generation: 0, listeners: new Set() };
+const LOST = "The console cannot reach the MaaS API";
+
+function setOnline(online) {
+  if (connection.online === online) return;
+  connection.online = online;
+  if (online) connection.generation += 1;
+  for (const listener of connection.listeners) listener();
+}
+
+function useConnection() {
+  const [, tick] = useState(0);
+  useEffect(() => {
+    const listener = () => tick((n) => n + 1);
+    connection.listeners.add(listener);
+    return () => connection.listeners.delete(listener);
+  }, []);
+  return connection;
+}
+
+// fetch, with a network failure (no HTTP answer at all) turned into "connection lost".
+async function send(url, init) {
+  let res;
+  try { res = await fetch(url, init); } catch (err) {
+    if (err.name === "AbortError") throw err;
+    setOnline(false);
+    throw new ApiError(0, LOST);
+  }
+  setOnline(true);
+  return res;
+}
+
 const apiKey = () => sessionStorage.getItem(KEY) || "";
 const authHeaders = (key = apiKey()) => ({ authorization: `Bearer ${key}` });
 
@@ -39,7 +74,7 @@ async function api(method, path, { body, query, key } = {}) {
   for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== "") url.searchParams.set(k, v);
   const headers = authHeaders(key);
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await send(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   let data = {};
   try { data = text ? JSON.parse(text) : {}; } catch { data = { error: text }; }
@@ -49,7 +84,7 @@ async function api(method, path, { body, query, key } = {}) {
 
 // Server-streaming calls arrive as JSON lines; fetch streams them (EventSource cannot send headers).
 async function watchLines(path, onItem, signal) {
-  const res = await fetch(path, { headers: authHeaders(), signal });
+  const res = await send(path, { headers: authHeaders(), signal });
   if (!res.ok) {
     const data = await res.json().catch(() => ({}));
     throw new ApiError(res.status, data.error, res.headers.get("retry-after"));
@@ -58,7 +93,13 @@ async function watchLines(path, onItem, signal) {
   const decoder = new TextDecoder();
   let pending = "";
   for (;;) {
-    const { value, done } = await reader.read();
+    let chunk;
+    try { chunk = await reader.read(); } catch (err) {
+      if (err.name === "AbortError") throw err;
+      setOnline(false);  // the stream was cut: the gateway went away mid-watch
+      throw new ApiError(0, LOST);
+    }
+    const { value, done } = chunk;
     if (done) break;
     pending += decoder.decode(value, { stream: true });
     const lines = pending.split("\n");
@@ -156,21 +197,25 @@ const idFrom = (fileName) => (fileName || "").replace(/\.[^.]*$/, "").toLowerCas
 // ---- shared components ----------------------------------------------------------------------
 
 function ErrorBox({ error }) {
-  if (!error) return null;
+  if (!error || error.status === 0) return null;  // the connection banner says it, once
   const retry = error.retryAfter ? ` Retry in ${error.retryAfter} s.` : "";
   return html`<div class="error" role="alert" data-status=${error.status || ""}>
     <b>${error.title || "Error"}</b>${error.message}${retry}</div>`;
 }
 
-// Runs `load` on mount (and when `deps` change); gives [data, error, reload].
+// Runs `load` on mount, when `deps` change and when the connection comes back; gives [data, error,
+// reload]. A failed reload keeps what was shown (it is stale, the banner says so) rather than blanking it.
 function useLoad(load, deps = []) {
+  const { generation } = useConnection();
   const [state, setState] = useState({ data: null, error: null });
-  const reload = () => load().then((data) => setState({ data, error: null }), (error) => setState({ data: null, error }));
-  useEffect(() => { reload(); }, deps);
+  const reload = () => load().then((data) => setState({ data, error: null }), (error) => setState((old) => ({ data: old.data, error })));
+  useEffect(() => { reload(); }, [...deps, generation]);
   return [state.data, state.error, reload];
 }
 
+// `rows` null: not loaded (yet, or the load failed): nothing to say about emptiness.
 function Table({ columns, rows, empty = "Nothing here yet." }) {
+  if (rows === null) return connection.online ? null : html`<p class="muted">Not loaded yet: waiting for the connection.</p>`;
   if (!rows || !rows.length) return html`<p class="muted">${empty}</p>`;
   return html`<table><thead><tr>${columns.map(([title]) => html`<th>${title}</th>`)}</tr></thead>
     <tbody>${rows.map((row) => html`<tr>${columns.map(([, cell]) => html`<td>${cell(row)}</td>`)}</tr>`)}</tbody></table>`;
@@ -258,7 +303,7 @@ function Datasets() {
     <section class="card"><h2>Your datasets</h2><${ErrorBox} error=${listError} />
       <${Table} columns=${[["Name", (d) => html`<a href="#/datasets" class="show-dataset" onClick=${(e) => { e.preventDefault(); setShown(d); }}><code>${d.name}</code></a>`],
         ["Kind", kindName], ["Rows", (d) => d.rowCount], ["Columns or classes", (d) => d.classes?.length ? `${d.classes.length} classes` : d.columns.length],
-        ["Size", (d) => bytes(d.sizeBytes)], ["Created", (d) => (d.createTime || "").slice(0, 19)]]} rows=${list?.datasets} /></section>
+        ["Size", (d) => bytes(d.sizeBytes)], ["Created", (d) => (d.createTime || "").slice(0, 19)]]} rows=${list ? list.datasets || [] : null} /></section>
     ${shown && html`<section class="card" id="dataset-detail"><h2><code>${shown.name}</code></h2><${DatasetProfile} dataset=${shown} /></section>`}`;
 }
 
@@ -329,7 +374,7 @@ function Jobs() {
   return html`<h1>Training jobs</h1><section class="card"><${ErrorBox} error=${error} />
     <${Table} columns=${[["Job", (j) => html`<a href=${`#/jobs/${lastSegment(j.name)}`}>${j.name}</a>`], ["State", (j) => j.state.replace("STATE_", "")],
       ["Epoch", (j) => `${j.epoch}/${j.totalEpochs}`], ["Model version", (j) => j.modelVersion], ["Created", (j) => (j.createTime || "").slice(0, 19)]]}
-      rows=${list?.trainingJobs} /></section>`;
+      rows=${list ? list.trainingJobs || [] : null} /></section>`;
 }
 
 function Chart({ epochs, series }) {
@@ -359,7 +404,8 @@ function Job({ id }) {
   const [logs, setLogs] = useState([]);
   const [error, setError] = useState(null);
   const name = `trainingJobs/${id}`;
-  const refresh = () => api("GET", `/v1/${name}`).then(setJob, setError);
+  const { online, generation } = useConnection();
+  const refresh = () => api("GET", `/v1/${name}`).then((data) => { setJob(data); setError(null); }, setError);
   useEffect(() => {
     const abort = new AbortController();
     refresh();
@@ -370,7 +416,7 @@ function Job({ id }) {
       if (event.stateChange) refresh();
     }, abort.signal).catch((err) => { if (err.name !== "AbortError") setError(err); });
     return () => abort.abort();
-  }, [id]);
+  }, [id, generation]);
   const metricNames = [...new Set(epochs.flatMap((e) => Object.keys(e.metrics || {})))].sort();
   const losses = metricNames.filter((m) => m.includes("loss"));
   const scores = metricNames.filter((m) => !m.includes("loss"));
@@ -380,11 +426,11 @@ function Job({ id }) {
   const running = job && ["STATE_QUEUED", "STATE_RUNNING"].includes(job.state);
   return html`<h1>Job <code>${id}</code></h1><${ErrorBox} error=${error} />
     ${job && html`<section class="card"><div class="grid">
-      <div><label>State</label><b id="job-state">${job.state.replace("STATE_", "")}</b> <span class="muted">${job.stateReason}</span></div>
+      <div><label>State</label><b id="job-state">${job.state.replace("STATE_", "")}</b> <span class="muted">${online ? job.stateReason : "(as of when the connection was lost)"}</span></div>
       <div><label>Epoch</label><span id="job-epoch">${epochs.length ? xs[xs.length - 1] : job.epoch} / ${job.totalEpochs || job.spec?.hyperparameters?.epochs}</span></div>
       <div><label>Model version</label>${job.modelVersion ? html`<a href=${`#/models/${job.modelVersion.split("/")[1]}`}>${job.modelVersion}</a>` : "-"}</div>
       <div><label>Attempt</label>${job.attempt}</div></div>
-      ${running && html`<button class="secondary" onClick=${cancel}>Cancel job</button>`}</section>`}
+      ${running && html`<button class="secondary" onClick=${cancel} disabled=${!online}>Cancel job</button>`}</section>`}
     <section class="card"><h2>Loss</h2><${Chart} epochs=${xs} series=${seriesOf(losses)} /></section>
     <section class="card"><h2>Metrics</h2><${Chart} epochs=${xs} series=${seriesOf(scores)} /></section>
     ${Boolean(evaluation || (job?.evaluation && Object.keys(job.evaluation).length)) && html`<section class="card" id="evaluation"><h2>Final evaluation</h2>
@@ -448,7 +494,7 @@ function Models() {
   const [list, error, reload] = useLoad(() => api("GET", "/v1/models"));
   return html`<h1>Models</h1><section class="card"><${ErrorBox} error=${error} />
     <${Table} columns=${[["Model", (m) => html`<a href=${`#/models/${lastSegment(m.name)}`}>${m.name}</a>`], ["Description", (m) => m.description],
-      ["Created", (m) => (m.createTime || "").slice(0, 19)]]} rows=${list?.models} /></section>
+      ["Created", (m) => (m.createTime || "").slice(0, 19)]]} rows=${list ? list.models || [] : null} /></section>
     <${UploadModel} onUploaded=${reload} />`;
 }
 
@@ -481,14 +527,14 @@ function Model({ id }) {
     ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${parameterText(val)}`).join(", ")}</div>` : "";
   return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
     <section class="card"><h2>Aliases</h2><${Table} columns=${[["Alias", (a) => lastSegment(a.name)], ["Version", (a) => a.version], ["Updated", (a) => (a.updateTime || "").slice(0, 19)]]}
-      rows=${aliases?.aliases} empty="No aliases: promote a version to production below." /></section>
+      rows=${aliases ? aliases.aliases || [] : null} empty="No aliases: promote a version to production below." /></section>
     <section class="card"><h2>Versions</h2><${Table} columns=${[["Version", (v) => v.version],
       ["State", (v) => v.state.replace("STATE_", "") + (v.stateReason ? `: ${v.stateReason}` : "")],
       ["Metrics", (v) => Object.entries(v.metrics || {}).map(([k, val]) => `${k} ${Number(val).toFixed(4)}`).join(", ")], ["Lineage", lineage],
       ["Aliases", (v) => (v.aliases || []).join(", ")],
       ["", (v) => (String(v.version) === String(production?.version) ? html`<span class="muted">in production</span>`
         : html`<button class="secondary" data-version=${v.version} onClick=${() => setConfirming(v.version)}>Promote to production</button>`)]]}
-      rows=${versions?.modelVersions} />
+      rows=${versions ? versions.modelVersions || [] : null} />
       ${confirming !== null && confirmation((versions?.modelVersions || []).find((v) => v.version === confirming) || { version: confirming })}</section>
     ${(versions?.modelVersions || []).filter((v) => v.classificationReport?.classNames?.length).map((v) => html`<${ClassificationReport} version=${v} />`)}`;
 }
@@ -586,7 +632,34 @@ function App() {
     <${PageFocus} title=${`${(NAV.find(([p]) => p === current) || [0, "Datasets"])[1]}${id ? ` ${id}` : ""} · MaaS`} route=${`${page}/${id || ""}`} />
     <header><strong>MaaS</strong><nav>${NAV.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === current ? "active" : ""} aria-current=${p === current ? "page" : undefined}>${title}</a>`)}</nav>
     <span class="who">key ${apiKey().slice(0, 12)}... <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
-    <main id="main">${pages[current]()}</main>`;
+    <${ConnectionBanner} /><main id="main">${pages[current]()}</main>`;
+}
+
+// Shown while the API cannot be reached; probes it with backoff (1 s doubling to 10 s) and, when it
+// answers, marks the connection back, which reloads every page's data.
+function ConnectionBanner() {
+  const { online } = useConnection();
+  const [next, setNext] = useState(0);
+  useEffect(() => {
+    if (online) return undefined;
+    let delay = 1, timer = 0, stopped = false;
+    const probe = async () => {
+      try {
+        await fetch("/v2/health/live", { headers: authHeaders(), cache: "no-store" });
+        setOnline(true);  // any HTTP answer: the gateway is back
+        return;
+      } catch { /* still away */ }
+      if (stopped) return;
+      setNext(delay);
+      timer = setTimeout(probe, delay * 1000);
+      delay = Math.min(10, delay * 2);
+    };
+    timer = setTimeout(probe, 500);
+    return () => { stopped = true; clearTimeout(timer); };
+  }, [online]);
+  if (online) return null;
+  return html`<div class="banner" id="offline" role="status"><b>${LOST}.</b> Reconnecting${next ? ` (next try in ${next} s)` : ""}...
+    The page shows what it knew when the connection was lost, and refreshes by itself when it is back.</div>`;
 }
 
 // On every page change: the document's title names the page, and focus moves to the page's heading

@@ -25,6 +25,7 @@ from maas.registry.v1 import registry_pb2
 from maas.trainer.v1 import trainer_pb2
 from services.common.errors import DomainError, InvalidArgument
 from services.common.metadata import REQUEST_ID_KEY
+from services.common.tracing import TRACEPARENT_KEY, TRACESTATE_KEY
 from services.gateway.rest.kserve_routes import KServeRoutes
 from services.gateway.rest.openapi import openapi_document
 from services.gateway.rest.transcoding import HttpRoute, build_request, decode_json, message_to_json, routes_for
@@ -57,7 +58,9 @@ HTTP_STATUS = {
     grpc.StatusCode.DATA_LOSS: 500,
 }
 # HTTP headers passed on as gRPC metadata: credentials and the request id, nothing else.
-_FORWARDED_HEADERS = ("authorization", "x-api-key", REQUEST_ID_KEY)
+_KEY_HEADERS = ("authorization", "x-api-key")
+# The W3C trace context goes on too, so a REST client's trace continues on the gRPC side.
+_FORWARDED_HEADERS = (*_KEY_HEADERS, REQUEST_ID_KEY, TRACEPARENT_KEY, TRACESTATE_KEY)
 _NDJSON = "application/x-ndjson"
 _SSE = "text/event-stream"
 _CONSOLE = resources.files("services.gateway") / "console"
@@ -161,7 +164,7 @@ def _refusal(request: web.Request) -> CallFailed | None:
     for header in _FORWARDED_HEADERS:
         value = request.headers.get(header)
         if value is not None and not _printable_ascii(value):
-            if header == REQUEST_ID_KEY:
+            if header not in _KEY_HEADERS:
                 return CallFailed(grpc.StatusCode.INVALID_ARGUMENT, f"header {header}: printable ASCII only")
             return CallFailed(grpc.StatusCode.UNAUTHENTICATED, f"header {header}: an API key is printable ASCII")
     if "authorization" not in request.headers and "x-api-key" not in request.headers:
