@@ -200,6 +200,9 @@ def _cluster(name: str, endpoints: list[str], config: DoorConfig) -> dict:
     return cluster
 
 
+_UNREACHABLE = "the MaaS service for this call cannot be reached (restarting or down); retry shortly"
+
+
 def envoy_config(config: DoorConfig) -> dict:
     manager = {
         "@type": _HCM,
@@ -209,6 +212,16 @@ def envoy_config(config: DoorConfig) -> dict:
         # Watches may be silent for long; the client's deadline, not an idle timer, ends a call.
         "stream_idle_timeout": "0s",
         "generate_request_id": False,
+        # Envoy's own words for a backend it cannot reach ("upstream connect error or disconnect/reset
+        # before headers...") become one a caller can act on; the gRPC status stays UNAVAILABLE.
+        "local_reply_config": {
+            "mappers": [
+                {
+                    "filter": {"response_flag_filter": {"flags": ["UF", "UH", "URX", "UC", "UR"]}},
+                    "body": {"inline_string": _UNREACHABLE},
+                }
+            ]
+        },
         "route_config": {"name": "maas", "virtual_hosts": [{"name": "maas", "domains": ["*"], "routes": routes()}]},
         "http_filters": [
             {

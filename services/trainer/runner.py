@@ -437,6 +437,11 @@ def _train(
             hyperparameters={k: json.dumps(v) for k, v in hyperparameters(spec).items()},
         )
         # The job name makes registration idempotent: a retry after a crash returns the same version.
+        with phases.timed("evaluation"):
+            # What served inputs are compared with for drift: the data the model learnt from.
+            statistics = reference_statistics(
+                x, scores=reference_scores(model, x) if classes else None, output_name=output_name
+            )
         with phases.timed("registration"):
             return client.register(
                 spec.target_model,
@@ -447,11 +452,21 @@ def _train(
                     metrics=evaluation,
                     lineage=lineage,
                     description=f"trained by {job.name}",
-                    # What served inputs are compared with for drift: the data the model learnt from.
-                    reference_statistics=reference_statistics(x),
+                    reference_statistics=statistics,
                 ),
                 request_id=job.name,
             )
+
+
+# The predicted classes' reference shares come from at most this many training rows, evenly spaced.
+REFERENCE_PREDICTION_ROWS = 10_000
+
+
+def reference_scores(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """The trained model's class scores on (a spread of) its training rows: what the share of
+    each predicted class looked like before serving."""
+    rows = x[:: max(1, len(x) // REFERENCE_PREDICTION_ROWS)]
+    return np.asarray(model.predict(rows, batch_size=1024, verbose=0))
 
 
 def training_callbacks(

@@ -368,10 +368,15 @@ def test_deleting_datasets_reclaims_the_bytes_nothing_else_uses(registry):
     def stored() -> int:
         return stub.GetStorageUsage(pb.GetStorageUsageRequest(), metadata=md).stored_bytes
 
+    def scraped(name: str) -> float | None:
+        return server.server.registry.get_sample_value(name, {"tenant": "acme"})
+
     upload_dataset(stub, "acme", dataset_id="d")
     second = upload_dataset(stub, "acme", data=CSV + b"7,8,1\n", dataset_id="d")
     twin = upload_dataset(stub, "acme", dataset_id="copy")  # the same bytes as d's version 1
     before = stored()
+    # The registry's /metrics says the same, per tenant.
+    assert (scraped("maas_registry_stored_bytes"), scraped("maas_registry_artifacts")) == (before, 2)
     deleted = stub.DeleteDataset(pb.DeleteDatasetRequest(name="datasets/d/versions/2"), metadata=md)
     assert deleted.deleted_versions == 1
     assert stored() == before - second.size_bytes
@@ -389,3 +394,4 @@ def test_deleting_datasets_reclaims_the_bytes_nothing_else_uses(registry):
     assert bad == grpc.StatusCode.INVALID_ARGUMENT
     stub.DeleteDataset(pb.DeleteDatasetRequest(name="datasets/copy"), metadata=md)
     assert stored_blobs(server) == [] and stored() == 0
+    assert scraped("maas_registry_stored_bytes") is None  # a tenant that stores nothing has no series

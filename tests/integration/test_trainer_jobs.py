@@ -197,6 +197,13 @@ def test_killed_job_process_resumes_from_its_checkpoint(setup):
     assert logged == list(range(1, 41))
     assert versions(registry) == [1]
     assert job.evaluation["accuracy"] > 0.9
+    # The version keeps what drift is measured against: its features' bins and the trained
+    # model's predicted classes on its training rows (digits: ten classes, none rare).
+    version = registry.GetModelVersion(rpb.GetModelVersionRequest(name="models/digits/versions/1"), metadata=MD)
+    reference = version.reference_statistics
+    assert len(reference.features) == 64 and reference.prediction_output == "probabilities"
+    assert len(reference.prediction_shares) == 10 and abs(sum(reference.prediction_shares) - 1) < 1e-6
+    assert min(reference.prediction_shares) > 0.05, reference.prediction_shares
 
 
 def test_killed_worker_has_its_job_resumed_by_another_after_the_lease(setup):
