@@ -7,16 +7,19 @@ from __future__ import annotations
 import json
 import tarfile
 import zipfile
+from contextlib import nullcontext
 from pathlib import Path
 
 import grpc
 import keras
 import numpy as np
+import tensorflow as tf
 
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.archives import extract_archive, extract_tar
-from services.trainer import classifiers
+from services.trainer import classifiers, multiworker
+from services.trainer.cluster import Task
 from services.trainer.failures import JobFailure
 from services.trainer.phases import Phases
 from services.trainer.runner import (
@@ -92,10 +95,26 @@ def _base_model(client: RegistryClient, name: str, workdir: Path) -> tuple[rpb.M
 
 
 def train_classifier(
-    store: JobStore, job: pb.TrainingJob, client: RegistryClient, workdir: Path, phases: Phases
-) -> rpb.ModelVersion:
+    store: JobStore,
+    job: pb.TrainingJob,
+    client: RegistryClient,
+    workdir: Path,
+    phases: Phases,
+    strategy: tf.distribute.Strategy | None = None,
+    task: Task | None = None,
+) -> rpb.ModelVersion | None:
+    """Train, then (on the chief or a single worker) evaluate, export and register; returns the
+    registered version, or None on a worker that is not the chief. Under `strategy` (a template
+    job, not fine-tuning) every worker reads the whole dataset, adapts the same vocabulary from
+    the same texts, builds the model in the strategy's scope and keeps its share of each batch."""
     spec, hp = job.spec, job.spec.hyperparameters
     job_id = job.name.split("/")[1]
+    chief = task is None or task.chief
+
+    def note(message: str) -> None:
+        if chief:
+            log_event(store, job_id, message)
+
     base, model = None, None
     with phases.timed("data"):
         if spec.WhichOneof("model") == "base_model":
@@ -127,19 +146,20 @@ def train_classifier(
             metrics=["accuracy"],
         )
 
-    with phases.timed("build"):
+    # Under a strategy the model's and the optimizer's variables are mirrored on every worker.
+    with phases.timed("build"), strategy.scope() if strategy else nullcontext():
         if checkpoint:
             path = workdir / "resume.keras"
             with phases.timed("data"):
                 client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
             model = keras.models.load_model(path)
-            log_event(store, job_id, f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})")
+            note(f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})")
         else:
             initial_epoch = 0
             if base is not None:
                 if list(base.classification_report.class_names) != class_names:
                     model = classifiers.with_new_head(model, len(class_names))
-                    log_event(store, job_id, f"fine-tuning {base.name} with a new head for {len(class_names)} classes")
+                    note(f"fine-tuning {base.name} with a new head for {len(class_names)} classes")
                 classifiers.set_base_trainable(model, not frozen)
             elif kind == "image":
                 channels = int(params.get("channels") or (1 if dataset.image_stats.channels <= 2 else 3))
@@ -150,28 +170,49 @@ def train_classifier(
             compile_model(hp.learning_rate)
 
     image_size, channels = classifiers.image_settings(model) if kind == "image" else (0, 0)
-    train_data = classifiers.pipeline(train, kind, hp.batch_size, hp.seed, True, image_size, channels)
-    validation_data = classifiers.pipeline(validation, kind, hp.batch_size, hp.seed, False, image_size, channels)
+
+    def batches(examples: classifiers.Examples, batch_size: int, shuffle: bool):
+        return classifiers.pipeline(examples, kind, batch_size, hp.seed, shuffle, image_size, channels)
+
+    validation_data = batches(validation, hp.batch_size, False)
     progress, callbacks = training_callbacks(store, client, job, workdir, phases)
-    log_event(
-        store,
-        job_id,
-        f"training on {len(train)} {kind}s of {len(class_names)} classes, validating on {len(validation)}"
-        + (f"; base frozen for {frozen} epochs" if frozen else ""),
+    note(
+        f"training on {len(train)} {kind}s of {len(class_names)} classes"
+        + (f" with {task.workers} workers" if task else "")
+        + f", validating on {len(validation)}"
+        + (f"; base frozen for {frozen} epochs" if frozen else "")
     )
-    fit_options = dict(validation_data=validation_data, callbacks=callbacks, verbose=0)
-    if initial_epoch < frozen:
+    if strategy is not None:
+        batch = multiworker.global_batch(strategy, hp.batch_size)
         with phases.timed("fit"):
-            model.fit(train_data, initial_epoch=initial_epoch, epochs=frozen, **fit_options)
-        if progress.nan_epoch:
-            raise nan_failure(progress.nan_epoch)
-        initial_epoch = frozen
-        # A resumed job past this point has it in its checkpoint (all layers, the low rate).
-        classifiers.set_base_trainable(model, True)
-        compile_model(hp.learning_rate * UNFROZEN_LEARNING_RATE)
-    if initial_epoch < hp.epochs and not model.stop_training:
-        with phases.timed("fit"):
-            model.fit(train_data, initial_epoch=initial_epoch, epochs=hp.epochs, **fit_options)
+            multiworker.fit(
+                strategy,
+                task,
+                model,
+                batches(train, batch, True),
+                batches(validation, batch, False),
+                initial_epoch=initial_epoch,
+                epochs=hp.epochs,
+                callbacks=callbacks,
+            )
+        if not chief:
+            return None
+        model = multiworker.plain_copy(model, workdir)
+    else:
+        train_data = batches(train, hp.batch_size, True)
+        fit_options = dict(validation_data=validation_data, callbacks=callbacks, verbose=0)
+        if initial_epoch < frozen:
+            with phases.timed("fit"):
+                model.fit(train_data, initial_epoch=initial_epoch, epochs=frozen, **fit_options)
+            if progress.nan_epoch:
+                raise nan_failure(progress.nan_epoch)
+            initial_epoch = frozen
+            # A resumed job past this point has it in its checkpoint (all layers, the low rate).
+            classifiers.set_base_trainable(model, True)
+            compile_model(hp.learning_rate * UNFROZEN_LEARNING_RATE)
+        if initial_epoch < hp.epochs and not model.stop_training:
+            with phases.timed("fit"):
+                model.fit(train_data, initial_epoch=initial_epoch, epochs=hp.epochs, **fit_options)
     if progress.nan_epoch:
         raise nan_failure(progress.nan_epoch)
 

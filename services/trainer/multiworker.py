@@ -10,6 +10,8 @@ every worker so that all leave the loop at the same epoch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -24,35 +26,43 @@ def create_strategy(collective_timeout_seconds: float) -> tf.distribute.MultiWor
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
+def global_batch(strategy: tf.distribute.Strategy, batch_size: int) -> int:
+    """`batch_size` is per worker, so a step trains on `batch_size * workers` examples."""
+    return batch_size * strategy.num_replicas_in_sync
+
+
+def array_datasets(
+    strategy: tf.distribute.Strategy,
+    x: np.ndarray,
+    y: np.ndarray,
+    validation_data: tuple[np.ndarray, np.ndarray],
+    batch_size: int,
+    seed: int,
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Training (shuffled with the job's seed) and validation datasets of in-memory arrays, for `fit`."""
+    batch = global_batch(strategy, batch_size)
+    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return train.batch(batch), tf.data.Dataset.from_tensor_slices(validation_data).batch(batch)
+
+
 def fit(
     strategy: tf.distribute.Strategy,
     task: Task,
     model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    validation_data: tuple[np.ndarray, np.ndarray],
+    train: tf.data.Dataset,
+    validation: tf.data.Dataset,
     *,
     initial_epoch: int,
     epochs: int,
-    batch_size: int,
-    seed: int,
     callbacks: list[keras.callbacks.Callback],
 ) -> None:
-    """`model.fit` for a model built and compiled in `strategy.scope()`. `batch_size` is per
-    worker, so a step trains on `batch_size * workers` rows."""
-    global_batch = batch_size * strategy.num_replicas_in_sync
+    """`model.fit` for a model built and compiled in `strategy.scope()`. `train` and `validation`
+    yield batches of `global_batch` examples, in the same order on every worker (shuffled, if at
+    all, with the job's seed): each worker keeps its share of each batch."""
     options = tf.data.Options()
-    # Every worker reads the same shuffled order (same seed) and keeps its share of each batch.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train = strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .batch(global_batch)
-        .with_options(options)
-    )
-    validation = strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensor_slices(validation_data).batch(global_batch).with_options(options)
-    )
+    train = strategy.experimental_distribute_dataset(train.with_options(options))
+    validation = strategy.experimental_distribute_dataset(validation.with_options(options))
 
     @tf.function
     def train_epoch(dataset):
@@ -86,3 +96,11 @@ def fit(
         if from_chief(tf.constant(1.0 if stop else 0.0)) > 0:
             break
     hooks.on_train_end()
+
+
+def plain_copy(model: keras.Model, workdir: Path) -> keras.Model:
+    """The trained model outside the strategy (for the chief alone to evaluate and export as a
+    single worker would): saved and loaded back, so early stopping's restored weights come too."""
+    path = workdir / "final.keras"
+    model.save(path)
+    return keras.models.load_model(path)

@@ -323,11 +323,11 @@ def _train(
     with tempfile.TemporaryDirectory(prefix=f"maas-{job_id}-") as tmp:
         workdir = Path(tmp)
         if spec.WhichOneof("model") == "base_model" or template in CLASSIFIER_TEMPLATES:
-            if task is not None:
-                raise JobFailure("image_classifier, text_classifier and fine-tuning jobs train on one worker")
+            if task is not None and template is None:
+                raise JobFailure("fine-tuning jobs train on one worker")
             from services.trainer.classifier_job import train_classifier  # it builds on this module
 
-            return train_classifier(store, job, client, workdir, phases)
+            return train_classifier(store, job, client, workdir, phases, strategy, task)
         with phases.timed("data"):
             x, y, dataset = _load_table(client, spec.dataset, workdir, "training")
             if spec.HasField("validation_dataset"):
@@ -396,26 +396,20 @@ def _train(
                     f"{x.shape[1]} features",
                 )
             with phases.timed("fit"):
+                train, validation = multiworker.array_datasets(strategy, x, y, (x_val, y_val), hp.batch_size, hp.seed)
                 multiworker.fit(
                     strategy,
                     task,
                     model,
-                    x,
-                    y,
-                    (x_val, y_val),
+                    train,
+                    validation,
                     initial_epoch=initial_epoch,
                     epochs=hp.epochs,
-                    batch_size=hp.batch_size,
-                    seed=hp.seed,
                     callbacks=callbacks,
                 )
             if not chief:
                 return None
-            # The chief goes on alone: a plain copy of the final model (early stopping may have
-            # restored the best weights) evaluates and exports as a single worker's would.
-            final = workdir / "final.keras"
-            model.save(final)
-            model = keras.models.load_model(final)
+            model = multiworker.plain_copy(model, workdir)
         if progress.nan_epoch:
             raise nan_failure(progress.nan_epoch)
         with phases.timed("evaluation"):

@@ -340,10 +340,8 @@ def validate_spec(spec: pb.TrainingJobSpec) -> str:
     resources = spec.resources
     if not 0 <= resources.workers <= MAX_WORKERS or resources.cpu < 0 or resources.gpu < 0:
         raise InvalidArgument(f"{prefix}.resources: workers must be in 0..{MAX_WORKERS}, cpu and gpu not negative")
-    if resources.workers > 1 and (kind == "base_model" or spec.template.name in CLASSIFIER_TEMPLATES):
-        raise InvalidArgument(
-            f"{prefix}.resources.workers: image_classifier, text_classifier and fine-tuning jobs train on one worker"
-        )
+    if resources.workers > 1 and kind == "base_model":
+        raise InvalidArgument(f"{prefix}.resources.workers: fine-tuning jobs train on one worker")
     if not spec.target_model:
         raise InvalidArgument(f"{prefix}.target_model: required (models/{{model}})")
     (model_id,) = parse_name(spec.target_model, ("models", None), f"{prefix}.target_model")

@@ -1,11 +1,13 @@
 """Image and text classifier jobs on a real trainer process beside an in-process registry (as in
 test_trainer_jobs): killed mid-training they resume from their checkpoints and register one
 version, with each epoch logged once; a template on the wrong kind of dataset fails naming the
-template to use; images that decode to more than the job's memory limit train, streamed."""
+template to use; images that decode to more than the job's memory limit train, streamed; a
+two-worker job trains each template and registers one version that answers raw inputs."""
 
 import io
 import os
 import signal
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -14,15 +16,25 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from maas.demo import digits_png_zip, topic_texts
+from maas.demo import digit_image, digits_png_zip, topic_texts
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
 from maas.trainer.v1 import trainer_pb2 as pb
+from services.common.archives import extract_tar
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
 from services.trainer.phases import PEAK_MEMORY
 from tests.conftest import running, service_settings
-from tests.integration.test_trainer_jobs import MD, State, Trainer, epochs_logged, runner_pid, wait_for
+from tests.integration.test_trainer_jobs import (
+    MD,
+    State,
+    Trainer,
+    epochs_logged,
+    runner_pid,
+    runner_pids,
+    wait_for,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 EPOCHS = 8
@@ -119,6 +131,59 @@ def test_a_killed_classifier_job_resumes_from_its_checkpoint(trainer, template, 
     listed = registry.ListModelVersions(rpb.ListModelVersionsRequest(parent=f"models/{dataset}"), metadata=MD)
     assert [v.version for v in listed.model_versions] == [1]
     assert len(listed.model_versions[0].classification_report.class_names) in (3, 4)
+
+
+@pytest.mark.parametrize(
+    ("template", "dataset", "parameters", "epochs", "batch_size"),
+    [
+        # Batch norm's moving statistics need a few dozen steps before inference matches training.
+        ("image_classifier", "digits", {"filters": [8, 16], "image_size": 16}, 3, 8),
+        ("text_classifier", "topics", {"embedding_dim": 16, "units": 16}, 2, 16),
+    ],
+)
+def test_a_two_worker_classifier_job_registers_one_version_that_answers(
+    trainer, tmp_path, template, dataset, parameters, epochs, batch_size
+):
+    process, registry = trainer
+    spec = pb.TrainingJobSpec(
+        dataset=pb.DatasetInput(dataset=f"datasets/{dataset}"),
+        template=pb.TemplateModel(name=template),
+        hyperparameters=pb.Hyperparameters(epochs=epochs, batch_size=batch_size, learning_rate=0.005),
+        resources=pb.Resources(workers=2),
+        target_model=f"models/{dataset}",
+    )
+    spec.template.parameters.update(parameters)
+    name = create(process, spec)
+    # Two cooperating processes, told their places by TF_CONFIG.
+    wait_until(lambda: sorted(runner_pids(name)) == [0, 1], timeout=120, what="the job's two worker processes")
+    job = wait_for(process, name, lambda j: j.state in (State.STATE_SUCCEEDED, State.STATE_FAILED), timeout=180)
+    assert job.state == State.STATE_SUCCEEDED, job.state_reason
+    # The chief alone reported each epoch once and registered once.
+    assert epochs_logged(process, name) == list(range(1, epochs + 1))
+    listed = registry.ListModelVersions(rpb.ListModelVersionsRequest(parent=f"models/{dataset}"), metadata=MD)
+    (version,) = listed.model_versions
+    class_names = list(version.classification_report.class_names)
+    # The version answers raw inputs (uint8 images of another size, strings) with the class names.
+    chunks = registry.DownloadArtifact(rpb.DownloadArtifactRequest(name=version.artifact), metadata=MD)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
+        extract_tar(tar, tmp_path / "model")
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"]
+    if template == "image_classifier":
+        _, test_x, test_y = digits_png_zip(classes=(0, 1, 2))
+        images = np.stack([digit_image(pixels, 24) for pixels in test_x])[..., None]
+        labels = serve(images=tf.constant(images))["label"].numpy()
+        truth = [str(y) for y in test_y]
+    else:
+        texts, truth = topic_texts(100, seed=1)
+        labels = serve(text=tf.constant(texts))["label"].numpy()
+    predicted = [label.decode() for label in labels]
+    assert set(predicted) <= set(class_names)
+    accuracy = float(np.mean([p == t for p, t in zip(predicted, truth)]))
+    validated = job.evaluation["accuracy"]
+    print(f"2-worker {template}: accuracy {accuracy:.2f} on held-out inputs, {validated:.2f} on validation")
+    assert accuracy > 1.5 / len(class_names)
 
 
 def write_big_pngs(path: Path, count: int, side: int) -> None:

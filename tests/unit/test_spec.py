@@ -187,8 +187,8 @@ def test_image_and_text_templates_and_fine_tuning_pass_with_their_parameters():
             r"frozen_epochs: must be in 0\.\.19",
         ),
         (
-            spec(template=pb.TemplateModel(name="image_classifier"), resources=pb.Resources(workers=2)),
-            "train on one worker",
+            spec(base_model=pb.BaseModel(model_version="models/d/versions/1"), resources=pb.Resources(workers=2)),
+            "resources.workers: fine-tuning jobs train on one worker",
         ),
     ],
 )
