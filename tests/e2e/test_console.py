@@ -4,6 +4,7 @@ and a readable error on each page for each status a user can meet. Screenshots o
 to test-artifacts/console/ and are checked not to be blank."""
 
 import base64
+import gzip
 import os
 import signal
 from pathlib import Path
@@ -284,3 +285,116 @@ def test_the_console_survives_the_gateway_going_away(page, stack, journey):
     page.locator("main a[href='#/models/digits']").wait_for()
     assert page.evaluate("() => window.__sameDocument") is True
     shot(page, "14-reconnected")
+
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+# Each page, and what shows that it has loaded what it asks the API for.
+SCREENS = {
+    "datasets": "main table",
+    "train": "#dataset option >> nth=1",
+    "jobs": "main table .pick",
+    "job": "#job-spec",
+    "compare": "#diff",
+    "models": "main table",
+    "model": "main table",
+    "predict": "#predict-model option >> nth=1",
+    "usage": "#usage",
+}
+
+
+def axe_violations(page) -> list[str]:
+    """The serious and critical violations axe-core finds on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document, { resultTypes: ['violations'] })).violations")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journey):
+    """Clone the journey's job with other parameters, compare the two runs (curves and a parameter
+    diff); then every page at 1280x800 and 390x844, light and dark: a screenshot that is not blank
+    and no serious or critical axe-core violation; and the budgets: the first page usable in under
+    1 s on loopback, the console's JavaScript (vendored libraries counted) under 150 KB gzipped."""
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        first = client.get_model_version(journey.model_version).lineage.training_job.split("/")[-1]
+    context = browser.new_context(base_url=stack.http_url, viewport={"width": 1280, "height": 800})
+    context.add_init_script(f"sessionStorage.setItem('maas.apiKey', {journey.api_key!r})")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+
+    # Budgets, on a first visit: the page is usable once its list has arrived.
+    page.goto("/#/datasets")
+    page.locator(SCREENS["datasets"]).wait_for()
+    usable_ms = page.evaluate("() => performance.now()")
+    scripts = page.evaluate(
+        "() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.js'))"
+    )
+    assert any(s.endswith("/console/app.js") for s in scripts) and len(scripts) >= 4, scripts
+    gzipped = sum(len(gzip.compress(page.request.get(s).body())) for s in scripts)
+    print(f"console budgets: first page usable in {usable_ms:.0f} ms;", end=" ")
+    print(f"{len(scripts)} scripts, {gzipped / 1024:.1f} KiB gzipped")
+    assert usable_ms < 1000, f"the first page took {usable_ms:.0f} ms to be usable"
+    assert gzipped < 150 * 1024, f"the console's JavaScript is {gzipped / 1024:.1f} KiB gzipped"
+
+    # A job page says what the job ran; "Clone and edit" opens the Train form filled in with it.
+    page.goto(f"/#/jobs/{first}")
+    spec = page.locator("#job-spec")
+    spec.wait_for()
+    assert "datasets/digits/versions/1" in spec.inner_text() and "Learning rate" in spec.inner_text()
+    page.locator("#job-duration", has_text=" s").wait_for()
+    page.click("#clone")
+    page.locator("#cloned").wait_for()
+    assert page.input_value("#dataset") == "datasets/digits/versions/1"
+    assert page.input_value("#epochs") == "15" and page.input_value("#model") == "digits"
+    page.fill("#epochs", "3")
+    page.fill("#lr", "0.01")
+    page.fill("#model", "digits-rerun")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/#/jobs/*")
+    second = page.url.rsplit("/", 1)[-1]
+    page.locator("#job-state", has_text="SUCCEEDED").wait_for(timeout=300_000)
+
+    # The list says what each job ran and how it did; two of them compared.
+    page.goto("/#/jobs")
+    row = page.locator("main tr", has=page.locator(f"a[href='#/jobs/{second}']"))
+    row.locator("td", has_text="lowest val_loss").wait_for()  # the best epoch, from the job's history
+    assert "lr 0.01" in row.inner_text() and "3 epochs" in row.inner_text() and "mlp" in row.inner_text()
+    page.check(f"input[aria-label='compare {first}']")
+    page.check(f"input[aria-label='compare {second}']")
+    page.click("#compare")
+    page.wait_for_url(f"**/#/compare/{first},{second}")
+    page.wait_for_function("() => document.querySelector('.chart')?.dataset.points === '15'")
+    assert page.locator(".chart[data-series='2'] canvas").count() == 1
+    legend = page.inner_text(".u-legend")
+    assert first in legend and second in legend, legend  # one series per job
+    differs = page.locator("#diff tr.differs").all_inner_texts()
+    assert any(r.startswith("Epochs") for r in differs) and any(r.startswith("Learning rate") for r in differs), differs
+    assert not any(r.startswith("Dataset") for r in differs), differs
+    page.select_option("#compare-metric", "val_accuracy")
+    best = page.locator("#diff tr", has_text="Best val_accuracy").inner_text()
+    assert best.count("best val_accuracy") == 2, best
+    context.close()
+
+    routes = {"job": f"jobs/{first}", "compare": f"compare/{first},{second}", "model": "models/digits"}
+    violations = []
+    for width, height in ((1280, 800), (390, 844)):
+        for scheme in ("light", "dark"):
+            context = browser.new_context(
+                base_url=stack.http_url, viewport={"width": width, "height": height}, color_scheme=scheme
+            )
+            context.add_init_script(f"sessionStorage.setItem('maas.apiKey', {journey.api_key!r})")
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            for screen, loaded in SCREENS.items():
+                page.goto(f"/#/{routes.get(screen, screen)}")
+                page.locator(loaded).first.wait_for(state="attached")
+                if screen in ("job", "compare"):
+                    page.locator(".chart canvas").first.wait_for()
+                shot(page, f"20-{screen}-{width}x{height}-{scheme}")
+                violations += [f"{screen} {width} {scheme}: {v}" for v in axe_violations(page)]
+            context.close()
+    assert not violations, "\n".join(violations)
