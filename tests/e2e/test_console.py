@@ -292,7 +292,7 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SCREENS = {
     "datasets": "main table",
     "train": "#dataset option >> nth=1",
-    "jobs": "main table .pick",
+    "jobs": "main td:has-text('best val_')",
     "job": "#job-spec",
     "compare": "#diff",
     "models": "main table",
@@ -314,6 +314,16 @@ def axe_violations(page) -> list[str]:
     ]
 
 
+def signed_in_context(browser, stack, key: str, viewport=(1280, 800), scheme="light"):
+    """A fresh browser context (no cache) whose every page starts signed in with `key`."""
+    width, height = viewport
+    context = browser.new_context(
+        base_url=stack.http_url, viewport={"width": width, "height": height}, color_scheme=scheme
+    )
+    context.add_init_script(f"sessionStorage.setItem('maas.apiKey', {key!r})")
+    return context
+
+
 def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journey):
     """Clone the journey's job with other parameters, compare the two runs (curves and a parameter
     diff); then every page at 1280x800 and 390x844, light and dark: a screenshot that is not blank
@@ -321,21 +331,25 @@ def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journe
     1 s on loopback, the console's JavaScript (vendored libraries counted) under 150 KB gzipped."""
     with MaasClient(stack.address("gateway"), journey.api_key) as client:
         first = client.get_model_version(journey.model_version).lineage.training_job.split("/")[-1]
-    context = browser.new_context(base_url=stack.http_url, viewport={"width": 1280, "height": 800})
-    context.add_init_script(f"sessionStorage.setItem('maas.apiKey', {journey.api_key!r})")
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-
-    # Budgets, on a first visit: the page is usable once its list has arrived.
-    page.goto("/#/datasets")
-    page.locator(SCREENS["datasets"]).wait_for()
-    usable_ms = page.evaluate("() => performance.now()")
+    # Budgets: the first page, in a browser that has not been here (no cache), is usable once its
+    # list has arrived; the median of three such visits (one alone is at the mercy of a busy CPU).
+    visits = []
+    for _ in range(3):
+        context = signed_in_context(browser, stack, journey.api_key)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto("/#/datasets")
+        page.locator(SCREENS["datasets"]).wait_for()
+        visits.append(page.evaluate("() => performance.now()"))
+        if len(visits) < 3:
+            context.close()
+    usable_ms = sorted(visits)[1]
     scripts = page.evaluate(
         "() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.js'))"
     )
     assert any(s.endswith("/console/app.js") for s in scripts) and len(scripts) >= 4, scripts
     gzipped = sum(len(gzip.compress(page.request.get(s).body())) for s in scripts)
-    print(f"console budgets: first page usable in {usable_ms:.0f} ms;", end=" ")
+    print(f"console budgets: first page usable in {usable_ms:.0f} ms (visits {[round(v) for v in visits]});", end=" ")
     print(f"{len(scripts)} scripts, {gzipped / 1024:.1f} KiB gzipped")
     assert usable_ms < 1000, f"the first page took {usable_ms:.0f} ms to be usable"
     assert gzipped < 150 * 1024, f"the console's JavaScript is {gzipped / 1024:.1f} KiB gzipped"
@@ -348,7 +362,8 @@ def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journe
     page.locator("#job-duration", has_text=" s").wait_for()
     page.click("#clone")
     page.locator("#cloned").wait_for()
-    assert page.input_value("#dataset") == "datasets/digits/versions/1"
+    # The dataset is chosen once the list of datasets has arrived.
+    page.wait_for_function("() => document.querySelector('#dataset').value === 'datasets/digits/versions/1'")
     assert page.input_value("#epochs") == "15" and page.input_value("#model") == "digits"
     page.fill("#epochs", "3")
     page.fill("#lr", "0.01")
@@ -361,7 +376,7 @@ def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journe
     # The list says what each job ran and how it did; two of them compared.
     page.goto("/#/jobs")
     row = page.locator("main tr", has=page.locator(f"a[href='#/jobs/{second}']"))
-    row.locator("td", has_text="lowest val_loss").wait_for()  # the best epoch, from the job's history
+    row.locator("td", has_text="best val_accuracy").wait_for()  # the best epoch, from the job's history
     assert "lr 0.01" in row.inner_text() and "3 epochs" in row.inner_text() and "mlp" in row.inner_text()
     page.check(f"input[aria-label='compare {first}']")
     page.check(f"input[aria-label='compare {second}']")
@@ -371,9 +386,11 @@ def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journe
     assert page.locator(".chart[data-series='2'] canvas").count() == 1
     legend = page.inner_text(".u-legend")
     assert first in legend and second in legend, legend  # one series per job
+    page.locator("#diff tr.differs").first.wait_for()
     differs = page.locator("#diff tr.differs").all_inner_texts()
     assert any(r.startswith("Epochs") for r in differs) and any(r.startswith("Learning rate") for r in differs), differs
-    assert not any(r.startswith("Dataset") for r in differs), differs
+    # The clone ran on the same data: only what was edited (and what follows from it) differs.
+    assert not any(r.startswith(("Dataset", "Feature columns", "Template")) for r in differs), differs
     page.select_option("#compare-metric", "val_accuracy")
     best = page.locator("#diff tr", has_text="Best val_accuracy").inner_text()
     assert best.count("best val_accuracy") == 2, best
@@ -383,10 +400,7 @@ def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journe
     violations = []
     for width, height in ((1280, 800), (390, 844)):
         for scheme in ("light", "dark"):
-            context = browser.new_context(
-                base_url=stack.http_url, viewport={"width": width, "height": height}, color_scheme=scheme
-            )
-            context.add_init_script(f"sessionStorage.setItem('maas.apiKey', {journey.api_key!r})")
+            context = signed_in_context(browser, stack, journey.api_key, (width, height), scheme)
             page = context.new_page()
             page.set_default_timeout(30_000)
             for screen, loaded in SCREENS.items():

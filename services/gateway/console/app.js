@@ -213,12 +213,24 @@ function useLoad(load, deps = []) {
   return [state.data, state.error, reload];
 }
 
+// A box that scrolls sideways when its content is wider than the screen, and is then focusable,
+// so that a keyboard can scroll it too.
+function Scroll({ children }) {
+  const box = useRef(null);
+  useEffect(() => {
+    const el = box.current;
+    if (el && el.scrollWidth > el.clientWidth) el.setAttribute("tabindex", "0");
+    else el?.removeAttribute("tabindex");
+  });
+  return html`<div class="table-scroll" ref=${box}>${children}</div>`;
+}
+
 // `rows` null: not loaded (yet, or the load failed): nothing to say about emptiness.
 function Table({ columns, rows, empty = "Nothing here yet." }) {
   if (rows === null) return connection.online ? null : html`<p class="muted">Not loaded yet: waiting for the connection.</p>`;
   if (!rows || !rows.length) return html`<p class="muted">${empty}</p>`;
-  return html`<table><thead><tr>${columns.map(([title]) => html`<th>${title}</th>`)}</tr></thead>
-    <tbody>${rows.map((row) => html`<tr>${columns.map(([, cell]) => html`<td>${cell(row)}</td>`)}</tr>`)}</tbody></table>`;
+  return html`<${Scroll}><table><thead><tr>${columns.map(([title]) => html`<th>${title}</th>`)}</tr></thead>
+    <tbody>${rows.map((row) => html`<tr>${columns.map(([, cell]) => html`<td>${cell(row)}</td>`)}</tr>`)}</tbody></table><//>`;
 }
 
 // ---- pages -----------------------------------------------------------------------------------
@@ -352,6 +364,8 @@ function Train() {
   };
   const labelled = dataset && CLASSIFIER[kindName(dataset)];
   const toggle = (name) => setForm({ ...form, features: form.features.includes(name) ? form.features.filter((n) => n !== name) : [...form.features, name] });
+  // Every feature ticked goes as none, the trainer's "all but the label", so a spec says so plainly.
+  const allTicked = dataset && dataset.columns?.every((c) => c.name === form.label || form.features.includes(c.name));
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
@@ -362,7 +376,7 @@ function Train() {
     const { template: clonedTemplate, baseModel: _base, kerasModelJson: _keras, ...kept } = clone?.spec || {};
     const spec = {
       ...kept,
-      dataset: labelled ? { dataset: form.dataset } : { dataset: form.dataset, labelColumn: form.label, featureColumns: form.features },
+      dataset: labelled ? { dataset: form.dataset } : { dataset: form.dataset, labelColumn: form.label, featureColumns: allTicked ? [] : form.features },
       hyperparameters: { ...kept.hyperparameters, epochs: Number(form.epochs), batchSize: Number(form.batch), learningRate: Number(form.lr) },
       targetModel: `models/${form.model}`,
     };
@@ -465,10 +479,11 @@ const bestText = (epochs, metric) => {
   return b ? `${lowerIsBetter(metric) ? "lowest" : "best"} ${metric} ${b.value.toFixed(4)} (epoch ${b.epoch})` : "-";
 };
 
-// Each job's epochs, replayed from the start by `:watch` (and streamed on while a job runs). An
-// ended job's history never changes again, so it is fetched once per page load.
+// Each job's epochs, replayed from the start by `:watch` (and streamed on while a job runs; with
+// `live` false, shown only once the replay is complete). An ended job's history never changes
+// again, so it is fetched once per page load.
 const endedHistories = new Map();
-function useHistories(ids) {
+function useHistories(ids, live = true) {
   const { generation } = useConnection();
   const [histories, setHistories] = useState({});
   useEffect(() => {
@@ -478,7 +493,7 @@ function useHistories(ids) {
       if (endedHistories.has(id)) { show(id, endedHistories.get(id)); continue; }
       let epochs = [], ended = false;
       watchLines(`/v1/trainingJobs/${id}:watch`, (event) => {
-        if (event.epochEnd) { epochs = [...epochs.filter((e) => e.epoch !== event.epochEnd.epoch), event.epochEnd]; show(id, epochs); }
+        if (event.epochEnd) { epochs = [...epochs.filter((e) => e.epoch !== event.epochEnd.epoch), event.epochEnd]; if (live) show(id, epochs); }
         if (event.stateChange && ENDED.includes(event.stateChange.state)) ended = true;
       }, abort.signal).then(() => { if (ended) endedHistories.set(id, epochs); show(id, epochs); }, () => {});  // the job's own load reports errors
     }
@@ -498,7 +513,7 @@ function Jobs() {
     const timer = setInterval(reload, 3000);
     return () => clearInterval(timer);
   }, [live]);
-  const histories = useHistories((jobs || []).filter((j) => ENDED.includes(j.state)).slice(0, 25).map((j) => lastSegment(j.name)));
+  const histories = useHistories((jobs || []).filter((j) => ENDED.includes(j.state)).slice(0, 25).map((j) => lastSegment(j.name)), false);
   const pick = (id) => setSelected(selected.includes(id) ? selected.filter((s) => s !== id) : [...selected, id]);
   const metricOf = (j) => {
     const epochs = histories[lastSegment(j.name)];
@@ -512,10 +527,11 @@ function Jobs() {
     <${Table} columns=${[
       ["Compare", (j) => html`<input type="checkbox" class="pick" aria-label=${`compare ${lastSegment(j.name)}`} checked=${selected.includes(lastSegment(j.name))} onChange=${() => pick(lastSegment(j.name))} />`],
       ["Job", (j) => html`<a href=${`#/jobs/${lastSegment(j.name)}`}>${lastSegment(j.name)}</a>`],
-      ["State", (j) => html`${stateName(j)}${["STATE_FAILED", "STATE_CANCELLED"].includes(j.state) && j.stateReason ? html`<div class="reason">${j.stateReason}</div>` : ""}`],
+      ["State", (j) => html`${stateName(j)} <span class="muted">${j.epoch || 0}/${j.totalEpochs || j.spec?.hyperparameters?.epochs || "?"}</span>${["STATE_FAILED", "STATE_CANCELLED"].includes(j.state) && j.stateReason ? html`<div class="reason">${j.stateReason}</div>` : ""}`],
       ["Dataset", (j) => j.spec?.dataset?.dataset], ["Template", (j) => modelOf(j.spec || {})], ["Parameters", (j) => keyParameters(j.spec)],
-      ["Best metric", metricOf], ["Epoch", (j) => `${j.epoch || 0}/${j.totalEpochs || j.spec?.hyperparameters?.epochs || "?"}`],
-      ["Duration", (j) => duration(jobSeconds(j))], ["Model version", (j) => j.modelVersion], ["Created", (j) => (j.createTime || "").slice(0, 19)]]}
+      ["Best metric", metricOf], ["Duration", (j) => duration(jobSeconds(j))],
+      ["Model version", (j) => (j.modelVersion ? html`<a href=${`#/models/${j.modelVersion.split("/")[1]}`}>${j.modelVersion.split("/")[1]} v${lastSegment(j.modelVersion)}</a>` : "-")],
+      ["Created", (j) => (j.createTime || "").slice(0, 19).replace("T", " ")]]}
       rows=${jobs} /></section>`;
 }
 
@@ -551,9 +567,9 @@ function Compare({ ids }) {
         label=${`${metric} by epoch for ${list.map((id) => `${id}: ${bestText(histories[id], metric)}`).join("; ")}`} /></section>
     <section class="card"><h2>Parameters and results</h2>
       <p class="muted">Rows whose values differ between the jobs are marked <span class="differs-key">differs</span>.</p>
-      ${jobs && html`<table id="diff"><thead><tr><th scope="col">Parameter</th>${list.map((id) => html`<th scope="col"><a href=${`#/jobs/${id}`}>${id}</a></th>`)}</tr></thead>
+      ${jobs && html`<${Scroll}><table id="diff"><thead><tr><th scope="col">Parameter</th>${list.map((id) => html`<th scope="col"><a href=${`#/jobs/${id}`}>${id}</a></th>`)}</tr></thead>
         <tbody>${rows.map((r) => html`<tr class=${r.differs ? "differs" : ""}><th scope="row">${r.name}${r.differs ? html` <span class="differs-key">differs</span>` : ""}</th>
-          ${r.values.map((v) => html`<td>${v}</td>`)}</tr>`)}</tbody></table>`}</section>`;
+          ${r.values.map((v) => html`<td>${v}</td>`)}</tr>`)}</tbody></table><//>`}</section>`;
 }
 
 // `label`: a text alternative for the canvas (what the curves say, for screen readers).
@@ -624,7 +640,7 @@ function Job({ id }) {
     <section class="card"><h2>Metrics</h2><${Chart} epochs=${xs} series=${seriesOf(scores)} label=${`metrics by epoch: ${curves(scores)}`} /></section>
     ${Boolean(evaluation || (job?.evaluation && Object.keys(job.evaluation).length)) && html`<section class="card" id="evaluation"><h2>Final evaluation</h2>
       <${Table} columns=${[["Metric", (r) => r[0]], ["Value", (r) => Number(r[1]).toFixed(4)]]} rows=${Object.entries(evaluation ? evaluation.metrics : job.evaluation)} /></section>`}
-    ${logs.length > 0 && html`<section class="card"><h2>Log</h2><pre>${logs.join("\n")}</pre></section>`}`;
+    ${logs.length > 0 && html`<section class="card"><h2>Log</h2><pre class="log" tabindex="0" aria-label="job log">${logs.join("\n")}</pre></section>`}`;
 }
 
 function UploadModel({ onUploaded }) {
