@@ -41,6 +41,8 @@ class Aborted(DomainError):
 
 class ResourceExhausted(DomainError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    # The plan's limit that refused the call (`rate_limit`, `predictions_per_day`, ...), for metrics.
+    limit: str = "other"
 
 
 class Unauthenticated(DomainError):

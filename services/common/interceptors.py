@@ -16,7 +16,7 @@ from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from services.common import tracing
-from services.common.errors import DomainError, InvalidArgument, UpstreamError
+from services.common.errors import DomainError, InvalidArgument, ResourceExhausted, UpstreamError
 from services.common.metadata import REQUEST_ID_KEY, new_request_id
 from services.common.metrics import GrpcServerMetrics
 
@@ -55,6 +55,16 @@ class _MethodRecord:
         self.seconds = metrics.handling_seconds.labels(kind, self.service, self.method)
         self._handled = metrics.handled
         self._by_code: dict[grpc.StatusCode, object] = {}
+        self._refused = metrics.refused
+
+    def refused(self, error: BaseException) -> None:
+        if isinstance(error, ResourceExhausted):
+            reason = error.limit
+        elif isinstance(error, DomainError):
+            reason = error.code.name.lower()
+        else:
+            return  # not a refusal: a fault, counted by its status like any other
+        self._refused.labels(self.service, reason).inc()
 
     def handled(self, code: grpc.StatusCode):
         child = self._by_code.get(code)
@@ -98,15 +108,20 @@ class _CallRecord:
         # The tenant is the authenticated caller's, never one a caller claims.
         try:
             caller = await gate.authenticate(context, method.access)
-        except Exception:
+        except Exception as error:
             structlog.contextvars.bind_contextvars(request_id=request_id, method=method.name, tenant=None)
+            method.refused(error)
             raise
         structlog.contextvars.bind_contextvars(
             request_id=request_id, method=method.name, tenant=caller.tenant, caller=caller.service
         )
         if self.span is not None:
             self.span.set_attribute("maas.tenant", caller.tenant or "")
-        self.undo = await gate.ledger.admit(caller, method.access)
+        try:
+            self.undo = await gate.ledger.admit(caller, method.access)
+        except Exception as error:
+            method.refused(error)
+            raise
         method.admitted.inc()
 
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:

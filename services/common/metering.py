@@ -59,17 +59,23 @@ def _seconds_until(moment: dt.datetime) -> int:
     return max(1, int((moment - now()).total_seconds()))
 
 
-def exhausted(message: str, subject: str, description: str, retry_seconds: float | None) -> ResourceExhausted:
-    """RESOURCE_EXHAUSTED with a QuotaFailure, and a RetryInfo when waiting `retry_seconds` helps."""
+def exhausted(
+    message: str, subject: str, description: str, retry_seconds: float | None, *, limit: str
+) -> ResourceExhausted:
+    """RESOURCE_EXHAUSTED with a QuotaFailure, and a RetryInfo when waiting `retry_seconds` helps;
+    `limit` names the plan's limit that refused (`rate_limit`, `predictions_per_day`, ...) for metrics."""
     failure = error_details_pb2.QuotaFailure(
         violations=[error_details_pb2.QuotaFailure.Violation(subject=subject, description=description)]
     )
-    if retry_seconds is None:
-        return ResourceExhausted(message, details=[failure])
-    retry = error_details_pb2.RetryInfo(
-        retry_delay=duration_pb2.Duration(seconds=int(retry_seconds), nanos=int(retry_seconds % 1 * 1e9))
-    )
-    return ResourceExhausted(message, details=[retry, failure])
+    details = [failure]
+    if retry_seconds is not None:
+        retry = error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=int(retry_seconds), nanos=int(retry_seconds % 1 * 1e9))
+        )
+        details = [retry, failure]
+    error = ResourceExhausted(message, details=details)
+    error.limit = limit
+    return error
 
 
 def prediction_quota_reached(plan: pb.Plan, tenant: str, day: str) -> ResourceExhausted:
@@ -79,6 +85,7 @@ def prediction_quota_reached(plan: pb.Plan, tenant: str, day: str) -> ResourceEx
         f"tenants/{tenant}",
         f"{Quota.PREDICTIONS.value}: {plan.predictions_per_day}",
         _seconds_until(tomorrow),
+        limit="predictions_per_day",
     )
 
 
@@ -91,6 +98,7 @@ def figure_exhausted(plan: pb.Plan, tenant: str, quota: Quota, used: int, limit:
             f"tenants/{tenant}",
             f"{quota.value}: {limit}",
             _seconds_until(resets),
+            limit="training_seconds_per_month",
         )
     # No RetryInfo: waiting frees nothing, deleting models, versions or artifacts does.
     return exhausted(
@@ -98,6 +106,7 @@ def figure_exhausted(plan: pb.Plan, tenant: str, quota: Quota, used: int, limit:
         f"tenants/{tenant}",
         f"{quota.value}: {limit}",
         None,
+        limit="stored_bytes",
     )
 
 
@@ -226,6 +235,7 @@ class UsageLedger:
                 f"tenants/{tenant}",
                 f"requests per second: {plan.requests_per_second:g}",
                 wait,
+                limit="rate_limit",
             )
         bucket.tokens -= 1
 

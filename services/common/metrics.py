@@ -24,6 +24,15 @@ class GrpcServerMetrics:
         self.admitted = Counter(
             "maas_grpc_server_admitted_total", "RPCs admitted to a handler by the gate.", labels, registry=registry
         )
+        # Calls the gate refused, and why: a key problem (unauthenticated, permission_denied), the
+        # plan's limits (rate_limit, predictions_per_day, training_seconds_per_month, stored_bytes), or
+        # no credentials or lease to be had (unavailable).
+        self.refused = Counter(
+            "maas_gate_refused_total",
+            "RPCs the gate refused before a handler, by reason.",
+            ["grpc_service", "reason"],
+            registry=registry,
+        )
         self.handling_seconds = Histogram(
             "grpc_server_handling_seconds",
             "Time to handle an RPC on the server.",

@@ -68,6 +68,17 @@ class ArtifactStore:
         # PostgreSQL sums a bigint column as numeric (a Decimal here).
         return pb.StorageUsage(stored_bytes=int(stored), artifact_count=count)
 
+    def storage_by_tenant(self) -> dict[str, tuple[int, int]]:
+        """Stored bytes and artifact count of every tenant that stores anything (for metrics)."""
+        live = sa.not_(t.artifacts.c.pending_delete)
+        query = (
+            sa.select(t.artifacts.c.tenant, sa.func.sum(t.artifacts.c.size_bytes), sa.func.count())
+            .where(live)
+            .group_by(t.artifacts.c.tenant)
+        )
+        with self.engine.connect() as conn:
+            return {tenant: (int(stored), count) for tenant, stored, count in conn.execute(query)}
+
     def delete(self, tenant: str, sha256: str) -> None:
         """Delete an artifact nothing refers to; one in use is FAILED_PRECONDITION."""
         with self.engine.begin() as conn:

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from maas.registry.v1 import registry_pb2
 from services.common import db
@@ -19,6 +20,7 @@ from services.registry.catalogue import ModelCatalogue
 from services.registry.config import RegistrySettings
 from services.registry.datasets import DatasetCatalogue
 from services.registry.events import EventLog
+from services.registry.metrics import StorageCollector
 from services.registry.servicer import RegistryServicer, register
 
 log = structlog.get_logger("maas.registry")
@@ -63,8 +65,11 @@ async def build_server(settings: RegistrySettings) -> GrpcServer:
     async def stored_bytes(tenant: str) -> int:
         return (await asyncio.to_thread(artifacts.storage_usage, tenant)).stored_bytes
 
+    metrics = CollectorRegistry()
+    metrics.register(StorageCollector(artifacts))
     return GrpcServer(
         settings=settings,
+        registry=metrics,
         gate=CallGate(settings, {Quota.STORED_BYTES: stored_bytes}),
         bindings=[
             ServiceBinding(

@@ -52,3 +52,19 @@ def test_a_plan_of_100_a_day_admits_100_across_two_replicas(data_dir, tmp_path):
         (violation,) = error_details(error.value)["QuotaFailure"].violations
         assert violation.description == "predictions per day: 100"
         assert stack.usage("acme", predictions=100).predictions == 100
+
+        with pytest.raises(grpc.RpcError) as error:
+            infer(request, metadata=bearer("maas_not_a_key"), timeout=30)
+        assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # Each refusal is counted by why, in the replica that refused it.
+        refused = {
+            reason: sum(
+                replica.server.registry.get_sample_value(
+                    "maas_gate_refused_total", {"grpc_service": "inference.GRPCInferenceService", "reason": reason}
+                )
+                or 0
+                for replica in stack.replicas
+            )
+            for reason in ("predictions_per_day", "unauthenticated", "rate_limit")
+        }
+        assert refused == {"predictions_per_day": 1, "unauthenticated": 1, "rate_limit": 0}

@@ -60,9 +60,16 @@ def test_dataset_upload_records_schema_rows_and_sha(registry):
     assert dataset.name == "datasets/d/versions/1"
     assert [c.name for c in dataset.columns] == ["a", "b", "label"]
     assert dataset.row_count == 3 and dataset.sha256 == hashlib.sha256(CSV).hexdigest()
-    assert upload_dataset(stub, "acme").version == 2
+    assert not dataset.unchanged
+    # The same file again makes no version, and says so.
+    again = upload_dataset(stub, "acme")
+    assert (again.version, again.unchanged, again.create_time) == (1, True, dataset.create_time)
+    changed = upload_dataset(stub, "acme", data=CSV + b"7,8,1\n")
+    assert (changed.version, changed.unchanged) == (2, False)
     latest = stub.GetDataset(pb.GetDatasetRequest(name="datasets/d"), metadata=tenant_md("acme"))
-    assert latest.version == 2
+    assert (latest.version, latest.unchanged) == (2, False)
+    # Going back to the first file is a change from the latest: a new version.
+    assert upload_dataset(stub, "acme").version == 3
 
 
 def test_invalid_csv_is_invalid_argument_naming_the_line_and_leaves_nothing(registry):
@@ -368,10 +375,15 @@ def test_deleting_datasets_reclaims_the_bytes_nothing_else_uses(registry):
     def stored() -> int:
         return stub.GetStorageUsage(pb.GetStorageUsageRequest(), metadata=md).stored_bytes
 
+    def scraped(name: str) -> float | None:
+        return server.server.registry.get_sample_value(name, {"tenant": "acme"})
+
     upload_dataset(stub, "acme", dataset_id="d")
     second = upload_dataset(stub, "acme", data=CSV + b"7,8,1\n", dataset_id="d")
     twin = upload_dataset(stub, "acme", dataset_id="copy")  # the same bytes as d's version 1
     before = stored()
+    # The registry's /metrics says the same, per tenant.
+    assert (scraped("maas_registry_stored_bytes"), scraped("maas_registry_artifacts")) == (before, 2)
     deleted = stub.DeleteDataset(pb.DeleteDatasetRequest(name="datasets/d/versions/2"), metadata=md)
     assert deleted.deleted_versions == 1
     assert stored() == before - second.size_bytes
@@ -389,3 +401,4 @@ def test_deleting_datasets_reclaims_the_bytes_nothing_else_uses(registry):
     assert bad == grpc.StatusCode.INVALID_ARGUMENT
     stub.DeleteDataset(pb.DeleteDatasetRequest(name="datasets/copy"), metadata=md)
     assert stored_blobs(server) == [] and stored() == 0
+    assert scraped("maas_registry_stored_bytes") is None  # a tenant that stores nothing has no series
