@@ -213,24 +213,12 @@ function useLoad(load, deps = []) {
   return [state.data, state.error, reload];
 }
 
-// A box that scrolls sideways when its content is wider than the screen, and is then focusable,
-// so that a keyboard can scroll it too.
-function Scroll({ children }) {
-  const box = useRef(null);
-  useEffect(() => {
-    const el = box.current;
-    if (el && el.scrollWidth > el.clientWidth) el.setAttribute("tabindex", "0");
-    else el?.removeAttribute("tabindex");
-  });
-  return html`<div class="table-scroll" ref=${box}>${children}</div>`;
-}
-
 // `rows` null: not loaded (yet, or the load failed): nothing to say about emptiness.
 function Table({ columns, rows, empty = "Nothing here yet." }) {
   if (rows === null) return connection.online ? null : html`<p class="muted">Not loaded yet: waiting for the connection.</p>`;
   if (!rows || !rows.length) return html`<p class="muted">${empty}</p>`;
-  return html`<${Scroll}><table><thead><tr>${columns.map(([title]) => html`<th>${title}</th>`)}</tr></thead>
-    <tbody>${rows.map((row) => html`<tr>${columns.map(([, cell]) => html`<td>${cell(row)}</td>`)}</tr>`)}</tbody></table><//>`;
+  return html`<table><thead><tr>${columns.map(([title]) => html`<th>${title}</th>`)}</tr></thead>
+    <tbody>${rows.map((row) => html`<tr>${columns.map(([, cell]) => html`<td>${cell(row)}</td>`)}</tr>`)}</tbody></table>`;
 }
 
 // ---- pages -----------------------------------------------------------------------------------
@@ -590,9 +578,9 @@ function Compare({ ids }) {
         label=${`${metric} by epoch for ${list.map((id) => `${id}: ${bestText(histories[id], metric)}`).join("; ")}`} /></section>
     <section class="card"><h2>Parameters and results</h2>
       <p class="muted">Rows whose values differ between the jobs are marked <span class="differs-key">differs</span>.</p>
-      ${jobs && html`<${Scroll}><table id="diff"><thead><tr><th scope="col">Parameter</th>${list.map((id) => html`<th scope="col"><a href=${`#/jobs/${id}`}>${id}</a></th>`)}</tr></thead>
+      ${jobs && html`<table id="diff"><thead><tr><th scope="col">Parameter</th>${list.map((id) => html`<th scope="col"><a href=${`#/jobs/${id}`}>${id}</a></th>`)}</tr></thead>
         <tbody>${rows.map((r) => html`<tr class=${r.differs ? "differs" : ""}><th scope="row">${r.name}${r.differs ? html` <span class="differs-key">differs</span>` : ""}</th>
-          ${r.values.map((v) => html`<td>${v}</td>`)}</tr>`)}</tbody></table><//>`}</section>`;
+          ${r.values.map((v) => html`<td>${v}</td>`)}</tr>`)}</tbody></table>`}</section>`;
 }
 
 // `label`: a text alternative for the canvas (what the curves say, for screen readers).
@@ -663,7 +651,7 @@ function Job({ id }) {
     <section class="card"><h2>Metrics</h2><${Chart} epochs=${xs} series=${seriesOf(scores)} label=${`metrics by epoch: ${curves(scores)}`} /></section>
     ${Boolean(evaluation || (job?.evaluation && Object.keys(job.evaluation).length)) && html`<section class="card" id="evaluation"><h2>Final evaluation</h2>
       <${Table} columns=${[["Metric", (r) => r[0]], ["Value", (r) => Number(r[1]).toFixed(4)]]} rows=${Object.entries(evaluation ? evaluation.metrics : job.evaluation)} /></section>`}
-    ${logs.length > 0 && html`<section class="card"><h2>Log</h2><pre class="log" tabindex="0" aria-label="job log">${logs.join("\n")}</pre></section>`}`;
+    ${logs.length > 0 && html`<section class="card"><h2>Log</h2><pre class="log" aria-label="job log">${logs.join("\n")}</pre></section>`}`;
 }
 
 function UploadModel({ onUploaded }) {
@@ -988,4 +976,23 @@ function PageFocus({ title, route }) {
   return null;
 }
 
-render(html`<${App} />`, document.getElementById("root"));
+// A card (or log) wider than the screen scrolls sideways; while it does, it is focusable, so that a
+// keyboard can scroll it too. Watched for the whole document, so every page's cards get it.
+function keyboardScrollable(root) {
+  let frame = 0;
+  const mark = () => {
+    frame = 0;
+    for (const el of root.querySelectorAll("section.card, pre")) {
+      const scrolls = el.scrollWidth > el.clientWidth + 1;
+      if (scrolls && !el.hasAttribute("tabindex")) { el.setAttribute("tabindex", "0"); el.dataset.scrollFocus = ""; }
+      if (!scrolls && "scrollFocus" in el.dataset) { el.removeAttribute("tabindex"); delete el.dataset.scrollFocus; }
+    }
+  };
+  const schedule = () => { if (!frame) frame = requestAnimationFrame(mark); };
+  new MutationObserver(schedule).observe(root, { childList: true, subtree: true, characterData: true });
+  addEventListener("resize", schedule);
+}
+
+const root = document.getElementById("root");
+render(html`<${App} />`, root);
+keyboardScrollable(root);
