@@ -1,0 +1,162 @@
+"""Accounts over HTTP: registration, sign-in and sign-out with a session cookie, invitations, and
+the check every request made with the cookie passes before the REST twin forwards it.
+
+The cookie is HttpOnly (scripts cannot read it), SameSite=Strict (browsers do not send it from
+another site) and Secure when the port speaks TLS. CSRF: every state-changing request made with
+the cookie carries `x-csrf-token`, a random token handed out once at sign-in and bound to the
+session (the database keeps its sha256), and, when the browser sends `Origin`, comes from this
+origin. A token bound to the session on the server side was chosen over the double-submit cookie
+because a cookie can be planted by a sibling subdomain or over plain HTTP, and over an Origin check
+alone because some clients send no `Origin`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiohttp import web
+
+from services.common.errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated
+from services.gateway.accounts import Accounts, Session, SignedIn
+from services.gateway.rest.transcoding import decode_json
+
+audit = structlog.get_logger("maas.audit")
+COOKIE = "maas_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Paths a caller reaches with no credentials at all (then nothing else).
+OPEN_PATHS = frozenset({("POST", "/v1/accounts:register"), ("POST", "/v1/sessions")})
+# scrypt takes 128 MiB and a good part of a second per hash: at most this many at once.
+_HASHING = 2
+
+
+def _session_json(session: Session) -> dict:
+    return {
+        "user": f"users/{session.user_id}",
+        "email": session.email,
+        "tenant": f"tenants/{session.tenant}",
+        "role": session.role,
+        "expireTime": session.expire_time.isoformat().replace("+00:00", "Z"),
+    }
+
+
+class SessionCookies:
+    """The account endpoints, and the session behind a request's cookie."""
+
+    def __init__(self, accounts: Accounts, secure: bool, failed) -> None:
+        self.accounts = accounts
+        self._secure = secure
+        self._failed = failed  # DomainError -> the HTTP error answer
+        self._hashing = asyncio.Semaphore(_HASHING)
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_post("/v1/accounts:register", self._register)
+        app.router.add_post("/v1/sessions", self._sign_in)
+        app.router.add_get("/v1/sessions/current", self._current)
+        app.router.add_delete("/v1/sessions/current", self._sign_out)
+        app.router.add_post("/v1/invitations", self._invite)
+
+    # the check before every handler
+
+    async def authenticate(self, request: web.Request) -> None:
+        """A request with the cookie and no key: its live session, and the CSRF checks if it changes
+        anything. The session's token then authenticates the forwarded gRPC call like a key."""
+        token = request.cookies.get(COOKIE, "")
+        session = await asyncio.to_thread(self.accounts.session, token) if token else None
+        if session is None:
+            raise Unauthenticated("no valid session: sign in again")
+        if request.method not in SAFE_METHODS:
+            origin = request.headers.get("origin")
+            if origin is not None and origin != f"{request.scheme}://{request.host}":
+                raise PermissionDenied(f"a request with the session cookie from another origin ({origin}) is refused")
+            self.accounts.check_csrf(session, request.headers.get(CSRF_HEADER))
+        request["session"] = session
+        request["session_token"] = token
+
+    # endpoints
+
+    async def _fields(self, request: web.Request, *names: str) -> list[str]:
+        body = decode_json(await request.read()) if request.can_read_body else {}
+        if not isinstance(body, dict):
+            raise InvalidArgument("body: a JSON object")
+        values = [body.get(name, "") for name in names]
+        for name, value in zip(names, values, strict=True):
+            if not isinstance(value, str):
+                raise InvalidArgument(f"{name}: a string")
+        return values
+
+    async def _register(self, request: web.Request) -> web.Response:
+        try:
+            email, password, invitation, tenant_id = await self._fields(
+                request, "email", "password", "invitationToken", "tenantId"
+            )
+            async with self._hashing:
+                user_id = await asyncio.to_thread(self.accounts.register, email, password, invitation, tenant_id)
+            tenants = await asyncio.to_thread(self.accounts.store.memberships, user_id)
+        except DomainError as error:
+            return self._failed(error)
+        audit.info("account registered", user=user_id, tenant=tenants[0][0], role=tenants[0][1])
+        return web.json_response(
+            {"user": f"users/{user_id}", "tenant": f"tenants/{tenants[0][0]}", "role": tenants[0][1]}
+        )
+
+    async def _sign_in(self, request: web.Request) -> web.Response:
+        address = request.remote or "unknown"
+        try:
+            email, password, tenant = await self._fields(request, "email", "password", "tenant")
+            async with self._hashing:
+                signed_in: SignedIn = await asyncio.to_thread(
+                    self.accounts.sign_in, email, password, address, tenant.removeprefix("tenants/")
+                )
+        except DomainError as error:
+            audit.info("sign-in refused", address=address, code=error.code.name)
+            return self._failed(error)
+        session = signed_in.session
+        audit.info("signed in", user=session.user_id, tenant=session.tenant, session=session.session_id)
+        response = web.json_response({**_session_json(session), "csrfToken": signed_in.csrf_token})
+        response.set_cookie(
+            COOKIE,
+            signed_in.token,
+            max_age=int(self.accounts.session_ttl.total_seconds()),
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=self._secure,
+        )
+        return response
+
+    async def _current(self, request: web.Request) -> web.Response:
+        session = request.get("session")
+        if session is None:
+            return self._failed(Unauthenticated("this path takes the session cookie, not an API key"))
+        return web.json_response(_session_json(session))
+
+    async def _sign_out(self, request: web.Request) -> web.Response:
+        session = request.get("session")
+        if session is None:
+            return self._failed(Unauthenticated("this path takes the session cookie, not an API key"))
+        await asyncio.to_thread(self.accounts.sign_out, session)
+        audit.info("signed out", user=session.user_id, session=session.session_id)
+        response = web.json_response({})
+        response.del_cookie(COOKIE, path="/", secure=self._secure, httponly=True, samesite="Strict")
+        return response
+
+    async def _invite(self, request: web.Request) -> web.Response:
+        session = request.get("session")
+        try:
+            if session is None:
+                raise Unauthenticated("inviting members takes an owner's session cookie, not an API key")
+            (role,) = await self._fields(request, "role")
+            token, expire = await asyncio.to_thread(self.accounts.invite, session, role)
+        except DomainError as error:
+            return self._failed(error)
+        audit.info("member invited", user=session.user_id, tenant=session.tenant, role=role)
+        return web.json_response(
+            {
+                "token": token,
+                "tenant": f"tenants/{session.tenant}",
+                "role": role,
+                "expireTime": expire.isoformat().replace("+00:00", "Z"),
+            }
+        )
