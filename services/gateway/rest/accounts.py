@@ -27,6 +27,9 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths a caller reaches with no credentials at all (then nothing else).
 OPEN_PATHS = frozenset({("POST", "/v1/accounts:register"), ("POST", "/v1/sessions")})
+# What the guard found behind a request's cookie, for the handlers and the forwarded call.
+SESSION = web.RequestKey("session", Session)
+SESSION_TOKEN = web.RequestKey("session_token", str)
 # scrypt takes 128 MiB and a good part of a second per hash: at most this many at once.
 _HASHING = 2
 
@@ -71,8 +74,8 @@ class SessionCookies:
             if origin is not None and origin != f"{request.scheme}://{request.host}":
                 raise PermissionDenied(f"a request with the session cookie from another origin ({origin}) is refused")
             self.accounts.check_csrf(session, request.headers.get(CSRF_HEADER))
-        request["session"] = session
-        request["session_token"] = token
+        request[SESSION] = session
+        request[SESSION_TOKEN] = token
 
     # endpoints
 
@@ -127,13 +130,13 @@ class SessionCookies:
         return response
 
     async def _current(self, request: web.Request) -> web.Response:
-        session = request.get("session")
+        session = request.get(SESSION)
         if session is None:
             return self._failed(Unauthenticated("this path takes the session cookie, not an API key"))
         return web.json_response(_session_json(session))
 
     async def _sign_out(self, request: web.Request) -> web.Response:
-        session = request.get("session")
+        session = request.get(SESSION)
         if session is None:
             return self._failed(Unauthenticated("this path takes the session cookie, not an API key"))
         await asyncio.to_thread(self.accounts.sign_out, session)
@@ -143,7 +146,7 @@ class SessionCookies:
         return response
 
     async def _invite(self, request: web.Request) -> web.Response:
-        session = request.get("session")
+        session = request.get(SESSION)
         try:
             if session is None:
                 raise Unauthenticated("inviting members takes an owner's session cookie, not an API key")

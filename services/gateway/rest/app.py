@@ -28,7 +28,7 @@ from services.common.metadata import REQUEST_ID_KEY
 from services.common.tracing import TRACEPARENT_KEY, TRACESTATE_KEY
 from services.gateway.accounts import Accounts
 from services.gateway.rest.accounts import COOKIE as COOKIE_NAME
-from services.gateway.rest.accounts import OPEN_PATHS, SessionCookies
+from services.gateway.rest.accounts import OPEN_PATHS, SESSION_TOKEN, SessionCookies
 from services.gateway.rest.kserve_routes import KServeRoutes
 from services.gateway.rest.openapi import openapi_document
 from services.gateway.rest.transcoding import HttpRoute, build_request, decode_json, message_to_json, routes_for
@@ -120,7 +120,7 @@ def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
     """The call's gRPC metadata; a request that came with the session cookie (checked by the guard)
     is authenticated by the session's token, as a key would be."""
     forwarded = tuple((h, request.headers[h]) for h in _FORWARDED_HEADERS if h in request.headers)
-    token = request.get("session_token")
+    token = request.get(SESSION_TOKEN)
     return (("authorization", f"Bearer {token}"), *forwarded) if token else forwarded
 
 
