@@ -226,7 +226,7 @@ class AccountStore:
     # invitations
 
     def create_invitation(
-        self, tenant_id: str, role: str, invited_by: str, token_sha256: str, expire_time: dt.datetime
+        self, tenant_id: str, role: str, invited_by: str | None, token_sha256: str, expire_time: dt.datetime
     ) -> None:
         with self.engine.begin() as conn:
             if conn.execute(sa.select(t.tenants.c.tenant_id).where(t.tenants.c.tenant_id == tenant_id)).first() is None:

@@ -139,10 +139,6 @@ class Session:
     csrf_sha256: str
     expire_time: dt.datetime
 
-    def require_owner(self, action: str) -> None:
-        if self.role != "owner":
-            raise PermissionDenied(f"{action} is for the tenant's owners; your role is {self.role}")
-
 
 @dataclass(frozen=True)
 class SignedIn:
@@ -242,10 +238,10 @@ class Accounts:
     def sign_out(self, session: Session) -> None:
         self.store.revoke_session(session.session_id)
 
-    def invite(self, session: Session, role: str) -> tuple[str, dt.datetime]:
-        """An invitation token to the session's tenant with `role`; only its hash is kept."""
-        session.require_owner("inviting members")
+    def invite(self, tenant_id: str, role: str, invited_by: str | None) -> tuple[str, dt.datetime]:
+        """An invitation token to the tenant with `role`, from an owner (`invited_by`, whom the
+        caller has checked) or the operator (None); only its hash is kept."""
         check_role(role)
         token, expire = new_token(INVITATION_PREFIX), now() + self.invitation_ttl
-        self.store.create_invitation(session.tenant, role, session.user_id, hash_secret(token), expire)
+        self.store.create_invitation(tenant_id, role, invited_by, hash_secret(token), expire)
         return token, expire

@@ -135,6 +135,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     store = GatewayStore(engine)
     _ensure_admin_key(store, settings)
     authenticator = Authenticator(store, settings.key_cache_seconds)
+    accounts = _accounts(store, settings)
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -160,24 +161,20 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     routes = build_routes()
     routed = sorted({method.split("/")[1] for method in routes})
     draining = asyncio.Event()
+    admin = AdminServicer(
+        store,
+        authenticator,
+        backend_usage,
+        LeaseBook(store),
+        ServiceVerifier(settings.service_secret),
+        report_wait=settings.usage_report_seconds + 0.1,
+        draining=draining,
+        accounts=accounts,
+    )
     server = GrpcServer(
         settings=settings,
         draining=draining,
-        bindings=[
-            ServiceBinding(
-                register,
-                AdminServicer(
-                    store,
-                    authenticator,
-                    backend_usage,
-                    LeaseBook(store),
-                    ServiceVerifier(settings.service_secret),
-                    report_wait=settings.usage_report_seconds + 0.1,
-                    draining=draining,
-                ),
-                ADMIN_SERVICE.full_name,
-            )
-        ],
+        bindings=[ServiceBinding(register, admin, ADMIN_SERVICE.full_name)],
         generic_handlers=[ProxyHandler(routes, channels)],
         on_stop=[close],
         reflected_services=routed,
@@ -191,7 +188,8 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 lambda: server.loopback_target,
                 settings.max_message_bytes,
                 _http_tls(settings),
-                _accounts(store, settings),
+                accounts,
+                admin.notify_changed,
             )
         ]
     return server

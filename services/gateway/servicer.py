@@ -16,7 +16,7 @@ from services.common.credentials import SERVICE_KEY, ServiceVerifier, authorize
 from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from services.common.metadata import metadata_value
 from services.common.validation import page_size, parse_name
-from services.gateway.accounts import USAGE_ROLES
+from services.gateway.accounts import USAGE_ROLES, Accounts
 from services.gateway.auth import Authenticator
 from services.gateway.quota import BackendUsage, LeaseBook, today, usage_report
 from services.gateway.store import GatewayStore
@@ -38,7 +38,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         services: ServiceVerifier,
         report_wait: float = 0.0,
         draining: asyncio.Event | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
+        self.accounts = accounts or Accounts(store.accounts)
         self.report_wait = report_wait
         self._draining = draining or asyncio.Event()
         self.store = store
@@ -52,7 +54,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         # then holds no lock to give back.
         self._changed = asyncio.Event()
 
-    async def _notify(self) -> None:
+    async def notify_changed(self) -> None:
+        """Wake the credential watches: keys, sessions, tenants or plans changed here."""
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -74,12 +77,16 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def _admin_or_owner(
         self, context: grpc.aio.ServicerContext, method: str, name: str, field: str
     ) -> str | None:
-        """A tenant's keys are the admin key's or, for their own tenant, its owners': returns the
-        owner's user id (None for the admin key). `name` is only parsed once the caller is known."""
+        """A tenant's keys and invitations are the admin key's or, for their own tenant, its owners'
+        (signed in): returns the owner's user id (None for the admin key)."""
         principal = await self.auth.authenticate(context.invocation_metadata())
         if principal.role == "owner":
             if name.split("/")[:2] != ["tenants", principal.tenant]:
-                raise PermissionDenied(f"an owner of tenant {principal.tenant!r} manages only that tenant's keys")
+                raise PermissionDenied(
+                    f"an owner of tenant {principal.tenant!r} manages only that tenant's keys and members"
+                )
+        elif principal.role is not None:
+            raise PermissionDenied(f"{method} is for the tenant's owners; this session's role is {principal.role}")
         else:
             scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]
             authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
@@ -89,7 +96,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def CreateTenant(self, request, context):
         await self._admin(context, "CreateTenant", tenant=request.tenant_id)
         tenant = await asyncio.to_thread(self.store.create_tenant, request.tenant_id, request.tenant)
-        await self._notify()
+        await self.notify_changed()
         return tenant
 
     async def GetTenant(self, request, context):
@@ -108,7 +115,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         user_id = await self._admin_or_owner(context, "CreateApiKey", request.parent, "parent")
         (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
         key, secret = await asyncio.to_thread(self.store.create_api_key, tenant_id, request.api_key, user_id)
-        await self._notify()
+        await self.notify_changed()
         return pb.CreateApiKeyResponse(api_key=key, secret=secret)
 
     async def ListApiKeys(self, request, context):
@@ -120,8 +127,17 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         await self._admin_or_owner(context, "RevokeApiKey", request.name, "name")
         tenant_id, key_id = parse_name(request.name, ("tenants", None, "apiKeys", None))
         key = await asyncio.to_thread(self.store.revoke_api_key, tenant_id, key_id)
-        await self._notify()
+        await self.notify_changed()
         return key
+
+    async def CreateInvitation(self, request, context):
+        user_id = await self._admin_or_owner(context, "CreateInvitation", request.parent, "parent")
+        (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
+        token, expire = await asyncio.to_thread(self.accounts.invite, tenant_id, request.role, user_id)
+        audit.info("member invited", tenant=tenant_id, role=request.role, user=user_id)
+        response = pb.CreateInvitationResponse(token=token, role=request.role)
+        response.expire_time.FromDatetime(expire)
+        return response
 
     async def CreatePlan(self, request, context):
         await self._admin(context, "CreatePlan", plan=request.plan_id)

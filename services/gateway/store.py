@@ -86,6 +86,7 @@ class GatewayStore:
             display_name=row.display_name,
             prefix=row.prefix,
             scopes=row.scopes,
+            owner=f"users/{row.owner_user_id}" if row.owner_user_id else "",
         )
         key.create_time.FromDatetime(utc(row.create_time))
         if row.expire_time:

@@ -110,14 +110,15 @@ login_failures = sa.Table(
     sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
 )
 
-# An owner's invitation to join a tenant with a role; the token (sha256 kept) is passed on by hand.
+# An invitation to join a tenant with a role, from an owner (`invited_by`) or the operator (NULL);
+# the token (its sha256 kept) is passed on by hand.
 invitations = sa.Table(
     "invitations",
     metadata,
     sa.Column("token_sha256", sa.String(64), primary_key=True),
     sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("invited_by", sa.String(32), sa.ForeignKey("users.user_id"), nullable=False),
+    sa.Column("invited_by", sa.String(32), sa.ForeignKey("users.user_id"), nullable=True),
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("accept_time", sa.DateTime(timezone=True), nullable=True),
 )

@@ -108,13 +108,14 @@ def test_register_sign_in_use_the_console_api_and_sign_out(stack, base_url, data
         assert made.status_code == 200, made.text
         secrets.append(made.json()["secret"])
         assert httpx.get(f"{base_url}/v1/models/m1", headers=auth(made.json()["secret"])).status_code == 200
-        assert [k["displayName"] for k in ada.get("/v1/tenants/ada/apiKeys").json()["apiKeys"]] == ["ci"]
+        listed = ada.get("/v1/tenants/ada/apiKeys").json()["apiKeys"]
+        assert [(k["displayName"], k["owner"]) for k in listed] == [("ci", owner["user"])]
         other = ada.post("/v1/tenants/someone-else/apiKeys", json={}, headers=csrf)
         assert other.status_code == 403 and "only that tenant" in other.json()["error"]["message"]
         assert ada.get("/v1/tenants").status_code == 403  # the operator's, not an owner's
 
         # An invited viewer reads but cannot train, create or manage keys.
-        invited = ada.post("/v1/invitations", json={"role": "viewer"}, headers=csrf)
+        invited = ada.post("/v1/tenants/ada/invitations", json={"role": "viewer"}, headers=csrf)
         assert invited.status_code == 200, invited.text
         secrets.append(invited.json()["token"])
         with browser(base_url) as vic:
@@ -126,7 +127,8 @@ def test_register_sign_in_use_the_console_api_and_sign_out(stack, base_url, data
             assert train.status_code == 403 and "train" in train.json()["error"]["message"]
             assert vic.post("/v1/models", json={}, params={"model_id": "m2"}, headers=vic_csrf).status_code == 403
             assert vic.post("/v1/tenants/ada/apiKeys", json={}, headers=vic_csrf).status_code == 403
-            assert vic.post("/v1/invitations", json={"role": "owner"}, headers=vic_csrf).status_code == 403
+            assert vic.post("/v1/tenants/ada/invitations", json={"role": "owner"}, headers=vic_csrf).status_code == 403
+            assert vic.get("/v1/tenants/ada/apiKeys").status_code == 403
 
         # Sign-out: the same cookie is refused at once.
         assert ada.delete("/v1/sessions/current").status_code == 403  # no CSRF token

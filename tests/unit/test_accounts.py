@@ -10,8 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from maas.api.v1 import annotations_pb2 as api_pb
+from maas.gateway.v1 import admin_pb2 as pb
 from services.common import db
-from services.common.errors import AlreadyExists, InvalidArgument, PermissionDenied, ResourceExhausted, Unauthenticated
+from services.common.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
 from services.gateway import accounts as acc
 from services.gateway import tables as t
 from services.gateway.accounts import Accounts, Throttle, hash_password, verify_password
@@ -141,12 +149,13 @@ def test_unknown_accounts_fail_like_wrong_passwords(accounts):
         accounts.sign_in("nobody@example.com", PASSWORD, "10.0.0.1")
 
 
-def test_owners_invite_members_with_a_role_once(store, accounts):
-    accounts.register("ada@example.com", PASSWORD, tenant_id="ada")
-    owner = accounts.sign_in("ada@example.com", PASSWORD, "10.0.0.1").session
+def test_invitations_make_members_with_a_role_once(store, accounts):
+    owner_id = accounts.register("ada@example.com", PASSWORD, tenant_id="ada")
     with pytest.raises(InvalidArgument, match="role"):
-        accounts.invite(owner, "emperor")
-    token, _ = accounts.invite(owner, "viewer")
+        accounts.invite("ada", "emperor", owner_id)
+    with pytest.raises(NotFound):
+        accounts.invite("nobody", "viewer", None)
+    token, _ = accounts.invite("ada", "viewer", owner_id)
     closed = Accounts(store.accounts, scrypt_n=FAST_N)  # invited members register even when it is off
     viewer_id = closed.register("vic@example.com", PASSWORD, invitation_token=token)
     assert store.accounts.memberships(viewer_id) == [("ada", "viewer")]
@@ -154,14 +163,18 @@ def test_owners_invite_members_with_a_role_once(store, accounts):
         closed.register("eve@example.com", PASSWORD, invitation_token=token)
     viewer = accounts.sign_in("vic@example.com", PASSWORD, "10.0.0.1")
     assert store.find_principal(viewer.token).scopes == frozenset({Scope.SCOPE_READ})
-    with pytest.raises(PermissionDenied, match="owners"):
-        accounts.invite(viewer.session, "owner")
+    # The operator invites the first owner of a tenant it created.
+    store.create_tenant("globex", pb.Tenant())
+    first, _ = accounts.invite("globex", "owner", None)
+    assert store.accounts.memberships(accounts.register("gus@example.com", PASSWORD, invitation_token=first)) == [
+        ("globex", "owner")
+    ]
 
 
 def test_no_secret_is_stored_in_clear(store, accounts):
     accounts.register("ada@example.com", PASSWORD, tenant_id="ada")
     signed_in = accounts.sign_in("ada@example.com", PASSWORD, "10.0.0.1")
-    invitation, _ = accounts.invite(signed_in.session, "developer")
+    invitation, _ = accounts.invite("ada", "developer", signed_in.session.user_id)
     secrets = [PASSWORD, signed_in.token, signed_in.csrf_token, invitation]
     with store.engine.connect() as conn:
         values = [str(v) for table in t.metadata.sorted_tables for row in conn.execute(sa.select(table)) for v in row]

@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("token_sha256", sa.String(64), primary_key=True),
         sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
-        sa.Column("invited_by", sa.String(32), sa.ForeignKey("users.user_id"), nullable=False),
+        sa.Column("invited_by", sa.String(32), sa.ForeignKey("users.user_id"), nullable=True),
         sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("accept_time", sa.DateTime(timezone=True), nullable=True),
     )

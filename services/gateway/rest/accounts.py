@@ -1,5 +1,6 @@
-"""Accounts over HTTP: registration, sign-in and sign-out with a session cookie, invitations, and
-the check every request made with the cookie passes before the REST twin forwards it.
+"""Accounts over HTTP: registration, sign-in and sign-out with a session cookie, and the check
+every request made with the cookie passes before the REST twin forwards it. (Invitations and keys
+are AdminService RPCs, which a signed-in owner reaches through the REST twin with the cookie.)
 
 The cookie is HttpOnly (scripts cannot read it), SameSite=Strict (browsers do not send it from
 another site) and Secure when the port speaks TLS. CSRF: every state-changing request made with
@@ -47,8 +48,9 @@ def _session_json(session: Session) -> dict:
 class SessionCookies:
     """The account endpoints, and the session behind a request's cookie."""
 
-    def __init__(self, accounts: Accounts, secure: bool, failed) -> None:
+    def __init__(self, accounts: Accounts, secure: bool, failed, changed) -> None:
         self.accounts = accounts
+        self._changed = changed  # async (): sessions changed, tell the services' credential watches
         self._secure = secure
         self._failed = failed  # DomainError -> the HTTP error answer
         self._hashing = asyncio.Semaphore(_HASHING)
@@ -58,7 +60,6 @@ class SessionCookies:
         app.router.add_post("/v1/sessions", self._sign_in)
         app.router.add_get("/v1/sessions/current", self._current)
         app.router.add_delete("/v1/sessions/current", self._sign_out)
-        app.router.add_post("/v1/invitations", self._invite)
 
     # the check before every handler
 
@@ -117,6 +118,7 @@ class SessionCookies:
             return self._failed(error)
         session = signed_in.session
         audit.info("signed in", user=session.user_id, tenant=session.tenant, session=session.session_id)
+        await self._changed()
         response = web.json_response({**_session_json(session), "csrfToken": signed_in.csrf_token})
         response.set_cookie(
             COOKIE,
@@ -140,26 +142,8 @@ class SessionCookies:
         if session is None:
             return self._failed(Unauthenticated("this path takes the session cookie, not an API key"))
         await asyncio.to_thread(self.accounts.sign_out, session)
+        await self._changed()
         audit.info("signed out", user=session.user_id, session=session.session_id)
         response = web.json_response({})
         response.del_cookie(COOKIE, path="/", secure=self._secure, httponly=True, samesite="Strict")
         return response
-
-    async def _invite(self, request: web.Request) -> web.Response:
-        session = request.get(SESSION)
-        try:
-            if session is None:
-                raise Unauthenticated("inviting members takes an owner's session cookie, not an API key")
-            (role,) = await self._fields(request, "role")
-            token, expire = await asyncio.to_thread(self.accounts.invite, session, role)
-        except DomainError as error:
-            return self._failed(error)
-        audit.info("member invited", user=session.user_id, tenant=session.tenant, role=role)
-        return web.json_response(
-            {
-                "token": token,
-                "tenant": f"tenants/{session.tenant}",
-                "role": role,
-                "expireTime": expire.isoformat().replace("+00:00", "Z"),
-            }
-        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import resources
 
 import grpc
@@ -201,6 +201,10 @@ def _refusal(request: web.Request) -> CallFailed | None:
     return None
 
 
+async def _nothing() -> None:
+    return None
+
+
 class RestGateway:
     """The HTTP server; `grpc_target` is the gateway's own gRPC address, known once it listens."""
 
@@ -212,10 +216,17 @@ class RestGateway:
         max_message_bytes: int,
         ssl_context: ssl.SSLContext | None = None,
         accounts: Accounts | None = None,
+        credentials_changed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`accounts` serves sign-in and the session cookie; `credentials_changed` tells the services'
+        credential watches at once that a session began or ended."""
         self._bind = (bind_host, port)
         failed = lambda error: _json_error(CallFailed.of(error))  # noqa: E731
-        self._sessions = SessionCookies(accounts, ssl_context is not None, failed) if accounts else None
+        self._sessions = (
+            SessionCookies(accounts, ssl_context is not None, failed, credentials_changed or _nothing)
+            if accounts
+            else None
+        )
         self._grpc_target = grpc_target
         self._limit = max_message_bytes
         self._ssl = ssl_context
