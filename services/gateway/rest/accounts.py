@@ -45,6 +45,64 @@ def _session_json(session: Session) -> dict:
     }
 
 
+def _operation(summary: str, fields: dict[str, str] | None, response: dict, open_path: bool = False) -> dict:
+    error = {
+        "description": "An error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    operation: dict = {
+        "tags": ["Accounts"],
+        "summary": summary,
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": {"type": "object", "properties": response}}},
+            },
+            "default": error,
+        },
+    }
+    if fields is not None:
+        properties = {name: {"type": "string", "description": text} for name, text in fields.items()}
+        schema = {"type": "object", "properties": properties}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    if open_path:
+        operation["security"] = []
+    return operation
+
+
+def openapi_paths() -> dict:
+    """The account paths, for /openapi.json."""
+    text = {"type": "string"}
+    who = {name: text for name in ("user", "email", "tenant", "role", "expireTime")}
+    return {
+        "/v1/accounts:register": {
+            "post": _operation(
+                "Register (with an invitation, or where the operator lets anyone register)",
+                {
+                    "email": "the account's email",
+                    "password": "12 to 1024 characters",
+                    "invitationToken": "an owner's or the operator's invitation",
+                    "tenantId": "the new tenant's id, when registering without an invitation",
+                },
+                {"user": text, "tenant": text, "role": text},
+                open_path=True,
+            )
+        },
+        "/v1/sessions": {
+            "post": _operation(
+                "Sign in: sets the session cookie; the CSRF token comes in the body",
+                {"email": "", "password": "", "tenant": "tenants/{tenant}, when a member of several"},
+                {**who, "csrfToken": text},
+                open_path=True,
+            )
+        },
+        "/v1/sessions/current": {
+            "get": _operation("The signed-in session", None, who),
+            "delete": _operation("Sign out (needs x-csrf-token)", None, {}),
+        },
+    }
+
+
 class SessionCookies:
     """The account endpoints, and the session behind a request's cookie."""
 

@@ -28,7 +28,7 @@ from services.common.metadata import REQUEST_ID_KEY
 from services.common.tracing import TRACEPARENT_KEY, TRACESTATE_KEY
 from services.gateway.accounts import Accounts
 from services.gateway.rest.accounts import COOKIE as COOKIE_NAME
-from services.gateway.rest.accounts import OPEN_PATHS, SESSION_TOKEN, SessionCookies
+from services.gateway.rest.accounts import OPEN_PATHS, SESSION_TOKEN, SessionCookies, openapi_paths
 from services.gateway.rest.kserve_routes import KServeRoutes
 from services.gateway.rest.openapi import openapi_document
 from services.gateway.rest.transcoding import HttpRoute, build_request, decode_json, message_to_json, routes_for
@@ -231,7 +231,7 @@ class RestGateway:
         self._limit = max_message_bytes
         self._ssl = ssl_context
         self._routes = routes_for(REST_SERVICES)
-        self._openapi_document = openapi_document(self._routes)
+        self._openapi_document = openapi_document(self._routes, openapi_paths() if accounts else None)
         self._channel: grpc.aio.Channel | None = None
         self._rpcs: dict[str, Callable[..., object]] = {}
         self._runner: web.AppRunner | None = None
