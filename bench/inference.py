@@ -9,12 +9,15 @@ Then two models a user brings (issue #14), uploaded through the gateway: (e) a t
 TextVectorization inside taking one string, and (g) an image CNN taking uint8 [28, 28, 1], each
 against KServe's ModelServer serving the same SavedModel, (f) and (h), batch-1 in the same run.
 
-(a2) is (a) again while the alias mirrors 10% of its requests to a shadow version (issue #17).
+(a2) is (a) again while the alias mirrors 10% of its requests to a shadow version (issue #17);
+the primary's p99 with and without the shadow is the median of three runs of each, alternating,
+printed with the inference processes' CPU per request in each (what the shadow costs them).
 
 Targets: (a) >= 2x (b) requests/s, (a) >= 75% of (c), p99 of (a) <= half of (b)'s; (e) >= 2x (f),
 (g) >= 2x (h); p99 of (a2) at most 5% above (a)'s.
 KServe needs its own virtual environment (it pins an older protobuf); it is created under
 bench/.kserve-venv on first use. Usage (repository root): python -m bench.inference [--requests 20000] [--smoke]
+[--shadow-only]
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ IN_FLIGHT = (4, 16)  # connections x streams per connection = 64
 OURS = "(a) maas inference"
 SHADOW_PERCENT = 10
 SHADOWED = f"(a2) maas, {SHADOW_PERCENT}% shadow"
+SHADOW_ROUNDS = 3  # (a) without and with the shadow, alternating
 USER_ROWS = (("(e) maas, text model", "(f) kserve, text model"), ("(g) maas, image CNN", "(h) kserve, image CNN"))
 
 
@@ -91,6 +95,16 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> tuple[int, ...]:
+    """A process and its descendants (the inference workers it spawned), from /proc."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += process_tree(int(child))
+    return tuple(found)
 
 
 def h2load(
@@ -155,8 +169,9 @@ def mean_batch(metrics_urls: list[str]) -> float:
     return total / count if count else 0.0
 
 
-def runtimes(metrics_urls: list[str], model: str) -> list[str]:
-    """The runtime each inference process runs `model` on ("" while it has not loaded it)."""
+def runtimes(metrics_urls: list[str], model: str, version: str = "") -> list[str]:
+    """The runtime each inference process runs `model` (that `version` of it, if given) on (""
+    while it has not loaded it)."""
     found = []
     for url in metrics_urls:
         lines = urllib.request.urlopen(url, timeout=5).read().decode().splitlines()
@@ -167,6 +182,7 @@ def runtimes(metrics_urls: list[str], model: str) -> list[str]:
                     for ln in lines
                     if ln.startswith("maas_inference_model_runtime{")
                     and f'model="{model}"' in ln
+                    and (not version or f'version="{version}"' in ln)
                     and ln.endswith(" 1.0")
                 ),
                 "",
@@ -181,7 +197,7 @@ def settle(address: str, request, metadata, metrics_urls: list[str], expected=No
     deadline = time.monotonic() + timeout
     while True:
         check(address, request, metadata, expected)
-        found = runtimes(metrics_urls, request.model_name)
+        found = runtimes(metrics_urls, request.model_name, request.model_version)
         if all(r == "lite" for r in found) or time.monotonic() > deadline:
             return "/".join(sorted(set(found)))
         time.sleep(0.2)
@@ -284,9 +300,24 @@ def process(command: list[str], env: dict[str, str] | None = None, log: Path | N
             out.close()
 
 
-def shadowed(client: MaasClient, stack, primary: rpb.ModelVersion, body, tenant, args, workdir, metrics_urls):
-    """(a) again while `production` mirrors SHADOW_PERCENT of its requests to a second version
-    (the same SavedModel registered again), then back to no shadow; checks that the shadow ran."""
+def mirrored_rows(metrics_urls: list[str]) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for url in metrics_urls
+        for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines()
+        if line.startswith("maas_inference_shadow_rows_total{")
+    )
+
+
+def figures(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" if v < 100 else f"{v:.0f}" for v in values)
+
+
+def shadowed(client: MaasClient, stack, primary: rpb.ModelVersion, request, body, tenant, args, workdir, metrics_urls):
+    """(a) without and with `production` mirroring SHADOW_PERCENT of its requests to a second
+    version (the same SavedModel registered again), SHADOW_ROUNDS times each, alternating (ABBA),
+    so that both see the same machine (its other load comes and goes); checks that the shadow ran.
+    Returns the last shadowed run's figures with the p99s of every round of each."""
     candidate = client.registry.CreateModelVersion(
         rpb.CreateModelVersionRequest(
             parent="models/digits",
@@ -294,19 +325,38 @@ def shadowed(client: MaasClient, stack, primary: rpb.ModelVersion, body, tenant,
         ),
         **client._kw(),
     )
-    client.set_alias("digits", "production", primary.version, shadow=(candidate.version, SHADOW_PERCENT))
-    time.sleep(1)  # the inference processes follow the change on their watch streams
-    result = h2load(stack.ports["inference"][0], body, tenant, args.requests, workdir)
+    # The candidate stays loaded, on its converted runtime, between the rounds (another alias routes
+    # to it): the rounds with the shadow measure the mirroring, not its load and runtime switch.
+    client.set_alias("digits", "candidate", candidate.version)
+    warm = pb.ModelInferRequest()
+    warm.CopyFrom(request)
+    warm.model_version = str(candidate.version)
+    settle(stack.address("inference"), warm, tuple(tenant.items()), metrics_urls)
+    p99s: dict[bool, list[float]] = {False: [], True: []}
+    # The inference processes' CPU per request: what the shadow costs, whatever else the machine runs.
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    pids = process_tree(stack.processes["inference"].pid)
+    before = mirrored_rows(metrics_urls)
+    for round_ in range(SHADOW_ROUNDS):
+        # Without, with; with, without; ...: a trend in the machine's other load falls on both.
+        for shadow in (False, True) if round_ % 2 == 0 else (True, False):
+            shadow_of = (candidate.version, SHADOW_PERCENT) if shadow else None
+            client.set_alias("digits", "production", primary.version, shadow=shadow_of)
+            time.sleep(1)  # the inference processes follow the change on their watch streams
+            result = h2load(stack.ports["inference"][0], body, tenant, args.requests, workdir, pids)
+            p99s[shadow].append(result["p99"])
+            cpu[shadow].append(result["cpu_s"] / result["ok"] * 1e6)
     client.set_alias("digits", "production", primary.version)
-    mirrored = sum(
-        float(line.rsplit(" ", 1)[1])
-        for url in metrics_urls
-        for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines()
-        if line.startswith("maas_inference_shadow_rows_total{")
-    )
+    mirrored = mirrored_rows(metrics_urls) - before
     assert mirrored > 0, "no request was mirrored to the shadow"
-    result["mirrored"] = mirrored
-    return result
+    return {
+        **result,
+        "mirrored": mirrored,
+        "p99_without": p99s[False],
+        "p99_with": p99s[True],
+        "cpu_us_without": cpu[False],
+        "cpu_us_with": cpu[True],
+    }
 
 
 def main() -> None:
@@ -320,6 +370,9 @@ def main() -> None:
         "--tf-threads", type=int, default=1, help="TensorFlow intra- and inter-op threads per worker (0: its default)"
     )
     parser.add_argument("--epochs", type=int, default=10, help="training epochs of the digits model served")
+    parser.add_argument(
+        "--shadow-only", action="store_true", help="only (a) and (a2): the primary's p99 without and with a shadow"
+    )
     args = parse_args(parser, requests=300, skip_kserve=True, epochs=2)
     test_x, request = digits_request()
     results: dict[str, dict[str, float]] = {}
@@ -358,61 +411,62 @@ def main() -> None:
         results[OURS] = h2load(stack.ports["inference"][0], body, tenant, args.requests, workdir)
         batch = mean_batch(metrics_urls)
         with MaasClient(stack.address("gateway"), demo.api_key) as client:
-            results[SHADOWED] = shadowed(client, stack, version, body, tenant, args, workdir, metrics_urls)
+            results[SHADOWED] = shadowed(client, stack, version, request, body, tenant, args, workdir, metrics_urls)
 
-        # The same service as separate processes: one worker, and batching off.
-        for name, extra in (
-            ("(a1) maas, 1 worker", {**ours, "MAAS_WORKERS": "1"}),
-            ("(d) maas, batching off", {**ours, "MAAS_BATCHING": "false"}),
-        ):
-            port, metrics_port = free_port(), free_port()
-            env = {
-                "MAAS_PORT": str(port),
-                "MAAS_METRICS_PORT": str(metrics_port),
-                "MAAS_REGISTRY_ADDR": stack.address("registry"),
-                # Where the keys come from, and the identity it calls the registry with.
-                "MAAS_GATEWAY_ADDR": stack.service_address("gateway"),
-                "MAAS_SERVICE_SECRET": stack.service_secret,
-                "MAAS_DATA_DIR": str(workdir / name.split()[0].strip("()")),
-                "TF_CPP_MIN_LOG_LEVEL": "2",
-                **extra,
-            }
-            with process([sys.executable, "-m", "services.inference"], env):
-                assert wait_serving(f"127.0.0.1:{port}", 120)
-                check(f"127.0.0.1:{port}", request, tuple(tenant.items()), expected)
-                metrics_urls = [f"http://127.0.0.1:{metrics_port}/metrics"]
-                runtime[name] = settle(f"127.0.0.1:{port}", request, tuple(tenant.items()), metrics_urls)
-                results[name] = h2load(port, body, tenant, args.requests, workdir)
+        if not args.shadow_only:
+            # The same service as separate processes: one worker, and batching off.
+            for name, extra in (
+                ("(a1) maas, 1 worker", {**ours, "MAAS_WORKERS": "1"}),
+                ("(d) maas, batching off", {**ours, "MAAS_BATCHING": "false"}),
+            ):
+                port, metrics_port = free_port(), free_port()
+                env = {
+                    "MAAS_PORT": str(port),
+                    "MAAS_METRICS_PORT": str(metrics_port),
+                    "MAAS_REGISTRY_ADDR": stack.address("registry"),
+                    # Where the keys come from, and the identity it calls the registry with.
+                    "MAAS_GATEWAY_ADDR": stack.service_address("gateway"),
+                    "MAAS_SERVICE_SECRET": stack.service_secret,
+                    "MAAS_DATA_DIR": str(workdir / name.split()[0].strip("()")),
+                    "TF_CPP_MIN_LOG_LEVEL": "2",
+                    **extra,
+                }
+                with process([sys.executable, "-m", "services.inference"], env):
+                    assert wait_serving(f"127.0.0.1:{port}", 120)
+                    check(f"127.0.0.1:{port}", request, tuple(tenant.items()), expected)
+                    metrics_urls = [f"http://127.0.0.1:{metrics_port}/metrics"]
+                    runtime[name] = settle(f"127.0.0.1:{port}", request, tuple(tenant.items()), metrics_urls)
+                    results[name] = h2load(port, body, tenant, args.requests, workdir)
 
-        port = free_port()
-        with process([sys.executable, "-m", "bench.floor_server", str(port)]):
-            wait_port(port)
-            check(f"127.0.0.1:{port}", request, (), None)
-            results["(c) bare grpc.aio floor"] = h2load(port, body, {}, args.requests, workdir)
+            port = free_port()
+            with process([sys.executable, "-m", "bench.floor_server", str(port)]):
+                wait_port(port)
+                check(f"127.0.0.1:{port}", request, (), None)
+                results["(c) bare grpc.aio floor"] = h2load(port, body, {}, args.requests, workdir)
 
-        python = None if args.skip_kserve else kserve_python()
-        if python is not None:
-            results["(b) kserve ModelServer"] = kserve_h2load(
-                python, workdir / "saved_model", "digits", request, expected, workdir, args
-            )
-
-        # Models brought by a user, uploaded through the gateway: ours against KServe on each.
-        metrics_urls = [f"http://127.0.0.1:{stack.ports['inference'][1] + i}/metrics" for i in range(args.workers)]
-        with MaasClient(stack.address("gateway"), demo.api_key) as client:
-            for (ours_row, theirs_row), user in zip(USER_ROWS, user_models(workdir)):
-                client.upload_model(user.name, user.keras_file, alias="production")
-                address = stack.address("inference")
-                check(address, user.request, tuple(tenant.items()), user.expected)
-                runtime[ours_row] = settle(
-                    address, user.request, tuple(tenant.items()), metrics_urls, user.expected, timeout=20
+            python = None if args.skip_kserve else kserve_python()
+            if python is not None:
+                results["(b) kserve ModelServer"] = kserve_h2load(
+                    python, workdir / "saved_model", "digits", request, expected, workdir, args
                 )
-                user_body = workdir / f"{user.name}.grpc"
-                user_body.write_bytes(frame(user.request))
-                results[ours_row] = h2load(stack.ports["inference"][0], user_body, tenant, args.requests, workdir)
-                if python is not None:
-                    results[theirs_row] = kserve_h2load(
-                        python, user.saved_model, user.name, user.request, user.expected, workdir, args
+
+            # Models brought by a user, uploaded through the gateway: ours against KServe on each.
+            metrics_urls = [f"http://127.0.0.1:{stack.ports['inference'][1] + i}/metrics" for i in range(args.workers)]
+            with MaasClient(stack.address("gateway"), demo.api_key) as client:
+                for (ours_row, theirs_row), user in zip(USER_ROWS, user_models(workdir)):
+                    client.upload_model(user.name, user.keras_file, alias="production")
+                    address = stack.address("inference")
+                    check(address, user.request, tuple(tenant.items()), user.expected)
+                    runtime[ours_row] = settle(
+                        address, user.request, tuple(tenant.items()), metrics_urls, user.expected, timeout=20
                     )
+                    user_body = workdir / f"{user.name}.grpc"
+                    user_body.write_bytes(frame(user.request))
+                    results[ours_row] = h2load(stack.ports["inference"][0], user_body, tenant, args.requests, workdir)
+                    if python is not None:
+                        results[theirs_row] = kserve_h2load(
+                            python, user.saved_model, user.name, user.request, user.expected, workdir, args
+                        )
 
     print(
         f"digits MLP, batch-1 ModelInfer, {IN_FLIGHT[0] * IN_FLIGHT[1]} in flight, {args.requests} requests "
@@ -425,13 +479,22 @@ def main() -> None:
             f"  {name:<26} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {int(r['ok']):7d}  {runtime.get(name, '')}"
         )
     print(f"  (a) mean rows per model call: {batch:.1f}")
-    ours, floor = results[OURS], results["(c) bare grpc.aio floor"]
-    print(f"  (a)/(c) = {ours['rps'] / floor['rps']:.2f}  (target >= 0.75)")
+    ours, floor = results[OURS], results.get("(c) bare grpc.aio floor")
+    if floor is not None:
+        print(f"  (a)/(c) = {ours['rps'] / floor['rps']:.2f}  (target >= 0.75)")
     shadow = results[SHADOWED]
+    without, with_shadow = statistics.median(shadow["p99_without"]), statistics.median(shadow["p99_with"])
     print(
-        f"  primary p99 without shadow {ours['p99']:.2f} ms, with {SHADOW_PERCENT}% mirrored "
-        f"({int(shadow['mirrored'])} rows compared) {shadow['p99']:.2f} ms: "
-        f"{(shadow['p99'] / ours['p99'] - 1) * 100:+.1f}%  (target <= +5%)"
+        f"  primary p99, median of {SHADOW_ROUNDS} alternating runs: without shadow {without:.2f} ms "
+        f"({figures(shadow['p99_without'])}), with {SHADOW_PERCENT}% mirrored {with_shadow:.2f} ms "
+        f"({figures(shadow['p99_with'])}; {int(shadow['mirrored'])} rows compared): "
+        f"{(with_shadow / without - 1) * 100:+.1f}%  (target <= +5%)"
+    )
+    cpu_without, cpu_with = statistics.median(shadow["cpu_us_without"]), statistics.median(shadow["cpu_us_with"])
+    print(
+        f"  inference CPU per primary request, medians: without shadow {cpu_without:.0f} us "
+        f"({figures(shadow['cpu_us_without'])}), with {cpu_with:.0f} us ({figures(shadow['cpu_us_with'])}): "
+        f"{(cpu_with / cpu_without - 1) * 100:+.1f}%"
     )
     if "(b) kserve ModelServer" in results:
         kserve = results["(b) kserve ModelServer"]

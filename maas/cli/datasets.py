@@ -51,7 +51,10 @@ def cmd_upload(args, client: MaasClient) -> int:
             text_column=args.text_column or "",
             label_column=args.label_column or "",
         )
-    emit(args, dataset, _summary(dataset))
+    summary = _summary(dataset)
+    if dataset.unchanged:
+        summary += f"\nunchanged: the same bytes as version {dataset.version}, so no new version was made"
+    emit(args, dataset, summary)
     return 0
 
 

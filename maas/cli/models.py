@@ -46,6 +46,19 @@ def cmd_show(args, client: MaasClient) -> int:
     return 0
 
 
+def drift_summary(drift: registry_pb2.DriftReport) -> str:
+    """The latest drift scores in one line: the most shifted feature by each measure, the
+    predicted classes' PSI, and what they were computed on."""
+    if not drift.features:
+        return ""
+    psi = max(drift.features, key=lambda f: f.psi)
+    ks = max(drift.features, key=lambda f: f.ks)
+    parts = [f"largest PSI {psi.psi:.3f} ({psi.name})", f"largest KS {ks.ks:.3f} ({ks.name})"]
+    if drift.prediction_shares:
+        parts.append(f"predicted classes PSI {drift.prediction_psi:.3f}")
+    return f"{', '.join(parts)}; {drift.row_count} rows, {timestamp(drift.time)}"
+
+
 def _version_detail(version: registry_pb2.ModelVersion) -> str:
     return fields(
         [
@@ -60,6 +73,7 @@ def _version_detail(version: registry_pb2.ModelVersion) -> str:
             ("non-finite inputs", "accepted" if version.signature.accepts_non_finite else "refused"),
             ("training job", version.lineage.training_job),
             ("dataset", version.lineage.dataset),
+            ("drift", drift_summary(version.drift)),
             ("artifact", f"{version.artifact} ({size(version.artifact_size_bytes)})"),
             ("created", timestamp(version.create_time)),
         ]

@@ -144,8 +144,12 @@ def render(outputs: dict[str, np.ndarray], labels: list | None) -> tuple[dict, s
 
 def cmd_predict(args, client: MaasClient) -> int:
     features, labels = read_features(args.input, args.format, args.label_column, args.array)
-    outputs = client.predict(args.model, features, version=args.version or "", input_name=args.input_name)
-    data, human = render(outputs, labels)
+    prediction = client.infer(
+        args.model, features, version=args.version or "", input_name=args.input_name, routing_key=args.routing_key
+    )
+    data, human = render(prediction.outputs, labels)
+    data["version"] = prediction.version
+    human = f"version {prediction.version}\n{human}"
     if args.output == "json":
         print_json(data)
     else:
@@ -162,9 +166,12 @@ def register(commands) -> None:
         description="Read feature rows from a CSV (header row optional), JSON (a list of rows or of objects, "
         'or {"instances": [...]}) or NPZ file, or JSON on stdin (-), run them through a model (its '
         "`production` alias unless --version says otherwise) and print the outputs. With --label-column "
-        "the named column is left out of the features and compared with the predicted class.",
+        "the named column is left out of the features and compared with the predicted class. The version "
+        "that answered is printed; with --routing-key an alias that splits its traffic sends the same key to "
+        "the same version every time (random otherwise).",
         examples="  maas predict digits digits-test.csv --label-column label\n"
         "  maas predict digits rows.json --version 3 -o json\n"
+        "  maas predict digits rows.json --routing-key user-42\n"
         "  echo '[[0, 1, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0, 0, 3, 15, 2, 0, 11, 8, 0, 0, 4, 12, 0, 0, 8, "
         "8, 0, 0, 5, 8, 0, 0, 9, 8, 0, 0, 4, 11, 0, 1, 12, 7, 0, 0, 2, 14, 5, 10, 12, 0, 0, 0, 0, 6, 13, 10, 0, 0, "
         "0]]' | maas predict digits -\n",
@@ -176,3 +183,8 @@ def register(commands) -> None:
     predict.add_argument("--label-column", help="a column (or NPZ array) of true labels to leave out and compare")
     predict.add_argument("--array", help="NPZ: the array of features (default: features, or the only one)")
     predict.add_argument("--input-name", default="features", help="the model's input tensor (default features)")
+    predict.add_argument(
+        "--routing-key",
+        default="",
+        help="a key (a user id, say) that always lands on the same version of an alias that splits traffic",
+    )

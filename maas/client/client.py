@@ -11,6 +11,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,14 @@ def _service_config() -> str:
         "retryableStatusCodes": ["UNAVAILABLE"],
     }
     return json.dumps({"methodConfig": [{"name": names, "retryPolicy": policy}]})
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's answer: the version that gave it (an alias resolved) and its outputs by name."""
+
+    version: int
+    outputs: dict[str, np.ndarray]
 
 
 class MaasError(Exception):
@@ -688,6 +697,17 @@ class MaasClient:
         `version` is a number or an alias; empty means `production`. For an alias that splits
         its traffic, the same `routing_key` (a user id, say) always gets the same version.
         """
+        return self.infer(model, features, version, input_name, routing_key).outputs
+
+    def infer(
+        self,
+        model: str,
+        features: np.ndarray,
+        version: str = "",
+        input_name: str = "features",
+        routing_key: str = "",
+    ) -> Prediction:
+        """`predict`, also saying which version answered (the one an alias's split chose)."""
         array = np.ascontiguousarray(features, dtype=np.float32)
         request = infer_pb.ModelInferRequest(model_name=model, model_version=str(version))
         if routing_key:
@@ -695,7 +715,8 @@ class MaasClient:
         request.inputs.add(name=input_name, datatype="FP32", shape=array.shape)
         request.raw_input_contents.append(array.tobytes())
         response = self._call("inference", "ModelInfer", request)
-        return {
+        outputs = {
             out.name: np.frombuffer(raw, dtype=_DTYPES[out.datatype]).reshape(tuple(out.shape))
             for out, raw in zip(response.outputs, response.raw_output_contents)
         }
+        return Prediction(int(response.model_version) if response.model_version.isdigit() else 0, outputs)

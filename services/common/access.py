@@ -144,12 +144,12 @@ PEER_GRANTS: dict[str, dict[str, tuple[frozenset[int], frozenset[str]]]] = {
     "trainer": {
         REGISTRY_SERVICE.full_name: (frozenset({Scope.SCOPE_READ, Scope.SCOPE_TRAIN}), frozenset()),
     },
-    # Inference reads versions, aliases and artifacts, watches events, reports validation, moves an
-    # alias as a rollout plan says, and stores sampled payloads.
+    # Inference reads versions, aliases and artifacts, watches events, reports validation and drift,
+    # moves an alias as a rollout plan says, and stores sampled payloads.
     "inference": {
         REGISTRY_SERVICE.full_name: (
             frozenset({Scope.SCOPE_READ, Scope.SCOPE_TRAIN}),
-            frozenset({"ReportModelVersionValidation", "CreatePayloadLog"}),
+            frozenset({"ReportModelVersionValidation", "ReportModelVersionDrift", "CreatePayloadLog"}),
         ),
     },
     # The gateway asks the owners for the figures GetUsage reports.

@@ -131,6 +131,25 @@ class InferenceMetrics:
             [*labels, "feature"],
             registry=registry,
         )
+        self.feature_drift_ks = Gauge(
+            "maas_inference_feature_drift_ks",
+            "Kolmogorov-Smirnov statistic of a feature's sampled served values against the version's training data.",
+            [*labels, "feature"],
+            registry=registry,
+        )
+        self.prediction_class_share = Gauge(
+            "maas_inference_prediction_class_share",
+            "Share of rows predicted as a class: among sampled served rows (sample=served) or the version's "
+            "training rows (sample=reference).",
+            [*labels, "class", "sample"],
+            registry=registry,
+        )
+        self.prediction_drift = Gauge(
+            "maas_inference_prediction_drift_psi",
+            "Population stability index of the sampled served rows' predicted classes against the training rows'.",
+            labels,
+            registry=registry,
+        )
         self.payload_log_rows = Counter(
             "maas_inference_payload_log_rows_total",
             "Sampled requests written to payload logs (outcome written) or dropped when the registry refused them.",

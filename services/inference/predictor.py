@@ -40,7 +40,7 @@ class Call:
         if self.shadow is not None:
             self.predictor.mirror(self, inputs, outputs)
         if self.model.reference is not None:
-            self.predictor.observe_inputs(self.model, inputs)
+            self.predictor.observe(self.model, inputs, outputs)
         if self.log_payload:
             self.predictor.log_payload(self.model, inputs, outputs)
         return outputs
@@ -85,8 +85,8 @@ class Predictor:
     def log_payload(self, model: LoadedModel, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
         self._repository.payloads.record(model.key, inputs, outputs)
 
-    def observe_inputs(self, model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
-        self._repository.drift.observe(model, inputs)
+    def observe(self, model: LoadedModel, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
+        self._repository.drift.observe(model, inputs, outputs)
 
     def mirror(self, call: Call, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
         self._repository.shadows.mirror(call.model, call.shadow, inputs, outputs)

@@ -88,6 +88,13 @@ class RegistryClient:
         except grpc.aio.AioRpcError as error:
             raise UpstreamError.from_rpc_error(error) from None
 
+    async def report_drift(self, tenant: str, model: str, version: int, drift: rpb.DriftReport) -> None:
+        request = rpb.ReportModelVersionDriftRequest(name=f"models/{model}/versions/{version}", drift=drift)
+        try:
+            await self._stub.ReportModelVersionDrift(request, metadata=self._metadata(tenant), timeout=LOOKUP_TIMEOUT)
+        except grpc.aio.AioRpcError as error:
+            raise UpstreamError.from_rpc_error(error, "the registry") from None
+
     def watch(self, tenant: str, after_revision: int) -> AsyncIterator[rpb.RegistryEvent]:
         return self._stub.WatchRegistryEvents(
             rpb.WatchRegistryEventsRequest(after_revision=after_revision), metadata=self._metadata(tenant)

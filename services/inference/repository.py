@@ -69,7 +69,11 @@ class ModelRepository:
             lambda f, *a: asyncio.get_running_loop().run_in_executor(self._executor, f, *a),
         )
         self.drift = DriftMonitor(
-            metrics, settings.drift_sample_percent, settings.drift_interval_seconds, settings.drift_window_rows
+            metrics,
+            settings.drift_sample_percent,
+            settings.drift_interval_seconds,
+            settings.drift_window_rows,
+            lambda key, report: registry.report_drift(key.tenant, key.model, key.version, report),
         )
 
     async def route(self, tenant: str, model: str, ref: str) -> Route:

@@ -9,6 +9,7 @@ from google.protobuf import json_format
 from sqlalchemy.engine import Connection, Engine
 
 from maas.registry.v1 import registry_pb2 as pb
+from services.common.drift import MAX_CLASSES
 from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.common.timeutil import now, set_timestamp
 from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter, parse_order
@@ -40,6 +41,19 @@ def check_reference_statistics(reference: pb.ReferenceStatistics) -> None:
             raise InvalidArgument(f"{field}.features[{i}].bin_edges: at most {MAX_EDGES}, ascending")
         if len(shares) != len(edges) + 1 or min(shares) < 0 or abs(sum(shares) - 1) > 1e-6:
             raise InvalidArgument(f"{field}.features[{i}].bin_shares: len(bin_edges) + 1 shares summing to 1")
+    predicted = list(reference.prediction_shares)
+    if predicted and (len(predicted) > MAX_CLASSES or min(predicted) < 0 or abs(sum(predicted) - 1) > 1e-6):
+        raise InvalidArgument(f"{field}.prediction_shares: at most {MAX_CLASSES} shares summing to 1")
+    if bool(predicted) != bool(reference.prediction_output):
+        raise InvalidArgument(f"{field}.prediction_output: required with prediction_shares, and only with them")
+
+
+def check_drift(drift: pb.DriftReport, reference: pb.ReferenceStatistics) -> None:
+    """A report of the version's own reference: one score per feature, one share per class."""
+    if [f.name for f in drift.features] != [f.name for f in reference.features]:
+        raise InvalidArgument("drift.features: one per reference feature, in order")
+    if drift.prediction_shares and len(drift.prediction_shares) != len(reference.prediction_shares):
+        raise InvalidArgument("drift.prediction_shares: one per class of the reference")
 
 
 class ModelCatalogue:
@@ -189,6 +203,8 @@ class ModelCatalogue:
             json_format.ParseDict(row.classification_report, version.classification_report)
         if row.reference_statistics:
             json_format.ParseDict(row.reference_statistics, version.reference_statistics)
+        if row.drift:
+            json_format.ParseDict(row.drift, version.drift)
         set_timestamp(version.create_time, row.create_time)
         version.aliases.extend(aliases.get(row.version, []))
         return version
@@ -291,6 +307,21 @@ class ModelCatalogue:
                 values["signature"] = json_format.MessageToDict(report.signature)
                 values["format"] = report.format or row.format
             conn.execute(t.model_versions.update().where(*where).values(**values))
+            return self._version_message(conn, model_row, conn.execute(sa.select(t.model_versions).where(*where)).one())
+
+    def report_drift(self, tenant: str, model_id: str, number: int, drift: pb.DriftReport) -> pb.ModelVersion:
+        """Keep inference's latest drift report of a version (each replica's replaces the last)."""
+        with self.engine.begin() as conn:
+            model_row = self.model_row(conn, tenant, model_id)
+            where = (t.model_versions.c.model_pk == model_row.id, t.model_versions.c.version == number)
+            row = conn.execute(sa.select(t.model_versions).where(*where)).first()
+            if row is None:
+                raise NotFound(f"version {number} of model {model_id!r} not found")
+            reference = pb.ReferenceStatistics()
+            if row.reference_statistics:
+                json_format.ParseDict(row.reference_statistics, reference)
+            check_drift(drift, reference)
+            conn.execute(t.model_versions.update().where(*where).values(drift=json_format.MessageToDict(drift)))
             return self._version_message(conn, model_row, conn.execute(sa.select(t.model_versions).where(*where)).one())
 
     def _resolve(self, conn: Connection, model_row, ref: str) -> int:

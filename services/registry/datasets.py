@@ -131,15 +131,19 @@ class DatasetCatalogue:
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
+                    newest = conn.execute(
+                        sa.select(t.datasets.c.version, t.datasets.c.sha256, t.datasets.c.format)
+                        .where(t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == header.dataset_id)
+                        .order_by(t.datasets.c.version.desc())
+                        .limit(1)
+                    ).first()
+                    if newest is not None and (newest.sha256, newest.format) == (sha256, header.format):
+                        # The same file again: say so, rather than make a version that changes nothing.
+                        same = self.get(tenant, header.dataset_id, newest.version)
+                        same.unchanged = True
+                        return same
                     self.artifacts.register(conn, tenant, sha256, size)
-                    latest = (
-                        conn.execute(
-                            sa.select(sa.func.max(t.datasets.c.version)).where(
-                                t.datasets.c.tenant == tenant, t.datasets.c.dataset_id == header.dataset_id
-                            )
-                        ).scalar()
-                        or 0
-                    )
+                    latest = newest.version if newest is not None else 0
                     conn.execute(
                         t.datasets.insert().values(
                             tenant=tenant,

@@ -266,6 +266,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             self.catalogue.report_validation, tenant_of(context), model_id, _version_number(ref), request
         )
 
+    async def ReportModelVersionDrift(self, request, context):
+        model_id, ref = parse_name(request.name, _VERSION)
+        return await asyncio.to_thread(
+            self.catalogue.report_drift, tenant_of(context), model_id, _version_number(ref), request.drift
+        )
+
     async def CreateDataset(self, request_iterator, context):
         tenant = tenant_of(context)
         header, writer, sha256 = await self._receive(tenant, request_iterator, "header")

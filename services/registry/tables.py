@@ -40,6 +40,8 @@ model_versions = sa.Table(
     sa.Column("description", sa.Text, nullable=False, default=""),
     # The ReferenceStatistics message as JSON, or NULL (drift).
     sa.Column("reference_statistics", sa.JSON, nullable=True),
+    # The latest DriftReport inference sent, as JSON, or NULL.
+    sa.Column("drift", sa.JSON, nullable=True),
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
     # A classifier's per-class report (ClassificationReport as JSON); null for others.

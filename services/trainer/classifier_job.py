@@ -18,6 +18,7 @@ from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.archives import extract_archive, extract_tar
 from services.trainer import classifiers
 from services.trainer.failures import JobFailure
+from services.trainer.phases import Phases
 from services.trainer.runner import (
     RegistryClient,
     fetch_dataset,
@@ -90,26 +91,31 @@ def _base_model(client: RegistryClient, name: str, workdir: Path) -> tuple[rpb.M
     return base, keras.models.load_model(keras_file)
 
 
-def train_classifier(store: JobStore, job: pb.TrainingJob, client: RegistryClient, workdir: Path) -> rpb.ModelVersion:
+def train_classifier(
+    store: JobStore, job: pb.TrainingJob, client: RegistryClient, workdir: Path, phases: Phases
+) -> rpb.ModelVersion:
     spec, hp = job.spec, job.spec.hyperparameters
     job_id = job.name.split("/")[1]
     base, model = None, None
-    if spec.WhichOneof("model") == "base_model":
-        base, model = _base_model(client, spec.base_model.model_version, workdir)
-        template, params = classifiers.base_template(base), {}
-    else:
-        template, params = spec.template.name, template_parameters(spec.template)
-    kind = "image" if template == "image_classifier" else "text"
-    dataset, train = _examples(client, spec.dataset, kind, None, workdir, "training")
-    class_names = [c.name for c in dataset.classes]
-    if len(class_names) < 2:
-        raise JobFailure(f"training dataset {dataset.name} has {len(class_names)} class; a classifier needs 2 or more")
-    if spec.HasField("validation_dataset"):
-        _, validation = _examples(client, spec.validation_dataset, kind, class_names, workdir, "validation")
-    else:
-        if len(train) < 2:
-            raise JobFailure(f"the dataset has {len(train)} examples: too few to hold out a validation split")
-        train, validation = classifiers.hold_out(train, spec.validation_split, hp.seed)
+    with phases.timed("data"):
+        if spec.WhichOneof("model") == "base_model":
+            base, model = _base_model(client, spec.base_model.model_version, workdir)
+            template, params = classifiers.base_template(base), {}
+        else:
+            template, params = spec.template.name, template_parameters(spec.template)
+        kind = "image" if template == "image_classifier" else "text"
+        dataset, train = _examples(client, spec.dataset, kind, None, workdir, "training")
+        class_names = [c.name for c in dataset.classes]
+        if len(class_names) < 2:
+            raise JobFailure(
+                f"training dataset {dataset.name} has {len(class_names)} class; a classifier needs 2 or more"
+            )
+        if spec.HasField("validation_dataset"):
+            _, validation = _examples(client, spec.validation_dataset, kind, class_names, workdir, "validation")
+        else:
+            if len(train) < 2:
+                raise JobFailure(f"the dataset has {len(train)} examples: too few to hold out a validation split")
+            train, validation = classifiers.hold_out(train, spec.validation_split, hp.seed)
 
     checkpoint, initial_epoch = store.checkpoint(job_id)
     frozen = spec.base_model.frozen_epochs if base else 0
@@ -121,30 +127,32 @@ def train_classifier(store: JobStore, job: pb.TrainingJob, client: RegistryClien
             metrics=["accuracy"],
         )
 
-    if checkpoint:
-        path = workdir / "resume.keras"
-        client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
-        model = keras.models.load_model(path)
-        log_event(store, job_id, f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})")
-    else:
-        initial_epoch = 0
-        if base is not None:
-            if list(base.classification_report.class_names) != class_names:
-                model = classifiers.with_new_head(model, len(class_names))
-                log_event(store, job_id, f"fine-tuning {base.name} with a new head for {len(class_names)} classes")
-            classifiers.set_base_trainable(model, not frozen)
-        elif kind == "image":
-            channels = int(params.get("channels") or (1 if dataset.image_stats.channels <= 2 else 3))
-            model = classifiers.build_image_classifier(params, len(class_names), channels)
+    with phases.timed("build"):
+        if checkpoint:
+            path = workdir / "resume.keras"
+            with phases.timed("data"):
+                client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
+            model = keras.models.load_model(path)
+            log_event(store, job_id, f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})")
         else:
-            texts = classifiers.pipeline(train, "text", 256, hp.seed, shuffle=False).map(lambda text, _: text)
-            model = classifiers.build_text_classifier(params, len(class_names), texts)
-        compile_model(hp.learning_rate)
+            initial_epoch = 0
+            if base is not None:
+                if list(base.classification_report.class_names) != class_names:
+                    model = classifiers.with_new_head(model, len(class_names))
+                    log_event(store, job_id, f"fine-tuning {base.name} with a new head for {len(class_names)} classes")
+                classifiers.set_base_trainable(model, not frozen)
+            elif kind == "image":
+                channels = int(params.get("channels") or (1 if dataset.image_stats.channels <= 2 else 3))
+                model = classifiers.build_image_classifier(params, len(class_names), channels)
+            else:
+                texts = classifiers.pipeline(train, "text", 256, hp.seed, shuffle=False).map(lambda text, _: text)
+                model = classifiers.build_text_classifier(params, len(class_names), texts)
+            compile_model(hp.learning_rate)
 
     image_size, channels = classifiers.image_settings(model) if kind == "image" else (0, 0)
     train_data = classifiers.pipeline(train, kind, hp.batch_size, hp.seed, True, image_size, channels)
     validation_data = classifiers.pipeline(validation, kind, hp.batch_size, hp.seed, False, image_size, channels)
-    progress, callbacks = training_callbacks(store, client, job, workdir)
+    progress, callbacks = training_callbacks(store, client, job, workdir, phases)
     log_event(
         store,
         job_id,
@@ -153,7 +161,8 @@ def train_classifier(store: JobStore, job: pb.TrainingJob, client: RegistryClien
     )
     fit_options = dict(validation_data=validation_data, callbacks=callbacks, verbose=0)
     if initial_epoch < frozen:
-        model.fit(train_data, initial_epoch=initial_epoch, epochs=frozen, **fit_options)
+        with phases.timed("fit"):
+            model.fit(train_data, initial_epoch=initial_epoch, epochs=frozen, **fit_options)
         if progress.nan_epoch:
             raise nan_failure(progress.nan_epoch)
         initial_epoch = frozen
@@ -161,16 +170,21 @@ def train_classifier(store: JobStore, job: pb.TrainingJob, client: RegistryClien
         classifiers.set_base_trainable(model, True)
         compile_model(hp.learning_rate * UNFROZEN_LEARNING_RATE)
     if initial_epoch < hp.epochs and not model.stop_training:
-        model.fit(train_data, initial_epoch=initial_epoch, epochs=hp.epochs, **fit_options)
+        with phases.timed("fit"):
+            model.fit(train_data, initial_epoch=initial_epoch, epochs=hp.epochs, **fit_options)
     if progress.nan_epoch:
         raise nan_failure(progress.nan_epoch)
 
-    evaluation = {k: float(v) for k, v in model.evaluate(validation_data, verbose=0, return_dict=True).items()}
-    report = classifiers.classification_report(model, validation_data, class_names)
-    evaluation["macro_recall"] = float(np.mean(report.recall))
+    with phases.timed("evaluation"):
+        # One pass over the validation split: the report, loss and accuracy together.
+        report, evaluation = classifiers.classification_report(model, validation_data, class_names)
+        evaluation["macro_recall"] = float(np.mean(report.recall))
     export_dir = workdir / "saved_model"
-    signature = classifiers.export(model, class_names, export_dir)
-    artifact = client.upload(tar_directory(export_dir))
+    with phases.timed("export"):
+        signature = classifiers.export(model, class_names, export_dir)
+        archive = tar_directory(export_dir)
+    with phases.timed("upload"):
+        artifact = client.upload(archive)
     values = hyperparameters(spec)
     values["template"] = template
     lineage = rpb.Lineage(
@@ -180,16 +194,17 @@ def train_classifier(store: JobStore, job: pb.TrainingJob, client: RegistryClien
         hyperparameters={k: json.dumps(v) for k, v in values.items()},
         base_model_version=base.name if base else "",
     )
-    return client.register(
-        spec.target_model,
-        rpb.ModelVersion(
-            artifact=artifact.name,
-            format="tf_saved_model",
-            signature=signature,
-            metrics=evaluation,
-            lineage=lineage,
-            classification_report=report,
-            description=f"trained by {job.name}" + (f" from {base.name}" if base else ""),
-        ),
-        request_id=job.name,
-    )
+    with phases.timed("registration"):
+        return client.register(
+            spec.target_model,
+            rpb.ModelVersion(
+                artifact=artifact.name,
+                format="tf_saved_model",
+                signature=signature,
+                metrics=evaluation,
+                lineage=lineage,
+                classification_report=report,
+                description=f"trained by {job.name}" + (f" from {base.name}" if base else ""),
+            ),
+            request_id=job.name,
+        )

@@ -263,16 +263,24 @@ def _thumbnail(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def classification_report(model: keras.Model, validation: tf.data.Dataset, class_names: list[str]):
-    """Per-class precision and recall, the confusion matrix and a few samples, on `validation`."""
+def classification_report(
+    model: keras.Model, validation: tf.data.Dataset, class_names: list[str]
+) -> tuple[rpb.ClassificationReport, dict[str, float]]:
+    """Per-class precision and recall, the confusion matrix and a few samples, on `validation`;
+    and the loss (sparse categorical cross-entropy) and accuracy, from the same one pass."""
     classes = len(class_names)
     matrix = np.zeros((classes, classes), dtype=np.int64)
     report = rpb.ClassificationReport(class_names=class_names)
+    log_loss = 0.0
     for inputs, labels in validation:
         probabilities = model(inputs, training=False).numpy()
         predicted = probabilities.argmax(axis=1)
         truth = labels.numpy()
         np.add.at(matrix, (truth, predicted), 1)
+        # As Keras computes it: probabilities clipped to [epsilon, 1 - epsilon].
+        epsilon = keras.config.epsilon()
+        chosen = np.clip(probabilities[np.arange(len(truth)), truth], epsilon, 1 - epsilon)
+        log_loss -= float(np.log(chosen.astype(np.float64)).sum())
         for i in range(min(len(truth), REPORT_SAMPLES - len(report.samples))):
             sample = report.samples.add(
                 true_label=class_names[truth[i]],
@@ -289,7 +297,8 @@ def classification_report(model: keras.Model, validation: tf.data.Dataset, class
     report.recall.extend(np.divide(diagonal, true_totals, out=np.zeros(classes), where=true_totals > 0))
     report.support.extend(true_totals.tolist())
     report.confusion_matrix.extend(matrix.ravel().tolist())
-    return report
+    total = max(1, int(matrix.sum()))
+    return report, {"loss": log_loss / total, "accuracy": float(diagonal.sum()) / total}
 
 
 def base_template(version: rpb.ModelVersion) -> str:

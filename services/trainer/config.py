@@ -8,6 +8,9 @@ from pydantic import Field
 
 from services.common.settings import ServiceSettings
 
+# The argument that makes `services.trainer.runner` start up, then wait for a job id on stdin.
+WAIT_FOR_JOB = "--wait-for-job"
+
 
 class TrainerSettings(ServiceSettings):
     service_name: str = "trainer"
@@ -21,6 +24,17 @@ class TrainerSettings(ServiceSettings):
     )
     lease_seconds: float = Field(default=30.0, description="A job's lease; another worker takes it over after.")
     poll_seconds: float = Field(default=0.5, description="How often workers look for jobs and cancellations.")
+    warm_job_process: bool = Field(
+        default=True,
+        description="Keep one job process started ahead, TensorFlow imported, to run the next job claimed "
+        "(single-worker jobs; a new one is started as each is handed a job).",
+    )
+    job_memory_limit_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Resident memory a single-worker job process may use (checked every poll); above it the "
+        "process is killed as the out-of-memory killer would. 0: no limit but the machine's or the pod's.",
+    )
     max_attempts: int = Field(default=3, description="Starts of a job before it is failed for good.")
     max_jobs_per_tenant: int = Field(
         default=4, description="Jobs of one tenant running at once across all workers; 0 means no limit."

@@ -10,15 +10,19 @@ every worker trains; only the chief (task 0) reports, checkpoints, exports and r
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
 import math
+import os
+import resource
 import sys
 import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -41,8 +45,9 @@ from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.common.tabular import csv_header, load_csv_numeric
 from services.trainer import multiworker
 from services.trainer.cluster import Task, die_with_worker, task_from_environment
-from services.trainer.config import TrainerSettings
+from services.trainer.config import WAIT_FOR_JOB, TrainerSettings
 from services.trainer.failures import JobFailure
+from services.trainer.phases import PEAK_MEMORY, Phases
 from services.trainer.spec import CLASSIFIER_TEMPLATES, template_parameters
 from services.trainer.store import JobStore, LeaseLost
 from services.trainer.templates import OPTIMIZERS, build_model, is_classification
@@ -157,38 +162,62 @@ def _load_table(client: RegistryClient, spec_input: pb.DatasetInput, workdir: Pa
 
 
 class ProgressCallback(keras.callbacks.Callback):
-    """After each epoch: write a checkpoint to the artifact store, then record the epoch and the
-    checkpoint in one transaction (so a resumed job never logs an epoch twice), then drop the
-    checkpoint it replaces. Stops training on a NaN or infinite loss."""
+    """After each epoch: save a checkpoint, then, on a thread while the next epoch trains, write
+    it to the artifact store, record the epoch and the checkpoint in one transaction (so a resumed
+    job never logs an epoch twice) and drop the checkpoint it replaces. Epochs are recorded in
+    order (each waits for the one before), a failed record (LeaseLost, a registry error) surfaces
+    at the next epoch's end, and the end of training waits for the last. Stops training on a NaN
+    or infinite loss."""
 
     def __init__(
-        self, store: JobStore, client: RegistryClient, job_id: str, attempt: int, total: int, workdir: Path
+        self,
+        store: JobStore,
+        client: RegistryClient,
+        job_id: str,
+        attempt: int,
+        total: int,
+        workdir: Path,
+        phases: Phases,
     ) -> None:
         super().__init__()
         self.store, self.client, self.job_id, self.attempt, self.total = store, client, job_id, attempt, total
-        self.path = workdir / "checkpoint.keras"
+        self.workdir = workdir
+        self.phases = phases
         self.nan_epoch = 0
         self.started = time.perf_counter()
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending: Future | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = {k: float(v) for k, v in (logs or {}).items()}
-        if any(math.isnan(v) or math.isinf(v) for v in metrics.values()):
-            self.model.stop_training = True
-            self.nan_epoch = epoch + 1
-            return
-        self.model.save(self.path)
-        artifact = self.client.upload(self.path.read_bytes())
+        with self.phases.timed("checkpoints"):
+            self._wait()
+            if any(math.isnan(v) or math.isinf(v) for v in metrics.values()):
+                self.model.stop_training = True
+                self.nan_epoch = epoch + 1
+                return
+            path = self.workdir / f"checkpoint-{epoch + 1}.keras"
+            self.model.save(path)
+            seconds = time.perf_counter() - self.started
+            self._pending = self._recorder.submit(self._record, epoch + 1, metrics, seconds, path)
+
+    def on_train_end(self, logs=None):
+        with self.phases.timed("checkpoints"):
+            self._wait()
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _record(self, epoch: int, metrics: dict[str, float], seconds: float, path: Path) -> None:
+        artifact = self.client.upload(path.read_bytes())
+        path.unlink()
         replaced = self.store.save_checkpoint(
-            self.job_id,
-            self.attempt,
-            epoch + 1,
-            self.total,
-            metrics,
-            time.perf_counter() - self.started,
-            artifact.name,
+            self.job_id, self.attempt, epoch, self.total, metrics, seconds, artifact.name
         )
         if replaced and replaced != artifact.name:
             self.client.delete(replaced)
@@ -200,13 +229,16 @@ def run(job_id: str, settings: TrainerSettings) -> None:
     tenant = store.tenant_of(job_id)
     tracing.continue_in_process(store.traceparent_of(job_id), "training job", job=job_id)
     job = store.get(None, job_id)
+    phases = Phases()
+    # From the claim to here: starting the process and importing TensorFlow (unless it was warm).
+    phases.add("start-up", max(0.0, time.time() - job.start_time.ToDatetime(dt.UTC).timestamp()))
     task = task_from_environment()
     structlog.contextvars.bind_contextvars(job=job_id, tenant=tenant, worker=task.index if task else 0)
     identity = ((SERVICE_KEY, service_token(settings.service_secret, "trainer")),) if settings.service_secret else ()
     client = RegistryClient(settings.registry_addr, tenant, job_id, settings.peer_credentials(), identity)
     if task is not None and not task.chief:
         try:
-            _train(store, job, client, settings, task)
+            _train(store, job, client, settings, task, phases)
         except (JobFailure, DomainError) as failure:
             # The chief meets the same failure and reports it; exit 0 so that the job's
             # supervisor (or Kubernetes) waits for the chief instead of retrying the attempt.
@@ -223,7 +255,9 @@ def run(job_id: str, settings: TrainerSettings) -> None:
             _drop_checkpoint(store, client, job_id)
 
     try:
-        version = _train(store, job, client, settings, task)
+        version = _train(store, job, client, settings, task, phases)
+        log_event(store, job_id, f"{PEAK_MEMORY}{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10} MiB")
+        log_event(store, job_id, phases.summary())
         if store.finish(
             job_id,
             State.STATE_SUCCEEDED,
@@ -267,7 +301,12 @@ def _drop_checkpoint(store: JobStore, client: RegistryClient, job_id: str) -> No
 
 
 def _train(
-    store: JobStore, job: pb.TrainingJob, client: RegistryClient, settings: TrainerSettings, task: Task | None
+    store: JobStore,
+    job: pb.TrainingJob,
+    client: RegistryClient,
+    settings: TrainerSettings,
+    task: Task | None,
+    phases: Phases,
 ) -> rpb.ModelVersion | None:
     """Train, then (on the chief or a single worker) evaluate, export and register; returns the
     registered version, or None on a worker that is not the chief."""
@@ -288,11 +327,12 @@ def _train(
                 raise JobFailure("image_classifier, text_classifier and fine-tuning jobs train on one worker")
             from services.trainer.classifier_job import train_classifier  # it builds on this module
 
-            return train_classifier(store, job, client, workdir)
-        x, y, dataset = _load_table(client, spec.dataset, workdir, "training")
-        if spec.HasField("validation_dataset"):
-            x_val, y_val, _ = _load_table(client, spec.validation_dataset, workdir, "validation")
-        else:
+            return train_classifier(store, job, client, workdir, phases)
+        with phases.timed("data"):
+            x, y, dataset = _load_table(client, spec.dataset, workdir, "training")
+            if spec.HasField("validation_dataset"):
+                x_val, y_val, _ = _load_table(client, spec.validation_dataset, workdir, "validation")
+        if not spec.HasField("validation_dataset"):
             order = np.random.default_rng(hp.seed).permutation(len(x))
             held = max(1, round(len(x) * spec.validation_split))
             if held >= len(x):
@@ -333,19 +373,20 @@ def _train(
                 model.compile(
                     optimizer=OPTIMIZERS[hp.optimizer](learning_rate=hp.learning_rate), loss=loss, metrics=metrics
                 )
-        progress, callbacks = training_callbacks(store, client, job, workdir)
+        progress, callbacks = training_callbacks(store, client, job, workdir, phases)
         if strategy is None:
             log_event(store, job_id, f"training on {len(x)} rows, validating on {len(x_val)}, {x.shape[1]} features")
-            model.fit(
-                x,
-                y,
-                validation_data=(x_val, y_val),
-                initial_epoch=initial_epoch,
-                epochs=hp.epochs,
-                batch_size=hp.batch_size,
-                callbacks=callbacks,
-                verbose=0,
-            )
+            with phases.timed("fit"):
+                model.fit(
+                    x,
+                    y,
+                    validation_data=(x_val, y_val),
+                    initial_epoch=initial_epoch,
+                    epochs=hp.epochs,
+                    batch_size=hp.batch_size,
+                    callbacks=callbacks,
+                    verbose=0,
+                )
         else:
             if chief:
                 log_event(
@@ -354,19 +395,20 @@ def _train(
                     f"training on {len(x)} rows with {task.workers} workers, validating on {len(x_val)}, "
                     f"{x.shape[1]} features",
                 )
-            multiworker.fit(
-                strategy,
-                task,
-                model,
-                x,
-                y,
-                (x_val, y_val),
-                initial_epoch=initial_epoch,
-                epochs=hp.epochs,
-                batch_size=hp.batch_size,
-                seed=hp.seed,
-                callbacks=callbacks,
-            )
+            with phases.timed("fit"):
+                multiworker.fit(
+                    strategy,
+                    task,
+                    model,
+                    x,
+                    y,
+                    (x_val, y_val),
+                    initial_epoch=initial_epoch,
+                    epochs=hp.epochs,
+                    batch_size=hp.batch_size,
+                    seed=hp.seed,
+                    callbacks=callbacks,
+                )
             if not chief:
                 return None
             # The chief goes on alone: a plain copy of the final model (early stopping may have
@@ -376,10 +418,13 @@ def _train(
             model = keras.models.load_model(final)
         if progress.nan_epoch:
             raise nan_failure(progress.nan_epoch)
-        evaluation = {k: float(v) for k, v in model.evaluate(x_val, y_val, verbose=0, return_dict=True).items()}
+        with phases.timed("evaluation"):
+            evaluation = {k: float(v) for k, v in model.evaluate(x_val, y_val, verbose=0, return_dict=True).items()}
         output_name = "probabilities" if classes else "predictions"
-        archive = export_saved_model(model, x.shape[1], output_name, workdir)
-        artifact = client.upload(archive)
+        with phases.timed("export"):
+            archive = export_saved_model(model, x.shape[1], output_name, workdir)
+        with phases.timed("upload"):
+            artifact = client.upload(archive)
         signature = rpb.Signature(
             method_name="serving_default",
             inputs=[rpb.TensorSpec(name="features", datatype="FP32", shape=[-1, x.shape[1]])],
@@ -392,27 +437,43 @@ def _train(
             hyperparameters={k: json.dumps(v) for k, v in hyperparameters(spec).items()},
         )
         # The job name makes registration idempotent: a retry after a crash returns the same version.
-        return client.register(
-            spec.target_model,
-            rpb.ModelVersion(
-                artifact=artifact.name,
-                format="tf_saved_model",
-                signature=signature,
-                metrics=evaluation,
-                lineage=lineage,
-                description=f"trained by {job.name}",
-                # What served inputs are compared with for drift: the data the model learnt from.
-                reference_statistics=reference_statistics(x),
-            ),
-            request_id=job.name,
-        )
+        with phases.timed("evaluation"):
+            # What served inputs are compared with for drift: the data the model learnt from.
+            statistics = reference_statistics(
+                x, scores=reference_scores(model, x) if classes else None, output_name=output_name
+            )
+        with phases.timed("registration"):
+            return client.register(
+                spec.target_model,
+                rpb.ModelVersion(
+                    artifact=artifact.name,
+                    format="tf_saved_model",
+                    signature=signature,
+                    metrics=evaluation,
+                    lineage=lineage,
+                    description=f"trained by {job.name}",
+                    reference_statistics=statistics,
+                ),
+                request_id=job.name,
+            )
+
+
+# The predicted classes' reference shares come from at most this many training rows, evenly spaced.
+REFERENCE_PREDICTION_ROWS = 10_000
+
+
+def reference_scores(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """The trained model's class scores on (a spread of) its training rows: what the share of
+    each predicted class looked like before serving."""
+    rows = x[:: max(1, len(x) // REFERENCE_PREDICTION_ROWS)]
+    return np.asarray(model.predict(rows, batch_size=1024, verbose=0))
 
 
 def training_callbacks(
-    store: JobStore, client: RegistryClient, job: pb.TrainingJob, workdir: Path
+    store: JobStore, client: RegistryClient, job: pb.TrainingJob, workdir: Path, phases: Phases
 ) -> tuple[ProgressCallback, list[keras.callbacks.Callback]]:
     hp = job.spec.hyperparameters
-    progress = ProgressCallback(store, client, job.name.split("/")[1], job.attempt, hp.epochs, workdir)
+    progress = ProgressCallback(store, client, job.name.split("/")[1], job.attempt, hp.epochs, workdir, phases)
     callbacks: list[keras.callbacks.Callback] = [progress]
     if hp.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(patience=hp.early_stopping_patience, restore_best_weights=True))
@@ -470,15 +531,32 @@ def tar_directory(export_dir: Path) -> bytes:
     return buffer.getvalue()
 
 
+def wait_for_job() -> str:
+    """In a job process started ahead (`--wait-for-job`): finish starting up, then wait for the
+    worker to write the id of the job to run on stdin ('' when it closes stdin unused)."""
+    # Imported here: the classifier job builds on this module, which is __main__ in this process.
+    import services.trainer.classifier_job  # noqa: F401
+
+    tf.constant(0.0).numpy()  # TensorFlow's runtime (thread pools, kernels) starts now, not in the job
+    return sys.stdin.readline().strip()
+
+
 def main() -> None:
     die_with_worker()
     settings = TrainerSettings()
     configure_logging("trainer-job", settings.log_level, settings.log_format)
     tracing.configure_tracing("maas-trainer-job")
     try:
-        run(sys.argv[1], settings)
+        job_id = wait_for_job() if sys.argv[1] == WAIT_FOR_JOB else sys.argv[1]
+        if job_id:
+            run(job_id, settings)
     finally:
         tracing.shutdown_tracing()
+    # Skip the interpreter's and TensorFlow's teardown (seconds): the job's state is written, its
+    # connections closed and its spans sent, and the worker's slot frees as soon as this process is gone.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import structlog
 
 from maas.trainer.v1 import trainer_pb2 as pb
-from services.trainer.config import TrainerSettings
+from services.trainer.config import WAIT_FOR_JOB, TrainerSettings
 from services.trainer.kube import KubernetesLauncher, KubernetesRun
 from services.trainer.metrics import TrainerMetrics
 from services.trainer.store import JobStore
@@ -28,6 +28,8 @@ log = structlog.get_logger("maas.trainer.worker")
 State = pb.TrainingJob.State
 # Time a cancelled job process gets to exit on SIGTERM before SIGKILL.
 CANCEL_GRACE_SECONDS = 3.0
+# A job process started ahead that ended before it was given a job is restarted after this long at the earliest.
+SPARE_RESTART_SECONDS = 30.0
 
 
 @dataclass
@@ -36,6 +38,7 @@ class RunningJob:
     process: asyncio.subprocess.Process | KubernetesRun
     started: float
     cancelling: bool = False
+    over_memory: bool = False
 
 
 class WorkerPool:
@@ -53,6 +56,12 @@ class WorkerPool:
         self.kubernetes = KubernetesLauncher(settings) if settings.job_launcher == "kubernetes" else None
         self._task: asyncio.Task | None = None
         self._stopping = False
+        # A job process started ahead (TensorFlow imported), waiting on its stdin for a job id.
+        self._spare: asyncio.subprocess.Process | None = None
+        self._spare_started = 0.0
+        # Set when a job process ends, so that its slot is refilled without waiting for a tick.
+        self._wake = asyncio.Event()
+        self._watchers: set[asyncio.Task] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="trainer-worker-pool")
@@ -60,6 +69,8 @@ class WorkerPool:
     async def stop(self) -> None:
         """Stop claiming; jobs still running are stopped and left for another worker to resume."""
         self._stopping = True
+        if self._spare is not None:
+            _signal(self._spare, signal.SIGKILL)  # it holds nothing yet
         for job in self.running.values():
             _signal(job.process, signal.SIGTERM)
         for job in list(self.running.values()):
@@ -76,13 +87,16 @@ class WorkerPool:
                 await self._tick()
             except Exception:
                 log.exception("worker tick failed")
-            await asyncio.sleep(self.settings.poll_seconds)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
 
     async def _tick(self) -> None:
         for job in list(self.running.values()):
             if job.process.returncode is not None:
                 await self._reap(job)
                 continue
+            self._check_memory(job)
             cancel = await asyncio.to_thread(self.store.renew, job.job_id, self.worker_id, self.settings.lease_seconds)
             if cancel and not job.cancelling:
                 job.cancelling = True
@@ -112,6 +126,8 @@ class WorkerPool:
                     reason = f"could not create the training pods ({type(error).__name__}); trying again"
                     await asyncio.to_thread(self.store.requeue, job_id, reason)
                     continue
+            elif workers <= 1 and (process := await self._hand_to_spare(job_id)) is not None:
+                pass
             else:
                 # A multi-worker job runs as a supervisor of its worker processes (services.trainer.cluster).
                 command = (
@@ -123,7 +139,63 @@ class WorkerPool:
                     sys.executable, "-m", *command, env=_job_environment(self.settings.service_secret)
                 )
             self.running[job_id] = RunningJob(job_id, process, time.monotonic())
+            watcher = asyncio.create_task(self._wake_on_exit(process))
+            self._watchers.add(watcher)
+            watcher.add_done_callback(self._watchers.discard)
             log.info("job started", job=job_id, attempt=claimed.attempt, pid=process.pid)
+        await self._keep_spare()
+
+    async def _wake_on_exit(self, process: asyncio.subprocess.Process | KubernetesRun) -> None:
+        if isinstance(process, asyncio.subprocess.Process):
+            await process.wait()
+            self._wake.set()
+
+    def _check_memory(self, job: RunningJob) -> None:
+        """Kill a job process whose resident memory is over `job_memory_limit_bytes`, as the
+        out-of-memory killer of a pod's cgroup would (its job is requeued like one killed so)."""
+        limit = self.settings.job_memory_limit_bytes
+        if not limit or job.over_memory or not isinstance(job.process, asyncio.subprocess.Process):
+            return
+        used = resident_bytes(job.process.pid)
+        if used > limit:
+            job.over_memory = True
+            log.warning("job process over its memory limit; killing it", job=job.job_id, rss=used, limit=limit)
+            _signal(job.process, signal.SIGKILL)
+
+    async def _keep_spare(self) -> None:
+        """While a slot is free, keep a job process started ahead (one that died is restarted at
+        most every SPARE_RESTART_SECONDS). Not while every slot is busy: its start-up would take
+        CPU from the jobs running, and it could not run a job before one of them ends."""
+        if not self.settings.warm_job_process or self._stopping or len(self.running) >= self.slots:
+            return
+        if self._spare is not None and self._spare.returncode is None:
+            return
+        if self._spare is not None:
+            if time.monotonic() - self._spare_started < SPARE_RESTART_SECONDS:
+                return
+            log.warning("the job process started ahead ended", exit_code=self._spare.returncode)
+        self._spare_started = time.monotonic()
+        self._spare = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.trainer.runner",
+            WAIT_FOR_JOB,
+            stdin=asyncio.subprocess.PIPE,
+            env=_job_environment(self.settings.service_secret),
+        )
+
+    async def _hand_to_spare(self, job_id: str) -> asyncio.subprocess.Process | None:
+        """Give the job to the process started ahead, if one is alive; None otherwise."""
+        spare, self._spare = self._spare, None
+        if spare is None or spare.returncode is not None or spare.stdin is None:
+            return None
+        try:
+            spare.stdin.write(f"{job_id}\n".encode())
+            await spare.stdin.drain()
+            spare.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            return None
+        return spare
 
     async def _reap(self, job: RunningJob) -> None:
         del self.running[job.job_id]
@@ -135,10 +207,25 @@ class WorkerPool:
         elif code != 0:
             # Killed (the out-of-memory killer sends SIGKILL) or crashed: try again from the last
             # checkpoint; the claim fails the job once its attempts are used up.
-            cause = "was killed (out of memory?)" if code == -signal.SIGKILL else f"exited with code {code}"
+            if job.over_memory:
+                cause = f"used more than its memory limit ({self.settings.job_memory_limit_bytes >> 20} MiB)"
+            else:
+                cause = "was killed (out of memory?)" if code == -signal.SIGKILL else f"exited with code {code}"
             reason = f"the training process {cause}; resuming from the last checkpoint"
             await asyncio.to_thread(self.store.requeue, job.job_id, reason)
         log.info("job process ended", job=job.job_id, exit_code=code)
+
+
+def resident_bytes(pid: int) -> int:
+    """A process's resident memory (VmRSS), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _signal(process: asyncio.subprocess.Process | KubernetesRun, sig: int) -> None:

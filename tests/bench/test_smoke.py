@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {
     "registry": r"download via gateway\s+\d+(\.\d+)? MB/s",
     "training": r"ratio a/b: \d+\.\d+",
-    "inference": r"\(a\)/\(c\) = \d+\.\d+",
+    "inference": r"\(a\)/\(c\) = \d+\.\d+[\s\S]*inference CPU per primary request, medians: without shadow \d+ us",
     "gateway": r"\(a\)/\(b\) requests/s = \d+\.\d+",
     "upload": r"sha256 after resume: \w+\.\.\. = the file's: True",
     "soak": r"largest rss growth after warm-up: [+-]\d+\.\d+%",

@@ -90,8 +90,9 @@ def test_prometheus_reads_grpc_and_domain_metrics_of_every_service(stack, journe
 
 
 def test_shifted_inputs_fire_the_drift_alert(stack, journey, prometheus):
-    """The journey's model keeps its training data's bins; inputs far from them raise its PSI
-    above the alert's threshold, and Prometheus, with the project's rules, fires MaasFeatureDrift."""
+    """The journey's model keeps its training data's bins and predicted classes; inputs far from
+    them raise its PSI above the alert's threshold, and Prometheus, with the project's rules, fires
+    MaasFeatureDrift; KS and the predicted classes' shares are scraped and kept as its drift too."""
     _, test_x, _ = digits_csv()
     with MaasClient(stack.address("gateway"), journey.api_key) as client:
         version = client.get_model_version(journey.model_version)
@@ -113,3 +114,14 @@ def test_shifted_inputs_fire_the_drift_alert(stack, journey, prometheus):
     score = query(prometheus, f'max(maas_inference_feature_drift_psi{{model="digits", version="{version.version}"}})')
     assert firing, f"MaasFeatureDrift did not fire; largest PSI {score}"
     assert firing[0]["labels"]["model"] == "digits" and firing[0]["labels"]["version"] == str(version.version)
+    # Beside PSI: the KS statistic per feature, and the predicted classes against the trained
+    # model's own on its training rows; the same scores are the version's drift in the registry.
+    assert len(version.reference_statistics.prediction_shares) == 10
+    where = f'model="digits", version="{version.version}"'
+    ks = query(prometheus, f"max(maas_inference_feature_drift_ks{{{where}}})")
+    assert ks and max(ks.values()) > 0.3, ks
+    assert query(prometheus, f'count(maas_inference_prediction_class_share{{{where}, sample="served"}})'), "no shares"
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        drift = client.get_model_version(journey.model_version).drift
+    assert max(f.psi for f in drift.features) > 0.25 and max(f.ks for f in drift.features) > 0.3, drift
+    assert len(drift.prediction_shares) == 10 and drift.prediction_psi > 0, drift

@@ -260,6 +260,7 @@ def test_internal_methods_are_not_reachable_through_the_gateway(world):
         "GetStorageUsage",
         "GetTrainingUsage",
         "ReportModelVersionValidation",
+        "ReportModelVersionDrift",
         "WatchCredentials",
         "LookupCredential",
         "LeaseUsage",

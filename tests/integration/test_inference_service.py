@@ -42,7 +42,9 @@ def tiny_model(seed: int) -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="probabilities")(inputs))
 
 
-def register(registry, model: keras.Model, workdir) -> rpb.ModelVersion:
+def register(
+    registry, model: keras.Model, workdir, reference: rpb.ReferenceStatistics | None = None
+) -> rpb.ModelVersion:
     archive = export_saved_model(model, FEATURES, "probabilities", workdir)
     artifact = upload_artifact(registry, "acme", archive, hashlib.sha256(archive).hexdigest())
     signature = rpb.Signature(
@@ -52,7 +54,8 @@ def register(registry, model: keras.Model, workdir) -> rpb.ModelVersion:
     )
     return registry.CreateModelVersion(
         rpb.CreateModelVersionRequest(
-            parent="models/tiny", model_version=rpb.ModelVersion(artifact=artifact.name, signature=signature)
+            parent="models/tiny",
+            model_version=rpb.ModelVersion(artifact=artifact.name, signature=signature, reference_statistics=reference),
         ),
         metadata=MD,
     )

@@ -169,6 +169,12 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
             ),
             NOT_FOUND,
         ),
+        "ReportModelVersionDrift": (
+            lambda: stub.ReportModelVersionDrift(
+                pb.ReportModelVersionDriftRequest(name="models/x/versions/1", drift=pb.DriftReport()), metadata=B
+            ),
+            NOT_FOUND,
+        ),
         "WatchRegistryEvents": (
             lambda: next(
                 stub.WatchRegistryEvents(pb.WatchRegistryEventsRequest(after_revision=-1), metadata=B, timeout=1)

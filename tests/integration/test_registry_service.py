@@ -60,9 +60,16 @@ def test_dataset_upload_records_schema_rows_and_sha(registry):
     assert dataset.name == "datasets/d/versions/1"
     assert [c.name for c in dataset.columns] == ["a", "b", "label"]
     assert dataset.row_count == 3 and dataset.sha256 == hashlib.sha256(CSV).hexdigest()
-    assert upload_dataset(stub, "acme").version == 2
+    assert not dataset.unchanged
+    # The same file again makes no version, and says so.
+    again = upload_dataset(stub, "acme")
+    assert (again.version, again.unchanged, again.create_time) == (1, True, dataset.create_time)
+    changed = upload_dataset(stub, "acme", data=CSV + b"7,8,1\n")
+    assert (changed.version, changed.unchanged) == (2, False)
     latest = stub.GetDataset(pb.GetDatasetRequest(name="datasets/d"), metadata=tenant_md("acme"))
-    assert latest.version == 2
+    assert (latest.version, latest.unchanged) == (2, False)
+    # Going back to the first file is a change from the latest: a new version.
+    assert upload_dataset(stub, "acme").version == 3
 
 
 def test_invalid_csv_is_invalid_argument_naming_the_line_and_leaves_nothing(registry):

@@ -21,6 +21,8 @@ from maas.trainer.v1 import trainer_pb2 as pb
 from maas.trainer.v1 import trainer_pb2_grpc
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
+from services.trainer import phases
+from services.trainer.config import WAIT_FOR_JOB
 from tests.conftest import SERVICE_SECRET, running, service_settings, tenant_md
 from tests.integration.test_registry_service import upload_dataset
 
@@ -46,6 +48,8 @@ class Trainer:
             "MAAS_SERVICE_SECRET": SERVICE_SECRET,
             "MAAS_GATEWAY_ADDR": "127.0.0.1:1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
+            # Job processes start per job, named by the job (runner_pids); one test runs them warm.
+            "MAAS_WARM_JOB_PROCESS": "false",
             **env,
         }
         self.log = (data_dir / f"trainer-{self.port}.log").open("wb")
@@ -132,6 +136,30 @@ def runner_pids(job_name: str) -> dict[int, int]:
     return found
 
 
+def spare_pids(trainer: Trainer) -> set[int]:
+    """The trainer's job processes started ahead (waiting for a job, or running the one given)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == trainer.process.pid and WAIT_FOR_JOB.encode() in cmdline and alive(int(proc.name)):
+                found.add(int(proc.name))
+    return found
+
+
+def wait_until(condition, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def alive(pid: int) -> bool:
     """Running, and not a zombie waiting to be reaped by whoever inherited it."""
     try:
@@ -169,6 +197,13 @@ def test_killed_job_process_resumes_from_its_checkpoint(setup):
     assert logged == list(range(1, 41))
     assert versions(registry) == [1]
     assert job.evaluation["accuracy"] > 0.9
+    # The version keeps what drift is measured against: its features' bins and the trained
+    # model's predicted classes on its training rows (digits: ten classes, none rare).
+    version = registry.GetModelVersion(rpb.GetModelVersionRequest(name="models/digits/versions/1"), metadata=MD)
+    reference = version.reference_statistics
+    assert len(reference.features) == 64 and reference.prediction_output == "probabilities"
+    assert len(reference.prediction_shares) == 10 and abs(sum(reference.prediction_shares) - 1) < 1e-6
+    assert min(reference.prediction_shares) > 0.05, reference.prediction_shares
 
 
 def test_killed_worker_has_its_job_resumed_by_another_after_the_lease(setup):
@@ -232,6 +267,31 @@ def test_watch_resumes_after_a_dropped_stream(setup):
     assert sequences == sorted(set(sequences))
     assert [e.epoch_end.epoch for e in events if e.HasField("epoch_end")] == [1, 2, 3, 4, 5, 6]
     assert events[-1].HasField("evaluation") and events[-1].evaluation.model_version == "models/digits/versions/1"
+
+
+def test_jobs_run_in_the_process_started_ahead_which_is_replaced_after_each(setup):
+    start_trainer, registry = setup
+    trainer = start_trainer(MAAS_WARM_JOB_PROCESS="true")
+    (spare,) = wait_until(lambda: spare_pids(trainer), what="a job process started ahead")
+    name = submit(trainer, epochs=400)
+    wait_for(trainer, name, lambda j: j.epoch >= 1)
+    # The job runs in that process: none was started for it, and no other is started ahead
+    # while the only slot is busy.
+    assert not runner_pids(name)
+    assert spare_pids(trainer) == {spare}
+    trainer.stub.CancelTrainingJob(pb.CancelTrainingJobRequest(name=name), metadata=MD)
+    wait_for(trainer, name, lambda j: j.state == State.STATE_CANCELLED, timeout=10)
+    wait_until(lambda: not alive(spare), timeout=10, what="the cancelled job's process to end")
+    (replacement,) = wait_until(lambda: spare_pids(trainer), what="a new job process started ahead")
+    assert replacement != spare
+    second = submit(trainer, epochs=3)
+    job = wait_for(trainer, second, lambda j: j.state in (State.STATE_SUCCEEDED, State.STATE_FAILED))
+    assert job.state == State.STATE_SUCCEEDED, job.state_reason
+    assert versions(registry) == [1]
+    # The job's own account of its time, one line at its end.
+    events = trainer.stub.WatchTrainingJob(pb.WatchTrainingJobRequest(name=second), metadata=MD, timeout=30)
+    (timed,) = [p for e in events if e.HasField("log") and (p := phases.parse(e.log.message))]
+    assert {"start-up", "data", "fit", "checkpoints", "evaluation", "export", "upload", "registration"} <= set(timed)
 
 
 def test_two_worker_job_trains_as_two_processes_and_registers_one_version(setup):

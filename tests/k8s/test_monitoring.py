@@ -53,6 +53,9 @@ def test_dashboard_queries_only_metrics_the_services_export():
         "maas:inference_shadow_disagreement:ratio_rate5m",
         "maas_inference_rollout_step",
         "maas_inference_feature_drift_psi",
+        "maas_inference_feature_drift_ks",
+        "maas_inference_prediction_drift_psi",
+        "maas_inference_prediction_class_share",
     ):
         assert metric in exprs
     titles = " ".join(p["title"].lower() for p in dashboard["panels"])

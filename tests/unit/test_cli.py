@@ -349,3 +349,15 @@ def test_transfer_progress_is_a_transient_bar_on_a_terminal_and_silent_elsewhere
         "\r\x1b[Kuploading d.csv [########################] 2.0 KiB of 2.0 KiB"
         "\r\x1b[K"
     )
+
+
+def test_a_versions_drift_is_one_line_naming_the_most_shifted_features():
+    from maas.cli.models import drift_summary
+    from maas.registry.v1 import registry_pb2
+
+    drift = registry_pb2.DriftReport(row_count=500, prediction_shares=[0.2, 0.8], prediction_psi=0.4)
+    drift.features.add(name="a", psi=0.3, ks=0.05)
+    drift.features.add(name="b", psi=0.1, ks=0.2)
+    summary = drift_summary(drift)
+    assert summary.startswith("largest PSI 0.300 (a), largest KS 0.200 (b), predicted classes PSI 0.400; 500 rows")
+    assert drift_summary(registry_pb2.DriftReport()) == ""

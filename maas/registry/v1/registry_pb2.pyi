@@ -145,7 +145,7 @@ class PredictionSample(_message.Message):
     def __init__(self, true_label: _Optional[str] = ..., predicted_label: _Optional[str] = ..., confidence: _Optional[float] = ..., text: _Optional[str] = ..., thumbnail_png: _Optional[bytes] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes", "state_reason", "classification_report", "reference_statistics")
+    __slots__ = ("name", "version", "artifact", "format", "signature", "metrics", "lineage", "state", "description", "create_time", "aliases", "artifact_size_bytes", "state_reason", "classification_report", "reference_statistics", "drift")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[ModelVersion.State]
@@ -180,6 +180,7 @@ class ModelVersion(_message.Message):
     STATE_REASON_FIELD_NUMBER: _ClassVar[int]
     CLASSIFICATION_REPORT_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_STATISTICS_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     artifact: str
@@ -195,17 +196,46 @@ class ModelVersion(_message.Message):
     state_reason: str
     classification_report: ClassificationReport
     reference_statistics: ReferenceStatistics
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ..., classification_report: _Optional[_Union[ClassificationReport, _Mapping]] = ..., reference_statistics: _Optional[_Union[ReferenceStatistics, _Mapping]] = ...) -> None: ...
+    drift: DriftReport
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., artifact: _Optional[str] = ..., format: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., lineage: _Optional[_Union[Lineage, _Mapping]] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_size_bytes: _Optional[int] = ..., state_reason: _Optional[str] = ..., classification_report: _Optional[_Union[ClassificationReport, _Mapping]] = ..., reference_statistics: _Optional[_Union[ReferenceStatistics, _Mapping]] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ...) -> None: ...
 
 class ReferenceStatistics(_message.Message):
-    __slots__ = ("input", "features", "row_count")
+    __slots__ = ("input", "features", "row_count", "prediction_output", "prediction_shares")
     INPUT_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_SHARES_FIELD_NUMBER: _ClassVar[int]
     input: str
     features: _containers.RepeatedCompositeFieldContainer[FeatureStatistics]
     row_count: int
-    def __init__(self, input: _Optional[str] = ..., features: _Optional[_Iterable[_Union[FeatureStatistics, _Mapping]]] = ..., row_count: _Optional[int] = ...) -> None: ...
+    prediction_output: str
+    prediction_shares: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, input: _Optional[str] = ..., features: _Optional[_Iterable[_Union[FeatureStatistics, _Mapping]]] = ..., row_count: _Optional[int] = ..., prediction_output: _Optional[str] = ..., prediction_shares: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class DriftReport(_message.Message):
+    __slots__ = ("time", "row_count", "features", "prediction_shares", "prediction_psi")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_SHARES_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_PSI_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    row_count: int
+    features: _containers.RepeatedCompositeFieldContainer[FeatureDrift]
+    prediction_shares: _containers.RepeatedScalarFieldContainer[float]
+    prediction_psi: float
+    def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., row_count: _Optional[int] = ..., features: _Optional[_Iterable[_Union[FeatureDrift, _Mapping]]] = ..., prediction_shares: _Optional[_Iterable[float]] = ..., prediction_psi: _Optional[float] = ...) -> None: ...
+
+class FeatureDrift(_message.Message):
+    __slots__ = ("name", "psi", "ks")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PSI_FIELD_NUMBER: _ClassVar[int]
+    KS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    psi: float
+    ks: float
+    def __init__(self, name: _Optional[str] = ..., psi: _Optional[float] = ..., ks: _Optional[float] = ...) -> None: ...
 
 class FeatureStatistics(_message.Message):
     __slots__ = ("name", "bin_edges", "bin_shares", "mean", "stddev")
@@ -441,7 +471,7 @@ class Column(_message.Message):
     def __init__(self, name: _Optional[str] = ..., datatype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Dataset(_message.Message):
-    __slots__ = ("name", "dataset_id", "version", "format", "columns", "row_count", "sha256", "size_bytes", "artifact", "description", "labels", "create_time", "kind", "classes", "image_stats", "text_stats", "samples", "invalid_count", "invalid_examples", "text_column", "label_column")
+    __slots__ = ("name", "dataset_id", "version", "format", "columns", "row_count", "sha256", "size_bytes", "artifact", "description", "labels", "create_time", "kind", "classes", "image_stats", "text_stats", "samples", "invalid_count", "invalid_examples", "text_column", "label_column", "unchanged")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -470,6 +500,7 @@ class Dataset(_message.Message):
     INVALID_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     TEXT_COLUMN_FIELD_NUMBER: _ClassVar[int]
     LABEL_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     name: str
     dataset_id: str
     version: int
@@ -491,7 +522,8 @@ class Dataset(_message.Message):
     invalid_examples: _containers.RepeatedCompositeFieldContainer[InvalidExample]
     text_column: str
     label_column: str
-    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., row_count: _Optional[int] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., artifact: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[DatasetKind, str]] = ..., classes: _Optional[_Iterable[_Union[ClassCount, _Mapping]]] = ..., image_stats: _Optional[_Union[ImageStats, _Mapping]] = ..., text_stats: _Optional[_Union[TextStats, _Mapping]] = ..., samples: _Optional[_Iterable[_Union[DatasetSample, _Mapping]]] = ..., invalid_count: _Optional[int] = ..., invalid_examples: _Optional[_Iterable[_Union[InvalidExample, _Mapping]]] = ..., text_column: _Optional[str] = ..., label_column: _Optional[str] = ...) -> None: ...
+    unchanged: bool
+    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., format: _Optional[_Union[DatasetFormat, str]] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., row_count: _Optional[int] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., artifact: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[DatasetKind, str]] = ..., classes: _Optional[_Iterable[_Union[ClassCount, _Mapping]]] = ..., image_stats: _Optional[_Union[ImageStats, _Mapping]] = ..., text_stats: _Optional[_Union[TextStats, _Mapping]] = ..., samples: _Optional[_Iterable[_Union[DatasetSample, _Mapping]]] = ..., invalid_count: _Optional[int] = ..., invalid_examples: _Optional[_Iterable[_Union[InvalidExample, _Mapping]]] = ..., text_column: _Optional[str] = ..., label_column: _Optional[str] = ..., unchanged: bool = ...) -> None: ...
 
 class Artifact(_message.Message):
     __slots__ = ("name", "sha256", "size_bytes", "create_time")
@@ -773,6 +805,14 @@ class ReportModelVersionValidationRequest(_message.Message):
     reason: str
     format: str
     def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[ModelVersion.State, str]] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., reason: _Optional[str] = ..., format: _Optional[str] = ...) -> None: ...
+
+class ReportModelVersionDriftRequest(_message.Message):
+    __slots__ = ("name", "drift")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    drift: DriftReport
+    def __init__(self, name: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ...) -> None: ...
 
 class GetUploadStatusRequest(_message.Message):
     __slots__ = ("name",)

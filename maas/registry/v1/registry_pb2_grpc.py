@@ -66,6 +66,11 @@ class RegistryServiceStub(object):
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionValidationRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
                 )
+        self.ReportModelVersionDrift = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/ReportModelVersionDrift',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionDriftRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
+                )
         self.SetAlias = channel.unary_unary(
                 '/maas.registry.v1.RegistryService/SetAlias',
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.SetAliasRequest.SerializeToString,
@@ -238,6 +243,15 @@ class RegistryServiceServicer(object):
     def ReportModelVersionValidation(self, request, context):
         """Internal: inference reports that a version passed validation (READY, with
         the signature derived from the model) or failed it (FAILED, with the reason).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportModelVersionDrift(self, request, context):
+        """Internal: inference reports how the inputs and predictions a version served
+        compare with its reference statistics; the report replaces the last one
+        and is the version's `drift`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -444,6 +458,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
             'ReportModelVersionValidation': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportModelVersionValidation,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionValidationRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.SerializeToString,
+            ),
+            'ReportModelVersionDrift': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportModelVersionDrift,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionDriftRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.SerializeToString,
             ),
             'SetAlias': grpc.unary_unary_rpc_method_handler(
@@ -719,6 +738,23 @@ class RegistryService(object):
             metadata=None):
         return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/ReportModelVersionValidation',
             maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionValidationRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ReportModelVersionDrift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/ReportModelVersionDrift',
+            maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionDriftRequest.SerializeToString,
             maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -375,7 +375,9 @@ function Datasets() {
         <div><button type="submit" disabled=${!file || progress !== null}>Upload</button></div>
         ${progress !== null && html`<div class="progress" aria-label="upload progress"><div style=${`width:${Math.round(progress * 100)}%`}></div></div>`}
       </form>
-      ${uploaded && html`<div id="uploaded"><p class="ok">Uploaded <code>${uploaded.name}</code>: ${uploaded.rowCount} rows.</p>
+      ${uploaded && html`<div id="uploaded">${uploaded.unchanged
+        ? html`<p class="muted" id="unchanged">Unchanged: this file is already <code>${uploaded.name}</code> (same sha256), so no new version was made.</p>`
+        : html`<p class="ok">Uploaded <code>${uploaded.name}</code>: ${uploaded.rowCount} rows.</p>`}
         <${DatasetProfile} dataset=${uploaded} /></div>`}
     </section>
     <section class="card"><h2>Your datasets</h2><${ErrorBox} error=${listError} />
@@ -568,6 +570,90 @@ function ClassificationReport({ version }) {
       <figcaption>true ${s.trueLabel}, predicted ${s.predictedLabel} (${percent(s.confidence)})</figcaption></figure>`)}</div></section>`;
 }
 
+// ---- a model's aliases (splits, shadows, rollouts, history) and its versions' drift ----------
+
+const percent1 = (v) => `${Number(v || 0).toFixed(Number(v || 0) % 1 ? 1 : 0)}%`;
+const seconds = (duration) => Number(String(duration || "0s").replace("s", ""));
+
+// "v3 90% · v4 10%" from an alias's targets (weights are relative).
+function splitText(alias) {
+  const targets = alias.targets || [];
+  const total = targets.reduce((sum, t) => sum + Number(t.weight || 0), 0);
+  return targets.map((t) => `v${t.version} ${percent1((100 * Number(t.weight || 0)) / (total || 1))}`).join(" · ");
+}
+
+const shadowText = (alias) => (alias.shadow && Number(alias.shadow.version) ? `v${alias.shadow.version}, ${percent1(alias.shadow.percent)} mirrored` : "");
+
+function rolloutText(rollout) {
+  if (!rollout || !rollout.plan) return "";
+  const plan = rollout.plan, steps = plan.steps || [], step = Number(rollout.step || 0);
+  if (rollout.state === "STATE_PROMOTED") return `v${plan.candidateVersion} promoted`;
+  if (rollout.state === "STATE_ROLLED_BACK") return `v${plan.candidateVersion} rolled back to v${rollout.primaryVersion}`;
+  if (rollout.state !== "STATE_RUNNING") return "";
+  const current = steps[step] || {};
+  const limits = [
+    plan.maxErrorRate ? `errors ≤ ${percent1(100 * plan.maxErrorRate)}` : "",
+    seconds(plan.maxP99Latency) ? `p99 ≤ ${Math.round(1000 * seconds(plan.maxP99Latency))} ms` : "",
+    plan.maxDisagreement ? `disagreement ≤ ${percent1(100 * plan.maxDisagreement)}` : "",
+  ].filter(Boolean).join(", ");
+  return `step ${step + 1} of ${steps.length}: v${plan.candidateVersion} answers ${percent1(current.percent)} ` +
+    `(judged after ${Number(current.minRequests || 0)} requests and ${seconds(current.minDuration)} s` +
+    `${plan.mirrorPercent ? `, ${percent1(plan.mirrorPercent)} mirrored` : ""}${limits ? `; ${limits}` : ""}), from v${rollout.primaryVersion}`;
+}
+
+function AliasHistory({ model, alias }) {
+  const name = lastSegment(alias.name);
+  const [history, error] = useLoad(() => api("GET", `/v1/models/${model}/aliases/${name}:listRevisions`, { query: { page_size: 20 } }), [model, name, alias.revision]);
+  const why = (r) => {
+    const text = r.deleted ? "deleted" : r.alias.reason || "";
+    return r.alias.rollout?.state === "STATE_ROLLED_BACK" && text ? html`<span class="bad">${text}</span>` : text;
+  };
+  return html`<div class="history" data-alias=${name}><h3>${name}</h3><${ErrorBox} error=${error} />
+    <${Table} columns=${[["Revision", (r) => r.alias.revision], ["When", (r) => (r.alias.updateTime || "").slice(0, 19)],
+      ["Split", (r) => (r.deleted ? "" : splitText(r.alias))], ["Shadow", (r) => shadowText(r.alias)],
+      ["Rollout", (r) => rolloutText(r.alias.rollout)], ["Why", why]]} rows=${history ? history.revisions || [] : null} empty="No history." /></div>`;
+}
+
+function Aliases({ model, aliases }) {
+  const list = aliases ? aliases.aliases || [] : null;  // null: not loaded
+  return html`<section class="card aliases"><h2>Aliases</h2>
+    ${list?.length ? html`<table><thead><tr><th>Alias</th><th>Versions</th><th>Shadow</th><th>Rollout</th><th>Last change</th><th>Updated</th></tr></thead>
+      <tbody>${list.map((a) => html`<tr data-alias=${lastSegment(a.name)}><td>${lastSegment(a.name)}</td><td class="split">${splitText(a)}</td>
+        <td>${shadowText(a)}</td><td class="rollout">${rolloutText(a.rollout)}</td><td>${a.reason || ""}</td><td>${(a.updateTime || "").slice(0, 19)}</td></tr>`)}</tbody></table>`
+      : html`<${Table} columns=${[]} rows=${list} empty="No aliases: promote a version to production below." />`}</section>
+    ${list?.length ? html`<section class="card"><h2>Alias history</h2>${list.map((a) => html`<${AliasHistory} model=${model} alias=${a} />`)}</section>` : ""}`;
+}
+
+// PSI above this is what the MaasFeatureDrift alert fires on.
+const PSI_ALERT = 0.25;
+const score = (value, alert) => html`<span class=${alert !== undefined && value > alert ? "bad" : ""}>${Number(value || 0).toFixed(3)}</span>`;
+
+// Per version: the latest drift report inference made of what it served against its training data.
+function Drift({ versions }) {
+  const scored = (versions || []).filter((v) => v.drift?.features?.length);
+  if (!scored.length) return null;
+  const largest = (features, key) => features.reduce((best, f) => (Number(f[key] || 0) > Number(best[key] || 0) ? f : best), features[0]);
+  const features = (v) => {
+    const top = [...v.drift.features].sort((a, b) => Number(b.psi || 0) - Number(a.psi || 0)).slice(0, 3);
+    return html`${top.map((f) => html`<div>${f.name}: PSI ${score(f.psi, PSI_ALERT)}, KS ${score(f.ks)}</div>`)}`;
+  };
+  const classes = (v) => {
+    const served = (v.drift.predictionShares || []).map(Number), trained = (v.referenceStatistics?.predictionShares || []).map(Number);
+    if (!served.length) return html`<span class="muted">no class reference</span>`;
+    const moved = served.map((share, i) => [i, share, trained[i] || 0]).sort((a, b) => Math.abs(b[1] - b[2]) - Math.abs(a[1] - a[2])).slice(0, 3);
+    return html`<div>PSI ${score(v.drift.predictionPsi, PSI_ALERT)}</div>${moved.map(([i, share, was]) => html`<div>class ${i}: ${percent1(100 * share)} (trained ${percent1(100 * was)})</div>`)}`;
+  };
+  return html`<section class="card drift"><h2>Drift: served inputs and predictions against the training data</h2>
+    <table><thead><tr><th>Version</th><th>Scored</th><th>Rows</th><th>Largest PSI</th><th>Largest KS</th><th>Most shifted features</th><th>Predicted classes</th></tr></thead>
+      <tbody>${scored.map((v) => {
+        const psi = largest(v.drift.features, "psi"), ks = largest(v.drift.features, "ks");
+        return html`<tr data-version=${v.version}><td>${v.version}</td><td>${(v.drift.time || "").slice(0, 19)}</td><td>${v.drift.rowCount}</td>
+          <td class="psi">${score(psi.psi, PSI_ALERT)} <span class="muted">${psi.name}</span></td><td class="ks">${score(ks.ks)} <span class="muted">${ks.name}</span></td>
+          <td>${features(v)}</td><td class="classes">${classes(v)}</td></tr>`;
+      })}</tbody></table>
+    <p class="muted">PSI above ${PSI_ALERT} is a significant shift (the alert's threshold); KS is the largest gap between the served and the training cumulative distributions at the training deciles.</p></section>`;
+}
+
 function Models() {
   const [list, error, reload] = useLoad(() => api("GET", "/v1/models"));
   return html`<h1>Models</h1><section class="card"><${ErrorBox} error=${error} />
@@ -604,8 +690,7 @@ function Model({ id }) {
     ${v.lineage.datasetSha256 ? html` (sha256 ${v.lineage.datasetSha256.slice(0, 12)}...)` : ""}<br />
     ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${parameterText(val)}`).join(", ")}</div>` : "";
   return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
-    <section class="card"><h2>Aliases</h2><${Table} columns=${[["Alias", (a) => lastSegment(a.name)], ["Version", (a) => a.version], ["Updated", (a) => (a.updateTime || "").slice(0, 19)]]}
-      rows=${aliases ? aliases.aliases || [] : null} empty="No aliases: promote a version to production below." /></section>
+    <${Aliases} model=${id} aliases=${aliases} />
     <section class="card"><h2>Versions</h2><${Table} columns=${[["Version", (v) => v.version],
       ["State", (v) => v.state.replace("STATE_", "") + (v.stateReason ? `: ${v.stateReason}` : "")],
       ["Metrics", (v) => Object.entries(v.metrics || {}).map(([k, val]) => `${k} ${Number(val).toFixed(4)}`).join(", ")], ["Lineage", lineage],
@@ -614,6 +699,7 @@ function Model({ id }) {
         : html`<button class="secondary" data-version=${v.version} onClick=${() => setConfirming(v.version)}>Promote to production</button>`)]]}
       rows=${versions ? versions.modelVersions || [] : null} />
       ${confirming !== null && confirmation((versions?.modelVersions || []).find((v) => v.version === confirming) || { version: confirming })}</section>
+    <${Drift} versions=${versions?.modelVersions} />
     ${(versions?.modelVersions || []).filter((v) => v.classificationReport?.classNames?.length).map((v) => html`<${ClassificationReport} version=${v} />`)}`;
 }
 
