@@ -33,6 +33,13 @@ def cmd_invitation_create(args, client: MaasClient) -> int:
     return 0
 
 
+def cmd_password_reset(args, client: MaasClient) -> int:
+    reset = client.create_password_reset(args.email)
+    emit(args, reset, fields([("token", reset.token)]))
+    note("the token is shown only now: pass it on; it sets a new password once (POST /v1/accounts:resetPassword)")
+    return 0
+
+
 def cmd_plan_create(args, client: MaasClient) -> int:
     plan = client.create_plan(
         args.plan,
@@ -91,6 +98,16 @@ def register(commands) -> None:
     )
     invitation.add_argument("tenant", help="tenant id")
     invitation.add_argument("--role", required=True, choices=ROLES, help="the member's role in the tenant")
+
+    resets = group(admin, "passwords", "reset users' passwords", "  maas admin passwords reset ada@example.com\n")
+    reset = add_command(
+        resets,
+        "reset",
+        cmd_password_reset,
+        help="print a one-use token that sets a new password for an account (its sessions end when it is used)",
+        examples="  maas admin passwords reset ada@example.com\n",
+    )
+    reset.add_argument("email", help="the account's email")
 
     plans = group(admin, "plans", "create plans of quotas and rate limits", "  maas admin plans create team\n")
     plan = add_command(

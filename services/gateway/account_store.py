@@ -223,6 +223,57 @@ class AccountStore:
                 .values(revoke_time=now())
             )
 
+    # passwords
+
+    def set_password(self, user_id: str, password_hash: str, keep_session: str | None = None) -> None:
+        """A new password hash; every session of the user but `keep_session` ends."""
+        moment = now()
+        with self.engine.begin() as conn:
+            conn.execute(t.users.update().where(t.users.c.user_id == user_id).values(password_hash=password_hash))
+            self._end_sessions(conn, user_id, keep_session, moment)
+
+    @staticmethod
+    def _end_sessions(conn, user_id: str, keep_session: str | None, moment: dt.datetime) -> None:
+        ending = [t.sessions.c.user_id == user_id, t.sessions.c.revoke_time.is_(None)]
+        if keep_session is not None:
+            ending.append(t.sessions.c.session_id != keep_session)
+        conn.execute(t.sessions.update().where(*ending).values(revoke_time=moment))
+
+    def create_password_reset(self, email: str, token_sha256: str, expire_time: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            user = conn.execute(sa.select(t.users.c.user_id).where(t.users.c.email == email)).first()
+            if user is None:
+                raise NotFound("no account with this email")
+            conn.execute(
+                t.password_resets.insert().values(
+                    token_sha256=token_sha256, user_id=user.user_id, expire_time=expire_time
+                )
+            )
+
+    def reset_password(self, token_sha256: str, password_hash: str) -> str:
+        """Uses up a live reset token: the new hash, every session ended; returns the user's email."""
+        moment = now()
+        with self.engine.begin() as conn:
+            reset = conn.execute(
+                sa.select(t.password_resets)
+                .where(
+                    t.password_resets.c.token_sha256 == token_sha256,
+                    t.password_resets.c.use_time.is_(None),
+                    t.password_resets.c.expire_time > moment,
+                )
+                .with_for_update()
+            ).first()
+            if reset is None:
+                raise InvalidArgument("token: unknown, used or expired password reset")
+            conn.execute(
+                t.password_resets.update()
+                .where(t.password_resets.c.token_sha256 == token_sha256)
+                .values(use_time=moment)
+            )
+            conn.execute(t.users.update().where(t.users.c.user_id == reset.user_id).values(password_hash=password_hash))
+            self._end_sessions(conn, reset.user_id, None, moment)
+            return conn.execute(sa.select(t.users.c.email).where(t.users.c.user_id == reset.user_id)).scalar_one()
+
     # invitations
 
     def create_invitation(

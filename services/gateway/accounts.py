@@ -41,6 +41,7 @@ ROLES: dict[str, frozenset[int]] = {
 USAGE_ROLES = frozenset({"owner", "billing"})
 SESSION_PREFIX = "maas_s_"
 INVITATION_PREFIX = "maas_i_"
+RESET_PREFIX = "maas_r_"
 # OWASP password storage cheat sheet: scrypt with N=2^17, r=8, p=1 (128 MiB per hash).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
 MIN_PASSWORD, MAX_PASSWORD = 12, 1024  # at most 1 KiB, so a hash costs what it should, no more
@@ -220,6 +221,32 @@ class Accounts:
         )
         session = Session(session_id, user.user_id, email, tenant, memberships[tenant], hash_secret(csrf_token), expire)
         return SignedIn(session, token, csrf_token)
+
+    def change_password(self, session: Session, current: str, new: str, address: str) -> None:
+        """The signed-in user's new password, given the current one (a wrong one counts as a failed
+        sign-in); the user's other sessions end."""
+        check_password(new)
+        subjects = [f"account:{session.email}", f"address:{address}"]
+        refusal = self.throttle.refusal(self.store.locked_until(subjects), now())
+        if refusal is not None:
+            raise refusal
+        user = self.store.user_by_email(session.email)
+        if user is None or len(current or "") > MAX_PASSWORD or not verify_password(current or "", user.password_hash):
+            self.store.record_failure(subjects, self.throttle.after_failure)
+            raise PermissionDenied("current_password: wrong password")
+        self.store.set_password(user.user_id, hash_password(new, self.scrypt_n), keep_session=session.session_id)
+
+    def password_reset(self, email: str) -> tuple[str, dt.datetime]:
+        """The operator's one-use token that sets a new password for `email` (its hash kept)."""
+        token, expire = new_token(RESET_PREFIX), now() + self.invitation_ttl
+        self.store.create_password_reset(check_email(email), hash_secret(token), expire)
+        return token, expire
+
+    def reset_password(self, token: str, new: str) -> None:
+        """A reset token's new password; the account's sessions end and its sign-in lock lifts."""
+        check_password(new)
+        email = self.store.reset_password(hash_secret(token or ""), hash_password(new, self.scrypt_n))
+        self.store.clear_failures(f"account:{email}")
 
     def _absent_hash(self) -> str:
         if self._absent is None:

@@ -139,6 +139,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         response.expire_time.FromDatetime(expire)
         return response
 
+    async def CreatePasswordReset(self, request, context):
+        await self._admin(context, "CreatePasswordReset")
+        token, expire = await asyncio.to_thread(self.accounts.password_reset, request.email)
+        response = pb.CreatePasswordResetResponse(token=token)
+        response.expire_time.FromDatetime(expire)
+        return response
+
     async def CreatePlan(self, request, context):
         await self._admin(context, "CreatePlan", plan=request.plan_id)
         return await asyncio.to_thread(self.store.create_plan, request.plan_id, request.plan)

@@ -122,3 +122,13 @@ invitations = sa.Table(
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("accept_time", sa.DateTime(timezone=True), nullable=True),
 )
+
+# An operator's one-use token that sets a new password for a user (its sha256 kept).
+password_resets = sa.Table(
+    "password_resets",
+    metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.user_id"), nullable=False),
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("use_time", sa.DateTime(timezone=True), nullable=True),
+)

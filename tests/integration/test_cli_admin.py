@@ -24,7 +24,9 @@ def test_plan_limits_from_the_command_line(data_dir, monkeypatch, tmp_path, caps
     )
 
 
-def test_an_operator_invites_the_first_owner_of_its_tenant(data_dir, monkeypatch, tmp_path, capsys):
+def test_an_operator_invites_the_first_owner_of_its_tenant_and_resets_a_password(
+    data_dir, monkeypatch, tmp_path, capsys
+):
     monkeypatch.setenv("MAAS_CONFIG_DIR", str(tmp_path / "config"))
     with gateway_stack(data_dir, password_scrypt_n=2**14) as stack:
         connection = ["--endpoint", stack.gateway.address, "--api-key", ADMIN_KEY]
@@ -38,3 +40,10 @@ def test_an_operator_invites_the_first_owner_of_its_tenant(data_dir, monkeypatch
             registered = http.post("/v1/accounts:register", json=account)
             assert registered.json()["tenant"] == "tenants/acme" and registered.json()["role"] == "owner"
             assert http.post("/v1/accounts:register", json=account).status_code == 400  # used up
+        # And resets the owner's password when it is forgotten.
+        assert main(["admin", "passwords", "reset", "ada@example.com", "-o", "json", *connection]) == 0
+        reset = {"token": json.loads(capsys.readouterr().out)["token"], "newPassword": "a brand new password"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port(stack.gateway)}") as http:
+            assert http.post("/v1/accounts:resetPassword", json=reset).status_code == 200
+            signed_in = http.post("/v1/sessions", json={"email": "ada@example.com", "password": reset["newPassword"]})
+            assert signed_in.status_code == 200

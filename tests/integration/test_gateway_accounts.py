@@ -13,7 +13,7 @@ import structlog
 
 from maas.gateway.v1 import admin_pb2
 from services.gateway import tables as t
-from tests.integration.gateway_stack import ADMIN, gateway_stack
+from tests.integration.gateway_stack import ADMIN, ADMIN_KEY, gateway_stack
 from tests.integration.test_gateway_rest import auth, http_port
 
 PASSWORD = "correct horse battery staple"
@@ -177,3 +177,32 @@ def test_registration_is_off_by_default_and_bad_requests_are_refused(data_dir):
         assert client.get("/v1/sessions/current").status_code == 401
         client.cookies.set("maas_session", "maas_s_forged")
         assert client.get("/v1/models").status_code == 401
+
+
+def test_password_change_and_the_operators_reset(stack, base_url):
+    new = {"currentPassword": PASSWORD, "newPassword": "a brand new password"}
+    with browser(base_url) as here, browser(base_url) as elsewhere:
+        register(here, "ada@example.com", tenantId="ada")
+        csrf = signed_in(here, "ada@example.com")
+        signed_in(elsewhere, "ada@example.com")
+        assert here.post("/v1/accounts:changePassword", json=new).status_code == 403  # no CSRF token
+        wrong = here.post("/v1/accounts:changePassword", json={**new, "currentPassword": "guess"}, headers=csrf)
+        assert wrong.status_code == 403 and "current_password" in wrong.json()["error"]["message"]
+        assert here.post("/v1/accounts:changePassword", json=new, headers=csrf).status_code == 200
+        assert here.get("/v1/models").status_code == 200 and elsewhere.get("/v1/models").status_code == 401
+        assert sign_in(here, "ada@example.com").status_code == 401
+        again = sign_in(here, "ada@example.com", "a brand new password")
+        assert again.status_code == 200
+        csrf = {"x-csrf-token": again.json()["csrfToken"]}  # the new session's
+
+        # The operator issues a reset token (no mail is sent); the user sets a password with it.
+        reset = here.post("/v1/passwordResets", json={"email": "ada@example.com"}, headers=auth(ADMIN_KEY))
+        assert reset.status_code == 200, reset.text
+        token = reset.json()["token"]
+        by_owner = here.post("/v1/passwordResets", json={"email": "ada@example.com"}, headers=csrf)
+        assert by_owner.status_code == 403 and "admin" in by_owner.json()["error"]["message"]  # the operator's
+        body = {"token": token, "newPassword": "the third password"}
+        assert here.post("/v1/accounts:resetPassword", json=body).status_code == 200
+        assert here.get("/v1/models").status_code == 401  # every session ended
+        assert here.post("/v1/accounts:resetPassword", json=body).status_code == 400  # used up
+        assert sign_in(here, "ada@example.com", "the third password").status_code == 200

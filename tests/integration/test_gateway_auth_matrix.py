@@ -102,6 +102,7 @@ class World:
             "CreatePlan": apb.CreatePlanRequest(plan_id="intruder"),
             "GetUsage": apb.GetUsageRequest(name="tenants/acme/usage"),
             "CreateInvitation": apb.CreateInvitationRequest(parent="tenants/acme", role="owner"),
+            "CreatePasswordReset": apb.CreatePasswordResetRequest(email="owner@example.com"),
         }
         name = method.path.rsplit("/", 1)[1]
         return [b"", valid[name].SerializeToString()] if method.admin and name in valid else [b""]

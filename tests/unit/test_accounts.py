@@ -180,3 +180,36 @@ def test_no_secret_is_stored_in_clear(store, accounts):
         values = [str(v) for table in t.metadata.sorted_tables for row in conn.execute(sa.select(table)) for v in row]
     assert values and not [v for v in values for secret in secrets if secret in v]
     assert hashlib.sha256(signed_in.token.encode()).hexdigest() in values
+
+
+def test_a_password_change_needs_the_current_one_and_ends_the_other_sessions(store, accounts):
+    accounts.register("ada@example.com", PASSWORD, tenant_id="ada")
+    here = accounts.sign_in("ada@example.com", PASSWORD, "10.0.0.1")
+    elsewhere = accounts.sign_in("ada@example.com", PASSWORD, "10.0.0.2")
+    with pytest.raises(PermissionDenied, match="current_password"):
+        accounts.change_password(here.session, "not the password", "a brand new password", "10.0.0.1")
+    with pytest.raises(InvalidArgument, match="password"):
+        accounts.change_password(here.session, PASSWORD, "short", "10.0.0.1")
+    accounts.change_password(here.session, PASSWORD, "a brand new password", "10.0.0.1")
+    assert accounts.session(here.token) is not None and accounts.session(elsewhere.token) is None
+    with pytest.raises(Unauthenticated):
+        accounts.sign_in("ada@example.com", PASSWORD, "10.0.0.3")
+    assert accounts.sign_in("ada@example.com", "a brand new password", "10.0.0.3").session.tenant == "ada"
+
+
+def test_an_operators_reset_token_sets_a_password_once_and_lifts_the_lock(store, accounts):
+    accounts.register("ada@example.com", PASSWORD, tenant_id="ada")
+    open_session = accounts.sign_in("ada@example.com", PASSWORD, "10.0.0.1")
+    for address in ("10.0.0.2", "10.0.0.3", "10.0.0.4"):  # locked (3 failures in these tests)
+        with pytest.raises(Unauthenticated):
+            accounts.sign_in("ada@example.com", "forgotten it", address)
+    with pytest.raises(NotFound):
+        accounts.password_reset("nobody@example.com")
+    token, _ = accounts.password_reset("ada@example.com")
+    accounts.reset_password(token, "a brand new password")
+    assert accounts.session(open_session.token) is None
+    assert accounts.sign_in("ada@example.com", "a brand new password", "10.0.0.5").session.role == "owner"
+    with pytest.raises(InvalidArgument, match="password reset"):
+        accounts.reset_password(token, "yet another password")
+    with store.engine.connect() as conn:
+        assert token not in str(conn.execute(sa.select(t.password_resets)).all())

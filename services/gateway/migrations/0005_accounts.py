@@ -1,4 +1,5 @@
-"""Users, memberships (roles inside a tenant), sessions, login throttling and invitations; keys
+"""Users, memberships (roles inside a tenant), sessions, login throttling, invitations and password
+resets; keys
 remember the user who created them.
 
 Revision ID: gateway_0005
@@ -55,10 +56,17 @@ def upgrade() -> None:
         sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("accept_time", sa.DateTime(timezone=True), nullable=True),
     )
+    op.create_table(
+        "password_resets",
+        sa.Column("token_sha256", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.String(32), sa.ForeignKey("users.user_id"), nullable=False),
+        sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("use_time", sa.DateTime(timezone=True), nullable=True),
+    )
     op.add_column("api_keys", sa.Column("owner_user_id", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("api_keys", "owner_user_id")
-    for table in ("invitations", "login_failures", "sessions", "memberships", "users"):
+    for table in ("password_resets", "invitations", "login_failures", "sessions", "memberships", "users"):
         op.drop_table(table)

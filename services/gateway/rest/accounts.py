@@ -27,7 +27,9 @@ COOKIE = "maas_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths a caller reaches with no credentials at all (then nothing else).
-OPEN_PATHS = frozenset({("POST", "/v1/accounts:register"), ("POST", "/v1/sessions")})
+OPEN_PATHS = frozenset(
+    {("POST", "/v1/accounts:register"), ("POST", "/v1/sessions"), ("POST", "/v1/accounts:resetPassword")}
+)
 # What the guard found behind a request's cookie, for the handlers and the forwarded call.
 SESSION = web.RequestKey("session", Session)
 SESSION_TOKEN = web.RequestKey("session_token", str)
@@ -96,6 +98,21 @@ def openapi_paths() -> dict:
                 open_path=True,
             )
         },
+        "/v1/accounts:changePassword": {
+            "post": _operation(
+                "Change the signed-in user's password (needs x-csrf-token); their other sessions end",
+                {"currentPassword": "", "newPassword": "12 to 1024 characters"},
+                {},
+            )
+        },
+        "/v1/accounts:resetPassword": {
+            "post": _operation(
+                "Set a new password with an operator's reset token; the account's sessions end",
+                {"token": "from AdminService.CreatePasswordReset", "newPassword": "12 to 1024 characters"},
+                {},
+                open_path=True,
+            )
+        },
         "/v1/sessions/current": {
             "get": _operation("The signed-in session", None, who),
             "delete": _operation("Sign out (needs x-csrf-token)", None, {}),
@@ -118,6 +135,8 @@ class SessionCookies:
         app.router.add_post("/v1/sessions", self._sign_in)
         app.router.add_get("/v1/sessions/current", self._current)
         app.router.add_delete("/v1/sessions/current", self._sign_out)
+        app.router.add_post("/v1/accounts:changePassword", self._change_password)
+        app.router.add_post("/v1/accounts:resetPassword", self._reset_password)
 
     # the check before every handler
 
@@ -188,6 +207,33 @@ class SessionCookies:
             secure=self._secure,
         )
         return response
+
+    async def _change_password(self, request: web.Request) -> web.Response:
+        session = request.get(SESSION)
+        try:
+            if session is None:
+                raise Unauthenticated("changing a password takes the session cookie, not an API key")
+            current, new = await self._fields(request, "currentPassword", "newPassword")
+            async with self._hashing:
+                await asyncio.to_thread(
+                    self.accounts.change_password, session, current, new, request.remote or "unknown"
+                )
+        except DomainError as error:
+            return self._failed(error)
+        audit.info("password changed", user=session.user_id)
+        await self._changed()
+        return web.json_response({})
+
+    async def _reset_password(self, request: web.Request) -> web.Response:
+        try:
+            token, new = await self._fields(request, "token", "newPassword")
+            async with self._hashing:
+                await asyncio.to_thread(self.accounts.reset_password, token, new)
+        except DomainError as error:
+            return self._failed(error)
+        audit.info("password reset")
+        await self._changed()
+        return web.json_response({})
 
     async def _current(self, request: web.Request) -> web.Response:
         session = request.get(SESSION)
