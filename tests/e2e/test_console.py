@@ -202,6 +202,8 @@ def test_image_and_text_datasets_and_a_classification_report_in_the_console(page
     # into the model of the first one.
     page.select_option("#dataset", "datasets/topics/versions/1")
     assert page.input_value("#model") == "topics"
+    # Each template offers its own parameters: the text encoder here, the image size for images.
+    assert page.locator("#encoder").count() == 1 and page.locator("#image-size").count() == 0
     page.select_option("#dataset", "datasets/digit-images/versions/1")
     assert page.input_value("#model") == "digit-images"
     page.fill("#model", "mine")
@@ -209,6 +211,7 @@ def test_image_and_text_datasets_and_a_classification_report_in_the_console(page
     assert page.input_value("#model") == "mine"
     page.select_option("#dataset", "datasets/digit-images/versions/1")
     assert page.input_value("#template") == "image_classifier" and page.locator("#label").count() == 0
+    assert page.locator("#image-size").count() == 1 and page.locator("#encoder").count() == 0
     page.fill("#base", "models/digit-images/versions/1")
     page.fill("#frozen", "1")
     page.fill("#epochs", "2")

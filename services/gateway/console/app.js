@@ -390,9 +390,20 @@ function Datasets() {
 const TEMPLATES = ["mlp", "cnn", "logistic", "linear"];
 const CLASSIFIER = { image: "image_classifier", text: "text_classifier" };
 
+// The image and text templates' parameters the form offers; an empty field keeps the template's default.
+function classifierParameters(template, form) {
+  const set = (entries) => Object.fromEntries(entries.filter(([, v]) => v !== "" && v !== undefined));
+  if (template === "image_classifier") return set([["image_size", form.imageSize && Number(form.imageSize)], ["augmentation", form.augmentation]]);
+  if (template === "text_classifier") {
+    return set([["encoder", form.encoder], ["sequence_length", form.sequenceLength && Number(form.sequenceLength)], ["max_tokens", form.maxTokens && Number(form.maxTokens)]]);
+  }
+  return null;
+}
+
 function Train() {
   const [list, listError] = useLoad(() => api("GET", "/v1/datasets"));
-  const [form, setForm] = useState({ dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "", base: "", frozen: 2 });
+  const [form, setForm] = useState({ dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "", base: "", frozen: 2,
+    imageSize: "", augmentation: true, encoder: "", sequenceLength: "", maxTokens: "" });
   // The target model follows the chosen dataset until the user types a name: switching datasets must
   // not train into the model named after the first one.
   const [modelEdited, setModelEdited] = useState(false);
@@ -412,8 +423,8 @@ function Train() {
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
-    const parameters = ["mlp", "cnn"].includes(form.template)
-      ? { hidden_units: form.hidden.split(",").map((v) => v.trim()).filter(Boolean).map(Number) } : {};
+    const parameters = classifierParameters(form.template, form) || (["mlp", "cnn"].includes(form.template)
+      ? { hidden_units: form.hidden.split(",").map((v) => v.trim()).filter(Boolean).map(Number) } : {});
     const spec = {
       dataset: labelled ? { dataset: form.dataset } : { dataset: form.dataset, labelColumn: form.label, featureColumns: form.features },
       hyperparameters: { epochs: Number(form.epochs), batchSize: Number(form.batch), learningRate: Number(form.lr) },
@@ -435,7 +446,14 @@ function Train() {
         ${(dataset?.columns || []).map((c) => html`<option value=${c.name}>${c.name}</option>`)}</select></div>`}
       <div><label for="template">Template</label><select id="template" value=${form.template} onChange=${set("template")}>
         ${(labelled ? [labelled] : TEMPLATES).map((t) => html`<option value=${t}>${t}</option>`)}</select></div>
-      <div><label for="hidden">Hidden units (mlp, cnn)</label><input id="hidden" value=${form.hidden} onInput=${set("hidden")} /></div>
+      ${!labelled && html`<div><label for="hidden">Hidden units (mlp, cnn)</label><input id="hidden" value=${form.hidden} onInput=${set("hidden")} /></div>`}
+      ${form.template === "image_classifier" && html`<div><label for="image-size">Image size the model resizes to (8-512, empty: 32)</label>
+        <input id="image-size" type="number" min="8" max="512" placeholder="32" value=${form.imageSize} onInput=${set("imageSize")} /></div>
+        <div class="checks"><label><input id="augmentation" type="checkbox" checked=${form.augmentation} onChange=${(e) => setForm({ ...form, augmentation: e.target.checked })} /> Augment while training (flips, rotations, zoom)</label></div>`}
+      ${form.template === "text_classifier" && html`<div><label for="encoder">Encoder</label><select id="encoder" value=${form.encoder} onChange=${set("encoder")}>
+        <option value="">transformer (default)</option><option value="gru">bidirectional GRU</option><option value="lstm">bidirectional LSTM</option></select></div>
+        <div><label for="sequence-length">Tokens per text (4-2048, empty: the default)</label><input id="sequence-length" type="number" min="4" max="2048" value=${form.sequenceLength} onInput=${set("sequenceLength")} /></div>
+        <div><label for="max-tokens">Vocabulary size (16-200000, empty: the default)</label><input id="max-tokens" type="number" min="16" max="200000" value=${form.maxTokens} onInput=${set("maxTokens")} /></div>`}
       <div><label for="epochs">Epochs</label><input id="epochs" type="number" min="1" value=${form.epochs} onInput=${set("epochs")} /></div>
       <div><label for="batch">Batch size</label><input id="batch" type="number" min="1" value=${form.batch} onInput=${set("batch")} /></div>
       <div><label for="lr">Learning rate</label><input id="lr" type="number" step="any" value=${form.lr} onInput=${set("lr")} /></div>
