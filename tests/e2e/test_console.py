@@ -424,3 +424,65 @@ def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journe
             violations += [f"{where}: {v}" for v in axe_violations(page)]
         context.close()
     assert not violations, "\n".join(violations)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def register_in_console(page, email: str, invitation: str) -> None:
+    page.goto("/")
+    page.click("#account button.secondary")  # "Create an account"
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.fill("#invitation", invitation)
+    page.click("#account-submit")
+    page.locator("h1", has_text="Datasets").wait_for()
+
+
+def test_an_owner_signs_in_with_a_password_makes_a_key_and_invites_a_viewer(page, browser, stack):
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        admin.create_tenant("people")
+        invitation = admin.create_invitation("people", "owner").token
+    register_in_console(page, "ada@example.com", invitation)
+    assert "ada@example.com (owner)" in page.inner_text("header .who")
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "maas_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # the page's scripts cannot read the session
+
+    page.click("a[href='#/keys']")
+    page.fill("#key-name", "ci")
+    page.click("#new-key button[type=submit]")
+    secret = page.locator("#secret code").inner_text()
+    page.locator("td", has_text="users/").wait_for()  # created by the owner
+    with MaasClient(stack.address("gateway"), secret) as program:
+        assert program.list_models() == []
+    page.select_option("#role", "viewer")
+    page.click("#invite button[type=submit]")
+    viewer_invitation = page.locator("#invitation-token code").inner_text()
+    shot(page, "11-keys")
+
+    # A request with the cookie but without the CSRF token (what another site could make) is refused.
+    forged = "async () => (await fetch('/v1/models?model_id=x', {method: 'POST', body: '{}'})).status"
+    assert page.evaluate(forged) == 403
+
+    page.click("header .who button")  # sign out
+    page.locator("#account").wait_for()
+    replay = browser.new_context(base_url=stack.http_url)
+    try:
+        replay.add_cookies([cookie])
+        assert replay.request.get("/v1/models").status == 401
+    finally:
+        replay.close()
+
+    viewer = browser.new_context(base_url=stack.http_url)
+    try:
+        tab = viewer.new_page()
+        register_in_console(tab, "vic@example.com", viewer_invitation)
+        assert "(viewer)" in tab.inner_text("header .who") and tab.locator("a[href='#/keys']").count() == 0
+        train = """async () => (await fetch('/v1/trainingJobs', {method: 'POST', body: '{}',
+          headers: {'x-csrf-token': sessionStorage.getItem('maas.csrfToken')}})).status"""
+        assert tab.evaluate(train) == 403
+        listed = "async () => (await fetch('/v1/models')).status"
+        assert tab.evaluate(listed) == 200
+    finally:
+        viewer.close()

@@ -5,13 +5,17 @@ import htm from "htm";
 
 const html = htm.bind(h);
 const KEY = "maas.apiKey";
+// Signed in with email and password: the session is an HttpOnly cookie this script cannot read; it
+// keeps the session's CSRF token (sent on every request) and who is signed in, for this tab only.
+const CSRF = "maas.csrfToken";
+const WHO = "maas.session";
 
 // ---- API ---------------------------------------------------------------------------------
 
 const TITLES = {
   0: "Connection lost",
   400: "Invalid input",
-  401: "Not signed in: the API key is missing, invalid, revoked or expired",
+  401: "Not signed in: the API key or session is missing, invalid, revoked or expired",
   403: "Permission denied",
   404: "Not found",
   409: "Conflict",
@@ -67,7 +71,10 @@ async function send(url, init) {
 }
 
 const apiKey = () => sessionStorage.getItem(KEY) || "";
-const authHeaders = (key = apiKey()) => ({ authorization: `Bearer ${key}` });
+const session = () => JSON.parse(sessionStorage.getItem(WHO) || "null");
+const authHeaders = (key = apiKey()) => (key || !session()
+  ? { authorization: `Bearer ${key}` }
+  : { "x-csrf-token": sessionStorage.getItem(CSRF) || "" });
 
 async function api(method, path, { body, query, key } = {}) {
   const url = new URL(path, location.origin);
@@ -239,7 +246,78 @@ function SignIn({ onSignedIn }) {
     <form onSubmit=${submit}><label for="key">API key</label>
       <input id="key" type="password" autocomplete="off" value=${key} onInput=${(e) => setKey(e.target.value)} placeholder="maas_..." />
       <div><button type="submit">Sign in</button></div></form>
-    <p class="muted">The key stays in this browser tab only (session storage).</p></section>`;
+    <p class="muted">The key stays in this browser tab only (session storage).</p></section>
+    <${AccountSignIn} onSignedIn=${onSignedIn} />`;
+}
+
+// Email and password: sign in, or register (with an invitation token, or on a deployment that lets
+// anyone register) and then sign in. The session cookie is HttpOnly; the CSRF token stays in the tab.
+function AccountSignIn({ onSignedIn }) {
+  const [form, setForm] = useState({ email: "", password: "", invitationToken: "" });
+  const [registering, setRegistering] = useState(false);
+  const [error, setError] = useState(null);
+  const field = (name) => (e) => setForm({ ...form, [name]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    try {
+      if (registering) await api("POST", "/v1/accounts:register", { body: form });
+      const signedIn = await api("POST", "/v1/sessions", { body: { email: form.email, password: form.password } });
+      sessionStorage.removeItem(KEY);
+      sessionStorage.setItem(CSRF, signedIn.csrfToken);
+      sessionStorage.setItem(WHO, JSON.stringify({ email: signedIn.email, tenant: signedIn.tenant, role: signedIn.role }));
+      onSignedIn();
+    } catch (err) { setError(err); }
+  };
+  return html`<section class="card" id="account"><h2>${registering ? "Create an account" : "Sign in with email"}</h2>
+    <${ErrorBox} error=${error} />
+    <form onSubmit=${submit}>
+      <label for="email">Email</label><input id="email" type="email" autocomplete="username" value=${form.email} onInput=${field("email")} />
+      <label for="password">Password</label><input id="password" type="password" autocomplete=${registering ? "new-password" : "current-password"} value=${form.password} onInput=${field("password")} />
+      ${registering && html`<label for="invitation">Invitation token (if you have one)</label>
+        <input id="invitation" autocomplete="off" value=${form.invitationToken} onInput=${field("invitationToken")} placeholder="maas_i_..." />`}
+      <div><button type="submit" id="account-submit">${registering ? "Register and sign in" : "Sign in"}</button>
+        <button type="button" class="secondary" onClick=${() => setRegistering(!registering)}>${registering ? "I have an account" : "Create an account"}</button></div></form>
+    <p class="muted">Passwords: 12 characters or more.</p></section>`;
+}
+
+// An owner's page: the tenant's API keys (created here, owned by the owner; the secret is shown
+// once) and invitations of members with a role (the token is passed on by hand).
+function Keys() {
+  const tenant = session()?.tenant;
+  const [keys, error, reload] = useLoad(() => api("GET", `/v1/${tenant}/apiKeys`), [tenant]);
+  const [made, setMade] = useState(null);
+  const [invited, setInvited] = useState(null);
+  const [failure, setFailure] = useState(null);
+  const [form, setForm] = useState({ displayName: "", scopes: ["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"], role: "developer" });
+  const act = (work) => async (e) => {
+    e?.preventDefault();
+    try { setFailure(null); await work(); } catch (err) { setFailure(err); }
+  };
+  const create = act(async () => {
+    setMade(await api("POST", `/v1/${tenant}/apiKeys`, { body: { displayName: form.displayName, scopes: form.scopes } }));
+    reload();
+  });
+  const revoke = (name) => act(async () => { await api("POST", `/v1/${name}:revoke`, { body: {} }); reload(); });
+  const invite = act(async () => setInvited(await api("POST", `/v1/${tenant}/invitations`, { body: { role: form.role } })));
+  const toggle = (scope) => setForm({ ...form, scopes: form.scopes.includes(scope) ? form.scopes.filter((s) => s !== scope) : [...form.scopes, scope] });
+  return html`<h1>Keys and members</h1><section class="card"><${ErrorBox} error=${error || failure} />
+    <h2>API keys of ${tenant}</h2>
+    ${keys && html`<${Table} columns=${[["Name", (k) => k.displayName || k.name], ["Prefix", (k) => k.prefix],
+      ["Scopes", (k) => (k.scopes || []).map((s) => s.replace("SCOPE_", "").toLowerCase()).join(", ")],
+      ["Created by", (k) => k.owner || "operator"], ["State", (k) => (k.revokeTime ? "revoked" : "active")],
+      ["", (k) => (k.revokeTime ? "" : html`<button class="secondary" onClick=${revoke(k.name)}>Revoke</button>`)]]}
+      rows=${keys.apiKeys || []} />`}
+    <form onSubmit=${create} id="new-key"><label for="key-name">New key for</label>
+      <input id="key-name" value=${form.displayName} onInput=${(e) => setForm({ ...form, displayName: e.target.value })} placeholder="what the key is for" />
+      <div class="checks">${["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"].map((s) => html`<label><input type="checkbox" checked=${form.scopes.includes(s)} onChange=${() => toggle(s)} /> ${s.replace("SCOPE_", "").toLowerCase()}</label>`)}</div>
+      <div><button type="submit">Create key</button></div></form>
+    ${made && html`<p id="secret">Secret of ${made.apiKey.name} (shown only now): <code>${made.secret}</code></p>`}
+    <h2>Invite a member</h2>
+    <form onSubmit=${invite} id="invite"><label for="role">Role</label>
+      <select id="role" value=${form.role} onChange=${(e) => setForm({ ...form, role: e.target.value })}>
+        ${["developer", "viewer", "billing", "owner"].map((r) => html`<option value=${r}>${r}</option>`)}</select>
+      <div><button type="submit">Create invitation</button></div></form>
+    ${invited && html`<p id="invitation-token">Invitation (${invited.role}, shown only now): <code>${invited.token}</code></p>`}</section>`;
 }
 
 function Columns({ dataset }) {
@@ -915,10 +993,16 @@ function useHash() {
 }
 
 function App() {
-  const [signedIn, setSignedIn] = useState(Boolean(apiKey()));
+  const [signedIn, setSignedIn] = useState(Boolean(apiKey() || session()));
   const [page, id] = useHash();
   if (!signedIn) return html`<header><strong>MaaS</strong></header><main><${SignIn} onSignedIn=${() => { setSignedIn(true); if (!location.hash) location.hash = "#/datasets"; }} /></main>`;
-  const signOut = () => { sessionStorage.removeItem(KEY); setSignedIn(false); };
+  const signOut = async () => {
+    if (!apiKey() && session()) await api("DELETE", "/v1/sessions/current").catch(() => {});
+    for (const item of [KEY, CSRF, WHO]) sessionStorage.removeItem(item);
+    setSignedIn(false);
+  };
+  const who = session();
+  const nav = who?.role === "owner" ? [...NAV, ["keys", "Keys"]] : NAV;
   const pages = {
     datasets: () => html`<${Datasets} />`,
     train: () => html`<${Train} />`,
@@ -927,14 +1011,15 @@ function App() {
     models: () => (id ? html`<${Model} id=${id} />` : html`<${Models} />`),
     predict: () => html`<${Predict} />`,
     usage: () => html`<${Usage} />`,
+    ...(who?.role === "owner" ? { keys: () => html`<${Keys} />` } : {}),
   };
   const current = pages[page] ? page : "datasets";
   const section = current === "compare" ? "jobs" : current;  // the navigation item a page belongs to
-  const title = current === "compare" ? "Compare jobs" : NAV.find(([p]) => p === current)[1];
+  const title = current === "compare" ? "Compare jobs" : nav.find(([p]) => p === current)[1];
   return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.querySelector("main h1")?.focus(); }}>Skip to content</a>
     <${PageFocus} title=${`${title}${id ? ` ${id}` : ""} · MaaS`} route=${`${page}/${id || ""}`} />
-    <header><strong>MaaS</strong><nav>${NAV.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === section ? "active" : ""} aria-current=${p === section ? "page" : undefined}>${title}</a>`)}</nav>
-    <span class="who">key ${apiKey().slice(0, 12)}... <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
+    <header><strong>MaaS</strong><nav>${nav.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === section ? "active" : ""} aria-current=${p === section ? "page" : undefined}>${title}</a>`)}</nav>
+    <span class="who">${who && !apiKey() ? `${who.email} (${who.role})` : `key ${apiKey().slice(0, 12)}...`} <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
     <${ConnectionBanner} /><main id="main">${pages[current]()}</main>`;
 }
 
