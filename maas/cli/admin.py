@@ -1,4 +1,4 @@
-"""`maas admin`: tenants, their API keys and plans, with the platform's admin key."""
+"""`maas admin`: tenants, their API keys, invitations and plans, with the platform's admin key."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from maas.cli.output import emit, fields, note
 from maas.client import MaasClient
 
 SCOPES = ("read", "predict", "train")
+ROLES = ("owner", "developer", "viewer", "billing")
 
 
 def cmd_tenant_create(args, client: MaasClient) -> int:
@@ -22,6 +23,20 @@ def cmd_key_create(args, client: MaasClient) -> int:
     scopes = ", ".join(api_pb.Scope.Name(s).removeprefix("SCOPE_").lower() for s in created.api_key.scopes)
     emit(args, created, fields([("key", created.api_key.name), ("scopes", scopes), ("secret", created.secret)]))
     note("the secret is shown only now: keep it safe")
+    return 0
+
+
+def cmd_invitation_create(args, client: MaasClient) -> int:
+    invited = client.create_invitation(args.tenant, args.role)
+    emit(args, invited, fields([("role", invited.role), ("token", invited.token)]))
+    note("the token is shown only now: pass it on; the invitee registers with it on the console")
+    return 0
+
+
+def cmd_password_reset(args, client: MaasClient) -> int:
+    reset = client.create_password_reset(args.email)
+    emit(args, reset, fields([("token", reset.token)]))
+    note("the token is shown only now: pass it on; it sets a new password once (POST /v1/accounts:resetPassword)")
     return 0
 
 
@@ -70,6 +85,29 @@ def register(commands) -> None:
     key.add_argument("tenant", help="tenant id")
     key.add_argument("--scope", action="append", default=[], choices=SCOPES, help="repeat; default: all three")
     key.add_argument("--display-name", help="what the key is for")
+
+    invitations = group(
+        admin, "invitations", "invite members to a tenant", "  maas admin invitations create acme --role owner\n"
+    )
+    invitation = add_command(
+        invitations,
+        "create",
+        cmd_invitation_create,
+        help="invite a member (a tenant's first owner, say) and print the token to pass on (shown only once)",
+        examples="  maas admin invitations create acme --role owner\n",
+    )
+    invitation.add_argument("tenant", help="tenant id")
+    invitation.add_argument("--role", required=True, choices=ROLES, help="the member's role in the tenant")
+
+    resets = group(admin, "passwords", "reset users' passwords", "  maas admin passwords reset ada@example.com\n")
+    reset = add_command(
+        resets,
+        "reset",
+        cmd_password_reset,
+        help="print a one-use token that sets a new password for an account (its sessions end when it is used)",
+        examples="  maas admin passwords reset ada@example.com\n",
+    )
+    reset.add_argument("email", help="the account's email")
 
     plans = group(admin, "plans", "create plans of quotas and rate limits", "  maas admin plans create team\n")
     plan = add_command(

@@ -266,6 +266,16 @@ class MaasClient:
         request = admin_pb2.CreateApiKeyRequest(parent=resource_name("tenants", tenant_id), api_key=key)
         return self._call("admin", "CreateApiKey", request)
 
+    def create_invitation(self, tenant_id: str, role: str) -> admin_pb2.CreateInvitationResponse:
+        """An invitation to the tenant with `role` (owner, developer, viewer, billing); its token is
+        shown only once, and the invitee registers with it on the console."""
+        request = admin_pb2.CreateInvitationRequest(parent=resource_name("tenants", tenant_id), role=role)
+        return self._call("admin", "CreateInvitation", request)
+
+    def create_password_reset(self, email: str) -> admin_pb2.CreatePasswordResetResponse:
+        """A one-use token that sets a new password for the account of `email` (shown only once)."""
+        return self._call("admin", "CreatePasswordReset", admin_pb2.CreatePasswordResetRequest(email=email))
+
     def create_plan(
         self,
         plan_id: str,

@@ -52,12 +52,15 @@ def service_token(secret: str, identity: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a tenant's key, or the admin key (tenant None)."""
+    """Who is calling: a tenant's key, the admin key (tenant None), or a user's console session
+    (`user_id` and the user's `role` in the tenant set; the gateway alone sees those)."""
 
     key_id: str
     tenant: str | None
     scopes: frozenset[int]
     expire_time: dt.datetime | None
+    user_id: str | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True)

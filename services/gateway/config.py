@@ -38,6 +38,22 @@ class GatewaySettings(ServiceSettings):
     key_cache_seconds: float = Field(
         default=2.0, description="How long a key lookup is cached; bounds how late a revocation applies."
     )
+    registration_enabled: bool = Field(
+        default=False,
+        description="Let anyone register (email and password) on the HTTP port, becoming the owner of a new "
+        "tenant on registration_plan; invited members can register either way.",
+    )
+    registration_plan: str = Field(default="free", description="The plan of tenants created by registration.")
+    session_hours: float = Field(default=12.0, description="How long a console session lasts after sign-in.")
+    invitation_hours: float = Field(default=72.0, description="How long an owner's invitation can be used.")
+    login_max_failures: int = Field(
+        default=20, description="Failed sign-ins of one account or one client address that lock it."
+    )
+    login_lockout_seconds: float = Field(default=900.0, description="How long a locked account or address waits.")
+    password_scrypt_n: int = Field(
+        default=2**17,
+        description="scrypt's cost N for new password hashes (OWASP: 2^17, with r=8, p=1); lower only in tests.",
+    )
 
     @property
     def db_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from services.common.interceptors import request_id_var
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.common.tls import open_channel, ssl_context
+from services.gateway.accounts import Accounts, Throttle
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
 from services.gateway.proxy import ProxyHandler
@@ -114,6 +116,18 @@ def _ensure_admin_key(store: GatewayStore, settings: GatewaySettings) -> None:
         print(f"MaaS admin key (shown once, store it safely): {secret}", file=sys.stderr, flush=True)
 
 
+def _accounts(store: GatewayStore, settings: GatewaySettings) -> Accounts:
+    return Accounts(
+        store.accounts,
+        registration_enabled=settings.registration_enabled,
+        plan=f"plans/{settings.registration_plan}",
+        session_ttl=dt.timedelta(hours=settings.session_hours),
+        invitation_ttl=dt.timedelta(hours=settings.invitation_hours),
+        throttle=Throttle(settings.login_max_failures, dt.timedelta(seconds=settings.login_lockout_seconds)),
+        scrypt_n=settings.password_scrypt_n,
+    )
+
+
 async def build_server(settings: GatewaySettings) -> GrpcServer:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.create_engine(settings.db_url)
@@ -121,6 +135,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     store = GatewayStore(engine)
     _ensure_admin_key(store, settings)
     authenticator = Authenticator(store, settings.key_cache_seconds)
+    accounts = _accounts(store, settings)
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -146,24 +161,20 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     routes = build_routes()
     routed = sorted({method.split("/")[1] for method in routes})
     draining = asyncio.Event()
+    admin = AdminServicer(
+        store,
+        authenticator,
+        backend_usage,
+        LeaseBook(store),
+        ServiceVerifier(settings.service_secret),
+        report_wait=settings.usage_report_seconds + 0.1,
+        draining=draining,
+        accounts=accounts,
+    )
     server = GrpcServer(
         settings=settings,
         draining=draining,
-        bindings=[
-            ServiceBinding(
-                register,
-                AdminServicer(
-                    store,
-                    authenticator,
-                    backend_usage,
-                    LeaseBook(store),
-                    ServiceVerifier(settings.service_secret),
-                    report_wait=settings.usage_report_seconds + 0.1,
-                    draining=draining,
-                ),
-                ADMIN_SERVICE.full_name,
-            )
-        ],
+        bindings=[ServiceBinding(register, admin, ADMIN_SERVICE.full_name)],
         generic_handlers=[ProxyHandler(routes, channels)],
         on_stop=[close],
         reflected_services=routed,
@@ -177,6 +188,8 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 lambda: server.loopback_target,
                 settings.max_message_bytes,
                 _http_tls(settings),
+                accounts,
+                admin.notify_changed,
             )
         ]
     return server

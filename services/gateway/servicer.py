@@ -1,4 +1,5 @@
-"""The gateway's own API: tenants and keys, for the admin key only. Every call is audited."""
+"""The gateway's own API: tenants, plans and keys for the admin key; a tenant's keys also for its
+owners (signed-in users whose role there is `owner`). Every call is audited."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.common.credentials import SERVICE_KEY, ServiceVerifier, authorize
 from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from services.common.metadata import metadata_value
 from services.common.validation import page_size, parse_name
+from services.gateway.accounts import USAGE_ROLES, Accounts
 from services.gateway.auth import Authenticator
 from services.gateway.quota import BackendUsage, LeaseBook, today, usage_report
 from services.gateway.store import GatewayStore
@@ -36,7 +38,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         services: ServiceVerifier,
         report_wait: float = 0.0,
         draining: asyncio.Event | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
+        self.accounts = accounts or Accounts(store.accounts)
         self.report_wait = report_wait
         self._draining = draining or asyncio.Event()
         self.store = store
@@ -50,7 +54,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         # then holds no lock to give back.
         self._changed = asyncio.Event()
 
-    async def _notify(self) -> None:
+    async def notify_changed(self) -> None:
+        """Wake the credential watches: keys, sessions, tenants or plans changed here."""
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -69,10 +74,29 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
         audit.info("admin action", action=method, key=principal.key_id, **target)
 
+    async def _admin_or_owner(
+        self, context: grpc.aio.ServicerContext, method: str, name: str, field: str
+    ) -> str | None:
+        """A tenant's keys and invitations are the admin key's or, for their own tenant, its owners'
+        (signed in): returns the owner's user id (None for the admin key)."""
+        principal = await self.auth.authenticate(context.invocation_metadata())
+        if principal.role == "owner":
+            if name.split("/")[:2] != ["tenants", principal.tenant]:
+                raise PermissionDenied(
+                    f"an owner of tenant {principal.tenant!r} manages only that tenant's keys and members"
+                )
+        elif principal.role is not None:
+            raise PermissionDenied(f"{method} is for the tenant's owners; this session's role is {principal.role}")
+        else:
+            scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]
+            authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
+        audit.info("admin action", action=method, key=principal.key_id, user=principal.user_id, **{field: name})
+        return principal.user_id
+
     async def CreateTenant(self, request, context):
         await self._admin(context, "CreateTenant", tenant=request.tenant_id)
         tenant = await asyncio.to_thread(self.store.create_tenant, request.tenant_id, request.tenant)
-        await self._notify()
+        await self.notify_changed()
         return tenant
 
     async def GetTenant(self, request, context):
@@ -88,23 +112,39 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return pb.ListTenantsResponse(tenants=tenants, next_page_token=token)
 
     async def CreateApiKey(self, request, context):
-        await self._admin(context, "CreateApiKey", parent=request.parent)
+        user_id = await self._admin_or_owner(context, "CreateApiKey", request.parent, "parent")
         (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
-        key, secret = await asyncio.to_thread(self.store.create_api_key, tenant_id, request.api_key)
-        await self._notify()
+        key, secret = await asyncio.to_thread(self.store.create_api_key, tenant_id, request.api_key, user_id)
+        await self.notify_changed()
         return pb.CreateApiKeyResponse(api_key=key, secret=secret)
 
     async def ListApiKeys(self, request, context):
-        await self._admin(context, "ListApiKeys", parent=request.parent)
+        await self._admin_or_owner(context, "ListApiKeys", request.parent, "parent")
         (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
         return pb.ListApiKeysResponse(api_keys=await asyncio.to_thread(self.store.list_api_keys, tenant_id))
 
     async def RevokeApiKey(self, request, context):
-        await self._admin(context, "RevokeApiKey", name=request.name)
+        await self._admin_or_owner(context, "RevokeApiKey", request.name, "name")
         tenant_id, key_id = parse_name(request.name, ("tenants", None, "apiKeys", None))
         key = await asyncio.to_thread(self.store.revoke_api_key, tenant_id, key_id)
-        await self._notify()
+        await self.notify_changed()
         return key
+
+    async def CreateInvitation(self, request, context):
+        user_id = await self._admin_or_owner(context, "CreateInvitation", request.parent, "parent")
+        (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
+        token, expire = await asyncio.to_thread(self.accounts.invite, tenant_id, request.role, user_id)
+        audit.info("member invited", tenant=tenant_id, role=request.role, user=user_id)
+        response = pb.CreateInvitationResponse(token=token, role=request.role)
+        response.expire_time.FromDatetime(expire)
+        return response
+
+    async def CreatePasswordReset(self, request, context):
+        await self._admin(context, "CreatePasswordReset")
+        token, expire = await asyncio.to_thread(self.accounts.password_reset, request.email)
+        response = pb.CreatePasswordResetResponse(token=token)
+        response.expire_time.FromDatetime(expire)
+        return response
 
     async def CreatePlan(self, request, context):
         await self._admin(context, "CreatePlan", plan=request.plan_id)
@@ -116,7 +156,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def GetUsage(self, request, context):
         principal = await self.auth.authenticate(context.invocation_metadata())
-        if principal.tenant is not None:
+        # Usage is a key's with the read scope, and a session's whose role reads it (owner, billing).
+        if principal.tenant is not None and principal.role not in USAGE_ROLES:
             authorize(principal, api_pb.Scope.SCOPE_READ, f"{ADMIN_SERVICE.full_name}/GetUsage")
         if request.name == "tenants/-/usage":
             # `-` is the caller's own tenant (AIP-159's wildcard): a key need not know its tenant id.

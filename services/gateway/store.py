@@ -16,6 +16,7 @@ from services.common.errors import AlreadyExists, InvalidArgument, NotFound
 from services.common.timeutil import now, utc
 from services.common.validation import check_id, decode_page_token, encode_page_token
 from services.gateway import tables as t
+from services.gateway.account_store import AccountStore, session_credentials
 
 Scope = api_pb.Scope
 ALL_SCOPES = frozenset(v for v in Scope.values() if v != Scope.SCOPE_UNSPECIFIED)
@@ -31,6 +32,7 @@ def new_secret() -> str:
 class GatewayStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.accounts = AccountStore(engine)
 
     # tenants
     @staticmethod
@@ -84,6 +86,7 @@ class GatewayStore:
             display_name=row.display_name,
             prefix=row.prefix,
             scopes=row.scopes,
+            owner=f"users/{row.owner_user_id}" if row.owner_user_id else "",
         )
         key.create_time.FromDatetime(utc(row.create_time))
         if row.expire_time:
@@ -92,7 +95,8 @@ class GatewayStore:
             key.revoke_time.FromDatetime(utc(row.revoke_time))
         return key
 
-    def create_api_key(self, tenant_id: str, key: pb.ApiKey) -> tuple[pb.ApiKey, str]:
+    def create_api_key(self, tenant_id: str, key: pb.ApiKey, owner_user_id: str | None = None) -> tuple[pb.ApiKey, str]:
+        """A new key of the tenant; `owner_user_id` is the user who asked for it (None: the operator)."""
         self.get_tenant(tenant_id)
         scopes = set(key.scopes) or set(DEFAULT_SCOPES)
         unknown = scopes - ALL_SCOPES
@@ -116,6 +120,7 @@ class GatewayStore:
                     scopes=sorted(scopes),
                     create_time=now(),
                     expire_time=expire,
+                    owner_user_id=owner_user_id,
                 )
             )
             row = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.key_id == key_id)).one()
@@ -161,38 +166,45 @@ class GatewayStore:
             return conn.execute(query).first() is not None
 
     def find_principal(self, secret: str) -> Principal | None:
-        """The key's principal if the key exists and is not revoked (expiry is checked by the caller)."""
+        """The key's principal if the key exists and is not revoked (expiry is checked by the caller),
+        or a live console session's (its user acting in their tenant with their role)."""
+        digest = hash_secret(secret)
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.secret_sha256 == hash_secret(secret))).first()
-        if row is None or row.revoke_time is not None:
+            row = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.secret_sha256 == digest)).first()
+        if row is None:
+            return self.accounts.session_principal(digest)
+        if row.revoke_time is not None:
             return None
         return Principal(row.key_id, row.tenant_id, frozenset(row.scopes), utc(row.expire_time))
 
     def credential_snapshot(self) -> pb.CredentialSnapshot:
-        """Every key not revoked (hashes only) and every tenant's plan, for the services."""
+        """Every key not revoked and every live session (hashes only), and every tenant's plan, for the services."""
         with self.engine.connect() as conn:
             keys = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.revoke_time.is_(None))).all()
+            sessions = session_credentials(conn)
             tenants = conn.execute(sa.select(t.tenants.c.tenant_id, t.tenants.c.plan)).all()
             plans = {row.plan_id: self._plan_message(row) for row in conn.execute(sa.select(t.plans)).all()}
         snapshot = pb.CredentialSnapshot()
         snapshot.credentials.extend(self._credential(row) for row in sorted(keys, key=lambda r: r.key_id))
+        snapshot.credentials.extend(sessions)
         for tenant_id, plan in tenants:
             snapshot.plans[tenant_id].CopyFrom(plans[plan.removeprefix("plans/")])
         return snapshot
 
     def lookup_credential(self, secret_sha256: str) -> pb.Credential:
-        """One live key (and its tenant's plan) by its hash."""
+        """One live key or session (and its tenant's plan) by its hash."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(t.api_keys).where(
                     t.api_keys.c.secret_sha256 == secret_sha256, t.api_keys.c.revoke_time.is_(None)
                 )
             ).first()
-        if row is None:
+            sessions = session_credentials(conn, secret_sha256) if row is None else []
+        if row is None and not sessions:
             raise NotFound("no such API key")
-        credential = self._credential(row)
-        if row.tenant_id:
-            credential.plan.CopyFrom(self.plan_of(row.tenant_id))
+        credential = self._credential(row) if row is not None else sessions[0]
+        if credential.tenant:
+            credential.plan.CopyFrom(self.plan_of(credential.tenant))
         return credential
 
     @staticmethod

@@ -28,6 +28,8 @@ api_keys = sa.Table(
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoke_time", sa.DateTime(timezone=True), nullable=True),
+    # The user who created the key (NULL: the operator's admin key made it).
+    sa.Column("owner_user_id", sa.String(32), nullable=True),
 )
 
 plans = sa.Table(
@@ -62,4 +64,71 @@ prediction_leases = sa.Table(
     sa.Column("replica", sa.String(200), primary_key=True),
     sa.Column("held", sa.BigInteger, nullable=False),
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# People who sign in to the console (`accounts.py`). Only a scrypt hash of the password is kept.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# A user's role inside a tenant: owner, developer, viewer or billing (`accounts.ROLES`).
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.user_id"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Console sessions: the token (and its CSRF token) stored as sha256 only; a session is a credential
+# like a key (in the snapshot, with its role's scopes) until it expires or is revoked (sign-out).
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("session_id", sa.String(32), primary_key=True),
+    sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("csrf_sha256", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.user_id"), nullable=False),
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoke_time", sa.DateTime(timezone=True), nullable=True),
+)
+
+# Failed sign-ins per subject (`account:<email>` or `address:<ip>`) since the last success.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("subject", sa.String(300), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+)
+
+# An invitation to join a tenant with a role, from an owner (`invited_by`) or the operator (NULL);
+# the token (its sha256 kept) is passed on by hand.
+invitations = sa.Table(
+    "invitations",
+    metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("invited_by", sa.String(32), sa.ForeignKey("users.user_id"), nullable=True),
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("accept_time", sa.DateTime(timezone=True), nullable=True),
+)
+
+# An operator's one-use token that sets a new password for a user (its sha256 kept).
+password_resets = sa.Table(
+    "password_resets",
+    metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.user_id"), nullable=False),
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("use_time", sa.DateTime(timezone=True), nullable=True),
 )

@@ -22,6 +22,7 @@ FIGURES = {
     "upload": r"sha256 after resume: \w+\.\.\. = the file's: True",
     "soak": r"largest rss growth after warm-up: [+-]\d+\.\d+%",
     "tracing": r"tracing on/off per call = \d+\.\d+",
+    "accounts": r"session check / key lookup per request = \d+\.\d+",
 }
 NEEDS = {"inference": "h2load", "gateway": "h2load"}
 

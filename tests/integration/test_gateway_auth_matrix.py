@@ -1,7 +1,8 @@
 """Every RPC the gateway serves, taken from its route table and the admin service's descriptor (so a
 new RPC is covered without touching this file), called without a key, with an unknown, revoked or
-expired key, without the method's scope, and with a spoofed `x-maas-tenant`: each gets the right
-status and touches nothing. The backends are real; what they received is read from their metrics."""
+expired key, without the method's scope, with the session of each role that may not call it, with a
+signed-out or expired session, and with a spoofed `x-maas-tenant`: each gets the right status and
+touches nothing. The backends are real; what they received is read from their metrics."""
 
 import datetime as dt
 import time
@@ -17,6 +18,7 @@ from structlog.testing import LogCapture
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as apb
 from maas.registry.v1 import registry_pb2 as rpb
+from services.gateway.accounts import ROLES, USAGE_ROLES, Accounts
 from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes, is_internal
 from services.gateway.servicer import ADMIN_SERVICE
 from tests.integration.gateway_stack import ADMIN, Scope, bearer, gateway_stack, started_calls
@@ -24,6 +26,9 @@ from tests.integration.gateway_stack import ADMIN, Scope, bearer, gateway_stack,
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
 TENANT_SCOPES = (Scope.SCOPE_READ, Scope.SCOPE_PREDICT, Scope.SCOPE_TRAIN)
+PASSWORD = "correct horse battery staple"
+# Admin methods a tenant's owner may call for its own tenant (signed in).
+OWNER_METHODS = frozenset({"CreateApiKey", "ListApiKeys", "RevokeApiKey", "CreateInvitation"})
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class World:
             "RevokeApiKey": apb.RevokeApiKeyRequest(name=self.victim_key),
             "CreatePlan": apb.CreatePlanRequest(plan_id="intruder"),
             "GetUsage": apb.GetUsageRequest(name="tenants/acme/usage"),
+            "CreateInvitation": apb.CreateInvitationRequest(parent="tenants/acme", role="owner"),
+            "CreatePasswordReset": apb.CreatePasswordResetRequest(email="owner@example.com"),
         }
         name = method.path.rsplit("/", 1)[1]
         return [b"", valid[name].SerializeToString()] if method.admin and name in valid else [b""]
@@ -103,7 +110,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    with gateway_stack(tmp_path_factory.mktemp("matrix"), inference=True) as stack:
+    with gateway_stack(tmp_path_factory.mktemp("matrix"), inference=True, password_scrypt_n=2**14) as stack:
         plan = stack.plan("open")  # no limits: the matrix must never meet a rate limit
         keys = {"full": stack.tenant("acme", plan, TENANT_SCOPES), "globex": stack.tenant("globex", plan)}
         for scope in TENANT_SCOPES:
@@ -116,6 +123,18 @@ def world(tmp_path_factory):
         expiring = stack.key("acme", TENANT_SCOPES, expire_time=expire)
         keys["expired"] = expiring.secret
         victim = stack.key("acme", TENANT_SCOPES, display_name="revoked if RevokeApiKey lets a bad key through")
+        # A console session of each role in acme (members invited by the operator), a signed-out
+        # one and one that expires with the key above.
+        accounts = stack.gateway.server.bindings[0].servicer.accounts
+        for role in ROLES:
+            invitation, _ = accounts.invite("acme", role, None)
+            accounts.register(f"{role}@example.com", PASSWORD, invitation_token=invitation)
+            keys[f"{role}'s session"] = accounts.sign_in(f"{role}@example.com", PASSWORD, "127.0.0.1").token
+        signed_out = accounts.sign_in("owner@example.com", PASSWORD, "127.0.0.1")
+        accounts.sign_out(signed_out.session)
+        keys["signed-out session"] = signed_out.token
+        brief = Accounts(accounts.store, session_ttl=dt.timedelta(seconds=1), scrypt_n=2**14)
+        keys["expired session"] = brief.sign_in("owner@example.com", PASSWORD, "127.0.0.1").token
         time.sleep(1.2)  # the key has expired (and the gateway's key cache has seen the revocation)
         yield World(stack, keys, victim.api_key.name)
 
@@ -137,11 +156,27 @@ def bad_credentials(world: World, method: Method) -> dict[str, tuple[tuple[str, 
     if not method.admin:
         # The platform's admin key acts in no tenant, so no backend call is its.
         credentials["admin key on a tenant's method"] = ADMIN
+    credentials["signed-out session"] = bearer(keys["signed-out session"])
+    credentials["expired session"] = bearer(keys["expired session"])
+    for role in ROLES:
+        if not role_may(role, method):
+            credentials[f"{role}'s session"] = bearer(keys[f"{role}'s session"])
     return credentials
 
 
+def role_may(role: str, method: Method) -> bool:
+    """Whether a session of `role` in acme may call the method (for acme)."""
+    name = method.path.rsplit("/", 1)[1]
+    if not method.admin:
+        return method.scope in ROLES[role]
+    if name == "GetUsage":
+        return role in USAGE_ROLES or Scope.SCOPE_READ in ROLES[role]
+    return role == "owner" and name in OWNER_METHODS
+
+
 def expected(credential: str) -> grpc.StatusCode:
-    return UNAUTHENTICATED if credential.startswith(("no key", "unknown", "revoked", "expired")) else PERMISSION_DENIED
+    refused = ("no key", "unknown", "revoked", "expired", "signed-out")
+    return UNAUTHENTICATED if credential.startswith(refused) else PERMISSION_DENIED
 
 
 @pytest.mark.parametrize("path", sorted(METHODS))

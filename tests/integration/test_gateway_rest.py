@@ -154,3 +154,4 @@ def test_openapi_document_is_valid_and_covers_every_annotated_rpc(http):
     }
     assert {"RegistryService_CreateDataset", "TrainerService_WatchTrainingJob", "AdminService_GetUsage"} <= operations
     assert "/v2/models/{model}/infer" in document["paths"]
+    assert document["paths"]["/v1/sessions"]["post"]["security"] == []  # sign-in needs no key

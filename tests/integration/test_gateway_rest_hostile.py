@@ -69,6 +69,10 @@ def test_without_a_key_the_body_is_never_read(http):
         ("POST", "/v2/models/m/infer", DEEP),
         ("POST", "/v2/models/m/infer", b"\xff\xfe"),
         ("POST", "/v2/repository/index", b"true"),
+        ("POST", "/v1/sessions", DEEP),
+        ("POST", "/v1/sessions", b'{"email": ["ada@example.com"], "password": "correct horse battery"}'),
+        ("POST", "/v1/accounts:register", b"\xff\xfe"),
+        ("POST", "/v1/accounts:register", b"[1, 2]"),
     ],
 )
 def test_malformed_bodies_and_parameters_are_client_errors(http, key, method, path, body):

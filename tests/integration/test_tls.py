@@ -89,7 +89,9 @@ def pki(tmp_path):
 
 
 @contextmanager
-def tls_gateway(data_dir: Path, authority: Authority, admin_key: str = ADMIN_KEY) -> Iterator[ServerThread]:
+def tls_gateway(
+    data_dir: Path, authority: Authority, admin_key: str = ADMIN_KEY, **overrides
+) -> Iterator[ServerThread]:
     """A gateway with no backends, serving TLS with a certificate from `authority`."""
     cert, key = authority.issue("gateway")
     settings = service_settings(
@@ -101,6 +103,7 @@ def tls_gateway(data_dir: Path, authority: Authority, admin_key: str = ADMIN_KEY
         inference_addr="127.0.0.1:1",
         tls_cert_file=cert,
         tls_key_file=key,
+        **overrides,
     )
     with running(build_gateway, settings) as gateway:
         yield gateway
@@ -137,6 +140,26 @@ def test_public_ports_speak_tls(data_dir, pki):
             httpx.get(url, headers=dict(ADMIN))  # not trusted by the system's CAs
         with pytest.raises(httpx.RemoteProtocolError):
             httpx.get(url.replace("https", "http"), headers=dict(ADMIN))
+
+
+def test_the_session_cookie_is_secure_over_tls(data_dir, pki):
+    public, _ = pki
+    with tls_gateway(data_dir, public, registration_enabled=True, password_scrypt_n=2**14) as gateway:
+        base = f"https://127.0.0.1:{gateway.server.companions[0].port}"
+        with httpx.Client(base_url=base, verify=ssl.create_default_context(cafile=public.pem)) as browser:
+            account = {"email": "ada@example.com", "password": "correct horse battery staple", "tenantId": "ada"}
+            assert browser.post("/v1/accounts:register", json=account).status_code == 200
+            signed_in = browser.post("/v1/sessions", json=account)
+            assert signed_in.status_code == 200
+            cookie = signed_in.headers["set-cookie"]
+            assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+            # The page's own https origin passes the Origin check; the http one is another origin.
+            csrf = {"x-csrf-token": signed_in.json()["csrfToken"]}
+            same = browser.post("/v1/tenants/ada/apiKeys", json={}, headers={**csrf, "origin": base})
+            assert same.status_code == 200, same.text
+            plain = base.replace("https", "http")
+            other = browser.post("/v1/tenants/ada/apiKeys", json={}, headers={**csrf, "origin": plain})
+            assert other.status_code == 403
 
 
 def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):

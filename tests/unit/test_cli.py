@@ -49,7 +49,8 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
         *(f"jobs {c}" for c in ("list", "show", "cancel", "watch")),
         *(f"models {c}" for c in ("list", "show", "versions", "upload", "download")),
         *(f"alias {c}" for c in ("set", "list", "history", "rollout", "rollback")),
-        *(f"admin {c} create" for c in ("tenants", "keys", "plans")),
+        *(f"admin {c} create" for c in ("tenants", "keys", "plans", "invitations")),
+        "admin passwords reset",
     }
     for path, parser in COMMANDS:
         if parser.get_default("connects"):

@@ -18,7 +18,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from maas.api.v1 import annotations_pb2 as maas_dot_api_dot_v1_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmaas/gateway/v1/admin.proto\x12\x0fmaas.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmaas/api/v1/annotations.proto\"\xad\x01\n\x04Plan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x1b\n\x13predictions_per_day\x18\x03 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x04 \x01(\x01\x12\r\n\x05\x62urst\x18\x05 \x01(\x05\x12\"\n\x1atraining_seconds_per_month\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\"I\n\x11\x43reatePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12#\n\x04plan\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"\x12\n\x10ListPlansRequest\"9\n\x11ListPlansResponse\x12$\n\x05plans\x18\x01 \x03(\x0b\x32\x15.maas.gateway.v1.Plan\",\n\x0fGetUsageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\"\x9e\x01\n\x05Usage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12#\n\x04plan\x18\x05 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\x12\x18\n\x10training_seconds\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\"k\n\x06Tenant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04plan\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf3\x01\n\x06\x41piKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\'\n\x06tenant\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.Tenant\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListTenantsResponse\x12(\n\x07tenants\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12(\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\"P\n\x14\x43reateApiKeyResponse\x12(\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"$\n\x12ListApiKeysRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"@\n\x13ListApiKeysResponse\x12)\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.ApiKey\"#\n\x13RevokeApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x19\n\x17WatchCredentialsRequest\"\xbb\x01\n\nCredential\x12\x15\n\rsecret_sha256\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04plan\x18\x06 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"0\n\x17LookupCredentialRequest\x12\x15\n\rsecret_sha256\x18\x01 \x01(\t\"\xca\x01\n\x12\x43redentialSnapshot\x12\x30\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x1b.maas.gateway.v1.Credential\x12=\n\x05plans\x18\x02 \x03(\x0b\x32..maas.gateway.v1.CredentialSnapshot.PlansEntry\x1a\x43\n\nPlansEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan:\x02\x38\x01\"g\n\x0bTenantUsage\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12\x14\n\x0clease_wanted\x18\x05 \x01(\x03\"Q\n\x11LeaseUsageRequest\x12\x0f\n\x07replica\x18\x01 \x01(\t\x12+\n\x05usage\x18\x02 \x03(\x0b\x32\x1c.maas.gateway.v1.TenantUsage\"o\n\x0fPredictionLease\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x0f\n\x07granted\x18\x03 \x01(\x03\x12.\n\x0bretry_after\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x86\x01\n\x12LeaseUsageResponse\x12\x30\n\x06leases\x18\x01 \x03(\x0b\x32 .maas.gateway.v1.PredictionLease\x12,\n\tvalid_for\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08replicas\x18\x03 \x01(\x05\x32\xf0\n\n\x0c\x41\x64minService\x12n\n\x0c\x43reateTenant\x12$.maas.gateway.v1.CreateTenantRequest\x1a\x17.maas.gateway.v1.Tenant\"\x1f\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/tenants:\x06tenant\x12i\n\tGetTenant\x12!.maas.gateway.v1.GetTenantRequest\x1a\x17.maas.gateway.v1.Tenant\" \x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=tenants/*}\x12q\n\x0bListTenants\x12#.maas.gateway.v1.ListTenantsRequest\x1a$.maas.gateway.v1.ListTenantsResponse\"\x17\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12\x90\x01\n\x0c\x43reateApiKey\x12$.maas.gateway.v1.CreateApiKeyRequest\x1a%.maas.gateway.v1.CreateApiKeyResponse\"3\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02)\"\x1e/v1/{parent=tenants/*}/apiKeys:\x07\x61pi_key\x12\x84\x01\n\x0bListApiKeys\x12#.maas.gateway.v1.ListApiKeysRequest\x1a$.maas.gateway.v1.ListApiKeysResponse\"*\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=tenants/*}/apiKeys\x12\x83\x01\n\x0cRevokeApiKey\x12$.maas.gateway.v1.RevokeApiKeyRequest\x1a\x17.maas.gateway.v1.ApiKey\"4\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02*\"%/v1/{name=tenants/*/apiKeys/*}:revoke:\x01*\x12\x64\n\nCreatePlan\x12\".maas.gateway.v1.CreatePlanRequest\x1a\x15.maas.gateway.v1.Plan\"\x1b\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x11\"\t/v1/plans:\x04plan\x12i\n\tListPlans\x12!.maas.gateway.v1.ListPlansRequest\x1a\".maas.gateway.v1.ListPlansResponse\"\x15\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/plans\x12l\n\x08GetUsage\x12 .maas.gateway.v1.GetUsageRequest\x1a\x16.maas.gateway.v1.Usage\"&\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=tenants/*/usage}\x12m\n\x10WatchCredentials\x12(.maas.gateway.v1.WatchCredentialsRequest\x1a#.maas.gateway.v1.CredentialSnapshot\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x30\x01\x12\x63\n\x10LookupCredential\x12(.maas.gateway.v1.LookupCredentialRequest\x1a\x1b.maas.gateway.v1.Credential\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x12_\n\nLeaseUsage\x12\".maas.gateway.v1.LeaseUsageRequest\x1a#.maas.gateway.v1.LeaseUsageResponse\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmaas/gateway/v1/admin.proto\x12\x0fmaas.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmaas/api/v1/annotations.proto\"\xad\x01\n\x04Plan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x1b\n\x13predictions_per_day\x18\x03 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x04 \x01(\x01\x12\r\n\x05\x62urst\x18\x05 \x01(\x05\x12\"\n\x1atraining_seconds_per_month\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\"I\n\x11\x43reatePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12#\n\x04plan\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"\x12\n\x10ListPlansRequest\"9\n\x11ListPlansResponse\x12$\n\x05plans\x18\x01 \x03(\x0b\x32\x15.maas.gateway.v1.Plan\",\n\x0fGetUsageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\"\x9e\x01\n\x05Usage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12#\n\x04plan\x18\x05 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\x12\x18\n\x10training_seconds\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\"k\n\x06Tenant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04plan\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x82\x02\n\x06\x41piKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\x08 \x01(\t\"7\n\x17\x43reateInvitationRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"h\n\x18\x43reateInvitationResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x1a\x43reatePasswordResetRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"]\n\x1b\x43reatePasswordResetResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\'\n\x06tenant\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.Tenant\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListTenantsResponse\x12(\n\x07tenants\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12(\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\"P\n\x14\x43reateApiKeyResponse\x12(\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"$\n\x12ListApiKeysRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"@\n\x13ListApiKeysResponse\x12)\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.ApiKey\"#\n\x13RevokeApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x19\n\x17WatchCredentialsRequest\"\xbb\x01\n\nCredential\x12\x15\n\rsecret_sha256\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04plan\x18\x06 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"0\n\x17LookupCredentialRequest\x12\x15\n\rsecret_sha256\x18\x01 \x01(\t\"\xca\x01\n\x12\x43redentialSnapshot\x12\x30\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x1b.maas.gateway.v1.Credential\x12=\n\x05plans\x18\x02 \x03(\x0b\x32..maas.gateway.v1.CredentialSnapshot.PlansEntry\x1a\x43\n\nPlansEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan:\x02\x38\x01\"g\n\x0bTenantUsage\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12\x14\n\x0clease_wanted\x18\x05 \x01(\x03\"Q\n\x11LeaseUsageRequest\x12\x0f\n\x07replica\x18\x01 \x01(\t\x12+\n\x05usage\x18\x02 \x03(\x0b\x32\x1c.maas.gateway.v1.TenantUsage\"o\n\x0fPredictionLease\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x0f\n\x07granted\x18\x03 \x01(\x03\x12.\n\x0bretry_after\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x86\x01\n\x12LeaseUsageResponse\x12\x30\n\x06leases\x18\x01 \x03(\x0b\x32 .maas.gateway.v1.PredictionLease\x12,\n\tvalid_for\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08replicas\x18\x03 \x01(\x05\x32\xa3\r\n\x0c\x41\x64minService\x12n\n\x0c\x43reateTenant\x12$.maas.gateway.v1.CreateTenantRequest\x1a\x17.maas.gateway.v1.Tenant\"\x1f\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/tenants:\x06tenant\x12i\n\tGetTenant\x12!.maas.gateway.v1.GetTenantRequest\x1a\x17.maas.gateway.v1.Tenant\" \x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=tenants/*}\x12q\n\x0bListTenants\x12#.maas.gateway.v1.ListTenantsRequest\x1a$.maas.gateway.v1.ListTenantsResponse\"\x17\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12\x90\x01\n\x0c\x43reateApiKey\x12$.maas.gateway.v1.CreateApiKeyRequest\x1a%.maas.gateway.v1.CreateApiKeyResponse\"3\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02)\"\x1e/v1/{parent=tenants/*}/apiKeys:\x07\x61pi_key\x12\x84\x01\n\x0bListApiKeys\x12#.maas.gateway.v1.ListApiKeysRequest\x1a$.maas.gateway.v1.ListApiKeysResponse\"*\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=tenants/*}/apiKeys\x12\x83\x01\n\x0cRevokeApiKey\x12$.maas.gateway.v1.RevokeApiKeyRequest\x1a\x17.maas.gateway.v1.ApiKey\"4\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02*\"%/v1/{name=tenants/*/apiKeys/*}:revoke:\x01*\x12\x9a\x01\n\x10\x43reateInvitation\x12(.maas.gateway.v1.CreateInvitationRequest\x1a).maas.gateway.v1.CreateInvitationResponse\"1\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\'\"\"/v1/{parent=tenants/*}/invitations:\x01*\x12\x93\x01\n\x13\x43reatePasswordReset\x12+.maas.gateway.v1.CreatePasswordResetRequest\x1a,.maas.gateway.v1.CreatePasswordResetResponse\"!\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x17\"\x12/v1/passwordResets:\x01*\x12\x64\n\nCreatePlan\x12\".maas.gateway.v1.CreatePlanRequest\x1a\x15.maas.gateway.v1.Plan\"\x1b\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x11\"\t/v1/plans:\x04plan\x12i\n\tListPlans\x12!.maas.gateway.v1.ListPlansRequest\x1a\".maas.gateway.v1.ListPlansResponse\"\x15\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/plans\x12l\n\x08GetUsage\x12 .maas.gateway.v1.GetUsageRequest\x1a\x16.maas.gateway.v1.Usage\"&\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=tenants/*/usage}\x12m\n\x10WatchCredentials\x12(.maas.gateway.v1.WatchCredentialsRequest\x1a#.maas.gateway.v1.CredentialSnapshot\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x30\x01\x12\x63\n\x10LookupCredential\x12(.maas.gateway.v1.LookupCredentialRequest\x1a\x1b.maas.gateway.v1.Credential\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x12_\n\nLeaseUsage\x12\".maas.gateway.v1.LeaseUsageRequest\x1a#.maas.gateway.v1.LeaseUsageResponse\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_ADMINSERVICE'].methods_by_name['ListApiKeys']._serialized_options = b'\210\265\030\004\202\323\344\223\002 \022\036/v1/{parent=tenants/*}/apiKeys'
   _globals['_ADMINSERVICE'].methods_by_name['RevokeApiKey']._options = None
   _globals['_ADMINSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\210\265\030\004\202\323\344\223\002*\"%/v1/{name=tenants/*/apiKeys/*}:revoke:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['CreateInvitation']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['CreateInvitation']._serialized_options = b'\210\265\030\004\202\323\344\223\002\'\"\"/v1/{parent=tenants/*}/invitations:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['CreatePasswordReset']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['CreatePasswordReset']._serialized_options = b'\210\265\030\004\202\323\344\223\002\027\"\022/v1/passwordResets:\001*'
   _globals['_ADMINSERVICE'].methods_by_name['CreatePlan']._options = None
   _globals['_ADMINSERVICE'].methods_by_name['CreatePlan']._serialized_options = b'\210\265\030\004\202\323\344\223\002\021\"\t/v1/plans:\004plan'
   _globals['_ADMINSERVICE'].methods_by_name['ListPlans']._options = None
@@ -66,43 +70,51 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_TENANT']._serialized_start=711
   _globals['_TENANT']._serialized_end=818
   _globals['_APIKEY']._serialized_start=821
-  _globals['_APIKEY']._serialized_end=1064
-  _globals['_CREATETENANTREQUEST']._serialized_start=1066
-  _globals['_CREATETENANTREQUEST']._serialized_end=1147
-  _globals['_GETTENANTREQUEST']._serialized_start=1149
-  _globals['_GETTENANTREQUEST']._serialized_end=1181
-  _globals['_LISTTENANTSREQUEST']._serialized_start=1183
-  _globals['_LISTTENANTSREQUEST']._serialized_end=1242
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=1244
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=1332
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1334
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1413
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1415
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1495
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1497
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1533
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1535
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1599
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1601
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1636
-  _globals['_WATCHCREDENTIALSREQUEST']._serialized_start=1638
-  _globals['_WATCHCREDENTIALSREQUEST']._serialized_end=1663
-  _globals['_CREDENTIAL']._serialized_start=1666
-  _globals['_CREDENTIAL']._serialized_end=1853
-  _globals['_LOOKUPCREDENTIALREQUEST']._serialized_start=1855
-  _globals['_LOOKUPCREDENTIALREQUEST']._serialized_end=1903
-  _globals['_CREDENTIALSNAPSHOT']._serialized_start=1906
-  _globals['_CREDENTIALSNAPSHOT']._serialized_end=2108
-  _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._serialized_start=2041
-  _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._serialized_end=2108
-  _globals['_TENANTUSAGE']._serialized_start=2110
-  _globals['_TENANTUSAGE']._serialized_end=2213
-  _globals['_LEASEUSAGEREQUEST']._serialized_start=2215
-  _globals['_LEASEUSAGEREQUEST']._serialized_end=2296
-  _globals['_PREDICTIONLEASE']._serialized_start=2298
-  _globals['_PREDICTIONLEASE']._serialized_end=2409
-  _globals['_LEASEUSAGERESPONSE']._serialized_start=2412
-  _globals['_LEASEUSAGERESPONSE']._serialized_end=2546
-  _globals['_ADMINSERVICE']._serialized_start=2549
-  _globals['_ADMINSERVICE']._serialized_end=3941
+  _globals['_APIKEY']._serialized_end=1079
+  _globals['_CREATEINVITATIONREQUEST']._serialized_start=1081
+  _globals['_CREATEINVITATIONREQUEST']._serialized_end=1136
+  _globals['_CREATEINVITATIONRESPONSE']._serialized_start=1138
+  _globals['_CREATEINVITATIONRESPONSE']._serialized_end=1242
+  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_start=1244
+  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_end=1287
+  _globals['_CREATEPASSWORDRESETRESPONSE']._serialized_start=1289
+  _globals['_CREATEPASSWORDRESETRESPONSE']._serialized_end=1382
+  _globals['_CREATETENANTREQUEST']._serialized_start=1384
+  _globals['_CREATETENANTREQUEST']._serialized_end=1465
+  _globals['_GETTENANTREQUEST']._serialized_start=1467
+  _globals['_GETTENANTREQUEST']._serialized_end=1499
+  _globals['_LISTTENANTSREQUEST']._serialized_start=1501
+  _globals['_LISTTENANTSREQUEST']._serialized_end=1560
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=1562
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=1650
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1652
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1731
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1733
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1813
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1815
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1851
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1853
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1917
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1919
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1954
+  _globals['_WATCHCREDENTIALSREQUEST']._serialized_start=1956
+  _globals['_WATCHCREDENTIALSREQUEST']._serialized_end=1981
+  _globals['_CREDENTIAL']._serialized_start=1984
+  _globals['_CREDENTIAL']._serialized_end=2171
+  _globals['_LOOKUPCREDENTIALREQUEST']._serialized_start=2173
+  _globals['_LOOKUPCREDENTIALREQUEST']._serialized_end=2221
+  _globals['_CREDENTIALSNAPSHOT']._serialized_start=2224
+  _globals['_CREDENTIALSNAPSHOT']._serialized_end=2426
+  _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._serialized_start=2359
+  _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._serialized_end=2426
+  _globals['_TENANTUSAGE']._serialized_start=2428
+  _globals['_TENANTUSAGE']._serialized_end=2531
+  _globals['_LEASEUSAGEREQUEST']._serialized_start=2533
+  _globals['_LEASEUSAGEREQUEST']._serialized_end=2614
+  _globals['_PREDICTIONLEASE']._serialized_start=2616
+  _globals['_PREDICTIONLEASE']._serialized_end=2727
+  _globals['_LEASEUSAGERESPONSE']._serialized_start=2730
+  _globals['_LEASEUSAGERESPONSE']._serialized_end=2864
+  _globals['_ADMINSERVICE']._serialized_start=2867
+  _globals['_ADMINSERVICE']._serialized_end=4566
 # @@protoc_insertion_point(module_scope)

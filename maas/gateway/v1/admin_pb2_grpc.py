@@ -45,6 +45,16 @@ class AdminServiceStub(object):
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ApiKey.FromString,
                 )
+        self.CreateInvitation = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/CreateInvitation',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreateInvitationRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreateInvitationResponse.FromString,
+                )
+        self.CreatePasswordReset = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/CreatePasswordReset',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePasswordResetRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePasswordResetResponse.FromString,
+                )
         self.CreatePlan = channel.unary_unary(
                 '/maas.gateway.v1.AdminService/CreatePlan',
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePlanRequest.SerializeToString,
@@ -118,6 +128,24 @@ class AdminServiceServicer(object):
 
     def RevokeApiKey(self, request, context):
         """Revokes an API key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateInvitation(self, request, context):
+        """Invites a member to a tenant with a role: the operator (the first owner of a tenant it
+        created) or one of the tenant's owners (signed in). The token is in the response only; whoever
+        asked passes it on (no mail is sent), and the invitee registers with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePasswordReset(self, request, context):
+        """Issues a one-use token that sets a new password for the account of `email` (the operator's
+        reset: no mail is sent; whoever asked passes the token on). The user then sets the password
+        with `POST /v1/accounts:resetPassword` on the HTTP port, which also ends their sessions.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -202,6 +230,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RevokeApiKey,
                     request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ApiKey.SerializeToString,
+            ),
+            'CreateInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInvitation,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreateInvitationRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreateInvitationResponse.SerializeToString,
+            ),
+            'CreatePasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePasswordReset,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePasswordResetRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePasswordResetResponse.SerializeToString,
             ),
             'CreatePlan': grpc.unary_unary_rpc_method_handler(
                     servicer.CreatePlan,
@@ -343,6 +381,40 @@ class AdminService(object):
         return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/RevokeApiKey',
             maas_dot_gateway_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.SerializeToString,
             maas_dot_gateway_dot_v1_dot_admin__pb2.ApiKey.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreateInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/CreateInvitation',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.CreateInvitationRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.CreateInvitationResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreatePasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/CreatePasswordReset',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePasswordResetRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.CreatePasswordResetResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

@@ -5,13 +5,17 @@ import htm from "htm";
 
 const html = htm.bind(h);
 const KEY = "maas.apiKey";
+// Signed in with email and password: the session is an HttpOnly cookie this script cannot read; it
+// keeps the session's CSRF token (sent on every request) and who is signed in, for this tab only.
+const CSRF = "maas.csrfToken";
+const WHO = "maas.session";
 
 // ---- API ---------------------------------------------------------------------------------
 
 const TITLES = {
   0: "Connection lost",
   400: "Invalid input",
-  401: "Not signed in: the API key is missing, invalid, revoked or expired",
+  401: "Not signed in: the API key or session is missing, invalid, revoked or expired",
   403: "Permission denied",
   404: "Not found",
   409: "Conflict",
@@ -67,7 +71,10 @@ async function send(url, init) {
 }
 
 const apiKey = () => sessionStorage.getItem(KEY) || "";
-const authHeaders = (key = apiKey()) => ({ authorization: `Bearer ${key}` });
+const session = () => JSON.parse(sessionStorage.getItem(WHO) || "null");
+const authHeaders = (key = apiKey()) => (key || !session()
+  ? { authorization: `Bearer ${key}` }
+  : { "x-csrf-token": sessionStorage.getItem(CSRF) || "" });
 
 async function api(method, path, { body, query, key } = {}) {
   const url = new URL(path, location.origin);
@@ -239,7 +246,78 @@ function SignIn({ onSignedIn }) {
     <form onSubmit=${submit}><label for="key">API key</label>
       <input id="key" type="password" autocomplete="off" value=${key} onInput=${(e) => setKey(e.target.value)} placeholder="maas_..." />
       <div><button type="submit">Sign in</button></div></form>
-    <p class="muted">The key stays in this browser tab only (session storage).</p></section>`;
+    <p class="muted">The key stays in this browser tab only (session storage).</p></section>
+    <${AccountSignIn} onSignedIn=${onSignedIn} />`;
+}
+
+// Email and password: sign in, or register (with an invitation token, or on a deployment that lets
+// anyone register) and then sign in. The session cookie is HttpOnly; the CSRF token stays in the tab.
+function AccountSignIn({ onSignedIn }) {
+  const [form, setForm] = useState({ email: "", password: "", invitationToken: "" });
+  const [registering, setRegistering] = useState(false);
+  const [error, setError] = useState(null);
+  const field = (name) => (e) => setForm({ ...form, [name]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    try {
+      if (registering) await api("POST", "/v1/accounts:register", { body: form });
+      const signedIn = await api("POST", "/v1/sessions", { body: { email: form.email, password: form.password } });
+      sessionStorage.removeItem(KEY);
+      sessionStorage.setItem(CSRF, signedIn.csrfToken);
+      sessionStorage.setItem(WHO, JSON.stringify({ email: signedIn.email, tenant: signedIn.tenant, role: signedIn.role }));
+      onSignedIn();
+    } catch (err) { setError(err); }
+  };
+  return html`<section class="card" id="account"><h2>${registering ? "Create an account" : "Sign in with email"}</h2>
+    <${ErrorBox} error=${error} />
+    <form onSubmit=${submit}>
+      <label for="email">Email</label><input id="email" type="email" autocomplete="username" value=${form.email} onInput=${field("email")} />
+      <label for="password">Password</label><input id="password" type="password" autocomplete=${registering ? "new-password" : "current-password"} value=${form.password} onInput=${field("password")} />
+      ${registering && html`<label for="invitation">Invitation token (if you have one)</label>
+        <input id="invitation" autocomplete="off" value=${form.invitationToken} onInput=${field("invitationToken")} placeholder="maas_i_..." />`}
+      <div><button type="submit" id="account-submit">${registering ? "Register and sign in" : "Sign in"}</button>
+        <button type="button" class="secondary" onClick=${() => setRegistering(!registering)}>${registering ? "I have an account" : "Create an account"}</button></div></form>
+    <p class="muted">Passwords: 12 characters or more.</p></section>`;
+}
+
+// An owner's page: the tenant's API keys (created here, owned by the owner; the secret is shown
+// once) and invitations of members with a role (the token is passed on by hand).
+function Keys() {
+  const tenant = session()?.tenant;
+  const [keys, error, reload] = useLoad(() => api("GET", `/v1/${tenant}/apiKeys`), [tenant]);
+  const [made, setMade] = useState(null);
+  const [invited, setInvited] = useState(null);
+  const [failure, setFailure] = useState(null);
+  const [form, setForm] = useState({ displayName: "", scopes: ["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"], role: "developer" });
+  const act = (work) => async (e) => {
+    e?.preventDefault();
+    try { setFailure(null); await work(); } catch (err) { setFailure(err); }
+  };
+  const create = act(async () => {
+    setMade(await api("POST", `/v1/${tenant}/apiKeys`, { body: { displayName: form.displayName, scopes: form.scopes } }));
+    reload();
+  });
+  const revoke = (name) => act(async () => { await api("POST", `/v1/${name}:revoke`, { body: {} }); reload(); });
+  const invite = act(async () => setInvited(await api("POST", `/v1/${tenant}/invitations`, { body: { role: form.role } })));
+  const toggle = (scope) => setForm({ ...form, scopes: form.scopes.includes(scope) ? form.scopes.filter((s) => s !== scope) : [...form.scopes, scope] });
+  return html`<h1>Keys and members</h1><section class="card"><${ErrorBox} error=${error || failure} />
+    <h2>API keys of ${tenant}</h2>
+    ${keys && html`<${Table} columns=${[["Name", (k) => k.displayName || k.name], ["Prefix", (k) => k.prefix],
+      ["Scopes", (k) => (k.scopes || []).map((s) => s.replace("SCOPE_", "").toLowerCase()).join(", ")],
+      ["Created by", (k) => k.owner || "operator"], ["State", (k) => (k.revokeTime ? "revoked" : "active")],
+      ["", (k) => (k.revokeTime ? "" : html`<button class="secondary" onClick=${revoke(k.name)}>Revoke</button>`)]]}
+      rows=${keys.apiKeys || []} />`}
+    <form onSubmit=${create} id="new-key"><label for="key-name">New key for</label>
+      <input id="key-name" value=${form.displayName} onInput=${(e) => setForm({ ...form, displayName: e.target.value })} placeholder="what the key is for" />
+      <div class="checks">${["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"].map((s) => html`<label><input type="checkbox" checked=${form.scopes.includes(s)} onChange=${() => toggle(s)} /> ${s.replace("SCOPE_", "").toLowerCase()}</label>`)}</div>
+      <div><button type="submit">Create key</button></div></form>
+    ${made && html`<p id="secret">Secret of ${made.apiKey.name} (shown only now): <code>${made.secret}</code></p>`}
+    <h2>Invite a member</h2>
+    <form onSubmit=${invite} id="invite"><label for="role">Role</label>
+      <select id="role" value=${form.role} onChange=${(e) => setForm({ ...form, role: e.target.value })}>
+        ${["developer", "viewer", "billing", "owner"].map((r) => html`<option value=${r}>${r}</option>`)}</select>
+      <div><button type="submit">Create invitation</button></div></form>
+    ${invited && html`<p id="invitation-token">Invitation (${invited.role}, shown only now): <code>${invited.token}</code></p>`}</section>`;
 }
 
 function Columns({ dataset }) {
@@ -312,15 +390,52 @@ function Datasets() {
 const TEMPLATES = ["mlp", "cnn", "logistic", "linear"];
 const CLASSIFIER = { image: "image_classifier", text: "text_classifier" };
 
+// The image and text templates' parameters the form offers; an empty field keeps the template's default.
+function classifierParameters(template, form) {
+  const set = (entries) => Object.fromEntries(entries.filter(([, v]) => v !== "" && v !== undefined));
+  if (template === "image_classifier") return set([["image_size", form.imageSize && Number(form.imageSize)], ["augmentation", form.augmentation]]);
+  if (template === "text_classifier") {
+    return set([["encoder", form.encoder], ["sequence_length", form.sequenceLength && Number(form.sequenceLength)], ["max_tokens", form.maxTokens && Number(form.maxTokens)]]);
+  }
+  return null;
+}
+
+const CLONE = "maas.trainClone";  // session storage: the job whose spec the Train form opens with
+const NEW_JOB = { dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "", base: "", frozen: 2,
+  imageSize: "", augmentation: true, encoder: "", sequenceLength: "", maxTokens: "" };
+
+// The Train form's fields from a job's spec ("Clone and edit").
+function formFromSpec(spec) {
+  const hp = spec.hyperparameters || {}, data = spec.dataset || {}, p = spec.template?.parameters || {};
+  const text = (v) => (v === undefined ? "" : String(v));
+  return { ...NEW_JOB, dataset: data.dataset || "", label: data.labelColumn || "", features: data.featureColumns || [],
+    template: spec.template?.name || NEW_JOB.template, hidden: Array.isArray(p.hidden_units) ? p.hidden_units.join(",") : NEW_JOB.hidden,
+    imageSize: text(p.image_size), augmentation: p.augmentation ?? NEW_JOB.augmentation, encoder: text(p.encoder),
+    sequenceLength: text(p.sequence_length), maxTokens: text(p.max_tokens),
+    epochs: hp.epochs || NEW_JOB.epochs, batch: hp.batchSize || NEW_JOB.batch, lr: hp.learningRate || NEW_JOB.lr,
+    model: lastSegment(spec.targetModel || ""), base: spec.baseModel?.modelVersion || "", frozen: spec.baseModel?.frozenEpochs ?? NEW_JOB.frozen };
+}
+
+function takeClone() {
+  const text = sessionStorage.getItem(CLONE);
+  sessionStorage.removeItem(CLONE);
+  try { return text ? JSON.parse(text) : null; } catch { return null; }
+}
+
 function Train() {
   const [list, listError] = useLoad(() => api("GET", "/v1/datasets"));
-  const [form, setForm] = useState({ dataset: "", label: "", features: [], template: "mlp", hidden: "64", epochs: 20, batch: 32, lr: 0.001, model: "", base: "", frozen: 2 });
+  const [clone] = useState(takeClone);  // { from, spec } when opened by "Clone and edit"
+  const [form, setForm] = useState(() => (clone ? formFromSpec(clone.spec) : NEW_JOB));
   // The target model follows the chosen dataset until the user types a name: switching datasets must
-  // not train into the model named after the first one.
-  const [modelEdited, setModelEdited] = useState(false);
+  // not train into the model named after the first one. A clone keeps its job's model.
+  const [modelEdited, setModelEdited] = useState(Boolean(clone));
   const [error, setError] = useState(null);
   const datasets = list?.datasets || [];
   const dataset = datasets.find((d) => d.name === form.dataset);
+  // A cloned spec without feature columns meant "all but the label": tick them once the dataset is known.
+  useEffect(() => {
+    if (dataset && !form.features.length && dataset.columns?.length) setForm({ ...form, features: dataset.columns.map((c) => c.name).filter((n) => n !== form.label) });
+  }, [dataset?.name]);
   const set = (field) => (e) => setForm({ ...form, [field]: e.target.value });
   const pickDataset = (e) => {
     const chosen = datasets.find((d) => d.name === e.target.value);
@@ -331,25 +446,32 @@ function Train() {
   };
   const labelled = dataset && CLASSIFIER[kindName(dataset)];
   const toggle = (name) => setForm({ ...form, features: form.features.includes(name) ? form.features.filter((n) => n !== name) : [...form.features, name] });
+  // Every feature ticked goes as none, the trainer's "all but the label", so a spec says so plainly.
+  const allTicked = dataset && dataset.columns?.every((c) => c.name === form.label || form.features.includes(c.name));
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
-    const parameters = ["mlp", "cnn"].includes(form.template)
-      ? { hidden_units: form.hidden.split(",").map((v) => v.trim()).filter(Boolean).map(Number) } : {};
+    const parameters = classifierParameters(form.template, form) || (["mlp", "cnn"].includes(form.template)
+      ? { hidden_units: form.hidden.split(",").map((v) => v.trim()).filter(Boolean).map(Number) } : {});
+    // A clone keeps what the form does not show (optimizer, seed, early stopping, validation, other
+    // template parameters); the form's fields replace the rest.
+    const { template: clonedTemplate, baseModel: _base, kerasModelJson: _keras, ...kept } = clone?.spec || {};
     const spec = {
-      dataset: labelled ? { dataset: form.dataset } : { dataset: form.dataset, labelColumn: form.label, featureColumns: form.features },
-      hyperparameters: { epochs: Number(form.epochs), batchSize: Number(form.batch), learningRate: Number(form.lr) },
+      ...kept,
+      dataset: labelled ? { dataset: form.dataset } : { dataset: form.dataset, labelColumn: form.label, featureColumns: allTicked ? [] : form.features },
+      hyperparameters: { ...kept.hyperparameters, epochs: Number(form.epochs), batchSize: Number(form.batch), learningRate: Number(form.lr) },
       targetModel: `models/${form.model}`,
     };
     // A registered image or text classifier to fine-tune replaces the template.
     if (labelled && form.base.trim()) spec.baseModel = { modelVersion: form.base.trim(), frozenEpochs: Number(form.frozen) };
-    else spec.template = { name: form.template, parameters };
+    else spec.template = { name: form.template, parameters: { ...(clonedTemplate?.name === form.template ? clonedTemplate.parameters : {}), ...parameters } };
     try {
       const job = await api("POST", "/v1/trainingJobs", { body: { spec } });
       location.hash = `#/jobs/${lastSegment(job.name)}`;
     } catch (err) { setError(err); }
   };
   return html`<h1>New training job</h1><section class="card"><${ErrorBox} error=${error || listError} />
+    ${clone && html`<p class="muted" id="cloned">A copy of job <a href=${`#/jobs/${clone.from}`}>${clone.from}</a>: edit what should change; its other settings (optimizer, seed, validation, early stopping) are kept.</p>`}
     <form onSubmit=${submit}><div class="grid">
       <div><label for="dataset">Dataset</label><select id="dataset" value=${form.dataset} onChange=${pickDataset}>
         <option value="">choose...</option>${datasets.map((d) => html`<option value=${d.name}>${d.name}</option>`)}</select></div>
@@ -357,7 +479,14 @@ function Train() {
         ${(dataset?.columns || []).map((c) => html`<option value=${c.name}>${c.name}</option>`)}</select></div>`}
       <div><label for="template">Template</label><select id="template" value=${form.template} onChange=${set("template")}>
         ${(labelled ? [labelled] : TEMPLATES).map((t) => html`<option value=${t}>${t}</option>`)}</select></div>
-      <div><label for="hidden">Hidden units (mlp, cnn)</label><input id="hidden" value=${form.hidden} onInput=${set("hidden")} /></div>
+      ${!labelled && html`<div><label for="hidden">Hidden units (mlp, cnn)</label><input id="hidden" value=${form.hidden} onInput=${set("hidden")} /></div>`}
+      ${form.template === "image_classifier" && html`<div><label for="image-size">Image size the model resizes to (8-512, empty: 32)</label>
+        <input id="image-size" type="number" min="8" max="512" placeholder="32" value=${form.imageSize} onInput=${set("imageSize")} /></div>
+        <div class="checks"><label><input id="augmentation" type="checkbox" checked=${form.augmentation} onChange=${(e) => setForm({ ...form, augmentation: e.target.checked })} /> Augment while training (flips, rotations, zoom)</label></div>`}
+      ${form.template === "text_classifier" && html`<div><label for="encoder">Encoder</label><select id="encoder" value=${form.encoder} onChange=${set("encoder")}>
+        <option value="">transformer (default)</option><option value="gru">bidirectional GRU</option><option value="lstm">bidirectional LSTM</option></select></div>
+        <div><label for="sequence-length">Tokens per text (4-2048, empty: the default)</label><input id="sequence-length" type="number" min="4" max="2048" value=${form.sequenceLength} onInput=${set("sequenceLength")} /></div>
+        <div><label for="max-tokens">Vocabulary size (16-200000, empty: the default)</label><input id="max-tokens" type="number" min="16" max="200000" value=${form.maxTokens} onInput=${set("maxTokens")} /></div>`}
       <div><label for="epochs">Epochs</label><input id="epochs" type="number" min="1" value=${form.epochs} onInput=${set("epochs")} /></div>
       <div><label for="batch">Batch size</label><input id="batch" type="number" min="1" value=${form.batch} onInput=${set("batch")} /></div>
       <div><label for="lr">Learning rate</label><input id="lr" type="number" step="any" value=${form.lr} onInput=${set("lr")} /></div>
@@ -371,15 +500,169 @@ function Train() {
     <button type="submit" disabled=${!form.dataset || !form.model}>Start training</button></form></section>`;
 }
 
-function Jobs() {
-  const [list, error] = useLoad(() => api("GET", "/v1/trainingJobs"));
-  return html`<h1>Training jobs</h1><section class="card"><${ErrorBox} error=${error} />
-    <${Table} columns=${[["Job", (j) => html`<a href=${`#/jobs/${lastSegment(j.name)}`}>${j.name}</a>`], ["State", (j) => j.state.replace("STATE_", "")],
-      ["Epoch", (j) => `${j.epoch}/${j.totalEpochs}`], ["Model version", (j) => j.modelVersion], ["Created", (j) => (j.createTime || "").slice(0, 19)]]}
-      rows=${list ? list.trainingJobs || [] : null} /></section>`;
+// ---- training jobs: what a job was asked to do, how long it ran, its best epoch ---------------
+
+const ENDED = ["STATE_SUCCEEDED", "STATE_FAILED", "STATE_CANCELLED"];
+const stateName = (job) => (job.state || "").replace("STATE_", "");
+
+// 75 -> "1 min 15 s".
+function duration(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "-";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+// Start to end; a job still running counts up to now.
+function jobSeconds(job) {
+  if (!job.startTime) return NaN;
+  const end = job.endTime ? Date.parse(job.endTime) : ENDED.includes(job.state) ? NaN : Date.now();
+  return (end - Date.parse(job.startTime)) / 1000;
 }
 
-function Chart({ epochs, series }) {
+function modelOf(spec) {
+  if (spec.baseModel) return `fine-tune of ${spec.baseModel.modelVersion}`;
+  if (spec.kerasModelJson) return "custom Keras model";
+  return spec.template?.name || "-";
+}
+
+// A job's spec as [name, value] rows (proto3 JSON leaves out what was not set: the trainer's
+// default applies): the job page lists them, the comparison lines them up and marks differences.
+function specFacts(job) {
+  const spec = job.spec || {}, hp = spec.hyperparameters || {}, data = spec.dataset || {};
+  const facts = [["Dataset", data.dataset || "-"]];
+  if (data.labelColumn) facts.push(["Label column", data.labelColumn]);
+  facts.push(["Feature columns", data.featureColumns?.length ? String(data.featureColumns.length) : "all but the label"]);
+  facts.push(["Template", modelOf(spec)]);
+  for (const [k, v] of Object.entries(spec.template?.parameters || {})) facts.push([k.replace(/_/g, " "), JSON.stringify(v)]);
+  if (spec.baseModel) facts.push(["Epochs with the base frozen", String(spec.baseModel.frozenEpochs || 0)]);
+  const or = (v, fallback = "default") => (v === undefined || v === "" ? fallback : String(v));
+  facts.push(["Epochs", or(hp.epochs)], ["Batch size", or(hp.batchSize)], ["Learning rate", or(hp.learningRate)],
+    ["Optimizer", or(hp.optimizer)], ["Early stopping patience", or(hp.earlyStoppingPatience, "never stops early")],
+    ["Seed", or(hp.seed)], ["Validation", spec.validationDataset ? spec.validationDataset.dataset : `${Math.round(100 * (spec.validationSplit || 0.2))}% held out`],
+    ["Target model", spec.targetModel || "-"]);
+  return facts;
+}
+
+// The handful of parameters a list row has room for.
+function keyParameters(spec = {}) {
+  const hp = spec.hyperparameters || {}, p = spec.template?.parameters || {};
+  return [p.hidden_units && `hidden ${JSON.stringify(p.hidden_units)}`, hp.epochs && `${hp.epochs} epochs`,
+    hp.learningRate && `lr ${hp.learningRate}`, hp.batchSize && `batch ${hp.batchSize}`].filter(Boolean).join(", ");
+}
+
+const lowerIsBetter = (metric) => /loss|error/.test(metric);
+const headlineMetric = (names) => ["val_accuracy", "val_loss", "accuracy", "loss"].find((n) => names.includes(n)) || names[0] || "";
+// The best value of `metric` over the epochs (the lowest for a loss), with its epoch.
+function best(epochs, metric) {
+  let found = null;
+  for (const e of epochs || []) {
+    const v = e.metrics?.[metric];
+    if (typeof v !== "number") continue;
+    if (!found || (lowerIsBetter(metric) ? v < found.value : v > found.value)) found = { value: v, epoch: e.epoch };
+  }
+  return found;
+}
+const bestText = (epochs, metric) => {
+  const b = best(epochs, metric);
+  return b ? `${lowerIsBetter(metric) ? "lowest" : "best"} ${metric} ${b.value.toFixed(4)} (epoch ${b.epoch})` : "-";
+};
+
+// Each job's epochs, replayed from the start by `:watch` (and streamed on while a job runs; with
+// `live` false, shown only once the replay is complete). An ended job's history never changes
+// again, so it is fetched once per page load.
+const endedHistories = new Map();
+function useHistories(ids, live = true) {
+  const { generation } = useConnection();
+  const [histories, setHistories] = useState({});
+  useEffect(() => {
+    const abort = new AbortController();
+    const show = (id, epochs) => setHistories((old) => ({ ...old, [id]: epochs }));
+    for (const id of ids) {
+      if (endedHistories.has(id)) { show(id, endedHistories.get(id)); continue; }
+      let epochs = [], ended = false;
+      watchLines(`/v1/trainingJobs/${id}:watch`, (event) => {
+        if (event.epochEnd) { epochs = [...epochs.filter((e) => e.epoch !== event.epochEnd.epoch), event.epochEnd]; if (live) show(id, epochs); }
+        if (event.stateChange && ENDED.includes(event.stateChange.state)) ended = true;
+      }, abort.signal).then(() => { if (ended) endedHistories.set(id, epochs); show(id, epochs); }, () => {});  // the job's own load reports errors
+    }
+    return () => abort.abort();
+  }, [ids.join(","), generation]);
+  return histories;
+}
+
+// Live while a job is queued or running: the list reloads every 3 s.
+function Jobs() {
+  const [list, error, reload] = useLoad(() => api("GET", "/v1/trainingJobs"));
+  const [selected, setSelected] = useState([]);
+  const jobs = list ? list.trainingJobs || [] : null;
+  const live = (jobs || []).some((j) => !ENDED.includes(j.state));
+  useEffect(() => {
+    if (!live) return undefined;
+    const timer = setInterval(reload, 3000);
+    return () => clearInterval(timer);
+  }, [live]);
+  const histories = useHistories((jobs || []).filter((j) => ENDED.includes(j.state)).slice(0, 25).map((j) => lastSegment(j.name)), false);
+  const pick = (id) => setSelected(selected.includes(id) ? selected.filter((s) => s !== id) : [...selected, id]);
+  const metricOf = (j) => {
+    const epochs = histories[lastSegment(j.name)];
+    if (epochs?.length) return bestText(epochs, headlineMetric(Object.keys(epochs[0].metrics || {})));
+    const latest = headlineMetric(Object.keys(j.metrics || {}));
+    return latest ? `${latest} ${Number(j.metrics[latest]).toFixed(4)} (epoch ${j.epoch}, latest)` : "-";
+  };
+  return html`<h1>Training jobs</h1><section class="card"><${ErrorBox} error=${error} />
+    <div class="toolbar"><button id="compare" disabled=${selected.length < 2} onClick=${() => { location.hash = `#/compare/${selected.join(",")}`; }}>
+      Compare ${selected.length >= 2 ? `${selected.length} jobs` : "(select two or more)"}</button></div>
+    <${Table} columns=${[
+      ["Compare", (j) => html`<input type="checkbox" class="pick" aria-label=${`compare ${lastSegment(j.name)}`} checked=${selected.includes(lastSegment(j.name))} onChange=${() => pick(lastSegment(j.name))} />`],
+      ["Job", (j) => html`<a href=${`#/jobs/${lastSegment(j.name)}`}>${lastSegment(j.name)}</a>`],
+      ["State", (j) => html`${stateName(j)} <span class="muted">${j.epoch || 0}/${j.totalEpochs || j.spec?.hyperparameters?.epochs || "?"}</span>${["STATE_FAILED", "STATE_CANCELLED"].includes(j.state) && j.stateReason ? html`<div class="reason">${j.stateReason}</div>` : ""}`],
+      ["Dataset", (j) => j.spec?.dataset?.dataset], ["Template", (j) => modelOf(j.spec || {})], ["Parameters", (j) => keyParameters(j.spec)],
+      ["Best metric", metricOf], ["Duration", (j) => duration(jobSeconds(j))],
+      ["Model version", (j) => (j.modelVersion ? html`<a href=${`#/models/${j.modelVersion.split("/")[1]}`}>${j.modelVersion.split("/")[1]} v${lastSegment(j.modelVersion)}</a>` : "-")],
+      ["Created", (j) => (j.createTime || "").slice(0, 19).replace("T", " ")]]}
+      rows=${jobs} /></section>`;
+}
+
+// Several jobs side by side: one curve per job for a chosen metric, and their specs and results
+// lined up, the rows whose values differ marked.
+function Compare({ ids }) {
+  const list = ids.split(",").filter(Boolean);
+  const [jobs, error] = useLoad(() => Promise.all(list.map((id) => api("GET", `/v1/trainingJobs/${id}`))), [ids]);
+  const histories = useHistories(list);
+  const [chosen, setChosen] = useState("");
+  const names = [...new Set(Object.values(histories).flatMap((epochs) => epochs.flatMap((e) => Object.keys(e.metrics || {}))))].sort();
+  const metric = names.includes(chosen) ? chosen : headlineMetric(names);
+  const last = Math.max(0, ...Object.values(histories).flatMap((epochs) => epochs.map((e) => e.epoch)));
+  const xs = Array.from({ length: last }, (_, i) => i + 1);
+  const series = list.map((id) => {
+    const byEpoch = new Map((histories[id] || []).map((e) => [e.epoch, e.metrics?.[metric]]));
+    return { name: id, values: xs.map((x) => byEpoch.get(x) ?? null) };
+  });
+  const facts = (jobs || []).map((job, i) => new Map([...specFacts(job), ["State", stateName(job)], ["Duration", duration(jobSeconds(job))],
+    [`Best ${metric}`, bestText(histories[list[i]], metric)],
+    ...Object.entries(job.evaluation || {}).sort().map(([k, v]) => [`Final evaluation: ${k}`, Number(v).toFixed(4)]),
+    ["Model version", job.modelVersion || "-"]]));
+  const rows = [...new Set(facts.flatMap((f) => [...f.keys()]))].map((name) => {
+    const values = facts.map((f) => f.get(name) ?? "-");
+    return { name, values, differs: new Set(values).size > 1 };
+  });
+  const drawn = series.map((s) => s.values.filter((v) => v !== null).length).join(",");
+  return html`<h1>Compare ${list.length} jobs</h1><${ErrorBox} error=${error} />
+    <section class="card"><h2>Curves</h2>
+      <label for="compare-metric">Metric</label><select id="compare-metric" value=${metric} onChange=${(e) => setChosen(e.target.value)}>
+        ${names.map((n) => html`<option value=${n}>${n}</option>`)}</select>
+      <${Chart} key=${`${metric}:${drawn}`} epochs=${xs} series=${series}
+        label=${`${metric} by epoch for ${list.map((id) => `${id}: ${bestText(histories[id], metric)}`).join("; ")}`} /></section>
+    <section class="card"><h2>Parameters and results</h2>
+      <p class="muted">Rows whose values differ between the jobs are marked <span class="differs-key">differs</span>.</p>
+      ${jobs && html`<table id="diff"><thead><tr><th scope="col">Parameter</th>${list.map((id) => html`<th scope="col"><a href=${`#/jobs/${id}`}>${id}</a></th>`)}</tr></thead>
+        <tbody>${rows.map((r) => html`<tr class=${r.differs ? "differs" : ""}><th scope="row">${r.name}${r.differs ? html` <span class="differs-key">differs</span>` : ""}</th>
+          ${r.values.map((v) => html`<td>${v}</td>`)}</tr>`)}</tbody></table>`}</section>`;
+}
+
+// `label`: a text alternative for the canvas (what the curves say, for screen readers).
+function Chart({ epochs, series, label }) {
   const box = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
@@ -396,7 +679,7 @@ function Chart({ epochs, series }) {
       series: [{ label: "epoch" }, ...series.map((s, i) => ({ label: s.name, stroke: colours[i % colours.length], width: 2 }))] }, data, box.current);
   }, [epochs.length, series.length]);
   useEffect(() => () => plot.current?.destroy(), []);
-  return html`<div class="chart" ref=${box} data-points=${epochs.length}></div>`;
+  return html`<div class="chart" ref=${box} data-points=${epochs.length} data-series=${series.length} role=${label ? "img" : undefined} aria-label=${label}></div>`;
 }
 
 function Job({ id }) {
@@ -426,18 +709,27 @@ function Job({ id }) {
   const seriesOf = (names) => names.map((n) => ({ name: n, values: epochs.map((e) => e.metrics[n] ?? null) }));
   const cancel = () => api("POST", `/v1/${name}:cancel`, { body: {} }).then(setJob, setError);
   const running = job && ["STATE_QUEUED", "STATE_RUNNING"].includes(job.state);
+  // Clone and edit: the Train form opens filled in with this job's spec; run again: the same spec, now.
+  const clone = () => { sessionStorage.setItem(CLONE, JSON.stringify({ from: id, spec: job.spec })); location.hash = "#/train"; };
+  const rerun = () => api("POST", "/v1/trainingJobs", { body: { spec: job.spec } }).then((created) => { location.hash = `#/jobs/${lastSegment(created.name)}`; }, setError);
+  const curves = (names) => names.map((n) => bestText(epochs, n)).join("; ") || "no epoch finished yet";
   return html`<h1>Job <code>${id}</code></h1><${ErrorBox} error=${error} />
     ${job && html`<section class="card"><div class="grid">
       <div><label>State</label><b id="job-state">${job.state.replace("STATE_", "")}</b> <span class="muted">${online ? job.stateReason : "(as of when the connection was lost)"}</span></div>
       <div><label>Epoch</label><span id="job-epoch">${epochs.length ? xs[xs.length - 1] : job.epoch} / ${job.totalEpochs || job.spec?.hyperparameters?.epochs}</span></div>
       <div><label>Model version</label>${job.modelVersion ? html`<a href=${`#/models/${job.modelVersion.split("/")[1]}`}>${job.modelVersion}</a>` : "-"}</div>
-      <div><label>Attempt</label>${job.attempt}</div></div>
-      ${running && html`<button class="secondary" onClick=${cancel} disabled=${!online}>Cancel job</button>`}</section>`}
-    <section class="card"><h2>Loss</h2><${Chart} epochs=${xs} series=${seriesOf(losses)} /></section>
-    <section class="card"><h2>Metrics</h2><${Chart} epochs=${xs} series=${seriesOf(scores)} /></section>
+      <div><label>Attempt</label>${job.attempt}</div>
+      <div><label>Duration</label><span id="job-duration">${duration(jobSeconds(job))}</span></div></div>
+      ${running && html`<button class="secondary" onClick=${cancel} disabled=${!online}>Cancel job</button>`}
+      <button class="secondary" id="clone" onClick=${clone}>Clone and edit</button>
+      ${["STATE_FAILED", "STATE_CANCELLED"].includes(job.state) && html` <button class="secondary" id="rerun" onClick=${rerun} disabled=${!online}>Run again</button>`}</section>
+    <section class="card" id="job-spec"><h2>Dataset, template and parameters</h2>
+      <${Table} columns=${[["Parameter", (f) => f[0]], ["Value", (f) => (f[0] === "Dataset" ? html`<a href="#/datasets">${f[1]}</a>` : f[1])]]} rows=${specFacts(job)} /></section>`}
+    <section class="card"><h2>Loss</h2><${Chart} epochs=${xs} series=${seriesOf(losses)} label=${`loss by epoch: ${curves(losses)}`} /></section>
+    <section class="card"><h2>Metrics</h2><${Chart} epochs=${xs} series=${seriesOf(scores)} label=${`metrics by epoch: ${curves(scores)}`} /></section>
     ${Boolean(evaluation || (job?.evaluation && Object.keys(job.evaluation).length)) && html`<section class="card" id="evaluation"><h2>Final evaluation</h2>
       <${Table} columns=${[["Metric", (r) => r[0]], ["Value", (r) => Number(r[1]).toFixed(4)]]} rows=${Object.entries(evaluation ? evaluation.metrics : job.evaluation)} /></section>`}
-    ${logs.length > 0 && html`<section class="card"><h2>Log</h2><pre>${logs.join("\n")}</pre></section>`}`;
+    ${logs.length > 0 && html`<section class="card"><h2>Log</h2><pre class="log" aria-label="job log">${logs.join("\n")}</pre></section>`}`;
 }
 
 function UploadModel({ onUploaded }) {
@@ -701,23 +993,33 @@ function useHash() {
 }
 
 function App() {
-  const [signedIn, setSignedIn] = useState(Boolean(apiKey()));
+  const [signedIn, setSignedIn] = useState(Boolean(apiKey() || session()));
   const [page, id] = useHash();
   if (!signedIn) return html`<header><strong>MaaS</strong></header><main><${SignIn} onSignedIn=${() => { setSignedIn(true); if (!location.hash) location.hash = "#/datasets"; }} /></main>`;
-  const signOut = () => { sessionStorage.removeItem(KEY); setSignedIn(false); };
+  const signOut = async () => {
+    if (!apiKey() && session()) await api("DELETE", "/v1/sessions/current").catch(() => {});
+    for (const item of [KEY, CSRF, WHO]) sessionStorage.removeItem(item);
+    setSignedIn(false);
+  };
+  const who = session();
+  const nav = who?.role === "owner" ? [...NAV, ["keys", "Keys"]] : NAV;
   const pages = {
     datasets: () => html`<${Datasets} />`,
     train: () => html`<${Train} />`,
     jobs: () => (id ? html`<${Job} id=${id} />` : html`<${Jobs} />`),
+    compare: () => html`<${Compare} ids=${id || ""} />`,
     models: () => (id ? html`<${Model} id=${id} />` : html`<${Models} />`),
     predict: () => html`<${Predict} />`,
     usage: () => html`<${Usage} />`,
+    ...(who?.role === "owner" ? { keys: () => html`<${Keys} />` } : {}),
   };
   const current = pages[page] ? page : "datasets";
+  const section = current === "compare" ? "jobs" : current;  // the navigation item a page belongs to
+  const title = current === "compare" ? "Compare jobs" : nav.find(([p]) => p === current)[1];
   return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.querySelector("main h1")?.focus(); }}>Skip to content</a>
-    <${PageFocus} title=${`${(NAV.find(([p]) => p === current) || [0, "Datasets"])[1]}${id ? ` ${id}` : ""} · MaaS`} route=${`${page}/${id || ""}`} />
-    <header><strong>MaaS</strong><nav>${NAV.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === current ? "active" : ""} aria-current=${p === current ? "page" : undefined}>${title}</a>`)}</nav>
-    <span class="who">key ${apiKey().slice(0, 12)}... <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
+    <${PageFocus} title=${`${title}${id ? ` ${id}` : ""} · MaaS`} route=${`${page}/${id || ""}`} />
+    <header><strong>MaaS</strong><nav>${nav.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === section ? "active" : ""} aria-current=${p === section ? "page" : undefined}>${title}</a>`)}</nav>
+    <span class="who">${who && !apiKey() ? `${who.email} (${who.role})` : `key ${apiKey().slice(0, 12)}...`} <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
     <${ConnectionBanner} /><main id="main">${pages[current]()}</main>`;
 }
 
@@ -759,4 +1061,23 @@ function PageFocus({ title, route }) {
   return null;
 }
 
-render(html`<${App} />`, document.getElementById("root"));
+// A card (or log) wider than the screen scrolls sideways; while it does, it is focusable, so that a
+// keyboard can scroll it too. Watched for the whole document, so every page's cards get it.
+function keyboardScrollable(root) {
+  let frame = 0;
+  const mark = () => {
+    frame = 0;
+    for (const el of root.querySelectorAll("section.card, pre")) {
+      const scrolls = el.scrollWidth > el.clientWidth + 1;
+      if (scrolls && !el.hasAttribute("tabindex")) { el.setAttribute("tabindex", "0"); el.dataset.scrollFocus = ""; }
+      if (!scrolls && "scrollFocus" in el.dataset) { el.removeAttribute("tabindex"); delete el.dataset.scrollFocus; }
+    }
+  };
+  const schedule = () => { if (!frame) frame = requestAnimationFrame(mark); };
+  new MutationObserver(schedule).observe(root, { childList: true, subtree: true, characterData: true });
+  addEventListener("resize", schedule);
+}
+
+const root = document.getElementById("root");
+render(html`<${App} />`, root);
+keyboardScrollable(root);

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import resources
 
 import grpc
@@ -26,6 +26,9 @@ from maas.trainer.v1 import trainer_pb2
 from services.common.errors import DomainError, InvalidArgument
 from services.common.metadata import REQUEST_ID_KEY
 from services.common.tracing import TRACEPARENT_KEY, TRACESTATE_KEY
+from services.gateway.accounts import Accounts
+from services.gateway.rest.accounts import COOKIE as COOKIE_NAME
+from services.gateway.rest.accounts import OPEN_PATHS, SESSION_TOKEN, SessionCookies, openapi_paths
 from services.gateway.rest.kserve_routes import KServeRoutes
 from services.gateway.rest.openapi import openapi_document
 from services.gateway.rest.transcoding import HttpRoute, build_request, decode_json, message_to_json, routes_for
@@ -78,7 +81,12 @@ class CallFailed(Exception):
         if isinstance(error, grpc.aio.AioRpcError):
             return cls(error.code(), error.details() or "", error.trailing_metadata() or ())
         if isinstance(error, DomainError):
-            return cls(error.code, error.message)
+            if not error.details:
+                return cls(error.code, error.message)
+            status = status_pb2.Status(code=error.code.value[0], message=error.message)
+            for detail in error.details:
+                status.details.add().Pack(detail)
+            return cls(error.code, error.message, (("grpc-status-details-bin", status.SerializeToString()),))
         raise error
 
     def status_json(self) -> dict:
@@ -109,7 +117,11 @@ def _json_error(failure: CallFailed, kserve_shape: bool = False) -> web.Response
 
 
 def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
-    return tuple((h, request.headers[h]) for h in _FORWARDED_HEADERS if h in request.headers)
+    """The call's gRPC metadata; a request that came with the session cookie (checked by the guard)
+    is authenticated by the session's token, as a key would be."""
+    forwarded = tuple((h, request.headers[h]) for h in _FORWARDED_HEADERS if h in request.headers)
+    token = request.get(SESSION_TOKEN)
+    return (("authorization", f"Bearer {token}"), *forwarded) if token else forwarded
 
 
 async def _json_body(request: web.Request):
@@ -139,36 +151,57 @@ def _printable_ascii(value: str) -> bool:
     return all(" " <= c <= "~" for c in value)
 
 
-@web.middleware
-async def _guard(request: web.Request, handler):
-    """Before any API handler: the headers that become gRPC metadata are printable ASCII (gRPC cannot
-    carry anything else), and the caller has sent credentials, so that nothing reads the body of an
-    unauthenticated request."""
-    if not request.path.startswith(("/v1/", "/v2/")):
-        return await handler(request)
-    kserve_shape = request.path.startswith("/v2/")
-    refused = _refusal(request)
-    if refused is not None:
-        return _json_error(refused, kserve_shape)
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception:  # a defect of ours, never the caller's: logged, with a generic answer
-        log.exception("unhandled exception", path=request.path, method=request.method)
-        return _json_error(CallFailed(grpc.StatusCode.INTERNAL, "internal error"), kserve_shape)
+def _guard(sessions: SessionCookies | None):
+    @web.middleware
+    async def guard(request: web.Request, handler):
+        """Before any API handler: the headers that become gRPC metadata are printable ASCII (gRPC
+        cannot carry anything else), and the caller has sent credentials (a key, or the session
+        cookie with its CSRF checks), so that nothing reads the body of an unauthenticated request."""
+        if not request.path.startswith(("/v1/", "/v2/")):
+            return await handler(request)
+        kserve_shape = request.path.startswith("/v2/")
+        try:
+            refused = _refusal(request)
+            if refused is None and _needs_session(request):
+                if sessions is None or COOKIE_NAME not in request.cookies:
+                    refused = CallFailed(
+                        grpc.StatusCode.UNAUTHENTICATED, "missing API key: send 'authorization: Bearer <api key>'"
+                    )
+                else:
+                    await sessions.authenticate(request)
+        except DomainError as error:
+            refused = CallFailed.of(error)
+        if refused is not None:
+            return _json_error(refused, kserve_shape)
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception:  # a defect of ours, never the caller's: logged, with a generic answer
+            log.exception("unhandled exception", path=request.path, method=request.method)
+            return _json_error(CallFailed(grpc.StatusCode.INTERNAL, "internal error"), kserve_shape)
+
+    return guard
+
+
+def _needs_session(request: web.Request) -> bool:
+    """No key was sent, and the path is not one of the open account paths."""
+    has_key = "authorization" in request.headers or "x-api-key" in request.headers
+    return not has_key and (request.method, request.path) not in OPEN_PATHS
 
 
 def _refusal(request: web.Request) -> CallFailed | None:
-    """Why a request is refused before its handler runs, or None."""
+    """Why a request is refused before its handler runs, for headers gRPC could not carry, or None."""
     for header in _FORWARDED_HEADERS:
         value = request.headers.get(header)
         if value is not None and not _printable_ascii(value):
             if header not in _KEY_HEADERS:
                 return CallFailed(grpc.StatusCode.INVALID_ARGUMENT, f"header {header}: printable ASCII only")
             return CallFailed(grpc.StatusCode.UNAUTHENTICATED, f"header {header}: an API key is printable ASCII")
-    if "authorization" not in request.headers and "x-api-key" not in request.headers:
-        return CallFailed(grpc.StatusCode.UNAUTHENTICATED, "missing API key: send 'authorization: Bearer <api key>'")
+    return None
+
+
+async def _nothing() -> None:
     return None
 
 
@@ -182,13 +215,23 @@ class RestGateway:
         grpc_target: Callable[[], str],
         max_message_bytes: int,
         ssl_context: ssl.SSLContext | None = None,
+        accounts: Accounts | None = None,
+        credentials_changed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`accounts` serves sign-in and the session cookie; `credentials_changed` tells the services'
+        credential watches at once that a session began or ended."""
         self._bind = (bind_host, port)
+        failed = lambda error: _json_error(CallFailed.of(error))  # noqa: E731
+        self._sessions = (
+            SessionCookies(accounts, ssl_context is not None, failed, credentials_changed or _nothing)
+            if accounts
+            else None
+        )
         self._grpc_target = grpc_target
         self._limit = max_message_bytes
         self._ssl = ssl_context
         self._routes = routes_for(REST_SERVICES)
-        self._openapi_document = openapi_document(self._routes)
+        self._openapi_document = openapi_document(self._routes, openapi_paths() if accounts else None)
         self._channel: grpc.aio.Channel | None = None
         self._rpcs: dict[str, Callable[..., object]] = {}
         self._runner: web.AppRunner | None = None
@@ -227,8 +270,10 @@ class RestGateway:
             await self._channel.close()
 
     def _app(self) -> web.Application:
-        app = web.Application(client_max_size=self._limit, middlewares=[_guard])
+        app = web.Application(client_max_size=self._limit, middlewares=[_guard(self._sessions)])
         app.router.add_get("/openapi.json", self._openapi)
+        if self._sessions is not None:
+            self._sessions.add_to(app)
         KServeRoutes(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e), True)).add_to(app)
         app.router.add_route("*", "/v1/{tail:.*}", self._transcoded)
         app.router.add_get("/", self._console_index)

@@ -244,7 +244,8 @@ def _kserve_paths() -> dict:
     return paths
 
 
-def openapi_document(routes: Sequence[HttpRoute]) -> dict:
+def openapi_document(routes: Sequence[HttpRoute], extra_paths: dict | None = None) -> dict:
+    """The document of the transcoded routes, the KServe v2 paths and `extra_paths` (the accounts')."""
     schemas: dict = {"google.rpc.Status": _STATUS}
     schemas["Error"] = {"type": "object", "properties": {"error": _ref("google.rpc.Status")}}
     paths: dict = {}
@@ -252,6 +253,7 @@ def openapi_document(routes: Sequence[HttpRoute]) -> dict:
         path, parameters = openapi_path(route.template)
         paths.setdefault(path, {})[route.http_method] = _operation(route, parameters, schemas)
     paths.update(_kserve_paths())
+    paths.update(extra_paths or {})
     return {
         "openapi": "3.1.0",
         "info": {
@@ -260,13 +262,20 @@ def openapi_document(routes: Sequence[HttpRoute]) -> dict:
             "description": "The REST twin of the MaaS gRPC API, transcoded from its google.api.http annotations.",
         },
         "servers": [{"url": "/"}],
-        "security": [{"bearer": []}, {"apiKey": []}],
+        "security": [{"bearer": []}, {"apiKey": []}, {"session": []}],
         "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <api key>"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "maas_session",
+                    "description": "The console's session (POST /v1/sessions); state-changing requests also "
+                    "send its x-csrf-token",
+                },
             },
         },
     }
