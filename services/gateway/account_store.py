@@ -96,21 +96,8 @@ class AccountStore:
         moment = now()
         try:
             with self.engine.begin() as conn:
-                invitation = conn.execute(
-                    sa.select(t.invitations)
-                    .where(
-                        t.invitations.c.token_sha256 == invitation_sha256,
-                        t.invitations.c.accept_time.is_(None),
-                        t.invitations.c.expire_time > moment,
-                    )
-                    .with_for_update()
-                ).first()
-                if invitation is None:
-                    raise InvalidArgument("invitation_token: unknown, used or expired invitation")
-                conn.execute(
-                    t.invitations.update()
-                    .where(t.invitations.c.token_sha256 == invitation_sha256)
-                    .values(accept_time=moment)
+                invitation = _use_token(
+                    conn, t.invitations, "accept_time", invitation_sha256, moment, "invitation_token", "invitation"
                 )
                 self._insert_member(conn, user_id, email, password_hash, invitation.tenant_id, invitation.role, moment)
         except sa.exc.IntegrityError:
@@ -254,22 +241,7 @@ class AccountStore:
         """Uses up a live reset token: the new hash, every session ended; returns the user's email."""
         moment = now()
         with self.engine.begin() as conn:
-            reset = conn.execute(
-                sa.select(t.password_resets)
-                .where(
-                    t.password_resets.c.token_sha256 == token_sha256,
-                    t.password_resets.c.use_time.is_(None),
-                    t.password_resets.c.expire_time > moment,
-                )
-                .with_for_update()
-            ).first()
-            if reset is None:
-                raise InvalidArgument("token: unknown, used or expired password reset")
-            conn.execute(
-                t.password_resets.update()
-                .where(t.password_resets.c.token_sha256 == token_sha256)
-                .values(use_time=moment)
-            )
+            reset = _use_token(conn, t.password_resets, "use_time", token_sha256, moment, "token", "password reset")
             conn.execute(t.users.update().where(t.users.c.user_id == reset.user_id).values(password_hash=password_hash))
             self._end_sessions(conn, reset.user_id, None, moment)
             return conn.execute(sa.select(t.users.c.email).where(t.users.c.user_id == reset.user_id)).scalar_one()
@@ -291,3 +263,17 @@ class AccountStore:
                     expire_time=expire_time,
                 )
             )
+
+
+def _use_token(conn, table: sa.Table, used: str, token_sha256: str, moment, field: str, what: str):
+    """The row of a live one-time token (not used, not expired), marked used now; INVALID_ARGUMENT
+    naming `field` otherwise. Locked for the transaction, so a token is used once however many try."""
+    row = conn.execute(
+        sa.select(table)
+        .where(table.c.token_sha256 == token_sha256, table.c[used].is_(None), table.c.expire_time > moment)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise InvalidArgument(f"{field}: unknown, used or expired {what}")
+    conn.execute(table.update().where(table.c.token_sha256 == token_sha256).values({used: moment}))
+    return row
