@@ -386,7 +386,12 @@ def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journe
     page.check(f"input[aria-label='compare {second}']")
     page.click("#compare")
     page.wait_for_url(f"**/#/compare/{first},{second}")
+    # Both jobs' histories arrive on their own: wait for the chart to draw the two series.
     page.wait_for_function("() => document.querySelector('.chart')?.dataset.points === '15'")
+    page.locator(".chart[data-series='2'] canvas").wait_for()
+    page.wait_for_function(
+        "ids => ids.every((id) => document.querySelector('.u-legend')?.innerText.includes(id))", arg=[first, second]
+    )
     assert page.locator(".chart[data-series='2'] canvas").count() == 1
     legend = page.inner_text(".u-legend")
     assert first in legend and second in legend, legend  # one series per job

@@ -18,7 +18,7 @@ from tests.integration.gateway_stack import bearer, gateway_stack
 from tests.integration.test_inference_service import FEATURES, infer_request, register, tiny_model
 
 pytestmark = pytest.mark.slow
-CALLS, PERCENT = 20_000, 1.0
+CALLS, PERCENT = 10_000, 1.0
 
 
 def send(address: str, key: str, calls: int, in_flight: int = 64) -> int:
@@ -49,7 +49,7 @@ def send(address: str, key: str, calls: int, in_flight: int = 64) -> int:
 def test_one_percent_is_logged_readable_by_its_tenant_alone_and_deletable(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("MAAS_PAYLOAD_LOG_FLUSH_SECONDS", "0.5")
     with gateway_stack(data_dir, inference=True) as stack:
-        plan = stack.plan("unlimited")  # no quota or rate limit: 20,000 calls are the point
+        plan = stack.plan("unlimited")  # no quota or rate limit: 10,000 calls are the point
         key = stack.tenant("acme", plan=plan)
         other = stack.tenant("globex", plan=plan)
         with grpc.insecure_channel(stack.registry.address) as channel:
