@@ -4,7 +4,6 @@ evaluation with the per-class report, export and registration."""
 
 from __future__ import annotations
 
-import json
 import tarfile
 import zipfile
 from contextlib import nullcontext
@@ -28,6 +27,7 @@ from services.trainer.runner import (
     hyperparameters,
     log_event,
     nan_failure,
+    register_trained,
     tar_directory,
     training_callbacks,
 )
@@ -226,26 +226,13 @@ def train_classifier(
         archive = tar_directory(export_dir)
     with phases.timed("upload"):
         artifact = client.upload(archive)
-    values = hyperparameters(spec)
-    values["template"] = template
-    lineage = rpb.Lineage(
-        training_job=job.name,
-        dataset=dataset.name,
-        dataset_sha256=dataset.sha256,
-        hyperparameters={k: json.dumps(v) for k, v in values.items()},
-        base_model_version=base.name if base else "",
+    return register_trained(
+        client,
+        job,
+        phases,
+        rpb.ModelVersion(artifact=artifact.name, signature=signature, metrics=evaluation),
+        dataset,
+        {**hyperparameters(spec), "template": template},
+        base,
+        classification_report=report,
     )
-    with phases.timed("registration"):
-        return client.register(
-            spec.target_model,
-            rpb.ModelVersion(
-                artifact=artifact.name,
-                format="tf_saved_model",
-                signature=signature,
-                metrics=evaluation,
-                lineage=lineage,
-                classification_report=report,
-                description=f"trained by {job.name}" + (f" from {base.name}" if base else ""),
-            ),
-            request_id=job.name,
-        )

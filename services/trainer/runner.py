@@ -424,32 +424,51 @@ def _train(
             inputs=[rpb.TensorSpec(name="features", datatype="FP32", shape=[-1, x.shape[1]])],
             outputs=[rpb.TensorSpec(name=output_name, datatype="FP32", shape=[-1, classes or 1])],
         )
-        lineage = rpb.Lineage(
-            training_job=job.name,
-            dataset=dataset.name,
-            dataset_sha256=dataset.sha256,
-            hyperparameters={k: json.dumps(v) for k, v in hyperparameters(spec).items()},
-        )
-        # The job name makes registration idempotent: a retry after a crash returns the same version.
         with phases.timed("evaluation"):
             # What served inputs are compared with for drift: the data the model learnt from.
             statistics = reference_statistics(
                 x, scores=reference_scores(model, x) if classes else None, output_name=output_name
             )
-        with phases.timed("registration"):
-            return client.register(
-                spec.target_model,
-                rpb.ModelVersion(
-                    artifact=artifact.name,
-                    format="tf_saved_model",
-                    signature=signature,
-                    metrics=evaluation,
-                    lineage=lineage,
-                    description=f"trained by {job.name}",
-                    reference_statistics=statistics,
-                ),
-                request_id=job.name,
-            )
+        return register_trained(
+            client,
+            job,
+            phases,
+            rpb.ModelVersion(artifact=artifact.name, signature=signature, metrics=evaluation),
+            dataset,
+            hyperparameters(spec),
+            reference_statistics=statistics,
+        )
+
+
+def register_trained(
+    client: RegistryClient,
+    job: pb.TrainingJob,
+    phases: Phases,
+    version: rpb.ModelVersion,
+    dataset: rpb.Dataset,
+    values: dict[str, object],
+    base: rpb.ModelVersion | None = None,
+    **fields,
+) -> rpb.ModelVersion:
+    """Register a job's exported SavedModel (`version`: its artifact, signature and metrics, plus
+    `fields`) in the target model, with the lineage to its dataset, settings and base version. The
+    job name makes registration idempotent: a retry after a crash returns the same version."""
+    version.MergeFrom(
+        rpb.ModelVersion(
+            format="tf_saved_model",
+            lineage=rpb.Lineage(
+                training_job=job.name,
+                dataset=dataset.name,
+                dataset_sha256=dataset.sha256,
+                hyperparameters={k: json.dumps(v) for k, v in values.items()},
+                base_model_version=base.name if base else "",
+            ),
+            description=f"trained by {job.name}" + (f" from {base.name}" if base else ""),
+            **fields,
+        )
+    )
+    with phases.timed("registration"):
+        return client.register(job.spec.target_model, version, request_id=job.name)
 
 
 # The predicted classes' reference shares come from at most this many training rows, evenly spaced.
