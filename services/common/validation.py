@@ -9,7 +9,8 @@ import re
 from services.common.errors import InvalidArgument
 
 # AIP-122 style ids: lowercase letters, digits and hyphens, starting with a letter.
-_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+ID_PATTERN = r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+_ID = re.compile(ID_PATTERN)
 
 
 def check_id(value: str, field: str) -> str:

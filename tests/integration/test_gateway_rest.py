@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import re
 
 import httpx
 import pytest
@@ -155,3 +156,37 @@ def test_openapi_document_is_valid_and_covers_every_annotated_rpc(http):
     assert {"RegistryService_CreateDataset", "TrainerService_WatchTrainingJob", "AdminService_GetUsage"} <= operations
     assert "/v2/models/{model}/infer" in document["paths"]
     assert document["paths"]["/v1/sessions"]["post"]["security"] == []  # sign-in needs no key
+
+
+def _follow(link: dict, answer: dict) -> dict[str, str]:
+    """The path parameters a link fills from an answer (`$response.body#/ptr#regex:...`)."""
+    filled = {}
+    for name, expression in link["parameters"].items():
+        pointer, _, pattern = expression.removeprefix("$response.body#").partition("#regex:")
+        value = answer
+        for part in pointer.strip("/").split("/"):
+            value = value[part]
+        found = re.search(pattern, value)
+        assert found, (expression, value)
+        filled[name.removeprefix("path.")] = found.group(1)
+    return filled
+
+
+def test_openapi_links_lead_from_a_created_resource_to_the_operations_on_it(http):
+    document = http.get("/openapi.json").json()
+    key = tenant_key(http, "linked")
+    created = http.post("/v1/models", json={}, params={"model_id": "m1"}, headers=auth(key))
+    assert created.status_code == 200, created.text
+    links = document["paths"]["/v1/models"]["post"]["responses"]["200"]["links"]
+    assert {"RegistryService_GetModel", "RegistryService_DeleteModel", "post_v2_models_model_infer"} <= set(links)
+    assert _follow(links["RegistryService_GetModel"], created.json()) == {"model": "m1"}
+    assert http.get("/v1/models/m1", headers=auth(key)).status_code == 200
+    version_links = document["paths"]["/v1/models/{model}/versions"]["post"]["responses"]["200"]["links"]
+    answer = {"name": "models/m1/versions/3"}
+    assert _follow(version_links["RegistryService_GetModelVersion"], answer) == {"model": "m1", "version": "3"}
+    key_links = document["paths"]["/v1/tenants/{tenant}/apiKeys"]["post"]["responses"]["200"]["links"]
+    answer = {"apiKey": {"name": "tenants/t/apiKeys/k1"}}
+    assert _follow(key_links["AdminService_RevokeApiKey"], answer) == {"tenant": "t", "apiKey": "k1"}
+    # Streams need not end, so no link leads to one.
+    job_links = document["paths"]["/v1/trainingJobs"]["post"]["responses"]["200"]["links"]
+    assert "TrainerService_WatchTrainingJob" not in job_links

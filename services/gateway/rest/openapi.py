@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from services.common.validation import ID_PATTERN
+from services.gateway.rest.openapi_links import add_links
 from services.gateway.rest.transcoding import PATH_VARIABLE, HttpRoute
 
 _INT32 = {
@@ -62,7 +64,7 @@ def _scalar_schema(field: FieldDescriptor, schemas: dict) -> dict:
     if field.type in _INT32:
         return {"type": "integer", "format": "int32"}
     if field.type in _INT64:
-        return {"type": "string", "format": "int64"}
+        return {"type": "string", "format": "int64", "pattern": "^-?[0-9]{1,19}$"}
     if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         return {"type": "number"}
     if field.type == FieldDescriptor.TYPE_BOOL:
@@ -88,6 +90,8 @@ def _add_schema(message: Descriptor, schemas: dict) -> None:
     schemas[message.full_name] = {
         "type": "object",
         "properties": {field.json_name: _field_schema(field, schemas) for field in message.fields},
+        # The proto3 JSON parser refuses unknown fields (its snake_case names are accepted too).
+        "additionalProperties": False,
     }
 
 
@@ -127,7 +131,10 @@ def _query_parameters(route: HttpRoute, bound: set[str], schemas: dict) -> list[
     for field in route.method.input_type.fields:
         if field.name in bound or field.name == route.body or field.type == FieldDescriptor.TYPE_MESSAGE:
             continue
-        params.append({"name": field.name, "in": "query", "schema": _field_schema(field, schemas)})
+        schema = _field_schema(field, schemas)
+        if field.name.endswith("_id") and field.name != "request_id":  # request_id: any idempotency key
+            schema["pattern"] = ID_PATTERN  # a resource id (AIP-122), checked by check_id
+        params.append({"name": field.name, "in": "query", "schema": schema})
     return params
 
 
@@ -245,7 +252,8 @@ def _kserve_paths() -> dict:
 
 
 def openapi_document(routes: Sequence[HttpRoute], extra_paths: dict | None = None) -> dict:
-    """The document of the transcoded routes, the KServe v2 paths and `extra_paths` (the accounts')."""
+    """The document of the transcoded routes, the KServe v2 paths and `extra_paths` (the accounts'),
+    with links from what creates a resource to the operations on it."""
     schemas: dict = {"google.rpc.Status": _STATUS}
     schemas["Error"] = {"type": "object", "properties": {"error": _ref("google.rpc.Status")}}
     paths: dict = {}
@@ -254,6 +262,7 @@ def openapi_document(routes: Sequence[HttpRoute], extra_paths: dict | None = Non
         paths.setdefault(path, {})[route.http_method] = _operation(route, parameters, schemas)
     paths.update(_kserve_paths())
     paths.update(extra_paths or {})
+    add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {
