@@ -13,12 +13,12 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import numpy as np
 from google.protobuf import json_format
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2  # pyright: ignore[reportMissingTypeStubs]
 from grpc_status import rpc_status
 
 from maas.api.v1 import annotations_pb2 as api_pb
@@ -51,7 +51,9 @@ def required_scope(method: str) -> str:
     service, _, name = method.partition("/")
     descriptor = find_service(service).methods_by_name[name]
     options = descriptor.GetOptions()
-    scope = options.Extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT  # pyright: ignore[reportArgumentType]
+    # The custom option's stub is left out of the check (pyrightconfig.json): its value is untyped.
+    extensions: Any = options.Extensions
+    scope = int(extensions[api_pb.required_scope] or api_pb.Scope.SCOPE_PREDICT)
     return api_pb.Scope.Name(scope).removeprefix("SCOPE_").lower()
 
 
@@ -114,9 +116,9 @@ class MaasError(Exception):
 
     @classmethod
     def from_rpc(cls, error: grpc.RpcError, method: str) -> MaasError:
-        retry_after, violations = None, []
+        retry_after, violations = None, list[str]()
         try:
-            status = rpc_status.from_call(error)  # pyright: ignore[reportArgumentType] - an RpcError is a Call
+            status = cast(Any, rpc_status).from_call(error)  # untyped; an RpcError is a Call
         except ValueError:  # details that contradict the status line: ignore them
             status = None
         for detail in status.details if status else ():
@@ -148,7 +150,7 @@ def dataset_name(name: str, version: int | None = None) -> str:
     return f"{name}/versions/{version}" if version is not None else name
 
 
-def _spec_names(spec: dict) -> dict:
+def _spec_names(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Accept short names in a spec dict (`digits` for `datasets/digits`, `models/digits`)."""
     spec = dict(spec)
     for key in ("dataset", "validation_dataset"):
@@ -212,33 +214,34 @@ class MaasClient:
             self._channel = grpc.secure_channel(target, credentials, options=options)
         else:
             self._channel = grpc.insecure_channel(target, options=options)
-        self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
-        self.registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
-        self.trainer = trainer_pb2_grpc.TrainerServiceStub(self._channel)
-        self.inference = infer_grpc.GRPCInferenceServiceStub(self._channel)
+        # The generated gRPC stubs carry no types (only the messages have .pyi stubs).
+        self.admin: Any = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self.registry: Any = registry_pb2_grpc.RegistryServiceStub(self._channel)
+        self.trainer: Any = trainer_pb2_grpc.TrainerServiceStub(self._channel)
+        self.inference: Any = infer_grpc.GRPCInferenceServiceStub(self._channel)
 
     def __enter__(self) -> MaasClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
         self._channel.close()
 
-    def _kw(self, timeout: float | None = None) -> dict:
+    def _kw(self, timeout: float | None = None) -> dict[str, Any]:
         return {"metadata": (*self._metadata, *_trace_metadata()), "timeout": timeout or self._timeout}
 
-    def _call(self, service: str, method: str, request, timeout: float | None = None):
+    def _call(self, service: str, method: str, request: Any, timeout: float | None = None) -> Any:
         """One unary (or client-streaming) call; failures become `MaasError`."""
         try:
             return getattr(getattr(self, service), method)(request, **self._kw(timeout))
         except grpc.RpcError as error:
             raise MaasError.from_rpc(error, f"{_SERVICES[service]}/{method}") from None
 
-    def _list(self, service: str, method: str, request, field: str, limit: int | None) -> list:
+    def _list(self, service: str, method: str, request: Any, field: str, limit: int | None) -> list[Any]:
         """Every item of a paginated list (at most `limit`), following `next_page_token`."""
-        items: list = []
+        items: list[Any] = []
         if limit:
             request.page_size = min(limit, 1000)
         while True:
@@ -307,7 +310,7 @@ class MaasClient:
     def upload_dataset(
         self,
         dataset_id: str,
-        data: bytes | str | os.PathLike,
+        data: bytes | str | os.PathLike[str],
         fmt: str = "",
         description: str = "",
         progress: Progress | None = None,
@@ -391,7 +394,7 @@ class MaasClient:
         label_column: str,
         target_model: str,
         template: str = "mlp",
-        parameters: dict | None = None,
+        parameters: Mapping[str, Any] | None = None,
         epochs: int = 20,
         batch_size: int = 32,
         learning_rate: float = 0.001,
@@ -569,14 +572,16 @@ class MaasClient:
         request = registry_pb2.ListPayloadLogsRequest(parent=resource_name("models", model), version=version, day=day)
         return self._list("registry", "ListPayloadLogs", request, "payload_logs", None)
 
-    def read_payload_log(self, log: registry_pb2.PayloadLog, directory: str | os.PathLike):
+    def read_payload_log(self, log: registry_pb2.PayloadLog, directory: str | os.PathLike[str]) -> Any:
         """One payload log file, downloaded into `directory` and read as a pyarrow Table
         (pip install pyarrow): `time`, `request_id`, then `input.<name>` and `output.<name>`."""
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # pyright: ignore[reportMissingTypeStubs]
 
         Path(directory).mkdir(parents=True, exist_ok=True)
         path = Path(directory) / f"{log.name.rsplit('/', 1)[-1]}.parquet"
-        return pq.read_table(self.download_artifact(log.artifact, path))
+        return cast(Any, pq).read_table(  # pyarrow is untyped
+            self.download_artifact(log.artifact, path)
+        )
 
     def delete_payload_logs(self, model: str, version: int = 0, day: str = "") -> int:
         request = registry_pb2.DeletePayloadLogsRequest(parent=resource_name("models", model), version=version, day=day)
@@ -605,7 +610,7 @@ class MaasClient:
     def upload_model(
         self,
         model: str,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         alias: str | None = None,
         description: str = "",
         progress: Progress | None = None,
@@ -645,7 +650,7 @@ class MaasClient:
         return version
 
     # artifacts
-    def upload_artifact(self, path: str | os.PathLike, progress: Progress | None = None) -> registry_pb2.Artifact:
+    def upload_artifact(self, path: str | os.PathLike[str], progress: Progress | None = None) -> registry_pb2.Artifact:
         """Stream a file as a content-addressed artifact, resumably: a broken stream (or an earlier
         call that died) goes on from the bytes the registry acknowledged; the sha256 is checked by
         the registry against the file's. Memory stays at one chunk whatever the file's size."""
@@ -654,7 +659,7 @@ class MaasClient:
         except grpc.RpcError as error:
             raise MaasError.from_rpc(error, f"{_SERVICES['registry']}/UploadArtifact") from None
 
-    def download_artifact(self, name: str, path: str | os.PathLike, progress: Progress | None = None) -> Path:
+    def download_artifact(self, name: str, path: str | os.PathLike[str], progress: Progress | None = None) -> Path:
         """Stream an artifact into `path`, resuming a broken stream from its offset; checks the sha256.
 
         `progress(received, total)` is called after each chunk.

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -22,7 +23,7 @@ RESUMES = 8
 Progress = Callable[[int, int], None]
 
 
-def pack_model(path: str | os.PathLike, workdir: Path) -> tuple[Path, str]:
+def pack_model(path: str | os.PathLike[str], workdir: Path) -> tuple[Path, str]:
     """The file to upload for `path` and its format hint: a SavedModel directory becomes a tar
     (same model, same bytes: no timestamps or owners), anything else is sent as it is (the
     server decides by content what it is)."""
@@ -54,7 +55,9 @@ def file_digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), path.stat().st_size
 
 
-def _messages(path: Path, sha256: str, size: int, offset: int, progress: Progress | None) -> Iterator:
+def _messages(
+    path: Path, sha256: str, size: int, offset: int, progress: Progress | None
+) -> Iterator[registry_pb2.UploadArtifactRequest]:
     header = registry_pb2.UploadArtifactRequest.Header(sha256=sha256, size_bytes=size, resumable=True, offset=offset)
     yield registry_pb2.UploadArtifactRequest(header=header)
     with path.open("rb") as file:
@@ -67,7 +70,9 @@ def _messages(path: Path, sha256: str, size: int, offset: int, progress: Progres
                 progress(sent, size)
 
 
-def upload_resumable(registry, kw: Callable[[float | None], dict], path: Path, progress: Progress | None = None):
+def upload_resumable(
+    registry: Any, kw: Callable[[float | None], dict[str, Any]], path: Path, progress: Progress | None = None
+) -> registry_pb2.Artifact:
     """Upload `path` as an artifact, resuming from what the registry holds (also after a
     previous process died half-way); returns the Artifact. Raises grpc.RpcError."""
     sha256, size = file_digest(path)
@@ -90,5 +95,5 @@ def upload_resumable(registry, kw: Callable[[float | None], dict], path: Path, p
             time.sleep(min(0.2 * 2**resumes, 5))
 
 
-def temporary_workdir() -> tempfile.TemporaryDirectory:
+def temporary_workdir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="maas-upload-")

@@ -84,7 +84,7 @@ class Access:
 
 
 def _scope(method: MethodDescriptor, default: int | None) -> int:
-    scope = method.GetOptions().Extensions[api_pb.required_scope]
+    scope = method.GetOptions().Extensions[api_pb.required_scope]  # pyright: ignore[reportArgumentType]
     if scope == Scope.SCOPE_UNSPECIFIED:
         if default is None:
             raise ValueError(f"{method.full_name} has no maas.api.v1.required_scope option")
@@ -93,7 +93,7 @@ def _scope(method: MethodDescriptor, default: int | None) -> int:
 
 
 def is_internal(method: MethodDescriptor) -> bool:
-    return method.GetOptions().Extensions[api_pb.internal]
+    return method.GetOptions().Extensions[api_pb.internal]  # pyright: ignore[reportArgumentType]
 
 
 def read_methods(service: ServiceDescriptor) -> list[str]:

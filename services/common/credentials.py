@@ -209,6 +209,8 @@ class CallerAuthenticator:
         token = tenant = None
         credentials = []
         for key, value in context.invocation_metadata() or ():
+            if not isinstance(value, str):  # a `-bin` key: none of ours
+                continue
             if key == SERVICE_KEY:
                 token = value
             elif key == TENANT_KEY:

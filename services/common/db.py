@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from services.common.errors import Unavailable, unavailable
@@ -17,7 +18,7 @@ def create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
-        @sa.event.listens_for(engine, "connect")
+        @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
             cursor = dbapi_connection.cursor()
             # WAL lets readers run beside the one writer; busy_timeout waits instead of failing.
@@ -38,11 +39,11 @@ def store_outage(error: BaseException) -> Unavailable | None:
     """UNAVAILABLE with a retry hint when `error` means the database could not be reached (down,
     restarting, connection lost); None for any other error. Connections come back by themselves
     (the pool pings each before use), so the caller's retry is all recovery needs."""
-    if isinstance(error, sa.exc.DBAPIError) and (
-        error.connection_invalidated or isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError))
+    if isinstance(error, exc.DBAPIError) and (
+        error.connection_invalidated or isinstance(error, (exc.OperationalError, exc.InterfaceError))
     ):
         return unavailable("the metadata database is unreachable; retry shortly", STORE_RETRY_SECONDS)
-    if isinstance(error, sa.exc.TimeoutError):  # every pooled connection busy or hung
+    if isinstance(error, exc.TimeoutError):  # every pooled connection busy or hung
         return unavailable("the metadata database is not answering; retry shortly", STORE_RETRY_SECONDS)
     return None
 

@@ -90,7 +90,8 @@ class UpstreamError(DomainError):
         """The peer's status as it sent it; when the peer could not be reached at all (UNAVAILABLE
         from our own channel, with no trailers), UNAVAILABLE with a retry hint instead of the channel's
         text, which names internal addresses."""
-        trailers = tuple((k, v) for k, v in (error.trailing_metadata() or ()))
+        # Each item is a (key, value) tuple at run time; grpc's stub calls it an opaque _Metadatum.
+        trailers = tuple((k, v) for k, v in (error.trailing_metadata() or ()))  # pyright: ignore[reportGeneralTypeIssues]
         if error.code() == grpc.StatusCode.UNAVAILABLE and not trailers:
             return unavailable(f"{peer} this call needs is unreachable; retry shortly")
         return cls(error.code(), error.details() or "", trailers)

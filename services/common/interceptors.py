@@ -14,6 +14,7 @@ import grpc
 import structlog
 from google.rpc import status_pb2
 from grpc_status import rpc_status
+from prometheus_client import Counter
 
 from services.common import tracing
 from services.common.errors import DomainError, InvalidArgument, ResourceExhausted, UpstreamError
@@ -54,7 +55,7 @@ class _MethodRecord:
         self.admitted = metrics.admitted.labels(kind, self.service, self.method)
         self.seconds = metrics.handling_seconds.labels(kind, self.service, self.method)
         self._handled = metrics.handled
-        self._by_code: dict[grpc.StatusCode, object] = {}
+        self._by_code: dict[grpc.StatusCode, Counter] = {}
         self._refused = metrics.refused
 
     def refused(self, error: BaseException) -> None:
@@ -66,7 +67,7 @@ class _MethodRecord:
             return  # not a refusal: a fault, counted by its status like any other
         self._refused.labels(self.service, reason).inc()
 
-    def handled(self, code: grpc.StatusCode):
+    def handled(self, code: grpc.StatusCode) -> Counter:
         child = self._by_code.get(code)
         if child is None:
             child = self._by_code[code] = self._handled.labels(self.kind, self.service, self.method, code.name)
@@ -90,7 +91,7 @@ class _CallRecord:
         request_id = ""
         metadata = context.invocation_metadata() or ()
         for key, value in metadata:
-            if key == REQUEST_ID_KEY:
+            if key == REQUEST_ID_KEY and isinstance(value, str):  # only `-bin` keys carry bytes
                 request_id = value
                 break
         request_id = request_id or new_request_id()
@@ -213,7 +214,10 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
                     behavior = _parsing(behavior, handler.request_deserializer, handler.request_streaming)
                 # Streaming handlers are async generators, or coroutines that call context.write().
                 wrap = _wrap_stream if inspect.isasyncgenfunction(behavior) else _wrap_awaitable
-                return handler._replace(request_deserializer=None, **{attribute: wrap(behavior, record)})
+                # RpcMethodHandler is a namedtuple at run time (its stub does not say so).
+                return handler._replace(  # pyright: ignore[reportAttributeAccessIssue]
+                    request_deserializer=None, **{attribute: wrap(behavior, record)}
+                )
         return handler
 
 

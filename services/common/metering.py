@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import grpc
 import structlog
 from google.protobuf import duration_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 
 from maas.gateway.v1 import admin_pb2 as pb
@@ -67,7 +68,7 @@ def exhausted(
     failure = error_details_pb2.QuotaFailure(
         violations=[error_details_pb2.QuotaFailure.Violation(subject=subject, description=description)]
     )
-    details = [failure]
+    details: list[Message] = [failure]
     if retry_seconds is not None:
         retry = error_details_pb2.RetryInfo(
             retry_delay=duration_pb2.Duration(seconds=int(retry_seconds), nanos=int(retry_seconds % 1 * 1e9))
@@ -264,6 +265,7 @@ class UsageLedger:
         return None
 
     async def _report(self, demand) -> bool:
+        assert self._stub is not None  # report() returned before without a gateway
         usage, renewing = [], []
         clock = time.monotonic()
         for key, meter in list(self._tenants.items()):

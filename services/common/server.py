@@ -36,6 +36,14 @@ class ServiceBinding:
     service_name: str
 
 
+class Gate(Protocol):
+    """What the server needs of `services.common.gate.Gate`: started with it, stopped after it."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Companion(Protocol):
     """Something served beside the gRPC server (the gateway's HTTP server): started once gRPC
     listens, stopped as soon as draining begins."""
@@ -65,13 +73,13 @@ class GrpcServer:
     reflected_services: Sequence[str] = ()
     reflection_pool: descriptor_pool.DescriptorPool | None = None
     # Authenticates, limits and meters every call to the service's own methods (`services.common.gate`).
-    gate: object | None = None
+    gate: Gate | None = None
     # Set when the drain begins: handlers of endless streams (watches) end on it, so that a drain
     # does not wait the whole grace for them; their clients reconnect to another replica.
     draining: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.health = health.aio.HealthServicer()
+        self.health = health.aio.HealthServicer()  # pyright: ignore[reportAttributeAccessIssue] - set on import
         self.metrics = GrpcServerMetrics(self.registry)
         self.port = 0
         self.metrics_port = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import overload
 
 from google.protobuf import timestamp_pb2
 
@@ -11,6 +12,10 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@overload
+def utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def utc(value: None) -> None: ...
 def utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive datetimes; they were written as UTC."""
     if value is None:

@@ -19,6 +19,8 @@ def server_credentials(cert: Path | None, key: Path | None, client_ca: Path | No
     """TLS with this certificate; with `client_ca`, clients must present a certificate it signed (mTLS)."""
     if cert is None:
         return None
+    if key is None:
+        raise ValueError(f"a TLS certificate ({cert}) needs its private key")
     return grpc.ssl_server_credentials(
         [(key.read_bytes(), cert.read_bytes())],
         root_certificates=_read(client_ca),

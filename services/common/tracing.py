@@ -24,6 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from structlog.typing import EventDict
 
 TRACEPARENT_KEY = "traceparent"
 TRACESTATE_KEY = "tracestate"
@@ -77,7 +78,10 @@ def _exporter(name: str, environ: Mapping[str, str]):
         )
         try:
             if protocol.startswith("http"):
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+                # An optional install (opentelemetry-exporter-otlp-proto-http); the ImportError is handled.
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # pyright: ignore[reportMissingImports]
+                    OTLPSpanExporter,
+                )
             else:
                 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
         except ImportError as error:
@@ -252,7 +256,7 @@ def channel_interceptors() -> list[grpc.aio.ClientInterceptor]:
     return [_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()]
 
 
-def add_trace_ids(logger, method_name: str, event_dict: dict) -> dict:
+def add_trace_ids(logger: object, method_name: str, event_dict: EventDict) -> EventDict:
     """structlog processor: the current span's trace and span id on every line while tracing is on."""
     if tracer is not None:
         context = trace.get_current_span().get_span_context()

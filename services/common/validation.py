@@ -24,7 +24,7 @@ def check_id(value: str, field: str) -> str:
     return value
 
 
-def parse_name(name: str, pattern: tuple[str, ...], field: str = "name") -> list[str]:
+def parse_name(name: str, pattern: tuple[str | None, ...], field: str = "name") -> list[str]:
     """Split `models/x/versions/3` along `("models", None, "versions", None)`; returns the ids."""
     parts = (name or "").split("/")
     if len(parts) != len(pattern) or any(p is not None and p != part for p, part in zip(pattern, parts)):
