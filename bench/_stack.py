@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import signal
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -31,15 +33,23 @@ def parse_args(parser: argparse.ArgumentParser, **smoke) -> argparse.Namespace:
     return args
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C, so the stack's services are stopped
+
+
 @contextmanager
 def local_stack(envoy_concurrency: int = 1, **env: str):
+    """A stack on free ports for the `with` block; stopped on the way out, also on Ctrl-C or SIGTERM
+    (SIGTERM's default would end the benchmark and leave its services running)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with tempfile.TemporaryDirectory(prefix="maas-bench-") as tmp:
         extra_env = {"MAAS_ADMIN_KEY": "maas_admin_bench", **env}
         door = env.get("MAAS_DOOR") or None
         kwargs = {"door": door} if door else {}
         stack = LocalStack.on_free_ports(Path(tmp), extra_env=extra_env, envoy_concurrency=envoy_concurrency, **kwargs)
-        stack.start(timeout=180)
         try:
+            stack.start(timeout=180)  # inside: a signal while starting stops what already runs
             yield stack
         finally:
             stack.stop()

@@ -96,7 +96,8 @@ class Load:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # The docstring's first paragraph, whole (its first line ends mid-sentence).
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=8, help="prediction threads")
     parser.add_argument("--window", type=float, default=60.0, help="seconds per latency window")

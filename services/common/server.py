@@ -7,7 +7,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 import structlog
@@ -31,8 +31,9 @@ log = structlog.get_logger("maas.server")
 class ServiceBinding:
     """A servicer and how to register it: the generated `add_..._to_server` and its full service name."""
 
-    register: Callable[[object, grpc.aio.Server], None]
-    servicer: object
+    # The generated `add_..._to_server` functions are untyped: any servicer of the service fits.
+    register: Callable[[Any, grpc.aio.Server], None]
+    servicer: Any
     service_name: str
 
 
@@ -212,9 +213,12 @@ class GrpcServer:
         await self.stop()
 
 
+_Settings = TypeVar("_Settings", bound=ServiceSettings)
+
+
 def run_service(
-    settings: ServiceSettings,
-    build: Callable[[ServiceSettings], Awaitable[GrpcServer]],
+    settings: _Settings,
+    build: Callable[[_Settings], Awaitable[GrpcServer]],
     on_started: Callable[[], object] | None = None,
 ) -> None:
     """Entry point of a service process: logging, tracing (`OTEL_*`), build, serve until SIGTERM, drain."""

@@ -7,6 +7,7 @@ import uuid
 import sqlalchemy as sa
 from google.protobuf import json_format
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from maas.registry.v1 import registry_pb2 as pb
 from services.common.drift import MAX_CLASSES
@@ -108,7 +109,7 @@ class ModelCatalogue:
         try:
             with self.engine.begin() as conn:
                 self._insert_model(conn, tenant, model_id, model)
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             raise AlreadyExists(f"model {model_id!r} already exists") from None
         return self.get_model(tenant, model_id)
 
@@ -281,7 +282,7 @@ class ModelCatalogue:
                         )
                     ).one()
                     return self._version_message(conn, model_row, row)
-            except sa.exc.IntegrityError:
+            except IntegrityError:
                 # A concurrent call created the model or used the same request id: look again.
                 if attempt:
                     raise

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from maas.registry.v1 import registry_pb2 as pb
 from services.common.archives import ArchiveTooLarge, BrokenArchive, UnsafeArchive, extract_archive
@@ -161,7 +162,7 @@ class DatasetCatalogue:
                         )
                     )
                 return self.get(tenant, header.dataset_id, latest + 1)
-            except sa.exc.IntegrityError:
+            except IntegrityError:
                 # Another upload of the same dataset took this version number: take the next.
                 if attempt == 4:
                     raise

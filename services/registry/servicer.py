@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 import grpc
 
@@ -194,7 +195,13 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         )
 
     # uploads
-    async def _receive(self, tenant: str, request_iterator: AsyncIterator, header_field: str, open_writer=None):
+    async def _receive(
+        self,
+        tenant: str,
+        request_iterator: AsyncIterator,
+        header_field: str,
+        open_writer: Callable[[Any], Any] | None = None,
+    ) -> tuple[Any, Any, str]:
         """Read a header-then-chunks stream into a blob writer; returns (header, writer, sha256).
         `open_writer(header)` makes the writer (a plain temporary file by default). A resumable
         writer keeps its bytes when the stream breaks; any other ending discards them."""
@@ -208,14 +215,16 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                     if kind != "header":
                         raise InvalidArgument(f"{header_field}: the first message must carry the header")
                     header = message.header
-                    writer = writer or await asyncio.to_thread(open_writer, header)
+                    if writer is None:  # then open_writer was given
+                        writer = await asyncio.to_thread(cast(Callable[[Any], Any], open_writer), header)
                 elif kind == "chunk":
+                    assert writer is not None  # opened with the header
                     # Shielded: a cancel must not close the file under a write still running.
                     write = asyncio.ensure_future(asyncio.to_thread(writer.write, message.chunk))
                     await asyncio.shield(write)
                 else:
                     raise InvalidArgument(f"{header_field}: only the first message may carry a header")
-            if header is None:
+            if header is None or writer is None:
                 raise InvalidArgument(f"{header_field}: the stream was empty")
             sha256 = await asyncio.to_thread(writer.finish)
             if header.sha256 and header.sha256 != sha256:
