@@ -19,6 +19,7 @@ from services.common.tls import open_channel, ssl_context
 from services.gateway.accounts import Accounts, Throttle
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
+from services.gateway.invoicing import BillingCycle, Invoicer
 from services.gateway.proxy import ProxyHandler
 from services.gateway.quota import BackendUsage, LeaseBook
 from services.gateway.reflection import reflection_pool
@@ -161,6 +162,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     routes = build_routes()
     routed = sorted({method.split("/")[1] for method in routes})
     draining = asyncio.Event()
+    invoicer = Invoicer(store)
     admin = AdminServicer(
         store,
         authenticator,
@@ -170,7 +172,9 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         report_wait=settings.usage_report_seconds + 0.1,
         draining=draining,
         accounts=accounts,
+        invoicer=invoicer,
     )
+    billing_cycle = BillingCycle(invoicer, store, backend_usage, settings.billing_cycle_seconds)
     server = GrpcServer(
         settings=settings,
         draining=draining,
@@ -180,8 +184,10 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         reflected_services=routed,
         reflection_pool=reflection_pool([ADMIN_SERVICE.full_name, *routed]),
     )
+    server.companions = [billing_cycle]
     if settings.http_port >= 0:
         server.companions = [
+            billing_cycle,
             RestGateway(
                 settings.bind_host,
                 settings.http_port,
@@ -190,7 +196,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 _http_tls(settings),
                 accounts,
                 admin.notify_changed,
-            )
+            ),
         ]
     return server
 

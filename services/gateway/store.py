@@ -17,6 +17,7 @@ from services.common.timeutil import now, utc
 from services.common.validation import check_id, decode_page_token, encode_page_token
 from services.gateway import tables as t
 from services.gateway.account_store import AccountStore, session_credentials
+from services.gateway.invoice_store import InvoiceStore
 from services.gateway.plan_store import PlanStore, plan_message
 from services.gateway.usage_store import UsageStore
 
@@ -31,8 +32,9 @@ def new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-class GatewayStore(PlanStore, UsageStore):
-    """Tenants, keys and credentials here; plans (`plan_store`) and usage (`usage_store`) mixed in."""
+class GatewayStore(PlanStore, UsageStore, InvoiceStore):
+    """Tenants, keys and credentials here; plans (`plan_store`), usage (`usage_store`), plan changes
+    and invoices (`invoice_store`) mixed in."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

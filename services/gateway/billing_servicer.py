@@ -1,0 +1,72 @@
+"""The billing RPCs of the admin API (mixed into `AdminServicer`): invoices, plan changes and usage
+history; the domain is in `billing.py` and `invoicing.py`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from maas.api.v1 import annotations_pb2 as api_pb
+from maas.gateway.v1 import admin_pb2 as pb
+from services.common.credentials import authorize
+from services.common.errors import InvalidArgument, PermissionDenied
+from services.common.validation import parse_name
+from services.gateway import billing
+from services.gateway.accounts import USAGE_ROLES
+from services.gateway.invoicing import Invoicer
+
+audit = structlog.get_logger("maas.audit")
+_SERVICE = "maas.gateway.v1.AdminService"
+
+
+class BillingRpcs:
+    """Needs `self.auth`, `self.store`, `self.invoicer`, `self._admin_or_owner` and `self.notify_changed`."""
+
+    invoicer: Invoicer
+
+    async def _reader(self, context, method: str, tenant_id: str, roles: frozenset[str] | None = None) -> str:
+        """The tenant whose usage or invoices the caller reads: any for the admin key; its own for a key
+        with `read` or a session whose role is in `roles` (any role with `read` when None). `-` is the
+        caller's own tenant."""
+        principal = await self.auth.authenticate(context.invocation_metadata())
+        if principal.role is not None and roles is not None:
+            if principal.role not in roles:
+                raise PermissionDenied(f"{method} is for the tenant's {' and '.join(sorted(roles))} members")
+        elif principal.tenant is not None and principal.role not in USAGE_ROLES:
+            authorize(principal, api_pb.Scope.SCOPE_READ, f"{_SERVICE}/{method}")
+        if tenant_id == "-":
+            if principal.tenant is None:
+                raise InvalidArgument("name: the admin key has no tenant of its own; name the tenant")
+            tenant_id = principal.tenant
+        if principal.tenant not in (None, tenant_id):
+            raise PermissionDenied(f"a tenant's key or session reads only that tenant's billing ({method})")
+        await asyncio.to_thread(self.store.get_tenant, tenant_id)
+        return tenant_id
+
+    async def GetInvoice(self, request, context):
+        tenant_id, month = parse_name(request.name, ("tenants", None, "invoices", None))
+        tenant_id = await self._reader(context, "GetInvoice", tenant_id, USAGE_ROLES)
+        if month == "current":
+            month = billing.month_of(self.invoicer.clock().date())
+        return await asyncio.to_thread(self.invoicer.invoice, tenant_id, month)
+
+    async def ListInvoices(self, request, context):
+        (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
+        tenant_id = await self._reader(context, "ListInvoices", tenant_id, USAGE_ROLES)
+        return pb.ListInvoicesResponse(invoices=await asyncio.to_thread(self.invoicer.invoices, tenant_id))
+
+    async def GetUsageHistory(self, request, context):
+        (tenant_id,) = parse_name(request.name, ("tenants", None, "usage"))
+        tenant_id = await self._reader(context, "GetUsageHistory", tenant_id)
+        days = await asyncio.to_thread(self.invoicer.history, tenant_id, request.days)
+        return pb.UsageHistory(name=f"tenants/{tenant_id}/usage", days=days)
+
+    async def ChangePlan(self, request, context):
+        user_id = await self._admin_or_owner(context, "ChangePlan", request.name, "name")
+        (tenant_id,) = parse_name(request.name, ("tenants", None))
+        moment = self.invoicer.clock()
+        tenant = await asyncio.to_thread(self.store.change_plan, tenant_id, request.plan, moment)
+        audit.info("plan changed", tenant=tenant_id, plan=request.plan, user=user_id, day=moment.date().isoformat())
+        await self.notify_changed()
+        return tenant
