@@ -25,16 +25,17 @@ class BillingRpcs:
 
     invoicer: Invoicer
 
-    async def _reader(self, context, method: str, tenant_id: str, roles: frozenset[str] | None = None) -> str:
-        """The tenant whose usage or invoices the caller reads: any for the admin key; its own for a key
-        with `read` or a session whose role is in `roles` (any role with `read` when None). `-` is the
-        caller's own tenant."""
+    async def _reader(self, context, method: str, name, roles: frozenset[str] | None = None) -> str:
+        """The tenant whose usage or invoices the caller reads, from `name()` (parsed once the caller is
+        authenticated): any for the admin key; its own for a key with `read`, or for a session whose role
+        is in `roles` (any role with `read` when None). `-` is the caller's own tenant."""
         principal = await self.auth.authenticate(context.invocation_metadata())
         if principal.role is not None and roles is not None:
             if principal.role not in roles:
                 raise PermissionDenied(f"{method} is for the tenant's {' and '.join(sorted(roles))} members")
         elif principal.tenant is not None and principal.role not in USAGE_ROLES:
             authorize(principal, api_pb.Scope.SCOPE_READ, f"{_SERVICE}/{method}")
+        tenant_id = name()
         if tenant_id == "-":
             if principal.tenant is None:
                 raise InvalidArgument("name: the admin key has no tenant of its own; name the tenant")
@@ -45,20 +46,24 @@ class BillingRpcs:
         return tenant_id
 
     async def GetInvoice(self, request, context):
-        tenant_id, month = parse_name(request.name, ("tenants", None, "invoices", None))
-        tenant_id = await self._reader(context, "GetInvoice", tenant_id, USAGE_ROLES)
+        tenant_id = await self._reader(
+            context, "GetInvoice", lambda: parse_name(request.name, ("tenants", None, "invoices", None))[0], USAGE_ROLES
+        )
+        month = request.name.rsplit("/", 1)[1]
         if month == "current":
             month = billing.month_of(self.invoicer.clock().date())
         return await asyncio.to_thread(self.invoicer.invoice, tenant_id, month)
 
     async def ListInvoices(self, request, context):
-        (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
-        tenant_id = await self._reader(context, "ListInvoices", tenant_id, USAGE_ROLES)
+        tenant_id = await self._reader(
+            context, "ListInvoices", lambda: parse_name(request.parent, ("tenants", None), "parent")[0], USAGE_ROLES
+        )
         return pb.ListInvoicesResponse(invoices=await asyncio.to_thread(self.invoicer.invoices, tenant_id))
 
     async def GetUsageHistory(self, request, context):
-        (tenant_id,) = parse_name(request.name, ("tenants", None, "usage"))
-        tenant_id = await self._reader(context, "GetUsageHistory", tenant_id)
+        tenant_id = await self._reader(
+            context, "GetUsageHistory", lambda: parse_name(request.name, ("tenants", None, "usage"))[0]
+        )
         days = await asyncio.to_thread(self.invoicer.history, tenant_id, request.days)
         return pb.UsageHistory(name=f"tenants/{tenant_id}/usage", days=days)
 

@@ -28,7 +28,9 @@ PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
 TENANT_SCOPES = (Scope.SCOPE_READ, Scope.SCOPE_PREDICT, Scope.SCOPE_TRAIN)
 PASSWORD = "correct horse battery staple"
 # Admin methods a tenant's owner may call for its own tenant (signed in).
-OWNER_METHODS = frozenset({"CreateApiKey", "ListApiKeys", "RevokeApiKey", "CreateInvitation"})
+OWNER_METHODS = frozenset({"CreateApiKey", "ListApiKeys", "RevokeApiKey", "CreateInvitation", "ChangePlan"})
+# Admin methods that read a tenant's invoices: its owners and billing members (and its keys with `read`).
+INVOICE_METHODS = frozenset({"GetInvoice", "ListInvoices"})
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,16 @@ class World:
     victim_key: str
 
     def admin_state(self) -> tuple:
-        """Everything the admin API could change: tenants, plans, acme's keys."""
+        """Everything the admin API could change: tenants (and their plans), plans, acme's keys."""
         admin = self.stack.admin
         tenants = admin.ListTenants(apb.ListTenantsRequest(), metadata=ADMIN).tenants
         plans = admin.ListPlans(apb.ListPlansRequest(), metadata=ADMIN).plans
         keys = admin.ListApiKeys(apb.ListApiKeysRequest(parent="tenants/acme"), metadata=ADMIN).api_keys
-        return [t.name for t in tenants], [p.name for p in plans], [(k.name, k.HasField("revoke_time")) for k in keys]
+        return (
+            [(t.name, t.plan) for t in tenants],
+            [p.name for p in plans],
+            [(k.name, k.HasField("revoke_time")) for k in keys],
+        )
 
     def backend_calls(self) -> tuple[float, ...]:
         return tuple(started_calls(s) for s in (self.stack.registry, self.stack.trainer, self.stack.inference))
@@ -103,6 +109,10 @@ class World:
             "GetUsage": apb.GetUsageRequest(name="tenants/acme/usage"),
             "CreateInvitation": apb.CreateInvitationRequest(parent="tenants/acme", role="owner"),
             "CreatePasswordReset": apb.CreatePasswordResetRequest(email="owner@example.com"),
+            "GetInvoice": apb.GetInvoiceRequest(name="tenants/acme/invoices/current"),
+            "ListInvoices": apb.ListInvoicesRequest(parent="tenants/acme"),
+            "ChangePlan": apb.ChangePlanRequest(name="tenants/acme", plan="plans/free"),
+            "GetUsageHistory": apb.GetUsageHistoryRequest(name="tenants/acme/usage"),
         }
         name = method.path.rsplit("/", 1)[1]
         return [b"", valid[name].SerializeToString()] if method.admin and name in valid else [b""]
@@ -169,8 +179,10 @@ def role_may(role: str, method: Method) -> bool:
     name = method.path.rsplit("/", 1)[1]
     if not method.admin:
         return method.scope in ROLES[role]
-    if name == "GetUsage":
+    if name in ("GetUsage", "GetUsageHistory"):
         return role in USAGE_ROLES or Scope.SCOPE_READ in ROLES[role]
+    if name in INVOICE_METHODS:
+        return role in USAGE_ROLES
     return role == "owner" and name in OWNER_METHODS
 
 
