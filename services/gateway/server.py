@@ -187,7 +187,6 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     server.companions = [billing_cycle]
     if settings.http_port >= 0:
         server.companions = [
-            billing_cycle,
             RestGateway(
                 settings.bind_host,
                 settings.http_port,
@@ -197,6 +196,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 accounts,
                 admin.notify_changed,
             ),
+            billing_cycle,
         ]
     return server
 
