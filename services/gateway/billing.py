@@ -167,7 +167,8 @@ def invoice_lines(
         for meter in METERS:
             quantity = _quantity(meter, used, segment)
             price = prices.get(meter)
-            if price is None and not quantity:
+            # Rows are shown when used, even free; other meters only where the plan prices them.
+            if price is None and (meter != Meter.METER_PREDICTION_ROWS or not quantity):
                 continue
             price = price or pb.Price(meter=meter)
             included = price.included * segment.days // of_days
