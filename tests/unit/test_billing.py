@@ -123,8 +123,8 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path) -> GatewayStore:
-    engine = db.create_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+def store(database_url) -> GatewayStore:
+    engine = db.create_engine(database_url)
     db.migrate(engine, "gateway", Path(t.__file__).parent / "migrations")
     store = GatewayStore(engine)
     store.create_plan("payg", MIXED)
@@ -202,6 +202,15 @@ def test_plan_changes_are_checked(store):
     store.change_plan("acme", "plans/team", moment)
     store.change_plan("acme", "plans/free", moment)
     assert store.plan_changes("acme") == [Change(moment.date(), "plans/payg", "plans/free")]
+
+
+def test_samples_keep_the_days_largest_figures(store):
+    store.add_usage({("acme", "2026-11-02"): (5, 6, 1)})
+    store.sample_figures("acme", "2026-11-02", 100, 3 * billing.GB)
+    store.sample_figures("acme", "2026-11-02", 90, 2 * billing.GB)  # a late, smaller sample changes nothing
+    store.sample_figures("acme", "2026-11-03", 120, billing.GB)
+    assert store.usage("acme", "2026-11-02") == DayUsage(5, 6, 1, 100, 3 * billing.GB)
+    assert store.usage("acme", "2026-11-03") == DayUsage(0, 0, 0, 120, billing.GB)
 
 
 def test_usage_history_has_every_day(store):

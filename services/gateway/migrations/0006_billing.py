@@ -22,9 +22,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("monthly_fee", sa.BigInteger, nullable=False, server_default="0"))
         batch.add_column(sa.Column("prices", sa.JSON, nullable=False, server_default="[]"))
     # Pro becomes a paid plan: 49.00 a month with a million rows, then 0.50 per 1,000 rows.
-    prices = '[{"meter": 1, "included": 1000000, "unit_amount": 50, "per_units": 1000}]'
-    pro = "UPDATE plans SET kind = 'paid', monthly_fee = 4900, prices = :prices WHERE plan_id = 'pro'"
-    op.execute(sa.text(pro).bindparams(prices=prices))
+    plans = sa.table(
+        "plans", sa.column("plan_id"), sa.column("kind"), sa.column("monthly_fee"), sa.column("prices", sa.JSON)
+    )
+    prices = [{"meter": 1, "included": 1_000_000, "unit_amount": 50, "per_units": 1000}]
+    op.execute(plans.update().where(plans.c.plan_id == "pro").values(kind="paid", monthly_fee=4900, prices=prices))
     # Until now `predictions` counted calls of one row as far as the quota knew: the calls are the same figure.
     with op.batch_alter_table("usage") as batch:
         batch.add_column(sa.Column("prediction_calls", sa.BigInteger, nullable=False, server_default="0"))
