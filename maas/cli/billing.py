@@ -61,7 +61,13 @@ def _lines(invoice: admin_pb2.Invoice) -> str:
         for line in invoice.lines
     ]
     rows.append(("total", "", "", "", "", money(invoice.total, invoice.currency)))
-    head = fields([("invoice", invoice.name), ("state", _STATES.get(invoice.state, ""))])
+    budget = invoice.budget
+    spent = (
+        f"{money(budget.monthly_amount, invoice.currency)} ({budget.reached_percent or 'under 80'} % reached)"
+        if budget.monthly_amount
+        else ""
+    )
+    head = fields([("invoice", invoice.name), ("state", _STATES.get(invoice.state, "")), ("budget", spent)])
     return head + "\n\n" + table(("line", "plan", "days", "quantity", "price", "amount"), rows)
 
 
@@ -94,6 +100,12 @@ def cmd_invoice_list(args, client: MaasClient) -> int:
 def cmd_plan_change(args, client: MaasClient) -> int:
     tenant = client.change_plan(args.tenant or args.connection.tenant, args.plan)
     emit(args, tenant, f"{tenant.name} is on {tenant.plan} from today (UTC); this month is prorated by day")
+    return 0
+
+
+def cmd_budget_set(args, client: MaasClient) -> int:
+    budget = client.set_budget(args.tenant or args.connection.tenant, args.amount)
+    emit(args, budget, f"{budget.name}: {budget.monthly_amount} a month; {budget.reached_percent} % reached")
     return 0
 
 
@@ -132,4 +144,13 @@ def register(commands) -> None:
         examples="  maas plan change pro --tenant acme\n",
     )
     change.add_argument("plan", help="plan id")
+    budget = add_command(
+        plan,
+        "budget",
+        cmd_budget_set,
+        help="set a tenant's monthly budget (smallest currency unit; 0: none): reaching 80 and 100 percent of it are events",
+        examples="  maas plan budget 5000 --tenant acme      # 50.00\n",
+    )
+    budget.add_argument("amount", type=int, help="the budget, in cents (or the currency's smallest unit)")
+    budget.add_argument("--tenant", help="tenant id (default: $MAAS_TENANT or the saved login)")
     change.add_argument("--tenant", required=False, help="tenant id (default: $MAAS_TENANT or the saved login)")

@@ -330,6 +330,11 @@ class MaasClient:
         request = admin_pb2.ChangePlanRequest(name=resource_name("tenants", tenant), plan=resource_name("plans", plan))
         return self._call("admin", "ChangePlan", request)
 
+    def set_budget(self, tenant: str, monthly_amount: int) -> admin_pb2.Budget:
+        """A tenant's monthly budget in the smallest currency unit (0: none); 80 % and 100 % of it are events."""
+        budget = admin_pb2.Budget(name=f"{resource_name('tenants', tenant)}/budget", monthly_amount=monthly_amount)
+        return self._call("admin", "SetBudget", admin_pb2.SetBudgetRequest(budget=budget))
+
     # datasets
     def upload_dataset(
         self,

@@ -190,6 +190,16 @@ def invoice_lines(
     return lines
 
 
+BUDGET_THRESHOLDS = (80, 100)
+
+
+def budget_reached(total: int, budget: int) -> int:
+    """The highest threshold (percent of `budget`) that `total` reached; 0 below the lowest or without a budget."""
+    if budget <= 0:
+        return 0
+    return max((p for p in BUDGET_THRESHOLDS if 100 * total >= p * budget), default=0)
+
+
 def invoice(name: str, month: str, lines: list[pb.InvoiceLine], currency: str, state: int) -> pb.Invoice:
     return pb.Invoice(
         name=name,

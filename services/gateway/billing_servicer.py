@@ -67,6 +67,16 @@ class BillingRpcs:
         days = await asyncio.to_thread(self.invoicer.history, tenant_id, request.days)
         return pb.UsageHistory(name=f"tenants/{tenant_id}/usage", days=days)
 
+    async def SetBudget(self, request, context):
+        user_id = await self._admin_or_owner(context, "SetBudget", request.budget.name, "name")
+        (tenant_id,) = parse_name(request.budget.name, ("tenants", None, "budget"), "budget.name")
+        amount = await asyncio.to_thread(self.store.set_budget, tenant_id, request.budget.monthly_amount)
+        audit.info("budget set", tenant=tenant_id, amount=amount, user=user_id)
+        draft = await asyncio.to_thread(
+            self.invoicer.invoice, tenant_id, billing.month_of(self.invoicer.clock().date())
+        )
+        return draft.budget
+
     async def ChangePlan(self, request, context):
         user_id = await self._admin_or_owner(context, "ChangePlan", request.name, "name")
         (tenant_id,) = parse_name(request.name, ("tenants", None))

@@ -97,3 +97,37 @@ class InvoiceStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [pb.Invoice.FromString(row.body) for row in rows]
+
+    def set_budget(self, tenant_id: str, amount: int) -> int:
+        if amount < 0:
+            raise InvalidArgument("budget.monthly_amount: must not be negative (0: no budget)")
+        self.get_tenant(tenant_id)
+        with self.engine.begin() as conn:
+            conn.execute(t.budgets.delete().where(t.budgets.c.tenant_id == tenant_id))
+            if amount:
+                conn.execute(t.budgets.insert().values(tenant_id=tenant_id, monthly_amount=amount))
+        return amount
+
+    def budget_of(self, tenant_id: str) -> int:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.budgets).where(t.budgets.c.tenant_id == tenant_id)).first()
+        return row.monthly_amount if row else 0
+
+    def record_budget_event(self, tenant_id: str, month: str, percent: int, total: int, moment: dt.datetime) -> bool:
+        """Record that `month` reached `percent` of the budget; False when it was recorded before."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    t.budget_events.insert().values(
+                        tenant_id=tenant_id, month=month, percent=percent, total=total, event_time=moment
+                    )
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def budget_events(self, tenant_id: str, month: str) -> list[int]:
+        events = t.budget_events.c
+        query = sa.select(events.percent).where(events.tenant_id == tenant_id, events.month == month)
+        with self.engine.connect() as conn:
+            return sorted(row.percent for row in conn.execute(query).all())

@@ -86,7 +86,7 @@ class Invoicer:
         if month > running or month < created:
             raise NotFound(f"tenant {tenant_id!r} has no invoice for {month} (it bills from {created} to {running})")
         if not self._closed(month):
-            return self._work_out(tenant_id, month, pb.InvoiceState.INVOICE_STATE_DRAFT)
+            return self._with_budget(tenant_id, self._work_out(tenant_id, month, pb.InvoiceState.INVOICE_STATE_DRAFT))
         issued = self._store.issued_invoice(tenant_id, month)
         if issued is not None:
             return issued
@@ -94,6 +94,28 @@ class Invoicer:
         issued = self._store.save_invoice(tenant_id, draft)
         log.info("invoice issued", tenant=tenant_id, month=month, total=issued.total, currency=issued.currency)
         return issued
+
+    def _with_budget(self, tenant_id: str, draft: pb.Invoice) -> pb.Invoice:
+        """The draft with the tenant's budget; a threshold reached for the first time this month is an event."""
+        budget = self._store.budget_of(tenant_id)
+        reached = billing.budget_reached(draft.total, budget)
+        draft.budget.CopyFrom(
+            pb.Budget(name=f"tenants/{tenant_id}/budget", monthly_amount=budget, reached_percent=reached)
+        )
+        for percent in billing.BUDGET_THRESHOLDS:
+            if percent <= reached and self._store.record_budget_event(
+                tenant_id, draft.month, percent, draft.total, self.clock()
+            ):
+                log.warning(
+                    "budget threshold reached",
+                    tenant=tenant_id,
+                    month=draft.month,
+                    percent=percent,
+                    total=draft.total,
+                    budget=budget,
+                    currency=draft.currency,
+                )
+        return draft
 
     def invoices(self, tenant_id: str) -> list[pb.Invoice]:
         """The running month's draft, then every past month's (issued now if it was not yet), newest first."""
@@ -166,6 +188,9 @@ class BillingCycle:
                 log.warning("usage sample failed", tenant=tenant_id, error=type(error).__name__)
                 continue
             await asyncio.to_thread(self._store.sample_figures, tenant_id, day, training, stored)
+            if await asyncio.to_thread(self._store.budget_of, tenant_id):
+                # The running month's draft records the budget thresholds it reached, read or not.
+                await asyncio.to_thread(self._invoicer.invoice, tenant_id, day[:7])
         await asyncio.to_thread(self._invoicer.issue_due)
 
     async def start(self) -> None:

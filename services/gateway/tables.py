@@ -167,3 +167,22 @@ password_resets = sa.Table(
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("use_time", sa.DateTime(timezone=True), nullable=True),
 )
+
+# A tenant's monthly budget (smallest currency unit).
+budgets = sa.Table(
+    "budgets",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+    sa.Column("monthly_amount", sa.BigInteger, nullable=False),
+)
+
+# The budget thresholds (80, 100 percent) a tenant's month reached: each is an event once a month.
+budget_events = sa.Table(
+    "budget_events",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("percent", sa.Integer, primary_key=True),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+)

@@ -96,6 +96,10 @@ def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack,
     # The running total's rows are GetUsage's, to the unit.
     assert invoice.lines[0].quantity == usage.month_predictions
 
+    # A budget of 3.50: the 3.00 so far reach 80 % of it.
+    budget = apb.Budget(name="tenants/acme/budget", monthly_amount=350)
+    assert stack.admin.SetBudget(apb.SetBudgetRequest(budget=budget), metadata=ADMIN).reached_percent == 80
+
     # The REST twin answers the same invoice.
     with httpx.Client(base_url=f"http://127.0.0.1:{http_port(stack.gateway)}") as http:
         rest = http.get(f"/v1/tenants/acme/invoices/{month}", headers={"authorization": f"Bearer {secret}"})

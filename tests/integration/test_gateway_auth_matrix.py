@@ -28,7 +28,9 @@ PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
 TENANT_SCOPES = (Scope.SCOPE_READ, Scope.SCOPE_PREDICT, Scope.SCOPE_TRAIN)
 PASSWORD = "correct horse battery staple"
 # Admin methods a tenant's owner may call for its own tenant (signed in).
-OWNER_METHODS = frozenset({"CreateApiKey", "ListApiKeys", "RevokeApiKey", "CreateInvitation", "ChangePlan"})
+OWNER_METHODS = frozenset(
+    {"CreateApiKey", "ListApiKeys", "RevokeApiKey", "CreateInvitation", "ChangePlan", "SetBudget"}
+)
 # Admin methods that read a tenant's invoices: its owners and billing members (and its keys with `read`).
 INVOICE_METHODS = frozenset({"GetInvoice", "ListInvoices"})
 
@@ -82,7 +84,7 @@ class World:
     victim_key: str
 
     def admin_state(self) -> tuple:
-        """Everything the admin API could change: tenants (and their plans), plans, acme's keys."""
+        """Everything the admin API could change: tenants (and their plans), plans, acme's keys and budget."""
         admin = self.stack.admin
         tenants = admin.ListTenants(apb.ListTenantsRequest(), metadata=ADMIN).tenants
         plans = admin.ListPlans(apb.ListPlansRequest(), metadata=ADMIN).plans
@@ -91,6 +93,7 @@ class World:
             [(t.name, t.plan) for t in tenants],
             [p.name for p in plans],
             [(k.name, k.HasField("revoke_time")) for k in keys],
+            self.stack.gateway.server.bindings[0].servicer.store.budget_of("acme"),
         )
 
     def backend_calls(self) -> tuple[float, ...]:
@@ -113,6 +116,7 @@ class World:
             "ListInvoices": apb.ListInvoicesRequest(parent="tenants/acme"),
             "ChangePlan": apb.ChangePlanRequest(name="tenants/acme", plan="plans/free"),
             "GetUsageHistory": apb.GetUsageHistoryRequest(name="tenants/acme/usage"),
+            "SetBudget": apb.SetBudgetRequest(budget=apb.Budget(name="tenants/acme/budget", monthly_amount=1)),
         }
         name = method.path.rsplit("/", 1)[1]
         return [b"", valid[name].SerializeToString()] if method.admin and name in valid else [b""]

@@ -221,3 +221,27 @@ def test_usage_history_has_every_day(store):
     assert [(d.day, d.predictions, d.prediction_calls) for d in days if d.predictions] == [("2026-11-02", 2000, 4)]
     with pytest.raises(InvalidArgument):
         invoicer.history("acme", 400)
+
+
+def test_budget_thresholds():
+    assert [billing.budget_reached(total, 1000) for total in (0, 799, 800, 999, 1000, 5000)] == [0, 0, 80, 80, 100, 100]
+    assert billing.budget_reached(10**9, 0) == 0  # no budget
+
+
+def test_a_budget_threshold_is_an_event_once_a_month(store):
+    invoicer = Invoicer(store, Clock(dt.datetime(2026, 11, 10, 12, tzinfo=dt.UTC)))
+    store.set_budget("acme", 500)
+    store.add_usage({("acme", "2026-11-02"): (3000, 3000, 3)})  # 400: 80 %
+    assert invoicer.invoice("acme", "2026-11").budget == pb.Budget(
+        name="tenants/acme/budget", monthly_amount=500, reached_percent=80
+    )
+    assert store.budget_events("acme", "2026-11") == [80]
+    store.add_usage({("acme", "2026-11-03"): (1000, 1000, 1)})  # 600: 100 %
+    assert invoicer.invoice("acme", "2026-11").budget.reached_percent == 100
+    invoicer.invoice("acme", "2026-11")
+    assert store.budget_events("acme", "2026-11") == [80, 100]
+    assert not store.record_budget_event("acme", "2026-11", 100, 600, invoicer.clock())
+    with pytest.raises(InvalidArgument):
+        store.set_budget("acme", -1)
+    store.set_budget("acme", 0)
+    assert invoicer.invoice("acme", "2026-11").budget.reached_percent == 0

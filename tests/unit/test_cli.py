@@ -51,7 +51,7 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
         *(f"alias {c}" for c in ("set", "list", "history", "rollout", "rollback")),
         *(f"admin {c} create" for c in ("tenants", "keys", "plans", "invitations")),
         "admin passwords reset",
-        *("invoices list", "invoices show", "plan change"),
+        *("invoices list", "invoices show", "plan change", "plan budget"),
     }
     for path, parser in COMMANDS:
         if parser.get_default("connects"):

@@ -180,7 +180,7 @@ class InvoiceLine(_message.Message):
     def __init__(self, description: _Optional[str] = ..., plan: _Optional[str] = ..., meter: _Optional[_Union[Meter, str]] = ..., start_day: _Optional[str] = ..., end_day: _Optional[str] = ..., quantity: _Optional[int] = ..., included: _Optional[int] = ..., unit_amount: _Optional[int] = ..., per_units: _Optional[int] = ..., amount: _Optional[int] = ...) -> None: ...
 
 class Invoice(_message.Message):
-    __slots__ = ("name", "month", "state", "currency", "lines", "total", "issue_time")
+    __slots__ = ("name", "month", "state", "currency", "lines", "total", "issue_time", "budget")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MONTH_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +188,7 @@ class Invoice(_message.Message):
     LINES_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     ISSUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
     name: str
     month: str
     state: InvoiceState
@@ -195,7 +196,24 @@ class Invoice(_message.Message):
     lines: _containers.RepeatedCompositeFieldContainer[InvoiceLine]
     total: int
     issue_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., month: _Optional[str] = ..., state: _Optional[_Union[InvoiceState, str]] = ..., currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[int] = ..., issue_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    budget: Budget
+    def __init__(self, name: _Optional[str] = ..., month: _Optional[str] = ..., state: _Optional[_Union[InvoiceState, str]] = ..., currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[int] = ..., issue_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ...) -> None: ...
+
+class Budget(_message.Message):
+    __slots__ = ("name", "monthly_amount", "reached_percent")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REACHED_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    monthly_amount: int
+    reached_percent: int
+    def __init__(self, name: _Optional[str] = ..., monthly_amount: _Optional[int] = ..., reached_percent: _Optional[int] = ...) -> None: ...
+
+class SetBudgetRequest(_message.Message):
+    __slots__ = ("budget",)
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    budget: Budget
+    def __init__(self, budget: _Optional[_Union[Budget, _Mapping]] = ...) -> None: ...
 
 class GetInvoiceRequest(_message.Message):
     __slots__ = ("name",)

@@ -85,6 +85,11 @@ class AdminServiceStub(object):
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ChangePlanRequest.SerializeToString,
                 response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Tenant.FromString,
                 )
+        self.SetBudget = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/SetBudget',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.SetBudgetRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Budget.FromString,
+                )
         self.GetUsageHistory = channel.unary_unary(
                 '/maas.gateway.v1.AdminService/GetUsageHistory',
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageHistoryRequest.SerializeToString,
@@ -217,6 +222,15 @@ class AdminServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBudget(self, request, context):
+        """Sets a tenant's monthly budget (`tenants/{tenant}/budget`): when the running month's invoice reaches
+        80 % and 100 % of it, an event is recorded (once a month each) and the invoice and usage say so.
+        The admin key, or one of the tenant's owners.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetUsageHistory(self, request, context):
         """A tenant's persisted usage per UTC day, for the last `days` days (30 when 0), oldest first.
         """
@@ -321,6 +335,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ChangePlan,
                     request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ChangePlanRequest.FromString,
                     response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Tenant.SerializeToString,
+            ),
+            'SetBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBudget,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.SetBudgetRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Budget.SerializeToString,
             ),
             'GetUsageHistory': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUsageHistory,
@@ -588,6 +607,23 @@ class AdminService(object):
         return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/ChangePlan',
             maas_dot_gateway_dot_v1_dot_admin__pb2.ChangePlanRequest.SerializeToString,
             maas_dot_gateway_dot_v1_dot_admin__pb2.Tenant.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/SetBudget',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.SetBudgetRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Budget.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

@@ -1,6 +1,6 @@
 """Plans that bill (kind, currency, monthly fee, prices per meter), usage in rows with calls beside them
 (and the daily samples of training time and storage that invoices bill), plan changes (for proration)
-and issued invoices.
+issued invoices, budgets and the budget thresholds each month reached.
 
 Revision ID: gateway_0006
 Revises: gateway_0005
@@ -50,9 +50,24 @@ def upgrade() -> None:
         sa.Column("issue_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("body", sa.LargeBinary, nullable=False),
     )
+    op.create_table(
+        "budgets",
+        sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+        sa.Column("monthly_amount", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "budget_events",
+        sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+        sa.Column("month", sa.String(7), primary_key=True),
+        sa.Column("percent", sa.Integer, primary_key=True),
+        sa.Column("total", sa.BigInteger, nullable=False),
+        sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("budget_events")
+    op.drop_table("budgets")
     op.drop_table("invoices")
     op.drop_table("plan_changes")
     with op.batch_alter_table("usage") as batch:
