@@ -148,7 +148,7 @@ def register(commands) -> None:
         plan,
         "budget",
         cmd_budget_set,
-        help="set a tenant's monthly budget (smallest currency unit; 0: none): reaching 80 and 100 percent of it are events",
+        help="set a tenant's monthly budget (smallest currency unit; 0: none); reaching 80 and 100 percent are events",
         examples="  maas plan budget 5000 --tenant acme      # 50.00\n",
     )
     budget.add_argument("amount", type=int, help="the budget, in cents (or the currency's smallest unit)")
