@@ -64,7 +64,9 @@ class Members:
             if conn.execute(sa.select(t.tenants.c.tenant_id).where(t.tenants.c.tenant_id == tenant_id)).first() is None:
                 raise NotFound(f"tenant {tenant_id!r} not found")
             rows = conn.execute(
-                self._query().where(t.memberships.c.tenant_id == tenant_id).order_by(t.memberships.c.create_time)
+                self._query()
+                .where(t.memberships.c.tenant_id == tenant_id)
+                .order_by(t.memberships.c.create_time, t.users.c.email)
             ).all()
         return [_member(row) for row in rows]
 

@@ -184,7 +184,6 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     purger = SessionPurger(store.accounts, settings.session_purge_seconds)
     if settings.http_port >= 0:
         server.companions = [
-            purger,
             RestGateway(
                 settings.bind_host,
                 settings.http_port,
@@ -194,6 +193,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 accounts,
                 admin.notify_changed,
             ),
+            purger,  # after the HTTP server: `companions[0]` is the HTTP port
         ]
     else:
         server.companions = [purger]
