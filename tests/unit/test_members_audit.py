@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from maas.gateway.v1 import admin_pb2 as pb
 from services.common import db
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from services.gateway import tables as t
@@ -111,12 +112,10 @@ def test_members_are_listed_promoted_and_removed_but_the_last_owner_stays(accoun
 
 
 def test_removing_a_member_ends_their_sessions_and_revokes_their_keys(store, accounts, members):
-    from maas.gateway.v1 import admin_pb2 as pb
-
     users = team(accounts)
     session = accounts.sign_in("bob@example.com", PASSWORD, "10.0.0.2")
     store.create_api_key("acme", pb.ApiKey(display_name="bob's"), users["bob"])
-    ada_key, _ = store.create_api_key("acme", pb.ApiKey(display_name="ada's"), users["ada"])
+    store.create_api_key("acme", pb.ApiKey(display_name="ada's"), users["ada"])
     members.remove("acme", users["bob"], "operator")
     assert accounts.session(session.token) is None
     keys = {k.display_name: k.HasField("revoke_time") for k in store.list_api_keys("acme")}
