@@ -170,7 +170,7 @@ class Accounts:
         audit: AuditLog | None = None,
     ) -> None:
         self.store = store
-        self.audit = audit or AuditLog(store.engine, store.clock)
+        self.audit = audit or AuditLog(store.engine, lambda: store.clock())  # the store's clock, even if replaced
         self.registration_enabled = registration_enabled
         self.plan = plan
         self.session_ttl = session_ttl

@@ -114,7 +114,7 @@ class AuditLog:
             query = query.where(events.c.create_time >= since)
         cursor = decode_page_token(page_token)
         if cursor:
-            if not isinstance(cursor[0], int):
+            if type(cursor[0]) is not int or not 0 < cursor[0] < 2**63:
                 raise InvalidArgument("page_token: not a token this service returned")
             query = query.where(events.c.event_id < cursor[0])
         with self.engine.connect() as conn:

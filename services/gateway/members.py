@@ -6,16 +6,34 @@ Every change is an audit event."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from services.common.errors import FailedPrecondition, NotFound
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.timeutil import now, utc
+from services.common.validation import check_id, parse_name
 from services.gateway import tables as t
 from services.gateway.accounts import check_role
 from services.gateway.audit import AuditLog
+
+_USER_ID = re.compile(r"^[0-9a-f]{1,32}$")
+
+
+def tenant_of(parent: str) -> str:
+    """The tenant id of `tenants/{tenant}`."""
+    (tenant_id,) = parse_name(parent, ("tenants", None), "parent")
+    return check_id(tenant_id, "parent")
+
+
+def member_of(name: str, field: str = "name") -> tuple[str, str]:
+    """(tenant id, user id) of `tenants/{tenant}/members/{user}`."""
+    tenant_id, user_id = parse_name(name, ("tenants", None, "members", None), field)
+    if not _USER_ID.fullmatch(user_id):
+        raise InvalidArgument(f"{field}: {user_id!r} is not a user id")
+    return check_id(tenant_id, field), user_id
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from services.common.timeutil import set_timestamp
 from services.common.validation import page_size, parse_name
 from services.gateway.accounts import USAGE_ROLES, Accounts
 from services.gateway.auth import Authenticator
-from services.gateway.members import Members
+from services.gateway.members import Members, member_of, tenant_of
 from services.gateway.quota import BackendUsage, LeaseBook, today, usage_report
 from services.gateway.store import GatewayStore
 
@@ -194,14 +194,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def ListMembers(self, request, context):
         await self._admin_or_owner(context, "ListMembers", request.parent, "parent")
-        (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
+        tenant_id = tenant_of(request.parent)
         members = await asyncio.to_thread(self.members.list, tenant_id)
         return pb.ListMembersResponse(members=[member_message(m) for m in members])
 
     async def UpdateMember(self, request, context):
         name = request.member.name
         principal = await self._admin_or_owner(context, "UpdateMember", name, "name")
-        tenant_id, user_id = parse_name(name, ("tenants", None, "members", None), "member.name")
+        tenant_id, user_id = member_of(name, "member.name")
         member = await asyncio.to_thread(
             self.members.set_role, tenant_id, user_id, request.member.role, actor_of(principal)
         )
@@ -210,7 +210,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def DeleteMember(self, request, context):
         principal = await self._admin_or_owner(context, "DeleteMember", request.name, "name")
-        tenant_id, user_id = parse_name(request.name, ("tenants", None, "members", None))
+        tenant_id, user_id = member_of(request.name)
         member = await asyncio.to_thread(self.members.remove, tenant_id, user_id, actor_of(principal))
         await self.notify_changed()
         return member_message(member)
@@ -221,7 +221,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             tenant_id = None
         else:
             await self._admin_or_owner(context, "ListAuditEvents", request.parent, "parent")
-            (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
+            tenant_id = tenant_of(request.parent)
         since = request.since.ToDatetime(dt.UTC) if request.HasField("since") else None
         events, token = await asyncio.to_thread(
             self.audit.list,

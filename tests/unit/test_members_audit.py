@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common import db
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from services.common.validation import encode_page_token
 from services.gateway import tables as t
 from services.gateway.accounts import Accounts
 from services.gateway.audit import REDACTED, AuditLog, scrub
-from services.gateway.members import Members, last_owner_refusal
+from services.gateway.members import Members, last_owner_refusal, member_of, tenant_of
 from services.gateway.store import GatewayStore
 
 FAST_N = 2**10
@@ -76,6 +77,17 @@ def test_the_last_owner_rule():
     assert last_owner_refusal("owner", "owner", owners=1) is None
     assert last_owner_refusal("owner", None, owners=2) is None
     assert last_owner_refusal("viewer", None, owners=1) is None
+
+
+def test_member_and_tenant_names_are_checked_before_any_query():
+    assert member_of("tenants/acme/members/0f1e2d3c4b5a6978") == ("acme", "0f1e2d3c4b5a6978")
+    assert tenant_of("tenants/acme") == "acme"
+    for bad in ("tenants/acme", "tenants/ac\x00me/members/ab", "tenants/acme/members/Robert'); DROP", ""):
+        with pytest.raises(InvalidArgument):
+            member_of(bad)
+    for bad in ("tenants/-", "tenants/A", "models/acme", "tenants/a\x00"):
+        with pytest.raises(InvalidArgument, match="parent"):
+            tenant_of(bad)
 
 
 def test_members_are_listed_promoted_and_removed_but_the_last_owner_stays(accounts, members):
@@ -201,6 +213,9 @@ def test_events_filter_by_kind_and_time_and_page_newest_first(store, clock):
         audit.list("acme", kind="DROP TABLE")
     with pytest.raises(InvalidArgument, match="page_token"):
         audit.list("acme", page_token="garbage!")
+    for cursor in ([2**64], [True], ["7"], [-1]):
+        with pytest.raises(InvalidArgument, match="page_token"):
+            audit.list("acme", page_token=encode_page_token(cursor))
 
 
 def test_an_idle_session_ends_and_one_in_use_lasts_until_its_absolute_expiry(store, clock):
