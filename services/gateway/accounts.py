@@ -216,8 +216,7 @@ class Accounts:
         subjects = [f"account:{email}", f"address:{address}"]
         refusal = self.throttle.refusal(self.store.locked_until(subjects), self.store.clock())
         if refusal is not None:
-            self._failed(email, address, "throttled")
-            raise refusal
+            raise refusal  # not audited: a locked subject's tries must cost the server nothing
         user = self.store.user_by_email(email)
         # An unknown email costs a hash too, so timing does not tell which accounts exist.
         stored = user.password_hash if user else self._absent_hash()
