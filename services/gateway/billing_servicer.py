@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import structlog
-
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common.credentials import authorize
@@ -16,12 +14,12 @@ from services.gateway import billing
 from services.gateway.accounts import USAGE_ROLES
 from services.gateway.invoicing import Invoicer
 
-audit = structlog.get_logger("maas.audit")
 _SERVICE = "maas.gateway.v1.AdminService"
 
 
 class BillingRpcs:
-    """Needs `self.auth`, `self.store`, `self.invoicer`, `self._admin_or_owner` and `self.notify_changed`."""
+    """Needs `self.auth`, `self.store`, `self.invoicer`, `self._admin_or_owner`, `self._record` (audit) and
+    `self.notify_changed`."""
 
     invoicer: Invoicer
 
@@ -68,20 +66,24 @@ class BillingRpcs:
         return pb.UsageHistory(name=f"tenants/{tenant_id}/usage", days=days)
 
     async def SetBudget(self, request, context):
-        user_id = await self._admin_or_owner(context, "SetBudget", request.budget.name, "name")
+        principal = await self._admin_or_owner(context, "SetBudget", request.budget.name, "name")
         (tenant_id,) = parse_name(request.budget.name, ("tenants", None, "budget"), "budget.name")
         amount = await asyncio.to_thread(self.store.set_budget, tenant_id, request.budget.monthly_amount)
-        audit.info("budget set", tenant=tenant_id, amount=amount, user=user_id)
+        await self._record("budget_set", tenant_id, principal, request.budget.name, monthly_amount=amount)
         draft = await asyncio.to_thread(
             self.invoicer.invoice, tenant_id, billing.month_of(self.invoicer.clock().date())
         )
         return draft.budget
 
     async def ChangePlan(self, request, context):
-        user_id = await self._admin_or_owner(context, "ChangePlan", request.name, "name")
+        principal = await self._admin_or_owner(context, "ChangePlan", request.name, "name")
         (tenant_id,) = parse_name(request.name, ("tenants", None))
         moment = self.invoicer.clock()
+        before = (await asyncio.to_thread(self.store.get_tenant, tenant_id)).plan
         tenant = await asyncio.to_thread(self.store.change_plan, tenant_id, request.plan, moment)
-        audit.info("plan changed", tenant=tenant_id, plan=request.plan, user=user_id, day=moment.date().isoformat())
+        day = moment.date().isoformat()
+        await self._record(
+            "plan_changed", tenant_id, principal, request.name, plan=request.plan, before=before, day=day
+        )
         await self.notify_changed()
         return tenant

@@ -55,9 +55,15 @@ def metered(first: dt.date, through: dt.date, recorded: dict[str, DayUsage]) -> 
 class Invoicer:
     """`clock` is the moment the gateway bills at (tests inject one; nothing sleeps)."""
 
-    def __init__(self, store, clock: Callable[[], dt.datetime] = now) -> None:
+    def __init__(self, store, clock: Callable[[], dt.datetime] = now, audit=None) -> None:
         self._store = store
         self.clock = clock
+        # The audit log (`audit.AuditLog`): issued invoices and budget thresholds are events of the tenant.
+        self._audit = audit
+
+    def _event(self, kind: str, tenant_id: str, target: str, **details) -> None:
+        if self._audit is not None:
+            self._audit.record(kind, tenant=tenant_id, actor="gateway", target=target, **details)
 
     def _work_out(self, tenant_id: str, month: str, state: int) -> pb.Invoice:
         first, last = billing.month_days(month)
@@ -93,6 +99,8 @@ class Invoicer:
         draft = self._work_out(tenant_id, month, pb.InvoiceState.INVOICE_STATE_ISSUED)
         issued = self._store.save_invoice(tenant_id, draft)
         log.info("invoice issued", tenant=tenant_id, month=month, total=issued.total, currency=issued.currency)
+        if issued.issue_time == draft.issue_time:  # this replica issued it
+            self._event("invoice_issued", tenant_id, issued.name, total=issued.total, currency=issued.currency)
         return issued
 
     def _with_budget(self, tenant_id: str, draft: pb.Invoice) -> pb.Invoice:
@@ -106,6 +114,7 @@ class Invoicer:
             if percent <= reached and self._store.record_budget_event(
                 tenant_id, draft.month, percent, draft.total, self.clock()
             ):
+                self._event("budget_reached", tenant_id, draft.budget.name, percent=percent, total=draft.total)
                 log.warning(
                     "budget threshold reached",
                     tenant=tenant_id,

@@ -52,6 +52,8 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
         *(f"admin {c} create" for c in ("tenants", "keys", "plans", "invitations")),
         "admin passwords reset",
         *("invoices list", "invoices show", "plan change", "plan budget"),
+        *(f"members {c}" for c in ("list", "set-role", "remove")),
+        "audit",
     }
     for path, parser in COMMANDS:
         if parser.get_default("connects"):
