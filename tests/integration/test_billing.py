@@ -133,6 +133,10 @@ def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack,
         (month, apb.INVOICE_STATE_ISSUED, 300),
     ]
 
+    # Each is an audit event of the tenant.
+    events = stack.admin.ListAuditEvents(apb.ListAuditEventsRequest(parent="tenants/acme"), metadata=ADMIN).events
+    assert {"budget_set", "budget_reached", "invoice_issued", "plan_changed"} <= {event.kind for event in events}
+
     # The CLI shows and exports it.
     monkeypatch.setenv("MAAS_CONFIG_DIR", str(tmp_path / "config"))
     connection = ["--endpoint", stack.gateway.address, "--api-key", secret]
