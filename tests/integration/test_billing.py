@@ -165,6 +165,15 @@ def test_usage_history_and_the_cli(stack, monkeypatch, tmp_path, capsys):
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert [(d.day == today, d.predictions, d.prediction_calls) for d in history.days][-1] == (True, 7, 1)
     assert len(history.days) == 3
+    # The REST twins of the history and of a budget.
+    with httpx.Client(base_url=f"http://127.0.0.1:{http_port(stack.gateway)}") as http:
+        rest = http.get("/v1/tenants/acme/usage:history?days=2", headers={"authorization": f"Bearer {secret}"})
+        assert rest.status_code == 200 and rest.json()["days"][-1]["predictions"] == "7"
+        admin = {"authorization": f"Bearer {ADMIN[0][1].removeprefix('Bearer ')}"}
+        budget = http.patch("/v1/tenants/acme/budget", json={"monthlyAmount": "1000"}, headers=admin)
+        assert budget.status_code == 200 and budget.json()["monthlyAmount"] == "1000"
+        refused = http.patch("/v1/tenants/acme/budget", json={"monthlyAmount": "-5"}, headers=admin)
+        assert refused.status_code == 400
     monkeypatch.setenv("MAAS_CONFIG_DIR", str(tmp_path / "config"))
     connection = ["--endpoint", stack.gateway.address, "--api-key", secret]
     assert main(["usage", *connection]) == 0
