@@ -190,6 +190,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 _http_tls(settings),
                 accounts,
                 admin.notify_changed,
+                settings.public_grpc_address,
             )
         ]
     return server
