@@ -37,7 +37,6 @@ def set_archived(catalogue: ModelCatalogue, tenant: str, model_id: str, number: 
                     )
             elif row.state != State.STATE_ARCHIVED:
                 raise FailedPrecondition(f"version {number} of model {model_id!r} is not archived")
-            reason = "archived" if archived else ""
-            conn.execute(t.model_versions.update().where(*where).values(state=wanted, state_reason=reason))
+            conn.execute(t.model_versions.update().where(*where).values(state=wanted, state_reason=""))
             row = conn.execute(sa.select(t.model_versions).where(*where)).one()
         return catalogue._version_message(conn, model_row, row)

@@ -60,7 +60,7 @@ async function main() {
     }
   }
   const sections = [...byTag].map(([tag, ops]) => el("section", { class: "card tag" }, el("h2", {}, `${tag} (${ops.length})`), ...ops));
-  const schemas = Object.entries(doc.components?.schemas || {});
+  const schemas = Object.entries(doc.components?.schemas || {}).sort(([a], [b]) => a.localeCompare(b));
   const schemaCard = el("section", { class: "card", id: "schemas" }, el("h2", {}, `Schemas (${schemas.length})`),
     ...schemas.map(([name, schema]) => el("details", { id: `schema-${name}`, class: "schema" }, el("summary", {}, el("code", {}, name)),
       schema.description ? el("p", {}, schema.description) : null, el("div", {}, schemaText(schema)))));
@@ -70,6 +70,7 @@ async function main() {
   document.getElementById("filter").addEventListener("input", (e) => {
     const words = e.target.value.toLowerCase().trim();
     for (const op of document.querySelectorAll(".operation")) op.hidden = Boolean(words) && !op.dataset.search.includes(words);
+    for (const tag of document.querySelectorAll("section.tag")) tag.hidden = !tag.querySelector(".operation:not([hidden])");
   });
 }
 

@@ -73,7 +73,7 @@ export function Admin() {
   const [usage, usageError] = useLoad(() => (list ? Promise.all(list.map((t) => api("GET", `/v1/${t.name}/usage`))) : Promise.resolve(null)),
     [list?.map((t) => t.name).join(",")]);
   const used = new Map((usage || []).map((u) => [u.name.replace(/\/usage$/, ""), u]));
-  const meter = (tenant, field, cap, show = String) => {
+  const meter = (tenant, field, cap, show = (n) => n.toLocaleString("en")) => {
     const u = used.get(tenant.name);
     if (!u) return "-";
     const value = Number(u[field] || 0), max = Number(u.plan?.[cap] || 0);
