@@ -19,6 +19,8 @@ const FAILURES = {
     "Check the model definition, or the version to fine-tune, then use Clone and edit to run it with a fix."],
   out_of_memory: ["The job ran out of memory",
     "Use Clone and edit with a smaller batch size or a smaller model (fewer hidden units), and run it again."],
+  nan_loss: ["Training diverged: the loss became NaN",
+    "The learning rate is likely too high for this data, or some values are extreme. Use Clone and edit with a lower learning rate (or scale the data) and run it again."],
   crashed: ["The job's process stopped on every attempt",
     "Its worker stopped each time (a restart of the service, or a crash) before the job could finish. Run it again; if it stops again, try a smaller batch size or model."],
 };
