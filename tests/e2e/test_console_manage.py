@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pytest
 
 from maas.client import MaasClient, MaasError
@@ -216,6 +217,9 @@ def test_a_version_is_downloaded_archived_and_deleted_from_its_model_page(browse
     assert row.locator("button[data-version='2']").count() == 0, row.inner_text()  # no promotion of an archived one
     shot(page, "35-version-archived")
     _no_serious_violations(page, "model versions")
+    with MaasClient(stack.address("gateway"), key) as client, pytest.raises(MaasError) as refused:
+        client.predict("digits", np.zeros((1, 64), dtype=np.float32), version="2")
+    assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION and "archived" in str(refused.value)
     page.click("button[data-archive='2']")  # now "Unarchive"
     row.get_by_role("cell", name="READY", exact=True).wait_for()
 
