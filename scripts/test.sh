@@ -15,5 +15,8 @@ lint_protos
 PYRIGHT_PYTHON_CACHE_DIR=.ci/tools/pyright-cache .venv/bin/pyright
 # The documentation site, warnings as errors (a broken link or a docstring reference fails).
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir build/site
-# The slowest tests, listed at the end of every run: where to look when the suite grows.
-exec .venv/bin/pytest --durations=20 "$@"
+# Two workers (pytest-xdist; MAAS_TEST_WORKERS=0 for one process): most tests wait on servers in
+# other processes, so two share two cores well. A file stays on one worker, and the end-to-end
+# tier's session stack on one (tests/conftest.py). The slowest tests are listed at the end of every
+# run: where to look when the suite grows.
+exec .venv/bin/pytest -n "${MAAS_TEST_WORKERS:-2}" --dist loadgroup --durations=20 "$@"

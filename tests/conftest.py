@@ -214,6 +214,21 @@ def status_of(call: Callable[[], object]) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under pytest-xdist (scripts/test.sh runs two workers), keep each file on one worker, so that
+    a module's servers start once, and every test of the end-to-end tier's session stack on the
+    same worker, so that the whole stack and its journey start once."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()) and E2E in item.path.parents:
+            group = "e2e-stack"
+        else:
+            group = str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """End the run with what was skipped for want of a system part, and what was there."""
     reasons = []

@@ -50,6 +50,12 @@ class GatewaySettings(ServiceSettings):
     )
     registration_plan: str = Field(default="free", description="The plan of tenants created by registration.")
     session_hours: float = Field(default=12.0, description="How long a console session lasts after sign-in.")
+    session_idle_minutes: float = Field(
+        default=30.0, description="A console session unused this long ends, before session_hours if need be."
+    )
+    session_purge_seconds: float = Field(
+        default=300.0, description="How often sessions that ended (signed out, expired, idle) are deleted."
+    )
     invitation_hours: float = Field(default=72.0, description="How long an owner's invitation can be used.")
     login_max_failures: int = Field(
         default=20, description="Failed sign-ins of one account or one client address that lock it."
