@@ -22,6 +22,11 @@ class GatewaySettings(ServiceSettings):
     http_port: int = Field(
         default=8080, description="HTTP port: the REST/JSON twin, KServe v2 REST, OpenAPI and console; -1 disables."
     )
+    public_grpc_address: str = Field(
+        default="",
+        description="host:port where programs reach the gRPC API (the door in front of the gateway), shown in "
+        "the console's code snippets; the HTTP host with the gateway's own gRPC port when empty.",
+    )
     http_tls_cert_file: Path | None = Field(
         default=None,
         description="PEM certificate of the HTTP port when it differs from the gRPC port's (the public one, "

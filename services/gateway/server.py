@@ -196,6 +196,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 _http_tls(settings),
                 accounts,
                 admin.notify_changed,
+                settings.public_grpc_address,
             ),
             purger,  # after the HTTP server: `companions[0]` is the HTTP port
             billing_cycle,
