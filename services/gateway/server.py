@@ -19,12 +19,14 @@ from services.common.tls import open_channel, ssl_context
 from services.gateway.accounts import Accounts, Throttle
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
+from services.gateway.invoicing import BillingCycle, Invoicer
 from services.gateway.proxy import ProxyHandler
 from services.gateway.quota import BackendUsage, LeaseBook
 from services.gateway.reflection import reflection_pool
 from services.gateway.rest.app import RestGateway
 from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes, read_methods
 from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
+from services.gateway.session_purge import SessionPurger
 from services.gateway.store import GatewayStore, new_secret
 
 log = structlog.get_logger("maas.gateway")
@@ -132,7 +134,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.create_engine(settings.db_url)
     db.migrate(engine, "gateway", Path(__file__).parent / "migrations")
-    store = GatewayStore(engine)
+    store = GatewayStore(engine, dt.timedelta(minutes=settings.session_idle_minutes))
     _ensure_admin_key(store, settings)
     authenticator = Authenticator(store, settings.key_cache_seconds)
     accounts = _accounts(store, settings)
@@ -161,6 +163,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     routes = build_routes()
     routed = sorted({method.split("/")[1] for method in routes})
     draining = asyncio.Event()
+    invoicer = Invoicer(store, audit=accounts.audit)
     admin = AdminServicer(
         store,
         authenticator,
@@ -170,7 +173,9 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         report_wait=settings.usage_report_seconds + 0.1,
         draining=draining,
         accounts=accounts,
+        invoicer=invoicer,
     )
+    billing_cycle = BillingCycle(invoicer, store, backend_usage, settings.billing_cycle_seconds)
     server = GrpcServer(
         settings=settings,
         draining=draining,
@@ -180,6 +185,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         reflected_services=routed,
         reflection_pool=reflection_pool([ADMIN_SERVICE.full_name, *routed]),
     )
+    purger = SessionPurger(store.accounts, settings.session_purge_seconds)
     if settings.http_port >= 0:
         server.companions = [
             RestGateway(
@@ -190,8 +196,13 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 _http_tls(settings),
                 accounts,
                 admin.notify_changed,
-            )
+                settings.public_grpc_address,
+            ),
+            purger,  # after the HTTP server: `companions[0]` is the HTTP port
+            billing_cycle,
         ]
+    else:
+        server.companions = [purger, billing_cycle]
     return server
 
 

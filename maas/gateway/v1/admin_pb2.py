@@ -18,7 +18,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from maas.api.v1 import annotations_pb2 as maas_dot_api_dot_v1_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmaas/gateway/v1/admin.proto\x12\x0fmaas.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmaas/api/v1/annotations.proto\"\xad\x01\n\x04Plan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x1b\n\x13predictions_per_day\x18\x03 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x04 \x01(\x01\x12\r\n\x05\x62urst\x18\x05 \x01(\x05\x12\"\n\x1atraining_seconds_per_month\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\"I\n\x11\x43reatePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12#\n\x04plan\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"\x12\n\x10ListPlansRequest\"9\n\x11ListPlansResponse\x12$\n\x05plans\x18\x01 \x03(\x0b\x32\x15.maas.gateway.v1.Plan\",\n\x0fGetUsageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\"\x9e\x01\n\x05Usage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12#\n\x04plan\x18\x05 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\x12\x18\n\x10training_seconds\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\"k\n\x06Tenant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04plan\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x82\x02\n\x06\x41piKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\x08 \x01(\t\"7\n\x17\x43reateInvitationRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"h\n\x18\x43reateInvitationResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x1a\x43reatePasswordResetRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"]\n\x1b\x43reatePasswordResetResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\'\n\x06tenant\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.Tenant\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListTenantsResponse\x12(\n\x07tenants\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12(\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\"P\n\x14\x43reateApiKeyResponse\x12(\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"$\n\x12ListApiKeysRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"@\n\x13ListApiKeysResponse\x12)\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.ApiKey\"#\n\x13RevokeApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x19\n\x17WatchCredentialsRequest\"\xbb\x01\n\nCredential\x12\x15\n\rsecret_sha256\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04plan\x18\x06 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"0\n\x17LookupCredentialRequest\x12\x15\n\rsecret_sha256\x18\x01 \x01(\t\"\xca\x01\n\x12\x43redentialSnapshot\x12\x30\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x1b.maas.gateway.v1.Credential\x12=\n\x05plans\x18\x02 \x03(\x0b\x32..maas.gateway.v1.CredentialSnapshot.PlansEntry\x1a\x43\n\nPlansEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan:\x02\x38\x01\"g\n\x0bTenantUsage\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12\x14\n\x0clease_wanted\x18\x05 \x01(\x03\"Q\n\x11LeaseUsageRequest\x12\x0f\n\x07replica\x18\x01 \x01(\t\x12+\n\x05usage\x18\x02 \x03(\x0b\x32\x1c.maas.gateway.v1.TenantUsage\"o\n\x0fPredictionLease\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x0f\n\x07granted\x18\x03 \x01(\x03\x12.\n\x0bretry_after\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x86\x01\n\x12LeaseUsageResponse\x12\x30\n\x06leases\x18\x01 \x03(\x0b\x32 .maas.gateway.v1.PredictionLease\x12,\n\tvalid_for\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08replicas\x18\x03 \x01(\x05\x32\xa3\r\n\x0c\x41\x64minService\x12n\n\x0c\x43reateTenant\x12$.maas.gateway.v1.CreateTenantRequest\x1a\x17.maas.gateway.v1.Tenant\"\x1f\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/tenants:\x06tenant\x12i\n\tGetTenant\x12!.maas.gateway.v1.GetTenantRequest\x1a\x17.maas.gateway.v1.Tenant\" \x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=tenants/*}\x12q\n\x0bListTenants\x12#.maas.gateway.v1.ListTenantsRequest\x1a$.maas.gateway.v1.ListTenantsResponse\"\x17\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12\x90\x01\n\x0c\x43reateApiKey\x12$.maas.gateway.v1.CreateApiKeyRequest\x1a%.maas.gateway.v1.CreateApiKeyResponse\"3\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02)\"\x1e/v1/{parent=tenants/*}/apiKeys:\x07\x61pi_key\x12\x84\x01\n\x0bListApiKeys\x12#.maas.gateway.v1.ListApiKeysRequest\x1a$.maas.gateway.v1.ListApiKeysResponse\"*\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=tenants/*}/apiKeys\x12\x83\x01\n\x0cRevokeApiKey\x12$.maas.gateway.v1.RevokeApiKeyRequest\x1a\x17.maas.gateway.v1.ApiKey\"4\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02*\"%/v1/{name=tenants/*/apiKeys/*}:revoke:\x01*\x12\x9a\x01\n\x10\x43reateInvitation\x12(.maas.gateway.v1.CreateInvitationRequest\x1a).maas.gateway.v1.CreateInvitationResponse\"1\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\'\"\"/v1/{parent=tenants/*}/invitations:\x01*\x12\x93\x01\n\x13\x43reatePasswordReset\x12+.maas.gateway.v1.CreatePasswordResetRequest\x1a,.maas.gateway.v1.CreatePasswordResetResponse\"!\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x17\"\x12/v1/passwordResets:\x01*\x12\x64\n\nCreatePlan\x12\".maas.gateway.v1.CreatePlanRequest\x1a\x15.maas.gateway.v1.Plan\"\x1b\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x11\"\t/v1/plans:\x04plan\x12i\n\tListPlans\x12!.maas.gateway.v1.ListPlansRequest\x1a\".maas.gateway.v1.ListPlansResponse\"\x15\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/plans\x12l\n\x08GetUsage\x12 .maas.gateway.v1.GetUsageRequest\x1a\x16.maas.gateway.v1.Usage\"&\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=tenants/*/usage}\x12m\n\x10WatchCredentials\x12(.maas.gateway.v1.WatchCredentialsRequest\x1a#.maas.gateway.v1.CredentialSnapshot\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x30\x01\x12\x63\n\x10LookupCredential\x12(.maas.gateway.v1.LookupCredentialRequest\x1a\x1b.maas.gateway.v1.Credential\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x12_\n\nLeaseUsage\x12\".maas.gateway.v1.LeaseUsageRequest\x1a#.maas.gateway.v1.LeaseUsageResponse\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmaas/gateway/v1/admin.proto\x12\x0fmaas.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dmaas/api/v1/annotations.proto\"\xa5\x02\n\x04Plan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x1b\n\x13predictions_per_day\x18\x03 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x04 \x01(\x01\x12\r\n\x05\x62urst\x18\x05 \x01(\x05\x12\"\n\x1atraining_seconds_per_month\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\x12\'\n\x04kind\x18\x08 \x01(\x0e\x32\x19.maas.gateway.v1.PlanKind\x12\x10\n\x08\x63urrency\x18\t \x01(\t\x12\x13\n\x0bmonthly_fee\x18\n \x01(\x03\x12&\n\x06prices\x18\x0b \x03(\x0b\x32\x16.maas.gateway.v1.Price\"h\n\x05Price\x12%\n\x05meter\x18\x01 \x01(\x0e\x32\x16.maas.gateway.v1.Meter\x12\x10\n\x08included\x18\x02 \x01(\x03\x12\x13\n\x0bunit_amount\x18\x03 \x01(\x03\x12\x11\n\tper_units\x18\x04 \x01(\x03\"I\n\x11\x43reatePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12#\n\x04plan\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"\x12\n\x10ListPlansRequest\"9\n\x11ListPlansResponse\x12$\n\x05plans\x18\x01 \x03(\x0b\x32\x15.maas.gateway.v1.Plan\",\n\x0fGetUsageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\"\xd3\x01\n\x05Usage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12#\n\x04plan\x18\x05 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\x12\x18\n\x10training_seconds\x18\x06 \x01(\x03\x12\x14\n\x0cstored_bytes\x18\x07 \x01(\x03\x12\x18\n\x10prediction_calls\x18\x08 \x01(\x03\x12\x19\n\x11month_predictions\x18\t \x01(\x03\"4\n\x16GetUsageHistoryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\"Z\n\nDailyUsage\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x13\n\x0bpredictions\x18\x02 \x01(\x03\x12\x18\n\x10prediction_calls\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\"G\n\x0cUsageHistory\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x04\x64\x61ys\x18\x02 \x03(\x0b\x32\x1b.maas.gateway.v1.DailyUsage\"\xd7\x01\n\x0bInvoiceLine\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0c\n\x04plan\x18\x02 \x01(\t\x12%\n\x05meter\x18\x03 \x01(\x0e\x32\x16.maas.gateway.v1.Meter\x12\x11\n\tstart_day\x18\x04 \x01(\t\x12\x0f\n\x07\x65nd_day\x18\x05 \x01(\t\x12\x10\n\x08quantity\x18\x06 \x01(\x03\x12\x10\n\x08included\x18\x07 \x01(\x03\x12\x13\n\x0bunit_amount\x18\x08 \x01(\x03\x12\x11\n\tper_units\x18\t \x01(\x03\x12\x0e\n\x06\x61mount\x18\n \x01(\x03\"\xfb\x01\n\x07Invoice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05month\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.maas.gateway.v1.InvoiceState\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12+\n\x05lines\x18\x05 \x03(\x0b\x32\x1c.maas.gateway.v1.InvoiceLine\x12\r\n\x05total\x18\x06 \x01(\x03\x12.\n\nissue_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x06\x62udget\x18\x08 \x01(\x0b\x32\x17.maas.gateway.v1.Budget\"G\n\x06\x42udget\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0emonthly_amount\x18\x02 \x01(\x03\x12\x17\n\x0freached_percent\x18\x03 \x01(\x05\";\n\x10SetBudgetRequest\x12\'\n\x06\x62udget\x18\x01 \x01(\x0b\x32\x17.maas.gateway.v1.Budget\"!\n\x11GetInvoiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"%\n\x13ListInvoicesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"B\n\x14ListInvoicesResponse\x12*\n\x08invoices\x18\x01 \x03(\x0b\x32\x18.maas.gateway.v1.Invoice\"/\n\x11\x43hangePlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04plan\x18\x02 \x01(\t\"k\n\x06Tenant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04plan\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x82\x02\n\x06\x41piKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\x08 \x01(\t\"7\n\x17\x43reateInvitationRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"h\n\x18\x43reateInvitationResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x1a\x43reatePasswordResetRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"]\n\x1b\x43reatePasswordResetResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\'\n\x06tenant\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.Tenant\" \n\x10GetTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListTenantsResponse\x12(\n\x07tenants\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12(\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\"P\n\x14\x43reateApiKeyResponse\x12(\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x17.maas.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"$\n\x12ListApiKeysRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"@\n\x13ListApiKeysResponse\x12)\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.ApiKey\"#\n\x13RevokeApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x19\n\x17WatchCredentialsRequest\"\xbb\x01\n\nCredential\x12\x15\n\rsecret_sha256\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\"\n\x06scopes\x18\x04 \x03(\x0e\x32\x12.maas.api.v1.Scope\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04plan\x18\x06 \x01(\x0b\x32\x15.maas.gateway.v1.Plan\"0\n\x17LookupCredentialRequest\x12\x15\n\rsecret_sha256\x18\x01 \x01(\t\"\xca\x01\n\x12\x43redentialSnapshot\x12\x30\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x1b.maas.gateway.v1.Credential\x12=\n\x05plans\x18\x02 \x03(\x0b\x32..maas.gateway.v1.CredentialSnapshot.PlansEntry\x1a\x43\n\nPlansEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.maas.gateway.v1.Plan:\x02\x38\x01\"\x97\x01\n\x0bTenantUsage\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x10\n\x08requests\x18\x04 \x01(\x03\x12\x14\n\x0clease_wanted\x18\x05 \x01(\x03\x12\x18\n\x10prediction_calls\x18\x06 \x01(\x03\x12\x14\n\x0clease_needed\x18\x07 \x01(\x03\"Q\n\x11LeaseUsageRequest\x12\x0f\n\x07replica\x18\x01 \x01(\t\x12+\n\x05usage\x18\x02 \x03(\x0b\x32\x1c.maas.gateway.v1.TenantUsage\"o\n\x0fPredictionLease\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x0f\n\x07granted\x18\x03 \x01(\x03\x12.\n\x0bretry_after\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x86\x01\n\x12LeaseUsageResponse\x12\x30\n\x06leases\x18\x01 \x03(\x0b\x32 .maas.gateway.v1.PredictionLease\x12,\n\tvalid_for\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08replicas\x18\x03 \x01(\x05\"d\n\x06Member\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x12ListMembersRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"?\n\x13ListMembersResponse\x12(\n\x07members\x18\x01 \x03(\x0b\x32\x17.maas.gateway.v1.Member\">\n\x13UpdateMemberRequest\x12\'\n\x06member\x18\x01 \x01(\x0b\x32\x17.maas.gateway.v1.Member\"#\n\x13\x44\x65leteMemberRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xf3\x01\n\nAuditEvent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x39\n\x07\x64\x65tails\x18\x06 \x03(\x0b\x32(.maas.gateway.v1.AuditEvent.DetailsEntry\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x88\x01\n\x16ListAuditEventsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"_\n\x17ListAuditEventsResponse\x12+\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1b.maas.gateway.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*b\n\x08PlanKind\x12\x19\n\x15PLAN_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0ePLAN_KIND_FREE\x10\x01\x12\x12\n\x0ePLAN_KIND_PAID\x10\x02\x12\x13\n\x0fPLAN_KIND_MIXED\x10\x03*o\n\x05Meter\x12\x15\n\x11METER_UNSPECIFIED\x10\x00\x12\x19\n\x15METER_PREDICTION_ROWS\x10\x01\x12\x1a\n\x16METER_TRAINING_SECONDS\x10\x02\x12\x18\n\x14METER_STORED_GB_DAYS\x10\x03*`\n\x0cInvoiceState\x12\x1d\n\x19INVOICE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13INVOICE_STATE_DRAFT\x10\x01\x12\x18\n\x14INVOICE_STATE_ISSUED\x10\x02\x32\xd3\x16\n\x0c\x41\x64minService\x12n\n\x0c\x43reateTenant\x12$.maas.gateway.v1.CreateTenantRequest\x1a\x17.maas.gateway.v1.Tenant\"\x1f\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/tenants:\x06tenant\x12i\n\tGetTenant\x12!.maas.gateway.v1.GetTenantRequest\x1a\x17.maas.gateway.v1.Tenant\" \x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=tenants/*}\x12q\n\x0bListTenants\x12#.maas.gateway.v1.ListTenantsRequest\x1a$.maas.gateway.v1.ListTenantsResponse\"\x17\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12\x90\x01\n\x0c\x43reateApiKey\x12$.maas.gateway.v1.CreateApiKeyRequest\x1a%.maas.gateway.v1.CreateApiKeyResponse\"3\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02)\"\x1e/v1/{parent=tenants/*}/apiKeys:\x07\x61pi_key\x12\x84\x01\n\x0bListApiKeys\x12#.maas.gateway.v1.ListApiKeysRequest\x1a$.maas.gateway.v1.ListApiKeysResponse\"*\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=tenants/*}/apiKeys\x12\x83\x01\n\x0cRevokeApiKey\x12$.maas.gateway.v1.RevokeApiKeyRequest\x1a\x17.maas.gateway.v1.ApiKey\"4\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02*\"%/v1/{name=tenants/*/apiKeys/*}:revoke:\x01*\x12\x9a\x01\n\x10\x43reateInvitation\x12(.maas.gateway.v1.CreateInvitationRequest\x1a).maas.gateway.v1.CreateInvitationResponse\"1\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\'\"\"/v1/{parent=tenants/*}/invitations:\x01*\x12\x93\x01\n\x13\x43reatePasswordReset\x12+.maas.gateway.v1.CreatePasswordResetRequest\x1a,.maas.gateway.v1.CreatePasswordResetResponse\"!\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x17\"\x12/v1/passwordResets:\x01*\x12\x64\n\nCreatePlan\x12\".maas.gateway.v1.CreatePlanRequest\x1a\x15.maas.gateway.v1.Plan\"\x1b\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x11\"\t/v1/plans:\x04plan\x12i\n\tListPlans\x12!.maas.gateway.v1.ListPlansRequest\x1a\".maas.gateway.v1.ListPlansResponse\"\x15\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/plans\x12l\n\x08GetUsage\x12 .maas.gateway.v1.GetUsageRequest\x1a\x16.maas.gateway.v1.Usage\"&\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=tenants/*/usage}\x12w\n\nGetInvoice\x12\".maas.gateway.v1.GetInvoiceRequest\x1a\x18.maas.gateway.v1.Invoice\"+\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=tenants/*/invoices/*}\x12\x88\x01\n\x0cListInvoices\x12$.maas.gateway.v1.ListInvoicesRequest\x1a%.maas.gateway.v1.ListInvoicesResponse\"+\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{parent=tenants/*}/invoices\x12y\n\nChangePlan\x12\".maas.gateway.v1.ChangePlanRequest\x1a\x17.maas.gateway.v1.Tenant\".\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02$\"\x1f/v1/{name=tenants/*}:changePlan:\x01*\x12\x7f\n\tSetBudget\x12!.maas.gateway.v1.SetBudgetRequest\x1a\x17.maas.gateway.v1.Budget\"6\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02,2\"/v1/{budget.name=tenants/*/budget}:\x06\x62udget\x12\x89\x01\n\x0fGetUsageHistory\x12\'.maas.gateway.v1.GetUsageHistoryRequest\x1a\x1d.maas.gateway.v1.UsageHistory\".\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=tenants/*/usage}:history\x12\x84\x01\n\x0bListMembers\x12#.maas.gateway.v1.ListMembersRequest\x1a$.maas.gateway.v1.ListMembersResponse\"*\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=tenants/*}/members\x12\x88\x01\n\x0cUpdateMember\x12$.maas.gateway.v1.UpdateMemberRequest\x1a\x17.maas.gateway.v1.Member\"9\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02/2%/v1/{member.name=tenants/*/members/*}:\x06member\x12y\n\x0c\x44\x65leteMember\x12$.maas.gateway.v1.DeleteMemberRequest\x1a\x17.maas.gateway.v1.Member\"*\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02 *\x1e/v1/{name=tenants/*/members/*}\x12\x94\x01\n\x0fListAuditEvents\x12\'.maas.gateway.v1.ListAuditEventsRequest\x1a(.maas.gateway.v1.ListAuditEventsResponse\".\x88\xb5\x18\x04\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=tenants/*}/auditEvents\x12m\n\x10WatchCredentials\x12(.maas.gateway.v1.WatchCredentialsRequest\x1a#.maas.gateway.v1.CredentialSnapshot\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x30\x01\x12\x63\n\x10LookupCredential\x12(.maas.gateway.v1.LookupCredentialRequest\x1a\x1b.maas.gateway.v1.Credential\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x12_\n\nLeaseUsage\x12\".maas.gateway.v1.LeaseUsageRequest\x1a#.maas.gateway.v1.LeaseUsageResponse\"\x08\x88\xb5\x18\x01\x90\xb5\x18\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -27,6 +27,8 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._options = None
   _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._serialized_options = b'8\001'
+  _globals['_AUDITEVENT_DETAILSENTRY']._options = None
+  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_options = b'8\001'
   _globals['_ADMINSERVICE'].methods_by_name['CreateTenant']._options = None
   _globals['_ADMINSERVICE'].methods_by_name['CreateTenant']._serialized_options = b'\210\265\030\004\202\323\344\223\002\025\"\013/v1/tenants:\006tenant'
   _globals['_ADMINSERVICE'].methods_by_name['GetTenant']._options = None
@@ -49,72 +51,138 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_ADMINSERVICE'].methods_by_name['ListPlans']._serialized_options = b'\210\265\030\004\202\323\344\223\002\013\022\t/v1/plans'
   _globals['_ADMINSERVICE'].methods_by_name['GetUsage']._options = None
   _globals['_ADMINSERVICE'].methods_by_name['GetUsage']._serialized_options = b'\210\265\030\001\202\323\344\223\002\034\022\032/v1/{name=tenants/*/usage}'
+  _globals['_ADMINSERVICE'].methods_by_name['GetInvoice']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['GetInvoice']._serialized_options = b'\210\265\030\001\202\323\344\223\002!\022\037/v1/{name=tenants/*/invoices/*}'
+  _globals['_ADMINSERVICE'].methods_by_name['ListInvoices']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListInvoices']._serialized_options = b'\210\265\030\001\202\323\344\223\002!\022\037/v1/{parent=tenants/*}/invoices'
+  _globals['_ADMINSERVICE'].methods_by_name['ChangePlan']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ChangePlan']._serialized_options = b'\210\265\030\004\202\323\344\223\002$\"\037/v1/{name=tenants/*}:changePlan:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['SetBudget']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['SetBudget']._serialized_options = b'\210\265\030\004\202\323\344\223\002,2\"/v1/{budget.name=tenants/*/budget}:\006budget'
+  _globals['_ADMINSERVICE'].methods_by_name['GetUsageHistory']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['GetUsageHistory']._serialized_options = b'\210\265\030\001\202\323\344\223\002$\022\"/v1/{name=tenants/*/usage}:history'
+  _globals['_ADMINSERVICE'].methods_by_name['ListMembers']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListMembers']._serialized_options = b'\210\265\030\004\202\323\344\223\002 \022\036/v1/{parent=tenants/*}/members'
+  _globals['_ADMINSERVICE'].methods_by_name['UpdateMember']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['UpdateMember']._serialized_options = b'\210\265\030\004\202\323\344\223\002/2%/v1/{member.name=tenants/*/members/*}:\006member'
+  _globals['_ADMINSERVICE'].methods_by_name['DeleteMember']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['DeleteMember']._serialized_options = b'\210\265\030\004\202\323\344\223\002 *\036/v1/{name=tenants/*/members/*}'
+  _globals['_ADMINSERVICE'].methods_by_name['ListAuditEvents']._options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListAuditEvents']._serialized_options = b'\210\265\030\004\202\323\344\223\002$\022\"/v1/{parent=tenants/*}/auditEvents'
   _globals['_ADMINSERVICE'].methods_by_name['WatchCredentials']._options = None
   _globals['_ADMINSERVICE'].methods_by_name['WatchCredentials']._serialized_options = b'\210\265\030\001\220\265\030\001'
   _globals['_ADMINSERVICE'].methods_by_name['LookupCredential']._options = None
   _globals['_ADMINSERVICE'].methods_by_name['LookupCredential']._serialized_options = b'\210\265\030\001\220\265\030\001'
   _globals['_ADMINSERVICE'].methods_by_name['LeaseUsage']._options = None
   _globals['_ADMINSERVICE'].methods_by_name['LeaseUsage']._serialized_options = b'\210\265\030\001\220\265\030\001'
+  _globals['_PLANKIND']._serialized_start=4998
+  _globals['_PLANKIND']._serialized_end=5096
+  _globals['_METER']._serialized_start=5098
+  _globals['_METER']._serialized_end=5209
+  _globals['_INVOICESTATE']._serialized_start=5211
+  _globals['_INVOICESTATE']._serialized_end=5307
   _globals['_PLAN']._serialized_start=175
-  _globals['_PLAN']._serialized_end=348
-  _globals['_CREATEPLANREQUEST']._serialized_start=350
-  _globals['_CREATEPLANREQUEST']._serialized_end=423
-  _globals['_LISTPLANSREQUEST']._serialized_start=425
-  _globals['_LISTPLANSREQUEST']._serialized_end=443
-  _globals['_LISTPLANSRESPONSE']._serialized_start=445
-  _globals['_LISTPLANSRESPONSE']._serialized_end=502
-  _globals['_GETUSAGEREQUEST']._serialized_start=504
-  _globals['_GETUSAGEREQUEST']._serialized_end=548
-  _globals['_USAGE']._serialized_start=551
-  _globals['_USAGE']._serialized_end=709
-  _globals['_TENANT']._serialized_start=711
-  _globals['_TENANT']._serialized_end=818
-  _globals['_APIKEY']._serialized_start=821
-  _globals['_APIKEY']._serialized_end=1079
-  _globals['_CREATEINVITATIONREQUEST']._serialized_start=1081
-  _globals['_CREATEINVITATIONREQUEST']._serialized_end=1136
-  _globals['_CREATEINVITATIONRESPONSE']._serialized_start=1138
-  _globals['_CREATEINVITATIONRESPONSE']._serialized_end=1242
-  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_start=1244
-  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_end=1287
-  _globals['_CREATEPASSWORDRESETRESPONSE']._serialized_start=1289
-  _globals['_CREATEPASSWORDRESETRESPONSE']._serialized_end=1382
-  _globals['_CREATETENANTREQUEST']._serialized_start=1384
-  _globals['_CREATETENANTREQUEST']._serialized_end=1465
-  _globals['_GETTENANTREQUEST']._serialized_start=1467
-  _globals['_GETTENANTREQUEST']._serialized_end=1499
-  _globals['_LISTTENANTSREQUEST']._serialized_start=1501
-  _globals['_LISTTENANTSREQUEST']._serialized_end=1560
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=1562
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=1650
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1652
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1731
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1733
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1813
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1815
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1851
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1853
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1917
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1919
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1954
-  _globals['_WATCHCREDENTIALSREQUEST']._serialized_start=1956
-  _globals['_WATCHCREDENTIALSREQUEST']._serialized_end=1981
-  _globals['_CREDENTIAL']._serialized_start=1984
-  _globals['_CREDENTIAL']._serialized_end=2171
-  _globals['_LOOKUPCREDENTIALREQUEST']._serialized_start=2173
-  _globals['_LOOKUPCREDENTIALREQUEST']._serialized_end=2221
-  _globals['_CREDENTIALSNAPSHOT']._serialized_start=2224
-  _globals['_CREDENTIALSNAPSHOT']._serialized_end=2426
-  _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._serialized_start=2359
-  _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._serialized_end=2426
-  _globals['_TENANTUSAGE']._serialized_start=2428
-  _globals['_TENANTUSAGE']._serialized_end=2531
-  _globals['_LEASEUSAGEREQUEST']._serialized_start=2533
-  _globals['_LEASEUSAGEREQUEST']._serialized_end=2614
-  _globals['_PREDICTIONLEASE']._serialized_start=2616
-  _globals['_PREDICTIONLEASE']._serialized_end=2727
-  _globals['_LEASEUSAGERESPONSE']._serialized_start=2730
-  _globals['_LEASEUSAGERESPONSE']._serialized_end=2864
-  _globals['_ADMINSERVICE']._serialized_start=2867
-  _globals['_ADMINSERVICE']._serialized_end=4566
+  _globals['_PLAN']._serialized_end=468
+  _globals['_PRICE']._serialized_start=470
+  _globals['_PRICE']._serialized_end=574
+  _globals['_CREATEPLANREQUEST']._serialized_start=576
+  _globals['_CREATEPLANREQUEST']._serialized_end=649
+  _globals['_LISTPLANSREQUEST']._serialized_start=651
+  _globals['_LISTPLANSREQUEST']._serialized_end=669
+  _globals['_LISTPLANSRESPONSE']._serialized_start=671
+  _globals['_LISTPLANSRESPONSE']._serialized_end=728
+  _globals['_GETUSAGEREQUEST']._serialized_start=730
+  _globals['_GETUSAGEREQUEST']._serialized_end=774
+  _globals['_USAGE']._serialized_start=777
+  _globals['_USAGE']._serialized_end=988
+  _globals['_GETUSAGEHISTORYREQUEST']._serialized_start=990
+  _globals['_GETUSAGEHISTORYREQUEST']._serialized_end=1042
+  _globals['_DAILYUSAGE']._serialized_start=1044
+  _globals['_DAILYUSAGE']._serialized_end=1134
+  _globals['_USAGEHISTORY']._serialized_start=1136
+  _globals['_USAGEHISTORY']._serialized_end=1207
+  _globals['_INVOICELINE']._serialized_start=1210
+  _globals['_INVOICELINE']._serialized_end=1425
+  _globals['_INVOICE']._serialized_start=1428
+  _globals['_INVOICE']._serialized_end=1679
+  _globals['_BUDGET']._serialized_start=1681
+  _globals['_BUDGET']._serialized_end=1752
+  _globals['_SETBUDGETREQUEST']._serialized_start=1754
+  _globals['_SETBUDGETREQUEST']._serialized_end=1813
+  _globals['_GETINVOICEREQUEST']._serialized_start=1815
+  _globals['_GETINVOICEREQUEST']._serialized_end=1848
+  _globals['_LISTINVOICESREQUEST']._serialized_start=1850
+  _globals['_LISTINVOICESREQUEST']._serialized_end=1887
+  _globals['_LISTINVOICESRESPONSE']._serialized_start=1889
+  _globals['_LISTINVOICESRESPONSE']._serialized_end=1955
+  _globals['_CHANGEPLANREQUEST']._serialized_start=1957
+  _globals['_CHANGEPLANREQUEST']._serialized_end=2004
+  _globals['_TENANT']._serialized_start=2006
+  _globals['_TENANT']._serialized_end=2113
+  _globals['_APIKEY']._serialized_start=2116
+  _globals['_APIKEY']._serialized_end=2374
+  _globals['_CREATEINVITATIONREQUEST']._serialized_start=2376
+  _globals['_CREATEINVITATIONREQUEST']._serialized_end=2431
+  _globals['_CREATEINVITATIONRESPONSE']._serialized_start=2433
+  _globals['_CREATEINVITATIONRESPONSE']._serialized_end=2537
+  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_start=2539
+  _globals['_CREATEPASSWORDRESETREQUEST']._serialized_end=2582
+  _globals['_CREATEPASSWORDRESETRESPONSE']._serialized_start=2584
+  _globals['_CREATEPASSWORDRESETRESPONSE']._serialized_end=2677
+  _globals['_CREATETENANTREQUEST']._serialized_start=2679
+  _globals['_CREATETENANTREQUEST']._serialized_end=2760
+  _globals['_GETTENANTREQUEST']._serialized_start=2762
+  _globals['_GETTENANTREQUEST']._serialized_end=2794
+  _globals['_LISTTENANTSREQUEST']._serialized_start=2796
+  _globals['_LISTTENANTSREQUEST']._serialized_end=2855
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=2857
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=2945
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=2947
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=3026
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=3028
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=3108
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=3110
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=3146
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=3148
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=3212
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=3214
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=3249
+  _globals['_WATCHCREDENTIALSREQUEST']._serialized_start=3251
+  _globals['_WATCHCREDENTIALSREQUEST']._serialized_end=3276
+  _globals['_CREDENTIAL']._serialized_start=3279
+  _globals['_CREDENTIAL']._serialized_end=3466
+  _globals['_LOOKUPCREDENTIALREQUEST']._serialized_start=3468
+  _globals['_LOOKUPCREDENTIALREQUEST']._serialized_end=3516
+  _globals['_CREDENTIALSNAPSHOT']._serialized_start=3519
+  _globals['_CREDENTIALSNAPSHOT']._serialized_end=3721
+  _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._serialized_start=3654
+  _globals['_CREDENTIALSNAPSHOT_PLANSENTRY']._serialized_end=3721
+  _globals['_TENANTUSAGE']._serialized_start=3724
+  _globals['_TENANTUSAGE']._serialized_end=3875
+  _globals['_LEASEUSAGEREQUEST']._serialized_start=3877
+  _globals['_LEASEUSAGEREQUEST']._serialized_end=3958
+  _globals['_PREDICTIONLEASE']._serialized_start=3960
+  _globals['_PREDICTIONLEASE']._serialized_end=4071
+  _globals['_LEASEUSAGERESPONSE']._serialized_start=4074
+  _globals['_LEASEUSAGERESPONSE']._serialized_end=4208
+  _globals['_MEMBER']._serialized_start=4210
+  _globals['_MEMBER']._serialized_end=4310
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=4312
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=4348
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=4350
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=4413
+  _globals['_UPDATEMEMBERREQUEST']._serialized_start=4415
+  _globals['_UPDATEMEMBERREQUEST']._serialized_end=4477
+  _globals['_DELETEMEMBERREQUEST']._serialized_start=4479
+  _globals['_DELETEMEMBERREQUEST']._serialized_end=4514
+  _globals['_AUDITEVENT']._serialized_start=4517
+  _globals['_AUDITEVENT']._serialized_end=4760
+  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_start=4714
+  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_end=4760
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=4763
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=4899
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=4901
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=4996
+  _globals['_ADMINSERVICE']._serialized_start=5310
+  _globals['_ADMINSERVICE']._serialized_end=8209
 # @@protoc_insertion_point(module_scope)
