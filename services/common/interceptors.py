@@ -226,7 +226,9 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
                         behavior = _parsing(behavior, handler.request_deserializer, handler.request_streaming)
                 if parse is not None:
                     wrapped = _wrap_awaitable(behavior, record, parse)
-                    return handler._replace(request_deserializer=None, unary_unary=wrapped)
+                    return handler._replace(  # pyright: ignore[reportAttributeAccessIssue] - a namedtuple
+                        request_deserializer=None, unary_unary=wrapped
+                    )
                 # Streaming handlers are async generators, or coroutines that call context.write().
                 wrap = _wrap_stream if inspect.isasyncgenfunction(behavior) else _wrap_awaitable
                 # RpcMethodHandler is a namedtuple at run time (its stub does not say so).
