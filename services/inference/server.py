@@ -8,6 +8,8 @@ import signal
 from prometheus_client import CollectorRegistry
 
 from maas.inference.v2 import grpc_service_pb2
+from maas.registry.v1 import registry_pb2
+from services.common.clients import PeerChannels, read_retries
 from services.common.gate import CallGate
 from services.common.process import die_with_parent
 from services.common.server import GrpcServer, ServiceBinding, run_service
@@ -26,14 +28,13 @@ from services.inference.tf_serving import (
 )
 from services.inference.workers import WorkerProcesses
 
+REGISTRY_SERVICE = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"]
 SERVICE_NAME = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
 
 async def build_server(settings: InferenceSettings) -> GrpcServer:
     device = configure_tensorflow(settings)
-    channel = settings.peer_channel(
-        settings.registry_addr, [("grpc.max_receive_message_length", settings.max_message_bytes)]
-    )
+    channel = PeerChannels(settings).aio(settings.registry_addr, *read_retries(REGISTRY_SERVICE))
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)
     gate = CallGate(settings)

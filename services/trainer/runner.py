@@ -11,7 +11,6 @@ every worker trains; only the chief (task 0) reports, checkpoints, exports and r
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import math
@@ -21,7 +20,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
@@ -34,90 +32,27 @@ import tensorflow as tf
 from google.protobuf import json_format
 
 from maas.registry.v1 import registry_pb2 as rpb
-from maas.registry.v1 import registry_pb2_grpc
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common import db, tracing
+from services.common.clients import ChecksumMismatch, PeerChannels, backend_metadata, read_retries
 from services.common.credentials import SERVICE_KEY, service_token
 from services.common.drift import reference_statistics
 from services.common.errors import DomainError, InvalidArgument
 from services.common.logging import configure_logging
-from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.common.tabular import csv_header, load_csv_numeric
 from services.trainer import multiworker
 from services.trainer.cluster import Task, die_with_worker, task_from_environment
 from services.trainer.config import WAIT_FOR_JOB, TrainerSettings
 from services.trainer.failures import JobFailure
 from services.trainer.phases import PEAK_MEMORY, Phases
+from services.trainer.registry_client import RegistryClient
 from services.trainer.spec import CLASSIFIER_TEMPLATES, template_parameters
 from services.trainer.store import JobStore, LeaseLost
 from services.trainer.templates import OPTIMIZERS, build_model, is_classification
 
 log = structlog.get_logger("maas.trainer.runner")
 State = pb.TrainingJob.State
-CHUNK_BYTES = 1024 * 1024
-
-
-class RegistryClient:
-    """The few registry calls a job needs, on behalf of the job's tenant."""
-
-    def __init__(
-        self, address: str, tenant: str, job_id: str, credentials: grpc.ChannelCredentials | None, identity=()
-    ) -> None:
-        options = [("grpc.max_receive_message_length", 64 << 20)]
-        self._channel = (
-            grpc.secure_channel(address, credentials, options=options)
-            if credentials
-            else grpc.insecure_channel(address, options=options)
-        )
-        self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)
-        # The job calls as the trainer (`identity`: its service token, or its mTLS certificate), for the job's tenant.
-        self._identity = (*identity, (TENANT_KEY, tenant), (REQUEST_ID_KEY, job_id))
-
-    @property
-    def _metadata(self) -> tuple[tuple[str, str], ...]:
-        # With the current span's `traceparent` while tracing is on: the registry's spans join the job's trace.
-        return (*self._identity, *tracing.outgoing_metadata())
-
-    def dataset(self, name: str) -> rpb.Dataset:
-        return self._stub.GetDataset(rpb.GetDatasetRequest(name=name), metadata=self._metadata, timeout=30)
-
-    def model_version(self, name: str) -> rpb.ModelVersion:
-        return self._stub.GetModelVersion(rpb.GetModelVersionRequest(name=name), metadata=self._metadata, timeout=30)
-
-    def download(self, artifact: str, sha256: str, target: Path) -> None:
-        digest = hashlib.sha256()
-        with tracing.span("artifact download", artifact=artifact), target.open("wb") as file:
-            for response in self._stub.DownloadArtifact(
-                rpb.DownloadArtifactRequest(name=artifact), metadata=self._metadata, timeout=600
-            ):
-                file.write(response.chunk)
-                digest.update(response.chunk)
-        if digest.hexdigest() != sha256:
-            raise JobFailure(f"dataset artifact {artifact} failed its checksum on download; retry the job", "storage")
-
-    def upload(self, data: bytes) -> rpb.Artifact:
-        def messages() -> Iterator[rpb.UploadArtifactRequest]:
-            yield rpb.UploadArtifactRequest(
-                header=rpb.UploadArtifactRequest.Header(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
-            )
-            for offset in range(0, len(data), CHUNK_BYTES):
-                yield rpb.UploadArtifactRequest(chunk=data[offset : offset + CHUNK_BYTES])
-
-        with tracing.span("artifact upload", size_bytes=len(data)):
-            return self._stub.UploadArtifact(messages(), metadata=self._metadata, timeout=600)
-
-    def delete(self, artifact: str) -> None:
-        self._stub.DeleteArtifact(rpb.DeleteArtifactRequest(name=artifact), metadata=self._metadata, timeout=30)
-
-    def register(self, parent: str, version: rpb.ModelVersion, request_id: str) -> rpb.ModelVersion:
-        return self._stub.CreateModelVersion(
-            rpb.CreateModelVersionRequest(parent=parent, model_version=version, request_id=request_id),
-            metadata=self._metadata,
-            timeout=60,
-        )
-
-    def close(self) -> None:
-        self._channel.close()
+REGISTRY_SERVICE = rpb.DESCRIPTOR.services_by_name["RegistryService"]
 
 
 def fetch_dataset(client: RegistryClient, spec_input: pb.DatasetInput, role: str) -> rpb.Dataset:
@@ -234,8 +169,7 @@ def run(job_id: str, settings: TrainerSettings) -> None:
     phases.add("start-up", max(0.0, time.time() - job.start_time.ToDatetime(dt.UTC).timestamp()))
     task = task_from_environment()
     structlog.contextvars.bind_contextvars(job=job_id, tenant=tenant, worker=task.index if task else 0)
-    identity = ((SERVICE_KEY, service_token(settings.service_secret, "trainer")),) if settings.service_secret else ()
-    client = RegistryClient(settings.registry_addr, tenant, job_id, settings.peer_credentials(), identity)
+    client = job_registry_client(settings, tenant, job_id)
     if task is not None and not task.chief:
         try:
             _train(store, job, client, settings, task, phases)
@@ -278,6 +212,8 @@ def run(job_id: str, settings: TrainerSettings) -> None:
         log.info("job no longer ours (cancelled or taken over); stopping")
     except JobFailure as failure:
         fail(str(failure), failure.kind)
+    except ChecksumMismatch as error:
+        fail(f"{error.message}; retry the job", "storage")
     except DomainError as error:
         fail(error.message, "data")
     except grpc.RpcError as error:
@@ -288,6 +224,14 @@ def run(job_id: str, settings: TrainerSettings) -> None:
     finally:
         client.close()
         engine.dispose()
+
+
+def job_registry_client(settings: TrainerSettings, tenant: str, job_id: str) -> RegistryClient:
+    """The job's registry client: it calls as the trainer (its service token, or its mTLS
+    certificate) for the job's tenant, its request id the job's."""
+    identity = ((SERVICE_KEY, service_token(settings.service_secret, "trainer")),) if settings.service_secret else ()
+    channel = PeerChannels(settings).blocking(settings.registry_addr, *read_retries(REGISTRY_SERVICE))
+    return RegistryClient(channel, backend_metadata(identity, tenant, job_id))
 
 
 def _drop_checkpoint(store: JobStore, client: RegistryClient, job_id: str) -> None:
