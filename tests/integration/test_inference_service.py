@@ -26,7 +26,7 @@ from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
 from services.inference.config import InferenceSettings
 from services.inference.server import build_server as build_inference
-from services.trainer.runner import export_saved_model
+from services.trainer.export import export_saved_model
 from tests.conftest import running, service_settings, tenant_md
 from tests.integration.serving import registry_and_inference
 from tests.integration.test_registry_service import upload_artifact
