@@ -18,17 +18,21 @@ def register_trained(
     client: RegistryClient,
     job: pb.TrainingJob,
     phases: Phases,
+    archive: bytes,
     version: rpb.ModelVersion,
     dataset: rpb.Dataset,
     values: dict[str, object],
     base: rpb.ModelVersion | None = None,
     **fields,
 ) -> rpb.ModelVersion:
-    """Register a job's exported SavedModel (`version`: its artifact, signature and metrics, plus
-    `fields`) in the target model, with the lineage to its dataset, settings and base version. The
-    job name makes registration idempotent: a retry after a crash returns the same version."""
+    """Upload a job's exported SavedModel tar and register it in the target model (`version`:
+    its signature and metrics, plus `fields`), with the lineage to its dataset, settings and base
+    version. The job name makes registration idempotent: a retry after a crash returns the same version."""
+    with phases.timed("upload"):
+        artifact = client.upload(archive)
     version.MergeFrom(
         rpb.ModelVersion(
+            artifact=artifact.name,
             format="tf_saved_model",
             lineage=rpb.Lineage(
                 training_job=job.name,

@@ -4,7 +4,7 @@ Builds the job's registry client, runs the job's kind of training (`tabular_job`
 `classifier_job`) and records how it ended: SUCCEEDED with its registered version, or FAILED
 with a message a user can act on, never a traceback.
 
-With `TF_CONFIG` set the process is one worker of a multi-worker job (`services.trainer.cluster`):
+With `TF_CONFIG` set the process is one worker of a multi-worker job (`services.trainer.supervisor`):
 every worker trains; only the chief (task 0) reports, checkpoints, exports and registers.
 """
 
@@ -32,7 +32,6 @@ from services.common.errors import DomainError
 from services.common.logging import configure_logging
 from services.trainer import multiworker
 from services.trainer.classifier_job import train_classifier
-from services.trainer.cluster import Task, die_with_worker, task_from_environment
 from services.trainer.config import WAIT_FOR_JOB, TrainerSettings
 from services.trainer.failures import JobFailure
 from services.trainer.phases import PEAK_MEMORY, Phases
@@ -40,6 +39,7 @@ from services.trainer.progress import log_event
 from services.trainer.registry_client import RegistryClient
 from services.trainer.spec import CLASSIFIER_TEMPLATES
 from services.trainer.store import JobStore, LeaseLost
+from services.trainer.supervisor import Task, die_with_worker, task_from_environment
 from services.trainer.tabular_job import train_tabular
 
 log = structlog.get_logger("maas.trainer.runner")

@@ -15,7 +15,6 @@ from maas.registry.v1 import registry_pb2 as rpb
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.drift import reference_statistics
 from services.trainer import multiworker
-from services.trainer.cluster import Task
 from services.trainer.export import export_saved_model, reference_scores
 from services.trainer.failures import JobFailure
 from services.trainer.lineage import hyperparameters, register_trained
@@ -24,6 +23,7 @@ from services.trainer.progress import log_event, nan_failure, training_callbacks
 from services.trainer.registry_client import RegistryClient
 from services.trainer.spec import template_parameters
 from services.trainer.store import JobStore
+from services.trainer.supervisor import Task
 from services.trainer.tabular_data import training_and_validation, typed_labels
 from services.trainer.templates import OPTIMIZERS, build_model, is_classification
 
@@ -162,15 +162,13 @@ def _export_and_register(
     dataset: rpb.Dataset,
     workdir: Path,
 ) -> rpb.ModelVersion:
-    """Evaluate on the held-out data, export a SavedModel, upload it and register it with its lineage."""
+    """Evaluate on the held-out data, export a SavedModel and register it with its lineage."""
     x_val, y_val = validation
     with phases.timed("evaluation"):
         evaluation = {k: float(v) for k, v in model.evaluate(x_val, y_val, verbose=0, return_dict=True).items()}
     output_name = "probabilities" if classes else "predictions"
     with phases.timed("export"):
         archive = export_saved_model(model, x.shape[1], output_name, workdir)
-    with phases.timed("upload"):
-        artifact = client.upload(archive)
     signature = rpb.Signature(
         method_name="serving_default",
         inputs=[rpb.TensorSpec(name="features", datatype="FP32", shape=[-1, x.shape[1]])],
@@ -181,12 +179,5 @@ def _export_and_register(
         statistics = reference_statistics(
             x, scores=reference_scores(model, x) if classes else None, output_name=output_name
         )
-    return register_trained(
-        client,
-        job,
-        phases,
-        rpb.ModelVersion(artifact=artifact.name, signature=signature, metrics=evaluation),
-        dataset,
-        hyperparameters(job.spec),
-        reference_statistics=statistics,
-    )
+    version = rpb.ModelVersion(signature=signature, metrics=evaluation, reference_statistics=statistics)
+    return register_trained(client, job, phases, archive, version, dataset, hyperparameters(job.spec))

@@ -105,6 +105,29 @@ def test_open_inference_protocol_answers_match_the_model(servers):
     assert servers["oip"].ModelReady(pb.ModelReadyRequest(name="tiny", version="1"), metadata=MD).ready
 
 
+def request_versions(metrics) -> set[str]:
+    """The version labels of the request counter's series."""
+    return {
+        sample.labels["version"]
+        for family in metrics.collect()
+        if family.name == "maas_inference_requests"
+        for sample in family.samples
+    }
+
+
+def test_request_metrics_are_labelled_by_the_resolved_version_only(servers):
+    x = np.random.default_rng(1).normal(size=(2, FEATURES)).astype(np.float32)
+    labels = {"tenant": "acme", "model": "tiny", "version": "1", "code": "OK"}
+    before = servers["metrics"].get_sample_value("maas_inference_requests_total", labels) or 0.0
+    servers["oip"].ModelInfer(infer_request(x, "production"), metadata=MD)
+    for ref in ("no-such-alias", "12345"):
+        with pytest.raises(grpc.RpcError) as refused:
+            servers["oip"].ModelInfer(infer_request(x, ref), metadata=MD)
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert servers["metrics"].get_sample_value("maas_inference_requests_total", labels) == before + 1
+    assert request_versions(servers["metrics"]) <= {"1", "2"}
+
+
 def runtime_of(metrics, version: str) -> str | None:
     labels = {"tenant": "acme", "model": "tiny", "version": version}
     for runtime in ("savedmodel", "lite"):
