@@ -186,6 +186,7 @@ class LocalStack:
         if service == "gateway":
             env["MAAS_ADMIN_KEY"] = self.admin_key
             env["MAAS_HTTP_PORT"] = str(self.http_port)
+            env["MAAS_PUBLIC_GRPC_ADDRESS"] = self.address("gateway")  # the door, for the console's snippets
         env.update(self.extra_env)
         return env
 

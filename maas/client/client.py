@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -297,6 +298,31 @@ class MaasClient:
             stored_bytes=stored_bytes,
         )
         return self._call("admin", "CreatePlan", admin_pb2.CreatePlanRequest(plan_id=plan_id, plan=plan))
+
+    def list_members(self, tenant_id: str) -> list[admin_pb2.Member]:
+        """A tenant's members and their roles (the admin key, or the tenant's owners)."""
+        request = admin_pb2.ListMembersRequest(parent=resource_name("tenants", tenant_id))
+        return list(self._call("admin", "ListMembers", request).members)
+
+    def set_member_role(self, tenant_id: str, user: str, role: str) -> admin_pb2.Member:
+        """A member's new role; the tenant's last owner cannot be demoted (FAILED_PRECONDITION)."""
+        name = f"{resource_name('tenants', tenant_id)}/members/{user.removeprefix('users/')}"
+        member = admin_pb2.Member(name=name, role=role)
+        return self._call("admin", "UpdateMember", admin_pb2.UpdateMemberRequest(member=member))
+
+    def remove_member(self, tenant_id: str, user: str) -> admin_pb2.Member:
+        """Removes a member (their sessions end, the keys they created for the tenant are revoked)."""
+        name = f"{resource_name('tenants', tenant_id)}/members/{user.removeprefix('users/')}"
+        return self._call("admin", "DeleteMember", admin_pb2.DeleteMemberRequest(name=name))
+
+    def list_audit_events(
+        self, tenant_id: str = "-", kind: str = "", since: dt.datetime | None = None, limit: int | None = None
+    ) -> list[admin_pb2.AuditEvent]:
+        """A tenant's audit events, newest first; `-` lists every tenant's (the admin key only)."""
+        request = admin_pb2.ListAuditEventsRequest(parent=resource_name("tenants", tenant_id), kind=kind)
+        if since is not None:
+            request.since.FromDatetime(since)
+        return self._list("admin", "ListAuditEvents", request, "events", limit)
 
     def get_usage(self, tenant: str = "-", day: str = "") -> admin_pb2.Usage:
         """A tenant's metered usage of one UTC day (today by default) and its plan; `-` is the key's own tenant."""

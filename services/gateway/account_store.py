@@ -23,14 +23,25 @@ _SESSION_COLUMNS = (
     t.sessions.c.user_id,
     t.sessions.c.tenant_id,
     t.sessions.c.expire_time,
+    t.sessions.c.create_time,
+    t.sessions.c.last_seen_time,
     t.users.c.email,
     t.memberships.c.role,
 )
 
 
-def _live_sessions(moment: dt.datetime):
-    """Sessions not revoked nor expired, with their user's email and current role in the tenant
-    (a role changed or a membership removed applies to sessions already open)."""
+# How often a session's last use is written: often enough for the idle timeout, rarely enough
+# that requests do not each cost a write.
+_TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+def _last_seen():
+    return sa.func.coalesce(t.sessions.c.last_seen_time, t.sessions.c.create_time)
+
+
+def _live_sessions(moment: dt.datetime, idle: dt.timedelta):
+    """Sessions not revoked, expired nor idle for `idle`, with their user's email and current role
+    in the tenant (a role changed or a membership removed applies to sessions already open)."""
     return (
         sa.select(*_SESSION_COLUMNS)
         .select_from(
@@ -42,19 +53,21 @@ def _live_sessions(moment: dt.datetime):
                 ),
             )
         )
-        .where(t.sessions.c.revoke_time.is_(None), t.sessions.c.expire_time > moment)
+        .where(
+            t.sessions.c.revoke_time.is_(None),
+            t.sessions.c.expire_time > moment,
+            _last_seen() > moment - idle,
+        )
     )
 
 
-def _session(row) -> Session:
-    return Session(
-        row.session_id, row.user_id, row.email, row.tenant_id, row.role, row.csrf_sha256, utc(row.expire_time)
-    )
+def _session(row, moment: dt.datetime, idle: dt.timedelta) -> Session:
+    """The session, expiring at its absolute end or `idle` from now (it is being used now)."""
+    expire = min(utc(row.expire_time), moment + idle)
+    return Session(row.session_id, row.user_id, row.email, row.tenant_id, row.role, row.csrf_sha256, expire)
 
 
-def session_credentials(conn: Connection, secret_sha256: str | None = None) -> list[pb.Credential]:
-    """Live sessions as credentials (their role's scopes), for the services' key caches."""
-    query = _live_sessions(now())
+def _credentials(conn: Connection, query, secret_sha256: str | None) -> list[pb.Credential]:
     if secret_sha256 is not None:
         query = query.where(t.sessions.c.secret_sha256 == secret_sha256)
     credentials = []
@@ -71,15 +84,25 @@ def session_credentials(conn: Connection, secret_sha256: str | None = None) -> l
 
 
 class AccountStore:
-    def __init__(self, engine: Engine) -> None:
+    """`idle_timeout`: a session unused that long ends (on top of its absolute expiry); `clock` is
+    injectable for tests."""
+
+    def __init__(self, engine: Engine, idle_timeout: dt.timedelta = dt.timedelta(minutes=30), clock=now) -> None:
         self.engine = engine
+        self.idle_timeout = idle_timeout
+        self.clock = clock
+
+    def session_credentials(self, conn: Connection, secret_sha256: str | None = None) -> list[pb.Credential]:
+        """Live sessions as credentials (their role's scopes), for the services' key caches; an idle
+        session leaves the snapshot, which the services then refuse."""
+        return _credentials(conn, _live_sessions(self.clock(), self.idle_timeout), secret_sha256)
 
     # users and memberships
 
     def create_owner(self, email: str, password_hash: str, tenant_id: str, plan: str) -> str:
         """A new user, owner of a new tenant on `plan`, in one transaction."""
         user_id = secrets.token_hex(8)
-        moment = now()
+        moment = self.clock()
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -93,7 +116,7 @@ class AccountStore:
     def create_invited(self, email: str, password_hash: str, invitation_sha256: str) -> str:
         """A new user joining the tenant of a live invitation with its role; the invitation is used up."""
         user_id = secrets.token_hex(8)
-        moment = now()
+        moment = self.clock()
         try:
             with self.engine.begin() as conn:
                 invitation = _use_token(
@@ -140,7 +163,7 @@ class AccountStore:
 
     def record_failure(self, subjects: list[str], after_failure) -> None:
         """Count one failure for each subject; `after_failure(failures, at)` says the new state."""
-        moment = now()
+        moment = self.clock()
         with self.engine.begin() as conn:
             for subject in subjects:
                 row = conn.execute(
@@ -177,17 +200,43 @@ class AccountStore:
                     csrf_sha256=csrf_sha256,
                     user_id=user_id,
                     tenant_id=tenant_id,
-                    create_time=now(),
+                    create_time=self.clock(),
                     expire_time=expire_time,
                 )
             )
         return session_id
 
     def find_session(self, secret_sha256: str) -> Session | None:
-        """The live session with this token hash, or None."""
+        """The live session with this token hash, or None; its use now is remembered (at most every
+        minute), which starts its idle timeout again."""
+        moment = self.clock()
         with self.engine.connect() as conn:
-            row = conn.execute(_live_sessions(now()).where(t.sessions.c.secret_sha256 == secret_sha256)).first()
-        return _session(row) if row else None
+            query = _live_sessions(moment, self.idle_timeout).where(t.sessions.c.secret_sha256 == secret_sha256)
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        last_seen = utc(row.last_seen_time or row.create_time)
+        if moment - last_seen >= min(_TOUCH_EVERY, self.idle_timeout / 10):
+            with self.engine.begin() as conn:
+                conn.execute(
+                    t.sessions.update().where(t.sessions.c.session_id == row.session_id).values(last_seen_time=moment)
+                )
+        return _session(row, moment, self.idle_timeout)
+
+    def purge_sessions(self) -> int:
+        """Deletes the sessions that can never be used again (revoked, expired or idle): their
+        tokens then match nothing, as before. Returns how many."""
+        moment = self.clock()
+        with self.engine.begin() as conn:
+            return conn.execute(
+                t.sessions.delete().where(
+                    sa.or_(
+                        t.sessions.c.revoke_time.is_not(None),
+                        t.sessions.c.expire_time <= moment,
+                        _last_seen() <= moment - self.idle_timeout,
+                    )
+                )
+            ).rowcount
 
     def session_principal(self, secret_sha256: str) -> Principal | None:
         session = self.find_session(secret_sha256)
@@ -207,14 +256,14 @@ class AccountStore:
             conn.execute(
                 t.sessions.update()
                 .where(t.sessions.c.session_id == session_id, t.sessions.c.revoke_time.is_(None))
-                .values(revoke_time=now())
+                .values(revoke_time=self.clock())
             )
 
     # passwords
 
     def set_password(self, user_id: str, password_hash: str, keep_session: str | None = None) -> None:
         """A new password hash; every session of the user but `keep_session` ends."""
-        moment = now()
+        moment = self.clock()
         with self.engine.begin() as conn:
             conn.execute(t.users.update().where(t.users.c.user_id == user_id).values(password_hash=password_hash))
             self._end_sessions(conn, user_id, keep_session, moment)
@@ -239,7 +288,7 @@ class AccountStore:
 
     def reset_password(self, token_sha256: str, password_hash: str) -> str:
         """Uses up a live reset token: the new hash, every session ended; returns the user's email."""
-        moment = now()
+        moment = self.clock()
         with self.engine.begin() as conn:
             reset = _use_token(conn, t.password_resets, "use_time", token_sha256, moment, "token", "password reset")
             conn.execute(t.users.update().where(t.users.c.user_id == reset.user_id).values(password_hash=password_hash))

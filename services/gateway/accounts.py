@@ -22,8 +22,8 @@ from google.rpc import error_details_pb2
 from maas.api.v1 import annotations_pb2 as api_pb
 from services.common.credentials import hash_secret
 from services.common.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unauthenticated
-from services.common.timeutil import now
 from services.common.validation import check_id
+from services.gateway.audit import AuditLog
 
 if TYPE_CHECKING:
     from services.gateway.account_store import AccountStore
@@ -167,8 +167,10 @@ class Accounts:
         invitation_ttl: dt.timedelta = dt.timedelta(days=3),
         throttle: Throttle | None = None,
         scrypt_n: int = SCRYPT_N,
+        audit: AuditLog | None = None,
     ) -> None:
         self.store = store
+        self.audit = audit or AuditLog(store.engine, lambda: store.clock())  # the store's clock, even if replaced
         self.registration_enabled = registration_enabled
         self.plan = plan
         self.session_ttl = session_ttl
@@ -183,29 +185,44 @@ class Accounts:
         email = check_email(email)
         check_password(password)
         if invitation_token:
-            return self.store.create_invited(
+            user_id = self.store.create_invited(
                 email, hash_password(password, self.scrypt_n), hash_secret(invitation_token)
             )
-        if not self.registration_enabled:
+        elif not self.registration_enabled:
             raise PermissionDenied(
                 "self-service registration is off on this deployment: ask an owner for an invitation"
             )
-        tenant_id = check_id(tenant_id, "tenant_id") if tenant_id else "t-" + secrets.token_hex(5)
-        return self.store.create_owner(email, hash_password(password, self.scrypt_n), tenant_id, self.plan)
+        else:
+            tenant_id = check_id(tenant_id, "tenant_id") if tenant_id else "t-" + secrets.token_hex(5)
+            user_id = self.store.create_owner(email, hash_password(password, self.scrypt_n), tenant_id, self.plan)
+        for tenant, role in self.store.memberships(user_id):
+            actor = f"users/{user_id}"
+            self.audit.record("account_registered", tenant=tenant, actor=actor, target=actor, role=role)
+        return user_id
+
+    def _failed(self, email: str, address: str, reason: str) -> None:
+        """A refused sign-in, audited in each tenant of the account (in none for an unknown email,
+        which is not kept: it may be a password typed in the wrong field)."""
+        user = self.store.user_by_email(email)
+        tenants = [tenant for tenant, _ in self.store.memberships(user.user_id)] if user else [None]
+        target = f"users/{user.user_id}" if user else ""
+        for tenant in tenants:
+            self.audit.record("sign_in_failed", tenant=tenant, actor=f"address:{address}", target=target, reason=reason)
 
     def sign_in(self, email: str, password: str, address: str, tenant: str = "") -> SignedIn:
         """A new session, unless the account or the address is locked (RESOURCE_EXHAUSTED with a
         RetryInfo) or the password is wrong (UNAUTHENTICATED, counted against both)."""
         email = (email or "").strip().lower()
         subjects = [f"account:{email}", f"address:{address}"]
-        refusal = self.throttle.refusal(self.store.locked_until(subjects), now())
+        refusal = self.throttle.refusal(self.store.locked_until(subjects), self.store.clock())
         if refusal is not None:
-            raise refusal
+            raise refusal  # not audited: a locked subject's tries must cost the server nothing
         user = self.store.user_by_email(email)
         # An unknown email costs a hash too, so timing does not tell which accounts exist.
         stored = user.password_hash if user else self._absent_hash()
         if len(password or "") > MAX_PASSWORD or not verify_password(password or "", stored) or user is None:
             self.store.record_failure(subjects, self.throttle.after_failure)
+            self._failed(email, address, "wrong email or password")
             raise Unauthenticated("wrong email or password")
         self.store.clear_failures(subjects[0])
         memberships = dict(self.store.memberships(user.user_id))
@@ -215,9 +232,13 @@ class Accounts:
             raise PermissionDenied(f"this account is not a member of tenant {tenant!r}")
         tenant = tenant or next(iter(memberships))
         token, csrf_token = new_token(SESSION_PREFIX), secrets.token_urlsafe(32)
-        expire = now() + self.session_ttl
+        expire = self.store.clock() + self.session_ttl
         session_id = self.store.create_session(
             user.user_id, tenant, hash_secret(token), hash_secret(csrf_token), expire
+        )
+        actor = f"users/{user.user_id}"
+        self.audit.record(
+            "sign_in", tenant=tenant, actor=actor, target=f"{actor}/sessions/{session_id}", address=address
         )
         session = Session(session_id, user.user_id, email, tenant, memberships[tenant], hash_secret(csrf_token), expire)
         return SignedIn(session, token, csrf_token)
@@ -227,7 +248,7 @@ class Accounts:
         sign-in); the user's other sessions end."""
         check_password(new)
         subjects = [f"account:{session.email}", f"address:{address}"]
-        refusal = self.throttle.refusal(self.store.locked_until(subjects), now())
+        refusal = self.throttle.refusal(self.store.locked_until(subjects), self.store.clock())
         if refusal is not None:
             raise refusal
         user = self.store.user_by_email(session.email)
@@ -235,18 +256,30 @@ class Accounts:
             self.store.record_failure(subjects, self.throttle.after_failure)
             raise PermissionDenied("current_password: wrong password")
         self.store.set_password(user.user_id, hash_password(new, self.scrypt_n), keep_session=session.session_id)
+        actor = f"users/{user.user_id}"
+        self.audit.record("password_changed", tenant=session.tenant, actor=actor, target=actor, address=address)
 
-    def password_reset(self, email: str) -> tuple[str, dt.datetime]:
+    def password_reset(self, email: str, actor: str = "operator") -> tuple[str, dt.datetime]:
         """The operator's one-use token that sets a new password for `email` (its hash kept)."""
-        token, expire = new_token(RESET_PREFIX), now() + self.invitation_ttl
-        self.store.create_password_reset(check_email(email), hash_secret(token), expire)
+        token, expire = new_token(RESET_PREFIX), self.store.clock() + self.invitation_ttl
+        email = check_email(email)
+        self.store.create_password_reset(email, hash_secret(token), expire)
+        self._audit_user("password_reset_issued", email, actor)
         return token, expire
+
+    def _audit_user(self, kind: str, email: str, actor: str | None = None) -> None:
+        """An event about the account of `email`, in each of its tenants."""
+        user = self.store.user_by_email(email)
+        target = f"users/{user.user_id}"
+        for tenant, _ in self.store.memberships(user.user_id):
+            self.audit.record(kind, tenant=tenant, actor=actor or target, target=target)
 
     def reset_password(self, token: str, new: str) -> None:
         """A reset token's new password; the account's sessions end and its sign-in lock lifts."""
         check_password(new)
         email = self.store.reset_password(hash_secret(token or ""), hash_password(new, self.scrypt_n))
         self.store.clear_failures(f"account:{email}")
+        self._audit_user("password_reset", email)
 
     def _absent_hash(self) -> str:
         if self._absent is None:
@@ -264,11 +297,21 @@ class Accounts:
 
     def sign_out(self, session: Session) -> None:
         self.store.revoke_session(session.session_id)
+        actor = f"users/{session.user_id}"
+        self.audit.record(
+            "sign_out", tenant=session.tenant, actor=actor, target=f"{actor}/sessions/{session.session_id}"
+        )
 
-    def invite(self, tenant_id: str, role: str, invited_by: str | None) -> tuple[str, dt.datetime]:
+    def invite(
+        self, tenant_id: str, role: str, invited_by: str | None, actor: str = "operator"
+    ) -> tuple[str, dt.datetime]:
         """An invitation token to the tenant with `role`, from an owner (`invited_by`, whom the
         caller has checked) or the operator (None); only its hash is kept."""
         check_role(role)
-        token, expire = new_token(INVITATION_PREFIX), now() + self.invitation_ttl
+        token, expire = new_token(INVITATION_PREFIX), self.store.clock() + self.invitation_ttl
         self.store.create_invitation(tenant_id, role, invited_by, hash_secret(token), expire)
+        actor = f"users/{invited_by}" if invited_by else actor
+        self.audit.record(
+            "invitation_created", tenant=tenant_id, actor=actor, role=role, expire_time=expire.isoformat()
+        )
         return token, expire

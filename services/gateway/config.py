@@ -22,6 +22,11 @@ class GatewaySettings(ServiceSettings):
     http_port: int = Field(
         default=8080, description="HTTP port: the REST/JSON twin, KServe v2 REST, OpenAPI and console; -1 disables."
     )
+    public_grpc_address: str = Field(
+        default="",
+        description="host:port where programs reach the gRPC API (the door in front of the gateway), shown in "
+        "the console's code snippets; the HTTP host with the gateway's own gRPC port when empty.",
+    )
     http_tls_cert_file: Path | None = Field(
         default=None,
         description="PEM certificate of the HTTP port when it differs from the gRPC port's (the public one, "
@@ -45,6 +50,12 @@ class GatewaySettings(ServiceSettings):
     )
     registration_plan: str = Field(default="free", description="The plan of tenants created by registration.")
     session_hours: float = Field(default=12.0, description="How long a console session lasts after sign-in.")
+    session_idle_minutes: float = Field(
+        default=30.0, description="A console session unused this long ends, before session_hours if need be."
+    )
+    session_purge_seconds: float = Field(
+        default=300.0, description="How often sessions that ended (signed out, expired, idle) are deleted."
+    )
     invitation_hours: float = Field(default=72.0, description="How long an owner's invitation can be used.")
     login_max_failures: int = Field(
         default=20, description="Failed sign-ins of one account or one client address that lock it."

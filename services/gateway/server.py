@@ -25,6 +25,7 @@ from services.gateway.reflection import reflection_pool
 from services.gateway.rest.app import RestGateway
 from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes, read_methods
 from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
+from services.gateway.session_purge import SessionPurger
 from services.gateway.store import GatewayStore, new_secret
 
 log = structlog.get_logger("maas.gateway")
@@ -132,7 +133,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.create_engine(settings.db_url)
     db.migrate(engine, "gateway", Path(__file__).parent / "migrations")
-    store = GatewayStore(engine)
+    store = GatewayStore(engine, dt.timedelta(minutes=settings.session_idle_minutes))
     _ensure_admin_key(store, settings)
     authenticator = Authenticator(store, settings.key_cache_seconds)
     accounts = _accounts(store, settings)
@@ -180,6 +181,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         reflected_services=routed,
         reflection_pool=reflection_pool([ADMIN_SERVICE.full_name, *routed]),
     )
+    purger = SessionPurger(store.accounts, settings.session_purge_seconds)
     if settings.http_port >= 0:
         server.companions = [
             RestGateway(
@@ -190,8 +192,12 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 _http_tls(settings),
                 accounts,
                 admin.notify_changed,
-            )
+                settings.public_grpc_address,
+            ),
+            purger,  # after the HTTP server: `companions[0]` is the HTTP port
         ]
+    else:
+        server.companions = [purger]
     return server
 
 

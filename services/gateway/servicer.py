@@ -1,5 +1,6 @@
-"""The gateway's own API: tenants, plans and keys for the admin key; a tenant's keys also for its
-owners (signed-in users whose role there is `owner`). Every call is audited."""
+"""The gateway's own API: tenants, plans and keys for the admin key; a tenant's keys, members and
+audit events also for its owners (signed-in users whose role there is `owner`). Every call is
+logged; changes to keys and members are audit events (`audit.py`)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import structlog
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
 from maas.gateway.v1 import admin_pb2_grpc
-from services.common.credentials import SERVICE_KEY, ServiceVerifier, authorize
+from services.common.credentials import SERVICE_KEY, Principal, ServiceVerifier, authorize
 from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from services.common.metadata import metadata_value
+from services.common.timeutil import set_timestamp
 from services.common.validation import page_size, parse_name
 from services.gateway.accounts import USAGE_ROLES, Accounts
 from services.gateway.auth import Authenticator
+from services.gateway.members import Members, member_of, tenant_of
 from services.gateway.quota import BackendUsage, LeaseBook, today, usage_report
 from services.gateway.store import GatewayStore
 
@@ -41,6 +44,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         accounts: Accounts | None = None,
     ) -> None:
         self.accounts = accounts or Accounts(store.accounts)
+        self.audit = self.accounts.audit
+        self.members = Members(store.engine, self.audit)
         self.report_wait = report_wait
         self._draining = draining or asyncio.Event()
         self.store = store
@@ -67,18 +72,17 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             raise Unauthenticated(f"{ADMIN_SERVICE.full_name}/{method} is for the platform's services only")
         return identity
 
-    async def _admin(self, context: grpc.aio.ServicerContext, method: str, **target: str) -> None:
+    async def _admin(self, context: grpc.aio.ServicerContext, method: str, **target: str) -> Principal:
         """Authenticate and authorise before anything in the request is looked at, then audit the call."""
         principal = await self.auth.authenticate(context.invocation_metadata())
         scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]
         authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
         audit.info("admin action", action=method, key=principal.key_id, **target)
+        return principal
 
-    async def _admin_or_owner(
-        self, context: grpc.aio.ServicerContext, method: str, name: str, field: str
-    ) -> str | None:
-        """A tenant's keys and invitations are the admin key's or, for their own tenant, its owners'
-        (signed in): returns the owner's user id (None for the admin key)."""
+    async def _admin_or_owner(self, context: grpc.aio.ServicerContext, method: str, name: str, field: str) -> Principal:
+        """A tenant's keys, invitations, members and audit events are the admin key's or, for their
+        own tenant, its owners' (signed in)."""
         principal = await self.auth.authenticate(context.invocation_metadata())
         if principal.role == "owner":
             if name.split("/")[:2] != ["tenants", principal.tenant]:
@@ -91,7 +95,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]
             authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
         audit.info("admin action", action=method, key=principal.key_id, user=principal.user_id, **{field: name})
-        return principal.user_id
+        return principal
 
     async def CreateTenant(self, request, context):
         await self._admin(context, "CreateTenant", tenant=request.tenant_id)
@@ -112,10 +116,12 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return pb.ListTenantsResponse(tenants=tenants, next_page_token=token)
 
     async def CreateApiKey(self, request, context):
-        user_id = await self._admin_or_owner(context, "CreateApiKey", request.parent, "parent")
+        principal = await self._admin_or_owner(context, "CreateApiKey", request.parent, "parent")
         (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
-        key, secret = await asyncio.to_thread(self.store.create_api_key, tenant_id, request.api_key, user_id)
+        key, secret = await asyncio.to_thread(self.store.create_api_key, tenant_id, request.api_key, principal.user_id)
         await self.notify_changed()
+        scopes = ",".join(api_pb.Scope.Name(s).removeprefix("SCOPE_").lower() for s in key.scopes)
+        await self._record("api_key_created", tenant_id, principal, key.name, prefix=key.prefix, scopes=scopes)
         return pb.CreateApiKeyResponse(api_key=key, secret=secret)
 
     async def ListApiKeys(self, request, context):
@@ -124,24 +130,26 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return pb.ListApiKeysResponse(api_keys=await asyncio.to_thread(self.store.list_api_keys, tenant_id))
 
     async def RevokeApiKey(self, request, context):
-        await self._admin_or_owner(context, "RevokeApiKey", request.name, "name")
+        principal = await self._admin_or_owner(context, "RevokeApiKey", request.name, "name")
         tenant_id, key_id = parse_name(request.name, ("tenants", None, "apiKeys", None))
         key = await asyncio.to_thread(self.store.revoke_api_key, tenant_id, key_id)
         await self.notify_changed()
+        await self._record("api_key_revoked", tenant_id, principal, key.name, prefix=key.prefix)
         return key
 
     async def CreateInvitation(self, request, context):
-        user_id = await self._admin_or_owner(context, "CreateInvitation", request.parent, "parent")
+        principal = await self._admin_or_owner(context, "CreateInvitation", request.parent, "parent")
         (tenant_id,) = parse_name(request.parent, ("tenants", None), "parent")
-        token, expire = await asyncio.to_thread(self.accounts.invite, tenant_id, request.role, user_id)
-        audit.info("member invited", tenant=tenant_id, role=request.role, user=user_id)
+        token, expire = await asyncio.to_thread(
+            self.accounts.invite, tenant_id, request.role, principal.user_id, actor_of(principal)
+        )
         response = pb.CreateInvitationResponse(token=token, role=request.role)
         response.expire_time.FromDatetime(expire)
         return response
 
     async def CreatePasswordReset(self, request, context):
-        await self._admin(context, "CreatePasswordReset")
-        token, expire = await asyncio.to_thread(self.accounts.password_reset, request.email)
+        principal = await self._admin(context, "CreatePasswordReset")
+        token, expire = await asyncio.to_thread(self.accounts.password_reset, request.email, actor_of(principal))
         response = pb.CreatePasswordResetResponse(token=token)
         response.expire_time.FromDatetime(expire)
         return response
@@ -179,6 +187,52 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         await asyncio.sleep(self.report_wait)
         return await usage_report(self.store, self.backend, tenant_id, day)
 
+    async def _record(self, kind: str, tenant_id: str, principal: Principal, target: str, **details) -> None:
+        await asyncio.to_thread(
+            self.audit.record, kind, tenant=tenant_id, actor=actor_of(principal), target=target, **details
+        )
+
+    async def ListMembers(self, request, context):
+        await self._admin_or_owner(context, "ListMembers", request.parent, "parent")
+        tenant_id = tenant_of(request.parent)
+        members = await asyncio.to_thread(self.members.list, tenant_id)
+        return pb.ListMembersResponse(members=[member_message(m) for m in members])
+
+    async def UpdateMember(self, request, context):
+        name = request.member.name
+        principal = await self._admin_or_owner(context, "UpdateMember", name, "name")
+        tenant_id, user_id = member_of(name, "member.name")
+        member = await asyncio.to_thread(
+            self.members.set_role, tenant_id, user_id, request.member.role, actor_of(principal)
+        )
+        await self.notify_changed()  # the member's sessions carry their role's scopes
+        return member_message(member)
+
+    async def DeleteMember(self, request, context):
+        principal = await self._admin_or_owner(context, "DeleteMember", request.name, "name")
+        tenant_id, user_id = member_of(request.name)
+        member = await asyncio.to_thread(self.members.remove, tenant_id, user_id, actor_of(principal))
+        await self.notify_changed()
+        return member_message(member)
+
+    async def ListAuditEvents(self, request, context):
+        if request.parent == "tenants/-":
+            await self._admin(context, "ListAuditEvents", parent=request.parent)  # every tenant's: operators only
+            tenant_id = None
+        else:
+            await self._admin_or_owner(context, "ListAuditEvents", request.parent, "parent")
+            tenant_id = tenant_of(request.parent)
+        since = request.since.ToDatetime(dt.UTC) if request.HasField("since") else None
+        events, token = await asyncio.to_thread(
+            self.audit.list,
+            tenant_id,
+            kind=request.kind,
+            since=since,
+            page_size=page_size(request.page_size),
+            page_token=request.page_token,
+        )
+        return pb.ListAuditEventsResponse(events=[event_message(e) for e in events], next_page_token=token)
+
     async def WatchCredentials(self, request, context):
         self._service(context, "WatchCredentials")
         sent = None
@@ -204,6 +258,31 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def LeaseUsage(self, request, context):
         service = self._service(context, "LeaseUsage")
         return await self.leases.lease(service, request)
+
+
+def actor_of(principal: Principal) -> str:
+    """Who acts, for audit events: the signed-in user, or the key (the operator's admin key)."""
+    return f"users/{principal.user_id}" if principal.user_id else f"apiKeys/{principal.key_id}"
+
+
+def member_message(member) -> pb.Member:
+    message = pb.Member(name=f"tenants/{member.tenant}/members/{member.user_id}", email=member.email, role=member.role)
+    set_timestamp(message.create_time, member.create_time)
+    return message
+
+
+def event_message(event) -> pb.AuditEvent:
+    name = f"auditEvents/{event.event_id}"
+    message = pb.AuditEvent(
+        name=f"tenants/{event.tenant}/{name}" if event.tenant else name,
+        kind=event.kind,
+        tenant=f"tenants/{event.tenant}" if event.tenant else "",
+        actor=event.actor,
+        target=event.target,
+        details=event.details,
+    )
+    set_timestamp(message.create_time, event.create_time)
+    return message
 
 
 def register(servicer: AdminServicer, server: grpc.aio.Server) -> None:

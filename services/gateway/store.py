@@ -16,7 +16,7 @@ from services.common.errors import AlreadyExists, InvalidArgument, NotFound
 from services.common.timeutil import now, utc
 from services.common.validation import check_id, decode_page_token, encode_page_token
 from services.gateway import tables as t
-from services.gateway.account_store import AccountStore, session_credentials
+from services.gateway.account_store import AccountStore
 
 Scope = api_pb.Scope
 ALL_SCOPES = frozenset(v for v in Scope.values() if v != Scope.SCOPE_UNSPECIFIED)
@@ -30,9 +30,9 @@ def new_secret() -> str:
 
 
 class GatewayStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, session_idle: dt.timedelta = dt.timedelta(minutes=30)) -> None:
         self.engine = engine
-        self.accounts = AccountStore(engine)
+        self.accounts = AccountStore(engine, session_idle)
 
     # tenants
     @staticmethod
@@ -181,7 +181,7 @@ class GatewayStore:
         """Every key not revoked and every live session (hashes only), and every tenant's plan, for the services."""
         with self.engine.connect() as conn:
             keys = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.revoke_time.is_(None))).all()
-            sessions = session_credentials(conn)
+            sessions = self.accounts.session_credentials(conn)
             tenants = conn.execute(sa.select(t.tenants.c.tenant_id, t.tenants.c.plan)).all()
             plans = {row.plan_id: self._plan_message(row) for row in conn.execute(sa.select(t.plans)).all()}
         snapshot = pb.CredentialSnapshot()
@@ -199,7 +199,7 @@ class GatewayStore:
                     t.api_keys.c.secret_sha256 == secret_sha256, t.api_keys.c.revoke_time.is_(None)
                 )
             ).first()
-            sessions = session_credentials(conn, secret_sha256) if row is None else []
+            sessions = self.accounts.session_credentials(conn, secret_sha256) if row is None else []
         if row is None and not sessions:
             raise NotFound("no such API key")
         credential = self._credential(row) if row is not None else sessions[0]

@@ -99,6 +99,8 @@ sessions = sa.Table(
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoke_time", sa.DateTime(timezone=True), nullable=True),
+    # When the session last authenticated a request (NULL: not since sign-in), for the idle timeout.
+    sa.Column("last_seen_time", sa.DateTime(timezone=True), nullable=True),
 )
 
 # Failed sign-ins per subject (`account:<email>` or `address:<ip>`) since the last success.
@@ -131,4 +133,18 @@ password_resets = sa.Table(
     sa.Column("user_id", sa.String(32), sa.ForeignKey("users.user_id"), nullable=False),
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("use_time", sa.DateTime(timezone=True), nullable=True),
+)
+
+# What people and keys did to a tenant's accounts, keys and members (`audit.py`); never a secret.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    # NULL: an event of no tenant (a sign-in with an unknown email).
+    sa.Column("tenant_id", sa.String(63), nullable=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(300), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
 )

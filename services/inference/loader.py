@@ -65,6 +65,10 @@ class ModelLoader:
     async def load(self, key: ModelKey, version: rpb.ModelVersion) -> LoadedModel:
         if version.state == State.STATE_FAILED:
             raise ModelFailed.of(key, version.state_reason or "no reason recorded")
+        if version.state == State.STATE_ARCHIVED:
+            raise FailedPrecondition(
+                f"version {key.version} of model {key.model!r} is archived; unarchive it to serve it"
+            )
         started = time.perf_counter()
         try:
             directory, fmt = await self._prepared(key, version)

@@ -72,6 +72,8 @@ class AliasCatalogue:
                 raise FailedPrecondition(
                     f"version {version} of model {model_id!r} failed validation ({reason}); it cannot take traffic"
                 )
+            if version_state == State.STATE_ARCHIVED:
+                raise FailedPrecondition(f"version {version} of model {model_id!r} is archived; unarchive it first")
         revision = self.events.record(
             conn, tenant, Kind.KIND_ALIAS_SET, model_id, version=state.primary, alias=alias, alias_state=state
         )

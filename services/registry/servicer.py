@@ -13,6 +13,7 @@ from services.common.errors import DomainError, InvalidArgument
 from services.common.metadata import tenant_of
 from services.common.validation import check_id, page_size, parse_dataset_name, parse_name
 from services.registry.aliases import AliasCatalogue
+from services.registry.archive import set_archived
 from services.registry.artifacts import ArtifactStore
 from services.registry.catalogue import ModelCatalogue
 from services.registry.config import RegistrySettings
@@ -128,6 +129,16 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         model_id, ref = parse_name(request.name, _VERSION)
         await asyncio.to_thread(self.catalogue.delete_version, tenant_of(context), model_id, _version_number(ref))
         return pb.DeleteModelVersionResponse()
+
+    async def ArchiveModelVersion(self, request, context):
+        model_id, ref = parse_name(request.name, _VERSION)
+        number = _version_number(ref)
+        return await asyncio.to_thread(set_archived, self.catalogue, tenant_of(context), model_id, number, True)
+
+    async def UnarchiveModelVersion(self, request, context):
+        model_id, ref = parse_name(request.name, _VERSION)
+        number = _version_number(ref)
+        return await asyncio.to_thread(set_archived, self.catalogue, tenant_of(context), model_id, number, False)
 
     # aliases
     async def SetAlias(self, request, context):

@@ -42,6 +42,7 @@ class JobStore:
             evaluation=row.evaluation,
             model_version=row.model_version,
             attempt=row.attempt,
+            failure_kind=row.failure_kind or "",
         )
         json_format.Parse(row.spec, job.spec)
         for field, value in (

@@ -12,6 +12,7 @@ from maas.client import MaasClient
 from maas.demo import run_demo
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.stack import SERVICES, LocalStack, wait_serving
+from tests import system
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +85,27 @@ def gateway_down(stack, how: signal.Signals = signal.SIGKILL):
         )
         log.close()
         assert wait_serving(stack.service_address("gateway"), 60), stack.log_tail("gateway")
+
+
+# The console's browser tests: Debian's chromium driven by Playwright.
+def _chromium() -> str:
+    return system.require("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    context = browser.new_context(base_url=stack.http_url, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()

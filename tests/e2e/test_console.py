@@ -13,7 +13,6 @@ import pytest
 
 from maas.client import MaasClient
 from maas.demo import digits_png_zip, topic_texts, write_digits
-from tests import system
 from tests.e2e.conftest import gateway_down, tenant_with_digits
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -32,29 +31,6 @@ _COLOURS_JS = """async (data) => {
   for (let i = 0; i < pixels.length; i += 4 * 37) colours.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
   return colours.size;
 }"""
-
-
-def _chromium() -> str:
-    return system.require("chromium")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), headless=True, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, stack):
-    context = browser.new_context(base_url=stack.http_url, viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
 
 
 def shot(page, name: str) -> None:

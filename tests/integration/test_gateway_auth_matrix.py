@@ -28,7 +28,18 @@ PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
 TENANT_SCOPES = (Scope.SCOPE_READ, Scope.SCOPE_PREDICT, Scope.SCOPE_TRAIN)
 PASSWORD = "correct horse battery staple"
 # Admin methods a tenant's owner may call for its own tenant (signed in).
-OWNER_METHODS = frozenset({"CreateApiKey", "ListApiKeys", "RevokeApiKey", "CreateInvitation"})
+OWNER_METHODS = frozenset(
+    {
+        "CreateApiKey",
+        "ListApiKeys",
+        "RevokeApiKey",
+        "CreateInvitation",
+        "ListMembers",
+        "UpdateMember",
+        "DeleteMember",
+        "ListAuditEvents",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -78,14 +89,22 @@ class World:
     stack: object
     keys: dict[str, str]
     victim_key: str
+    # acme's members: role -> user id.
+    users: dict[str, str]
 
     def admin_state(self) -> tuple:
-        """Everything the admin API could change: tenants, plans, acme's keys."""
+        """Everything the admin API could change: tenants, plans, acme's keys and members."""
         admin = self.stack.admin
         tenants = admin.ListTenants(apb.ListTenantsRequest(), metadata=ADMIN).tenants
         plans = admin.ListPlans(apb.ListPlansRequest(), metadata=ADMIN).plans
         keys = admin.ListApiKeys(apb.ListApiKeysRequest(parent="tenants/acme"), metadata=ADMIN).api_keys
-        return [t.name for t in tenants], [p.name for p in plans], [(k.name, k.HasField("revoke_time")) for k in keys]
+        members = admin.ListMembers(apb.ListMembersRequest(parent="tenants/acme"), metadata=ADMIN).members
+        return (
+            [t.name for t in tenants],
+            [p.name for p in plans],
+            [(k.name, k.HasField("revoke_time")) for k in keys],
+            [(m.name, m.role) for m in members],
+        )
 
     def backend_calls(self) -> tuple[float, ...]:
         return tuple(started_calls(s) for s in (self.stack.registry, self.stack.trainer, self.stack.inference))
@@ -103,6 +122,12 @@ class World:
             "GetUsage": apb.GetUsageRequest(name="tenants/acme/usage"),
             "CreateInvitation": apb.CreateInvitationRequest(parent="tenants/acme", role="owner"),
             "CreatePasswordReset": apb.CreatePasswordResetRequest(email="owner@example.com"),
+            "ListMembers": apb.ListMembersRequest(parent="tenants/acme"),
+            "UpdateMember": apb.UpdateMemberRequest(
+                member=apb.Member(name=f"tenants/acme/members/{self.users['viewer']}", role="owner")
+            ),
+            "DeleteMember": apb.DeleteMemberRequest(name=f"tenants/acme/members/{self.users['developer']}"),
+            "ListAuditEvents": apb.ListAuditEventsRequest(parent="tenants/acme"),
         }
         name = method.path.rsplit("/", 1)[1]
         return [b"", valid[name].SerializeToString()] if method.admin and name in valid else [b""]
@@ -126,9 +151,10 @@ def world(tmp_path_factory):
         # A console session of each role in acme (members invited by the operator), a signed-out
         # one and one that expires with the key above.
         accounts = stack.gateway.server.bindings[0].servicer.accounts
+        users = {}
         for role in ROLES:
             invitation, _ = accounts.invite("acme", role, None)
-            accounts.register(f"{role}@example.com", PASSWORD, invitation_token=invitation)
+            users[role] = accounts.register(f"{role}@example.com", PASSWORD, invitation_token=invitation)
             keys[f"{role}'s session"] = accounts.sign_in(f"{role}@example.com", PASSWORD, "127.0.0.1").token
         signed_out = accounts.sign_in("owner@example.com", PASSWORD, "127.0.0.1")
         accounts.sign_out(signed_out.session)
@@ -136,7 +162,7 @@ def world(tmp_path_factory):
         brief = Accounts(accounts.store, session_ttl=dt.timedelta(seconds=1), scrypt_n=2**14)
         keys["expired session"] = brief.sign_in("owner@example.com", PASSWORD, "127.0.0.1").token
         time.sleep(1.2)  # the key has expired (and the gateway's key cache has seen the revocation)
-        yield World(stack, keys, victim.api_key.name)
+        yield World(stack, keys, victim.api_key.name, users)
 
 
 def bad_credentials(world: World, method: Method) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -280,3 +306,26 @@ def test_a_tenants_key_cannot_be_given_the_admin_scope(world):
     with pytest.raises(grpc.RpcError) as error:
         world.stack.key("acme", [Scope.SCOPE_READ, Scope.SCOPE_ADMIN])
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_an_owner_manages_only_their_own_tenants_members_and_events(world):
+    """acme's owner (signed in) is refused globex's members and events, and every tenant's events
+    (`tenants/-`, the operator's); the admin key reads them all."""
+    owner = bearer(world.keys["owner's session"])
+    admin = world.stack.admin
+    refused = [
+        lambda: admin.ListMembers(apb.ListMembersRequest(parent="tenants/globex"), metadata=owner),
+        lambda: admin.ListAuditEvents(apb.ListAuditEventsRequest(parent="tenants/globex"), metadata=owner),
+        lambda: admin.ListAuditEvents(apb.ListAuditEventsRequest(parent="tenants/-"), metadata=owner),
+        lambda: admin.DeleteMember(
+            apb.DeleteMemberRequest(name=f"tenants/globex/members/{world.users['viewer']}"), metadata=owner
+        ),
+    ]
+    for call in refused:
+        with pytest.raises(grpc.RpcError) as error:
+            call()
+        assert error.value.code() == PERMISSION_DENIED
+    everyone = admin.ListAuditEvents(apb.ListAuditEventsRequest(parent="tenants/-", page_size=1000), metadata=ADMIN)
+    own = admin.ListAuditEvents(apb.ListAuditEventsRequest(parent="tenants/acme", page_size=1000), metadata=owner)
+    assert {e.tenant for e in own.events} == {"tenants/acme"}
+    assert {e.name for e in own.events} <= {e.name for e in everyone.events}

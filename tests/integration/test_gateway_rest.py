@@ -146,6 +146,21 @@ def test_server_streams_as_json_lines_and_server_sent_events(http):
     assert lines == [{"error": {"code": 5, "message": lines[0]["error"]["message"]}}]
 
 
+def test_the_api_reference_page_and_the_endpoints_for_code_snippets(data_dir):
+    with gateway_stack(data_dir, public_grpc_address="api.example.com:443") as stack:
+        origin = f"http://127.0.0.1:{http_port(stack.gateway)}"
+        page = httpx.get(f"{origin}/docs", timeout=30)
+        assert page.status_code == 200 and "/console/docs.js" in page.text
+        assert '<script src="http' not in page.text  # nothing from elsewhere
+        where = httpx.get(f"{origin}/console/endpoints.json", timeout=30).json()
+    assert where == {"http": origin, "grpc": "api.example.com:443"}
+
+
+def test_snippet_endpoints_default_to_the_gateways_own_grpc_port(gateway, http):
+    where = http.get("/console/endpoints.json").json()
+    assert where["grpc"] == f"127.0.0.1:{gateway.server.loopback_target.rsplit(':', 1)[-1]}"
+
+
 def test_openapi_document_is_valid_and_covers_every_annotated_rpc(http):
     document = http.get("/openapi.json").json()
     validate(document)

@@ -89,6 +89,14 @@ def test_every_registry_rpc_keeps_tenants_apart(seeded):
             lambda: stub.DeleteModelVersion(pb.DeleteModelVersionRequest(name="models/x/versions/1"), metadata=B),
             NOT_FOUND,
         ),
+        "ArchiveModelVersion": (
+            lambda: stub.ArchiveModelVersion(pb.ArchiveModelVersionRequest(name="models/x/versions/1"), metadata=B),
+            NOT_FOUND,
+        ),
+        "UnarchiveModelVersion": (
+            lambda: stub.UnarchiveModelVersion(pb.UnarchiveModelVersionRequest(name="models/x/versions/1"), metadata=B),
+            NOT_FOUND,
+        ),
         "SetAlias": (
             lambda: stub.SetAlias(
                 pb.SetAliasRequest(alias=pb.Alias(name="models/x/aliases/production", version=1)), metadata=B

@@ -147,6 +147,46 @@ def test_versions_aliases_and_resolution_by_alias(registry):
     assert code == grpc.StatusCode.NOT_FOUND
 
 
+def test_archiving_a_version_keeps_it_listed_and_out_of_aliases(registry):
+    _, stub, _ = registry
+    md = tenant_md("acme")
+    artifact = upload_artifact(stub, "acme", b"model-bytes")
+    signature = pb.Signature(inputs=[pb.TensorSpec(name="x", datatype="FP32", shape=[-1, 2])])
+    for _ in range(2):
+        created = stub.CreateModelVersion(
+            pb.CreateModelVersionRequest(
+                parent="models/m", model_version=pb.ModelVersion(artifact=artifact.name, signature=signature)
+            ),
+            metadata=md,
+        )
+        assert created.state == pb.ModelVersion.STATE_READY
+    stub.SetAlias(pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/production", version=1)), metadata=md)
+
+    def archive(number):
+        return stub.ArchiveModelVersion(pb.ArchiveModelVersionRequest(name=f"models/m/versions/{number}"), metadata=md)
+
+    # What an alias serves cannot be archived, as it cannot be deleted.
+    with pytest.raises(grpc.RpcError) as refused:
+        archive(1)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "production" in refused.value.details()
+    archived = archive(2)
+    assert archived.state == pb.ModelVersion.STATE_ARCHIVED
+    assert archive(2).state == pb.ModelVersion.STATE_ARCHIVED  # again: no change
+    listed = stub.ListModelVersions(pb.ListModelVersionsRequest(parent="models/m"), metadata=md).model_versions
+    assert {v.version: v.state for v in listed}[2] == pb.ModelVersion.STATE_ARCHIVED
+    # An archived version takes no traffic until it is unarchived.
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.SetAlias(pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/canary", version=2)), metadata=md)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "archived" in refused.value.details()
+    back = stub.UnarchiveModelVersion(pb.UnarchiveModelVersionRequest(name="models/m/versions/2"), metadata=md)
+    assert back.state == pb.ModelVersion.STATE_READY and back.state_reason == ""
+    stub.SetAlias(pb.SetAliasRequest(alias=pb.Alias(name="models/m/aliases/canary", version=2)), metadata=md)
+    again = stub.UnarchiveModelVersion(pb.UnarchiveModelVersionRequest(name="models/m/versions/1"), metadata=md)
+    assert again.state == pb.ModelVersion.STATE_READY  # already ready: no change
+    assert status_of(lambda: archive(9)) == grpc.StatusCode.NOT_FOUND
+    assert status_of(lambda: archive(0)) == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_other_tenants_resources_are_not_found(registry):
     _, stub, _ = registry
     artifact = upload_artifact(stub, "acme", b"secret-model")

@@ -231,10 +231,10 @@ def test_failures_name_their_cause(setup):
     trainer = start_trainer()
     missing = submit(trainer, epochs=2, label="digit")
     job = wait_for(trainer, missing, lambda j: j.state == State.STATE_FAILED)
-    assert "label column 'digit' not found" in job.state_reason
+    assert "label column 'digit' not found" in job.state_reason and job.failure_kind == "data"
     exploding = submit(trainer, epochs=5, learning_rate=10, optimizer="sgd")
     job = wait_for(trainer, exploding, lambda j: j.state in (State.STATE_FAILED, State.STATE_SUCCEEDED))
-    assert job.state == State.STATE_FAILED and "NaN" in job.state_reason
+    assert job.state == State.STATE_FAILED and "NaN" in job.state_reason and job.failure_kind == "nan_loss"
 
 
 def test_cancel_stops_a_running_job_within_five_seconds(setup):

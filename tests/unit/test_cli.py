@@ -51,6 +51,8 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
         *(f"alias {c}" for c in ("set", "list", "history", "rollout", "rollback")),
         *(f"admin {c} create" for c in ("tenants", "keys", "plans", "invitations")),
         "admin passwords reset",
+        *(f"members {c}" for c in ("list", "set-role", "remove")),
+        "audit",
     }
     for path, parser in COMMANDS:
         if parser.get_default("connects"):

@@ -70,6 +70,26 @@ class AdminServiceStub(object):
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.FromString,
                 )
+        self.ListMembers = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/ListMembers',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListMembersRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListMembersResponse.FromString,
+                )
+        self.UpdateMember = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/UpdateMember',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.UpdateMemberRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Member.FromString,
+                )
+        self.DeleteMember = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/DeleteMember',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.DeleteMemberRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Member.FromString,
+                )
+        self.ListAuditEvents = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/ListAuditEvents',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
+                )
         self.WatchCredentials = channel.unary_stream(
                 '/maas.gateway.v1.AdminService/WatchCredentials',
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.WatchCredentialsRequest.SerializeToString,
@@ -173,6 +193,37 @@ class AdminServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMembers(self, request, context):
+        """A tenant's members with their roles: the admin key, or the tenant's owners (signed in).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMember(self, request, context):
+        """Changes a member's role (`member.role`); the tenant's last owner cannot be demoted
+        (FAILED_PRECONDITION). The admin key, or the tenant's owners (signed in).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteMember(self, request, context):
+        """Removes a member from a tenant: their sessions there end and the API keys they created for
+        it are revoked; the last owner cannot be removed (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """A tenant's audit events, newest first (`tenants/-` for every tenant: the admin key only):
+        sign-ins, keys, members, invitations, passwords. The admin key, or the tenant's owners.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchCredentials(self, request, context):
         """Internal: every live API key (its sha256 only) with its tenant, scopes, expiry and the
         tenant's plan, for the services that authenticate their callers themselves. A full
@@ -255,6 +306,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.FromString,
                     response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.SerializeToString,
+            ),
+            'ListMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMembers,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListMembersRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'UpdateMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMember,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.UpdateMemberRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Member.SerializeToString,
+            ),
+            'DeleteMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteMember,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.DeleteMemberRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Member.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListAuditEventsResponse.SerializeToString,
             ),
             'WatchCredentials': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchCredentials,
@@ -466,6 +537,74 @@ class AdminService(object):
         return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/GetUsage',
             maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
             maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/ListMembers',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.ListMembersRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.ListMembersResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/UpdateMember',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.UpdateMemberRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Member.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/DeleteMember',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.DeleteMemberRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Member.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/ListAuditEvents',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

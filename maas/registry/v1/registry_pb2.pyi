@@ -639,6 +639,18 @@ class DeleteModelVersionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ArchiveModelVersionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UnarchiveModelVersionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
 class SetAliasRequest(_message.Message):
     __slots__ = ("alias", "expected_revision")
     ALIAS_FIELD_NUMBER: _ClassVar[int]

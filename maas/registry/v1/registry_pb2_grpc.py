@@ -61,6 +61,16 @@ class RegistryServiceStub(object):
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionRequest.SerializeToString,
                 response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionResponse.FromString,
                 )
+        self.ArchiveModelVersion = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/ArchiveModelVersion',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ArchiveModelVersionRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
+                )
+        self.UnarchiveModelVersion = channel.unary_unary(
+                '/maas.registry.v1.RegistryService/UnarchiveModelVersion',
+                request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.UnarchiveModelVersionRequest.SerializeToString,
+                response_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
+                )
         self.ReportModelVersionValidation = channel.unary_unary(
                 '/maas.registry.v1.RegistryService/ReportModelVersionValidation',
                 request_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ReportModelVersionValidationRequest.SerializeToString,
@@ -235,6 +245,22 @@ class RegistryServiceServicer(object):
 
     def DeleteModelVersion(self, request, context):
         """Deletes a version that no alias points to.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveModelVersion(self, request, context):
+        """Archives a READY version: it stays listed, with its lineage and artifact, but
+        no alias may point at it. A version an alias points at cannot be archived
+        (FAILED_PRECONDITION), as it cannot be deleted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnarchiveModelVersion(self, request, context):
+        """Brings an archived version back to READY.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -454,6 +480,16 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.DeleteModelVersion,
                     request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionRequest.FromString,
                     response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionResponse.SerializeToString,
+            ),
+            'ArchiveModelVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveModelVersion,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.ArchiveModelVersionRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.SerializeToString,
+            ),
+            'UnarchiveModelVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnarchiveModelVersion,
+                    request_deserializer=maas_dot_registry_dot_v1_dot_registry__pb2.UnarchiveModelVersionRequest.FromString,
+                    response_serializer=maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.SerializeToString,
             ),
             'ReportModelVersionValidation': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportModelVersionValidation,
@@ -722,6 +758,40 @@ class RegistryService(object):
         return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/DeleteModelVersion',
             maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionRequest.SerializeToString,
             maas_dot_registry_dot_v1_dot_registry__pb2.DeleteModelVersionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ArchiveModelVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/ArchiveModelVersion',
+            maas_dot_registry_dot_v1_dot_registry__pb2.ArchiveModelVersionRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UnarchiveModelVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.registry.v1.RegistryService/UnarchiveModelVersion',
+            maas_dot_registry_dot_v1_dot_registry__pb2.UnarchiveModelVersionRequest.SerializeToString,
+            maas_dot_registry_dot_v1_dot_registry__pb2.ModelVersion.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

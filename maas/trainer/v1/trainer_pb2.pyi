@@ -93,7 +93,7 @@ class TrainingJobSpec(_message.Message):
     def __init__(self, dataset: _Optional[_Union[DatasetInput, _Mapping]] = ..., validation_split: _Optional[float] = ..., validation_dataset: _Optional[_Union[DatasetInput, _Mapping]] = ..., template: _Optional[_Union[TemplateModel, _Mapping]] = ..., keras_model_json: _Optional[str] = ..., base_model: _Optional[_Union[BaseModel, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., target_model: _Optional[str] = ...) -> None: ...
 
 class TrainingJob(_message.Message):
-    __slots__ = ("name", "display_name", "spec", "state", "state_reason", "create_time", "start_time", "end_time", "epoch", "total_epochs", "metrics", "evaluation", "model_version", "attempt")
+    __slots__ = ("name", "display_name", "spec", "state", "state_reason", "create_time", "start_time", "end_time", "epoch", "total_epochs", "metrics", "evaluation", "model_version", "attempt", "failure_kind")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[TrainingJob.State]
@@ -136,6 +136,7 @@ class TrainingJob(_message.Message):
     EVALUATION_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_KIND_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     spec: TrainingJobSpec
@@ -150,7 +151,8 @@ class TrainingJob(_message.Message):
     evaluation: _containers.ScalarMap[str, float]
     model_version: str
     attempt: int
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., state: _Optional[_Union[TrainingJob.State, str]] = ..., state_reason: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., epoch: _Optional[int] = ..., total_epochs: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., evaluation: _Optional[_Mapping[str, float]] = ..., model_version: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    failure_kind: str
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., state: _Optional[_Union[TrainingJob.State, str]] = ..., state_reason: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., epoch: _Optional[int] = ..., total_epochs: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., evaluation: _Optional[_Mapping[str, float]] = ..., model_version: _Optional[str] = ..., attempt: _Optional[int] = ..., failure_kind: _Optional[str] = ...) -> None: ...
 
 class CreateTrainingJobRequest(_message.Message):
     __slots__ = ("training_job", "request_id")

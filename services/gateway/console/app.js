@@ -2,8 +2,10 @@
 import { h, render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
+import { Integrate } from "./integrate.js";
+import { Admin, detectAdmin, FailureNotice, failureText, forgetAdmin, isAdmin, VersionActions } from "./manage.js";
 
-const html = htm.bind(h);
+export const html = htm.bind(h);
 const KEY = "maas.apiKey";
 // Signed in with email and password: the session is an HttpOnly cookie this script cannot read; it
 // keeps the session's CSRF token (sent on every request) and who is signed in, for this tab only.
@@ -26,7 +28,7 @@ const TITLES = {
 // A stream that fails after it started carries the gRPC code in its last line.
 const GRPC_TO_HTTP = { 3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 14: 503, 16: 401 };
 
-class ApiError extends Error {
+export class ApiError extends Error {
   constructor(status, error, retryAfter) {
     const detail = typeof error === "object" && error ? error.message : error;
     super(detail || `HTTP ${status}`);
@@ -72,11 +74,11 @@ async function send(url, init) {
 
 const apiKey = () => sessionStorage.getItem(KEY) || "";
 const session = () => JSON.parse(sessionStorage.getItem(WHO) || "null");
-const authHeaders = (key = apiKey()) => (key || !session()
+export const authHeaders = (key = apiKey()) => (key || !session()
   ? { authorization: `Bearer ${key}` }
   : { "x-csrf-token": sessionStorage.getItem(CSRF) || "" });
 
-async function api(method, path, { body, query, key } = {}) {
+export async function api(method, path, { body, query, key } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== "") url.searchParams.set(k, v);
   const headers = authHeaders(key);
@@ -90,7 +92,7 @@ async function api(method, path, { body, query, key } = {}) {
 }
 
 // Server-streaming calls arrive as JSON lines; fetch streams them (EventSource cannot send headers).
-async function watchLines(path, onItem, signal) {
+export async function watchLines(path, onItem, signal) {
   const res = await send(path, { headers: authHeaders(), signal });
   if (!res.ok) {
     const data = await res.json().catch(() => ({}));
@@ -187,9 +189,9 @@ async function uploadModel(file, model, onProgress) {
   return api("GET", `/v1/models/${model}/versions/${version.version}`);
 }
 
-const lastSegment = (name) => name.split("/").pop();
+export const lastSegment = (name) => name.split("/").pop();
 // 1536 -> "1.5 KiB": byte counts in units a person reads.
-function bytes(value) {
+export function bytes(value) {
   let n = Number(value) || 0, unit = 0;
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   while (n >= 1024 && unit < units.length - 1) { n /= 1024; unit += 1; }
@@ -203,7 +205,7 @@ const idFrom = (fileName) => (fileName || "").replace(/\.[^.]*$/, "").toLowerCas
 
 // ---- shared components ----------------------------------------------------------------------
 
-function ErrorBox({ error }) {
+export function ErrorBox({ error }) {
   if (!error || error.status === 0) return null;  // the connection banner says it, once
   const retry = error.retryAfter ? ` Retry in ${error.retryAfter} s.` : "";
   return html`<div class="error" role="alert" data-status=${error.status || ""}>
@@ -212,7 +214,7 @@ function ErrorBox({ error }) {
 
 // Runs `load` on mount, when `deps` change and when the connection comes back; gives [data, error,
 // reload]. A failed reload keeps what was shown (it is stale, the banner says so) rather than blanking it.
-function useLoad(load, deps = []) {
+export function useLoad(load, deps = []) {
   const { generation } = useConnection();
   const [state, setState] = useState({ data: null, error: null });
   const reload = () => load().then((data) => setState({ data, error: null }), (error) => setState((old) => ({ data: old.data, error })));
@@ -221,7 +223,7 @@ function useLoad(load, deps = []) {
 }
 
 // `rows` null: not loaded (yet, or the load failed): nothing to say about emptiness.
-function Table({ columns, rows, empty = "Nothing here yet." }) {
+export function Table({ columns, rows, empty = "Nothing here yet." }) {
   if (rows === null) return connection.online ? null : html`<p class="muted">Not loaded yet: waiting for the connection.</p>`;
   if (!rows || !rows.length) return html`<p class="muted">${empty}</p>`;
   return html`<table><thead><tr>${columns.map(([title]) => html`<th>${title}</th>`)}</tr></thead>
@@ -236,7 +238,8 @@ function SignIn({ onSignedIn }) {
   const submit = async (e) => {
     e.preventDefault();
     try {
-      await api("GET", "/v1/models", { key, query: { page_size: 1 } });
+      // The operator's admin key opens the admin view; a tenant's key, the tenant's pages.
+      if (!(await detectAdmin(key))) await api("GET", "/v1/models", { key, query: { page_size: 1 } });
       sessionStorage.setItem(KEY, key);
       onSignedIn();
     } catch (err) { setError(err); }
@@ -506,7 +509,7 @@ const ENDED = ["STATE_SUCCEEDED", "STATE_FAILED", "STATE_CANCELLED"];
 const stateName = (job) => (job.state || "").replace("STATE_", "");
 
 // 75 -> "1 min 15 s".
-function duration(seconds) {
+export function duration(seconds) {
   if (!Number.isFinite(seconds) || seconds < 0) return "-";
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
@@ -616,7 +619,7 @@ function Jobs() {
     <${Table} columns=${[
       ["Compare", (j) => html`<input type="checkbox" class="pick" aria-label=${`compare ${lastSegment(j.name)}`} checked=${selected.includes(lastSegment(j.name))} onChange=${() => pick(lastSegment(j.name))} />`],
       ["Job", (j) => html`<a href=${`#/jobs/${lastSegment(j.name)}`}>${lastSegment(j.name)}</a>`],
-      ["State", (j) => html`${stateName(j)} <span class="muted">${j.epoch || 0}/${j.totalEpochs || j.spec?.hyperparameters?.epochs || "?"}</span>${["STATE_FAILED", "STATE_CANCELLED"].includes(j.state) && j.stateReason ? html`<div class="reason">${j.stateReason}</div>` : ""}`],
+      ["State", (j) => html`${stateName(j)} <span class="muted">${j.epoch || 0}/${j.totalEpochs || j.spec?.hyperparameters?.epochs || "?"}</span>${failureText(j) ? html`<div class="reason">${failureText(j)[0]}</div>` : ""}`],
       ["Dataset", (j) => j.spec?.dataset?.dataset], ["Template", (j) => modelOf(j.spec || {})], ["Parameters", (j) => keyParameters(j.spec)],
       ["Best metric", metricOf], ["Duration", (j) => duration(jobSeconds(j))],
       ["Model version", (j) => (j.modelVersion ? html`<a href=${`#/models/${j.modelVersion.split("/")[1]}`}>${j.modelVersion.split("/")[1]} v${lastSegment(j.modelVersion)}</a>` : "-")],
@@ -715,11 +718,12 @@ function Job({ id }) {
   const curves = (names) => names.map((n) => bestText(epochs, n)).join("; ") || "no epoch finished yet";
   return html`<h1>Job <code>${id}</code></h1><${ErrorBox} error=${error} />
     ${job && html`<section class="card"><div class="grid">
-      <div><label>State</label><b id="job-state">${job.state.replace("STATE_", "")}</b> <span class="muted">${online ? job.stateReason : "(as of when the connection was lost)"}</span></div>
+      <div><label>State</label><b id="job-state">${job.state.replace("STATE_", "")}</b> <span class="muted">${online ? (failureText(job) ? "" : job.stateReason) : "(as of when the connection was lost)"}</span></div>
       <div><label>Epoch</label><span id="job-epoch">${epochs.length ? xs[xs.length - 1] : job.epoch} / ${job.totalEpochs || job.spec?.hyperparameters?.epochs}</span></div>
       <div><label>Model version</label>${job.modelVersion ? html`<a href=${`#/models/${job.modelVersion.split("/")[1]}`}>${job.modelVersion}</a>` : "-"}</div>
       <div><label>Attempt</label>${job.attempt}</div>
       <div><label>Duration</label><span id="job-duration">${duration(jobSeconds(job))}</span></div></div>
+      ${online && html`<${FailureNotice} job=${job} />`}
       ${running && html`<button class="secondary" onClick=${cancel} disabled=${!online}>Cancel job</button>`}
       <button class="secondary" id="clone" onClick=${clone}>Clone and edit</button>
       ${["STATE_FAILED", "STATE_CANCELLED"].includes(job.state) && html` <button class="secondary" id="rerun" onClick=${rerun} disabled=${!online}>Run again</button>`}</section>
@@ -910,7 +914,9 @@ function Model({ id }) {
       ["Metrics", (v) => Object.entries(v.metrics || {}).map(([k, val]) => `${k} ${Number(val).toFixed(4)}`).join(", ")], ["Lineage", lineage],
       ["Aliases", (v) => (v.aliases || []).join(", ")],
       ["", (v) => (String(v.version) === String(production?.version) ? html`<span class="muted">in production</span>`
-        : html`<button class="secondary" data-version=${v.version} onClick=${() => setConfirming(v.version)}>Promote to production</button>`)]]}
+        : v.state === "STATE_ARCHIVED" ? html`<span class="muted">archived</span>`
+        : html`<button class="secondary" data-version=${v.version} onClick=${() => setConfirming(v.version)}>Promote to production</button>`)],
+      ["Manage", (v) => html`<${VersionActions} version=${v} changed=${() => { reloadVersions(); reloadAliases(); }} onError=${setError} />`]]}
       rows=${versions ? versions.modelVersions || [] : null} />
       ${confirming !== null && confirmation((versions?.modelVersions || []).find((v) => v.version === confirming) || { version: confirming })}</section>
     <${Drift} versions=${versions?.modelVersions} />
@@ -959,7 +965,8 @@ function Predict() {
       <div><button type="submit" disabled=${!model || !text.trim()}>Predict</button></div></form></section>
     ${output && html`<section class="card" id="predictions"><h2>Predictions (${result.model_name} v${result.model_version}, output ${output.name})</h2>
       <${Table} columns=${[["Row", (r) => r.i + 1], ["Predicted", (r) => (perRow > 1 ? r.values.indexOf(Math.max(...r.values)) : r.values[0].toFixed(4))],
-        ["Scores", (r) => r.values.map((v) => v.toFixed(3)).join(" ")]]} rows=${rows.map((values, i) => ({ i, values }))} /></section>`}`;
+        ["Scores", (r) => r.values.map((v) => v.toFixed(3)).join(" ")]]} rows=${rows.map((values, i) => ({ i, values }))} /></section>`}
+    ${model && html`<${Integrate} model=${model} version=${version.trim()} row=${parseRows(text).find((r) => r.every((v) => v !== "" && !isNaN(Number(v))))} />`}`;
 }
 
 function Usage() {
@@ -999,11 +1006,13 @@ function App() {
   const signOut = async () => {
     if (!apiKey() && session()) await api("DELETE", "/v1/sessions/current").catch(() => {});
     for (const item of [KEY, CSRF, WHO]) sessionStorage.removeItem(item);
+    forgetAdmin();
     setSignedIn(false);
   };
   const who = session();
-  const nav = who?.role === "owner" ? [...NAV, ["keys", "Keys"]] : NAV;
-  const pages = {
+  const admin = isAdmin();
+  const nav = admin ? [["admin", "Tenants and plans"]] : who?.role === "owner" ? [...NAV, ["keys", "Keys"]] : NAV;
+  const pages = admin ? { admin: () => html`<${Admin} />` } : {
     datasets: () => html`<${Datasets} />`,
     train: () => html`<${Train} />`,
     jobs: () => (id ? html`<${Job} id=${id} />` : html`<${Jobs} />`),
@@ -1013,7 +1022,7 @@ function App() {
     usage: () => html`<${Usage} />`,
     ...(who?.role === "owner" ? { keys: () => html`<${Keys} />` } : {}),
   };
-  const current = pages[page] ? page : "datasets";
+  const current = pages[page] ? page : admin ? "admin" : "datasets";
   const section = current === "compare" ? "jobs" : current;  // the navigation item a page belongs to
   const title = current === "compare" ? "Compare jobs" : nav.find(([p]) => p === current)[1];
   return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.querySelector("main h1")?.focus(); }}>Skip to content</a>

@@ -217,6 +217,7 @@ class RestGateway:
         ssl_context: ssl.SSLContext | None = None,
         accounts: Accounts | None = None,
         credentials_changed: Callable[[], Awaitable[None]] | None = None,
+        public_grpc_address: str = "",
     ) -> None:
         """`accounts` serves sign-in and the session cookie; `credentials_changed` tells the services'
         credential watches at once that a session began or ended."""
@@ -228,6 +229,7 @@ class RestGateway:
             else None
         )
         self._grpc_target = grpc_target
+        self._public_grpc = public_grpc_address
         self._limit = max_message_bytes
         self._ssl = ssl_context
         self._routes = routes_for(REST_SERVICES)
@@ -277,6 +279,8 @@ class RestGateway:
         KServeRoutes(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e), True)).add_to(app)
         app.router.add_route("*", "/v1/{tail:.*}", self._transcoded)
         app.router.add_get("/", self._console_index)
+        app.router.add_get("/docs", self._docs)
+        app.router.add_get("/console/endpoints.json", self._endpoints)
         app.router.add_static("/console/", _CONSOLE, show_index=False)
         return app
 
@@ -369,3 +373,16 @@ class RestGateway:
 
     async def _console_index(self, request: web.Request):
         return web.FileResponse(_CONSOLE / "index.html")
+
+    async def _docs(self, request: web.Request):
+        """The OpenAPI document browsable: a page of ours that renders /openapi.json (no CDN)."""
+        return web.FileResponse(_CONSOLE / "docs.html")
+
+    async def _endpoints(self, request: web.Request):
+        """Where a program reaches this gateway, for the console's code snippets: the HTTP origin the
+        browser used, and the gRPC port on the same host (the browser cannot see it)."""
+        grpc = self._public_grpc
+        if not grpc:
+            host = request.url.host or "127.0.0.1"
+            grpc = f"{f'[{host}]' if ':' in host else host}:{self._grpc_target().rsplit(':', 1)[-1]}"
+        return web.json_response({"http": f"{request.scheme}://{request.host}", "grpc": grpc})

@@ -1,0 +1,48 @@
+"""Deletes ended sessions (signed out, expired, idle) every `period` seconds, so the sessions table
+holds live sessions and recent ones only. Their tokens are refused either way; this keeps the
+table, and the snapshot query over it, small."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from services.gateway.account_store import AccountStore
+
+log = structlog.get_logger(__name__)
+
+
+class SessionPurger:
+    """A companion of the gateway's gRPC server: started with it, stopped when it drains."""
+
+    def __init__(self, store: AccountStore, period: float) -> None:
+        self.store = store
+        self.period = period
+        self._task: asyncio.Task | None = None
+
+    async def purge_once(self) -> int:
+        purged = await asyncio.to_thread(self.store.purge_sessions)
+        if purged:
+            log.info("sessions purged", count=purged)
+        return purged
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.period)
+            try:
+                await self.purge_once()
+            except Exception:  # a database blip: the next period tries again
+                log.exception("session purge failed")
+
+    async def start(self) -> None:
+        if self.period > 0:
+            self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
