@@ -133,15 +133,18 @@ def _verified_file(artifact: str, sha256: str, target: Path) -> Iterator[Callabl
             raise
 
 
-def download_verified(responses: Iterable, artifact: str, sha256: str, target: Path) -> None:
-    """Write a download stream's chunks to `target`, checked against `sha256`."""
+def download_verified(open_stream: Callable[[], Iterable], artifact: str, sha256: str, target: Path) -> None:
+    """Write the chunks of the download `open_stream()` starts to `target`, checked against
+    `sha256`. The call starts inside the `artifact download` span, so the peer's spans are its children."""
     with _verified_file(artifact, sha256, target) as write:
-        for response in responses:
+        for response in open_stream():
             write(response.chunk)
 
 
-async def adownload_verified(responses: AsyncIterable, artifact: str, sha256: str, target: Path) -> None:
-    """The same, for an asyncio stream."""
+async def adownload_verified(
+    open_stream: Callable[[], AsyncIterable], artifact: str, sha256: str, target: Path
+) -> None:
+    """The same, for an asyncio stub."""
     with _verified_file(artifact, sha256, target) as write:
-        async for response in responses:
+        async for response in open_stream():
             write(response.chunk)

@@ -92,9 +92,11 @@ class RegistryClient:
 
     async def download(self, tenant: str, artifact: str, path: Path) -> None:
         """Stream an artifact into `path`, verifying its sha256 (the name's digest)."""
-        stream = self._stub.DownloadArtifact(
-            rpb.DownloadArtifactRequest(name=artifact), metadata=self._metadata(tenant), timeout=TRANSFER_TIMEOUT
-        )
+
+        def stream():
+            request = rpb.DownloadArtifactRequest(name=artifact)
+            return self._stub.DownloadArtifact(request, metadata=self._metadata(tenant), timeout=TRANSFER_TIMEOUT)
+
         try:
             await adownload_verified(stream, artifact, artifact.removeprefix("artifacts/"), path)
         except grpc.aio.AioRpcError as error:

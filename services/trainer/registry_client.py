@@ -44,9 +44,11 @@ class RegistryClient:
 
     def download(self, artifact: str, sha256: str, target: Path) -> None:
         """The artifact's bytes into `target`, checked against `sha256` (ChecksumMismatch)."""
-        stream = self._stub.DownloadArtifact(
-            rpb.DownloadArtifactRequest(name=artifact), metadata=self._metadata, timeout=TRANSFER_TIMEOUT
-        )
+
+        def stream():
+            request = rpb.DownloadArtifactRequest(name=artifact)
+            return self._stub.DownloadArtifact(request, metadata=self._metadata, timeout=TRANSFER_TIMEOUT)
+
         download_verified(stream, artifact, sha256, target)
 
     def upload(self, data: bytes) -> rpb.Artifact:

@@ -70,14 +70,16 @@ async def test_async_upload_chunks_are_the_same_requests():
 
 def test_download_verified_writes_matching_bytes(tmp_path):
     target = tmp_path / "a"
-    download_verified(_chunks(b"hello ", b"world"), "artifacts/x", hashlib.sha256(b"hello world").hexdigest(), target)
+    download_verified(
+        lambda: _chunks(b"hello ", b"world"), "artifacts/x", hashlib.sha256(b"hello world").hexdigest(), target
+    )
     assert target.read_bytes() == b"hello world"
 
 
 def test_download_that_fails_its_checksum_raises_data_loss_and_leaves_nothing(tmp_path):
     target = tmp_path / "a"
     with pytest.raises(ChecksumMismatch) as caught:
-        download_verified(_chunks(b"tampered"), "artifacts/x", hashlib.sha256(b"original").hexdigest(), target)
+        download_verified(lambda: _chunks(b"tampered"), "artifacts/x", hashlib.sha256(b"original").hexdigest(), target)
     assert caught.value.code == grpc.StatusCode.DATA_LOSS
     assert "artifacts/x" in caught.value.message
     assert not target.exists()
@@ -90,7 +92,7 @@ def test_broken_download_stream_leaves_nothing(tmp_path):
 
     target = tmp_path / "a"
     with pytest.raises(ConnectionError):
-        download_verified(stream(), "artifacts/x", "0" * 64, target)
+        download_verified(stream, "artifacts/x", "0" * 64, target)
     assert not target.exists()
 
 
@@ -101,10 +103,10 @@ async def test_async_download_verifies_too(tmp_path):
             yield SimpleNamespace(chunk=part)
 
     target = tmp_path / "a"
-    await adownload_verified(stream(b"ok"), "artifacts/x", hashlib.sha256(b"ok").hexdigest(), target)
+    await adownload_verified(lambda: stream(b"ok"), "artifacts/x", hashlib.sha256(b"ok").hexdigest(), target)
     assert target.read_bytes() == b"ok"
     with pytest.raises(ChecksumMismatch):
-        await adownload_verified(stream(b"no"), "artifacts/x", hashlib.sha256(b"ok").hexdigest(), target)
+        await adownload_verified(lambda: stream(b"no"), "artifacts/x", hashlib.sha256(b"ok").hexdigest(), target)
     assert not target.exists()
 
 
