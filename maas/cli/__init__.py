@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from maas.cli import account, admin, config, datasets, jobs, local, members, models, predict
+from maas.cli import account, admin, billing, config, datasets, jobs, local, members, models, predict
 from maas.cli.errors import EXIT_INTERRUPTED, CliError, describe, status_exit_code
 from maas.client import MaasError
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", help="local state directory (default: $MAAS_DATA_DIR or ./.maas)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for module in (local, account, datasets, jobs, models, predict, members, admin):
+    for module in (local, account, billing, datasets, jobs, models, predict, members, admin):
         module.register(commands)
     return parser
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from maas.cli import config
 from maas.cli.base import add_command
 from maas.cli.errors import CliError, duration
-from maas.cli.output import emit, fields, note, size
+from maas.cli.output import emit, fields, note, size, table
 from maas.client import MaasClient
 
 
@@ -55,7 +55,20 @@ def _against(used, limit: int, limit_text: str) -> str:
     return f"{used} of {limit_text}" if limit else f"{used} (no limit)"
 
 
+def _history(args, client: MaasClient) -> int:
+    history = client.get_usage_history(args.connection.tenant or "-", args.days)
+    most = max((day.predictions for day in history.days), default=0) or 1
+    rows = [
+        (day.day, day.predictions, day.prediction_calls, day.requests, "#" * round(40 * day.predictions / most))
+        for day in history.days
+    ]
+    emit(args, history, table(("day", "rows", "calls", "requests", ""), rows))
+    return 0
+
+
 def cmd_usage(args, client: MaasClient) -> int:
+    if args.history:
+        return _history(args, client)
     usage = client.get_usage(args.connection.tenant or "-", args.day or "")
     tenant = usage.name.removeprefix("tenants/").removesuffix("/usage")
     plan = usage.plan
@@ -67,8 +80,10 @@ def cmd_usage(args, client: MaasClient) -> int:
             ("plan", f"{plan.name.removeprefix('plans/')} ({plan.display_name})" if plan.display_name else plan.name),
             (
                 "predictions",
-                _against(usage.predictions, plan.predictions_per_day, f"{plan.predictions_per_day} a day"),
+                _against(f"{usage.predictions} rows", plan.predictions_per_day, f"{plan.predictions_per_day} a day")
+                + f" in {usage.prediction_calls} calls",
             ),
+            ("this month", f"{usage.month_predictions} prediction rows (billed: maas invoices show)"),
             ("requests", f"{usage.requests} (rate limit {rate})"),
             (
                 "training",
@@ -122,8 +137,10 @@ def register(commands) -> None:
         commands,
         "usage",
         cmd_usage,
-        help="your tenant's metered calls of a day against its plan",
-        examples="  maas usage\n  maas usage --day 2025-01-31 -o json\n",
+        help="your tenant's metered prediction rows and calls of a day against its plan, or per day",
+        examples="  maas usage\n  maas usage --day 2025-01-31 -o json\n  maas usage --history --days 7\n",
     )
     usage.add_argument("--tenant", help="tenant id (default: $MAAS_TENANT, the saved login, or the key's own)")
     usage.add_argument("--day", help="UTC day as YYYY-MM-DD (default today)")
+    usage.add_argument("--history", action="store_true", help="each UTC day's rows and calls, oldest first")
+    usage.add_argument("--days", type=int, default=0, help="with --history: how many days back (default 30)")

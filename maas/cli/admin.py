@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.cli.base import add_command, group
+from maas.cli.errors import CliError
 from maas.cli.output import emit, fields, note
 from maas.client import MaasClient
+from maas.gateway.v1 import admin_pb2
+
+_METERS = {
+    "rows": admin_pb2.METER_PREDICTION_ROWS,
+    "training-seconds": admin_pb2.METER_TRAINING_SECONDS,
+    "gb-days": admin_pb2.METER_STORED_GB_DAYS,
+}
 
 SCOPES = ("read", "predict", "train")
 ROLES = ("owner", "developer", "viewer", "billing")
@@ -40,6 +48,21 @@ def cmd_password_reset(args, client: MaasClient) -> int:
     return 0
 
 
+def price(text: str) -> admin_pb2.Price:
+    """`rows:1000:200/1000`: 1,000 rows included, then 200 (cents) per 1,000 rows."""
+    try:
+        meter, included, amount = text.split(":")
+        unit_amount, _, per = amount.partition("/")
+        return admin_pb2.Price(
+            meter=_METERS[meter], included=int(included), unit_amount=int(unit_amount), per_units=int(per or 1)
+        )
+    except (KeyError, ValueError):
+        raise CliError(
+            f"--price {text!r}: expected METER:INCLUDED:AMOUNT[/PER] with METER one of {', '.join(_METERS)}, "
+            "integers (amounts in cents), e.g. rows:1000:200/1000"
+        ) from None
+
+
 def cmd_plan_create(args, client: MaasClient) -> int:
     plan = client.create_plan(
         args.plan,
@@ -49,6 +72,9 @@ def cmd_plan_create(args, client: MaasClient) -> int:
         training_seconds_per_month=args.training_seconds_per_month,
         stored_bytes=args.stored_bytes,
         display_name=args.display_name or "",
+        monthly_fee=args.monthly_fee,
+        currency=args.currency or "",
+        prices=[price(text) for text in args.price],
     )
     emit(args, plan, plan.name)
     return 0
@@ -116,12 +142,23 @@ def register(commands) -> None:
         cmd_plan_create,
         help="create a plan (0 means unlimited)",
         examples="  maas admin plans create team --predictions-per-day 100000 --requests-per-second 20 --burst 40\n"
-        "  maas admin plans create lab --training-seconds-per-month 36000 --stored-bytes 10000000000\n",
+        "  maas admin plans create lab --training-seconds-per-month 36000 --stored-bytes 10000000000\n"
+        "  maas admin plans create payg --price rows:1000:200/1000    # mixed: 1,000 rows free, then 2.00/1,000\n"
+        "  maas admin plans create pro2 --monthly-fee 4900 --price rows:1000000:50/1000   # paid\n",
     )
     plan.add_argument("plan", help="plan id")
-    plan.add_argument("--predictions-per-day", type=int, default=0, help="inference calls per UTC day")
+    plan.add_argument("--predictions-per-day", type=int, default=0, help="prediction rows per UTC day")
     plan.add_argument("--requests-per-second", type=float, default=0, help="sustained calls per second")
     plan.add_argument("--burst", type=int, default=0, help="calls above the sustained rate")
     plan.add_argument("--training-seconds-per-month", type=int, default=0, help="training time per UTC month")
     plan.add_argument("--stored-bytes", type=int, default=0, help="bytes of datasets and artifacts a tenant may keep")
     plan.add_argument("--display-name", help="a readable name")
+    plan.add_argument("--monthly-fee", type=int, default=0, help="fee per UTC month, in the smallest currency unit")
+    plan.add_argument("--currency", help="ISO 4217 code (default USD)")
+    plan.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="METER:INCLUDED:AMOUNT[/PER]",
+        help="repeat per meter (rows, training-seconds, gb-days): units included a month, then AMOUNT per PER units",
+    )

@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,8 +287,12 @@ class MaasClient:
         training_seconds_per_month: int = 0,
         stored_bytes: int = 0,
         display_name: str = "",
+        monthly_fee: int = 0,
+        currency: str = "",
+        prices: Sequence[admin_pb2.Price] = (),
     ) -> admin_pb2.Plan:
-        """A plan of quotas and rate limits (0 means unlimited)."""
+        """A plan of quotas and rate limits (0 means unlimited) and what it bills: a monthly fee and
+        prices per meter beyond an allowance, in the currency's smallest unit (cents)."""
         plan = admin_pb2.Plan(
             display_name=display_name,
             predictions_per_day=predictions_per_day,
@@ -296,6 +300,9 @@ class MaasClient:
             burst=burst,
             training_seconds_per_month=training_seconds_per_month,
             stored_bytes=stored_bytes,
+            monthly_fee=monthly_fee,
+            currency=currency,
+            prices=prices,
         )
         return self._call("admin", "CreatePlan", admin_pb2.CreatePlanRequest(plan_id=plan_id, plan=plan))
 
@@ -328,6 +335,31 @@ class MaasClient:
         """A tenant's metered usage of one UTC day (today by default) and its plan; `-` is the key's own tenant."""
         name = f"{resource_name('tenants', tenant)}/usage"
         return self._call("admin", "GetUsage", admin_pb2.GetUsageRequest(name=name, day=day))
+
+    def get_usage_history(self, tenant: str = "-", days: int = 0) -> admin_pb2.UsageHistory:
+        """A tenant's usage per UTC day for the last `days` days (30 by default), oldest first."""
+        name = f"{resource_name('tenants', tenant)}/usage"
+        return self._call("admin", "GetUsageHistory", admin_pb2.GetUsageHistoryRequest(name=name, days=days))
+
+    def get_invoice(self, tenant: str = "-", month: str = "current") -> admin_pb2.Invoice:
+        """A tenant's invoice of a UTC month (YYYY-MM; `current`: the running month's draft)."""
+        name = f"{resource_name('tenants', tenant)}/invoices/{month}"
+        return self._call("admin", "GetInvoice", admin_pb2.GetInvoiceRequest(name=name))
+
+    def list_invoices(self, tenant: str) -> list[admin_pb2.Invoice]:
+        """A tenant's invoices, the running month's draft first."""
+        request = admin_pb2.ListInvoicesRequest(parent=resource_name("tenants", tenant))
+        return list(self._call("admin", "ListInvoices", request).invoices)
+
+    def change_plan(self, tenant: str, plan: str) -> admin_pb2.Tenant:
+        """Move a tenant to `plan` from today (UTC); this month's invoice prorates both by day."""
+        request = admin_pb2.ChangePlanRequest(name=resource_name("tenants", tenant), plan=resource_name("plans", plan))
+        return self._call("admin", "ChangePlan", request)
+
+    def set_budget(self, tenant: str, monthly_amount: int) -> admin_pb2.Budget:
+        """A tenant's monthly budget in the smallest currency unit (0: none); 80 % and 100 % of it are events."""
+        budget = admin_pb2.Budget(name=f"{resource_name('tenants', tenant)}/budget", monthly_amount=monthly_amount)
+        return self._call("admin", "SetBudget", admin_pb2.SetBudgetRequest(budget=budget))
 
     # datasets
     def upload_dataset(

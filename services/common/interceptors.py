@@ -16,9 +16,11 @@ from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from services.common import tracing
+from services.common.access import Quota
 from services.common.errors import DomainError, InvalidArgument, ResourceExhausted, UpstreamError
 from services.common.metadata import REQUEST_ID_KEY, new_request_id
 from services.common.metrics import GrpcServerMetrics
+from services.common.rows import prediction_rows
 
 log = structlog.get_logger("maas.rpc")
 
@@ -45,6 +47,8 @@ class _MethodRecord:
         # the method is one it guards (health and reflection stay open).
         self.access = gate.access(full_method) if gate is not None else None
         self.gate = gate if self.access is not None else None
+        # Predictions are admitted by their rows, so the request is parsed before admission.
+        self.counts_rows = self.access is not None and self.access.quota is Quota.PREDICTIONS
         self.service, self.method = _split_method(full_method)
         self.name = f"{self.service}/{self.method}"
         self.log_ok = log_ok and self.service not in _QUIET_SERVICES
@@ -86,7 +90,9 @@ class _CallRecord:
         self.span = None
         self.token = None
 
-    async def begin(self, context: grpc.aio.ServicerContext) -> None:
+    async def begin(self, context: grpc.aio.ServicerContext, raw: Any = None, parse=None) -> Any:
+        """Authenticate and admit the call; returns the request, parsed by `parse` when given (after
+        authentication, before admission: a prediction is admitted by its rows)."""
         request_id = ""
         metadata = context.invocation_metadata() or ()
         for key, value in metadata:
@@ -104,7 +110,7 @@ class _CallRecord:
         gate = method.gate
         if gate is None:
             structlog.contextvars.bind_contextvars(request_id=request_id, method=method.name, tenant=None)
-            return
+            return raw if parse is None else parse(raw)
         # The tenant is the authenticated caller's, never one a caller claims.
         try:
             caller = await gate.authenticate(context, method.access)
@@ -117,12 +123,14 @@ class _CallRecord:
         )
         if self.span is not None:
             self.span.set_attribute("maas.tenant", caller.tenant or "")
+        request = raw if parse is None else parse(raw)
         try:
-            self.undo = await gate.ledger.admit(caller, method.access)
+            self.undo = await gate.ledger.admit(caller, method.access, prediction_rows(request) if parse else 1)
         except Exception as error:
             method.refused(error)
             raise
         method.admitted.inc()
+        return request
 
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
         """Turn an exception into a status and abort the call with it (raises)."""
@@ -209,18 +217,24 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
             behavior = getattr(handler, attribute)
             if behavior is not None:
                 record = _MethodRecord(self._metrics, kind, method, self._log_ok, self._gate)
+                parse = None
                 if handler.request_deserializer is not None:
-                    behavior = _parsing(behavior, handler.request_deserializer, handler.request_streaming)
+                    if record.counts_rows and kind == "unary":
+                        parse = _parser(handler.request_deserializer)
+                    else:
+                        behavior = _parsing(behavior, handler.request_deserializer, handler.request_streaming)
+                if parse is not None:
+                    wrapped = _wrap_awaitable(behavior, record, parse)
+                    return handler._replace(request_deserializer=None, unary_unary=wrapped)
                 # Streaming handlers are async generators, or coroutines that call context.write().
                 wrap = _wrap_stream if inspect.isasyncgenfunction(behavior) else _wrap_awaitable
                 return handler._replace(request_deserializer=None, **{attribute: wrap(behavior, record)})
         return handler
 
 
-def _parsing(behavior: Callable[..., Any], parse: Callable[[bytes], Any], streaming: bool) -> Callable[..., Any]:
-    """`behavior` fed parsed requests: the bytes are parsed here, inside the call, so that bytes that are
-    not the method's message are INVALID_ARGUMENT for every method (gRPC's own parsing answers UNKNOWN
-    with the parser's text)."""
+def _parser(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """`parse`, raising INVALID_ARGUMENT for bytes that are not the method's message (gRPC's own parsing
+    answers UNKNOWN with the parser's text)."""
     message = getattr(getattr(parse, "__self__", None), "DESCRIPTOR", None)
     what = message.full_name if message is not None else "the method's request message"
 
@@ -229,6 +243,14 @@ def _parsing(behavior: Callable[..., Any], parse: Callable[[bytes], Any], stream
             return parse(raw)
         except Exception as error:
             raise InvalidArgument(f"the request does not parse as {what}") from error
+
+    return parsed
+
+
+def _parsing(behavior: Callable[..., Any], parse: Callable[[bytes], Any], streaming: bool) -> Callable[..., Any]:
+    """`behavior` fed parsed requests: the bytes are parsed here, inside the call, so that malformed bytes
+    are INVALID_ARGUMENT for every method."""
+    parsed = _parser(parse)
 
     async def each(requests: AsyncIterator[bytes]) -> AsyncIterator[Any]:
         async for raw in requests:
@@ -260,12 +282,13 @@ _HANDLER_KINDS = (
 )
 
 
-def _wrap_awaitable(behavior: Callable[..., Any], method: _MethodRecord):
+def _wrap_awaitable(behavior: Callable[..., Any], method: _MethodRecord, parse=None):
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
         record = _CallRecord(method)
         try:
-            await record.begin(context)
-            return await behavior(request_or_iterator, context)
+            request = await record.begin(context, request_or_iterator, parse)
+            result = behavior(request, context)
+            return await result if inspect.isawaitable(result) else result
         except grpc.aio.AbortError:
             record.code = _aborted_code(context)
             record.refund()

@@ -2,12 +2,13 @@
 
 - Rate limit: a token bucket per tenant in each replica, at the plan's rate divided by the number
   of replicas of this service the gateway sees reporting (Envoy spreads calls evenly over them).
-- Daily predictions: the gateway leases blocks of a tenant's remaining quota to each replica
-  (`LeaseUsage`); a replica admits out of its lease locally and asks for more only when it runs
-  out. Leases are granted from what nobody holds, so the sum never exceeds the plan: the quota
-  is exact however many replicas share it.
+- Daily predictions, in rows (`rows.prediction_rows`): the gateway leases blocks of a tenant's
+  remaining quota to each replica (`LeaseUsage`); a replica admits out of its lease locally and
+  asks for more only when it runs out. Leases are granted from what nobody holds, so the sum never
+  exceeds the plan: the quota is exact however many replicas share it. A call's rows are admitted
+  whole or refused.
 - Usage: every `report_seconds` a replica reports what it counted (predictions, requests) in the
-  same call that renews its leases; the gateway adds it to the `usage` table.
+  same call that renews its leases; the gateway adds it to the `usage` table (rows and calls).
 - Training time and stored bytes are the trainer's and the registry's own figures: they check
   them locally (`local_figures`).
 """
@@ -36,7 +37,8 @@ from services.common.errors import ResourceExhausted, unavailable
 from services.common.timeutil import next_month_start, now
 
 log = structlog.get_logger("maas.metering")
-# Largest block of predictions one replica holds, and the most one replica can lose if killed.
+# Largest block of rows one replica holds, and the most one replica can lose if killed (a call of
+# more rows asks for just what it needs).
 MAX_LEASE = 1000
 
 
@@ -78,10 +80,12 @@ def exhausted(
     return error
 
 
-def prediction_quota_reached(plan: pb.Plan, tenant: str, day: str) -> ResourceExhausted:
+def prediction_quota_reached(plan: pb.Plan, tenant: str, day: str, rows: int = 1) -> ResourceExhausted:
     tomorrow = dt.datetime.combine(dt.date.fromisoformat(day) + dt.timedelta(days=1), dt.time(), dt.UTC)
+    call = f"; this call has {rows} rows" if rows > 1 else ""
     return exhausted(
-        f"daily prediction quota of {plan.name} reached ({plan.predictions_per_day}); it resets at 00:00 UTC",
+        f"daily prediction quota of {plan.name} reached ({plan.predictions_per_day} rows{call}); "
+        "it resets at 00:00 UTC",
         f"tenants/{tenant}",
         f"{Quota.PREDICTIONS.value}: {plan.predictions_per_day}",
         _seconds_until(tomorrow),
@@ -121,13 +125,17 @@ class _TenantMeter:
     """One tenant's day in this replica: counts not yet reported and the prediction lease."""
 
     day: str
+    # Rows and calls of predictions, and every call, not reported yet.
     predictions: int = 0
+    calls: int = 0
     requests: int = 0
     held: int = 0
     # Monotonic time the lease ends; counted from when its request was sent.
     lease_end: float = 0.0
-    # Predictions admitted in the last report period: the size of the next lease.
+    # Rows admitted in the last report period: the size of the next lease.
     recent: int = 0
+    # Rows of the call waiting for a lease (0: none waits).
+    needed: int = 0
     renewal: asyncio.Future | None = field(default=None, repr=False)
     retry_at: float = 0.0
 
@@ -164,9 +172,9 @@ class UsageLedger:
             meter = self._tenants[(tenant, day)] = _TenantMeter(day)
         return meter
 
-    async def admit(self, caller: Caller, access: Access) -> Callable[[], None] | None:
-        """Count one call or refuse it (RESOURCE_EXHAUSTED with details); returns the refund of a
-        counted prediction, for a call that then fails."""
+    async def admit(self, caller: Caller, access: Access, rows: int = 1) -> Callable[[], None] | None:
+        """Count one call (of `rows` prediction rows) or refuse it (RESOURCE_EXHAUSTED with details);
+        returns the refund of a counted prediction, for a call that then fails."""
         tenant = caller.tenant
         if caller.service is not None or tenant is None:
             return None  # the platform's own calls are neither limited nor billed
@@ -179,36 +187,43 @@ class UsageLedger:
         quota = access.quota
         if quota is Quota.PREDICTIONS:
             if plan.predictions_per_day:
-                await self._take_prediction(tenant, meter, plan)
-            meter.predictions += 1
-            meter.recent += 1
+                await self._take_prediction(tenant, meter, plan, rows)
+            meter.predictions += rows
+            meter.calls += 1
+            meter.recent += rows
             meter.requests += 1
-            return lambda: self._refund(meter)
+            return lambda: self._refund(meter, rows)
         if quota in self._figures:
             await self._check_figure(tenant, plan, quota)
         meter.requests += 1
         return None
 
-    def _refund(self, meter: _TenantMeter) -> None:
-        meter.predictions -= 1
+    def _refund(self, meter: _TenantMeter, rows: int) -> None:
+        meter.predictions -= rows
+        meter.calls -= 1
         if meter.lease_end > time.monotonic():
-            meter.held += 1
+            meter.held += rows
 
-    async def _take_prediction(self, tenant: str, meter: _TenantMeter, plan: pb.Plan) -> None:
+    async def _take_prediction(self, tenant: str, meter: _TenantMeter, plan: pb.Plan, rows: int) -> None:
+        if rows > plan.predictions_per_day:
+            raise prediction_quota_reached(plan, tenant, meter.day, rows)
         for _ in range(4):
             if meter.renewal is not None:
                 await asyncio.shield(meter.renewal)
                 continue
-            if meter.held > 0 and meter.lease_end > time.monotonic():
-                meter.held -= 1
+            if meter.held >= rows and meter.lease_end > time.monotonic():
+                meter.held -= rows
                 return
+            meter.needed = max(meter.needed, rows)
             if meter.retry_at > time.monotonic():
                 # Others hold the rest of the quota until they renew or their leases end: wait, then ask again.
                 await asyncio.sleep(meter.retry_at - time.monotonic())
             if not await self.report(demand=(tenant, meter.day)):
                 # No lease without the gateway: say so, rather than that the quota is used up.
+                meter.needed = 0
                 raise unavailable("the platform's quota service (gateway) is unreachable; retry shortly")
-        raise prediction_quota_reached(plan, tenant, meter.day)
+        meter.needed = 0
+        raise prediction_quota_reached(plan, tenant, meter.day, rows)
 
     async def _check_figure(self, tenant: str, plan: pb.Plan, quota: Quota) -> None:
         limit = plan.training_seconds_per_month if quota is Quota.TRAINING_TIME else plan.stored_bytes
@@ -255,7 +270,7 @@ class UsageLedger:
             return 0 if meter.held else None
         busy = max(1, 2 * meter.recent)
         if key == demand:
-            return min(MAX_LEASE, max(busy, 8))
+            return max(meter.needed, min(MAX_LEASE, max(busy, 8)))
         ending = meter.lease_end < clock + 2 * self._report_seconds
         if meter.recent and (ending or meter.held < meter.recent):
             return min(MAX_LEASE, busy)
@@ -268,7 +283,7 @@ class UsageLedger:
         clock = time.monotonic()
         for key, meter in list(self._tenants.items()):
             wanted = self._lease_wanted(key, meter, clock, demand)
-            if wanted is None and not (meter.predictions or meter.requests):
+            if wanted is None and not (meter.predictions or meter.calls or meter.requests):
                 if key[1] != today():
                     del self._tenants[key]
                 continue
@@ -277,12 +292,14 @@ class UsageLedger:
                     tenant=key[0],
                     day=key[1],
                     predictions=meter.predictions,
+                    prediction_calls=meter.calls,
                     requests=meter.requests,
+                    lease_needed=meter.needed if key == demand else 0,
                     # Left alone: the replica keeps what it holds.
                     lease_wanted=meter.held if wanted is None else wanted,
                 )
             )
-            meter.predictions = meter.requests = meter.recent = 0
+            meter.predictions = meter.calls = meter.requests = meter.recent = 0
             meter.renewal = asyncio.get_running_loop().create_future()
             renewing.append((key, meter))
         if not usage:
@@ -296,6 +313,7 @@ class UsageLedger:
             log.warning("usage report failed; counts kept for the next one", code=error.code().name)
             for entry, (_, meter) in zip(usage, renewing, strict=True):
                 meter.predictions += entry.predictions
+                meter.calls += entry.prediction_calls
                 meter.requests += entry.requests
                 meter.held, meter.lease_end = 0, 0.0
                 self._settle(meter)
@@ -310,7 +328,10 @@ class UsageLedger:
             retry = lease.retry_after.ToTimedelta().total_seconds() if lease else 0
             # Others renew (giving back what they did not use) every report period, or their leases end.
             wait = min(retry, self._report_seconds)
-            meter.retry_at = time.monotonic() + wait if retry and not meter.held else 0.0
+            short = meter.held < max(1, meter.needed)
+            meter.retry_at = time.monotonic() + wait if retry and short else 0.0
+            if not short:
+                meter.needed = 0
             self._settle(meter)
         return True
 

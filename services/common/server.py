@@ -115,7 +115,7 @@ class GrpcServer:
             self.port = server.add_secure_port(address, credentials)
         if self.port == 0:
             raise RuntimeError(f"could not bind {address}")
-        if self.companions and not self.loopback_port:
+        if any(getattr(c, "needs_loopback", True) for c in self.companions) and not self.loopback_port:
             self.loopback_port = server.add_insecure_port("127.0.0.1:0")
         # The library's servicer answers SERVING for "" from the start; not until we say so.
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)

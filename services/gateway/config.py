@@ -65,6 +65,11 @@ class GatewaySettings(ServiceSettings):
         default=2**17,
         description="scrypt's cost N for new password hashes (OWASP: 2^17, with r=8, p=1); lower only in tests.",
     )
+    billing_cycle_seconds: float = Field(
+        default=600.0,
+        description="How often every tenant's training time and storage are sampled for invoices and the "
+        "invoices of ended months issued; 0 turns the cycle off (invoices are then issued when first read).",
+    )
 
     @property
     def db_url(self) -> str:

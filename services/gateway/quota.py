@@ -46,16 +46,21 @@ class BackendUsage:
 
 async def usage_report(store: GatewayStore, backend: BackendUsage, tenant: str, day: str) -> pb.Usage:
     plan = await asyncio.to_thread(store.plan_of, tenant)
-    predictions, requests = await asyncio.to_thread(store.usage, tenant, day)
+    month = await asyncio.to_thread(store.usage_between, tenant, day[:8] + "01", day)
     try:
         training, stored = await backend.figures(tenant)
     except grpc.aio.AioRpcError as error:
         raise UpstreamError.from_rpc_error(error) from None
+    if day == today():  # the figures are today's: kept for the month's invoice
+        await asyncio.to_thread(store.sample_figures, tenant, day, training, stored)
+    used = month.get(day)
     return pb.Usage(
         name=f"tenants/{tenant}/usage",
         day=day,
-        predictions=predictions,
-        requests=requests,
+        predictions=used.predictions if used else 0,
+        prediction_calls=used.prediction_calls if used else 0,
+        requests=used.requests if used else 0,
+        month_predictions=sum(entry.predictions for entry in month.values()),
         plan=plan,
         training_seconds=training,
         stored_bytes=stored,

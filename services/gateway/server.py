@@ -19,6 +19,7 @@ from services.common.tls import open_channel, ssl_context
 from services.gateway.accounts import Accounts, Throttle
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
+from services.gateway.invoicing import BillingCycle, Invoicer
 from services.gateway.proxy import ProxyHandler
 from services.gateway.quota import BackendUsage, LeaseBook
 from services.gateway.reflection import reflection_pool
@@ -162,6 +163,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     routes = build_routes()
     routed = sorted({method.split("/")[1] for method in routes})
     draining = asyncio.Event()
+    invoicer = Invoicer(store, audit=accounts.audit)
     admin = AdminServicer(
         store,
         authenticator,
@@ -171,7 +173,9 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         report_wait=settings.usage_report_seconds + 0.1,
         draining=draining,
         accounts=accounts,
+        invoicer=invoicer,
     )
+    billing_cycle = BillingCycle(invoicer, store, backend_usage, settings.billing_cycle_seconds)
     server = GrpcServer(
         settings=settings,
         draining=draining,
@@ -195,9 +199,10 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 settings.public_grpc_address,
             ),
             purger,  # after the HTTP server: `companions[0]` is the HTTP port
+            billing_cycle,
         ]
     else:
-        server.companions = [purger]
+        server.companions = [purger, billing_cycle]
     return server
 
 

@@ -20,6 +20,8 @@ from services.common.timeutil import set_timestamp
 from services.common.validation import page_size, parse_name
 from services.gateway.accounts import USAGE_ROLES, Accounts
 from services.gateway.auth import Authenticator
+from services.gateway.billing_servicer import BillingRpcs
+from services.gateway.invoicing import Invoicer
 from services.gateway.members import Members, member_of, tenant_of
 from services.gateway.quota import BackendUsage, LeaseBook, today, usage_report
 from services.gateway.store import GatewayStore
@@ -31,7 +33,7 @@ ADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["AdminService"]
 CREDENTIALS_POLL_SECONDS = 0.5
 
 
-class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+class AdminServicer(BillingRpcs, admin_pb2_grpc.AdminServiceServicer):
     def __init__(
         self,
         store: GatewayStore,
@@ -42,9 +44,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         report_wait: float = 0.0,
         draining: asyncio.Event | None = None,
         accounts: Accounts | None = None,
+        invoicer: Invoicer | None = None,
     ) -> None:
         self.accounts = accounts or Accounts(store.accounts)
         self.audit = self.accounts.audit
+        self.invoicer = invoicer or Invoicer(store, audit=self.audit)
         self.members = Members(store.engine, self.audit)
         self.report_wait = report_wait
         self._draining = draining or asyncio.Event()

@@ -17,6 +17,9 @@ from services.common.timeutil import now, utc
 from services.common.validation import check_id, decode_page_token, encode_page_token
 from services.gateway import tables as t
 from services.gateway.account_store import AccountStore
+from services.gateway.invoice_store import InvoiceStore
+from services.gateway.plan_store import PlanStore, plan_message
+from services.gateway.usage_store import UsageStore
 
 Scope = api_pb.Scope
 ALL_SCOPES = frozenset(v for v in Scope.values() if v != Scope.SCOPE_UNSPECIFIED)
@@ -29,7 +32,10 @@ def new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-class GatewayStore:
+class GatewayStore(PlanStore, UsageStore, InvoiceStore):
+    """Tenants, keys and credentials here; plans (`plan_store`), usage (`usage_store`), plan changes
+    and invoices (`invoice_store`) mixed in."""
+
     def __init__(self, engine: Engine, session_idle: dt.timedelta = dt.timedelta(minutes=30)) -> None:
         self.engine = engine
         self.accounts = AccountStore(engine, session_idle)
@@ -183,7 +189,7 @@ class GatewayStore:
             keys = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.revoke_time.is_(None))).all()
             sessions = self.accounts.session_credentials(conn)
             tenants = conn.execute(sa.select(t.tenants.c.tenant_id, t.tenants.c.plan)).all()
-            plans = {row.plan_id: self._plan_message(row) for row in conn.execute(sa.select(t.plans)).all()}
+            plans = {row.plan_id: plan_message(row) for row in conn.execute(sa.select(t.plans)).all()}
         snapshot = pb.CredentialSnapshot()
         snapshot.credentials.extend(self._credential(row) for row in sorted(keys, key=lambda r: r.key_id))
         snapshot.credentials.extend(sessions)
@@ -218,143 +224,3 @@ class GatewayStore:
         if row.expire_time:
             credential.expire_time.FromDatetime(utc(row.expire_time))
         return credential
-
-    # plans and usage
-    @staticmethod
-    def _plan_message(row) -> pb.Plan:
-        return pb.Plan(
-            name=f"plans/{row.plan_id}",
-            display_name=row.display_name,
-            predictions_per_day=row.predictions_per_day,
-            requests_per_second=row.requests_per_second,
-            burst=row.burst,
-            training_seconds_per_month=row.training_seconds_per_month,
-            stored_bytes=row.stored_bytes,
-        )
-
-    def create_plan(self, plan_id: str, plan: pb.Plan) -> pb.Plan:
-        check_id(plan_id, "plan_id")
-        limits = (
-            plan.predictions_per_day,
-            plan.requests_per_second,
-            plan.burst,
-            plan.training_seconds_per_month,
-            plan.stored_bytes,
-        )
-        if any(limit < 0 for limit in limits):
-            raise InvalidArgument("plan: limits must not be negative (0 means unlimited)")
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    t.plans.insert().values(
-                        plan_id=plan_id,
-                        display_name=plan.display_name or plan_id,
-                        predictions_per_day=plan.predictions_per_day,
-                        requests_per_second=plan.requests_per_second,
-                        burst=plan.burst or max(1, int(plan.requests_per_second)),
-                        training_seconds_per_month=plan.training_seconds_per_month,
-                        stored_bytes=plan.stored_bytes,
-                    )
-                )
-        except sa.exc.IntegrityError:
-            raise AlreadyExists(f"plan {plan_id!r} already exists") from None
-        return self.get_plan(plan_id)
-
-    def get_plan(self, plan_id: str) -> pb.Plan:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.plans).where(t.plans.c.plan_id == plan_id)).first()
-        if row is None:
-            raise NotFound(f"plan {plan_id!r} not found")
-        return self._plan_message(row)
-
-    def list_plans(self) -> list[pb.Plan]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.plans).order_by(t.plans.c.plan_id)).all()
-        return [self._plan_message(r) for r in rows]
-
-    def plan_of(self, tenant_id: str) -> pb.Plan:
-        return self.get_plan(self.get_tenant(tenant_id).plan.removeprefix("plans/"))
-
-    def usage(self, tenant_id: str, day: str) -> tuple[int, int]:
-        """(predictions, requests) recorded for a tenant and day."""
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.usage).where(t.usage.c.tenant_id == tenant_id, t.usage.c.day == day)).first()
-        return (row.predictions, row.requests) if row else (0, 0)
-
-    def add_usage(self, deltas: dict[tuple[str, str], tuple[int, int]]) -> None:
-        """Add counted calls; replicas add, never overwrite, so their counts sum up."""
-        with self.engine.begin() as conn:
-            for (tenant_id, day), (predictions, requests) in deltas.items():
-                updated = conn.execute(
-                    t.usage.update()
-                    .where(t.usage.c.tenant_id == tenant_id, t.usage.c.day == day)
-                    .values(predictions=t.usage.c.predictions + predictions, requests=t.usage.c.requests + requests)
-                ).rowcount
-                if not updated:
-                    conn.execute(
-                        t.usage.insert().values(
-                            tenant_id=tenant_id, day=day, predictions=predictions, requests=requests
-                        )
-                    )
-
-    def lease_predictions(
-        self, replica: str, entries: list[pb.TenantUsage], valid_for: dt.timedelta
-    ) -> list[pb.PredictionLease]:
-        """Add a replica's counts to the usage table and renew its leases, in one transaction.
-
-        A lease is granted from what is neither used nor held by another replica's live lease, so
-        the leases of a tenant's day never add up to more than its plan; one replica gets at most
-        a fair share of what is left while others hold leases, so the last predictions spread out.
-        """
-        self.add_usage({(e.tenant, e.day): (e.predictions, e.requests) for e in entries if e.predictions or e.requests})
-        leases = []
-        moment = now()
-        leased = t.prediction_leases.c
-        with self.engine.begin() as conn:
-            conn.execute(t.prediction_leases.delete().where(leased.expire_time <= moment))
-            for entry in entries:
-                mine = (leased.tenant_id == entry.tenant, leased.day == entry.day)
-                if entry.lease_wanted <= 0:
-                    conn.execute(t.prediction_leases.delete().where(*mine, leased.replica == replica))
-                    continue
-                limit = self._daily_predictions(conn, entry.tenant)
-                # Row lock on PostgreSQL: replicas of the gateway grant one tenant's day one at a time.
-                usage = conn.execute(
-                    sa.select(t.usage.c.predictions)
-                    .where(t.usage.c.tenant_id == entry.tenant, t.usage.c.day == entry.day)
-                    .with_for_update()
-                ).first()
-                others = conn.execute(
-                    sa.select(leased.held, leased.expire_time).where(*mine, leased.replica != replica)
-                ).all()
-                held = sum(row.held for row in others)
-                free = max(0, limit - (usage.predictions if usage else 0) - held)
-                if not limit:  # the plan changed to unlimited: no lease is needed any more
-                    free = entry.lease_wanted
-                share = free if not others else max(1, free // (len(others) + 1)) if free else 0
-                granted = min(entry.lease_wanted, share)
-                conn.execute(t.prediction_leases.delete().where(*mine, leased.replica == replica))
-                if granted:
-                    conn.execute(
-                        t.prediction_leases.insert().values(
-                            tenant_id=entry.tenant,
-                            day=entry.day,
-                            replica=replica,
-                            held=granted,
-                            expire_time=moment + valid_for,
-                        )
-                    )
-                lease = pb.PredictionLease(tenant=entry.tenant, day=entry.day, granted=granted)
-                if not granted and held:
-                    soonest = min(utc(row.expire_time) for row in others)
-                    lease.retry_after.FromTimedelta(max(dt.timedelta(milliseconds=50), soonest - moment))
-                leases.append(lease)
-        return leases
-
-    def _daily_predictions(self, conn, tenant_id: str) -> int:
-        plan = conn.execute(
-            sa.select(t.plans.c.predictions_per_day)
-            .select_from(t.tenants.join(t.plans, t.plans.c.plan_id == sa.func.substr(t.tenants.c.plan, 7)))
-            .where(t.tenants.c.tenant_id == tenant_id)
-        ).first()
-        return plan.predictions_per_day if plan else 0

@@ -42,6 +42,12 @@ plans = sa.Table(
     sa.Column("burst", sa.Integer, nullable=False),
     sa.Column("training_seconds_per_month", sa.BigInteger, nullable=False, default=0),
     sa.Column("stored_bytes", sa.BigInteger, nullable=False, default=0),
+    # Billing (`billing.py`): free, paid or mixed; amounts in the currency's smallest unit.
+    sa.Column("kind", sa.String(16), nullable=False, default="free"),
+    sa.Column("currency", sa.String(3), nullable=False, default="USD"),
+    sa.Column("monthly_fee", sa.BigInteger, nullable=False, default=0),
+    # [{"meter", "included", "unit_amount", "per_units"}]
+    sa.Column("prices", sa.JSON, nullable=False, default=list),
 )
 
 # Metered usage per tenant and UTC day; gateway replicas add their counts to it.
@@ -50,8 +56,37 @@ usage = sa.Table(
     metadata,
     sa.Column("tenant_id", sa.String(63), primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),
+    # Prediction rows, and the calls they came in.
     sa.Column("predictions", sa.BigInteger, nullable=False),
     sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("prediction_calls", sa.BigInteger, nullable=False, default=0),
+    # Samples of the trainer's and registry's figures: training seconds of the month so far, and the
+    # most bytes stored that day (what stored GB-days are billed from).
+    sa.Column("training_seconds", sa.BigInteger, nullable=False, default=0),
+    sa.Column("stored_bytes", sa.BigInteger, nullable=False, default=0),
+)
+
+# A tenant's plan changes: `plan` from `day` on (one change a day; the last one of the day counts).
+plan_changes = sa.Table(
+    "plan_changes",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("from_plan", sa.String(100), nullable=False),
+    sa.Column("plan", sa.String(100), nullable=False),
+    sa.Column("change_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Issued invoices (a past UTC month's), written once: `body` is the serialized `Invoice`.
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("issue_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
 )
 
 # Predictions of a tenant's day leased to a replica, which admits them locally until `expire_time`;
@@ -133,6 +168,25 @@ password_resets = sa.Table(
     sa.Column("user_id", sa.String(32), sa.ForeignKey("users.user_id"), nullable=False),
     sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("use_time", sa.DateTime(timezone=True), nullable=True),
+)
+
+# A tenant's monthly budget (smallest currency unit).
+budgets = sa.Table(
+    "budgets",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+    sa.Column("monthly_amount", sa.BigInteger, nullable=False),
+)
+
+# The budget thresholds (80, 100 percent) a tenant's month reached: each is an event once a month.
+budget_events = sa.Table(
+    "budget_events",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), sa.ForeignKey("tenants.tenant_id"), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("percent", sa.Integer, primary_key=True),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
 )
 
 # What people and keys did to a tenant's accounts, keys and members (`audit.py`); never a secret.

@@ -38,8 +38,12 @@ OWNER_METHODS = frozenset(
         "UpdateMember",
         "DeleteMember",
         "ListAuditEvents",
+        "ChangePlan",
+        "SetBudget",
     }
 )
+# Admin methods that read a tenant's invoices: its owners and billing members (and its keys with `read`).
+INVOICE_METHODS = frozenset({"GetInvoice", "ListInvoices"})
 
 
 @dataclass(frozen=True)
@@ -93,17 +97,18 @@ class World:
     users: dict[str, str]
 
     def admin_state(self) -> tuple:
-        """Everything the admin API could change: tenants, plans, acme's keys and members."""
+        """Everything the admin API could change: tenants (and their plans), plans, acme's keys, members and budget."""
         admin = self.stack.admin
         tenants = admin.ListTenants(apb.ListTenantsRequest(), metadata=ADMIN).tenants
         plans = admin.ListPlans(apb.ListPlansRequest(), metadata=ADMIN).plans
         keys = admin.ListApiKeys(apb.ListApiKeysRequest(parent="tenants/acme"), metadata=ADMIN).api_keys
         members = admin.ListMembers(apb.ListMembersRequest(parent="tenants/acme"), metadata=ADMIN).members
         return (
-            [t.name for t in tenants],
+            [(t.name, t.plan) for t in tenants],
             [p.name for p in plans],
             [(k.name, k.HasField("revoke_time")) for k in keys],
             [(m.name, m.role) for m in members],
+            self.stack.gateway.server.bindings[0].servicer.store.budget_of("acme"),
         )
 
     def backend_calls(self) -> tuple[float, ...]:
@@ -122,6 +127,11 @@ class World:
             "GetUsage": apb.GetUsageRequest(name="tenants/acme/usage"),
             "CreateInvitation": apb.CreateInvitationRequest(parent="tenants/acme", role="owner"),
             "CreatePasswordReset": apb.CreatePasswordResetRequest(email="owner@example.com"),
+            "GetInvoice": apb.GetInvoiceRequest(name="tenants/acme/invoices/current"),
+            "ListInvoices": apb.ListInvoicesRequest(parent="tenants/acme"),
+            "ChangePlan": apb.ChangePlanRequest(name="tenants/acme", plan="plans/free"),
+            "GetUsageHistory": apb.GetUsageHistoryRequest(name="tenants/acme/usage"),
+            "SetBudget": apb.SetBudgetRequest(budget=apb.Budget(name="tenants/acme/budget", monthly_amount=1)),
             "ListMembers": apb.ListMembersRequest(parent="tenants/acme"),
             "UpdateMember": apb.UpdateMemberRequest(
                 member=apb.Member(name=f"tenants/acme/members/{self.users['viewer']}", role="owner")
@@ -195,8 +205,10 @@ def role_may(role: str, method: Method) -> bool:
     name = method.path.rsplit("/", 1)[1]
     if not method.admin:
         return method.scope in ROLES[role]
-    if name == "GetUsage":
+    if name in ("GetUsage", "GetUsageHistory"):
         return role in USAGE_ROLES or Scope.SCOPE_READ in ROLES[role]
+    if name in INVOICE_METHODS:
+        return role in USAGE_ROLES
     return role == "owner" and name in OWNER_METHODS
 
 

@@ -51,6 +51,7 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
         *(f"alias {c}" for c in ("set", "list", "history", "rollout", "rollback")),
         *(f"admin {c} create" for c in ("tenants", "keys", "plans", "invitations")),
         "admin passwords reset",
+        *("invoices list", "invoices show", "plan change", "plan budget"),
         *(f"members {c}" for c in ("list", "set-role", "remove")),
         "audit",
     }
@@ -58,6 +59,27 @@ def test_every_command_that_calls_the_gateway_takes_output_json():
         if parser.get_default("connects"):
             options = {o for a in parser._actions for o in a.option_strings}
             assert {"-o", "--output", "--endpoint", "--api-key"} <= options, path
+
+
+def test_plan_prices_and_money_on_the_command_line():
+    from maas.cli.admin import price
+    from maas.cli.billing import money
+    from maas.cli.errors import CliError
+    from maas.gateway.v1 import admin_pb2
+
+    assert price("rows:1000:200/1000") == admin_pb2.Price(
+        meter=admin_pb2.METER_PREDICTION_ROWS, included=1000, unit_amount=200, per_units=1000
+    )
+    assert price("gb-days:0:2").per_units == 1
+    for bad in ("rows:1000", "tokens:1:1", "rows:1.5:2", "rows:1:2/x"):
+        with pytest.raises(CliError, match="METER:INCLUDED:AMOUNT"):
+            price(bad)
+    assert (money(300, "USD"), money(123456, "EUR"), money(5, "USD"), money(500, "JPY")) == (
+        "3.00 USD",
+        "1,234.56 EUR",
+        "0.05 USD",
+        "500 JPY",
+    )
 
 
 def test_login_saves_settings_readable_by_the_user_alone(cli_home, capsys):

@@ -43,7 +43,7 @@ def test_leases_and_use_never_exceed_the_plan_and_use_it_all(store):
             held[replica] = lease(store, replica, 60, used=used)
             assert store.usage("acme", DAY)[0] + sum(held.values()) <= 100
     assert held == {"a": 0, "b": 0}
-    assert store.usage("acme", DAY) == (100, 100)
+    assert store.usage("acme", DAY)[:2] == (100, 100)
 
 
 def test_an_empty_answer_says_when_the_others_leases_end(store):

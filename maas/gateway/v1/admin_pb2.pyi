@@ -3,14 +3,46 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from maas.api.v1 import annotations_pb2 as _annotations_pb2_1
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PlanKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLAN_KIND_UNSPECIFIED: _ClassVar[PlanKind]
+    PLAN_KIND_FREE: _ClassVar[PlanKind]
+    PLAN_KIND_PAID: _ClassVar[PlanKind]
+    PLAN_KIND_MIXED: _ClassVar[PlanKind]
+
+class Meter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    METER_UNSPECIFIED: _ClassVar[Meter]
+    METER_PREDICTION_ROWS: _ClassVar[Meter]
+    METER_TRAINING_SECONDS: _ClassVar[Meter]
+    METER_STORED_GB_DAYS: _ClassVar[Meter]
+
+class InvoiceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INVOICE_STATE_UNSPECIFIED: _ClassVar[InvoiceState]
+    INVOICE_STATE_DRAFT: _ClassVar[InvoiceState]
+    INVOICE_STATE_ISSUED: _ClassVar[InvoiceState]
+PLAN_KIND_UNSPECIFIED: PlanKind
+PLAN_KIND_FREE: PlanKind
+PLAN_KIND_PAID: PlanKind
+PLAN_KIND_MIXED: PlanKind
+METER_UNSPECIFIED: Meter
+METER_PREDICTION_ROWS: Meter
+METER_TRAINING_SECONDS: Meter
+METER_STORED_GB_DAYS: Meter
+INVOICE_STATE_UNSPECIFIED: InvoiceState
+INVOICE_STATE_DRAFT: InvoiceState
+INVOICE_STATE_ISSUED: InvoiceState
+
 class Plan(_message.Message):
-    __slots__ = ("name", "display_name", "predictions_per_day", "requests_per_second", "burst", "training_seconds_per_month", "stored_bytes")
+    __slots__ = ("name", "display_name", "predictions_per_day", "requests_per_second", "burst", "training_seconds_per_month", "stored_bytes", "kind", "currency", "monthly_fee", "prices")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     PREDICTIONS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +50,10 @@ class Plan(_message.Message):
     BURST_FIELD_NUMBER: _ClassVar[int]
     TRAINING_SECONDS_PER_MONTH_FIELD_NUMBER: _ClassVar[int]
     STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_FEE_FIELD_NUMBER: _ClassVar[int]
+    PRICES_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     predictions_per_day: int
@@ -25,7 +61,23 @@ class Plan(_message.Message):
     burst: int
     training_seconds_per_month: int
     stored_bytes: int
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., predictions_per_day: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., burst: _Optional[int] = ..., training_seconds_per_month: _Optional[int] = ..., stored_bytes: _Optional[int] = ...) -> None: ...
+    kind: PlanKind
+    currency: str
+    monthly_fee: int
+    prices: _containers.RepeatedCompositeFieldContainer[Price]
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., predictions_per_day: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., burst: _Optional[int] = ..., training_seconds_per_month: _Optional[int] = ..., stored_bytes: _Optional[int] = ..., kind: _Optional[_Union[PlanKind, str]] = ..., currency: _Optional[str] = ..., monthly_fee: _Optional[int] = ..., prices: _Optional[_Iterable[_Union[Price, _Mapping]]] = ...) -> None: ...
+
+class Price(_message.Message):
+    __slots__ = ("meter", "included", "unit_amount", "per_units")
+    METER_FIELD_NUMBER: _ClassVar[int]
+    INCLUDED_FIELD_NUMBER: _ClassVar[int]
+    UNIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PER_UNITS_FIELD_NUMBER: _ClassVar[int]
+    meter: Meter
+    included: int
+    unit_amount: int
+    per_units: int
+    def __init__(self, meter: _Optional[_Union[Meter, str]] = ..., included: _Optional[int] = ..., unit_amount: _Optional[int] = ..., per_units: _Optional[int] = ...) -> None: ...
 
 class CreatePlanRequest(_message.Message):
     __slots__ = ("plan_id", "plan")
@@ -54,7 +106,7 @@ class GetUsageRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., day: _Optional[str] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ("name", "day", "predictions", "requests", "plan", "training_seconds", "stored_bytes")
+    __slots__ = ("name", "day", "predictions", "requests", "plan", "training_seconds", "stored_bytes", "prediction_calls", "month_predictions")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DAY_FIELD_NUMBER: _ClassVar[int]
     PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +114,8 @@ class Usage(_message.Message):
     PLAN_FIELD_NUMBER: _ClassVar[int]
     TRAINING_SECONDS_FIELD_NUMBER: _ClassVar[int]
     STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_CALLS_FIELD_NUMBER: _ClassVar[int]
+    MONTH_PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     day: str
     predictions: int
@@ -69,7 +123,123 @@ class Usage(_message.Message):
     plan: Plan
     training_seconds: int
     stored_bytes: int
-    def __init__(self, name: _Optional[str] = ..., day: _Optional[str] = ..., predictions: _Optional[int] = ..., requests: _Optional[int] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., training_seconds: _Optional[int] = ..., stored_bytes: _Optional[int] = ...) -> None: ...
+    prediction_calls: int
+    month_predictions: int
+    def __init__(self, name: _Optional[str] = ..., day: _Optional[str] = ..., predictions: _Optional[int] = ..., requests: _Optional[int] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., training_seconds: _Optional[int] = ..., stored_bytes: _Optional[int] = ..., prediction_calls: _Optional[int] = ..., month_predictions: _Optional[int] = ...) -> None: ...
+
+class GetUsageHistoryRequest(_message.Message):
+    __slots__ = ("name", "days")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    days: int
+    def __init__(self, name: _Optional[str] = ..., days: _Optional[int] = ...) -> None: ...
+
+class DailyUsage(_message.Message):
+    __slots__ = ("day", "predictions", "prediction_calls", "requests")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_CALLS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    predictions: int
+    prediction_calls: int
+    requests: int
+    def __init__(self, day: _Optional[str] = ..., predictions: _Optional[int] = ..., prediction_calls: _Optional[int] = ..., requests: _Optional[int] = ...) -> None: ...
+
+class UsageHistory(_message.Message):
+    __slots__ = ("name", "days")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    days: _containers.RepeatedCompositeFieldContainer[DailyUsage]
+    def __init__(self, name: _Optional[str] = ..., days: _Optional[_Iterable[_Union[DailyUsage, _Mapping]]] = ...) -> None: ...
+
+class InvoiceLine(_message.Message):
+    __slots__ = ("description", "plan", "meter", "start_day", "end_day", "quantity", "included", "unit_amount", "per_units", "amount")
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    METER_FIELD_NUMBER: _ClassVar[int]
+    START_DAY_FIELD_NUMBER: _ClassVar[int]
+    END_DAY_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    INCLUDED_FIELD_NUMBER: _ClassVar[int]
+    UNIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PER_UNITS_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    plan: str
+    meter: Meter
+    start_day: str
+    end_day: str
+    quantity: int
+    included: int
+    unit_amount: int
+    per_units: int
+    amount: int
+    def __init__(self, description: _Optional[str] = ..., plan: _Optional[str] = ..., meter: _Optional[_Union[Meter, str]] = ..., start_day: _Optional[str] = ..., end_day: _Optional[str] = ..., quantity: _Optional[int] = ..., included: _Optional[int] = ..., unit_amount: _Optional[int] = ..., per_units: _Optional[int] = ..., amount: _Optional[int] = ...) -> None: ...
+
+class Invoice(_message.Message):
+    __slots__ = ("name", "month", "state", "currency", "lines", "total", "issue_time", "budget")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    month: str
+    state: InvoiceState
+    currency: str
+    lines: _containers.RepeatedCompositeFieldContainer[InvoiceLine]
+    total: int
+    issue_time: _timestamp_pb2.Timestamp
+    budget: Budget
+    def __init__(self, name: _Optional[str] = ..., month: _Optional[str] = ..., state: _Optional[_Union[InvoiceState, str]] = ..., currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[int] = ..., issue_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ...) -> None: ...
+
+class Budget(_message.Message):
+    __slots__ = ("name", "monthly_amount", "reached_percent")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REACHED_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    monthly_amount: int
+    reached_percent: int
+    def __init__(self, name: _Optional[str] = ..., monthly_amount: _Optional[int] = ..., reached_percent: _Optional[int] = ...) -> None: ...
+
+class SetBudgetRequest(_message.Message):
+    __slots__ = ("budget",)
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    budget: Budget
+    def __init__(self, budget: _Optional[_Union[Budget, _Mapping]] = ...) -> None: ...
+
+class GetInvoiceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListInvoicesRequest(_message.Message):
+    __slots__ = ("parent",)
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    def __init__(self, parent: _Optional[str] = ...) -> None: ...
+
+class ListInvoicesResponse(_message.Message):
+    __slots__ = ("invoices",)
+    INVOICES_FIELD_NUMBER: _ClassVar[int]
+    invoices: _containers.RepeatedCompositeFieldContainer[Invoice]
+    def __init__(self, invoices: _Optional[_Iterable[_Union[Invoice, _Mapping]]] = ...) -> None: ...
+
+class ChangePlanRequest(_message.Message):
+    __slots__ = ("name", "plan")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    plan: str
+    def __init__(self, name: _Optional[str] = ..., plan: _Optional[str] = ...) -> None: ...
 
 class Tenant(_message.Message):
     __slots__ = ("name", "display_name", "plan", "create_time")
@@ -241,18 +411,22 @@ class CredentialSnapshot(_message.Message):
     def __init__(self, credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ..., plans: _Optional[_Mapping[str, Plan]] = ...) -> None: ...
 
 class TenantUsage(_message.Message):
-    __slots__ = ("tenant", "day", "predictions", "requests", "lease_wanted")
+    __slots__ = ("tenant", "day", "predictions", "requests", "lease_wanted", "prediction_calls", "lease_needed")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     DAY_FIELD_NUMBER: _ClassVar[int]
     PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     LEASE_WANTED_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_CALLS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_NEEDED_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     day: str
     predictions: int
     requests: int
     lease_wanted: int
-    def __init__(self, tenant: _Optional[str] = ..., day: _Optional[str] = ..., predictions: _Optional[int] = ..., requests: _Optional[int] = ..., lease_wanted: _Optional[int] = ...) -> None: ...
+    prediction_calls: int
+    lease_needed: int
+    def __init__(self, tenant: _Optional[str] = ..., day: _Optional[str] = ..., predictions: _Optional[int] = ..., requests: _Optional[int] = ..., lease_wanted: _Optional[int] = ..., prediction_calls: _Optional[int] = ..., lease_needed: _Optional[int] = ...) -> None: ...
 
 class LeaseUsageRequest(_message.Message):
     __slots__ = ("replica", "usage")

@@ -70,6 +70,31 @@ class AdminServiceStub(object):
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.FromString,
                 )
+        self.GetInvoice = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/GetInvoice',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetInvoiceRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Invoice.FromString,
+                )
+        self.ListInvoices = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/ListInvoices',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListInvoicesRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListInvoicesResponse.FromString,
+                )
+        self.ChangePlan = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/ChangePlan',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ChangePlanRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Tenant.FromString,
+                )
+        self.SetBudget = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/SetBudget',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.SetBudgetRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Budget.FromString,
+                )
+        self.GetUsageHistory = channel.unary_unary(
+                '/maas.gateway.v1.AdminService/GetUsageHistory',
+                request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageHistoryRequest.SerializeToString,
+                response_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.UsageHistory.FromString,
+                )
         self.ListMembers = channel.unary_unary(
                 '/maas.gateway.v1.AdminService/ListMembers',
                 request_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListMembersRequest.SerializeToString,
@@ -193,6 +218,46 @@ class AdminServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetInvoice(self, request, context):
+        """A tenant's invoice of one UTC month (`tenants/{tenant}/invoices/{YYYY-MM}`): the running month's
+        is a draft worked out now from the persisted usage; a past month's is issued once and never changes.
+        The admin for any tenant; a tenant's owners and billing members, or a key with `read`, for their own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInvoices(self, request, context):
+        """A tenant's invoices, newest month first: the running month's draft, then the issued ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangePlan(self, request, context):
+        """Moves a tenant to another plan from today (UTC): this month's fees and allowances are prorated
+        by day. The admin key, or one of the tenant's owners.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBudget(self, request, context):
+        """Sets a tenant's monthly budget (`tenants/{tenant}/budget`): when the running month's invoice reaches
+        80 % and 100 % of it, an event is recorded (once a month each) and the invoice and usage say so.
+        The admin key, or one of the tenant's owners.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsageHistory(self, request, context):
+        """A tenant's persisted usage per UTC day, for the last `days` days (30 when 0), oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListMembers(self, request, context):
         """A tenant's members with their roles: the admin key, or the tenant's owners (signed in).
         """
@@ -306,6 +371,31 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.FromString,
                     response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.SerializeToString,
+            ),
+            'GetInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInvoice,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetInvoiceRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Invoice.SerializeToString,
+            ),
+            'ListInvoices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInvoices,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListInvoicesRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ListInvoicesResponse.SerializeToString,
+            ),
+            'ChangePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePlan,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.ChangePlanRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Tenant.SerializeToString,
+            ),
+            'SetBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBudget,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.SetBudgetRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.Budget.SerializeToString,
+            ),
+            'GetUsageHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageHistory,
+                    request_deserializer=maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageHistoryRequest.FromString,
+                    response_serializer=maas_dot_gateway_dot_v1_dot_admin__pb2.UsageHistory.SerializeToString,
             ),
             'ListMembers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMembers,
@@ -537,6 +627,91 @@ class AdminService(object):
         return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/GetUsage',
             maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
             maas_dot_gateway_dot_v1_dot_admin__pb2.Usage.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/GetInvoice',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.GetInvoiceRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Invoice.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListInvoices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/ListInvoices',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.ListInvoicesRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.ListInvoicesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ChangePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/ChangePlan',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.ChangePlanRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Tenant.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/SetBudget',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.SetBudgetRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.Budget.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetUsageHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/maas.gateway.v1.AdminService/GetUsageHistory',
+            maas_dot_gateway_dot_v1_dot_admin__pb2.GetUsageHistoryRequest.SerializeToString,
+            maas_dot_gateway_dot_v1_dot_admin__pb2.UsageHistory.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

@@ -977,7 +977,9 @@ function Usage() {
   const plan = usage?.plan || {};
   return html`<h1>Usage</h1><section class="card"><${ErrorBox} error=${error} />
     ${usage && html`<p>Plan <b>${plan.displayName || plan.name}</b>, day ${usage.day}</p><div class="grid" id="usage">
-      <div><label>Predictions today</label>${meter(usage.predictions, plan.predictionsPerDay)}</div>
+      <div><label>Predictions today (rows)</label>${meter(usage.predictions, plan.predictionsPerDay)}</div>
+      <div><label>Prediction calls today</label><span>${usage.predictionCalls ?? 0}</span></div>
+      <div><label>Prediction rows this month</label><span>${usage.monthPredictions ?? 0}</span></div>
       <div><label>Requests today</label><span>${usage.requests}</span></div>
       <div><label>Training seconds this month</label>${meter(usage.trainingSeconds ?? 0, plan.trainingSecondsPerMonth)}</div>
       <div><label>Stored</label>${Number(plan.storedBytes) > 0

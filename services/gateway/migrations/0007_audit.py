@@ -2,15 +2,14 @@
 last used, for the idle timeout.
 
 Revision ID: gateway_0007
-Revises: gateway_0005
+Revises: gateway_0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "gateway_0007"
-# The merger re-chains this after billing's gateway_0006.
-down_revision = "gateway_0005"
+down_revision = "gateway_0006"
 branch_labels = None
 depends_on = None
 
