@@ -49,7 +49,7 @@ def csv_text(invoice: admin_pb2.Invoice) -> str:
 
 
 def _lines(invoice: admin_pb2.Invoice) -> str:
-    rows: list[tuple[str | int, ...]] = [
+    rows: list[tuple[str, str, str, int | str, str, str]] = [
         (
             line.description,
             line.plan.removeprefix("plans/"),

@@ -11,6 +11,7 @@ import grpc
 
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from services.common.access import METHODS, Access, Quota
+from services.common.clients import FAST_RECONNECT, PeerChannels, backend_metadata
 from services.common.credentials import (
     SERVICE_KEY,
     Caller,
@@ -21,15 +22,9 @@ from services.common.credentials import (
     service_token,
 )
 from services.common.interceptors import request_id_var
-from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY, tenant_var
+from services.common.metadata import tenant_var
 from services.common.metering import UsageLedger
 from services.common.settings import ServiceSettings
-
-_GATEWAY_CHANNEL_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-]
 
 
 class CallGate:
@@ -41,9 +36,8 @@ class CallGate:
     ) -> None:
         self.identity = settings.service_name
         self._token = service_token(settings.service_secret, self.identity) if settings.service_secret else ""
-        # Reconnect within a second of the gateway coming back (gRPC's default backoff grows to
-        # two minutes), so that leases and credentials resume as soon as it answers.
-        self._channel = settings.peer_channel(settings.gateway_addr, _GATEWAY_CHANNEL_OPTIONS)
+        # Leases and credentials resume as soon as the gateway answers again.
+        self._channel = PeerChannels(settings).aio(settings.gateway_addr, *FAST_RECONNECT)
         identity = self.service_metadata()
         admin = admin_pb2_grpc.AdminServiceStub(self._channel)
 
@@ -65,7 +59,7 @@ class CallGate:
 
     def acting_for(self, tenant: str) -> tuple[tuple[str, str], ...]:
         """Metadata of a call this service makes for `tenant` (as its grants allow)."""
-        return (*self.service_metadata(), (TENANT_KEY, tenant), (REQUEST_ID_KEY, request_id_var.get()))
+        return backend_metadata(self.service_metadata(), tenant, request_id_var.get())
 
     def access(self, method: str) -> Access | None:
         return self._methods.get(method)

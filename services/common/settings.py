@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from services.common.tls import channel_credentials, open_channel
 
 
 class ServiceSettings(BaseSettings):
@@ -70,15 +67,6 @@ class ServiceSettings(BaseSettings):
             if path is not None and not path.is_file():
                 raise ValueError(f"TLS file {path} does not exist")
         return self
-
-    def peer_channel(self, target: str, options) -> grpc.aio.Channel:
-        """A channel to another MaaS service, TLS (and mTLS with this service's certificate) when
-        `peer_ca_file` is set."""
-        return open_channel(target, options, self.peer_ca_file, self.tls_cert_file, self.tls_key_file)
-
-    def peer_credentials(self) -> grpc.ChannelCredentials | None:
-        """The same credentials, for a blocking channel (a job process)."""
-        return channel_credentials(self.peer_ca_file, self.tls_cert_file, self.tls_key_file)
 
     @property
     def grpc_port(self) -> int:

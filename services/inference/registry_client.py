@@ -1,10 +1,9 @@
 """Inference's calls to the registry, in one place: the tenant and request-id metadata, timeouts,
 the cache of immutable version lookups, downloads checked against their sha256, and the report
-of a version's validation. Built once by the server from its channel and passed in."""
+of a version's validation. Receives its channel from the server (`services.common.clients`)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -12,12 +11,8 @@ import grpc
 
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
-from services.common import tracing
-from services.common.errors import DataLoss, UpstreamError
-
-LOOKUP_TIMEOUT = 30
-DOWNLOAD_TIMEOUT = 600
-CHUNK = 1 << 20
+from services.common.clients import LOOKUP_TIMEOUT, TRANSFER_TIMEOUT, adownload_verified, aupload_chunks
+from services.common.errors import UpstreamError
 
 
 class RegistryClient:
@@ -44,7 +39,9 @@ class RegistryClient:
 
     async def alias(self, tenant: str, model: str, alias: str) -> rpb.Alias:
         return await self._stub.GetAlias(
-            rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"), metadata=self._metadata(tenant), timeout=30
+            rpb.GetAliasRequest(name=f"models/{model}/aliases/{alias}"),
+            metadata=self._metadata(tenant),
+            timeout=LOOKUP_TIMEOUT,
         )
 
     async def set_alias(self, tenant: str, alias: rpb.Alias, expected_revision: int) -> rpb.Alias:
@@ -60,17 +57,10 @@ class RegistryClient:
 
     async def upload_artifact(self, tenant: str, data: bytes) -> str:
         """Store bytes as an artifact of the tenant; returns its name."""
-        sha256 = hashlib.sha256(data).hexdigest()
-
-        async def messages():
-            header = rpb.UploadArtifactRequest.Header(sha256=sha256, size_bytes=len(data))
-            yield rpb.UploadArtifactRequest(header=header)
-            for i in range(0, len(data), CHUNK):
-                yield rpb.UploadArtifactRequest(chunk=data[i : i + CHUNK])
-
+        messages = aupload_chunks(data, rpb.UploadArtifactRequest.Header, rpb.UploadArtifactRequest)
         try:
             artifact = await self._stub.UploadArtifact(
-                messages(), metadata=self._metadata(tenant), timeout=DOWNLOAD_TIMEOUT
+                messages, metadata=self._metadata(tenant), timeout=TRANSFER_TIMEOUT
             )
         except grpc.aio.AioRpcError as error:
             raise UpstreamError.from_rpc_error(error) from None
@@ -102,23 +92,15 @@ class RegistryClient:
 
     async def download(self, tenant: str, artifact: str, path: Path) -> None:
         """Stream an artifact into `path`, verifying its sha256 (the name's digest)."""
-        sha256 = artifact.removeprefix("artifacts/")
-        digest = hashlib.sha256()
+
+        def stream():
+            request = rpb.DownloadArtifactRequest(name=artifact)
+            return self._stub.DownloadArtifact(request, metadata=self._metadata(tenant), timeout=TRANSFER_TIMEOUT)
+
         try:
-            with tracing.span("artifact download", artifact=artifact), path.open("wb") as file:
-                async for response in self._stub.DownloadArtifact(
-                    rpb.DownloadArtifactRequest(name=artifact),
-                    metadata=self._metadata(tenant),
-                    timeout=DOWNLOAD_TIMEOUT,
-                ):
-                    file.write(response.chunk)
-                    digest.update(response.chunk)
+            await adownload_verified(stream, artifact, artifact.removeprefix("artifacts/"), path)
         except grpc.aio.AioRpcError as error:
-            path.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink of a local file
             raise UpstreamError.from_rpc_error(error, "the registry") from None
-        if digest.hexdigest() != sha256:
-            path.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink of a local file
-            raise DataLoss(f"{artifact}: downloaded bytes fail the sha256 check")
 
     async def report(
         self, tenant: str, version: rpb.ModelVersion, signature: rpb.Signature | None, fmt: str, reason: str

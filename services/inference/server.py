@@ -8,6 +8,8 @@ import signal
 from prometheus_client import CollectorRegistry
 
 from maas.inference.v2 import grpc_service_pb2
+from maas.registry.v1 import registry_pb2
+from services.common.clients import PeerChannels, read_retries
 from services.common.gate import CallGate
 from services.common.process import die_with_parent
 from services.common.server import GrpcServer, ServiceBinding, run_service
@@ -15,6 +17,7 @@ from services.inference.config import InferenceSettings
 from services.inference.devices import configure_tensorflow
 from services.inference.metrics import InferenceMetrics
 from services.inference.predictor import Predictor
+from services.inference.processes import ServingProcesses
 from services.inference.registry_client import RegistryClient
 from services.inference.repository import ModelRepository
 from services.inference.servicer import InferenceServicer, register
@@ -24,16 +27,14 @@ from services.inference.tf_serving import (
     register_model_service,
     register_prediction,
 )
-from services.inference.workers import WorkerProcesses
 
+REGISTRY_SERVICE = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"]
 SERVICE_NAME = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
 
 async def build_server(settings: InferenceSettings) -> GrpcServer:
     device = configure_tensorflow(settings)
-    channel = settings.peer_channel(
-        settings.registry_addr, [("grpc.max_receive_message_length", settings.max_message_bytes)]
-    )
+    channel = PeerChannels(settings).aio(settings.registry_addr, *read_retries(REGISTRY_SERVICE))
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)
     gate = CallGate(settings)
@@ -57,7 +58,7 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
         reuse_port=settings.worker_count > 1,
     )
     if settings.worker_count > 1 and settings.worker_index == 0:
-        workers = WorkerProcesses(settings.worker_count, lambda: server.port, serve_worker, settings.grace_seconds)
+        workers = ServingProcesses(settings.worker_count, lambda: server.port, serve_worker, settings.grace_seconds)
         server.companions = [workers]
         server.on_stop = [*server.on_stop, workers.wait]
     return server

@@ -18,21 +18,16 @@ from maas.registry.v1 import registry_pb2 as rpb
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.archives import extract_archive, extract_tar
 from services.trainer import classifiers, multiworker
-from services.trainer.cluster import Task
+from services.trainer.export import tar_directory
 from services.trainer.failures import JobFailure
+from services.trainer.lineage import hyperparameters, register_trained
 from services.trainer.phases import Phases
-from services.trainer.runner import (
-    RegistryClient,
-    fetch_dataset,
-    hyperparameters,
-    log_event,
-    nan_failure,
-    register_trained,
-    tar_directory,
-    training_callbacks,
-)
+from services.trainer.progress import log_event, nan_failure, training_callbacks
+from services.trainer.registry_client import RegistryClient
 from services.trainer.spec import template_parameters
 from services.trainer.store import JobStore
+from services.trainer.supervisor import Task
+from services.trainer.tabular_data import fetch_dataset
 from services.trainer.templates import OPTIMIZERS
 
 Kind = rpb.DatasetKind
@@ -224,15 +219,6 @@ def train_classifier(
     with phases.timed("export"):
         signature = classifiers.export(model, class_names, export_dir)
         archive = tar_directory(export_dir)
-    with phases.timed("upload"):
-        artifact = client.upload(archive)
-    return register_trained(
-        client,
-        job,
-        phases,
-        rpb.ModelVersion(artifact=artifact.name, signature=signature, metrics=evaluation),
-        dataset,
-        {**hyperparameters(spec), "template": template},
-        base,
-        classification_report=report,
-    )
+    version = rpb.ModelVersion(signature=signature, metrics=evaluation, classification_report=report)
+    values = {**hyperparameters(spec), "template": template}
+    return register_trained(client, job, phases, archive, version, dataset, values, base)

@@ -6,7 +6,7 @@ all (its own index comes from the pod's completion index). The pods run the imag
 and security settings of the worker pod that launched them, which owns the Job (deleting the
 worker deletes its jobs, as a local job process dies with its worker); the Job owns the Service.
 The Job succeeds when the chief (index 0) does and fails as soon as any pod fails
-(`backoffLimit: 0`): the worker pool then retries the attempt from the last checkpoint.
+(`backoffLimit: 0`): the job scheduler then retries the attempt from the last checkpoint.
 
 The manifests are plain dicts built here without the Kubernetes client, which only
 `KubernetesLauncher` needs (the `k8s` extra).
@@ -24,8 +24,8 @@ from typing import Any
 import structlog
 
 from maas.trainer.v1 import trainer_pb2 as pb
-from services.trainer.cluster import tf_config
 from services.trainer.config import TrainerSettings
+from services.trainer.supervisor import tf_config
 
 log = structlog.get_logger("maas.trainer.kube")
 PORT = 2222  # TensorFlow's collective gRPC port in every training pod
@@ -230,7 +230,7 @@ class KubernetesLauncher:
 
 
 class KubernetesRun:
-    """One attempt's Indexed Job, seen by the worker pool as it sees a job process:
+    """One attempt's Indexed Job, seen by the job scheduler as it sees a job process:
     `returncode`, `send_signal` (delete the Job; SIGKILL without grace) and `wait`."""
 
     def __init__(self, launcher: KubernetesLauncher, name: str) -> None:

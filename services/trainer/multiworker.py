@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from services.trainer.cluster import Task
+from services.trainer.supervisor import Task
 
 
 def create_strategy(collective_timeout_seconds: float) -> tf.distribute.MultiWorkerMirroredStrategy:

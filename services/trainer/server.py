@@ -15,9 +15,9 @@ from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.common.timeutil import month_start, now
 from services.trainer.config import TrainerSettings
 from services.trainer.metrics import TrainerMetrics
+from services.trainer.scheduler import JobScheduler
 from services.trainer.servicer import TrainerServicer, register
 from services.trainer.store import JobStore
-from services.trainer.worker import WorkerPool
 
 SERVICE_NAME = trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"].full_name
 
@@ -29,7 +29,7 @@ async def build_server(settings: TrainerSettings) -> GrpcServer:
     store = JobStore(engine)
     registry = CollectorRegistry()
     metrics = TrainerMetrics(registry, engine)
-    pool = WorkerPool(store, settings, settings.local_workers, metrics) if settings.local_workers > 0 else None
+    pool = JobScheduler(store, settings, settings.local_workers, metrics) if settings.local_workers > 0 else None
     if pool:
         pool.start()
 

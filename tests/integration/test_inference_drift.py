@@ -13,7 +13,7 @@ import pytest
 
 from maas.registry.v1 import registry_pb2 as rpb
 from services.common.drift import reference_statistics
-from services.trainer.runner import export_saved_model
+from services.trainer.export import export_saved_model
 from tests.conftest import status_of, tenant_md
 from tests.integration.serving import registry_and_inference
 from tests.integration.test_inference_service import FEATURES, infer_request, tiny_model

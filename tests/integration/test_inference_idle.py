@@ -22,7 +22,7 @@ from maas.registry.v1 import registry_pb2_grpc
 from maas.stack import free_port, wait_serving
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
-from services.trainer.runner import export_saved_model
+from services.trainer.export import export_saved_model
 from tests.conftest import SERVICE_SECRET, running, service_settings, tenant_md
 from tests.integration.test_inference_service import FEATURES, infer_request
 

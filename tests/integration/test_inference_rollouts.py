@@ -15,7 +15,7 @@ import pytest
 
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
-from services.trainer.runner import export_saved_model
+from services.trainer.export import export_saved_model
 from tests.conftest import tenant_md
 from tests.integration.serving import registry_and_inference
 from tests.integration.test_inference_service import FEATURES, infer_request, outputs_of, register, tiny_model

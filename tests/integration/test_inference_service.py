@@ -26,7 +26,7 @@ from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
 from services.inference.config import InferenceSettings
 from services.inference.server import build_server as build_inference
-from services.trainer.runner import export_saved_model
+from services.trainer.export import export_saved_model
 from tests.conftest import running, service_settings, tenant_md
 from tests.integration.serving import registry_and_inference
 from tests.integration.test_registry_service import upload_artifact
@@ -103,6 +103,31 @@ def test_open_inference_protocol_answers_match_the_model(servers):
     metadata = servers["oip"].ModelMetadata(pb.ModelMetadataRequest(name="tiny"), metadata=MD)
     assert [(t.name, t.datatype, list(t.shape)) for t in metadata.inputs] == [("features", "FP32", [-1, FEATURES])]
     assert servers["oip"].ModelReady(pb.ModelReadyRequest(name="tiny", version="1"), metadata=MD).ready
+
+
+def request_versions(metrics) -> set[str]:
+    """The version labels of the request counter's series."""
+    return {
+        sample.labels["version"]
+        for family in metrics.collect()
+        if family.name == "maas_inference_requests"
+        for sample in family.samples
+    }
+
+
+def test_request_metrics_are_labelled_by_the_resolved_version_only(servers):
+    x = np.random.default_rng(1).normal(size=(2, FEATURES)).astype(np.float32)
+    labels = {"tenant": "acme", "model": "tiny", "version": "1", "code": "OK"}
+    before = servers["metrics"].get_sample_value("maas_inference_requests_total", labels) or 0.0
+    servers["oip"].ModelInfer(infer_request(x, "production"), metadata=MD)
+    for ref in ("no-such-alias", "12345"):
+        with pytest.raises(grpc.RpcError) as refused:
+            servers["oip"].ModelInfer(infer_request(x, ref), metadata=MD)
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert servers["metrics"].get_sample_value("maas_inference_requests_total", labels) == before + 1
+    versions = request_versions(servers["metrics"])
+    assert "1" in versions
+    assert versions <= {"1", "2"}, f"series for unresolved references: {versions - {'1', '2'}}"
 
 
 def runtime_of(metrics, version: str) -> str | None:

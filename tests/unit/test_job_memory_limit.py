@@ -9,7 +9,7 @@ import time
 import pytest
 
 from services.trainer.config import TrainerSettings
-from services.trainer.worker import RunningJob, WorkerPool, resident_bytes
+from services.trainer.scheduler import JobScheduler, RunningJob, resident_bytes
 
 # Holds `size` bytes it has written (so resident), says so, then waits.
 HOLD = "import time; block = b'x' * {size}; print(flush=True); time.sleep(60)"
@@ -26,7 +26,7 @@ async def _job(size: int) -> RunningJob:
 
 @pytest.mark.asyncio
 async def test_a_job_process_over_the_memory_limit_is_killed_and_one_under_it_is_not(tmp_path):
-    pool = WorkerPool(None, TrainerSettings(data_dir=tmp_path, job_memory_limit_bytes=200 << 20), 1, None)  # type: ignore[arg-type]
+    pool = JobScheduler(None, TrainerSettings(data_dir=tmp_path, job_memory_limit_bytes=200 << 20), 1, None)  # type: ignore[arg-type]
     big, small = await _job(300 << 20), await _job(1 << 20)
     try:
         assert resident_bytes(big.process.pid) > 300 << 20

@@ -11,8 +11,8 @@ import pytest
 
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.trainer import kube
-from services.trainer.cluster import tf_config
 from services.trainer.config import TrainerSettings
+from services.trainer.supervisor import tf_config
 
 KUBERNETES_VERSION = "1.32.0"
 WORKER_POD = {"apiVersion": "v1", "kind": "Pod", "name": "maas-trainer-worker-7d9f", "uid": "1111-2222"}

@@ -42,7 +42,7 @@ def test_a_converted_keras_model_computes_what_tensorflow_computes(tmp_path):
     import tensorflow as tf
 
     from services.inference.runtimes import SavedModelRuntime, convert_to_lite
-    from services.trainer.runner import export_saved_model
+    from services.trainer.export import export_saved_model
 
     keras.utils.set_random_seed(3)
     inputs = keras.Input(shape=(FEATURES,), name="features")

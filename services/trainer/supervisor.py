@@ -1,9 +1,9 @@
-"""Multi-worker jobs without TensorFlow: `TF_CONFIG`, and the local supervisor.
+"""The multi-worker supervisor: a job's N worker processes and their `TF_CONFIG`, without TensorFlow.
 
 A job with `resources.workers` N > 1 runs as N cooperating job processes under TensorFlow's
 `MultiWorkerMirroredStrategy`, each told its place by `TF_CONFIG`; task 0 is the chief, the only
-one that writes checkpoints, reports epochs, exports and registers. Locally the worker pool
-starts `python -m services.trainer.cluster <job> <N>`, which starts the N job processes on
+one that writes checkpoints, reports epochs, exports and registers. Locally the job scheduler
+starts `python -m services.trainer.supervisor <job> <N>`, which starts the N job processes on
 loopback ports and watches them: one that dies takes the others down, so the attempt ends and
 is retried from the last checkpoint instead of the survivors waiting on a dead peer. In
 Kubernetes the N processes are the pods of an Indexed Job (`services.trainer.kube`).
@@ -26,7 +26,7 @@ from services.common.logging import configure_logging
 from services.common.process import die_with_parent
 from services.trainer.config import TrainerSettings
 
-log = structlog.get_logger("maas.trainer.cluster")
+log = structlog.get_logger("maas.trainer.supervisor")
 POLL_SECONDS = 0.2
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from services.trainer.cluster import Task, loopback_hosts, task_from_environment, tf_config
+from services.trainer.supervisor import Task, loopback_hosts, task_from_environment, tf_config
 
 
 def test_tf_config_lists_every_worker_and_names_this_one():

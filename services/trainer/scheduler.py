@@ -1,4 +1,4 @@
-"""Local workers: claim jobs from the queue with leases and run each in its own process.
+"""The job scheduler: claims jobs from the queue with leases and runs each in its own process.
 
 A job process that crashes, runs out of memory or is cancelled takes only itself down. A
 worker that dies stops renewing its leases, and the claim query hands those jobs to another.
@@ -24,7 +24,7 @@ from services.trainer.kube import KubernetesLauncher, KubernetesRun
 from services.trainer.metrics import TrainerMetrics
 from services.trainer.store import JobStore
 
-log = structlog.get_logger("maas.trainer.worker")
+log = structlog.get_logger("maas.trainer.scheduler")
 State = pb.TrainingJob.State
 # Time a cancelled job process gets to exit on SIGTERM before SIGKILL.
 CANCEL_GRACE_SECONDS = 3.0
@@ -41,9 +41,9 @@ class RunningJob:
     over_memory: bool = False
 
 
-class WorkerPool:
+class JobScheduler:
     """Runs up to `slots` jobs at once, each as `python -m services.trainer.runner <job>` (or, with
-    several workers, `python -m services.trainer.cluster <job> <workers>`)."""
+    several workers, `python -m services.trainer.supervisor <job> <workers>`)."""
 
     def __init__(self, store: JobStore, settings: TrainerSettings, slots: int, metrics: TrainerMetrics) -> None:
         self.store = store
@@ -129,9 +129,9 @@ class WorkerPool:
             elif workers <= 1 and (process := await self._hand_to_spare(job_id)) is not None:
                 pass
             else:
-                # A multi-worker job runs as a supervisor of its worker processes (services.trainer.cluster).
+                # A multi-worker job runs as a supervisor of its worker processes (services.trainer.supervisor).
                 command = (
-                    ("services.trainer.cluster", job_id, str(workers))
+                    ("services.trainer.supervisor", job_id, str(workers))
                     if workers > 1
                     else ("services.trainer.runner", job_id)
                 )

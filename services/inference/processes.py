@@ -1,4 +1,4 @@
-"""Extra inference processes on the same port.
+"""The serving processes: extra inference processes on the same port.
 
 One process's event loop runs on one core, and most of a prediction's cost is Python gRPC
 work on that loop, so using more cores takes more processes: they bind the port together with
@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import structlog
 
-log = structlog.get_logger("maas.inference.workers")
+log = structlog.get_logger("maas.inference.processes")
 
 
-class WorkerProcesses:
+class ServingProcesses:
     """A `Companion` of the first process's server: starts `count - 1` more processes running
     `serve(index, port, ready_event)`, signals them to drain with it, and waits for them on stop."""
 
