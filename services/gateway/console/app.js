@@ -2,6 +2,7 @@
 import { h, render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
+import { BudgetBanner, Invoices, PlanLimits, UsageHistory } from "./billing.js";
 import { Integrate } from "./integrate.js";
 import { Admin, detectAdmin, FailureNotice, failureText, forgetAdmin, isAdmin, VersionActions } from "./manage.js";
 
@@ -664,8 +665,9 @@ function Compare({ ids }) {
           ${r.values.map((v) => html`<td>${v}</td>`)}</tr>`)}</tbody></table>`}</section>`;
 }
 
-// `label`: a text alternative for the canvas (what the curves say, for screen readers).
-function Chart({ epochs, series, label }) {
+// `label`: a text alternative for the canvas (what the curves say, for screen readers); `xLabel`:
+// what the whole-number x axis counts.
+export function Chart({ epochs, series, label, xLabel = "epoch" }) {
   const box = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
@@ -679,7 +681,7 @@ function Chart({ epochs, series, label }) {
       // Epochs are whole numbers; the legend names the series instead of showing "--" off the cursor.
       axes: [{ incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500], values: (u, ticks) => ticks.map((t) => String(t)) }, {}],
       legend: { live: false },
-      series: [{ label: "epoch" }, ...series.map((s, i) => ({ label: s.name, stroke: colours[i % colours.length], width: 2 }))] }, data, box.current);
+      series: [{ label: xLabel }, ...series.map((s, i) => ({ label: s.name, stroke: colours[i % colours.length], width: 2 }))] }, data, box.current);
   }, [epochs.length, series.length]);
   useEffect(() => () => plot.current?.destroy(), []);
   return html`<div class="chart" ref=${box} data-points=${epochs.length} data-series=${series.length} role=${label ? "img" : undefined} aria-label=${label}></div>`;
@@ -984,7 +986,8 @@ function Usage() {
       <div><label>Training seconds this month</label>${meter(usage.trainingSeconds ?? 0, plan.trainingSecondsPerMonth)}</div>
       <div><label>Stored</label>${Number(plan.storedBytes) > 0
         ? html`<div class="meter"><div style=${`width:${Math.min(100, (100 * Number(usage.storedBytes ?? 0)) / Number(plan.storedBytes))}%`}></div></div><span>${bytes(usage.storedBytes)} of ${bytes(plan.storedBytes)}</span>`
-        : html`<span>${bytes(usage.storedBytes)} (no limit)</span>`}</div></div>`}</section>`;
+        : html`<span>${bytes(usage.storedBytes)} (no limit)</span>`}</div></div>`}</section>
+    ${usage && html`<${PlanLimits} plan=${plan} />`}<${UsageHistory} />`;
 }
 
 // ---- shell -----------------------------------------------------------------------------------
@@ -1013,7 +1016,10 @@ function App() {
   };
   const who = session();
   const admin = isAdmin();
-  const nav = admin ? [["admin", "Tenants and plans"]] : who?.role === "owner" ? [...NAV, ["keys", "Keys"]] : NAV;
+  // Invoices for a key (the API checks its scope), the owners and the billing role.
+  const billing = !who || apiKey() || ["owner", "billing"].includes(who.role);
+  const nav = admin ? [["admin", "Tenants and plans"]]
+    : [...NAV, ...(billing ? [["invoices", "Invoices"]] : []), ...(who?.role === "owner" ? [["keys", "Keys"]] : [])];
   const pages = admin ? { admin: () => html`<${Admin} />` } : {
     datasets: () => html`<${Datasets} />`,
     train: () => html`<${Train} />`,
@@ -1022,6 +1028,7 @@ function App() {
     models: () => (id ? html`<${Model} id=${id} />` : html`<${Models} />`),
     predict: () => html`<${Predict} />`,
     usage: () => html`<${Usage} />`,
+    ...(billing ? { invoices: () => html`<${Invoices} />` } : {}),
     ...(who?.role === "owner" ? { keys: () => html`<${Keys} />` } : {}),
   };
   const current = pages[page] ? page : admin ? "admin" : "datasets";
@@ -1031,7 +1038,7 @@ function App() {
     <${PageFocus} title=${`${title}${id ? ` ${id}` : ""} · MaaS`} route=${`${page}/${id || ""}`} />
     <header><strong>MaaS</strong><nav>${nav.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === section ? "active" : ""} aria-current=${p === section ? "page" : undefined}>${title}</a>`)}</nav>
     <span class="who">${who && !apiKey() ? `${who.email} (${who.role})` : `key ${apiKey().slice(0, 12)}...`} <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
-    <${ConnectionBanner} /><main id="main">${pages[current]()}</main>`;
+    <${ConnectionBanner} />${!admin && html`<${BudgetBanner} route=${`${page}/${id || ""}`} />`}<main id="main">${pages[current]()}</main>`;
 }
 
 // Shown while the API cannot be reached; probes it with backoff (1 s doubling to 10 s) and, when it

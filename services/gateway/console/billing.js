@@ -1,0 +1,108 @@
+// The console's billing: the Usage page's 30-day chart and the plan's limits in human units, the
+// Invoices page (lines, totals, CSV as the CLI writes it) and the budget banner shown on every page.
+// Imported by app.js (and importing it back): nothing here runs before app.js has been evaluated.
+import { api, bytes, Chart, duration, ErrorBox, html, lastSegment, Table, useLoad } from "./app.js";
+
+// ---- money: integer amounts in the currency's smallest unit, never floats ----------------------
+
+// ISO 4217 currencies without minor units (the CLI's list); every other amount is in hundredths.
+const NO_MINOR_UNIT = new Set(["JPY", "KRW", "ISK", "CLP", "VND"]);
+const grouped = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+
+export function money(amount, currency = "USD") {
+  const cents = BigInt(amount || 0);  // int64 arrives as a string: BigInt keeps every digit exact
+  const sign = cents < 0n ? "-" : "";
+  const abs = cents < 0n ? -cents : cents;
+  if (NO_MINOR_UNIT.has(currency)) return `${sign}${grouped(abs.toString())} ${currency}`;
+  return `${sign}${grouped((abs / 100n).toString())}.${(abs % 100n).toString().padStart(2, "0")} ${currency}`;
+}
+
+// ---- CSV: the same text as `maas invoices show --csv` (maas/cli/billing.py) ---------------------
+
+const METERS = { METER_PREDICTION_ROWS: "prediction rows", METER_TRAINING_SECONDS: "training seconds", METER_STORED_GB_DAYS: "stored GB-days" };
+const STATES = { INVOICE_STATE_DRAFT: "draft", INVOICE_STATE_ISSUED: "issued" };
+const HEADER = ["month", "state", "description", "plan", "meter", "start_day", "end_day", "quantity", "included", "unit_amount", "per_units", "amount", "currency"];
+// Python's csv module (QUOTE_MINIMAL): quote a field holding a comma, a quote or a line break.
+const field = (value) => { const text = String(value); return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text; };
+const row = (values) => `${values.map(field).join(",")}\n`;
+
+export function csvText(invoice) {
+  const state = STATES[invoice.state] || "";
+  const n = (v) => String(v ?? 0);
+  return row(HEADER) + (invoice.lines || []).map((l) => row([invoice.month, state, l.description || "", l.plan || "", METERS[l.meter] || "fee",
+    l.startDay || "", l.endDay || "", n(l.quantity), n(l.included), n(l.unitAmount), n(l.perUnits), n(l.amount), invoice.currency || ""])).join("")
+    + row([invoice.month, state, "total", "", "", "", "", "", "", "", "", n(invoice.total), invoice.currency || ""]);
+}
+
+const csvHref = (invoice) => `data:text/csv;charset=utf-8,${encodeURIComponent(csvText(invoice))}`;
+
+// ---- the Usage page's additions ------------------------------------------------------------------
+
+const count = (n) => Number(n || 0).toLocaleString("en");
+const limit = (value, show) => (Number(value) > 0 ? show(Number(value)) : "no limit");
+
+// The plan's limits as a person reads them (rate, burst, daily rows, training time, storage).
+export function PlanLimits({ plan }) {
+  const items = [
+    ["Predictions a day", limit(plan.predictionsPerDay, (n) => `${count(n)} rows`)],
+    ["Rate", limit(plan.requestsPerSecond, (n) => `${n.toLocaleString("en")} calls a second`)],
+    ["Burst", limit(plan.burst, (n) => `${count(n)} calls`)],
+    ["Training a month", limit(plan.trainingSecondsPerMonth, duration)],
+    ["Storage", limit(plan.storedBytes, bytes)],
+  ];
+  return html`<section class="card" id="plan-limits"><h2>Plan limits (${plan.displayName || lastSegment(plan.name || "plans/free")})</h2>
+    <dl class="grid">${items.map(([name, value]) => html`<div><dt class="muted">${name}</dt><dd>${value}</dd></div>`)}</dl></section>`;
+}
+
+// Rows and calls per UTC day for the last 30 days: a chart, and the same figures as a table for
+// screen readers and for reading exact numbers (the chart is its image, described in words).
+export function UsageHistory() {
+  const [history, error] = useLoad(() => api("GET", "/v1/tenants/-/usage:history", { query: { days: 30 } }));
+  const days = history?.days || [];
+  const rows = days.map((d) => Number(d.predictions || 0)), calls = days.map((d) => Number(d.predictionCalls || 0));
+  const total = (xs) => xs.reduce((a, b) => a + b, 0);
+  const label = days.length ? `prediction rows and calls per day, ${days[0].day} to ${days[days.length - 1].day}: ${count(total(rows))} rows in ${count(total(calls))} calls` : "";
+  return html`<section class="card" id="usage-history"><h2>Last 30 days</h2><${ErrorBox} error=${error} />
+    ${days.length > 0 && html`<${Chart} epochs=${days.map((_, i) => i - days.length + 1)} xLabel="days from today" label=${label}
+      series=${[{ name: "prediction rows", values: rows }, { name: "prediction calls", values: calls }]} />
+      <details><summary>The figures per day</summary>
+        <${Table} columns=${[["Day", (d) => d.day], ["Prediction rows", (d) => count(d.predictions)], ["Prediction calls", (d) => count(d.predictionCalls)], ["Requests", (d) => count(d.requests)]]}
+          rows=${[...days].reverse()} /></details>`}</section>`;
+}
+
+// ---- invoices --------------------------------------------------------------------------------------
+
+function InvoiceCard({ invoice }) {
+  const currency = invoice.currency || "USD";
+  const draft = invoice.state === "INVOICE_STATE_DRAFT";
+  const month = invoice.month;
+  return html`<section class="card invoice" data-month=${month} data-state=${STATES[invoice.state] || ""}>
+    <h2>${month} <span class="muted">${draft ? "draft (the running month, worked out now)" : "issued"}</span></h2>
+    <${Table} columns=${[["Description", (l) => l.description], ["Days", (l) => `${l.startDay} to ${l.endDay}`], ["Quantity", (l) => count(l.quantity)],
+      ["Unit price", (l) => (l.meter ? `${money(l.unitAmount, currency)} per ${count(l.perUnits || 1)}` : `${money(l.unitAmount, currency)} a month`)],
+      ["Amount", (l) => money(l.amount, currency)]]} rows=${invoice.lines || []} empty="No charges." />
+    <p class="invoice-total">Total <b>${money(invoice.total, currency)}</b></p>
+    <a class="download" href=${csvHref(invoice)} download=${`invoice-${month}.csv`}>Download CSV<span class="visually-hidden"> of ${month}</span></a></section>`;
+}
+
+export function Invoices() {
+  const [list, error] = useLoad(() => api("GET", "/v1/tenants/-/invoices"));
+  const invoices = list ? list.invoices || [] : null;
+  return html`<h1>Invoices</h1><${ErrorBox} error=${error} />
+    ${invoices && invoices.length === 0 && html`<p class="muted">No invoices yet.</p>`}
+    ${(invoices || []).map((invoice) => html`<${InvoiceCard} invoice=${invoice} />`)}`;
+}
+
+// ---- the budget banner -------------------------------------------------------------------------
+
+// From the running month's draft (the only invoice carrying the budget); read on every page change.
+export function BudgetBanner({ route }) {
+  const [draft] = useLoad(() => api("GET", "/v1/tenants/-/invoices/current").catch(() => null), [route]);
+  const budget = draft?.budget;
+  const reached = Number(budget?.reachedPercent || 0);
+  if (!budget || reached < 80) return null;
+  const currency = draft.currency || "USD";
+  return html`<div class=${`banner budget${reached >= 100 ? "" : " warn"}`} id="budget-banner" role="status" data-reached=${reached}>
+    <b>${reached >= 100 ? "This month's spend has reached the budget" : "This month's spend has reached 80 % of the budget"}:</b>
+    ${" "}${money(draft.total, currency)} of ${money(budget.monthlyAmount, currency)} (${draft.month}). <a href="#/invoices">See the invoice</a></div>`;
+}
