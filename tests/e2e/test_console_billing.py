@@ -64,9 +64,9 @@ def test_the_usage_chart_counts_the_rows_and_calls_made_through_the_sdk(browser,
     assert chart.get_attribute("data-points") == "30" and chart.get_attribute("data-series") == "2"
     assert "120 rows in 3 calls" in chart.get_attribute("aria-label"), chart.get_attribute("aria-label")
     page.click("#usage-history summary")  # the figures per day, newest first
-    first = page.locator("#usage-history tbody tr").first.locator("td").all_inner_texts()
+    first = page.locator("#usage-history details tbody tr").first.locator("td").all_inner_texts()
     assert first[:3] == [today, "120", "3"], first
-    assert page.locator("#usage-history tbody tr").count() == 30
+    assert page.locator("#usage-history details tbody tr").count() == 30
     limits = page.inner_text("#plan-limits")
     for words in ("Metered", "1,000 rows", "5 calls a second", "10 calls", "1 h", "1.0 GiB"):
         assert words in limits, (words, limits)
@@ -107,6 +107,10 @@ def test_billing_screens_and_accessibility(browser, stack, spender, viewport, sc
     for route, ready in (("usage", "#usage-history .chart canvas"), ("invoices", ".invoice a.download")):
         context, page = open_page(browser, stack, spender, route, ready, viewport, scheme)
         page.locator("#budget-banner").wait_for()
+        if route == "usage":
+            page.locator("#plan-limits").wait_for()  # the day's figures have arrived as well
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= viewport[0], f"{route} is {width} px wide at {viewport[0]} px"
         where = f"{route}-{viewport[0]}x{viewport[1]}-{scheme}"
         shot(page, f"30-billing-{where}")
         violations += [f"{where}: {v}" for v in axe_violations(page)]

@@ -1038,7 +1038,7 @@ function App() {
     <${PageFocus} title=${`${title}${id ? ` ${id}` : ""} · MaaS`} route=${`${page}/${id || ""}`} />
     <header><strong>MaaS</strong><nav>${nav.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === section ? "active" : ""} aria-current=${p === section ? "page" : undefined}>${title}</a>`)}</nav>
     <span class="who">${who && !apiKey() ? `${who.email} (${who.role})` : `key ${apiKey().slice(0, 12)}...`} <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
-    <${ConnectionBanner} />${!admin && html`<${BudgetBanner} route=${`${page}/${id || ""}`} />`}<main id="main">${pages[current]()}</main>`;
+    <${ConnectionBanner} />${!admin && billing && html`<${BudgetBanner} route=${`${page}/${id || ""}`} />`}<main id="main">${pages[current]()}</main>`;
 }
 
 // Shown while the API cannot be reached; probes it with backoff (1 s doubling to 10 s) and, when it
