@@ -67,6 +67,10 @@ def test_the_usage_chart_counts_the_rows_and_calls_made_through_the_sdk(browser,
     first = page.locator("#usage-history details tbody tr").first.locator("td").all_inner_texts()
     assert first[:3] == [today, "120", "3"], first
     assert page.locator("#usage-history details tbody tr").count() == 30
+    page.locator("#usage").wait_for()
+    today_figures = page.inner_text("#usage")
+    for words in ("120 of 1,000", "Prediction calls today\n3", "0 s of 1 h 0 min", "of 1.0 GiB"):
+        assert words in today_figures, (words, today_figures)
     limits = page.inner_text("#plan-limits")
     for words in ("Metered", "1,000 rows", "5 calls a second", "10 calls", "1 h", "1.0 GiB"):
         assert words in limits, (words, limits)

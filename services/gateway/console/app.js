@@ -2,7 +2,7 @@
 import { h, render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
-import { BudgetBanner, Invoices, PlanLimits, UsageHistory } from "./billing.js";
+import { BudgetBanner, Invoices, Usage } from "./billing.js";
 import { Integrate } from "./integrate.js";
 import { Admin, detectAdmin, FailureNotice, failureText, forgetAdmin, isAdmin, VersionActions } from "./manage.js";
 
@@ -969,25 +969,6 @@ function Predict() {
       <${Table} columns=${[["Row", (r) => r.i + 1], ["Predicted", (r) => (perRow > 1 ? r.values.indexOf(Math.max(...r.values)) : r.values[0].toFixed(4))],
         ["Scores", (r) => r.values.map((v) => v.toFixed(3)).join(" ")]]} rows=${rows.map((values, i) => ({ i, values }))} /></section>`}
     ${model && html`<${Integrate} model=${model} version=${version.trim()} row=${parseRows(text).find((r) => r.every((v) => v !== "" && !isNaN(Number(v))))} />`}`;
-}
-
-function Usage() {
-  const [usage, error] = useLoad(() => api("GET", "/v1/tenants/-/usage"));
-  const meter = (used, limit) => (Number(limit) > 0
-    ? html`<div class="meter"><div style=${`width:${Math.min(100, (100 * Number(used)) / Number(limit))}%`}></div></div><span>${used} of ${limit}</span>`
-    : html`<span>${used} (no limit)</span>`);
-  const plan = usage?.plan || {};
-  return html`<h1>Usage</h1><section class="card"><${ErrorBox} error=${error} />
-    ${usage && html`<p>Plan <b>${plan.displayName || plan.name}</b>, day ${usage.day}</p><div class="grid" id="usage">
-      <div><label>Predictions today (rows)</label>${meter(usage.predictions, plan.predictionsPerDay)}</div>
-      <div><label>Prediction calls today</label><span>${usage.predictionCalls ?? 0}</span></div>
-      <div><label>Prediction rows this month</label><span>${usage.monthPredictions ?? 0}</span></div>
-      <div><label>Requests today</label><span>${usage.requests}</span></div>
-      <div><label>Training seconds this month</label>${meter(usage.trainingSeconds ?? 0, plan.trainingSecondsPerMonth)}</div>
-      <div><label>Stored</label>${Number(plan.storedBytes) > 0
-        ? html`<div class="meter"><div style=${`width:${Math.min(100, (100 * Number(usage.storedBytes ?? 0)) / Number(plan.storedBytes))}%`}></div></div><span>${bytes(usage.storedBytes)} of ${bytes(plan.storedBytes)}</span>`
-        : html`<span>${bytes(usage.storedBytes)} (no limit)</span>`}</div></div>`}</section>
-    ${usage && html`<${PlanLimits} plan=${plan} />`}<${UsageHistory} />`;
 }
 
 // ---- shell -----------------------------------------------------------------------------------

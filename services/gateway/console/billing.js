@@ -1,5 +1,5 @@
-// The console's billing: the Usage page's 30-day chart and the plan's limits in human units, the
-// Invoices page (lines, totals, CSV as the CLI writes it) and the budget banner shown on every page.
+// The console's billing: the Usage page (today's figures, the plan's limits in human units, a 30-day
+// chart), the Invoices page (lines, totals, CSV as the CLI writes it) and the budget banner on every page.
 // Imported by app.js (and importing it back): nothing here runs before app.js has been evaluated.
 import { api, bytes, Chart, duration, ErrorBox, html, lastSegment, Table, useLoad } from "./app.js";
 
@@ -68,6 +68,24 @@ export function UsageHistory() {
       <details><summary>The figures per day</summary>
         <${Table} columns=${[["Day", (d) => d.day], ["Prediction rows", (d) => count(d.predictions)], ["Prediction calls", (d) => count(d.predictionCalls)], ["Requests", (d) => count(d.requests)]]}
           rows=${[...days].reverse()} /></details>`}</section>`;
+}
+
+// Today's figures (rows and calls apart), each against the plan's limit, in the units a person reads.
+export function Usage() {
+  const [usage, error] = useLoad(() => api("GET", "/v1/tenants/-/usage"));
+  const meter = (used, cap, show = count) => (Number(cap) > 0
+    ? html`<div class="meter"><div style=${`width:${Math.min(100, (100 * Number(used || 0)) / Number(cap))}%`}></div></div><span>${show(Number(used || 0))} of ${show(Number(cap))}</span>`
+    : html`<span>${show(Number(used || 0))} (no limit)</span>`);
+  const plan = usage?.plan || {};
+  return html`<h1>Usage</h1><section class="card"><${ErrorBox} error=${error} />
+    ${usage && html`<p>Plan <b>${plan.displayName || plan.name}</b>, day ${usage.day}</p><div class="grid" id="usage">
+      <div><label>Predictions today (rows)</label>${meter(usage.predictions, plan.predictionsPerDay)}</div>
+      <div><label>Prediction calls today</label><span>${count(usage.predictionCalls)}</span></div>
+      <div><label>Prediction rows this month</label><span>${count(usage.monthPredictions)}</span></div>
+      <div><label>Requests today</label><span>${count(usage.requests)}</span></div>
+      <div><label>Training this month</label>${meter(usage.trainingSeconds, plan.trainingSecondsPerMonth, duration)}</div>
+      <div><label>Stored</label>${meter(usage.storedBytes, plan.storedBytes, bytes)}</div></div>`}</section>
+    ${usage && html`<${PlanLimits} plan=${plan} />`}<${UsageHistory} />`;
 }
 
 // ---- invoices --------------------------------------------------------------------------------------
