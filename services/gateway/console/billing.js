@@ -62,7 +62,7 @@ export function UsageHistory() {
   const rows = days.map((d) => Number(d.predictions || 0)), calls = days.map((d) => Number(d.predictionCalls || 0));
   const total = (xs) => xs.reduce((a, b) => a + b, 0);
   const label = days.length ? `prediction rows and calls per day, ${days[0].day} to ${days[days.length - 1].day}: ${count(total(rows))} rows in ${count(total(calls))} calls` : "";
-  return html`<section class="card" id="usage-history"><h2>Last 30 days</h2><${ErrorBox} error=${error} />
+  return html`<section class="card" id="usage-history"><h2>Last 30 days</h2><p class="muted">Prediction rows and calls per UTC day; the axis counts days back from today (0).</p><${ErrorBox} error=${error} />
     ${days.length > 0 && html`<${Chart} epochs=${days.map((_, i) => i - days.length + 1)} xLabel="days from today" label=${label}
       series=${[{ name: "prediction rows", values: rows }, { name: "prediction calls", values: calls }]} />
       <details><summary>The figures per day</summary>
