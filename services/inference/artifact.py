@@ -9,6 +9,7 @@ import shutil
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from services.common.archives import ArchiveTooLarge, UnsafeArchive, archive_kind, extract_archive
 
@@ -74,7 +75,8 @@ def export_keras(path: Path, target: Path) -> None:
     named.unlink(missing_ok=True)
     named.symlink_to(path.resolve())
     try:
-        model = keras.saving.load_model(named, safe_mode=True, compile=False)
+        # Keras's own annotations do not say a loaded model is a Model.
+        model: Any = keras.saving.load_model(named, safe_mode=True, compile=False)
     except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a file it refuses or cannot read
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise InvalidArtifact(f"Keras refused the model in safe mode: {first[:300]}") from None
@@ -92,7 +94,7 @@ def export_keras(path: Path, target: Path) -> None:
         result = result if isinstance(result, list | tuple) else [result]
         return dict(zip(output_names, result))
 
-    archive = keras.export.ExportArchive()
+    archive: Any = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(name="serving_default", fn=serve, input_signature=[specs])
     archive.write_out(str(target), verbose=False)

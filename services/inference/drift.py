@@ -36,6 +36,8 @@ DriftReporter = Callable[[ModelKey, rpb.DriftReport], Awaitable[None]]
 @dataclass
 class _Window:
     model: LoadedModel
+    # The model's reference statistics (a window exists only for a model that has them).
+    reference: rpb.ReferenceStatistics
     rows: deque
     # The predicted class of each sampled row (its own window: a request whose outputs do not fit
     # the reference's classes adds rows but no classes).
@@ -74,7 +76,7 @@ class DriftMonitor:
         window = self._windows.get(model.key)
         if window is None or window.model is not model:
             window = self._windows[model.key] = _Window(
-                model, deque(maxlen=self._window_rows), deque(maxlen=self._window_rows)
+                model, reference, deque(maxlen=self._window_rows), deque(maxlen=self._window_rows)
             )
         window.rows.extend(rows.astype(np.float64))
         window.fresh = True
@@ -90,7 +92,7 @@ class DriftMonitor:
         if window is None:
             return
         labels = (key.tenant, key.model, str(key.version))
-        reference = window.model.reference
+        reference = window.reference
         with contextlib.suppress(KeyError):  # never scored
             self._metrics.prediction_drift.remove(*labels)
         for feature in reference.features:
@@ -115,7 +117,7 @@ class DriftMonitor:
         return reports
 
     def _score(self, key: ModelKey, window: _Window) -> rpb.DriftReport:
-        metrics, reference = self._metrics, window.model.reference
+        metrics, reference = self._metrics, window.reference
         labels = (key.tenant, key.model, str(key.version))
         values = np.stack(window.rows)
         report = rpb.DriftReport(row_count=len(values))

@@ -89,7 +89,8 @@ class Predictor:
         self._repository.drift.observe(model, inputs, outputs)
 
     def mirror(self, call: Call, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
-        self._repository.shadows.mirror(call.model, call.shadow, inputs, outputs)
+        if call.shadow is not None:
+            self._repository.shadows.mirror(call.model, call.shadow, inputs, outputs)
 
     def record(self, call: Call, code: str) -> None:
         self._metrics.in_flight.dec()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
 
 import structlog
 
@@ -28,7 +29,7 @@ class ServingProcesses:
         self._grace = grace
         # spawn, not fork: TensorFlow and gRPC hold threads that do not survive a fork.
         self._context = multiprocessing.get_context("spawn")
-        self._processes: list[multiprocessing.Process] = []
+        self._processes: list[BaseProcess] = []
 
     async def start(self) -> None:
         """Start the others and wait until each serves, so that SERVING means every worker does."""

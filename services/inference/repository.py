@@ -171,6 +171,12 @@ class ModelRepository:
             return loaded
         return await asyncio.shield(self._load_task(key, version))
 
+    def _is_idle(self, key: ModelKey) -> bool:
+        # A method, not a walrus in the sweeper's comprehension: that name would outlive the
+        # comprehension in the sweeper's frame and keep the last model it saw from being freed.
+        model = self._memory.peek(key)
+        return model is not None and model.idle
+
     async def _unload_idle(self) -> None:
         """Unload the versions nobody called for `idle_unload_seconds` (none with a request in
         flight), then return the freed memory to the operating system."""
@@ -178,7 +184,7 @@ class ModelRepository:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(min(idle / 4, 5.0))
-            unused = [k for k in self._memory.unused_since(time.monotonic() - idle) if self._memory.peek(k).idle]
+            unused = [k for k in self._memory.unused_since(time.monotonic() - idle) if self._is_idle(k)]
             for key in unused:
                 await self._evict(key)
                 self.metrics.idle_unloads.labels(key.tenant, key.model).inc()

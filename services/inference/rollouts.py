@@ -47,6 +47,8 @@ class StepWindow:
 
     @property
     def rollout(self) -> rpb.Rollout:
+        # A window is opened only for a route in a rollout (RolloutController.observe).
+        assert self.route.rollout is not None
         return self.route.rollout
 
     def add(self, code: str, seconds: float) -> None:

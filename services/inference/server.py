@@ -67,7 +67,9 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
 def serve_worker(index: int, port: int, ready) -> None:
     """Entry point of an extra worker process: the same settings, on the first process's port;
     `ready` is set once it serves."""
-    die_with_parent(signal.SIGTERM, multiprocessing.parent_process().pid)
+    parent = multiprocessing.parent_process()
+    assert parent is not None and parent.pid is not None, "an extra worker is started by the first process"
+    die_with_parent(signal.SIGTERM, parent.pid)
     settings = InferenceSettings().model_copy(update={"worker_index": index, "port": port})
     run_service(settings, build_server, on_started=ready.set)
 

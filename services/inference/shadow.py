@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,7 +60,7 @@ class ShadowMirror:
 
     def __init__(
         self,
-        load: Callable[[str, str, rpb.ModelVersion], asyncio.Future],
+        load: Callable[[str, str, rpb.ModelVersion], Awaitable[LoadedModel]],
         metrics: InferenceMetrics,
         max_in_flight: int,
     ) -> None:

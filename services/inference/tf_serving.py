@@ -2,6 +2,10 @@
 so `tensorflow-serving-api` clients work unchanged. `version` selects a version number,
 `version_label` an alias; neither means the `production` alias."""
 
+# tensorflow-serving-api ships its generated modules without type stubs: their message classes
+# exist only at run time, so the checker cannot see them.
+# pyright: reportAttributeAccessIssue=false
+
 from __future__ import annotations
 
 import grpc
@@ -132,7 +136,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name]))
         return response
 
-    async def _on_examples(self, request, context, method: str) -> tuple[str, Call, dict[str, np.ndarray]]:
+    async def _on_examples(self, request, context, method: str) -> tuple[str, Call, np.ndarray]:
         """Run a Classify/Regress request's examples; returns the model id, the call and its outputs."""
         model_id, ref = _reference(request.model_spec)
         kind = request.input.WhichOneof("kind")

@@ -214,7 +214,9 @@ def start_rollout(registry, candidate: int) -> rpb.Alias:
     second per step, at most 5% errors, 5% disagreement on all of the primary's requests."""
     current = set_split(registry, (1, 100))
     plan = rpb.RolloutPlan(candidate_version=candidate, max_error_rate=0.05, max_disagreement=0.05, mirror_percent=100)
-    plan.max_p99_latency.FromMilliseconds(2000)
+    # Generous: a loaded two-core machine running two test workers stalls a tiny model's calls for
+    # seconds (a good candidate was rolled back at a p99 of 2.9 s under a 2 s bound).
+    plan.max_p99_latency.FromMilliseconds(10_000)
     for percent in (10, 50, 100):
         plan.steps.add(percent=percent, min_requests=60).min_duration.FromMilliseconds(500)
     rollout = rpb.Rollout(plan=plan, primary_version=1, state=rpb.Rollout.State.STATE_RUNNING)
