@@ -17,6 +17,6 @@ PYRIGHT_PYTHON_CACHE_DIR=.ci/tools/pyright-cache .venv/bin/pyright
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir build/site
 # Two workers (pytest-xdist; MAAS_TEST_WORKERS=0 for one process): most tests wait on servers in
 # other processes, so two share two cores well. A file stays on one worker, and the end-to-end
-# tier's session stack on one (tests/conftest.py). The slowest tests are listed at the end of every
-# run: where to look when the suite grows.
-exec .venv/bin/pytest -n "${MAAS_TEST_WORKERS:-2}" --dist loadgroup --durations=20 "$@"
+# tier, with its session stack, on one (tests/conftest.py). The slowest tests are listed at the end
+# of every run: where to look when the suite grows.
+exec .venv/bin/pytest -n "${MAAS_TEST_WORKERS:-2}" --dist loadfile --durations=20 "$@"

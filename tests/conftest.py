@@ -214,19 +214,21 @@ def status_of(call: Callable[[], object]) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-E2E = Path(__file__).parent / "e2e"
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist with `--dist loadfile` (scripts/test.sh runs two workers): each file on one
+    worker, so that a module's servers start once, and the whole end-to-end tier on one worker, so
+    that its session stack and journey start once (xdist's `loadgroup` marks do not take under
+    pytest 9: it sets a node id attribute pytest no longer reads)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
 
+    class FileOrEndToEndScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/e2e" if nodeid.startswith("tests/e2e/") else super()._split_scope(nodeid)
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Under pytest-xdist (scripts/test.sh runs two workers), keep each file on one worker, so that
-    a module's servers start once, and every test of the end-to-end tier's session stack on the
-    same worker, so that the whole stack and its journey start once."""
-    for item in items:
-        if "stack" in getattr(item, "fixturenames", ()) and E2E in item.path.parents:
-            group = "e2e-stack"
-        else:
-            group = str(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
+    return FileOrEndToEndScheduling(config, log)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
