@@ -81,7 +81,7 @@ def cmd_usage(args, client: MaasClient) -> int:
             (
                 "predictions",
                 _against(f"{usage.predictions} rows", plan.predictions_per_day, f"{plan.predictions_per_day} a day")
-                + f" in {usage.prediction_calls} calls",
+                + f" in {usage.prediction_calls} call{'' if usage.prediction_calls == 1 else 's'}",
             ),
             ("this month", f"{usage.month_predictions} prediction rows (billed: maas invoices show)"),
             ("requests", f"{usage.requests} (rate limit {rate})"),

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from maas.cli import main
 from maas.client import MaasClient
-from tests.e2e.test_console import browser, page, shot, sign_in  # noqa: F401 - browser and page are fixtures
+from tests.e2e.test_console import shot, sign_in
 from tests.integration import byom_models
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -190,7 +190,7 @@ def test_reflection_on_the_gateway_lists_every_service_a_client_can_call(stack):
     assert described.file_descriptor_response.file_descriptor_proto
 
 
-def test_the_console_uploads_a_model_and_shows_its_derived_signature(stack, tenant, page, tmp_path):  # noqa: F811
+def test_the_console_uploads_a_model_and_shows_its_derived_signature(stack, tenant, page, tmp_path):
     byom_models.two_inputs(tmp_path / "pair.keras")
     sign_in(page, tenant)
     page.click("text=Models")

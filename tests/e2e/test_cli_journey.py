@@ -45,7 +45,7 @@ def _ok(run: Run) -> Run:
 
 @pytest.fixture(scope="module")
 def journey(stack, tmp_path_factory):
-    """A tenant on a plan of two predictions a day, made with `maas admin`; then the documented
+    """A tenant on a plan of 718 prediction rows a day (two calls), made with `maas admin`; then the documented
     commands, in a fresh directory and config dir; returns what each printed."""
     workdir = tmp_path_factory.mktemp("cli")
     endpoint = stack.address("gateway")
@@ -55,7 +55,8 @@ def journey(stack, tmp_path_factory):
         env.setenv("MAAS_CONFIG_DIR", str(workdir / "config"))
         env.chdir(workdir)
         admin = ("--endpoint", endpoint, "--api-key", stack.admin_key)
-        _ok(maas("admin", "plans", "create", "cli-two", "--predictions-per-day", "2", *admin))
+        # Predictions are counted in rows: two calls of the 359 held-out digits a day.
+        _ok(maas("admin", "plans", "create", "cli-two", "--predictions-per-day", "718", *admin))
         _ok(maas("admin", "tenants", "create", "cli", "--plan", "cli-two", *admin))
         key = json.loads(_ok(maas("admin", "keys", "create", "cli", "-o", "json", *admin)).out)["secret"]
         reader = json.loads(_ok(maas("admin", "keys", "create", "cli", "--scope", "read", "-o", "json", *admin)).out)
@@ -85,7 +86,7 @@ def test_the_documented_journey_trains_promotes_and_scores_the_held_out_digits(j
     assert "models/digits/aliases/production -> version 1" in _output(journey, "maas alias set").out
     accuracy = _output(journey, "maas predict").out.strip().splitlines()[-1]
     assert accuracy.startswith("accuracy ") and float(accuracy.split()[1]) >= 0.9, accuracy
-    assert "predictions: 1 of 2 a day" in _output(journey, "maas usage").out
+    assert "predictions: 359 rows of 718 a day in 1 call" in _output(journey, "maas usage").out
 
 
 def test_json_output_is_the_api_resources(journey):
@@ -124,7 +125,7 @@ def test_refusals_are_one_readable_line_and_their_own_exit_code(journey, argv, k
 
 
 def test_over_the_daily_quota_says_when_to_retry(journey):
-    # The journey made the first of the plan's two predictions; refused calls (above) were refunded.
+    # The journey made the first of the plan's two calls' worth of rows; refused calls (above) were refunded.
     predict = ("predict", "digits", str(journey["workdir"] / "digits-test.csv"), "--label-column", "label")
     predict += ("--api-key", journey["key"])
     assert _ok(maas(*predict, "-o", "json"))

@@ -178,6 +178,6 @@ def test_usage_history_and_the_cli(stack, monkeypatch, tmp_path, capsys):
     connection = ["--endpoint", stack.gateway.address, "--api-key", secret]
     assert main(["usage", *connection]) == 0
     out = capsys.readouterr().out
-    assert "7 rows of 10000 a day in 1 calls" in out
+    assert "7 rows of 10000 a day in 1 call" in out
     assert main(["usage", "--history", "--days", "2", *connection]) == 0
     assert today in capsys.readouterr().out

@@ -85,7 +85,7 @@ export function Usage() {
       <div><label>Requests today</label><span>${count(usage.requests)}</span></div>
       <div><label>Training this month</label>${meter(usage.trainingSeconds, plan.trainingSecondsPerMonth, duration)}</div>
       <div><label>Stored</label>${meter(usage.storedBytes, plan.storedBytes, bytes)}</div></div>`}</section>
-    ${usage && html`<${PlanLimits} plan=${plan} />`}<${UsageHistory} />`;
+    ${usage && html`<${PlanLimits} plan=${plan} /><${UsageHistory} />`}`;
 }
 
 // ---- invoices --------------------------------------------------------------------------------------
