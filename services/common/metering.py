@@ -35,6 +35,7 @@ from maas.gateway.v1 import admin_pb2_grpc
 from services.common.access import Access, Quota
 from services.common.credentials import Caller, KeyCache
 from services.common.errors import ResourceExhausted, unavailable
+from services.common.periodic import every
 from services.common.timeutil import next_month_start, now
 
 log = structlog.get_logger("maas.metering")
@@ -347,15 +348,8 @@ class UsageLedger:
         if self._stub is None:
             return
 
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(self._report_seconds)
-                try:
-                    await self.report()
-                except Exception:  # keep reporting whatever one round did
-                    log.exception("usage report round failed")
-
-        self._task = asyncio.create_task(loop(), name="usage-report")
+        reports = every(self._report_seconds, self.report, log, "usage report round failed")
+        self._task = asyncio.create_task(reports, name="usage-report")
 
     async def stop(self) -> None:
         if self._task is not None:

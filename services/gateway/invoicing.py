@@ -12,6 +12,7 @@ import structlog
 
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common.errors import InvalidArgument, NotFound
+from services.common.periodic import every
 from services.common.timeutil import now
 from services.gateway import billing
 from services.gateway.billing import Meter
@@ -203,17 +204,9 @@ class BillingCycle:
         await asyncio.to_thread(self._invoicer.issue_due)
 
     async def start(self) -> None:
-        async def loop() -> None:
-            while True:
-                # A period first: the backends are starting with the gateway.
-                await asyncio.sleep(self._period)
-                try:
-                    await self.run_once()
-                except Exception:  # keep billing whatever one round did
-                    log.exception("billing round failed")
-
         if self._period > 0:
-            self._task = asyncio.create_task(loop(), name="billing-cycle")
+            cycle = every(self._period, self.run_once, log, "billing round failed")
+            self._task = asyncio.create_task(cycle, name="billing-cycle")
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -9,6 +9,7 @@ import contextlib
 
 import structlog
 
+from services.common.periodic import every
 from services.gateway.account_store import AccountStore
 
 log = structlog.get_logger(__name__)
@@ -28,17 +29,9 @@ class SessionPurger:
             log.info("sessions purged", count=purged)
         return purged
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.period)
-            try:
-                await self.purge_once()
-            except Exception:  # a database blip: the next period tries again
-                log.exception("session purge failed")
-
     async def start(self) -> None:
         if self.period > 0:
-            self._task = asyncio.create_task(self._loop())
+            self._task = asyncio.create_task(every(self.period, self.purge_once, log, "session purge failed"))
 
     async def stop(self) -> None:
         if self._task is not None:
