@@ -11,6 +11,7 @@ from pathlib import Path
 import structlog
 
 from services.common import db
+from services.common.clients import read_retries
 from services.common.credentials import SERVICE_KEY, ServiceVerifier, service_token
 from services.common.interceptors import request_id_var
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
@@ -24,7 +25,7 @@ from services.gateway.proxy import ProxyHandler
 from services.gateway.quota import BackendUsage, LeaseBook
 from services.gateway.reflection import reflection_pool
 from services.gateway.rest.app import RestGateway
-from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes, read_methods
+from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes
 from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
 from services.gateway.session_purge import SessionPurger
 from services.gateway.store import GatewayStore, new_secret
@@ -71,33 +72,9 @@ _BALANCED = [
 # in all at most), within a retry budget; writes are never retried. The channels reconnect within a
 # second of a backend coming back, so a retry finds it.
 _READ_RETRIES = [
-    ("grpc.enable_retries", 1),
+    *read_retries(REGISTRY_SERVICE, TRAINER_SERVICE),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
-    (
-        "grpc.service_config",
-        json.dumps(
-            {
-                "methodConfig": [
-                    {
-                        "name": [
-                            {"service": service.full_name, "method": method}
-                            for service in (REGISTRY_SERVICE, TRAINER_SERVICE)
-                            for method in read_methods(service)
-                        ],
-                        "retryPolicy": {
-                            "maxAttempts": 5,
-                            "initialBackoff": "0.5s",
-                            "maxBackoff": "2s",
-                            "backoffMultiplier": 2,
-                            "retryableStatusCodes": ["UNAVAILABLE"],
-                        },
-                    }
-                ],
-                "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1},
-            }
-        ),
-    ),
 ]
 
 
