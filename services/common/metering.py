@@ -164,6 +164,7 @@ class UsageLedger:
         self._tenants: dict[tuple[str, str], _TenantMeter] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._replicas = 1
+        self._lease_seconds = 2.0  # until the gateway says how long its leases last
         self._report_lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
 
@@ -209,23 +210,30 @@ class UsageLedger:
     async def _take_prediction(self, tenant: str, meter: _TenantMeter, plan: pb.Plan, rows: int) -> None:
         if rows > plan.predictions_per_day:
             raise prediction_quota_reached(plan, tenant, meter.day, rows)
-        for _ in range(4):
-            if meter.renewal is not None:
-                await asyncio.shield(meter.renewal)
-                continue
-            if meter.held >= rows and meter.lease_end > time.monotonic():
-                meter.held -= rows
-                return
-            meter.needed = max(meter.needed, rows)
-            if meter.retry_at > time.monotonic():
-                # Others hold the rest of the quota until they renew or their leases end: wait, then ask again.
-                await asyncio.sleep(meter.retry_at - time.monotonic())
-            if not await self.report(demand=(tenant, meter.day)):
-                # No lease without the gateway: say so, rather than that the quota is used up.
-                meter.needed = 0
-                raise unavailable("the platform's quota service (gateway) is unreachable; retry shortly")
-        meter.needed = 0
-        raise prediction_quota_reached(plan, tenant, meter.day, rows)
+        # While other replicas hold the rest, wait for their renewals to leave this one its share
+        # (their leases end by then at the latest); refused only when nobody holds anything.
+        patience = time.monotonic() + 2 * self._lease_seconds + self._report_seconds
+        asked = False
+        try:
+            while True:
+                if meter.renewal is not None:
+                    await asyncio.shield(meter.renewal)
+                    asked = False  # another call's answer: others may have taken what it got
+                    continue
+                if meter.held >= rows and meter.lease_end > time.monotonic():
+                    meter.held -= rows
+                    return
+                if asked and (not meter.retry_at or time.monotonic() >= patience):
+                    raise prediction_quota_reached(plan, tenant, meter.day, rows)
+                meter.needed = max(meter.needed, rows)
+                if meter.retry_at > time.monotonic():
+                    await asyncio.sleep(meter.retry_at - time.monotonic())
+                if not await self.report(demand=(tenant, meter.day)):
+                    # No lease without the gateway: say so, rather than that the quota is used up.
+                    raise unavailable("the platform's quota service (gateway) is unreachable; retry shortly")
+                asked = True
+        finally:
+            meter.needed = 0
 
     async def _check_figure(self, tenant: str, plan: pb.Plan, quota: Quota) -> None:
         limit = plan.training_seconds_per_month if quota is Quota.TRAINING_TIME else plan.stored_bytes
@@ -271,7 +279,7 @@ class UsageLedger:
         if plan is None or not plan.predictions_per_day or key[1] != today():
             return 0 if meter.held else None
         busy = max(1, 2 * meter.recent)
-        if key == demand:
+        if key == demand or meter.needed:  # a call waits for rows
             return max(meter.needed, min(MAX_LEASE, max(busy, 8)))
         ending = meter.lease_end < clock + 2 * self._report_seconds
         if meter.recent and (ending or meter.held < meter.recent):
@@ -297,7 +305,7 @@ class UsageLedger:
                     predictions=meter.predictions,
                     prediction_calls=meter.calls,
                     requests=meter.requests,
-                    lease_needed=meter.needed if key == demand else 0,
+                    lease_needed=meter.needed,
                     # Left alone: the replica keeps what it holds.
                     lease_wanted=meter.held if wanted is None else wanted,
                 )
@@ -322,7 +330,7 @@ class UsageLedger:
                 self._settle(meter)
             return False
         self._replicas = max(1, reply.replicas)
-        valid = reply.valid_for.ToTimedelta().total_seconds()
+        valid = self._lease_seconds = reply.valid_for.ToTimedelta().total_seconds()
         leases = {(lease.tenant, lease.day): lease for lease in reply.leases}
         for key, meter in renewing:
             lease = leases.get(key)

@@ -103,8 +103,11 @@ class UsageStore:
 
         A lease is granted from what is neither used nor held by another replica's live lease, so
         the leases of a tenant's day never add up to more than its plan; one replica gets at most
-        a fair share of what is left while others hold leases, so the last predictions spread out,
-        but never less than the rows of a call waiting for it (`lease_needed`) when they are free.
+        a fair share of what is left while others hold leases or wait for one, so the last
+        predictions spread out, but never less than the rows of a call waiting for it
+        (`lease_needed`) when they are free. A replica whose call waits keeps a lease of what it
+        got (maybe none) until its next ask: the holders' next renewals then leave it its share,
+        where they would otherwise keep the rest of the day while they stay busy.
         """
         self.add_usage(
             {
@@ -141,8 +144,9 @@ class UsageStore:
                 if entry.lease_needed and free >= entry.lease_needed:
                     share = max(share, entry.lease_needed)
                 granted = min(entry.lease_wanted, share)
+                short = granted < max(1, entry.lease_needed)
                 conn.execute(t.prediction_leases.delete().where(*mine, leased.replica == replica))
-                if granted:
+                if granted or (entry.lease_needed and short):
                     conn.execute(
                         t.prediction_leases.insert().values(
                             tenant_id=entry.tenant,
@@ -153,8 +157,8 @@ class UsageStore:
                         )
                     )
                 lease = pb.PredictionLease(tenant=entry.tenant, day=entry.day, granted=granted)
-                if granted < max(1, entry.lease_needed) and held:
-                    soonest = min(utc(row.expire_time) for row in others)
+                if short and held:
+                    soonest = min(utc(row.expire_time) for row in others if row.held)
                     lease.retry_after.FromTimedelta(max(dt.timedelta(milliseconds=50), soonest - moment))
                 leases.append(lease)
         return leases

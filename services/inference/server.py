@@ -8,7 +8,8 @@ import signal
 from prometheus_client import CollectorRegistry
 
 from maas.inference.v2 import grpc_service_pb2
-from services.common.clients import PeerChannels
+from services.common.access import REGISTRY_SERVICE
+from services.common.clients import PeerChannels, read_retries
 from services.common.gate import CallGate
 from services.common.process import die_with_parent
 from services.common.server import GrpcServer, ServiceBinding, run_service
@@ -32,9 +33,7 @@ SERVICE_NAME = grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceServic
 
 async def build_server(settings: InferenceSettings) -> GrpcServer:
     device = configure_tensorflow(settings)
-    # No read retries on this channel (clients.read_retries): with them, the two-replica quota test
-    # (tests/integration/test_prediction_quota.py) admits fewer than the plan's rows; not yet understood.
-    channel = PeerChannels(settings).aio(settings.registry_addr)
+    channel = PeerChannels(settings).aio(settings.registry_addr, *read_retries(REGISTRY_SERVICE))
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)
     gate = CallGate(settings)

@@ -16,10 +16,6 @@ from tests.integration.test_inference_service import FEATURES, infer_request, re
 pytestmark = pytest.mark.slow
 
 
-# A KNOWN DEFECT, not timing alone: since predictions are counted in rows (stop 25), a loaded
-# two-core machine sometimes sees one of the 98 calls refused as over the quota with rows left
-# (never more admitted than the plan). Rerun so it does not block CI; see the stop 25 note (#19).
-@pytest.mark.flaky(reruns=2)
 def test_a_plan_of_100_a_day_admits_100_across_two_replicas(data_dir, tmp_path):
     with gateway_stack(data_dir, inference=True, inference_replicas=2) as stack:
         secret = stack.tenant("acme", stack.plan("hundred", predictions_per_day=100))

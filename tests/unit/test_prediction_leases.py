@@ -54,6 +54,24 @@ def test_an_empty_answer_says_when_the_others_leases_end(store):
     assert 0 < answer.retry_after.ToTimedelta().total_seconds() <= LEASE.total_seconds()
 
 
+def test_a_replica_whose_call_waits_gets_its_share_at_the_holders_next_renewal(store):
+    assert lease(store, "a", 100) == 100
+    waiting = pb.TenantUsage(tenant="acme", day=DAY, lease_wanted=8, lease_needed=5)
+    (answer,) = store.lease_predictions("b", [waiting], LEASE)
+    assert answer.granted == 0 and answer.retry_after.ToTimedelta() > dt.timedelta(0)
+    # a stays busy and asks to keep all it holds: it keeps half, as b waits.
+    assert lease(store, "a", 100, used=10) == 45
+    (answer,) = store.lease_predictions("b", [waiting], LEASE)
+    assert answer.granted >= 5
+    assert store.usage("acme", DAY)[0] + 45 + answer.granted <= 100
+
+
+def test_without_a_waiting_call_the_holder_keeps_what_it_asks_for(store):
+    assert lease(store, "a", 100) == 100
+    assert lease(store, "b", 8) == 0  # asked, but no call of b waits: it leaves no claim behind
+    assert lease(store, "a", 100, used=10) == 90
+
+
 def test_a_lapsed_lease_counts_for_nothing(store):
     assert lease(store, "dead", 100) == 100
     with store.engine.begin() as conn:  # its replica was killed: the lease ends
