@@ -20,6 +20,7 @@ from services.gateway import billing
 from tests.integration.gateway_stack import ADMIN, bearer, gateway_stack
 from tests.integration.test_gateway_rest import http_port
 from tests.integration.test_inference_service import FEATURES, infer_request, register, set_production, tiny_model
+from tests.pdf import pdf_text
 
 pytestmark = pytest.mark.slow
 ROWS = apb.METER_PREDICTION_ROWS
@@ -103,7 +104,17 @@ def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack,
     # The REST twin answers the same invoice.
     with httpx.Client(base_url=f"http://127.0.0.1:{http_port(stack.gateway)}") as http:
         rest = http.get(f"/v1/tenants/acme/invoices/{month}", headers={"authorization": f"Bearer {secret}"})
+        pdf = http.get(f"/v1/tenants/-/invoices/{month}:pdf", headers={"authorization": f"Bearer {secret}"})
+        other_pdf = http.get(f"/v1/tenants/other/invoices/{month}:pdf", headers={"authorization": f"Bearer {secret}"})
+        anonymous = http.get(f"/v1/tenants/acme/invoices/{month}:pdf")
     assert rest.status_code == 200 and rest.json()["total"] == "300"
+    # ... and as PDF, with its lines and total (the same bytes as `maas invoices show --pdf`).
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf", pdf.text
+    assert f'filename="invoice-{month}.pdf"' in pdf.headers["content-disposition"]
+    text = pdf_text(pdf.content)
+    assert f"tenants/acme/invoices/{month}" in text and "3.00 USD" in text and "2500" in text, text
+    assert other_pdf.status_code == 403 and other_pdf.json()["error"]["code"] == 7, other_pdf.text
+    assert anonymous.status_code == 401
 
     # After the month (and the replicas' last reports): issued, once.
     last = billing.month_days(month)[1]
@@ -146,6 +157,9 @@ def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack,
         (invoice.lines[0].description, "2500", "300"),
         ("total", "", "300"),
     ]
+    pdf_path = tmp_path / "invoice.pdf"
+    assert main(["invoices", "show", month, "--pdf", str(pdf_path), *connection]) == 0
+    assert "issued" in pdf_text(pdf_path.read_bytes())
     assert main(["invoices", "list", *connection]) == 0
     assert "3.00 USD" in capsys.readouterr().out
     # A key of another tenant reads none of it.

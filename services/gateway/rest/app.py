@@ -29,6 +29,8 @@ from services.common.tracing import TRACEPARENT_KEY, TRACESTATE_KEY
 from services.gateway.accounts import Accounts
 from services.gateway.rest.accounts import COOKIE as COOKIE_NAME
 from services.gateway.rest.accounts import OPEN_PATHS, SESSION_TOKEN, SessionCookies, openapi_paths
+from services.gateway.rest.invoices import InvoicePdf
+from services.gateway.rest.invoices import openapi_paths as invoice_paths
 from services.gateway.rest.kserve_routes import KServeRoutes
 from services.gateway.rest.openapi import openapi_document
 from services.gateway.rest.transcoding import HttpRoute, build_request, decode_json, message_to_json, routes_for
@@ -233,7 +235,8 @@ class RestGateway:
         self._limit = max_message_bytes
         self._ssl = ssl_context
         self._routes = routes_for(REST_SERVICES)
-        self._openapi_document = openapi_document(self._routes, openapi_paths() if accounts else None)
+        extra_paths = {**invoice_paths(), **(openapi_paths() if accounts else {})}
+        self._openapi_document = openapi_document(self._routes, extra_paths)
         self._channel: grpc.aio.Channel | None = None
         self._rpcs: dict[str, Callable[..., object]] = {}
         self._runner: web.AppRunner | None = None
@@ -277,6 +280,7 @@ class RestGateway:
         if self._sessions is not None:
             self._sessions.add_to(app)
         KServeRoutes(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e), True)).add_to(app)
+        InvoicePdf(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e))).add_to(app)
         app.router.add_route("*", "/v1/{tail:.*}", self._transcoded)
         app.router.add_get("/", self._console_index)
         app.router.add_get("/docs", self._docs)
