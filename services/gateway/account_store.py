@@ -161,15 +161,19 @@ class AccountStore:
         ends = [utc(row.locked_until) for row in rows if row.locked_until is not None]
         return max(ends) if ends else None
 
-    def record_failure(self, subjects: list[str], after_failure) -> None:
-        """Count one failure for each subject; `after_failure(failures, at)` says the new state."""
+    def record_failure(self, subjects: list[str], after_failure) -> list[str]:
+        """Count one failure for each subject; `after_failure(failures, at)` says the new state.
+        Returns the subjects this failure locked."""
         moment = self.clock()
+        locked = []
         with self.engine.begin() as conn:
             for subject in subjects:
                 row = conn.execute(
                     sa.select(t.login_failures).where(t.login_failures.c.subject == subject).with_for_update()
                 ).first()
                 failures, locked_until = after_failure(row.failures if row else 0, moment)
+                if locked_until is not None:
+                    locked.append(subject)
                 if row is None:
                     conn.execute(
                         t.login_failures.insert().values(subject=subject, failures=failures, locked_until=locked_until)
@@ -181,6 +185,7 @@ class AccountStore:
                     conn.execute(
                         t.login_failures.update().where(t.login_failures.c.subject == subject).values(**values)
                     )
+        return locked
 
     def clear_failures(self, subject: str) -> None:
         with self.engine.begin() as conn:

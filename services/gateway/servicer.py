@@ -102,9 +102,10 @@ class AdminServicer(BillingRpcs, admin_pb2_grpc.AdminServiceServicer):
         return principal
 
     async def CreateTenant(self, request, context):
-        await self._admin(context, "CreateTenant", tenant=request.tenant_id)
+        principal = await self._admin(context, "CreateTenant", tenant=request.tenant_id)
         tenant = await asyncio.to_thread(self.store.create_tenant, request.tenant_id, request.tenant)
         await self.notify_changed()
+        await self._record("tenant_created", request.tenant_id, principal, tenant.name, plan=tenant.plan)
         return tenant
 
     async def GetTenant(self, request, context):

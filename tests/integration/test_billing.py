@@ -144,9 +144,12 @@ def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack,
         (month, apb.INVOICE_STATE_ISSUED, 300),
     ]
 
-    # Each is an audit event of the tenant.
+    # Each is an audit event of the tenant, as are its creation by the operator and its key's.
     events = stack.admin.ListAuditEvents(apb.ListAuditEventsRequest(parent="tenants/acme"), metadata=ADMIN).events
-    assert {"budget_set", "budget_reached", "invoice_issued", "plan_changed"} <= {event.kind for event in events}
+    kinds = {"budget_set", "budget_reached", "invoice_issued", "plan_changed", "tenant_created", "api_key_created"}
+    assert kinds <= {event.kind for event in events}
+    (created,) = [event for event in events if event.kind == "tenant_created"]
+    assert created.target == "tenants/acme" and created.actor.startswith("apiKeys/"), created
 
     # The CLI shows and exports it.
     monkeypatch.setenv("MAAS_CONFIG_DIR", str(tmp_path / "config"))
