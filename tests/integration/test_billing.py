@@ -76,6 +76,38 @@ def test_a_daily_quota_in_rows_admits_whole_calls_exactly(stack):
     assert (usage.predictions, usage.prediction_calls) == (3000, 3)
 
 
+def stream_infer(stack, secret: str, requests) -> tuple[list, grpc.StatusCode]:
+    """ModelStreamInfer: its answers, and how the stream ended."""
+    stream = grpc_service_pb2_grpc.GRPCInferenceServiceStub(stack.channel).ModelStreamInfer
+    answers = []
+    try:
+        for answer in stream(iter(requests), metadata=bearer(secret), timeout=60):
+            answers.append(answer)
+    except grpc.RpcError as error:
+        return answers, error.code()
+    return answers, grpc.StatusCode.OK
+
+
+def test_a_stream_of_predictions_counts_every_messages_rows(stack):
+    # ModelStreamInfer counts like ModelInfer: each message its rows (and a call), not one per stream.
+    secret = stack.tenant("acme", stack.plan("rows", predictions_per_day=100))
+    bad = infer_request(np.zeros((4, FEATURES)))
+    bad.model_name = "nope"
+    messages = [infer_request(np.zeros((rows, FEATURES))) for rows in (30, 20)]
+    answers, code = stream_infer(stack, secret, [messages[0], bad, messages[1]])
+    assert code == grpc.StatusCode.OK and len(answers) == 3, answers
+    assert [bool(a.error_message) for a in answers] == [False, True, False]  # an error answer is refunded
+    usage = stack.usage("acme", predictions=50, prediction_calls=2)
+    assert (usage.predictions, usage.prediction_calls) == (50, 2)
+    # 50 rows left today: the first message of 40 is answered, the next (of 40) ends the stream, refused.
+    answers, code = stream_infer(stack, secret, [infer_request(np.zeros((40, FEATURES)))] * 3)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and len(answers) == 1 and not answers[0].error_message
+    assert predict(stack, secret, 10) == grpc.StatusCode.OK  # exactly the 10 left
+    assert predict(stack, secret, 1) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    usage = stack.usage("acme", predictions=100, prediction_calls=4)
+    assert (usage.predictions, usage.prediction_calls) == (100, 4)
+
+
 def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack, monkeypatch, tmp_path, capsys):
     stack.plan("payg", **{f.name: v for f, v in PAYG.ListFields()})
     stack.plan("team", **{f.name: v for f, v in TEAM.ListFields()})
