@@ -138,6 +138,7 @@ class _CallRecord:
         return request
 
     async def _admit(self, caller, rows: int) -> Callable[[], None] | None:
+        assert self.method.gate is not None  # only a guarded method admits
         try:
             return await self.method.gate.ledger.admit(caller, self.method.access, rows)
         except Exception as error:
@@ -343,7 +344,7 @@ def _wrap_stream(behavior: Callable[..., Any], method: _MethodRecord, parse=None
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         record = _CallRecord(method)
 
-        async def admitted(raw_requests: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+        async def admitted(raw_requests: AsyncIterator[bytes], parse: Callable[[bytes], Any]) -> AsyncIterator[Any]:
             async for raw in raw_requests:
                 request = parse(raw)
                 await record.admit_rows(request)
@@ -355,7 +356,7 @@ def _wrap_stream(behavior: Callable[..., Any], method: _MethodRecord, parse=None
                 # Headers go out once the call is admitted: a watch may wait long for its first
                 # event, and a door in front (the REST twin) answers its HTTP status when they come.
                 await context.send_initial_metadata(())
-            requests = admitted(request_or_iterator) if parse is not None else request_or_iterator
+            requests = admitted(request_or_iterator, parse) if parse is not None else request_or_iterator
             async for response in behavior(requests, context):
                 if parse is not None:
                     record.answered(response)
