@@ -29,7 +29,7 @@ from services.common.tracing import TRACEPARENT_KEY, TRACESTATE_KEY
 from services.gateway.accounts import Accounts
 from services.gateway.rest.accounts import COOKIE as COOKIE_NAME
 from services.gateway.rest.accounts import OPEN_PATHS, SESSION_TOKEN, SessionCookies, openapi_paths
-from services.gateway.rest.invoices import InvoicePdf
+from services.gateway.rest.invoices import add_invoice_pdf
 from services.gateway.rest.invoices import openapi_paths as invoice_paths
 from services.gateway.rest.kserve_routes import KServeRoutes
 from services.gateway.rest.openapi import openapi_document
@@ -280,7 +280,7 @@ class RestGateway:
         if self._sessions is not None:
             self._sessions.add_to(app)
         KServeRoutes(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e), True)).add_to(app)
-        InvoicePdf(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e))).add_to(app)
+        add_invoice_pdf(app, lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e)))
         app.router.add_route("*", "/v1/{tail:.*}", self._transcoded)
         app.router.add_get("/", self._console_index)
         app.router.add_get("/docs", self._docs)

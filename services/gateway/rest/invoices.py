@@ -43,35 +43,28 @@ def openapi_paths() -> dict:
     }
 
 
-class InvoicePdf:
-    def __init__(
-        self,
-        channel: Callable[[], grpc.aio.Channel],
-        metadata: Callable[[web.Request], tuple],
-        error_response: Callable[[BaseException], web.Response],
-    ) -> None:
-        self._channel = channel
-        self._metadata = metadata
-        self._error = error_response
+def add_invoice_pdf(
+    app: web.Application,
+    channel: Callable[[], grpc.aio.Channel],
+    metadata: Callable[[web.Request], tuple],
+    error_response: Callable[[BaseException], web.Response],
+) -> None:
+    """The route on `app`: GetInvoice on `channel()` with the request's `metadata`, then the PDF."""
 
-    def add_to(self, app: web.Application) -> None:
-        app.router.add_get(PATH, self._pdf)
-
-    async def _pdf(self, request: web.Request) -> web.Response:
+    async def pdf(request: web.Request) -> web.Response:
         name = f"tenants/{request.match_info['tenant']}/invoices/{request.match_info['month']}"
-        get_invoice = self._channel().unary_unary(
+        get_invoice = channel().unary_unary(
             _GET_INVOICE,
             request_serializer=admin_pb2.GetInvoiceRequest.SerializeToString,
             response_deserializer=admin_pb2.Invoice.FromString,
         )
         try:
-            invoice = await get_invoice(admin_pb2.GetInvoiceRequest(name=name), metadata=self._metadata(request))
+            invoice = await get_invoice(admin_pb2.GetInvoiceRequest(name=name), metadata=metadata(request))
         except grpc.aio.AioRpcError as error:
-            return self._error(error)
+            return error_response(error)
         body = await asyncio.to_thread(invoice_pdf, invoice)
-        filename = f"invoice-{invoice.month}.pdf"
-        return web.Response(
-            body=body,
-            content_type="application/pdf",
-            headers={"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"},
-        )
+        disposition = f'attachment; filename="invoice-{invoice.month}.pdf"'
+        headers = {"content-disposition": disposition, "cache-control": "no-store"}
+        return web.Response(body=body, content_type="application/pdf", headers=headers)
+
+    app.router.add_get(PATH, pdf)
