@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from services.common import db
 from services.common.clients import PeerChannels, balanced, read_retries
@@ -20,6 +21,7 @@ from services.gateway.accounts import Accounts, Throttle
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
 from services.gateway.invoicing import BillingCycle, Invoicer
+from services.gateway.metrics import AuthMetrics
 from services.gateway.proxy import ProxyHandler
 from services.gateway.quota import BackendUsage, LeaseBook
 from services.gateway.reflection import reflection_pool
@@ -81,7 +83,8 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     db.migrate(engine, "gateway", Path(__file__).parent / "migrations")
     store = GatewayStore(engine, dt.timedelta(minutes=settings.session_idle_minutes))
     _ensure_admin_key(store, settings)
-    authenticator = Authenticator(store, settings.key_cache_seconds)
+    metrics = CollectorRegistry()
+    authenticator = Authenticator(store, settings.key_cache_seconds, AuthMetrics(metrics))
     accounts = _accounts(store, settings)
     peers = PeerChannels(settings, (settings.backend_ca_file, settings.backend_cert_file, settings.backend_key_file))
     channels = {
@@ -121,6 +124,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         settings=settings,
         draining=draining,
         bindings=[ServiceBinding(register, admin, ADMIN_SERVICE.full_name)],
+        registry=metrics,
         generic_handlers=[ProxyHandler(routes, channels)],
         on_stop=[close],
         reflected_services=routed,
