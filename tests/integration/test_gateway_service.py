@@ -96,18 +96,12 @@ def test_unreachable_backend_is_unavailable_not_internal(stack):
 
 def test_request_id_is_propagated_from_gateway_to_backend(stack):
     import structlog
-    from structlog.testing import LogCapture
+    from structlog.testing import capture_logs
 
     key = tenant_with_key(stack, "acme")
-    capture = LogCapture()
-    previous = structlog.get_config()["processors"]
-    # Like structlog's capture_logs, but keeping the context (request_id) bound per call.
-    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
-    logs = capture.entries
-    try:
+    # Keeping the context (request_id) bound per call.
+    with capture_logs([structlog.contextvars.merge_contextvars]) as logs:
         call_list_models(stack, key.secret)
-    finally:
-        structlog.configure(processors=previous)
     lines = [entry for entry in logs if entry.get("event") == "rpc" and entry.get("request_id") == "trace-123"]
     # One canonical line at the registry (and one at the fallback proxy, which authenticates
     # nothing, so it names no tenant), tied by the same request id.
