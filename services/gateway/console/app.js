@@ -285,37 +285,62 @@ function AccountSignIn({ onSignedIn }) {
 }
 
 // An owner's page: the tenant's API keys (created here, owned by the owner; the secret is shown
-// once) and invitations of members with a role (the token is passed on by hand).
+// once; each with a lifetime, rotated or revoked) and invitations of members with a role (the token
+// is passed on by hand). The API records no last use of a key, so the list cannot show one.
+const LIFETIMES = [["7", "7 days"], ["30", "30 days"], ["90", "90 days"], ["365", "1 year"], ["", "never"]];
+const DAY_MS = 86_400_000;
+const expiryFrom = (days) => (days ? new Date(Date.now() + Number(days) * DAY_MS).toISOString() : undefined);
+const keyState = (k) => (k.revokeTime ? "revoked" : k.expireTime && Date.parse(k.expireTime) <= Date.now() ? "expired" : "active");
+const day = (time) => (time ? time.slice(0, 10) : "");
+
 function Keys() {
   const tenant = session()?.tenant;
   const [keys, error, reload] = useLoad(() => api("GET", `/v1/${tenant}/apiKeys`), [tenant]);
-  const [made, setMade] = useState(null);
+  const [made, setMade] = useState(null);  // { key, replaces }: the new secret, shown once
   const [invited, setInvited] = useState(null);
   const [failure, setFailure] = useState(null);
-  const [form, setForm] = useState({ displayName: "", scopes: ["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"], role: "developer" });
+  const [form, setForm] = useState({ displayName: "", scopes: ["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"], lifetime: "90", role: "developer" });
   const act = (work) => async (e) => {
     e?.preventDefault();
     try { setFailure(null); await work(); } catch (err) { setFailure(err); }
   };
+  const make = (displayName, scopes, expireTime) => api("POST", `/v1/${tenant}/apiKeys`, { body: { displayName, scopes, expireTime } });
   const create = act(async () => {
-    setMade(await api("POST", `/v1/${tenant}/apiKeys`, { body: { displayName: form.displayName, scopes: form.scopes } }));
+    setMade({ key: await make(form.displayName, form.scopes, expiryFrom(form.lifetime)) });
     reload();
   });
   const revoke = (name) => act(async () => { await api("POST", `/v1/${name}:revoke`, { body: {} }); reload(); });
+  // Rotate: a new key with the old one's name, scopes and lifetime; its secret shown once; then the
+  // old one revoked (only once the new one exists, so a failure leaves the old one working).
+  const rotate = (k) => act(async () => {
+    const lifetime = k.expireTime && k.createTime ? Date.parse(k.expireTime) - Date.parse(k.createTime) : 0;
+    const key = await make(k.displayName, k.scopes, lifetime > 0 ? new Date(Date.now() + lifetime).toISOString() : undefined);
+    setMade({ key, replaces: k });
+    await api("POST", `/v1/${k.name}:revoke`, { body: {} });
+    reload();
+  });
   const invite = act(async () => setInvited(await api("POST", `/v1/${tenant}/invitations`, { body: { role: form.role } })));
   const toggle = (scope) => setForm({ ...form, scopes: form.scopes.includes(scope) ? form.scopes.filter((s) => s !== scope) : [...form.scopes, scope] });
+  const id = (k) => lastSegment(k.name);
   return html`<h1>Keys and members</h1><section class="card"><${ErrorBox} error=${error || failure} />
     <h2>API keys of ${tenant}</h2>
-    ${keys && html`<${Table} columns=${[["Name", (k) => k.displayName || k.name], ["Prefix", (k) => k.prefix],
+    ${keys && html`<${Table} columns=${[["Name", (k) => k.displayName || k.name], ["Prefix", (k) => html`<code>${k.prefix}</code>`],
       ["Scopes", (k) => (k.scopes || []).map((s) => s.replace("SCOPE_", "").toLowerCase()).join(", ")],
-      ["Created by", (k) => k.owner || "operator"], ["State", (k) => (k.revokeTime ? "revoked" : "active")],
-      ["", (k) => (k.revokeTime ? "" : html`<button class="secondary" onClick=${revoke(k.name)}>Revoke</button>`)]]}
+      ["Created", (k) => day(k.createTime)], ["Expires", (k) => (k.expireTime ? day(k.expireTime) : "never")],
+      ["Created by", (k) => k.owner || "operator"],
+      ["State", (k) => html`<span class=${keyState(k) === "active" ? "" : "bad"} data-key-state=${id(k)}>${keyState(k)}</span>`],
+      ["", (k) => (k.revokeTime ? "" : html`<div class="actions">
+        <button class="secondary" data-rotate=${id(k)} onClick=${rotate(k)} aria-label=${`rotate ${k.displayName || id(k)}`}>Rotate</button>
+        <button class="secondary" data-revoke=${id(k)} onClick=${revoke(k.name)} aria-label=${`revoke ${k.displayName || id(k)}`}>Revoke</button></div>`)]]}
       rows=${keys.apiKeys || []} />`}
-    <form onSubmit=${create} id="new-key"><label for="key-name">New key for</label>
-      <input id="key-name" value=${form.displayName} onInput=${(e) => setForm({ ...form, displayName: e.target.value })} placeholder="what the key is for" />
+    <form onSubmit=${create} id="new-key"><div class="grid">
+      <div><label for="key-name">New key for</label>
+        <input id="key-name" value=${form.displayName} onInput=${(e) => setForm({ ...form, displayName: e.target.value })} placeholder="what the key is for" /></div>
+      <div><label for="key-expiry">Expires after</label><select id="key-expiry" value=${form.lifetime} onChange=${(e) => setForm({ ...form, lifetime: e.target.value })}>
+        ${LIFETIMES.map(([days, text]) => html`<option value=${days}>${text}</option>`)}</select></div></div>
       <div class="checks">${["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"].map((s) => html`<label><input type="checkbox" checked=${form.scopes.includes(s)} onChange=${() => toggle(s)} /> ${s.replace("SCOPE_", "").toLowerCase()}</label>`)}</div>
       <div><button type="submit">Create key</button></div></form>
-    ${made && html`<p id="secret">Secret of ${made.apiKey.name} (shown only now): <code>${made.secret}</code></p>`}
+    ${made && html`<p id="secret" data-key=${id(made.key.apiKey)}>Secret of ${made.key.apiKey.name}${made.replaces ? ` (replaces ${made.replaces.prefix}..., now revoked)` : ""}${made.key.apiKey.expireTime ? `, expires ${day(made.key.apiKey.expireTime)}` : ", never expires"} (shown only now): <code>${made.key.secret}</code></p>`}
     <h2>Invite a member</h2>
     <form onSubmit=${invite} id="invite"><label for="role">Role</label>
       <select id="role" value=${form.role} onChange=${(e) => setForm({ ...form, role: e.target.value })}>
