@@ -2,8 +2,8 @@
 live stack (at 1280x800 light and 390x844 dark, as an owner and as the operator): a title per
 page, focus on the new page's heading, the active item marked for screen readers, no sideways
 scrolling on a phone, a favicon that resolves, charts with a text alternative, and a screenshot
-that is not blank. And an owner's keys from the browser: created with an expiry, rotated, revoked,
-and the revoked keys then refused over gRPC."""
+that is not blank, and no serious or critical axe-core violation. And an owner's keys from the
+browser: created with an expiry, rotated, revoked, and the revoked keys then refused over gRPC."""
 
 import datetime as dt
 import time
@@ -13,7 +13,7 @@ import pytest
 
 from maas.client import MaasClient, MaasError
 from maas.gateway.v1 import admin_pb2
-from tests.e2e.test_console import PASSWORD, SCREENS, register_in_console, shot, signed_in_context
+from tests.e2e.test_console import PASSWORD, SCREENS, axe_violations, register_in_console, shot, signed_in_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -87,6 +87,7 @@ def _check_every_page(page, where: str, extra_routes: dict[str, str] | None = No
             if not chart["alternative"]:
                 shortfalls.append(f"{where} {href}: a {chart['tag']} without a text alternative")
         shot(page, f"40-floor-{where}-{name}")
+        shortfalls += [f"{where} {href}: {v}" for v in axe_violations(page)]
     if len(titles) != len(visits):
         shortfalls.append(f"{where}: pages share a title: {titles}")
     return shortfalls
