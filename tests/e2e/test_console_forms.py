@@ -11,7 +11,7 @@ import pytest
 from maas.client import MaasClient
 from maas.demo import write_digits
 from maas.registry.v1 import registry_pb2 as rpb
-from tests.e2e.conftest import tenant_with_digits
+from tests.e2e.conftest import failed_data_job, tenant_with_digits
 from tests.e2e.test_console import new_tenant, shot, signed_in_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -97,18 +97,7 @@ def test_an_identical_file_uploaded_again_makes_no_new_version(browser, stack, t
 def test_a_failed_job_is_retried_with_its_spec(browser, stack):
     key = new_tenant(stack, "browser-retry")
     with MaasClient(stack.address("gateway"), key) as client:
-        # A cell left empty: the trainer refuses the data once the job runs.
-        client.upload_dataset("holes", b"a,b,label\n" + b"".join(b"%d,,%d\n" % (i, i % 2) for i in range(20)))
-        job = client.create_training_job_from_spec(
-            {
-                "dataset": {"dataset": "datasets/holes/versions/1", "label_column": "label"},
-                "template": {"name": "mlp"},
-                "hyperparameters": {"epochs": 1, "learning_rate": 0.02},
-                "target_model": "models/holes",
-            }
-        )
-        for _ in client.watch_training_job(job.name, timeout=300):
-            pass
+        job = failed_data_job(client, learning_rate=0.02)
     first = job.name.split("/")[-1]
     context, page = _tab(browser, stack, key)
     page.goto(f"/#/jobs/{first}")
