@@ -107,9 +107,13 @@ def test_a_failed_job_is_retried_with_its_spec(browser, stack):
     retry.click()
     page.wait_for_function("first => !location.hash.endsWith(first)", arg=first)
     second = page.url.rsplit("/", 1)[-1]
-    page.locator("#job-state", has_text="FAILED").wait_for(timeout=300_000)
+    # The new job's page, nothing of the old one's shown meanwhile: its id, then its own end.
+    page.locator("h1 code", has_text=second).wait_for()
     with MaasClient(stack.address("gateway"), key) as client:
+        for _ in client.watch_training_job(f"trainingJobs/{second}", timeout=300):
+            pass
         old, new = client.get_training_job(job.name), client.get_training_job(f"trainingJobs/{second}")
+    page.locator("#job-state", has_text="FAILED").wait_for()
     assert new.spec == old.spec and new.failure_kind == "data", new
     page.goto(f"/#/jobs/{first}")
     page.locator(f"button[data-retry='{first}']").wait_for()

@@ -1005,9 +1005,9 @@ function App() {
   const pages = admin ? { admin: () => html`<${Admin} />` } : {
     datasets: () => html`<${Datasets} />`,
     train: () => html`<${Train} />`,
-    jobs: () => (id ? html`<${Job} id=${id} />` : html`<${Jobs} />`),
+    jobs: () => (id ? html`<${Job} key=${id} id=${id} />` : html`<${Jobs} />`),
     compare: () => html`<${Compare} ids=${id || ""} />`,
-    models: () => (id ? html`<${Model} id=${id} />` : html`<${Models} />`),
+    models: () => (id ? html`<${Model} key=${id} id=${id} />` : html`<${Models} />`),
     predict: () => html`<${Predict} />`,
     usage: () => html`<${Usage} />`,
     ...(billing ? { invoices: () => html`<${Invoices} />` } : {}),
