@@ -8,6 +8,7 @@ import secrets
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common.credentials import Principal
@@ -109,7 +110,7 @@ class AccountStore:
                     t.tenants.insert().values(tenant_id=tenant_id, display_name=email, plan=plan, create_time=moment)
                 )
                 self._insert_member(conn, user_id, email, password_hash, tenant_id, "owner", moment)
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             raise AlreadyExists("an account with this email (or a tenant with this id) already exists") from None
         return user_id
 
@@ -123,7 +124,7 @@ class AccountStore:
                     conn, t.invitations, "accept_time", invitation_sha256, moment, "invitation_token", "invitation"
                 )
                 self._insert_member(conn, user_id, email, password_hash, invitation.tenant_id, invitation.role, moment)
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             raise AlreadyExists("an account with this email already exists") from None
         return user_id
 

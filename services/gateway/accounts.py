@@ -32,7 +32,7 @@ Scope = api_pb.Scope
 # A role is a set of the API's scopes, checked where a key's scopes are (`credentials.authorize`),
 # plus, for owners, managing the tenant's keys and members (the gateway checks `role`), and for
 # owners and billing, reading usage (`GetUsage`).
-ROLES: dict[str, frozenset[int]] = {
+ROLES: dict[str, frozenset[Scope]] = {
     "owner": frozenset({Scope.SCOPE_READ, Scope.SCOPE_PREDICT, Scope.SCOPE_TRAIN}),
     "developer": frozenset({Scope.SCOPE_READ, Scope.SCOPE_PREDICT, Scope.SCOPE_TRAIN}),
     "viewer": frozenset({Scope.SCOPE_READ}),
@@ -285,6 +285,7 @@ class Accounts:
     def _audit_user(self, kind: str, email: str, actor: str | None = None) -> None:
         """An event about the account of `email`, in each of its tenants."""
         user = self.store.user_by_email(email)
+        assert user is not None  # both callers have just found the account
         target = f"users/{user.user_id}"
         for tenant, _ in self.store.memberships(user.user_id):
             self.audit.record(kind, tenant=tenant, actor=actor or target, target=target)

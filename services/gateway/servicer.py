@@ -80,7 +80,7 @@ class AdminServicer(BillingRpcs, admin_pb2_grpc.AdminServiceServicer):
     async def _admin(self, context: grpc.aio.ServicerContext, method: str, **target: str) -> Principal:
         """Authenticate and authorise before anything in the request is looked at, then audit the call."""
         principal = await self.auth.authenticate(context.invocation_metadata())
-        scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]
+        scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]  # pyright: ignore[reportArgumentType] - the generated stub types it FieldDescriptor
         authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
         audit.info("admin action", action=method, key=principal.key_id, **target)
         return principal
@@ -97,7 +97,7 @@ class AdminServicer(BillingRpcs, admin_pb2_grpc.AdminServiceServicer):
         elif principal.role is not None:
             raise PermissionDenied(f"{method} is for the tenant's owners; this session's role is {principal.role}")
         else:
-            scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]
+            scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]  # pyright: ignore[reportArgumentType] - the generated stub types it FieldDescriptor
             authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
         audit.info("admin action", action=method, key=principal.key_id, user=principal.user_id, **{field: name})
         return principal

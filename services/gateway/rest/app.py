@@ -13,6 +13,8 @@ import json
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import resources
+from pathlib import Path
+from typing import Any, cast
 
 import grpc
 import structlog
@@ -68,7 +70,8 @@ _KEY_HEADERS = ("authorization", "x-api-key")
 _FORWARDED_HEADERS = (*_KEY_HEADERS, REQUEST_ID_KEY, TRACEPARENT_KEY, TRACESTATE_KEY)
 _NDJSON = "application/x-ndjson"
 _SSE = "text/event-stream"
-_CONSOLE = resources.files("services.gateway") / "console"
+# A package on disk, so a Path: what aiohttp serves files from.
+_CONSOLE = cast(Path, resources.files("services.gateway") / "console")
 
 
 class CallFailed(Exception):
@@ -241,7 +244,7 @@ class RestGateway:
         extra_paths = {**invoice_paths(), **(openapi_paths() if accounts else {})}
         self._openapi_document = openapi_document(self._routes, extra_paths)
         self._channel: grpc.aio.Channel | None = None
-        self._rpcs: dict[str, Callable[..., object]] = {}
+        self._rpcs: dict[str, Callable[..., Any]] = {}  # multi-callables of each streaming kind
         self._runner: web.AppRunner | None = None
         self.port = 0
 
