@@ -208,6 +208,8 @@ async def _nothing() -> None:
 class RestGateway:
     """The HTTP server; `grpc_target` is the gateway's own gRPC address, known once it listens."""
 
+    port_name = "http_port"  # the setting it binds, as the server's bound ports name it
+
     def __init__(
         self,
         bind_host: str,
