@@ -23,7 +23,7 @@ from tests.conftest import SERVICE_SECRET, running, service_settings
 def _serving(port: int) -> bool:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         request = health_pb2.HealthCheckRequest()  # pyright: ignore[reportAttributeAccessIssue]
-        reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=5)
+        reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=5)  # pyright: ignore[reportAttributeAccessIssue]
     return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
