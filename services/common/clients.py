@@ -45,23 +45,45 @@ class ChecksumMismatch(DataLoss):
         self.artifact = artifact
 
 
+def _retry_policy(attempts: int, initial: str, largest: str) -> dict[str, object]:
+    """Retry a call a peer answered UNAVAILABLE (restarting, or a replica going away), with backoff."""
+    return {
+        "maxAttempts": attempts,
+        "initialBackoff": initial,
+        "maxBackoff": largest,
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }
+
+
 def read_retries(*services: ServiceDescriptor, attempts: int = 5) -> tuple[tuple[str, object], ...]:
     """Channel options that retry the services' reads (unary methods of the read scope, from the
     contract) when a restarting peer answered UNAVAILABLE; writes are never retried."""
     names = [{"service": s.full_name, "method": m} for s in services for m in read_methods(s)]
-    policy = {
-        "maxAttempts": attempts,
-        "initialBackoff": "0.5s",
-        "maxBackoff": "2s",
-        "backoffMultiplier": 2,
-        "retryableStatusCodes": ["UNAVAILABLE"],
-    }
+    policy = _retry_policy(attempts, "0.5s", "2s")
     config = {"methodConfig": [{"name": names, "retryPolicy": policy}], "retryThrottling": _BUDGET}
     return (("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(config)))
 
 
 # The retry budget: each failure takes a token, each success gives back 0.1; retries stop below half.
 _BUDGET = {"maxTokens": 100, "tokenRatio": 0.1}
+
+
+def balanced(*services: str) -> tuple[tuple[str, object], ...]:
+    """Channel options for a peer of several replicas (a headless Service resolved with dns:///, or
+    a list such as ipv4:10.0.0.1:50054,10.0.0.2:50054): calls spread over every address round robin,
+    skip replicas whose health check is not SERVING, and calls of `services` (which change nothing)
+    that a dying replica answered UNAVAILABLE are retried, within a retry budget so that retries
+    cannot swamp the survivors (200 tokens absorb a replica's share of 64 calls in flight)."""
+    config = {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "healthCheckConfig": {"serviceName": ""},
+        "methodConfig": [
+            {"name": [{"service": s} for s in services], "retryPolicy": _retry_policy(5, "0.05s", "0.5s")}
+        ],
+        "retryThrottling": {"maxTokens": 200, "tokenRatio": 0.1},
+    }
+    return (("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(config)))
 
 
 def backend_metadata(identity: Metadata, tenant: str, request_id: str) -> Metadata:
@@ -76,13 +98,21 @@ def traced(metadata: Metadata) -> Metadata:
     return (*metadata, *tracing.outgoing_metadata())
 
 
-class PeerChannels:
-    """Channels to the other services, TLS (mTLS with this service's certificate) when the
-    settings name a peer CA, each with the largest message the settings allow."""
+# The TLS of a peer's channel: the CA its certificate is checked against (None: plaintext), and
+# this service's certificate and key to present (mTLS) when set.
+PeerTls = tuple[Path | None, Path | None, Path | None]
 
-    def __init__(self, settings: ServiceSettings) -> None:
-        self._tls = (settings.peer_ca_file, settings.tls_cert_file, settings.tls_key_file)
-        self._base = (("grpc.max_receive_message_length", settings.max_message_bytes),)
+
+class PeerChannels:
+    """The one maker of channels to the other services (and to a server's own loopback port):
+    TLS (mTLS with this service's certificate) when the settings name a peer CA, each with the
+    largest message the settings allow, either way."""
+
+    def __init__(self, settings: ServiceSettings, tls: PeerTls | None = None) -> None:
+        """`tls` replaces the settings' peer CA and own certificate (the gateway's backends have their own)."""
+        self._tls = tls or (settings.peer_ca_file, settings.tls_cert_file, settings.tls_key_file)
+        limit = settings.max_message_bytes
+        self._base = (("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit))
 
     def _options(self, options: Sequence[tuple[str, object]]) -> list[tuple[str, object]]:
         return [*self._base, *options]
@@ -97,6 +127,11 @@ class PeerChannels:
         if credentials is None:
             return grpc.insecure_channel(target, options=self._options(options))
         return grpc.secure_channel(target, credentials, options=self._options(options))
+
+    def loopback(self, target: str) -> grpc.aio.Channel:
+        """A plaintext asyncio channel to this server's own loopback port (the gateway's REST twin
+        calling its gRPC port), which forwards the trace headers its callers sent itself."""
+        return grpc.aio.insecure_channel(target, options=self._options(()))
 
 
 def upload_chunks(data: bytes, header_type, request_type) -> Iterator:

@@ -10,13 +10,15 @@ import structlog
 from services.common.credentials import Principal, secret_from_metadata
 from services.common.errors import Unauthenticated
 from services.gateway.cache import SharedTtlCache
+from services.gateway.metrics import AuthMetrics
 from services.gateway.store import GatewayStore
 
 
 class Authenticator:
     """Resolves keys to principals with a short cache, so a revocation applies within `ttl` seconds."""
 
-    def __init__(self, store: GatewayStore, ttl: float) -> None:
+    def __init__(self, store: GatewayStore, ttl: float, metrics: AuthMetrics | None = None) -> None:
+        self._metrics = metrics
         self._principals: SharedTtlCache[str, Principal | None] = SharedTtlCache(
             lambda secret: asyncio.to_thread(store.find_principal, secret), ttl
         )
@@ -27,11 +29,17 @@ class Authenticator:
         structlog.contextvars.bind_contextvars(tenant=None)
         secret = secret_from_metadata(metadata)
         if not secret:
-            raise Unauthenticated("missing API key: send 'authorization: Bearer <api key>'")
+            raise self.refused("missing_key", "missing API key: send 'authorization: Bearer <api key>'")
         principal = await self._principals.get(secret)
         if principal is None:
-            raise Unauthenticated("invalid or revoked API key")
+            raise self.refused("unknown_key", "invalid or revoked API key")
         if principal.expire_time is not None and principal.expire_time <= dt.datetime.now(dt.UTC):
-            raise Unauthenticated("the API key has expired")
+            raise self.refused("expired_key", "the API key has expired")
         structlog.contextvars.bind_contextvars(tenant=principal.tenant)
         return principal
+
+    def refused(self, reason: str, message: str) -> Unauthenticated:
+        """The error refusing a caller, counted by `reason` (one of metrics.AUTH_FAILURE_REASONS)."""
+        if self._metrics is not None:
+            self._metrics.failed(reason)
+        return Unauthenticated(message)

@@ -4,78 +4,48 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from services.common import db
-from services.common.clients import read_retries
+from services.common.clients import PeerChannels, balanced, read_retries
 from services.common.credentials import SERVICE_KEY, ServiceVerifier, service_token
 from services.common.interceptors import request_id_var
 from services.common.metadata import REQUEST_ID_KEY, TENANT_KEY
 from services.common.server import GrpcServer, ServiceBinding, run_service
-from services.common.tls import open_channel, ssl_context
+from services.common.tls import ssl_context
 from services.gateway.accounts import Accounts, Throttle
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
 from services.gateway.invoicing import BillingCycle, Invoicer
+from services.gateway.metrics import AuthMetrics
 from services.gateway.proxy import ProxyHandler
 from services.gateway.quota import BackendUsage, LeaseBook
 from services.gateway.reflection import reflection_pool
 from services.gateway.rest.app import RestGateway
-from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes
+from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes, routed_services
 from services.gateway.servicer import ADMIN_SERVICE, AdminServicer, register
 from services.gateway.session_purge import SessionPurger
 from services.gateway.store import GatewayStore, new_secret
 
 log = structlog.get_logger("maas.gateway")
-# Inference may be several replicas (a headless Service resolved with dns:///, or a list such as
-# ipv4:10.0.0.1:50054,10.0.0.2:50054): spread calls over every address round robin, skip replicas
-# whose health check is not SERVING, and retry inference calls (they change nothing) that a dying
-# replica answered UNAVAILABLE, within a retry budget so retries cannot swamp the survivors.
-_BALANCED = [
-    ("grpc.enable_retries", 1),
-    (
-        "grpc.service_config",
-        json.dumps(
-            {
-                "loadBalancingConfig": [{"round_robin": {}}],
-                "healthCheckConfig": {"serviceName": ""},
-                "methodConfig": [
-                    {
-                        "name": [
-                            {"service": "inference.GRPCInferenceService"},
-                            {"service": "tensorflow.serving.PredictionService"},
-                            {"service": "tensorflow.serving.ModelService"},
-                        ],
-                        "retryPolicy": {
-                            "maxAttempts": 5,
-                            "initialBackoff": "0.05s",
-                            "maxBackoff": "0.5s",
-                            "backoffMultiplier": 2,
-                            "retryableStatusCodes": ["UNAVAILABLE"],
-                        },
-                    }
-                ],
-                # The retry budget: each failure takes a token, each success gives back 0.1, and
-                # retries stop below half the tokens; 200 absorbs a replica's share of 64 in flight.
-                "retryThrottling": {"maxTokens": 200, "tokenRatio": 0.1},
-            }
-        ),
-    ),
-]
-
-# The registry's and trainer's reads (unary methods of the read scope, from the descriptors) change
+# Inference may be several replicas: its calls are spread and retried (clients.balanced). The
+# registry's and trainer's reads (unary methods of the read scope, from the descriptors) change
 # nothing, so one that a restarting backend answered UNAVAILABLE is retried with backoff (random, 5.5 s
 # in all at most), within a retry budget; writes are never retried. The channels reconnect within a
 # second of a backend coming back, so a retry finds it.
-_READ_RETRIES = [
+_READ_RETRIES = (
     *read_retries(REGISTRY_SERVICE, TRAINER_SERVICE),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
-]
+)
+
+
+def _served_by(backend: str) -> list[str]:
+    return [service for service, served_by in routed_services().items() if served_by == backend]
 
 
 def _http_tls(settings: GatewaySettings):
@@ -113,17 +83,14 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     db.migrate(engine, "gateway", Path(__file__).parent / "migrations")
     store = GatewayStore(engine, dt.timedelta(minutes=settings.session_idle_minutes))
     _ensure_admin_key(store, settings)
-    authenticator = Authenticator(store, settings.key_cache_seconds)
+    metrics = CollectorRegistry()
+    authenticator = Authenticator(store, settings.key_cache_seconds, AuthMetrics(metrics))
     accounts = _accounts(store, settings)
-    options = [
-        ("grpc.max_receive_message_length", settings.max_message_bytes),
-        ("grpc.max_send_message_length", settings.max_message_bytes),
-    ]
-    tls = (settings.backend_ca_file, settings.backend_cert_file, settings.backend_key_file)
+    peers = PeerChannels(settings, (settings.backend_ca_file, settings.backend_cert_file, settings.backend_key_file))
     channels = {
-        "registry": open_channel(settings.registry_addr, [*options, *_READ_RETRIES], *tls),
-        "trainer": open_channel(settings.trainer_addr, [*options, *_READ_RETRIES], *tls),
-        "inference": open_channel(settings.inference_addr, [*options, *_BALANCED], *tls),
+        "registry": peers.aio(settings.registry_addr, *_READ_RETRIES),
+        "trainer": peers.aio(settings.trainer_addr, *_READ_RETRIES),
+        "inference": peers.aio(settings.inference_addr, *balanced(*_served_by("inference"))),
     }
     identity = ((SERVICE_KEY, service_token(settings.service_secret, "gateway")),) if settings.service_secret else ()
 
@@ -157,6 +124,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         settings=settings,
         draining=draining,
         bindings=[ServiceBinding(register, admin, ADMIN_SERVICE.full_name)],
+        registry=metrics,
         generic_handlers=[ProxyHandler(routes, channels)],
         on_stop=[close],
         reflected_services=routed,
@@ -169,6 +137,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
                 settings.bind_host,
                 settings.http_port,
                 lambda: server.loopback_target,
+                peers.loopback,
                 settings.max_message_bytes,
                 _http_tls(settings),
                 accounts,

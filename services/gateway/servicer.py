@@ -14,7 +14,7 @@ from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
 from maas.gateway.v1 import admin_pb2_grpc
 from services.common.credentials import SERVICE_KEY, Principal, ServiceVerifier, authorize
-from services.common.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.metadata import metadata_value
 from services.common.timeutil import set_timestamp
 from services.common.validation import page_size, parse_name
@@ -73,7 +73,8 @@ class AdminServicer(BillingRpcs, admin_pb2_grpc.AdminServiceServicer):
         token = metadata_value(context.invocation_metadata(), SERVICE_KEY)
         identity = self.services.identity(context, token)
         if identity is None:
-            raise Unauthenticated(f"{ADMIN_SERVICE.full_name}/{method} is for the platform's services only")
+            message = f"{ADMIN_SERVICE.full_name}/{method} is for the platform's services only"
+            raise self.auth.refused("not_a_service", message)
         return identity
 
     async def _admin(self, context: grpc.aio.ServicerContext, method: str, **target: str) -> Principal:

@@ -10,7 +10,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from maas.registry.v1 import registry_pb2 as pb
-from services.common.drift import MAX_CLASSES
 from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.common.timeutil import now, set_timestamp
 from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter, parse_order
@@ -18,7 +17,7 @@ from services.registry import tables as t
 from services.registry.alias_state import AliasState
 from services.registry.artifacts import ArtifactStore
 from services.registry.events import EventLog
-from services.registry.reports import check_classification_report
+from services.registry.reports import check_classification_report, check_drift, check_reference_statistics
 
 Kind = pb.RegistryEvent.Kind
 State = pb.ModelVersion.State
@@ -26,35 +25,6 @@ State = pb.ModelVersion.State
 
 def _etag() -> str:
     return uuid.uuid4().hex
-
-
-MAX_FEATURES, MAX_EDGES = 10_000, 100
-
-
-def check_reference_statistics(reference: pb.ReferenceStatistics) -> None:
-    """Bins inference can compare with: ascending edges and one share more, summing to 1."""
-    field = "model_version.reference_statistics"
-    if len(reference.features) > MAX_FEATURES:
-        raise InvalidArgument(f"{field}.features: at most {MAX_FEATURES}")
-    for i, feature in enumerate(reference.features):
-        edges, shares = list(feature.bin_edges), list(feature.bin_shares)
-        if len(edges) > MAX_EDGES or edges != sorted(edges):
-            raise InvalidArgument(f"{field}.features[{i}].bin_edges: at most {MAX_EDGES}, ascending")
-        if len(shares) != len(edges) + 1 or min(shares) < 0 or abs(sum(shares) - 1) > 1e-6:
-            raise InvalidArgument(f"{field}.features[{i}].bin_shares: len(bin_edges) + 1 shares summing to 1")
-    predicted = list(reference.prediction_shares)
-    if predicted and (len(predicted) > MAX_CLASSES or min(predicted) < 0 or abs(sum(predicted) - 1) > 1e-6):
-        raise InvalidArgument(f"{field}.prediction_shares: at most {MAX_CLASSES} shares summing to 1")
-    if bool(predicted) != bool(reference.prediction_output):
-        raise InvalidArgument(f"{field}.prediction_output: required with prediction_shares, and only with them")
-
-
-def check_drift(drift: pb.DriftReport, reference: pb.ReferenceStatistics) -> None:
-    """A report of the version's own reference: one score per feature, one share per class."""
-    if [f.name for f in drift.features] != [f.name for f in reference.features]:
-        raise InvalidArgument("drift.features: one per reference feature, in order")
-    if drift.prediction_shares and len(drift.prediction_shares) != len(reference.prediction_shares):
-        raise InvalidArgument("drift.prediction_shares: one per class of the reference")
 
 
 class ModelCatalogue:

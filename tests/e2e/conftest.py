@@ -109,3 +109,20 @@ def page(browser, stack):
     page.set_default_timeout(30_000)
     yield page
     context.close()
+
+
+def failed_data_job(client: MaasClient, **hyperparameters):
+    """A job that fails on its data (a cell left empty: the trainer refuses it once the job runs),
+    watched to its end; returns the job as it ended."""
+    client.upload_dataset("holes", b"a,b,label\n" + b"".join(b"%d,,%d\n" % (i, i % 2) for i in range(20)))
+    job = client.create_training_job_from_spec(
+        {
+            "dataset": {"dataset": "datasets/holes/versions/1", "label_column": "label"},
+            "template": {"name": "mlp"},
+            "hyperparameters": {"epochs": 1, **hyperparameters},
+            "target_model": "models/holes",
+        }
+    )
+    for _ in client.watch_training_job(job.name, timeout=300):
+        pass
+    return client.get_training_job(job.name)

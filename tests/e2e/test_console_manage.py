@@ -16,7 +16,7 @@ import pytest
 
 from maas.client import MaasClient, MaasError
 from maas.registry.v1 import registry_pb2 as rpb
-from tests.e2e.conftest import tenant_with_digits
+from tests.e2e.conftest import failed_data_job, tenant_with_digits
 from tests.e2e.test_console import axe_violations, new_tenant, shot, sign_in, signed_in_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -33,21 +33,9 @@ def _no_serious_violations(page, where: str) -> None:
 def test_a_failed_job_says_what_happened_and_what_to_do(page, stack):
     key = new_tenant(stack, "browser-failures")
     with MaasClient(stack.address("gateway"), key) as client:
-        # A cell left empty: the trainer refuses the data (a "data" failure) once the job runs.
-        client.upload_dataset("holes", b"a,b,label\n" + b"".join(b"%d,,%d\n" % (i, i % 2) for i in range(20)))
-        job = client.create_training_job_from_spec(
-            {
-                "dataset": {"dataset": "datasets/holes/versions/1", "label_column": "label"},
-                "template": {"name": "mlp"},
-                "hyperparameters": {"epochs": 1},
-                "target_model": "models/holes",
-            }
-        )
-        for _ in client.watch_training_job(job.name, timeout=300):
-            pass
-        failed = client.get_training_job(job.name)
+        failed = failed_data_job(client)
     assert failed.state == failed.STATE_FAILED and failed.failure_kind == "data", failed
-    job_id = job.name.split("/")[-1]
+    job_id = failed.name.split("/")[-1]
 
     sign_in(page, key)
     page.locator("h1", has_text="Datasets").wait_for()

@@ -41,13 +41,8 @@ def base_url(stack) -> str:
 @pytest.fixture
 def logs():
     """Every structlog event of every service (they run in this process), with its bound context."""
-    capture = structlog.testing.LogCapture()
-    previous = structlog.get_config()["processors"]
-    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
-    try:
-        yield capture.entries
-    finally:
-        structlog.configure(processors=previous)
+    with structlog.testing.capture_logs([structlog.contextvars.merge_contextvars]) as entries:
+        yield entries
 
 
 def browser(base_url: str) -> httpx.Client:

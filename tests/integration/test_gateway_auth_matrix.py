@@ -13,7 +13,7 @@ import grpc
 import pytest
 import structlog
 from google.protobuf import timestamp_pb2
-from structlog.testing import LogCapture
+from structlog.testing import capture_logs
 
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as apb
@@ -238,12 +238,9 @@ def test_spoofed_tenant_metadata_is_replaced_by_the_keys_tenant(world):
     """acme's key with `x-maas-tenant: globex` (and another `x-maas-*` key) acts in acme on every
     RPC: no log line of the call names globex; the serving service's line names acme (the fallback
     proxy's names no tenant: it authenticates nothing, the service does)."""
-    capture = LogCapture()
-    previous = structlog.get_config()["processors"]
-    # Like structlog's capture_logs, but keeping the context (request_id, tenant) bound per call.
-    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
     spoofed = {}
-    try:
+    # structlog's capture, keeping the context (request_id, tenant) bound per call.
+    with capture_logs([structlog.contextvars.merge_contextvars]) as entries:
         for path, method in METHODS.items():
             spoofed[path] = uuid.uuid4().hex
             metadata = (
@@ -258,12 +255,10 @@ def test_spoofed_tenant_metadata_is_replaced_by_the_keys_tenant(world):
         # failed calls only, so its successful ones have no line).
         logged = {rid for path, rid in spoofed.items() if not path.startswith(("/inference.", "/tensorflow."))}
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and logged - {e.get("request_id") for e in capture.entries}:
+        while time.monotonic() < deadline and logged - {e.get("request_id") for e in entries}:
             time.sleep(0.05)
-    finally:
-        structlog.configure(processors=previous)
     tenants = {path: set() for path in spoofed}
-    for entry in capture.entries:
+    for entry in entries:
         for path, request_id in spoofed.items():
             if entry.get("request_id") == request_id:
                 tenants[path].add(entry.get("tenant"))

@@ -6,9 +6,10 @@ import grpc
 import pytest
 
 from maas.client import MaasClient, MaasError
-from maas.gateway.v1 import admin_pb2
+from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from maas.registry.v1 import registry_pb2 as pb
-from tests.integration.gateway_stack import ADMIN_KEY, gateway_stack
+from services.gateway.metrics import AUTH_FAILURE_REASONS
+from tests.integration.gateway_stack import ADMIN, ADMIN_KEY, bearer, gateway_stack
 
 
 @pytest.fixture
@@ -95,18 +96,12 @@ def test_unreachable_backend_is_unavailable_not_internal(stack):
 
 def test_request_id_is_propagated_from_gateway_to_backend(stack):
     import structlog
-    from structlog.testing import LogCapture
+    from structlog.testing import capture_logs
 
     key = tenant_with_key(stack, "acme")
-    capture = LogCapture()
-    previous = structlog.get_config()["processors"]
-    # Like structlog's capture_logs, but keeping the context (request_id) bound per call.
-    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
-    logs = capture.entries
-    try:
+    # Keeping the context (request_id) bound per call.
+    with capture_logs([structlog.contextvars.merge_contextvars]) as logs:
         call_list_models(stack, key.secret)
-    finally:
-        structlog.configure(processors=previous)
     lines = [entry for entry in logs if entry.get("event") == "rpc" and entry.get("request_id") == "trace-123"]
     # One canonical line at the registry (and one at the fallback proxy, which authenticates
     # nothing, so it names no tenant), tied by the same request id.
@@ -185,3 +180,27 @@ def test_health_and_reflection_through_the_door_list_every_routed_service(stack)
         (answer,) = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(iter([request]), timeout=5)
     listed = {service.name for service in answer.list_services_response.service}
     assert set(routed_services()) | {"maas.gateway.v1.AdminService", "grpc.health.v1.Health"} <= listed
+
+
+def test_refused_credentials_are_counted_by_reason(data_dir):
+    with gateway_stack(data_dir) as running_stack, grpc.insecure_channel(running_stack.gateway.address) as channel:
+        metrics = running_stack.gateway.server.registry
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+
+        def failures(reason):
+            return metrics.get_sample_value("maas_gateway_auth_failures_total", {"reason": reason})
+
+        assert {r: failures(r) for r in AUTH_FAILURE_REASONS} == dict.fromkeys(AUTH_FAILURE_REASONS, 0.0)
+        list_tenants = admin_pb2.ListTenantsRequest()
+        calls = {
+            "missing_key": lambda: admin.ListTenants(list_tenants),
+            "unknown_key": lambda: admin.ListTenants(list_tenants, metadata=bearer("maas_not-a-key")),
+            # An internal method, with a valid key that is not a service's.
+            "not_a_service": lambda: admin.LookupCredential(admin_pb2.LookupCredentialRequest(), metadata=ADMIN),
+        }
+        for reason, call in calls.items():
+            assert code_of(call) == grpc.StatusCode.UNAUTHENTICATED, reason
+        assert {r: failures(r) for r in AUTH_FAILURE_REASONS} == {**dict.fromkeys(calls, 1.0), "expired_key": 0.0}
+        # A valid key counts nothing.
+        admin.ListTenants(list_tenants, metadata=ADMIN)
+        assert failures("unknown_key") == 1.0

@@ -1,4 +1,4 @@
-"""services.common.clients: retries from the contract, metadata, chunked upload and verified download."""
+"""services.common.clients: channels, retries from the contract, metadata, chunked upload and verified download."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from services.common.clients import (
     adownload_verified,
     aupload_chunks,
     backend_metadata,
+    balanced,
     download_verified,
     read_retries,
     upload_chunks,
@@ -130,6 +131,29 @@ def test_peer_channels_reach_a_plaintext_peer(health_server):
 @pytest.mark.asyncio
 async def test_async_peer_channel_reaches_a_plaintext_peer(health_server):
     channel = PeerChannels(ServiceSettings()).aio(health_server)
+    try:
+        answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    finally:
+        await channel.close()
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_balanced_spreads_over_healthy_replicas_and_retries_only_the_named_services():
+    options = dict(balanced("inference.GRPCInferenceService"))
+    config = json.loads(options["grpc.service_config"])
+    assert options["grpc.enable_retries"] == 1
+    assert config["loadBalancingConfig"] == [{"round_robin": {}}]
+    assert config["healthCheckConfig"] == {"serviceName": ""}
+    (method,) = config["methodConfig"]
+    assert method["name"] == [{"service": "inference.GRPCInferenceService"}]
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+
+
+@pytest.mark.asyncio
+async def test_loopback_channel_is_plaintext_even_with_a_peer_ca(health_server, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read: a loopback channel has no TLS")
+    channel = PeerChannels(ServiceSettings(), (ca, None, None)).loopback(health_server)
     try:
         answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
     finally:

@@ -3,8 +3,8 @@ import { h, render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import { BudgetBanner, Invoices, Usage } from "./billing.js";
-import { Integrate } from "./integrate.js";
 import { Admin, detectAdmin, FailureNotice, failureText, forgetAdmin, isAdmin, VersionActions } from "./manage.js";
+import { Predict } from "./predict.js";
 
 export const html = htm.bind(h);
 const KEY = "maas.apiKey";
@@ -285,37 +285,62 @@ function AccountSignIn({ onSignedIn }) {
 }
 
 // An owner's page: the tenant's API keys (created here, owned by the owner; the secret is shown
-// once) and invitations of members with a role (the token is passed on by hand).
+// once; each with a lifetime, rotated or revoked) and invitations of members with a role (the token
+// is passed on by hand). The API records no last use of a key, so the list cannot show one.
+const LIFETIMES = [["7", "7 days"], ["30", "30 days"], ["90", "90 days"], ["365", "1 year"], ["", "never"]];
+const DAY_MS = 86_400_000;
+const expiryFrom = (days) => (days ? new Date(Date.now() + Number(days) * DAY_MS).toISOString() : undefined);
+const keyState = (k) => (k.revokeTime ? "revoked" : k.expireTime && Date.parse(k.expireTime) <= Date.now() ? "expired" : "active");
+const day = (time) => (time ? time.slice(0, 10) : "");
+
 function Keys() {
   const tenant = session()?.tenant;
   const [keys, error, reload] = useLoad(() => api("GET", `/v1/${tenant}/apiKeys`), [tenant]);
-  const [made, setMade] = useState(null);
+  const [made, setMade] = useState(null);  // { key, replaces }: the new secret, shown once
   const [invited, setInvited] = useState(null);
   const [failure, setFailure] = useState(null);
-  const [form, setForm] = useState({ displayName: "", scopes: ["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"], role: "developer" });
+  const [form, setForm] = useState({ displayName: "", scopes: ["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"], lifetime: "90", role: "developer" });
   const act = (work) => async (e) => {
     e?.preventDefault();
     try { setFailure(null); await work(); } catch (err) { setFailure(err); }
   };
+  const make = (displayName, scopes, expireTime) => api("POST", `/v1/${tenant}/apiKeys`, { body: { displayName, scopes, expireTime } });
   const create = act(async () => {
-    setMade(await api("POST", `/v1/${tenant}/apiKeys`, { body: { displayName: form.displayName, scopes: form.scopes } }));
+    setMade({ key: await make(form.displayName, form.scopes, expiryFrom(form.lifetime)) });
     reload();
   });
   const revoke = (name) => act(async () => { await api("POST", `/v1/${name}:revoke`, { body: {} }); reload(); });
+  // Rotate: a new key with the old one's name, scopes and lifetime; its secret shown once; then the
+  // old one revoked (only once the new one exists, so a failure leaves the old one working).
+  const rotate = (k) => act(async () => {
+    const lifetime = k.expireTime && k.createTime ? Date.parse(k.expireTime) - Date.parse(k.createTime) : 0;
+    const key = await make(k.displayName, k.scopes, lifetime > 0 ? new Date(Date.now() + lifetime).toISOString() : undefined);
+    setMade({ key, replaces: k });
+    await api("POST", `/v1/${k.name}:revoke`, { body: {} });
+    reload();
+  });
   const invite = act(async () => setInvited(await api("POST", `/v1/${tenant}/invitations`, { body: { role: form.role } })));
   const toggle = (scope) => setForm({ ...form, scopes: form.scopes.includes(scope) ? form.scopes.filter((s) => s !== scope) : [...form.scopes, scope] });
+  const id = (k) => lastSegment(k.name);
   return html`<h1>Keys and members</h1><section class="card"><${ErrorBox} error=${error || failure} />
     <h2>API keys of ${tenant}</h2>
-    ${keys && html`<${Table} columns=${[["Name", (k) => k.displayName || k.name], ["Prefix", (k) => k.prefix],
+    ${keys && html`<${Table} columns=${[["Name", (k) => k.displayName || k.name], ["Prefix", (k) => html`<code>${k.prefix}</code>`],
       ["Scopes", (k) => (k.scopes || []).map((s) => s.replace("SCOPE_", "").toLowerCase()).join(", ")],
-      ["Created by", (k) => k.owner || "operator"], ["State", (k) => (k.revokeTime ? "revoked" : "active")],
-      ["", (k) => (k.revokeTime ? "" : html`<button class="secondary" onClick=${revoke(k.name)}>Revoke</button>`)]]}
+      ["Created", (k) => day(k.createTime)], ["Expires", (k) => (k.expireTime ? day(k.expireTime) : "never")],
+      ["Created by", (k) => k.owner || "operator"],
+      ["State", (k) => html`<span class=${keyState(k) === "active" ? "" : "bad"} data-key-state=${id(k)}>${keyState(k)}</span>`],
+      ["", (k) => (k.revokeTime ? "" : html`<div class="actions">
+        <button class="secondary" data-rotate=${id(k)} onClick=${rotate(k)} aria-label=${`rotate ${k.displayName || id(k)}`}>Rotate</button>
+        <button class="secondary" data-revoke=${id(k)} onClick=${revoke(k.name)} aria-label=${`revoke ${k.displayName || id(k)}`}>Revoke</button></div>`)]]}
       rows=${keys.apiKeys || []} />`}
-    <form onSubmit=${create} id="new-key"><label for="key-name">New key for</label>
-      <input id="key-name" value=${form.displayName} onInput=${(e) => setForm({ ...form, displayName: e.target.value })} placeholder="what the key is for" />
+    <form onSubmit=${create} id="new-key"><div class="grid">
+      <div><label for="key-name">New key for</label>
+        <input id="key-name" value=${form.displayName} onInput=${(e) => setForm({ ...form, displayName: e.target.value })} placeholder="what the key is for" /></div>
+      <div><label for="key-expiry">Expires after</label><select id="key-expiry" value=${form.lifetime} onChange=${(e) => setForm({ ...form, lifetime: e.target.value })}>
+        ${LIFETIMES.map(([days, text]) => html`<option value=${days}>${text}</option>`)}</select></div></div>
       <div class="checks">${["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"].map((s) => html`<label><input type="checkbox" checked=${form.scopes.includes(s)} onChange=${() => toggle(s)} /> ${s.replace("SCOPE_", "").toLowerCase()}</label>`)}</div>
       <div><button type="submit">Create key</button></div></form>
-    ${made && html`<p id="secret">Secret of ${made.apiKey.name} (shown only now): <code>${made.secret}</code></p>`}
+    ${made && html`<p id="secret" data-key=${id(made.key.apiKey)}>Secret of ${made.key.apiKey.name}${made.replaces ? ` (replaces ${made.replaces.prefix}..., now revoked)` : ""}${made.key.apiKey.expireTime ? `, expires ${day(made.key.apiKey.expireTime)}` : ", never expires"} (shown only now): <code>${made.key.secret}</code></p>`}
     <h2>Invite a member</h2>
     <form onSubmit=${invite} id="invite"><label for="role">Role</label>
       <select id="role" value=${form.role} onChange=${(e) => setForm({ ...form, role: e.target.value })}>
@@ -452,6 +477,12 @@ function Train() {
   const toggle = (name) => setForm({ ...form, features: form.features.includes(name) ? form.features.filter((n) => n !== name) : [...form.features, name] });
   // Every feature ticked goes as none, the trainer's "all but the label", so a spec says so plainly.
   const allTicked = dataset && dataset.columns?.every((c) => c.name === form.label || form.features.includes(c.name));
+  // The target model's production version: a job whose inputs differ from it is flagged before it
+  // is trained into that model (the registry takes it as a new version all the same).
+  const [production] = useLoad(() => (form.model ? api("GET", `/v1/models/${form.model}/versions/production`).then((v) => ({ model: form.model, v }), () => null)
+    : Promise.resolve(null)), [form.model]);
+  const width = dataset && !labelled ? (allTicked ? dataset.columns.length - 1 : form.features.length) : 0;
+  const mismatch = dataset && production?.model === form.model && signatureMismatch(production.v, labelled ? kindName(dataset) : width);
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
@@ -501,7 +532,23 @@ function Train() {
     </div>
     ${dataset && !labelled && html`<label>Feature columns (${form.features.length} of ${dataset.columns.length - 1})</label>
       <div class="checks">${dataset.columns.filter((c) => c.name !== form.label).map((c) => html`<label><input type="checkbox" checked=${form.features.includes(c.name)} onChange=${() => toggle(c.name)} /> ${c.name}</label>`)}</div>`}
+    ${mismatch && html`<div class="notice failed" id="signature-warning" role="status"><b>Its inputs would differ from <code>models/${form.model}</code>'s production version</b>
+      <p>Version ${production.v.version} (production) takes ${mismatch[0]}; this job's model would take ${mismatch[1]}. The registry keeps it as a new version all the same (each version has its own signature), but promoting it would refuse every caller that sends the old inputs: pick another target model unless that is what you mean.</p></div>`}
     <button type="submit" disabled=${!form.dataset || !form.model}>Start training</button></form></section>`;
+}
+
+// [what production takes, what the new job's model would take] when they differ, else null. A
+// tabular job takes `expected` (its feature count) numbers a row; an image model 4-D pixels; a
+// text model strings.
+function signatureMismatch(version, expected) {
+  const input = version?.signature?.inputs?.[0];
+  if (!input) return null;
+  const shape = (input.shape || []).map(Number);
+  const text = input.datatype === "BYTES";
+  const takes = text ? "texts" : shape.length === 4 ? `images of ${shape.slice(1).join("x")}` : `rows of ${shape[shape.length - 1]} numbers`;
+  const would = expected === "text" ? "texts" : expected === "image" ? "images" : `rows of ${expected} numbers`;
+  if (expected === "text" ? text : expected === "image" ? shape.length === 4 : !text && shape.length === 2 && shape[1] === expected) return null;
+  return [takes, would];
 }
 
 // ---- training jobs: what a job was asked to do, how long it ran, its best epoch ---------------
@@ -728,7 +775,7 @@ function Job({ id }) {
       ${online && html`<${FailureNotice} job=${job} />`}
       ${running && html`<button class="secondary" onClick=${cancel} disabled=${!online}>Cancel job</button>`}
       <button class="secondary" id="clone" onClick=${clone}>Clone and edit</button>
-      ${["STATE_FAILED", "STATE_CANCELLED"].includes(job.state) && html` <button class="secondary" id="rerun" onClick=${rerun} disabled=${!online}>Run again</button>`}</section>
+      ${["STATE_FAILED", "STATE_CANCELLED"].includes(job.state) && html` <button class="secondary" id="rerun" data-retry=${id} onClick=${rerun} disabled=${!online}>Retry</button>`}</section>
     <section class="card" id="job-spec"><h2>Dataset, template and parameters</h2>
       <${Table} columns=${[["Parameter", (f) => f[0]], ["Value", (f) => (f[0] === "Dataset" ? html`<a href="#/datasets">${f[1]}</a>` : f[1])]]} rows=${specFacts(job)} /></section>`}
     <section class="card"><h2>Loss</h2><${Chart} epochs=${xs} series=${seriesOf(losses)} label=${`loss by epoch: ${curves(losses)}`} /></section>
@@ -925,52 +972,6 @@ function Model({ id }) {
     ${(versions?.modelVersions || []).filter((v) => v.classificationReport?.classNames?.length).map((v) => html`<${ClassificationReport} version=${v} />`)}`;
 }
 
-function parseRows(text) {
-  return text.trim().split(/\r?\n/).filter((l) => l.trim()).map((l) => l.split(",").map((v) => v.trim()));
-}
-
-function Predict() {
-  const [models, modelsError] = useLoad(() => api("GET", "/v1/models"));
-  const [model, setModel] = useState("");
-  const [version, setVersion] = useState("");
-  const [text, setText] = useState("");
-  const [result, setResult] = useState(null);
-  const [error, setError] = useState(null);
-  const loadCsv = async (e) => setText(await e.target.files[0].text());
-  const run = async (e) => {
-    e.preventDefault();
-    setError(null); setResult(null);
-    try {
-      const metadata = await api("GET", `/v2/models/${model}${version ? `/versions/${version}` : ""}`);
-      const input = metadata.inputs[0];
-      let rows = parseRows(text);
-      if (rows.length && rows[0].some((v) => v !== "" && isNaN(Number(v)))) rows = rows.slice(1); // a CSV header row
-      const width = input.shape[input.shape.length - 1];
-      rows = rows.map((r) => (width > 0 && r.length > width ? r.slice(0, width) : r));
-      const data = rows.flat().map(Number);
-      const body = { inputs: [{ name: input.name, datatype: input.datatype, shape: [rows.length, rows[0]?.length || 0], data }] };
-      const path = `/v2/models/${model}${version ? `/versions/${version}` : ""}/infer`;
-      setResult(await api("POST", path, { body }));
-    } catch (err) { setError(err); }
-  };
-  const output = result?.outputs?.[0];
-  const perRow = output ? output.shape.slice(1).reduce((a, b) => a * b, 1) : 0;
-  const rows = output ? Array.from({ length: output.shape[0] }, (_, i) => output.data.slice(i * perRow, (i + 1) * perRow)) : [];
-  return html`<h1>Predict</h1><section class="card"><${ErrorBox} error=${error || modelsError} />
-    <form onSubmit=${run}><div class="grid">
-      <div><label for="predict-model">Model</label><select id="predict-model" value=${model} onChange=${(e) => setModel(e.target.value)}>
-        <option value="">choose...</option>${(models?.models || []).map((m) => html`<option value=${lastSegment(m.name)}>${lastSegment(m.name)}</option>`)}</select></div>
-      <div><label for="predict-version">Version or alias (empty: production)</label><input id="predict-version" value=${version} onInput=${(e) => setVersion(e.target.value)} /></div></div>
-      <label for="rows">Rows: comma-separated features, one row per line (a CSV header row and extra trailing columns such as a label are dropped)</label>
-      <textarea id="rows" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
-      <label for="csv">... or a CSV file</label><input id="csv" type="file" accept=".csv" onChange=${loadCsv} />
-      <div><button type="submit" disabled=${!model || !text.trim()}>Predict</button></div></form></section>
-    ${output && html`<section class="card" id="predictions"><h2>Predictions (${result.model_name} v${result.model_version}, output ${output.name})</h2>
-      <${Table} columns=${[["Row", (r) => r.i + 1], ["Predicted", (r) => (perRow > 1 ? r.values.indexOf(Math.max(...r.values)) : r.values[0].toFixed(4))],
-        ["Scores", (r) => r.values.map((v) => v.toFixed(3)).join(" ")]]} rows=${rows.map((values, i) => ({ i, values }))} /></section>`}
-    ${model && html`<${Integrate} model=${model} version=${version.trim()} row=${parseRows(text).find((r) => r.every((v) => v !== "" && !isNaN(Number(v))))} />`}`;
-}
-
 // ---- shell -----------------------------------------------------------------------------------
 
 const NAV = [["datasets", "Datasets"], ["train", "Train"], ["jobs", "Jobs"], ["models", "Models"], ["predict", "Predict"], ["usage", "Usage"]];
@@ -1004,9 +1005,9 @@ function App() {
   const pages = admin ? { admin: () => html`<${Admin} />` } : {
     datasets: () => html`<${Datasets} />`,
     train: () => html`<${Train} />`,
-    jobs: () => (id ? html`<${Job} id=${id} />` : html`<${Jobs} />`),
+    jobs: () => (id ? html`<${Job} key=${id} id=${id} />` : html`<${Jobs} />`),
     compare: () => html`<${Compare} ids=${id || ""} />`,
-    models: () => (id ? html`<${Model} id=${id} />` : html`<${Models} />`),
+    models: () => (id ? html`<${Model} key=${id} id=${id} />` : html`<${Models} />`),
     predict: () => html`<${Predict} />`,
     usage: () => html`<${Usage} />`,
     ...(billing ? { invoices: () => html`<${Invoices} />` } : {}),

@@ -206,7 +206,8 @@ async def _nothing() -> None:
 
 
 class RestGateway:
-    """The HTTP server; `grpc_target` is the gateway's own gRPC address, known once it listens."""
+    """The HTTP server; `grpc_target` is the gateway's own gRPC address, known once it listens, and
+    `connect` opens a channel to it (PeerChannels.loopback)."""
 
     port_name = "http_port"  # the setting it binds, as the server's bound ports name it
 
@@ -215,6 +216,7 @@ class RestGateway:
         bind_host: str,
         port: int,
         grpc_target: Callable[[], str],
+        connect: Callable[[str], grpc.aio.Channel],
         max_message_bytes: int,
         ssl_context: ssl.SSLContext | None = None,
         accounts: Accounts | None = None,
@@ -231,6 +233,7 @@ class RestGateway:
             else None
         )
         self._grpc_target = grpc_target
+        self._connect = connect
         self._public_grpc = public_grpc_address
         self._limit = max_message_bytes
         self._ssl = ssl_context
@@ -244,8 +247,7 @@ class RestGateway:
     # lifecycle
 
     async def start(self) -> int:
-        options = [("grpc.max_receive_message_length", self._limit), ("grpc.max_send_message_length", self._limit)]
-        self._channel = grpc.aio.insecure_channel(self._grpc_target(), options=options)
+        self._channel = self._connect(self._grpc_target())
         # Each routed RPC's callable, of its streaming kind, made once.
         self._rpcs = {
             route.grpc_path: getattr(

@@ -1,0 +1,244 @@
+"""The console's quality floor on every page its navigation offers, in a real browser against the
+live stack (at 1280x800 light and 390x844 dark, as an owner and as the operator): a title per
+page, focus on the new page's heading, the active item marked for screen readers, no sideways
+scrolling on a phone, a favicon that resolves, charts with a text alternative, and a screenshot
+that is not blank, and no serious or critical axe-core violation. And an owner's keys from the
+browser: created with an expiry, rotated, revoked, and the revoked keys then refused over gRPC."""
+
+import contextlib
+import datetime as dt
+import time
+
+import grpc
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from maas.client import MaasClient, MaasError
+from maas.gateway.v1 import admin_pb2
+from tests.e2e.test_console import PASSWORD, SCREENS, axe_violations, register_in_console, shot, signed_in_context
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+# After a page change: is focus on the page's heading, is the active item the one for the page (and
+# only it) marked `aria-current`, and does the page fit the window's width.
+_FLOOR_JS = """() => {
+  const heading = document.querySelector("main h1");
+  const marked = document.querySelectorAll("header nav a[aria-current='page']");
+  const current = [...marked].map((a) => a.getAttribute("href"));
+  const root = document.scrollingElement;
+  return { focused: Boolean(heading) && document.activeElement === heading, current,
+           overflow: root.scrollWidth - innerWidth, title: document.title };
+}"""
+# Every canvas and svg in the page, and whether it has a text alternative: an aria-label on it or
+# on the element around it, or a figure with a caption, or a table next to it.
+_CHARTS_JS = """() => [...document.querySelectorAll("main canvas, main svg, main .chart")].map((el) => {
+  const labelled = el.closest("[aria-label]")?.getAttribute("aria-label");
+  const figure = el.closest("figure")?.querySelector("figcaption")?.textContent;
+  const table = el.closest("section")?.querySelector("table");
+  return { tag: el.tagName, alternative: Boolean((labelled || figure || "").trim() || table) };
+})"""
+_FAVICON_JS = """async () => {
+  const link = document.querySelector("link[rel~='icon']");
+  if (!link) return 0;
+  const answer = await fetch(link.href);
+  return answer.ok ? (await answer.blob()).size : 0;
+}"""
+
+
+# What shows that a page has loaded what it asks the API for (its charts drawn, its lists filled).
+READY = {f"#/{screen}": selector for screen, selector in SCREENS.items()}
+READY.update({"#/keys": "#new-key", "#/admin": "#plans table"})
+
+
+def _check_every_page(page, where: str, extra_routes: dict[str, str] | None = None) -> list[str]:
+    """Visit `extra_routes` (route: what shows it has loaded) by address, then each navigation item
+    by clicking it, and check the floor on each; returns what falls short."""
+    shortfalls, titles = [], {}
+    extra_routes = extra_routes or {}
+    ready = READY | extra_routes
+    nav = page.locator("header nav a")
+    nav.first.wait_for()
+    hrefs = [nav.nth(i).get_attribute("href") for i in range(nav.count())]
+    assert len(hrefs) >= 1, hrefs
+    visits = [(route, False) for route in extra_routes] + [(href, True) for href in hrefs]
+    for href, in_nav in visits:
+        if in_nav:
+            page.click(f"header nav a[href='{href}']")
+        else:
+            page.goto(f"/{href}")
+        page.wait_for_url(f"**/{href}")
+        page.locator("main h1").wait_for()
+        # Focus and the title follow the route once the page has rendered (an effect).
+        with contextlib.suppress(PlaywrightTimeout):  # if it never does, it is said below
+            page.wait_for_function("() => document.activeElement === document.querySelector('main h1')", timeout=5_000)
+        page.locator(ready.get(href, "main h1")).first.wait_for(state="attached")
+        if page.locator("main .chart").count():
+            page.locator("main .chart canvas").first.wait_for()
+        floor = page.evaluate(_FLOOR_JS)
+        name = href.strip("#/").replace("/", "-")
+        titles[floor["title"]] = href
+        if not floor["focused"]:
+            shortfalls.append(f"{where} {href}: focus is not on the page's heading")
+        section = href if in_nav else f"#/{href.split('/')[1]}"
+        if floor["current"] != [section]:
+            shortfalls.append(f"{where} {href}: aria-current on {floor['current']}, not on {section}")
+        if floor["overflow"] > 1:
+            shortfalls.append(f"{where} {href}: {floor['overflow']} px wider than the window")
+        if page.evaluate(_FAVICON_JS) <= 0:
+            shortfalls.append(f"{where} {href}: no favicon that resolves")
+        for chart in page.evaluate(_CHARTS_JS):
+            if not chart["alternative"]:
+                shortfalls.append(f"{where} {href}: a {chart['tag']} without a text alternative")
+        shot(page, f"40-floor-{where}-{name}")
+        shortfalls += [f"{where} {href}: {v}" for v in axe_violations(page)]
+    if len(titles) != len(visits):
+        shortfalls.append(f"{where}: pages share a title: {titles}")
+    return shortfalls
+
+
+def _owner_context(browser, stack, email: str, viewport, scheme: str, invitation: str | None = None):
+    """A browser context signed in as the owner `email`: registered with `invitation`, or signed in
+    with the password on the console's form."""
+    width, height = viewport
+    context = browser.new_context(
+        base_url=stack.http_url, viewport={"width": width, "height": height}, color_scheme=scheme
+    )
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    if invitation:
+        register_in_console(page, email, invitation)
+    else:
+        page.goto("/")
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click("#account-submit")
+        page.locator("h1", has_text="Datasets").wait_for()
+    return context, page
+
+
+def test_every_page_meets_the_floor_wide_and_light_narrow_and_dark_and_as_admin(browser, stack, journey):
+    # An owner of the journey's tenant: its datasets, jobs and models are there, and the Keys and
+    # Invoices pages in the navigation.
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        invitation = admin.create_invitation("e2e", "owner").token
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        job = client.get_model_version(journey.model_version).lineage.training_job.split("/")[-1]
+    # One job's charts and one model's tables, with the pages of the navigation.
+    extra = {f"#/jobs/{job}": SCREENS["job"], "#/models/digits": SCREENS["model"]}
+    shortfalls = []
+    for i, (viewport, scheme) in enumerate((((1280, 800), "light"), ((390, 844), "dark"))):
+        context, page = _owner_context(
+            browser, stack, "floor@example.com", viewport, scheme, invitation if i == 0 else None
+        )
+        hrefs = page.locator("header nav a").evaluate_all("(links) => links.map((a) => a.getAttribute('href'))")
+        assert {"#/keys", "#/invoices", "#/usage"} <= set(hrefs), hrefs
+        shortfalls += _check_every_page(page, f"owner-{viewport[0]}x{viewport[1]}-{scheme}", extra)
+        context.close()
+    for viewport, scheme in (((1280, 800), "light"), ((390, 844), "dark")):
+        context = signed_in_context(browser, stack, stack.admin_key, viewport, scheme)
+        context.add_init_script("sessionStorage.setItem('maas.admin', '1')")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto("/#/admin")
+        page.locator("#tenants table").wait_for()
+        page.goto("/#/nowhere")  # a route the admin view lacks opens its page: then the click moves
+        shortfalls += _check_every_page(page, f"admin-{viewport[0]}x{viewport[1]}-{scheme}")
+        context.close()
+    assert not shortfalls, "\n".join(shortfalls)
+
+
+def _refused(stack, secret: str, within: float = 30.0) -> grpc.StatusCode | None:
+    """The gRPC status a call with `secret` ends with once the gateway's key cache has let the
+    revocation through (it bounds that by seconds); None if it was still answered at the end."""
+    deadline = time.monotonic() + within
+    while True:
+        with MaasClient(stack.address("gateway"), secret) as program:
+            try:
+                program.list_models()
+            except MaasError as error:
+                return error.code
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.5)
+
+
+def test_an_owner_creates_rotates_and_revokes_a_key_in_the_browser(browser, stack):
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        admin.create_tenant("browser-keys")
+        invitation = admin.create_invitation("browser-keys", "owner").token
+    context, page = _owner_context(browser, stack, "keys@example.com", (1280, 800), "light", invitation)
+    page.click("a[href='#/keys']")
+    page.locator("h1", has_text="Keys and members").wait_for()
+
+    # Created with a lifetime chosen from the list (90 days unless changed); the secret shown once.
+    assert page.input_value("#key-expiry") == "90"
+    assert page.locator("#key-expiry option").all_inner_texts() == ["7 days", "30 days", "90 days", "1 year", "never"]
+    page.fill("#key-name", "deploy")
+    page.select_option("#key-expiry", "30")
+    page.click("#new-key button[type=submit]")
+    secret = page.locator("#secret code").inner_text()
+    first = page.locator("#secret").get_attribute("data-key")
+    row = page.locator("main tr", has=page.locator(f"button[data-rotate='{first}']"))
+    row.wait_for()
+    with MaasClient(stack.address("gateway"), secret) as program:
+        assert program.list_models() == []
+        (made,) = [k for k in program_keys(stack, "browser-keys") if k.name.endswith(f"/{first}")]
+    lifetime = made.expire_time.seconds - made.create_time.seconds
+    assert abs(lifetime - 30 * 86400) < 120, lifetime
+    assert made.expire_time.ToDatetime().date().isoformat() in row.inner_text()  # the Expires column
+    assert made.create_time.ToDatetime().date().isoformat() in row.inner_text()  # the Created column
+    assert page.locator(f"[data-key-state='{first}']").inner_text() == "active"
+    shot(page, "41-key-created")
+
+    # Rotate: a new key with the same name, scopes and lifetime, its secret shown once; the old revoked.
+    page.click(f"button[data-rotate='{first}']")
+    page.wait_for_function("first => document.querySelector('#secret')?.dataset.key !== first", arg=first)
+    rotated = page.locator("#secret code").inner_text()
+    second = page.locator("#secret").get_attribute("data-key")
+    assert rotated != secret and "now revoked" in page.inner_text("#secret")
+    page.locator(f"[data-key-state='{first}']", has_text="revoked").wait_for()
+    assert page.locator(f"button[data-rotate='{first}']").count() == 0
+    new = page.locator("main tr", has=page.locator(f"button[data-revoke='{second}']"))
+    assert "deploy" in new.inner_text() and "read, predict, train" in new.inner_text()
+    (remade,) = [k for k in program_keys(stack, "browser-keys") if k.name.endswith(f"/{second}")]
+    assert abs((remade.expire_time.seconds - remade.create_time.seconds) - lifetime) < 120
+    assert _refused(stack, secret) == grpc.StatusCode.UNAUTHENTICATED
+    with MaasClient(stack.address("gateway"), rotated) as program:
+        assert program.list_models() == []
+    shot(page, "42-key-rotated")
+
+    # Revoke: the key is marked so in the list, and refused over gRPC from then on.
+    page.click(f"button[data-revoke='{second}']")
+    page.locator(f"[data-key-state='{second}']", has_text="revoked").wait_for()
+    assert page.locator(f"button[data-revoke='{second}']").count() == 0
+    assert _refused(stack, rotated) == grpc.StatusCode.UNAUTHENTICATED
+    shot(page, "43-key-revoked")
+    context.close()
+
+
+def program_keys(stack, tenant: str):
+    """The tenant's keys as the operator lists them."""
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        request = admin_pb2.ListApiKeysRequest(parent=f"tenants/{tenant}")
+        return list(admin.admin.ListApiKeys(request, **admin._kw()).api_keys)
+
+
+def test_an_expired_key_is_shown_expired(browser, stack):
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        admin.create_tenant("browser-expired")
+        invitation = admin.create_invitation("browser-expired", "owner").token
+        key = admin_pb2.ApiKey(display_name="short-lived")
+        key.expire_time.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))
+        request = admin_pb2.CreateApiKeyRequest(parent="tenants/browser-expired", api_key=key)
+        made = admin.admin.CreateApiKey(request, **admin._kw())
+    key_id = made.api_key.name.split("/")[-1]
+    time.sleep(2.5)
+    context, page = _owner_context(browser, stack, "expired@example.com", (390, 844), "dark", invitation)
+    page.click("a[href='#/keys']")
+    state = page.locator(f"[data-key-state='{key_id}']")
+    state.wait_for()
+    assert state.inner_text() == "expired"
+    assert made.api_key.expire_time.ToDatetime().date().isoformat() in page.locator("main tr", has=state).inner_text()
+    assert _refused(stack, made.secret) == grpc.StatusCode.UNAUTHENTICATED
+    shot(page, "44-key-expired-390x844-dark")
+    context.close()
