@@ -214,6 +214,8 @@ class RestGateway:
     """The HTTP server; `grpc_target` is the gateway's own gRPC address, known once it listens, and
     `connect` opens a channel to it (PeerChannels.loopback)."""
 
+    port_name = "http_port"  # the setting it binds, as the server's bound ports name it
+
     def __init__(
         self,
         bind_host: str,
