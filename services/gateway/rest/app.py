@@ -281,13 +281,17 @@ class RestGateway:
         if self._channel is not None:
             await self._channel.close()
 
+    def _started_channel(self) -> grpc.aio.Channel:
+        assert self._channel is not None, "routes are served only after start()"
+        return self._channel
+
     def _app(self) -> web.Application:
         app = web.Application(client_max_size=self._limit, middlewares=[_guard(self._sessions)])
         app.router.add_get("/openapi.json", self._openapi)
         if self._sessions is not None:
             self._sessions.add_to(app)
         KServeRoutes(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e), True)).add_to(app)
-        add_invoice_pdf(app, lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e)))
+        add_invoice_pdf(app, self._started_channel, _metadata, lambda e: _json_error(CallFailed.of(e)))
         app.router.add_route("*", "/v1/{tail:.*}", self._transcoded)
         app.router.add_get("/", self._console_index)
         app.router.add_get("/docs", self._docs)
