@@ -160,13 +160,14 @@ def _infer_request(body: dict, binary: bytes, model_name: str, model_version: st
             raise InvalidArgument(f"{where}.data: required (or parameters.binary_data_size)")
     if offset != len(binary):
         raise InvalidArgument(f"body: {len(binary) - offset} bytes of binary data no input claims")
-    if binary:
-        # The protocol has raw contents for all inputs or for none: JSON ones go raw too.
+    if any(isinstance(c, bytes) for _, c in contents):
+        # The protocol has raw contents for all inputs or for none: JSON ones go raw too. An input of
+        # binary_data_size 0 is binary all the same, even in a body with no binary part.
         request.raw_input_contents.extend(c if isinstance(c, bytes) else _raw(d, c) for d, c in contents)
     else:
         for tensor_pb, (datatype, array) in zip(request.inputs, contents):
-            # b"" reaches here for a binary_data_size of 0 in a body without binary data: a 500 today.
-            values = array.tolist() if datatype != "FP16" else array.astype(np.float32).tolist()  # pyright: ignore[reportAttributeAccessIssue]
+            assert isinstance(array, np.ndarray)
+            values = array.tolist() if datatype != "FP16" else array.astype(np.float32).tolist()
             getattr(tensor_pb.contents, DATATYPES[datatype][1]).extend(values)
     choices = {}
     outputs = body.get("outputs") or []
