@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import sys
@@ -312,25 +313,32 @@ _HANDLER_KINDS = (
 )
 
 
+@contextlib.asynccontextmanager
+async def _settled(record: _CallRecord, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    """How a call ends, for its record: aborted or cancelled (rows refunded), failed (a status), done."""
+    try:
+        yield
+    except grpc.aio.AbortError:
+        record.code = _aborted_code(context)
+        record.refund()
+        raise
+    except asyncio.CancelledError:
+        record.code = grpc.StatusCode.CANCELLED
+        record.refund()
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure becomes a status
+        await record.fail(context, error)
+    finally:
+        record.end()
+
+
 def _wrap_awaitable(behavior: Callable[..., Any], method: _MethodRecord, parse=None):
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
         record = _CallRecord(method)
-        try:
+        async with _settled(record, context):
             request = await record.begin(context, request_or_iterator, parse)
             result = behavior(request, context)
             return await result if inspect.isawaitable(result) else result
-        except grpc.aio.AbortError:
-            record.code = _aborted_code(context)
-            record.refund()
-            raise
-        except asyncio.CancelledError:
-            record.code = grpc.StatusCode.CANCELLED
-            record.refund()
-            raise
-        except Exception as error:  # noqa: BLE001 - every failure becomes a status
-            await record.fail(context, error)
-        finally:
-            record.end()
 
     return wrapper
 
@@ -350,7 +358,7 @@ def _wrap_stream(behavior: Callable[..., Any], method: _MethodRecord, parse=None
                 await record.admit_rows(request)
                 yield request
 
-        try:
+        async with _settled(record, context):
             await record.begin(context, admit=parse is None)
             if method.gate is not None:
                 # Headers go out once the call is admitted: a watch may wait long for its first
@@ -361,18 +369,6 @@ def _wrap_stream(behavior: Callable[..., Any], method: _MethodRecord, parse=None
                 if parse is not None:
                     record.answered(response)
                 yield response
-        except grpc.aio.AbortError:
-            record.code = _aborted_code(context)
-            record.refund()
-            raise
-        except asyncio.CancelledError:
-            record.code = grpc.StatusCode.CANCELLED
-            record.refund()
-            raise
-        except Exception as error:  # noqa: BLE001 - every failure becomes a status
-            await record.fail(context, error)
-        finally:
-            record.end()
 
     return wrapper
 
