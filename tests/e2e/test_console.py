@@ -6,6 +6,7 @@ to test-artifacts/console/ and are checked not to be blank."""
 import base64
 import gzip
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -103,6 +104,12 @@ def test_the_journey_in_the_console(page, stack, tmp_path):
     page.click(".confirm-promote")
     page.locator("td", has_text="production").first.wait_for()
     assert "datasets/digits/versions/1" in page.inner_text("main")  # lineage
+    # The version's signature, size and creation time; its job is a link to the job's page.
+    versions = page.locator("section.card", has=page.locator("h2", has_text="Versions")).inner_text()
+    signature = page.locator(".signature").first.inner_text()
+    assert "FP32" in signature and "64]" in signature and "out" in signature, signature
+    assert re.search(r"\d KiB|\d MiB", versions), versions
+    assert page.locator(".lineage a[href^='#/jobs/job-']").first.inner_text().startswith("job-")
     shot(page, "06-model")
 
     page.click("a[href='#/predict']")

@@ -194,6 +194,8 @@ async function uploadModel(file, model, onProgress) {
 }
 
 export const lastSegment = (name) => name.split("/").pop();
+// A signature's tensors as read: "dense_input FP32 [-1, 64]; ..." (-1: any size, the batch).
+const tensors = (list) => (list || []).map((t) => `${t.name} ${t.datatype} [${(t.shape || []).join(", ")}]`).join("; ");
 // 1536 -> "1.5 KiB": byte counts in units a person reads.
 export function bytes(value) {
   let n = Number(value) || 0, unit = 0;
@@ -804,7 +806,6 @@ function UploadModel({ onUploaded }) {
     } catch (err) { setError(err); }
     setProgress(null);
   };
-  const tensors = (list) => (list || []).map((t) => `${t.name} ${t.datatype} [${(t.shape || []).join(", ")}]`).join("; ");
   return html`<section class="card" id="upload-model"><h2>Upload model</h2><${ErrorBox} error=${error} />
     <p class="muted">A <code>.keras</code> file, or a tar or zip of a SavedModel. Its signature is derived from the model, which is checked and warmed up before it serves.</p>
     <form onSubmit=${submit}><div class="grid">
@@ -956,13 +957,18 @@ function Model({ id }) {
       <button class="confirm-promote" onClick=${() => promote(v.version)}>Promote version ${v.version}</button>
       <button class="secondary" onClick=${() => setConfirming(null)}>Keep version ${production ? production.version : "as is"}</button></div>`;
   };
-  const lineage = (v) => v.lineage ? html`<div class="muted">job ${v.lineage.trainingJob}<br />dataset ${v.lineage.dataset}
+  // Lineage as links: the job's page, and the datasets page (a dataset version has no page of its own).
+  const lineage = (v) => v.lineage ? html`<div class="muted lineage">job ${v.lineage.trainingJob
+      ? html`<a href=${`#/jobs/${lastSegment(v.lineage.trainingJob)}`}>${lastSegment(v.lineage.trainingJob)}</a>` : "none (uploaded)"}
+    ${v.lineage.dataset ? html`<br />dataset <a href="#/datasets">${v.lineage.dataset}</a>` : ""}
     ${v.lineage.baseModelVersion ? html`<br />fine-tuned from <code>${v.lineage.baseModelVersion}</code>` : ""}
     ${v.lineage.datasetSha256 ? html` (sha256 ${v.lineage.datasetSha256.slice(0, 12)}...)` : ""}<br />
     ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${parameterText(val)}`).join(", ")}</div>` : "";
   return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
     <${Aliases} model=${id} aliases=${aliases} />
     <section class="card"><h2>Versions</h2><${Table} columns=${[["Version", (v) => v.version],
+      ["Created", (v) => html`${(v.createTime || "").slice(0, 16).replace("T", " ")}<br /><span class="muted">${v.artifactSizeBytes ? bytes(v.artifactSizeBytes) : ""} ${v.format || ""}</span>`],
+      ["Signature", (v) => v.signature ? html`<div class="signature">in <code>${tensors(v.signature.inputs)}</code><br />out <code>${tensors(v.signature.outputs)}</code></div>` : ""],
       ["State", (v) => v.state.replace("STATE_", "") + (v.stateReason ? `: ${v.stateReason}` : "")],
       ["Metrics", (v) => Object.entries(v.metrics || {}).map(([k, val]) => `${k} ${Number(val).toFixed(4)}`).join(", ")], ["Lineage", lineage],
       ["Aliases", (v) => (v.aliases || []).join(", ")],
