@@ -1,0 +1,61 @@
+"""When each API key was last used: noted in memory on every call the gateway authenticates
+(no database write per call), written every `period` seconds with one UPDATE per key used since
+the last write, and once more when the gateway stops. A key's time only moves forward, so
+replicas flushing in any order never move it back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+
+import structlog
+
+from services.common.periodic import every
+from services.common.timeutil import now
+from services.gateway.store import GatewayStore
+
+log = structlog.get_logger(__name__)
+
+
+class KeyUseRecorder:
+    """A companion of the gateway's gRPC server: started with it; `stop()` writes what is left."""
+
+    needs_loopback = False
+
+    def __init__(self, store: GatewayStore, period: float, clock: Callable[[], dt.datetime] = now) -> None:
+        self.store = store
+        self.period = period
+        self.clock = clock
+        self._pending: dict[str, dt.datetime] = {}
+        self._task: asyncio.Task | None = None
+
+    def note(self, key_id: str) -> None:
+        """The key was used now (cheap: a dict write, the latest time per key kept)."""
+        self._pending[key_id] = self.clock()
+
+    async def flush(self) -> int:
+        """Write the uses noted since the last flush; returns how many keys' times moved. Uses a
+        failed write had taken are put back (unless newer ones came meanwhile) for the next round."""
+        if not self._pending:
+            return 0
+        uses, self._pending = self._pending, {}
+        try:
+            return await asyncio.to_thread(self.store.record_key_use, uses)
+        except BaseException:
+            for key_id, moment in uses.items():
+                self._pending.setdefault(key_id, moment)
+            raise
+
+    async def start(self) -> None:
+        if self.period > 0:
+            self._task = asyncio.create_task(every(self.period, self.flush, log, "key use flush failed"))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
