@@ -7,7 +7,7 @@ import datetime as dt
 
 import structlog
 
-from services.common.credentials import Principal, secret_from_metadata
+from services.common.credentials import Principal, api_key_id, secret_from_metadata
 from services.common.errors import Unauthenticated
 from services.gateway.cache import SharedTtlCache
 from services.gateway.key_use import KeyUseRecorder
@@ -44,8 +44,9 @@ class Authenticator:
         if principal.expire_time is not None and principal.expire_time <= dt.datetime.now(dt.UTC):
             raise self.refused("expired_key", "the API key has expired")
         structlog.contextvars.bind_contextvars(tenant=principal.tenant)
-        if self._key_uses is not None and principal.user_id is None:  # a key, not a console session
-            self._key_uses.note(principal.key_id)
+        key_id = api_key_id(principal)
+        if self._key_uses is not None and key_id is not None:  # a key, not a console session
+            self._key_uses.note(key_id)
         return principal
 
     def refused(self, reason: str, message: str) -> Unauthenticated:

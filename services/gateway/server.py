@@ -121,6 +121,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         draining=draining,
         accounts=accounts,
         invoicer=invoicer,
+        key_uses=key_uses,
     )
     billing_cycle = BillingCycle(invoicer, store, backend_usage, settings.billing_cycle_seconds)
     server = GrpcServer(

@@ -57,9 +57,9 @@ def counted_updates(store: GatewayStore) -> list[str]:
     sa.event.listen(
         store.engine,
         "before_cursor_execute",
-        lambda conn, cursor, statement, *args: statements.append(statement)
-        if statement.lstrip().upper().startswith("UPDATE")
-        else None,
+        lambda conn, cursor, statement, *args: (
+            statements.append(statement) if statement.lstrip().upper().startswith("UPDATE") else None
+        ),
     )
     return statements
 

@@ -431,12 +431,21 @@ class TenantUsage(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., day: _Optional[str] = ..., predictions: _Optional[int] = ..., requests: _Optional[int] = ..., lease_wanted: _Optional[int] = ..., prediction_calls: _Optional[int] = ..., lease_needed: _Optional[int] = ...) -> None: ...
 
 class LeaseUsageRequest(_message.Message):
-    __slots__ = ("replica", "usage")
+    __slots__ = ("replica", "usage", "key_use")
+    class KeyUseEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _timestamp_pb2.Timestamp
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    KEY_USE_FIELD_NUMBER: _ClassVar[int]
     replica: str
     usage: _containers.RepeatedCompositeFieldContainer[TenantUsage]
-    def __init__(self, replica: _Optional[str] = ..., usage: _Optional[_Iterable[_Union[TenantUsage, _Mapping]]] = ...) -> None: ...
+    key_use: _containers.MessageMap[str, _timestamp_pb2.Timestamp]
+    def __init__(self, replica: _Optional[str] = ..., usage: _Optional[_Iterable[_Union[TenantUsage, _Mapping]]] = ..., key_use: _Optional[_Mapping[str, _timestamp_pb2.Timestamp]] = ...) -> None: ...
 
 class PredictionLease(_message.Message):
     __slots__ = ("tenant", "day", "granted", "retry_after")
