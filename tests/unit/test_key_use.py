@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common import db
-from services.common.credentials import Principal
+from services.common.credentials import KeyCache, Principal, api_key_id
 from services.common.timeutil import utc
 from services.gateway import tables as t
 from services.gateway.auth import Authenticator
@@ -146,3 +147,26 @@ def test_the_authenticator_notes_keys_not_sessions(store):
     fresh = Authenticator(store, ttl=60, key_uses=KeyUseRecorder(store, 30))
     asyncio.run(fresh.authenticate((("authorization", "Bearer maas_session"),)))
     assert not fresh._key_uses._pending
+
+
+def test_a_services_report_is_noted_never_later_than_now_and_bad_times_are_ignored(store):
+    clock = Clock()
+    a, _ = key(store)
+    b, _ = key(store)
+    recorder = KeyUseRecorder(store, 30, clock)
+    ahead, behind, broken = Timestamp(), Timestamp(), Timestamp(seconds=2**62)
+    ahead.FromDatetime(START + dt.timedelta(hours=1))  # a replica whose clock runs ahead
+    behind.FromDatetime(START - dt.timedelta(minutes=1))
+    recorder.note(b)
+    recorder.note_reported({a: ahead, b: behind, "unknown": broken})
+    assert recorder._pending == {a: START, b: START}  # clamped to now; an older report changes nothing
+    assert asyncio.run(recorder.flush()) == 2
+
+
+def test_the_services_tell_a_session_from_a_key():
+    key_credential = pb.Credential(secret_sha256="1", name="tenants/acme/apiKeys/k1", tenant="acme")
+    session_credential = pb.Credential(secret_sha256="2", name="tenants/acme/sessions/s1", tenant="acme")
+    admin_credential = pb.Credential(secret_sha256="3", name="apiKeys/admin")
+    keys = KeyCache()
+    keys.replace(pb.CredentialSnapshot(credentials=[key_credential, session_credential, admin_credential]))
+    assert [api_key_id(principal) for principal in keys._principals.values()] == ["k1", None, "admin"]
