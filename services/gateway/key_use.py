@@ -7,14 +7,13 @@ move it back."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 
 import structlog
 from google.protobuf import timestamp_pb2
 
-from services.common.periodic import every
+from services.common.periodic import Periodic
 from services.common.timeutil import now
 from services.gateway.store import GatewayStore
 
@@ -28,10 +27,9 @@ class KeyUseRecorder:
 
     def __init__(self, store: GatewayStore, period: float, clock: Callable[[], dt.datetime] = now) -> None:
         self.store = store
-        self.period = period
         self.clock = clock
         self._pending: dict[str, dt.datetime] = {}
-        self._task: asyncio.Task | None = None
+        self._rounds = Periodic(period, self.flush, log, "key use flush failed")
 
     def note(self, key_id: str, at: dt.datetime | None = None) -> None:
         """The key was used now, or `at` (a service's report; never later than now, so a replica
@@ -65,13 +63,8 @@ class KeyUseRecorder:
             raise
 
     async def start(self) -> None:
-        if self.period > 0:
-            self._task = asyncio.create_task(every(self.period, self.flush, log, "key use flush failed"))
+        await self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._rounds.stop()
         await self.flush()

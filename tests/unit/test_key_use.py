@@ -4,11 +4,13 @@ only ever moves forward, whichever replica flushes last."""
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import event, exc
 
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common import db
@@ -18,20 +20,11 @@ from services.gateway import tables as t
 from services.gateway.auth import Authenticator
 from services.gateway.key_use import KeyUseRecorder
 from services.gateway.store import GatewayStore
-
-START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = START
-
-    def __call__(self) -> dt.datetime:
-        return self.at
+from tests.unit.test_members_audit import START, Clock
 
 
 @pytest.fixture
-def store(database_url) -> GatewayStore:
+def store(database_url) -> Iterator[GatewayStore]:
     engine = db.create_engine(database_url)
     db.migrate(engine, "gateway", Path(t.__file__).parent / "migrations")
     store = GatewayStore(engine)
@@ -55,7 +48,7 @@ def last_use(store: GatewayStore, key_id: str) -> dt.datetime | None:
 def counted_updates(store: GatewayStore) -> list[str]:
     """The UPDATE statements the store sends from now on."""
     statements: list[str] = []
-    sa.event.listen(
+    event.listen(
         store.engine,
         "before_cursor_execute",
         lambda conn, cursor, statement, *args: (
@@ -123,7 +116,7 @@ def test_a_failed_flush_keeps_the_uses_for_the_next(store):
     store.engine.dispose()
     broken = store.engine
     store.engine = sa.create_engine("sqlite:////nonexistent/dir/db")
-    with pytest.raises(sa.exc.OperationalError):
+    with pytest.raises(exc.OperationalError):
         asyncio.run(recorder.flush())
     store.engine = broken
     assert asyncio.run(recorder.flush()) == 1
@@ -144,9 +137,10 @@ def test_the_authenticator_notes_keys_not_sessions(store):
     assert principal.key_id == a
     assert list(recorder._pending) == [a]
     store.find_principal = lambda _secret: Principal("session-s1", "acme", frozenset(), None, "u1", "owner")
-    fresh = Authenticator(store, ttl=60, key_uses=KeyUseRecorder(store, 30))
+    untouched = KeyUseRecorder(store, 30)
+    fresh = Authenticator(store, ttl=60, key_uses=untouched)
     asyncio.run(fresh.authenticate((("authorization", "Bearer maas_session"),)))
-    assert not fresh._key_uses._pending
+    assert not untouched._pending
 
 
 def test_a_services_report_is_noted_never_later_than_now_and_bad_times_are_ignored(store):
