@@ -286,7 +286,7 @@ function AccountSignIn({ onSignedIn }) {
 
 // An owner's page: the tenant's API keys (created here, owned by the owner; the secret is shown
 // once; each with a lifetime, rotated or revoked, revocation confirmed first) and invitations of
-// members with a role (the token is passed on by hand). A key's last use is the gateway's, written
+// members with a role (the token is passed on by hand). A key's last use (noted by the gateway and the services) is written
 // every key_use_flush_seconds, so "just now" means within that.
 const LIFETIMES = [["7", "7 days"], ["30", "30 days"], ["90", "90 days"], ["365", "1 year"], ["", "never"]];
 const DAY_MS = 86_400_000;
