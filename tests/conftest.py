@@ -191,13 +191,16 @@ def wait_http(url: str, timeout: float) -> None:
 
 
 def service_settings(cls, data_dir: Path, **overrides):
-    """Settings for a test server: free port, metrics on a free port, the test's data dir."""
+    """Settings for a test server: every port 0 (any free port: the server object says which it
+    bound, `ServerThread.address`, `server.metrics_port`, `server.bound_ports`), the test's data dir."""
     if "http_port" in cls.model_fields:
-        overrides.setdefault("http_port", _free_port())
+        overrides.setdefault("http_port", 0)
     overrides.setdefault("service_secret", SERVICE_SECRET)
     # No gateway unless the test starts one: a stray one on the default port must not answer.
     overrides.setdefault("gateway_addr", "127.0.0.1:1")
-    return cls(data_dir=data_dir, port=_free_port(), metrics_port=_free_port(), grace_seconds=1, **overrides)
+    overrides.setdefault("port", 0)
+    overrides.setdefault("metrics_port", 0)
+    return cls(data_dir=data_dir, grace_seconds=1, **overrides)
 
 
 def _free_port() -> int:

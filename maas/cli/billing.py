@@ -1,4 +1,4 @@
-"""`maas invoices` (list, show, CSV export) and `maas plan change`: what a tenant's plan bills."""
+"""`maas invoices` (list, show, CSV and PDF export) and `maas plan change`: what a tenant's plan bills."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from maas.cli.base import add_command, group
 from maas.cli.output import emit, fields, note, table
 from maas.client import MaasClient
 from maas.gateway.v1 import admin_pb2
+from services.gateway.invoice_pdf import pdf_document
 
 # ISO 4217 currencies without minor units; every other amount is in hundredths.
 _NO_MINOR_UNIT = frozenset({"JPY", "KRW", "ISK", "CLP", "VND"})
@@ -48,7 +49,8 @@ def csv_text(invoice: admin_pb2.Invoice) -> str:
     return out.getvalue()
 
 
-def _lines(invoice: admin_pb2.Invoice) -> str:
+def invoice_text(invoice: admin_pb2.Invoice) -> str:
+    """The invoice as `maas invoices show` prints it: who, state, budget, then a table of lines."""
     rows: list[tuple[str, str, str, int | str, str, str]] = [
         (
             line.description,
@@ -71,18 +73,37 @@ def _lines(invoice: admin_pb2.Invoice) -> str:
     return head + "\n\n" + table(("line", "plan", "days", "quantity", "price", "amount"), rows)
 
 
+def invoice_pdf(invoice: admin_pb2.Invoice) -> bytes:
+    """The invoice as PDF: a heading, then the text `maas invoices show` prints (the REST
+    twin's `:pdf` path and the console's download serve these same bytes)."""
+    title = f"Invoice {invoice.month}, {invoice.name.split('/')[1] if '/' in invoice.name else invoice.name}"
+    return pdf_document([title, "", *invoice_text(invoice).splitlines()], title=title)
+
+
+def _export(path: str, data: str | bytes, name: str) -> None:
+    """`data` to the file at `path`, or to stdout for `-` (bytes to its binary stream)."""
+    if path == "-":
+        if isinstance(data, str):
+            sys.stdout.write(data)
+        else:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        return
+    with open(path, "wb") as out:
+        out.write(data.encode() if isinstance(data, str) else data)
+    note(f"{name} written to {path}")
+
+
 def cmd_invoice_show(args, client: MaasClient) -> int:
     invoice = client.get_invoice(args.tenant or args.connection.tenant or "-", args.month)
-    if args.csv:
-        text = csv_text(invoice)
-        if args.csv == "-":
-            sys.stdout.write(text)
-        else:
-            with open(args.csv, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            note(f"{invoice.name} written to {args.csv}")
+    if args.csv or args.pdf:
+        if args.csv:
+            _export(args.csv, csv_text(invoice), invoice.name)
+        if args.pdf:
+            _export(args.pdf, invoice_pdf(invoice), invoice.name)
         return 0
-    emit(args, invoice, _lines(invoice))
+    emit(args, invoice, invoice_text(invoice))
     return 0
 
 
@@ -114,7 +135,8 @@ def register(commands) -> None:
         commands,
         "invoices",
         "your tenant's invoices: the running month's draft and the issued ones",
-        "  maas invoices list\n  maas invoices show\n  maas invoices show 2026-11 --csv november.csv\n",
+        "  maas invoices list\n  maas invoices show\n  maas invoices show 2026-11 --csv november.csv\n"
+        "  maas invoices show 2026-11 --pdf november.pdf\n",
     )
     listing = add_command(
         invoices,
@@ -128,12 +150,13 @@ def register(commands) -> None:
         invoices,
         "show",
         cmd_invoice_show,
-        help="show an invoice's lines and total, or export it as CSV",
+        help="show an invoice's lines and total, or export it as CSV or PDF",
         examples="  maas invoices show\n  maas invoices show 2026-11\n  maas invoices show 2026-11 --csv - > nov.csv\n",
     )
     show.add_argument("month", nargs="?", default="current", help="YYYY-MM (default: the running month)")
     show.add_argument("--tenant", help="tenant id (default: $MAAS_TENANT, the saved login, or the key's own)")
     show.add_argument("--csv", metavar="FILE", help="write the invoice as CSV to FILE (- for stdout)")
+    show.add_argument("--pdf", metavar="FILE", help="write the invoice as PDF to FILE (- for stdout)")
 
     plan = group(commands, "plan", "change your tenant's plan", "  maas plan change pro --tenant acme\n")
     change = add_command(

@@ -7,6 +7,7 @@ import contextvars
 import inspect
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from services.common.access import Quota
 from services.common.errors import DomainError, InvalidArgument, ResourceExhausted, UpstreamError
 from services.common.metadata import REQUEST_ID_KEY, new_request_id
 from services.common.metrics import GrpcServerMetrics
-from services.common.rows import prediction_rows
+from services.common.rows import failed_answer, prediction_rows
 
 log = structlog.get_logger("maas.rpc")
 
@@ -81,7 +82,7 @@ class _MethodRecord:
 class _CallRecord:
     """Bookkeeping for one call: context binding, timing, final log line and metrics."""
 
-    __slots__ = ("code", "method", "span", "start", "token", "undo")
+    __slots__ = ("caller", "code", "method", "pending", "span", "start", "token", "undo")
 
     def __init__(self, method: _MethodRecord) -> None:
         self.method = method
@@ -90,10 +91,13 @@ class _CallRecord:
         self.undo = None
         self.span = None
         self.token = None
+        self.caller = None
+        self.pending: deque = deque()  # refunds of a stream's messages admitted and not yet answered
 
-    async def begin(self, context: grpc.aio.ServicerContext, raw: Any = None, parse=None) -> Any:
+    async def begin(self, context: grpc.aio.ServicerContext, raw: Any = None, parse=None, admit: bool = True) -> Any:
         """Authenticate and admit the call; returns the request, parsed by `parse` when given (after
-        authentication, before admission: a prediction is admitted by its rows)."""
+        authentication, before admission: a prediction is admitted by its rows). With `admit` false
+        (a stream of predictions) only authenticate: each message is admitted by `admit_rows`."""
         request_id = ""
         metadata = context.invocation_metadata() or ()
         for key, value in metadata:
@@ -124,14 +128,32 @@ class _CallRecord:
         )
         if self.span is not None:
             self.span.set_attribute("maas.tenant", caller.tenant or "")
+        if not admit:
+            self.caller = caller
+            method.admitted.inc()
+            return raw
         request = raw if parse is None else parse(raw)
-        try:
-            self.undo = await gate.ledger.admit(caller, method.access, prediction_rows(request) if parse else 1)
-        except Exception as error:
-            method.refused(error)
-            raise
+        self.undo = await self._admit(caller, prediction_rows(request) if parse else 1)
         method.admitted.inc()
         return request
+
+    async def _admit(self, caller, rows: int) -> Callable[[], None] | None:
+        assert self.method.gate is not None  # only a guarded method admits
+        try:
+            return await self.method.gate.ledger.admit(caller, self.method.access, rows)
+        except Exception as error:
+            self.method.refused(error)
+            raise
+
+    async def admit_rows(self, request: Any) -> None:
+        """One message of a stream of predictions admitted by its rows (and counted as a call)."""
+        self.pending.append(await self._admit(self.caller, prediction_rows(request)))
+
+    def answered(self, response: Any) -> None:
+        """The answer to the oldest message: an error answer refunds that message's rows."""
+        undo = self.pending.popleft() if self.pending else None
+        if undo is not None and failed_answer(response):
+            undo()
 
     async def fail(self, context: grpc.aio.ServicerContext, error: BaseException) -> None:
         """Turn an exception into a status and abort the call with it (raises)."""
@@ -162,10 +184,15 @@ class _CallRecord:
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id_var.get()})")
 
     def refund(self) -> None:
-        """A call that failed after admission does not count against the quota."""
+        """A call that failed after admission does not count against the quota (nor do the
+        messages of a stream it did not answer)."""
         if self.undo is not None:
             self.undo()
             self.undo = None
+        while self.pending:
+            undo = self.pending.popleft()
+            if undo is not None:
+                undo()
 
     def end(self) -> None:
         elapsed = time.perf_counter() - self.start
@@ -220,20 +247,17 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
                 record = _MethodRecord(self._metrics, kind, method, self._log_ok, self._gate)
                 parse = None
                 if handler.request_deserializer is not None:
-                    if record.counts_rows and kind == "unary":
+                    # Predictions are admitted by their rows: a call's, or each message's of a stream.
+                    stream = handler.request_streaming and inspect.isasyncgenfunction(behavior)
+                    if record.counts_rows and (kind == "unary" or stream):
                         parse = _parser(handler.request_deserializer)
                     else:
                         behavior = _parsing(behavior, handler.request_deserializer, handler.request_streaming)
-                if parse is not None:
-                    wrapped = _wrap_awaitable(behavior, record, parse)
-                    return handler._replace(  # pyright: ignore[reportAttributeAccessIssue] - a namedtuple
-                        request_deserializer=None, unary_unary=wrapped
-                    )
                 # Streaming handlers are async generators, or coroutines that call context.write().
                 wrap = _wrap_stream if inspect.isasyncgenfunction(behavior) else _wrap_awaitable
                 # RpcMethodHandler is a namedtuple at run time (its stub does not say so).
                 return handler._replace(  # pyright: ignore[reportAttributeAccessIssue]
-                    request_deserializer=None, **{attribute: wrap(behavior, record)}
+                    request_deserializer=None, **{attribute: wrap(behavior, record, parse)}
                 )
         return handler
 
@@ -311,16 +335,31 @@ def _wrap_awaitable(behavior: Callable[..., Any], method: _MethodRecord, parse=N
     return wrapper
 
 
-def _wrap_stream(behavior: Callable[..., Any], method: _MethodRecord):
+def _wrap_stream(behavior: Callable[..., Any], method: _MethodRecord, parse=None):
+    """A server- or bidi-streaming handler; with `parse`, a stream of predictions: every request
+    message is parsed and admitted by its rows before the handler sees it (quota, usage and bills
+    count rows per message, not one per stream). Its answers come one per request, in order: an
+    answer that is an error (`rows.failed_answer`) refunds its request's rows, as a failed call is."""
+
     async def wrapper(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         record = _CallRecord(method)
+
+        async def admitted(raw_requests: AsyncIterator[bytes], parse: Callable[[bytes], Any]) -> AsyncIterator[Any]:
+            async for raw in raw_requests:
+                request = parse(raw)
+                await record.admit_rows(request)
+                yield request
+
         try:
-            await record.begin(context)
+            await record.begin(context, admit=parse is None)
             if method.gate is not None:
                 # Headers go out once the call is admitted: a watch may wait long for its first
                 # event, and a door in front (the REST twin) answers its HTTP status when they come.
                 await context.send_initial_metadata(())
-            async for response in behavior(request_or_iterator, context):
+            requests = admitted(request_or_iterator, parse) if parse is not None else request_or_iterator
+            async for response in behavior(requests, context):
+                if parse is not None:
+                    record.answered(response)
                 yield response
         except grpc.aio.AbortError:
             record.code = _aborted_code(context)

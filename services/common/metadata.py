@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import uuid
+from collections.abc import Iterable
 
 import grpc
 
@@ -17,7 +18,7 @@ REQUEST_ID_KEY = "x-request-id"
 RESERVED_PREFIX = "x-maas-"
 
 
-def metadata_value(metadata: tuple | None, key: str) -> str | None:
+def metadata_value(metadata: Iterable[tuple[str, str | bytes]] | None, key: str) -> str | None:
     for k, v in metadata or ():
         if k == key:
             return v if isinstance(v, str) else v.decode("utf-8", "replace")

@@ -28,3 +28,9 @@ def prediction_rows(request) -> int:
         rows = _examples(request)
     # An empty or malformed batch is still a call: the handler answers it, and it costs one row.
     return max(1, rows)
+
+
+def failed_answer(response) -> bool:
+    """An answer of a stream of predictions that is an error instead (ModelStreamInfer's
+    `error_message`, as Triton answers a bad request without ending the stream): its rows are refunded."""
+    return bool(getattr(response, "error_message", ""))

@@ -7,7 +7,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import grpc
 import structlog
@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from services.common.interceptors import ObservabilityInterceptor
 from services.common.logging import configure_logging
 from services.common.metrics import GrpcServerMetrics, serve_metrics
+from services.common.ports import report_bound_ports
 from services.common.reflection import STANDARD_SERVICES, reflection_pool
 from services.common.settings import ServiceSettings
 from services.common.tls import server_credentials
@@ -47,11 +48,19 @@ class Gate(Protocol):
 
 class Companion(Protocol):
     """Something served beside the gRPC server (the gateway's HTTP server): started once gRPC
-    listens, stopped as soon as draining begins."""
+    listens, stopped as soon as draining begins; one that listens is also `Listening`."""
 
     async def start(self) -> object: ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class Listening(Protocol):
+    """A companion that listens: the name of the setting it binds, and the port it bound."""
+
+    port_name: str
+    port: int
 
 
 @dataclass
@@ -84,6 +93,7 @@ class GrpcServer:
         self.metrics = GrpcServerMetrics(self.registry)
         self.port = 0
         self.metrics_port = 0
+        self.health_port = 0
         # A plaintext port on loopback for in-process companions when the public port speaks TLS.
         self.loopback_port = 0
         self._stopped = asyncio.Event()
@@ -134,7 +144,8 @@ class GrpcServer:
             # The same health states, nothing else: probes see what clients would.
             self._health_server = grpc.aio.server()
             health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
-            self._health_server.add_insecure_port(f"{self.settings.bind_host}:{self.settings.health_port}")
+            health_address = f"{self.settings.bind_host}:{self.settings.health_port}"
+            self.health_port = self._health_server.add_insecure_port(health_address)
             await self._health_server.start()
         if self.gate is not None:
             self.gate.start()
@@ -150,14 +161,23 @@ class GrpcServer:
         for companion in self.companions:
             await companion.start()
         await self._set_all(status)
-        log.info(
-            "started",
-            port=self.port,
-            tls=credentials is not None,
-            metrics_port=self.metrics_port,
-            services=self.service_names,
-        )
+        log.info("started", tls=credentials is not None, services=self.service_names, **self.bound_ports)
+        report_bound_ports(self.bound_ports)
         return self.port
+
+    @property
+    def bound_ports(self) -> dict[str, int]:
+        """The ports this server listens on, by the name of their setting (`port`, `metrics_port`,
+        `health_port`, the gateway's `http_port`): with 0 in the settings, the ones the kernel chose."""
+        ports = {"port": self.port}
+        if self._metrics_server is not None:
+            ports["metrics_port"] = self.metrics_port
+        if self._health_server is not None:
+            ports["health_port"] = self.health_port
+        for companion in self.companions:
+            if isinstance(companion, Listening):
+                ports[companion.port_name] = companion.port
+        return ports
 
     @property
     def loopback_target(self) -> str:

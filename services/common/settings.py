@@ -15,8 +15,13 @@ class ServiceSettings(BaseSettings):
 
     data_dir: Path = Field(default=Path(".maas"), description="Directory for local state (SQLite, artifacts).")
     bind_host: str = Field(default="127.0.0.1", description="Address the gRPC and metrics servers bind to.")
-    port: int = Field(default=0, description="gRPC port; the service's default port when 0.")
-    metrics_port: int = Field(default=0, description="Prometheus /metrics port; the default when 0, -1 disables.")
+    port: int | None = Field(
+        default=None, description="gRPC port: the service's default when unset, any free port when 0."
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        description="Prometheus /metrics port: the service's default when unset, any free port when 0, -1 disables.",
+    )
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_format: str = Field(default="json", description="json (one event per line) or console.")
     grace_seconds: float = Field(default=10.0, description="Drain time for in-flight calls on SIGTERM.")
@@ -37,7 +42,7 @@ class ServiceSettings(BaseSettings):
     health_port: int = Field(
         default=-1,
         description="A plaintext port serving only grpc.health.v1, for probes that cannot speak TLS "
-        "(Kubernetes' native gRPC probes) when the service port requires mTLS; -1 disables.",
+        "(Kubernetes' native gRPC probes) when the service port requires mTLS; any free port when 0, -1 disables.",
     )
     gateway_addr: str = Field(
         default="127.0.0.1:50051",
@@ -70,11 +75,12 @@ class ServiceSettings(BaseSettings):
 
     @property
     def grpc_port(self) -> int:
-        return self.port or self.default_port
+        """The port to bind: 0 asks the kernel for any free one (the server reports what it bound)."""
+        return self.default_port if self.port is None else self.port
 
     @property
     def prometheus_port(self) -> int:
-        return self.metrics_port or self.default_metrics_port
+        return self.default_metrics_port if self.metrics_port is None else self.metrics_port
 
     def sqlite_url(self, name: str) -> str:
         return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"

@@ -8,6 +8,7 @@ import secrets
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common.credentials import SESSION_KEY_PREFIX, Principal
@@ -109,7 +110,7 @@ class AccountStore:
                     t.tenants.insert().values(tenant_id=tenant_id, display_name=email, plan=plan, create_time=moment)
                 )
                 self._insert_member(conn, user_id, email, password_hash, tenant_id, "owner", moment)
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             raise AlreadyExists("an account with this email (or a tenant with this id) already exists") from None
         return user_id
 
@@ -123,7 +124,7 @@ class AccountStore:
                     conn, t.invitations, "accept_time", invitation_sha256, moment, "invitation_token", "invitation"
                 )
                 self._insert_member(conn, user_id, email, password_hash, invitation.tenant_id, invitation.role, moment)
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             raise AlreadyExists("an account with this email already exists") from None
         return user_id
 
@@ -161,15 +162,19 @@ class AccountStore:
         ends = [utc(row.locked_until) for row in rows if row.locked_until is not None]
         return max(ends) if ends else None
 
-    def record_failure(self, subjects: list[str], after_failure) -> None:
-        """Count one failure for each subject; `after_failure(failures, at)` says the new state."""
+    def record_failure(self, subjects: list[str], after_failure) -> list[str]:
+        """Count one failure for each subject; `after_failure(failures, at)` says the new state.
+        Returns the subjects this failure locked."""
         moment = self.clock()
+        locked = []
         with self.engine.begin() as conn:
             for subject in subjects:
                 row = conn.execute(
                     sa.select(t.login_failures).where(t.login_failures.c.subject == subject).with_for_update()
                 ).first()
                 failures, locked_until = after_failure(row.failures if row else 0, moment)
+                if locked_until is not None:
+                    locked.append(subject)
                 if row is None:
                     conn.execute(
                         t.login_failures.insert().values(subject=subject, failures=failures, locked_until=locked_until)
@@ -181,6 +186,7 @@ class AccountStore:
                     conn.execute(
                         t.login_failures.update().where(t.login_failures.c.subject == subject).values(**values)
                     )
+        return locked
 
     def clear_failures(self, subject: str) -> None:
         with self.engine.begin() as conn:

@@ -32,7 +32,7 @@ Scope = api_pb.Scope
 # A role is a set of the API's scopes, checked where a key's scopes are (`credentials.authorize`),
 # plus, for owners, managing the tenant's keys and members (the gateway checks `role`), and for
 # owners and billing, reading usage (`GetUsage`).
-ROLES: dict[str, frozenset[int]] = {
+ROLES: dict[str, frozenset[Scope]] = {
     "owner": frozenset({Scope.SCOPE_READ, Scope.SCOPE_PREDICT, Scope.SCOPE_TRAIN}),
     "developer": frozenset({Scope.SCOPE_READ, Scope.SCOPE_PREDICT, Scope.SCOPE_TRAIN}),
     "viewer": frozenset({Scope.SCOPE_READ}),
@@ -195,19 +195,35 @@ class Accounts:
         else:
             tenant_id = check_id(tenant_id, "tenant_id") if tenant_id else "t-" + secrets.token_hex(5)
             user_id = self.store.create_owner(email, hash_password(password, self.scrypt_n), tenant_id, self.plan)
+            self.audit.record(
+                "tenant_created",
+                tenant=tenant_id,
+                actor=f"users/{user_id}",
+                target=f"tenants/{tenant_id}",
+                plan=self.plan,
+            )
         for tenant, role in self.store.memberships(user_id):
             actor = f"users/{user_id}"
             self.audit.record("account_registered", tenant=tenant, actor=actor, target=actor, role=role)
         return user_id
 
-    def _failed(self, email: str, address: str, reason: str) -> None:
-        """A refused sign-in, audited in each tenant of the account (in none for an unknown email,
-        which is not kept: it may be a password typed in the wrong field)."""
+    def _failed(self, subjects: list[str], email: str, address: str, reason: str) -> None:
+        """A wrong password, counted against the account and the address and audited in each tenant
+        of the account (in none for an unknown email, which is not kept: it may be a password typed
+        in the wrong field); a failure that locks a subject is a `sign_in_locked` event as well."""
+        locked = self.store.record_failure(subjects, self.throttle.after_failure)
         user = self.store.user_by_email(email)
         tenants = [tenant for tenant, _ in self.store.memberships(user.user_id)] if user else [None]
         target = f"users/{user.user_id}" if user else ""
+        seconds = int(self.throttle.lockout.total_seconds())
         for tenant in tenants:
             self.audit.record("sign_in_failed", tenant=tenant, actor=f"address:{address}", target=target, reason=reason)
+            for subject in locked:
+                # The account by its user (never its email); the address as itself.
+                what = target if subject.startswith("account:") else subject
+                self.audit.record(
+                    "sign_in_locked", tenant=tenant, actor=f"address:{address}", target=what, lockout_seconds=seconds
+                )
 
     def sign_in(self, email: str, password: str, address: str, tenant: str = "") -> SignedIn:
         """A new session, unless the account or the address is locked (RESOURCE_EXHAUSTED with a
@@ -221,8 +237,7 @@ class Accounts:
         # An unknown email costs a hash too, so timing does not tell which accounts exist.
         stored = user.password_hash if user else self._absent_hash()
         if len(password or "") > MAX_PASSWORD or not verify_password(password or "", stored) or user is None:
-            self.store.record_failure(subjects, self.throttle.after_failure)
-            self._failed(email, address, "wrong email or password")
+            self._failed(subjects, email, address, "wrong email or password")
             raise Unauthenticated("wrong email or password")
         self.store.clear_failures(subjects[0])
         memberships = dict(self.store.memberships(user.user_id))
@@ -253,7 +268,7 @@ class Accounts:
             raise refusal
         user = self.store.user_by_email(session.email)
         if user is None or len(current or "") > MAX_PASSWORD or not verify_password(current or "", user.password_hash):
-            self.store.record_failure(subjects, self.throttle.after_failure)
+            self._failed(subjects, session.email, address, "wrong current password")
             raise PermissionDenied("current_password: wrong password")
         self.store.set_password(user.user_id, hash_password(new, self.scrypt_n), keep_session=session.session_id)
         actor = f"users/{user.user_id}"
@@ -270,6 +285,7 @@ class Accounts:
     def _audit_user(self, kind: str, email: str, actor: str | None = None) -> None:
         """An event about the account of `email`, in each of its tenants."""
         user = self.store.user_by_email(email)
+        assert user is not None  # both callers have just found the account
         target = f"users/{user.user_id}"
         for tenant, _ in self.store.memberships(user.user_id):
             self.audit.record(kind, tenant=tenant, actor=actor or target, target=target)

@@ -25,9 +25,11 @@ from services.gateway import tables as t
 log = structlog.get_logger("maas.audit")
 # The kinds recorded today; `record` takes any kind of this shape, so new ones need no change here.
 KINDS = (
+    "tenant_created",
     "account_registered",
     "sign_in",
     "sign_in_failed",
+    "sign_in_locked",
     "sign_out",
     "api_key_created",
     "api_key_revoked",

@@ -32,7 +32,7 @@ GB = 10**9
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def plan_kind(plan: pb.Plan) -> int:
+def plan_kind(plan: pb.Plan) -> pb.PlanKind:
     """The plan's kind from its fee and prices (checked against `plan.kind` when set); INVALID_ARGUMENT
     for a negative amount, an unknown or repeated meter, or a kind its terms contradict."""
     if plan.monthly_fee < 0:
@@ -200,7 +200,7 @@ def budget_reached(total: int, budget: int) -> int:
     return max((p for p in BUDGET_THRESHOLDS if 100 * total >= p * budget), default=0)
 
 
-def invoice(name: str, month: str, lines: list[pb.InvoiceLine], currency: str, state: int) -> pb.Invoice:
+def invoice(name: str, month: str, lines: list[pb.InvoiceLine], currency: str, state: pb.InvoiceState) -> pb.Invoice:
     return pb.Invoice(
         name=name,
         month=month,

@@ -4,6 +4,7 @@ history; the domain is in `billing.py` and `invoicing.py`."""
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
@@ -14,6 +15,13 @@ from services.gateway import billing
 from services.gateway.accounts import USAGE_ROLES
 from services.gateway.invoicing import Invoicer
 
+if TYPE_CHECKING:
+    import grpc
+
+    from services.common.credentials import Principal
+    from services.gateway.auth import Authenticator
+    from services.gateway.store import GatewayStore
+
 _SERVICE = "maas.gateway.v1.AdminService"
 
 
@@ -22,6 +30,17 @@ class BillingRpcs:
     `self.notify_changed`."""
 
     invoicer: Invoicer
+    auth: Authenticator
+    store: GatewayStore
+    if TYPE_CHECKING:  # AdminServicer's
+
+        async def _admin_or_owner(
+            self, context: grpc.aio.ServicerContext, method: str, name: str, field: str
+        ) -> Principal: ...
+
+        async def _record(self, kind: str, tenant_id: str, principal: Principal, target: str, **details) -> None: ...
+
+        async def notify_changed(self) -> None: ...
 
     async def _reader(self, context, method: str, name, roles: frozenset[str] | None = None) -> str:
         """The tenant whose usage or invoices the caller reads, from `name()` (parsed once the caller is

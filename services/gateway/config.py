@@ -20,7 +20,9 @@ class GatewaySettings(ServiceSettings):
     trainer_addr: str = Field(default="127.0.0.1:50053", description="host:port of the trainer.")
     inference_addr: str = Field(default="127.0.0.1:50054", description="host:port of inference.")
     http_port: int = Field(
-        default=8080, description="HTTP port: the REST/JSON twin, KServe v2 REST, OpenAPI and console; -1 disables."
+        default=8080,
+        description="HTTP port: the REST/JSON twin, KServe v2 REST, OpenAPI and console; any free port "
+        "when 0, -1 disables.",
     )
     public_grpc_address: str = Field(
         default="",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -17,6 +19,11 @@ class InvoiceStore:
     """Mixed into `GatewayStore` (which holds `engine`, tenants and plans)."""
 
     engine: sa.engine.Engine
+    if TYPE_CHECKING:  # GatewayStore's and PlanStore's
+
+        def get_tenant(self, tenant_id: str) -> pb.Tenant: ...
+
+        def get_plan(self, plan_id: str) -> pb.Plan: ...
 
     def change_plan(self, tenant_id: str, plan: str, moment: dt.datetime) -> pb.Tenant:
         """Put the tenant on `plan` from `moment`'s UTC day on (a second change that day replaces the first)."""
@@ -78,7 +85,7 @@ class InvoiceStore:
                         body=invoice.SerializeToString(),
                     )
                 )
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             pass  # another gateway replica issued it first
         issued = self.issued_invoice(tenant_id, invoice.month)
         assert issued is not None
@@ -122,7 +129,7 @@ class InvoiceStore:
                         tenant_id=tenant_id, month=month, percent=percent, total=total, event_time=moment
                     )
                 )
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             return False
         return True
 

@@ -66,7 +66,7 @@ class Invoicer:
         if self._audit is not None:
             self._audit.record(kind, tenant=tenant_id, actor="gateway", target=target, **details)
 
-    def _work_out(self, tenant_id: str, month: str, state: int) -> pb.Invoice:
+    def _work_out(self, tenant_id: str, month: str, state: pb.InvoiceState) -> pb.Invoice:
         first, last = billing.month_days(month)
         moment = self.clock()
         created = self._store.tenant_created(tenant_id).date()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common.errors import AlreadyExists, InvalidArgument, NotFound
@@ -33,6 +36,9 @@ class PlanStore:
     """Mixed into `GatewayStore` (which holds `engine`)."""
 
     engine: sa.engine.Engine
+    if TYPE_CHECKING:  # GatewayStore's
+
+        def get_tenant(self, tenant_id: str) -> pb.Tenant: ...
 
     def create_plan(self, plan_id: str, plan: pb.Plan) -> pb.Plan:
         check_id(plan_id, "plan_id")
@@ -63,7 +69,7 @@ class PlanStore:
                         prices=[{f: getattr(price, f) for f in _PRICE_FIELDS} for price in plan.prices],
                     )
                 )
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             raise AlreadyExists(f"plan {plan_id!r} already exists") from None
         return self.get_plan(plan_id)
 

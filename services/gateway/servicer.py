@@ -83,7 +83,7 @@ class AdminServicer(BillingRpcs, admin_pb2_grpc.AdminServiceServicer):
     async def _admin(self, context: grpc.aio.ServicerContext, method: str, **target: str) -> Principal:
         """Authenticate and authorise before anything in the request is looked at, then audit the call."""
         principal = await self.auth.authenticate(context.invocation_metadata())
-        scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]
+        scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]  # pyright: ignore[reportArgumentType] - the generated stub types it FieldDescriptor
         authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
         audit.info("admin action", action=method, key=principal.key_id, **target)
         return principal
@@ -100,15 +100,16 @@ class AdminServicer(BillingRpcs, admin_pb2_grpc.AdminServiceServicer):
         elif principal.role is not None:
             raise PermissionDenied(f"{method} is for the tenant's owners; this session's role is {principal.role}")
         else:
-            scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]
+            scope = ADMIN_SERVICE.methods_by_name[method].GetOptions().Extensions[api_pb.required_scope]  # pyright: ignore[reportArgumentType] - the generated stub types it FieldDescriptor
             authorize(principal, scope, f"{ADMIN_SERVICE.full_name}/{method}")
         audit.info("admin action", action=method, key=principal.key_id, user=principal.user_id, **{field: name})
         return principal
 
     async def CreateTenant(self, request, context):
-        await self._admin(context, "CreateTenant", tenant=request.tenant_id)
+        principal = await self._admin(context, "CreateTenant", tenant=request.tenant_id)
         tenant = await asyncio.to_thread(self.store.create_tenant, request.tenant_id, request.tenant)
         await self.notify_changed()
+        await self._record("tenant_created", request.tenant_id, principal, tenant.name, plan=tenant.plan)
         return tenant
 
     async def GetTenant(self, request, context):

@@ -8,6 +8,7 @@ import secrets
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
@@ -63,7 +64,7 @@ class GatewayStore(PlanStore, UsageStore, InvoiceStore):
                         create_time=now(),
                     )
                 )
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             raise AlreadyExists(f"tenant {tenant_id!r} already exists") from None
         return self.get_tenant(tenant_id)
 

@@ -78,7 +78,8 @@ class InferenceSettings(ServiceSettings):
         ge=0,
         description="Processes serving the port together (SO_REUSEPORT), each with its own models; 0 = one per core.",
     )
-    # Set on the extra worker processes; worker i serves /metrics on the metrics port + i.
+    # Set on the extra worker processes; worker i serves /metrics on the metrics port + i (each
+    # on any free port when the metrics port is 0).
     worker_index: int = Field(default=0, ge=0)
 
     @property

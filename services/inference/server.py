@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 
 from prometheus_client import CollectorRegistry
@@ -11,6 +12,7 @@ from maas.inference.v2 import grpc_service_pb2
 from services.common.access import REGISTRY_SERVICE
 from services.common.clients import PeerChannels, read_retries
 from services.common.gate import CallGate
+from services.common.ports import PORTS_FILE_ENV
 from services.common.process import die_with_parent
 from services.common.server import GrpcServer, ServiceBinding, run_service
 from services.inference.config import InferenceSettings
@@ -69,6 +71,7 @@ def serve_worker(index: int, port: int, ready) -> None:
     parent = multiprocessing.parent_process()
     assert parent is not None and parent.pid is not None, "an extra worker is started by the first process"
     die_with_parent(signal.SIGTERM, parent.pid)
+    os.environ.pop(PORTS_FILE_ENV, None)  # the first process reports the shared port, not each worker
     settings = InferenceSettings().model_copy(update={"worker_index": index, "port": port})
     run_service(settings, build_server, on_started=ready.set)
 

@@ -8,6 +8,7 @@ import tarfile
 import zipfile
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import grpc
 import keras
@@ -20,6 +21,7 @@ from services.common.archives import extract_archive, extract_tar
 from services.trainer import classifiers, multiworker
 from services.trainer.export import tar_directory
 from services.trainer.failures import JobFailure
+from services.trainer.keras_types import load_model
 from services.trainer.lineage import hyperparameters, register_trained
 from services.trainer.phases import Phases
 from services.trainer.progress import log_event, nan_failure, training_callbacks
@@ -86,7 +88,7 @@ def _base_model(client: RegistryClient, name: str, workdir: Path) -> tuple[rpb.M
     keras_file = unpacked / classifiers.KERAS_MEMBER
     if not keras_file.is_file():
         raise JobFailure(f"base model {base.name} holds no Keras model to fine-tune", "invalid_model")
-    return base, keras.models.load_model(keras_file)
+    return base, load_model(keras_file)
 
 
 def train_classifier(
@@ -135,6 +137,7 @@ def train_classifier(
     frozen = spec.base_model.frozen_epochs if base else 0
 
     def compile_model(learning_rate: float) -> None:
+        assert model is not None  # compiled once built or loaded
         model.compile(
             optimizer=OPTIMIZERS[hp.optimizer](learning_rate=learning_rate),
             loss="sparse_categorical_crossentropy",
@@ -147,7 +150,7 @@ def train_classifier(
             path = workdir / "resume.keras"
             with phases.timed("data"):
                 client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
-            model = keras.models.load_model(path)
+            model = load_model(path)
             note(f"resuming from the checkpoint of epoch {initial_epoch} (attempt {job.attempt})")
         else:
             initial_epoch = 0
@@ -163,6 +166,7 @@ def train_classifier(
                 texts = classifiers.pipeline(train, "text", 256, hp.seed, shuffle=False).map(lambda text, _: text)
                 model = classifiers.build_text_classifier(params, len(class_names), texts)
             compile_model(hp.learning_rate)
+    assert model is not None  # every branch above loads or builds one
 
     image_size, channels = classifiers.image_settings(model) if kind == "image" else (0, 0)
 
@@ -178,6 +182,7 @@ def train_classifier(
         + (f"; base frozen for {frozen} epochs" if frozen else "")
     )
     if strategy is not None:
+        assert task is not None  # a strategy is made for a multi-worker task only
         batch = multiworker.global_batch(strategy, hp.batch_size)
         with phases.timed("fit"):
             multiworker.fit(
@@ -195,7 +200,7 @@ def train_classifier(
         model = multiworker.plain_copy(model, workdir)
     else:
         train_data = batches(train, hp.batch_size, True)
-        fit_options = dict(validation_data=validation_data, callbacks=callbacks, verbose=0)
+        fit_options: dict[str, Any] = dict(validation_data=validation_data, callbacks=callbacks, verbose=0)
         if initial_epoch < frozen:
             with phases.timed("fit"):
                 model.fit(train_data, initial_epoch=initial_epoch, epochs=frozen, **fit_options)

@@ -21,6 +21,7 @@ from PIL import Image
 
 from maas.registry.v1 import registry_pb2 as rpb
 from services.common.labelled import THUMBNAIL_SIDE, image_examples, text_examples
+from services.trainer.keras_types import export_archive
 
 AUTOTUNE = tf.data.AUTOTUNE
 REPORT_SAMPLES = 8
@@ -136,7 +137,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.positions.build((self.sequence_length,))
 
     def call(self, inputs):
-        positions = keras.ops.arange(keras.ops.shape(inputs)[-1])
+        shape = keras.ops.shape(inputs)
+        assert shape is not None  # None only from OpenVINO with an unknown shape; TensorFlow gives a tuple
+        positions = keras.ops.arange(shape[-1])
         return self.tokens(inputs) + self.positions(positions)
 
     def compute_mask(self, inputs, mask=None):
@@ -203,7 +206,8 @@ def set_base_trainable(model: keras.Model, trainable: bool) -> None:
 def _matched_channels(images: tf.Tensor, channels: int) -> tf.Tensor:
     """Any client's channels to the model's: alpha dropped, grey to colour or colour to grey."""
     count = tf.shape(images)[-1]
-    images = tf.cond(count >= 3, lambda: images[..., :3], lambda: images[..., :1])
+    # typeshed's TensorFlow stubs leave Ellipsis out of a tensor's index types.
+    images = tf.cond(count >= 3, lambda: images[..., :3], lambda: images[..., :1])  # pyright: ignore[reportArgumentType]
     if channels == 1:
         grey = tf.constant([0.2989, 0.5870, 0.1140])
         images = tf.cond(
@@ -221,22 +225,26 @@ def export(model: keras.Model, class_names: list[str], directory: Path) -> rpb.S
     images uint8 [N, H, W, C] of any size and channels, or text BYTES [N]; probabilities and the
     predicted class name (`label`)."""
     names = tf.constant(class_names)
-    archive = keras.export.ExportArchive()
+    archive = export_archive()
     archive.track(model)
     if input_kind(model) == "image":
         _, channels = image_settings(model)
 
-        def serve(images):
+        def serve_images(images):
             probabilities = model(_matched_channels(tf.cast(images, tf.float32), channels), training=False)
             return {"probabilities": probabilities, "label": tf.gather(names, tf.argmax(probabilities, axis=1))}
+
+        serve = serve_images
 
         spec = tf.TensorSpec([None, None, None, None], tf.uint8, name="images")
         inputs = [rpb.TensorSpec(name="images", datatype="UINT8", shape=[-1, -1, -1, -1])]
     else:
 
-        def serve(text):
+        def serve_text(text):
             probabilities = model(text, training=False)
             return {"probabilities": probabilities, "label": tf.gather(names, tf.argmax(probabilities, axis=1))}
+
+        serve = serve_text
 
         spec = tf.TensorSpec([None], tf.string, name="text")
         inputs = [rpb.TensorSpec(name="text", datatype="BYTES", shape=[-1])]

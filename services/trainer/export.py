@@ -11,6 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from services.trainer.keras_types import export_archive
+
 # The predicted classes' reference shares come from at most this many training rows, evenly spaced.
 REFERENCE_PREDICTION_ROWS = 10_000
 
@@ -19,13 +21,14 @@ def reference_scores(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """The trained model's class scores on (a spread of) its training rows: what the share of
     each predicted class looked like before serving."""
     rows = x[:: max(1, len(x) // REFERENCE_PREDICTION_ROWS)]
-    return np.asarray(model.predict(rows, batch_size=1024, verbose=0))
+    # keras leaves `verbose` unannotated: pyright reads its "auto" default as str.
+    return np.asarray(model.predict(rows, batch_size=1024, verbose=0))  # pyright: ignore[reportArgumentType]
 
 
 def export_saved_model(model, features: int, output_name: str, workdir: Path) -> bytes:
     """Export a SavedModel with a `serving_default` signature and return it as a tar archive."""
     export_dir = workdir / "saved_model"
-    archive = keras.export.ExportArchive()
+    archive = export_archive()
     archive.track(model)
     archive.add_endpoint(
         name="serving_default",

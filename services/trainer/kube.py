@@ -156,7 +156,8 @@ class KubernetesLauncher:
 
     def __init__(self, settings: TrainerSettings, batch=None, core=None) -> None:
         if batch is None or core is None:
-            from kubernetes import client, config
+            # The optional `k8s` extra, outside the dev environment pyright checks against.
+            from kubernetes import client, config  # pyright: ignore[reportMissingImports]
 
             config.load_incluster_config()
             batch, core = client.BatchV1Api(), client.CoreV1Api()
@@ -263,4 +264,5 @@ class KubernetesRun:
 
     async def wait(self) -> int:
         await self._follow
+        assert self.returncode is not None  # following ends once it is set
         return self.returncode

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from services.trainer.keras_types import load_model
 from services.trainer.supervisor import Task
 
 
@@ -103,4 +104,4 @@ def plain_copy(model: keras.Model, workdir: Path) -> keras.Model:
     single worker would): saved and loaded back, so early stopping's restored weights come too."""
     path = workdir / "final.keras"
     model.save(path)
-    return keras.models.load_model(path)
+    return load_model(path)

@@ -51,12 +51,14 @@ class ProgressCallback(keras.callbacks.Callback):
         metrics = {k: float(v) for k, v in (logs or {}).items()}
         with self.phases.timed("checkpoints"):
             self._wait()
+            model = self.model
+            assert model is not None  # keras sets it before training starts
             if any(math.isnan(v) or math.isinf(v) for v in metrics.values()):
-                self.model.stop_training = True
+                model.stop_training = True
                 self.nan_epoch = epoch + 1
                 return
             path = self.workdir / f"checkpoint-{epoch + 1}.keras"
-            self.model.save(path)
+            model.save(path)
             seconds = time.perf_counter() - self.started
             self._pending = self._recorder.submit(self._record, epoch + 1, metrics, seconds, path)
 

@@ -79,6 +79,7 @@ def run(job_id: str, settings: TrainerSettings) -> None:
 
     try:
         version = _train(store, job, client, settings, task, phases)
+        assert version is not None  # the chief, or the only worker, registers the version
         log_event(store, job_id, f"{PEAK_MEMORY}{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10} MiB")
         log_event(store, job_id, phases.summary())
         if store.finish(

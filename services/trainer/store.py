@@ -9,6 +9,7 @@ import secrets
 import sqlalchemy as sa
 from google.protobuf import json_format
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -107,7 +108,7 @@ class JobStore:
                         )
                     ),
                 )
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             # The same request id raced us: return the job that won.
             return self.create(tenant, job, target_model, request_id, traceparent)
         return self.get(tenant, job_id)
@@ -186,7 +187,7 @@ class JobStore:
         return events, row.state
 
     # ---------------------------------------------------------- state machine
-    def _transition(self, conn, job_id: str, state: int, reason: str, **values) -> None:
+    def _transition(self, conn, job_id: str, state: State, reason: str, **values) -> None:
         current = now()
         if state in TERMINAL:
             values.update(end_time=current, lease_owner=None, lease_expires=None)
@@ -207,7 +208,7 @@ class JobStore:
             conn, job_id, pb.TrainingJobEvent(state_change=pb.TrainingJobEvent.StateChange(state=state, reason=reason))
         )
 
-    def finish(self, job_id: str, state: int, reason: str, attempt: int | None = None, **values) -> bool:
+    def finish(self, job_id: str, state: State, reason: str, attempt: int | None = None, **values) -> bool:
         """Move a job to a terminal state unless it is already in one (or, given `attempt`,
         unless another attempt owns it now). Returns whether it moved."""
         with self.engine.begin() as conn:

@@ -17,6 +17,7 @@ from services.common.drift import reference_statistics
 from services.trainer import multiworker
 from services.trainer.export import export_saved_model, reference_scores
 from services.trainer.failures import JobFailure
+from services.trainer.keras_types import load_model
 from services.trainer.lineage import hyperparameters, register_trained
 from services.trainer.phases import Phases
 from services.trainer.progress import log_event, nan_failure, training_callbacks
@@ -75,7 +76,7 @@ def _resumed(
     """The model of the last checkpoint: weights, optimizer state and normalisation statistics."""
     path = workdir / "resume.keras"
     client.download(checkpoint, checkpoint.removeprefix("artifacts/"), path)
-    model = keras.models.load_model(path)
+    model = load_model(path)
     if task is None or task.chief:
         log_event(
             store, job.name.split("/")[1], f"resuming from the checkpoint of epoch {epoch} (attempt {job.attempt})"
@@ -127,9 +128,10 @@ def _fit(
                 epochs=hp.epochs,
                 batch_size=hp.batch_size,
                 callbacks=callbacks,
-                verbose=0,
+                verbose=0,  # pyright: ignore[reportArgumentType] - unannotated in keras, its "auto" default reads as str
             )
         return model
+    assert task is not None  # a strategy is made for a multi-worker task only
     if task.chief:
         log_event(
             store,
@@ -165,7 +167,8 @@ def _export_and_register(
     """Evaluate on the held-out data, export a SavedModel and register it with its lineage."""
     x_val, y_val = validation
     with phases.timed("evaluation"):
-        evaluation = {k: float(v) for k, v in model.evaluate(x_val, y_val, verbose=0, return_dict=True).items()}
+        scores = model.evaluate(x_val, y_val, verbose=0, return_dict=True)  # pyright: ignore[reportArgumentType] - as in fit
+        evaluation = {k: float(v) for k, v in scores.items()}
     output_name = "probabilities" if classes else "predictions"
     with phases.timed("export"):
         archive = export_saved_model(model, x.shape[1], output_name, workdir)

@@ -1,6 +1,6 @@
 """The console's billing in a real browser against the live stack: the Usage page's 30-day chart
 (and its table) counting the rows and calls made through the SDK, the plan's limits in human units,
-the running month's invoice with its lines, total and the CLI's CSV, and the budget banner at 80 %
+the running month's invoice with its lines, total and the CLI's CSV and PDF, and the budget banner at 80 %
 and 100 %; screenshots wide and light, narrow and dark, and no serious or critical axe violation."""
 
 import datetime as dt
@@ -9,11 +9,12 @@ import time
 import numpy as np
 import pytest
 
-from maas.cli.billing import csv_text
+from maas.cli.billing import csv_text, invoice_pdf
 from maas.client import MaasClient
 from maas.gateway.v1 import admin_pb2 as apb
 from tests.e2e.conftest import tenant_with_digits
 from tests.e2e.test_console import axe_violations, shot, signed_in_context
+from tests.pdf import pdf_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TENANT = "billing-ui"
@@ -89,7 +90,15 @@ def test_the_invoice_its_csv_and_the_budget_banner(browser, stack, spender, tmp_
     path = tmp_path / "invoice.csv"
     download.value.save_as(path)
     with MaasClient(stack.address("gateway"), spender) as client:
-        assert path.read_text() == csv_text(client.get_invoice())  # what `maas invoices show --csv` writes
+        invoice = client.get_invoice()
+        assert path.read_text() == csv_text(invoice)  # what `maas invoices show --csv` writes
+    with page.expect_download() as download:
+        draft.locator("button.download-pdf").click()
+    assert download.value.suggested_filename == f"invoice-{invoice.month}.pdf"
+    pdf = tmp_path / "invoice.pdf"
+    download.value.save_as(pdf)
+    assert pdf.read_bytes() == invoice_pdf(invoice)  # what `maas invoices show --pdf` writes
+    assert "12.00 USD" in pdf_text(pdf.read_bytes())
 
     # A budget the spend is past 80 % of (12.00 of 14.00), then one it is past (12.00 of 10.00).
     set_budget(stack, 1400)

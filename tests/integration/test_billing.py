@@ -20,6 +20,7 @@ from services.gateway import billing
 from tests.integration.gateway_stack import ADMIN, bearer, gateway_stack
 from tests.integration.test_gateway_rest import http_port
 from tests.integration.test_inference_service import FEATURES, infer_request, register, set_production, tiny_model
+from tests.pdf import pdf_text
 
 pytestmark = pytest.mark.slow
 ROWS = apb.METER_PREDICTION_ROWS
@@ -75,6 +76,38 @@ def test_a_daily_quota_in_rows_admits_whole_calls_exactly(stack):
     assert (usage.predictions, usage.prediction_calls) == (3000, 3)
 
 
+def stream_infer(stack, secret: str, requests) -> tuple[list, grpc.StatusCode]:
+    """ModelStreamInfer: its answers, and how the stream ended."""
+    stream = grpc_service_pb2_grpc.GRPCInferenceServiceStub(stack.channel).ModelStreamInfer
+    answers = []
+    try:
+        for answer in stream(iter(requests), metadata=bearer(secret), timeout=60):
+            answers.append(answer)
+    except grpc.RpcError as error:
+        return answers, error.code()
+    return answers, grpc.StatusCode.OK
+
+
+def test_a_stream_of_predictions_counts_every_messages_rows(stack):
+    # ModelStreamInfer counts like ModelInfer: each message its rows (and a call), not one per stream.
+    secret = stack.tenant("acme", stack.plan("rows", predictions_per_day=100))
+    bad = infer_request(np.zeros((4, FEATURES)))
+    bad.model_name = "nope"
+    messages = [infer_request(np.zeros((rows, FEATURES))) for rows in (30, 20)]
+    answers, code = stream_infer(stack, secret, [messages[0], bad, messages[1]])
+    assert code == grpc.StatusCode.OK and len(answers) == 3, answers
+    assert [bool(a.error_message) for a in answers] == [False, True, False]  # an error answer is refunded
+    usage = stack.usage("acme", predictions=50, prediction_calls=2)
+    assert (usage.predictions, usage.prediction_calls) == (50, 2)
+    # 50 rows left today: the first message of 40 is answered, the next (of 40) ends the stream, refused.
+    answers, code = stream_infer(stack, secret, [infer_request(np.zeros((40, FEATURES)))] * 3)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and len(answers) == 1 and not answers[0].error_message
+    assert predict(stack, secret, 10) == grpc.StatusCode.OK  # exactly the 10 left
+    assert predict(stack, secret, 1) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    usage = stack.usage("acme", predictions=100, prediction_calls=4)
+    assert (usage.predictions, usage.prediction_calls) == (100, 4)
+
+
 def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack, monkeypatch, tmp_path, capsys):
     stack.plan("payg", **{f.name: v for f, v in PAYG.ListFields()})
     stack.plan("team", **{f.name: v for f, v in TEAM.ListFields()})
@@ -103,7 +136,17 @@ def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack,
     # The REST twin answers the same invoice.
     with httpx.Client(base_url=f"http://127.0.0.1:{http_port(stack.gateway)}") as http:
         rest = http.get(f"/v1/tenants/acme/invoices/{month}", headers={"authorization": f"Bearer {secret}"})
+        pdf = http.get(f"/v1/tenants/-/invoices/{month}:pdf", headers={"authorization": f"Bearer {secret}"})
+        other_pdf = http.get(f"/v1/tenants/other/invoices/{month}:pdf", headers={"authorization": f"Bearer {secret}"})
+        anonymous = http.get(f"/v1/tenants/acme/invoices/{month}:pdf")
     assert rest.status_code == 200 and rest.json()["total"] == "300"
+    # ... and as PDF, with its lines and total (the same bytes as `maas invoices show --pdf`).
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf", pdf.text
+    assert f'filename="invoice-{month}.pdf"' in pdf.headers["content-disposition"]
+    text = pdf_text(pdf.content)
+    assert f"tenants/acme/invoices/{month}" in text and "3.00 USD" in text and "2500" in text, text
+    assert other_pdf.status_code == 403 and other_pdf.json()["error"]["code"] == 7, other_pdf.text
+    assert anonymous.status_code == 401
 
     # After the month (and the replicas' last reports): issued, once.
     last = billing.month_days(month)[1]
@@ -133,9 +176,12 @@ def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack,
         (month, apb.INVOICE_STATE_ISSUED, 300),
     ]
 
-    # Each is an audit event of the tenant.
+    # Each is an audit event of the tenant, as are its creation by the operator and its key's.
     events = stack.admin.ListAuditEvents(apb.ListAuditEventsRequest(parent="tenants/acme"), metadata=ADMIN).events
-    assert {"budget_set", "budget_reached", "invoice_issued", "plan_changed"} <= {event.kind for event in events}
+    kinds = {"budget_set", "budget_reached", "invoice_issued", "plan_changed", "tenant_created", "api_key_created"}
+    assert kinds <= {event.kind for event in events}
+    (created,) = [event for event in events if event.kind == "tenant_created"]
+    assert created.target == "tenants/acme" and created.actor.startswith("apiKeys/"), created
 
     # The CLI shows and exports it.
     monkeypatch.setenv("MAAS_CONFIG_DIR", str(tmp_path / "config"))
@@ -146,6 +192,9 @@ def test_a_mixed_plan_invoices_its_rows_and_an_upgrade_is_prorated_by_day(stack,
         (invoice.lines[0].description, "2500", "300"),
         ("total", "", "300"),
     ]
+    pdf_path = tmp_path / "invoice.pdf"
+    assert main(["invoices", "show", month, "--pdf", str(pdf_path), *connection]) == 0
+    assert "issued" in pdf_text(pdf_path.read_bytes())
     assert main(["invoices", "list", *connection]) == 0
     assert "3.00 USD" in capsys.readouterr().out
     # A key of another tenant reads none of it.

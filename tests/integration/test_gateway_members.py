@@ -111,8 +111,13 @@ def test_an_owner_manages_members_and_reads_the_audit_trail(stack, base_url, dat
             "api_key_created",
             "sign_in",
             "account_registered",
+            "tenant_created",
         ]
         by_kind = {e["kind"]: e for e in events}
+        assert (by_kind["tenant_created"]["actor"], by_kind["tenant_created"]["target"]) == (
+            f"users/{owner}",
+            "tenants/ada",
+        )
         assert by_kind["member_role_changed"]["details"] == {"previous_role": "viewer", "role": "developer"}
         assert by_kind["member_removed"]["actor"] == f"users/{owner}"
         assert by_kind["member_removed"]["target"] == f"users/{member}"

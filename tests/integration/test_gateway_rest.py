@@ -29,7 +29,7 @@ def http(gateway):
 
 
 def http_port(gateway) -> int:
-    return gateway.server.companions[0].port
+    return gateway.server.bound_ports["http_port"]
 
 
 def auth(key: str) -> dict:

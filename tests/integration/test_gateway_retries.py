@@ -8,7 +8,6 @@ import grpc
 import pytest
 
 from maas.registry.v1 import registry_pb2 as rpb
-from maas.stack import free_port
 from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, read_methods
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
@@ -40,8 +39,8 @@ def test_a_read_outlives_a_registry_restart_on_the_same_port_and_a_write_is_not_
     with gateway_stack(data_dir) as stack:
         secret = stack.tenant("acme")
         stack.models.CreateModel(rpb.CreateModelRequest(model_id="kept"), metadata=bearer(secret))
-        # The same port and data (a fresh metrics port: the test needs only the gRPC one).
-        settings = RegistrySettings(**{**dict(stack.registry.server.settings), "metrics_port": free_port()})
+        # The port it bound and the same data (any free metrics port: the test needs only the gRPC one).
+        settings = RegistrySettings(**{**dict(stack.registry.server.settings), "port": stack.registry.server.port})
         built, go = threading.Event(), threading.Event()
 
         async def build_then_wait(settings):

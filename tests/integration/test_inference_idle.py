@@ -19,7 +19,8 @@ import pytest
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
-from maas.stack import free_port, wait_serving
+from maas.stack import wait_serving
+from services.common.ports import PORTS_FILE_ENV, wait_ports_file
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
 from services.trainer.export import export_saved_model
@@ -88,11 +89,12 @@ def test_an_idle_model_is_unloaded_its_memory_returned_and_reloaded_on_the_next_
         registry.SetAlias(
             rpb.SetAliasRequest(alias=rpb.Alias(name="models/wide/aliases/production", version=1)), metadata=MD
         )
-        port, metrics_port = free_port(), free_port()
+        ports_file = tmp_path / "inference-ports.json"
         env = {
             **os.environ,
-            "MAAS_PORT": str(port),
-            "MAAS_METRICS_PORT": str(metrics_port),
+            "MAAS_PORT": "0",
+            "MAAS_METRICS_PORT": "0",
+            PORTS_FILE_ENV: str(ports_file),
             "MAAS_REGISTRY_ADDR": registry_server.address,
             # The test servers' deployment secret (inference calls the registry as itself), no gateway.
             "MAAS_SERVICE_SECRET": SERVICE_SECRET,
@@ -110,6 +112,8 @@ def test_an_idle_model_is_unloaded_its_memory_returned_and_reloaded_on_the_next_
             [sys.executable, "-m", "services.inference"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
+            bound = wait_ports_file(ports_file, server, 120)
+            port, metrics_port = bound["port"], bound["metrics_port"]
             assert wait_serving(f"127.0.0.1:{port}", 120)
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                 oip = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)

@@ -11,26 +11,32 @@ import pytest
 
 from maas.registry.v1 import registry_pb2 as pb
 from maas.registry.v1 import registry_pb2_grpc
-from maas.stack import free_port, wait_serving
+from maas.stack import wait_serving
+from services.common.ports import PORTS_FILE_ENV, wait_ports_file
 from tests.conftest import SERVICE_SECRET, tenant_md
 
 pytestmark = pytest.mark.slow
 CHUNK = 1024 * 1024
 
 
-def start_registry(data_dir, port):
+def start_registry(data_dir, port=0):
+    """A registry process on `port` (any free one when 0); returns it and the port it bound."""
+    ports_file = data_dir / "registry-ports.json"
+    ports_file.unlink(missing_ok=True)
     env = {
         **os.environ,
         "MAAS_DATA_DIR": str(data_dir),
         "MAAS_PORT": str(port),
         "MAAS_METRICS_PORT": "-1",
         "MAAS_SERVICE_SECRET": SERVICE_SECRET,  # tenant_md calls as the deployment's operator
+        PORTS_FILE_ENV: str(ports_file),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "services.registry"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    port = wait_ports_file(ports_file, process, 60)["port"]
     assert wait_serving(f"127.0.0.1:{port}", 60), "registry did not start"
-    return process
+    return process, port
 
 
 def chunks(data: bytes, on_chunk=None):
@@ -43,8 +49,7 @@ def chunks(data: bytes, on_chunk=None):
 
 def test_sigkill_mid_upload_leaves_no_bytes_and_a_later_upload_round_trips(tmp_path):
     data = os.urandom(100 * CHUNK)
-    port = free_port()
-    process = start_registry(tmp_path, port)
+    process, port = start_registry(tmp_path)
 
     def kill_midway(index):
         if index == 40:
@@ -58,7 +63,7 @@ def test_sigkill_mid_upload_leaves_no_bytes_and_a_later_upload_round_trips(tmp_p
         assert error.value.code() == grpc.StatusCode.UNAVAILABLE
     assert any((tmp_path / "artifacts" / "tmp").iterdir()), "the kill should have left a partial upload"
 
-    process = start_registry(tmp_path, port)
+    process, _ = start_registry(tmp_path, port)  # the same port: the client's channel reconnects there
     try:
         assert not any((tmp_path / "artifacts" / "tmp").iterdir())
         assert not any(p.is_file() for p in (tmp_path / "artifacts" / "blobs").rglob("*"))

@@ -46,6 +46,7 @@ def test_loaded_models_serve_through_a_registry_outage_and_the_rest_recovers(tmp
     byom_models.two_inputs(tmp_path / "pair.keras")
     registry_settings = service_settings(RegistrySettings, tmp_path / "registry")
     registry = ServerThread(build_registry, registry_settings).start()
+    registry_settings.port = registry.server.port  # bound on port 0; restarted on the port it bound
     settings = service_settings(InferenceSettings, tmp_path / "inference", registry_addr=registry.address)
     with running(build_inference, settings) as inference, grpc.insecure_channel(inference.address) as channel:
         stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)

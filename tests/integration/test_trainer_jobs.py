@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import grpc
@@ -16,9 +17,10 @@ import pytest
 from maas.demo import digits_csv
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
-from maas.stack import free_port, wait_serving
+from maas.stack import wait_serving
 from maas.trainer.v1 import trainer_pb2 as pb
 from maas.trainer.v1 import trainer_pb2_grpc
+from services.common.ports import PORTS_FILE_ENV, wait_ports_file
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
 from services.trainer import phases
@@ -35,11 +37,12 @@ class Trainer:
     """A trainer process (API + local workers) on the test's database."""
 
     def __init__(self, data_dir: Path, registry: str, **env: str) -> None:
-        self.port = free_port()
+        ports_file = data_dir / f"trainer-{uuid.uuid4().hex[:8]}.ports.json"
         environment = {
             **os.environ,
             "MAAS_DATA_DIR": str(data_dir),
-            "MAAS_PORT": str(self.port),
+            "MAAS_PORT": "0",
+            PORTS_FILE_ENV: str(ports_file),
             "MAAS_METRICS_PORT": "-1",
             "MAAS_REGISTRY_ADDR": registry,
             "MAAS_POLL_SECONDS": "0.2",
@@ -52,10 +55,11 @@ class Trainer:
             "MAAS_WARM_JOB_PROCESS": "false",
             **env,
         }
-        self.log = (data_dir / f"trainer-{self.port}.log").open("wb")
+        self.log = ports_file.with_suffix("").with_suffix(".log").open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.trainer"], env=environment, stdout=self.log, stderr=subprocess.STDOUT
         )
+        self.port = wait_ports_file(ports_file, self.process, 60)["port"]
         assert wait_serving(f"127.0.0.1:{self.port}", 60), "trainer did not start"
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.stub = trainer_pb2_grpc.TrainerServiceStub(self.channel)

@@ -33,6 +33,19 @@ def test_binary_and_json_inputs_become_raw_contents_together():
     assert binary == (False, {"p": True})
 
 
+def test_an_empty_binary_input_in_a_body_without_binary_data_is_raw_contents():
+    # binary_data_size 0 with no binary part: an empty tensor, sent raw (it was an AttributeError, a 500).
+    header = {
+        "inputs": [
+            {"name": "empty", "datatype": "FP32", "shape": [0, 3], "parameters": {"binary_data_size": 0}},
+            {"name": "n", "datatype": "INT64", "shape": [1], "data": [7]},
+        ]
+    }
+    request, _ = kserve.infer_request(header, b"", "m", "")
+    assert list(request.raw_input_contents) == [b"", np.array([7], dtype=np.int64).tobytes()]
+    assert not request.inputs[1].contents.int64_contents
+
+
 def test_outputs_asked_in_binary_come_after_the_json_header():
     response = pb.ModelInferResponse(model_name="m", model_version="1")
     response.outputs.add(name="p", datatype="FP32", shape=[1, 2])

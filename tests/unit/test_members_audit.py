@@ -10,10 +10,17 @@ import sqlalchemy as sa
 
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common import db
-from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from services.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
 from services.common.validation import encode_page_token
 from services.gateway import tables as t
-from services.gateway.accounts import Accounts
+from services.gateway.accounts import Accounts, Throttle
 from services.gateway.audit import REDACTED, AuditLog, scrub
 from services.gateway.members import Members, last_owner_refusal, member_of, tenant_of
 from services.gateway.store import GatewayStore
@@ -158,8 +165,12 @@ def test_account_events_are_recorded_with_actor_target_and_time(store, accounts,
         "account_registered",
         "invitation_created",
         "account_registered",
+        "tenant_created",
     ]
     events = {e.kind: e for e in accounts.audit.list("acme")[0]}
+    created = events["tenant_created"]
+    assert (created.actor, created.target) == (f"users/{users['ada']}", "tenants/acme")
+    assert created.details == {"plan": "plans/free"}
     failed, ok = events["sign_in_failed"], events["sign_in"]
     assert (failed.actor, failed.target) == ("address:10.0.0.9", f"users/{users['ada']}")
     assert failed.create_time == START and ok.create_time == START + dt.timedelta(minutes=1)
@@ -170,6 +181,37 @@ def test_account_events_are_recorded_with_actor_target_and_time(store, accounts,
         dump = repr(conn.execute(sa.select(t.audit_events)).all())
     for secret in (PASSWORD, signed_in.token, signed_in.csrf_token, token):
         assert secret not in dump
+
+
+def test_the_failure_that_locks_an_account_and_an_address_is_an_event(store, clock):
+    accounts = Accounts(
+        store.accounts, registration_enabled=True, scrypt_n=FAST_N, throttle=Throttle(3, dt.timedelta(minutes=5))
+    )
+    ada = accounts.register("ada@example.com", PASSWORD, tenant_id="acme")
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            accounts.sign_in("ada@example.com", "wrong password, twelve+", "10.0.0.9")
+    assert "sign_in_locked" not in kinds(accounts.audit)
+    with pytest.raises(Unauthenticated):
+        accounts.sign_in("ada@example.com", "wrong password, twelve+", "10.0.0.9")  # the third: locked
+    locks = accounts.audit.list("acme", kind="sign_in_locked")[0]
+    assert sorted((e.actor, e.target, e.details["lockout_seconds"]) for e in locks) == [
+        ("address:10.0.0.9", "address:10.0.0.9", "300"),
+        ("address:10.0.0.9", f"users/{ada}", "300"),
+    ]
+    # Tries while locked are refused before any hash and leave no event (they cost nothing).
+    with pytest.raises(ResourceExhausted):
+        accounts.sign_in("ada@example.com", PASSWORD, "10.0.0.9")
+    assert kinds(accounts.audit).count("sign_in_failed") == 3 and kinds(accounts.audit).count("sign_in_locked") == 2
+    # A wrong current password when changing it counts (and is audited) the same way.
+    clock.advance(minutes=6)
+    signed_in = accounts.sign_in("ada@example.com", PASSWORD, "10.0.0.1")
+    for _ in range(3):
+        with pytest.raises(PermissionDenied):
+            accounts.change_password(signed_in.session, "not the password!", PASSWORD + " 2", "10.0.0.1")
+    failed = accounts.audit.list("acme", kind="sign_in_failed")[0][0]
+    assert failed.details == {"reason": "wrong current password"}
+    assert kinds(accounts.audit).count("sign_in_locked") == 4
 
 
 def test_a_sign_in_with_an_unknown_email_is_an_event_of_no_tenant_that_keeps_no_email(accounts):

@@ -75,6 +75,9 @@ async function send(url, init) {
 
 const apiKey = () => sessionStorage.getItem(KEY) || "";
 const session = () => JSON.parse(sessionStorage.getItem(WHO) || "null");
+// Roles that only read (viewer) or read billing: their forms that write are disabled with a reason
+// rather than refused after submit. A key's scopes are not known here: the API decides for it.
+const readOnlyRole = () => { const who = session(); return who && !apiKey() && ["viewer", "billing"].includes(who.role) ? who.role : null; };
 export const authHeaders = (key = apiKey()) => (key || !session()
   ? { authorization: `Bearer ${key}` }
   : { "x-csrf-token": sessionStorage.getItem(CSRF) || "" });
@@ -554,7 +557,8 @@ function Train() {
       <div class="checks">${dataset.columns.filter((c) => c.name !== form.label).map((c) => html`<label><input type="checkbox" checked=${form.features.includes(c.name)} onChange=${() => toggle(c.name)} /> ${c.name}</label>`)}</div>`}
     ${mismatch && html`<div class="notice failed" id="signature-warning" role="status"><b>Its inputs would differ from <code>models/${form.model}</code>'s production version</b>
       <p>Version ${production.v.version} (production) takes ${mismatch[0]}; this job's model would take ${mismatch[1]}. The registry keeps it as a new version all the same (each version has its own signature), but promoting it would refuse every caller that sends the old inputs: pick another target model unless that is what you mean.</p></div>`}
-    <button type="submit" disabled=${!form.dataset || !form.model}>Start training</button></form></section>`;
+    ${readOnlyRole() && html`<p class="notice" id="read-only">Signed in as ${readOnlyRole()}: this role can read but not train. Ask an owner of the tenant for the developer role.</p>`}
+    <button type="submit" disabled=${!form.dataset || !form.model || Boolean(readOnlyRole())}>Start training</button></form></section>`;
 }
 
 // [what production takes, what the new job's model would take] when they differ, else null. A

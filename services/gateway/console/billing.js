@@ -1,7 +1,8 @@
 // The console's billing: the Usage page (today's figures, the plan's limits in human units, a 30-day
 // chart), the Invoices page (lines, totals, CSV as the CLI writes it) and the budget banner on every page.
 // Imported by app.js (and importing it back): nothing here runs before app.js has been evaluated.
-import { api, bytes, Chart, duration, ErrorBox, html, lastSegment, Table, useLoad } from "./app.js";
+import { useState } from "preact/hooks";
+import { ApiError, api, authHeaders, bytes, Chart, duration, ErrorBox, html, lastSegment, Table, useLoad } from "./app.js";
 
 // ---- money: integer amounts in the currency's smallest unit, never floats ----------------------
 
@@ -35,6 +36,23 @@ export function csvText(invoice) {
 }
 
 const csvHref = (invoice) => `data:text/csv;charset=utf-8,${encodeURIComponent(csvText(invoice))}`;
+
+// ---- PDF: made by the gateway (GET /v1/{invoice}:pdf, the bytes `maas invoices show --pdf` writes),
+// fetched with this tab's credentials (a key is a header, which a plain link cannot send) -----------
+
+async function downloadPdf(invoice) {
+  const res = await fetch(`/v1/${invoice.name}:pdf`, { headers: authHeaders() });
+  if (!res.ok) {
+    const data = await res.json().catch(() => ({}));
+    throw new ApiError(res.status, data.error);
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: `invoice-${invoice.month}.pdf` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
 
 // ---- the Usage page's additions ------------------------------------------------------------------
 
@@ -91,6 +109,8 @@ export function Usage() {
 // ---- invoices --------------------------------------------------------------------------------------
 
 function InvoiceCard({ invoice }) {
+  const [failure, setFailure] = useState(null);
+  const pdf = () => { setFailure(null); downloadPdf(invoice).catch(setFailure); };
   const currency = invoice.currency || "USD";
   const draft = invoice.state === "INVOICE_STATE_DRAFT";
   const month = invoice.month;
@@ -100,7 +120,9 @@ function InvoiceCard({ invoice }) {
       ["Unit price", (l) => (l.meter ? `${money(l.unitAmount, currency)} per ${count(l.perUnits || 1)}` : `${money(l.unitAmount, currency)} a month`)],
       ["Amount", (l) => money(l.amount, currency)]]} rows=${invoice.lines || []} empty="No charges." />
     <p class="invoice-total">Total <b>${money(invoice.total, currency)}</b></p>
-    <a class="download" href=${csvHref(invoice)} download=${`invoice-${month}.csv`}>Download CSV<span class="visually-hidden"> of ${month}</span></a></section>`;
+    <${ErrorBox} error=${failure} />
+    <a class="download" href=${csvHref(invoice)} download=${`invoice-${month}.csv`}>Download CSV<span class="visually-hidden"> of ${month}</span></a>
+    ${" "}<button type="button" class="secondary download-pdf" onClick=${pdf}>Download PDF<span class="visually-hidden"> of ${month}</span></button></section>`;
 }
 
 export function Invoices() {

@@ -13,12 +13,12 @@ import json
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import resources
+from pathlib import Path
+from typing import Any, cast
 
 import grpc
 import structlog
 from aiohttp import web
-from google.protobuf import json_format
-from google.rpc import error_details_pb2, status_pb2
 
 from maas.gateway.v1 import admin_pb2
 from maas.registry.v1 import registry_pb2
@@ -29,6 +29,9 @@ from services.common.tracing import TRACEPARENT_KEY, TRACESTATE_KEY
 from services.gateway.accounts import Accounts
 from services.gateway.rest.accounts import COOKIE as COOKIE_NAME
 from services.gateway.rest.accounts import OPEN_PATHS, SESSION_TOKEN, SessionCookies, openapi_paths
+from services.gateway.rest.failures import CallFailed, json_error
+from services.gateway.rest.invoices import add_invoice_pdf
+from services.gateway.rest.invoices import openapi_paths as invoice_paths
 from services.gateway.rest.kserve_routes import KServeRoutes
 from services.gateway.rest.openapi import openapi_document
 from services.gateway.rest.transcoding import HttpRoute, build_request, decode_json, message_to_json, routes_for
@@ -41,79 +44,14 @@ REST_SERVICES = (
     registry_pb2.DESCRIPTOR.services_by_name["RegistryService"],
     trainer_pb2.DESCRIPTOR.services_by_name["TrainerService"],
 )
-# google.rpc.Code -> HTTP status, as in google/rpc/code.proto and grpc-gateway.
-HTTP_STATUS = {
-    grpc.StatusCode.CANCELLED: 499,
-    grpc.StatusCode.UNKNOWN: 500,
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.ALREADY_EXISTS: 409,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.ABORTED: 409,
-    grpc.StatusCode.OUT_OF_RANGE: 400,
-    grpc.StatusCode.UNIMPLEMENTED: 501,
-    grpc.StatusCode.INTERNAL: 500,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DATA_LOSS: 500,
-}
 # HTTP headers passed on as gRPC metadata: credentials and the request id, nothing else.
 _KEY_HEADERS = ("authorization", "x-api-key")
 # The W3C trace context goes on too, so a REST client's trace continues on the gRPC side.
 _FORWARDED_HEADERS = (*_KEY_HEADERS, REQUEST_ID_KEY, TRACEPARENT_KEY, TRACESTATE_KEY)
 _NDJSON = "application/x-ndjson"
 _SSE = "text/event-stream"
-_CONSOLE = resources.files("services.gateway") / "console"
-
-
-class CallFailed(Exception):
-    """A call's gRPC status, as the HTTP layer reports it."""
-
-    def __init__(self, code: grpc.StatusCode, message: str, trailers=()) -> None:
-        super().__init__(message)
-        self.code, self.message, self.trailers = code, message, trailers
-
-    @classmethod
-    def of(cls, error: BaseException) -> CallFailed:
-        if isinstance(error, grpc.aio.AioRpcError):
-            return cls(error.code(), error.details() or "", error.trailing_metadata() or ())
-        if isinstance(error, DomainError):
-            if not error.details:
-                return cls(error.code, error.message)
-            status = status_pb2.Status(code=error.code.value[0], message=error.message)
-            for detail in error.details:
-                status.details.add().Pack(detail)
-            return cls(error.code, error.message, (("grpc-status-details-bin", status.SerializeToString()),))
-        raise error
-
-    def status_json(self) -> dict:
-        """The google.rpc.Status of the failure as JSON, with its details (RetryInfo, QuotaFailure, ...)."""
-        status = status_pb2.Status(code=self.code.value[0], message=self.message)
-        for key, value in self.trailers:
-            if key == "grpc-status-details-bin":
-                status.ParseFromString(value)
-        return json_format.MessageToDict(status)
-
-    def retry_after(self) -> str | None:
-        for key, value in self.trailers:
-            if key == "grpc-status-details-bin":
-                for detail in status_pb2.Status.FromString(value).details:
-                    info = error_details_pb2.RetryInfo()
-                    if detail.Unpack(info):
-                        return str(max(1, round(info.retry_delay.ToTimedelta().total_seconds())))
-        return None
-
-
-def _json_error(failure: CallFailed, kserve_shape: bool = False) -> web.Response:
-    headers = {}
-    if retry_after := failure.retry_after():
-        headers["Retry-After"] = retry_after
-    # The KServe v2 REST protocol answers errors as {"error": "<message>"}.
-    body = {"error": failure.message} if kserve_shape else {"error": failure.status_json()}
-    return web.json_response(body, status=HTTP_STATUS.get(failure.code, 500), headers=headers)
+# A package on disk, so a Path: what aiohttp serves files from.
+_CONSOLE = cast(Path, resources.files("services.gateway") / "console")
 
 
 def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
@@ -172,14 +110,14 @@ def _guard(sessions: SessionCookies | None):
         except DomainError as error:
             refused = CallFailed.of(error)
         if refused is not None:
-            return _json_error(refused, kserve_shape)
+            return json_error(refused, kserve_shape)
         try:
             return await handler(request)
         except web.HTTPException:
             raise
         except Exception:  # a defect of ours, never the caller's: logged, with a generic answer
             log.exception("unhandled exception", path=request.path, method=request.method)
-            return _json_error(CallFailed(grpc.StatusCode.INTERNAL, "internal error"), kserve_shape)
+            return json_error(CallFailed(grpc.StatusCode.INTERNAL, "internal error"), kserve_shape)
 
     return guard
 
@@ -209,6 +147,8 @@ class RestGateway:
     """The HTTP server; `grpc_target` is the gateway's own gRPC address, known once it listens, and
     `connect` opens a channel to it (PeerChannels.loopback)."""
 
+    port_name = "http_port"  # the setting it binds, as the server's bound ports name it
+
     def __init__(
         self,
         bind_host: str,
@@ -224,7 +164,7 @@ class RestGateway:
         """`accounts` serves sign-in and the session cookie; `credentials_changed` tells the services'
         credential watches at once that a session began or ended."""
         self._bind = (bind_host, port)
-        failed = lambda error: _json_error(CallFailed.of(error))  # noqa: E731
+        failed = lambda error: json_error(CallFailed.of(error))  # noqa: E731
         self._sessions = (
             SessionCookies(accounts, ssl_context is not None, failed, credentials_changed or _nothing)
             if accounts
@@ -236,9 +176,10 @@ class RestGateway:
         self._limit = max_message_bytes
         self._ssl = ssl_context
         self._routes = routes_for(REST_SERVICES)
-        self._openapi_document = openapi_document(self._routes, openapi_paths() if accounts else None)
+        extra_paths = {**invoice_paths(), **(openapi_paths() if accounts else {})}
+        self._openapi_document = openapi_document(self._routes, extra_paths)
         self._channel: grpc.aio.Channel | None = None
-        self._rpcs: dict[str, Callable[..., object]] = {}
+        self._rpcs: dict[str, Callable[..., Any]] = {}  # multi-callables of each streaming kind
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -273,12 +214,17 @@ class RestGateway:
         if self._channel is not None:
             await self._channel.close()
 
+    def _started_channel(self) -> grpc.aio.Channel:
+        assert self._channel is not None, "routes are served only after start()"
+        return self._channel
+
     def _app(self) -> web.Application:
         app = web.Application(client_max_size=self._limit, middlewares=[_guard(self._sessions)])
         app.router.add_get("/openapi.json", self._openapi)
         if self._sessions is not None:
             self._sessions.add_to(app)
-        KServeRoutes(lambda: self._channel, _metadata, lambda e: _json_error(CallFailed.of(e), True)).add_to(app)
+        KServeRoutes(lambda: self._channel, _metadata, lambda e: json_error(CallFailed.of(e), True)).add_to(app)
+        add_invoice_pdf(app, self._started_channel, _metadata, lambda e: json_error(CallFailed.of(e)))
         app.router.add_route("*", "/v1/{tail:.*}", self._transcoded)
         app.router.add_get("/", self._console_index)
         app.router.add_get("/docs", self._docs)
@@ -298,7 +244,7 @@ class RestGateway:
     async def _transcoded(self, request: web.Request) -> web.StreamResponse:
         found = self._find(request)
         if found is None:
-            return _json_error(
+            return json_error(
                 CallFailed(grpc.StatusCode.NOT_FOUND, f"no API method at {request.method} {request.path}")
             )
         route, path_values = found
@@ -312,7 +258,7 @@ class RestGateway:
             response = await self._rpcs[route.grpc_path](message, metadata=_metadata(request))
             return web.json_response(message_to_json(response))
         except (grpc.aio.AioRpcError, DomainError) as error:
-            return _json_error(CallFailed.of(error))
+            return json_error(CallFailed.of(error))
 
     async def _client_stream(self, request: web.Request, route: HttpRoute, path_values: Mapping[str, str]):
         """Client streaming: the body is newline-delimited JSON, one request message per line."""
@@ -337,10 +283,10 @@ class RestGateway:
             response = await call
         except (asyncio.CancelledError, grpc.aio.AioRpcError) as error:
             if failure:
-                return _json_error(CallFailed.of(failure[0]))
+                return json_error(CallFailed.of(failure[0]))
             if isinstance(error, asyncio.CancelledError):
                 raise
-            return _json_error(CallFailed.of(error))
+            return json_error(CallFailed.of(error))
         return web.json_response(message_to_json(response))
 
     async def _server_stream(self, request: web.Request, route: HttpRoute, path_values: Mapping[str, str]):
@@ -351,7 +297,7 @@ class RestGateway:
         # its own HTTP status here rather than a 200 followed by an error line.
         await call.initial_metadata()
         if call.done() and await call.code() != grpc.StatusCode.OK:
-            return _json_error(CallFailed(await call.code(), await call.details(), await call.trailing_metadata()))
+            return json_error(CallFailed(await call.code(), await call.details(), await call.trailing_metadata()))
         sse = _SSE in request.headers.get("accept", "")
         response = web.StreamResponse(headers={"content-type": _SSE if sse else _NDJSON, "cache-control": "no-cache"})
         await response.prepare(request)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 from google.protobuf import json_format
@@ -159,11 +160,13 @@ def _infer_request(body: dict, binary: bytes, model_name: str, model_version: st
             raise InvalidArgument(f"{where}.data: required (or parameters.binary_data_size)")
     if offset != len(binary):
         raise InvalidArgument(f"body: {len(binary) - offset} bytes of binary data no input claims")
-    if binary:
-        # The protocol has raw contents for all inputs or for none: JSON ones go raw too.
+    if any(isinstance(c, bytes) for _, c in contents):
+        # The protocol has raw contents for all inputs or for none: JSON ones go raw too. An input of
+        # binary_data_size 0 is binary all the same, even in a body with no binary part.
         request.raw_input_contents.extend(c if isinstance(c, bytes) else _raw(d, c) for d, c in contents)
     else:
         for tensor_pb, (datatype, array) in zip(request.inputs, contents):
+            assert isinstance(array, np.ndarray)
             values = array.tolist() if datatype != "FP16" else array.astype(np.float32).tolist()
             getattr(tensor_pb.contents, DATATYPES[datatype][1]).extend(values)
     choices = {}
@@ -221,7 +224,7 @@ def infer_response(response: pb.ModelInferResponse, binary_outputs=(False, {})) 
     return json.dumps(body).encode(), b"".join(binary)
 
 
-def _numbers(value):
+def _numbers(value: Any) -> Any:
     """Protobuf's JSON writes 64-bit integers as strings; Triton's answers have numbers."""
     if isinstance(value, dict):
         return {k: _numbers(v) for k, v in value.items()}

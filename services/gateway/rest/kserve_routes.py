@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 from aiohttp import web
@@ -23,7 +24,7 @@ _DECOMPRESS = {"gzip": gzip.decompress, "deflate": zlib.decompress}
 class KServeRoutes:
     def __init__(
         self,
-        channel: Callable[[], grpc.aio.Channel],
+        channel: Callable[[], grpc.aio.Channel | None],
         metadata: Callable[[web.Request], tuple],
         error_response: Callable[[BaseException], web.Response],
     ) -> None:
@@ -48,9 +49,11 @@ class KServeRoutes:
         app.router.add_post("/v2/repository/models/{model}/load", self._repository_load)
         app.router.add_post("/v2/repository/models/{model}/unload", self._repository_unload)
 
-    async def _call(self, request: web.Request, method: str, message, reply: Callable[[object], web.Response]):
+    async def _call(self, request: web.Request, method: str, message, reply: Callable[[Any], web.Response]):
         response_class = getattr(infer_pb, type(message).__name__.replace("Request", "Response"))
-        call = self._channel().unary_unary(
+        channel = self._channel()
+        assert channel is not None  # the routes serve once the gateway's channel is open
+        call = channel.unary_unary(
             f"/inference.GRPCInferenceService/{method}",
             request_serializer=type(message).SerializeToString,
             response_deserializer=response_class.FromString,

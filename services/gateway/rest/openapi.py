@@ -54,12 +54,14 @@ def _ref(name: str) -> dict:
 
 def _scalar_schema(field: FieldDescriptor, schemas: dict) -> dict:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
+        assert field.message_type is not None  # set on every message field
         name = field.message_type.full_name
         if name in _WELL_KNOWN:
             return dict(_WELL_KNOWN[name])
         _add_schema(field.message_type, schemas)
         return _ref(name)
     if field.type == FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None  # set on every enum field
         return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
     if field.type in _INT32:
         return {"type": "integer", "format": "int32"}
@@ -77,7 +79,7 @@ def _scalar_schema(field: FieldDescriptor, schemas: dict) -> dict:
 def _field_schema(field: FieldDescriptor, schemas: dict) -> dict:
     if not field.is_repeated:
         return _scalar_schema(field, schemas)
-    if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
         value = field.message_type.fields_by_name["value"]
         return {"type": "object", "additionalProperties": _scalar_schema(value, schemas)}
     return {"type": "array", "items": _scalar_schema(field, schemas)}
@@ -230,7 +232,7 @@ def _kserve_paths() -> dict:
             "outputs": {"type": "array", "items": _KSERVE_TENSOR},
         },
     }
-    paths = {
+    paths: dict[str, dict] = {
         "/v2/health/live": {"get": op("Server liveness (200 live, 400 not)", {"type": "object"})},
         "/v2/health/ready": {"get": op("Server readiness (200 ready, 400 not)", {"type": "object"})},
         "/v2": {"get": op("Server metadata", {"type": "object"})},

@@ -104,7 +104,7 @@ def add_links(paths: dict) -> None:
                 link_id = target.get("operationId") or re.sub(
                     r"[^A-Za-z0-9._-]+", "_", target_method + target_path
                 ).strip("_")
-                link = {"operationRef": _ref_to(target_path, target_method)}
+                link: dict[str, object] = {"operationRef": _ref_to(target_path, target_method)}
                 if "operationId" in target:
                     link = {"operationId": target["operationId"]}
                 link["parameters"] = {k: v for k, v in expressions.items() if k.removeprefix("path.") in wanted}

@@ -101,9 +101,9 @@ def routes_for(services: Iterable[ServiceDescriptor]) -> list[HttpRoute]:
     for service in services:
         for method in service.methods:
             options = method.GetOptions()
-            if not options.HasExtension(http_annotations.http):
+            if not options.HasExtension(http_annotations.http):  # pyright: ignore[reportArgumentType] - the generated stub types it FieldDescriptor
                 continue
-            for binding in _bindings(options.Extensions[http_annotations.http]):
+            for binding in _bindings(options.Extensions[http_annotations.http]):  # pyright: ignore[reportArgumentType] - the generated stub types it FieldDescriptor
                 kind = binding.WhichOneof("pattern")
                 if kind not in _HTTP_METHODS:
                     continue
@@ -134,6 +134,7 @@ def _scalar(field: FieldDescriptor, value: str, where: str):
     try:
         if field.type == FieldDescriptor.TYPE_ENUM:
             enum = field.enum_type
+            assert enum is not None  # set on every enum field
             if value.lstrip("-").isdigit():
                 return int(value)
             if value not in enum.values_by_name:
@@ -164,12 +165,12 @@ def set_field(message: Message, path: str, value: str, where: str) -> None:
     """Set `a.b.c` on a message from a string (path variable or query parameter)."""
     *parents, leaf = path.split(".")
     for name in parents:
-        field = _field(message.DESCRIPTOR, name)
+        field = _field(message.DESCRIPTOR, name)  # pyright: ignore[reportArgumentType] - upb's Descriptor in the stubs, one class at runtime
         if field.type != FieldDescriptor.TYPE_MESSAGE or field.is_repeated:
             raise InvalidArgument(f"{where}: {name!r} is not a message field")
         message = getattr(message, field.name)
-    field = _field(message.DESCRIPTOR, leaf)
-    if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name in _STRING_FORM_TYPES:
+    field = _field(message.DESCRIPTOR, leaf)  # pyright: ignore[reportArgumentType] - upb's Descriptor in the stubs, one class at runtime
+    if field.message_type is not None and field.message_type.full_name in _STRING_FORM_TYPES:
         # Well-known types whose JSON form is a string: `update_mask=a,b`, `t=2026-01-01T00:00:00Z`.
         try:
             json_format.Parse(json.dumps(value), getattr(message, field.name))
@@ -217,7 +218,8 @@ def _build_request(route: HttpRoute, path_values: Mapping[str, str], query: Iter
     if route.body == "*":
         parse_json(body if body is not None else {}, request, "body")
     elif route.body and body is not None:
-        parse_json({_field(request.DESCRIPTOR, route.body).json_name: body}, request, "body")
+        field = _field(request.DESCRIPTOR, route.body)  # pyright: ignore[reportArgumentType] - upb's Descriptor in the stubs, one class at runtime
+        parse_json({field.json_name: body}, request, "body")
     for name, value in query:
         if route.body == "*":
             raise InvalidArgument(f"query parameter {name!r}: this call takes every field in the body")
