@@ -289,8 +289,8 @@ function AccountSignIn({ onSignedIn }) {
 
 // An owner's page: the tenant's API keys (created here, owned by the owner; the secret is shown
 // once; each with a lifetime, rotated or revoked, revocation confirmed first) and invitations of
-// members with a role (the token is passed on by hand). A key's last use (noted by the gateway and the services) is written
-// every key_use_flush_seconds, so "just now" means within that.
+// members with a role (the token is passed on by hand). A key's last use (noted by the gateway and
+// the services) is written every key_use_flush_seconds, so "just now" means within that.
 const LIFETIMES = [["7", "7 days"], ["30", "30 days"], ["90", "90 days"], ["365", "1 year"], ["", "never"]];
 const DAY_MS = 86_400_000;
 const expiryFrom = (days) => (days ? new Date(Date.now() + Number(days) * DAY_MS).toISOString() : undefined);
