@@ -102,9 +102,21 @@ def authorize(principal: Principal, scope: int, method: str, *, in_tenant: bool 
         raise PermissionDenied(f"{method} acts inside a tenant: use a tenant's API key, not the admin key")
 
 
+# A console session's principal's `key_id` (the gateway's and the services' alike): it is no API key.
+SESSION_KEY_PREFIX = "session-"
+
+
+def api_key_id(principal: Principal | None) -> str | None:
+    """The id of the API key a principal is, or None (a console session, or no principal)."""
+    if principal is None or principal.key_id.startswith(SESSION_KEY_PREFIX):
+        return None
+    return principal.key_id
+
+
 def _principal(credential: pb.Credential) -> Principal:
+    parent, _, ident = credential.name.rpartition("/")
     return Principal(
-        credential.name.rsplit("/", 1)[-1],
+        SESSION_KEY_PREFIX + ident if parent.endswith("/sessions") else ident,
         credential.tenant or ADMIN_TENANT,
         frozenset(credential.scopes),
         credential.expire_time.ToDatetime(tzinfo=dt.UTC) if credential.HasField("expire_time") else None,

@@ -33,7 +33,7 @@ from google.rpc import error_details_pb2
 from maas.gateway.v1 import admin_pb2 as pb
 from maas.gateway.v1 import admin_pb2_grpc
 from services.common.access import Access, Quota
-from services.common.credentials import Caller, KeyCache
+from services.common.credentials import Caller, KeyCache, api_key_id
 from services.common.errors import ResourceExhausted, unavailable
 from services.common.periodic import every
 from services.common.timeutil import next_month_start, now
@@ -163,6 +163,7 @@ class UsageLedger:
         self._figures = local_figures or {}
         self._tenants: dict[tuple[str, str], _TenantMeter] = {}
         self._buckets: dict[str, _Bucket] = {}
+        self._key_uses: dict[str, dt.datetime] = {}  # key id -> its latest admitted call, until reported
         self._replicas = 1
         self._lease_seconds = 2.0  # until the gateway says how long its leases last
         self._report_lock = asyncio.Lock()
@@ -181,6 +182,9 @@ class UsageLedger:
         tenant = caller.tenant
         if caller.service is not None or tenant is None:
             return None  # the platform's own calls are neither limited nor billed
+        key_id = api_key_id(caller.principal)
+        if key_id is not None:
+            self._key_uses[key_id] = now()
         plan = self._keys.plans.get(tenant)
         if plan is None:
             return None
@@ -313,15 +317,19 @@ class UsageLedger:
             meter.predictions = meter.calls = meter.requests = meter.recent = 0
             meter.renewal = asyncio.get_running_loop().create_future()
             renewing.append((key, meter))
-        if not usage:
+        key_uses, self._key_uses = self._key_uses, {}
+        if not usage and not key_uses:
             return True
+        request = pb.LeaseUsageRequest(replica=self._replica, usage=usage)
+        for key_id, moment in key_uses.items():
+            request.key_use[key_id].FromDatetime(moment)
         sent = time.monotonic()
         try:
-            reply = await self._stub.LeaseUsage(
-                pb.LeaseUsageRequest(replica=self._replica, usage=usage), metadata=self._metadata, timeout=5
-            )
+            reply = await self._stub.LeaseUsage(request, metadata=self._metadata, timeout=5)
         except grpc.aio.AioRpcError as error:
             log.warning("usage report failed; counts kept for the next one", code=error.code().name)
+            for key_id, moment in key_uses.items():
+                self._key_uses.setdefault(key_id, moment)
             for entry, (_, meter) in zip(usage, renewing, strict=True):
                 meter.predictions += entry.predictions
                 meter.calls += entry.prediction_calls

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from maas.gateway.v1 import admin_pb2 as pb
-from services.common.credentials import Principal
+from services.common.credentials import SESSION_KEY_PREFIX, Principal
 from services.common.errors import AlreadyExists, InvalidArgument, NotFound
 from services.common.timeutil import now, utc
 from services.gateway import tables as t
@@ -249,7 +249,7 @@ class AccountStore:
         if session is None:
             return None
         return Principal(
-            f"session-{session.session_id}",
+            SESSION_KEY_PREFIX + session.session_id,
             session.tenant,
             ROLES[session.role],
             session.expire_time,

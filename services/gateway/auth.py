@@ -7,9 +7,10 @@ import datetime as dt
 
 import structlog
 
-from services.common.credentials import Principal, secret_from_metadata
+from services.common.credentials import Principal, api_key_id, secret_from_metadata
 from services.common.errors import Unauthenticated
 from services.gateway.cache import SharedTtlCache
+from services.gateway.key_use import KeyUseRecorder
 from services.gateway.metrics import AuthMetrics
 from services.gateway.store import GatewayStore
 
@@ -17,8 +18,15 @@ from services.gateway.store import GatewayStore
 class Authenticator:
     """Resolves keys to principals with a short cache, so a revocation applies within `ttl` seconds."""
 
-    def __init__(self, store: GatewayStore, ttl: float, metrics: AuthMetrics | None = None) -> None:
+    def __init__(
+        self,
+        store: GatewayStore,
+        ttl: float,
+        metrics: AuthMetrics | None = None,
+        key_uses: KeyUseRecorder | None = None,
+    ) -> None:
         self._metrics = metrics
+        self._key_uses = key_uses
         self._principals: SharedTtlCache[str, Principal | None] = SharedTtlCache(
             lambda secret: asyncio.to_thread(store.find_principal, secret), ttl
         )
@@ -36,6 +44,9 @@ class Authenticator:
         if principal.expire_time is not None and principal.expire_time <= dt.datetime.now(dt.UTC):
             raise self.refused("expired_key", "the API key has expired")
         structlog.contextvars.bind_contextvars(tenant=principal.tenant)
+        key_id = api_key_id(principal)
+        if self._key_uses is not None and key_id is not None:  # a key, not a console session
+            self._key_uses.note(key_id)
         return principal
 
     def refused(self, reason: str, message: str) -> Unauthenticated:

@@ -45,6 +45,12 @@ class GatewaySettings(ServiceSettings):
     key_cache_seconds: float = Field(
         default=2.0, description="How long a key lookup is cached; bounds how late a revocation applies."
     )
+    key_use_flush_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the keys' last use (noted in memory per call) is written: the resolution "
+        "of the last use the console shows.",
+    )
     registration_enabled: bool = Field(
         default=False,
         description="Let anyone register (email and password) on the HTTP port, becoming the owner of a new "

@@ -21,6 +21,7 @@ from services.gateway.accounts import Accounts, Throttle
 from services.gateway.auth import Authenticator
 from services.gateway.config import GatewaySettings
 from services.gateway.invoicing import BillingCycle, Invoicer
+from services.gateway.key_use import KeyUseRecorder
 from services.gateway.metrics import AuthMetrics
 from services.gateway.proxy import ProxyHandler
 from services.gateway.quota import BackendUsage, LeaseBook
@@ -84,7 +85,8 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     store = GatewayStore(engine, dt.timedelta(minutes=settings.session_idle_minutes))
     _ensure_admin_key(store, settings)
     metrics = CollectorRegistry()
-    authenticator = Authenticator(store, settings.key_cache_seconds, AuthMetrics(metrics))
+    key_uses = KeyUseRecorder(store, settings.key_use_flush_seconds)
+    authenticator = Authenticator(store, settings.key_cache_seconds, AuthMetrics(metrics), key_uses)
     accounts = _accounts(store, settings)
     peers = PeerChannels(settings, (settings.backend_ca_file, settings.backend_cert_file, settings.backend_key_file))
     channels = {
@@ -100,6 +102,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
     backend_usage = BackendUsage(channels["trainer"], channels["registry"], acting_for)
 
     async def close() -> None:
+        await key_uses.flush()  # the uses of calls answered while the server drained
         for channel in channels.values():
             await channel.close()
         engine.dispose()
@@ -118,6 +121,7 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
         draining=draining,
         accounts=accounts,
         invoicer=invoicer,
+        key_uses=key_uses,
     )
     billing_cycle = BillingCycle(invoicer, store, backend_usage, settings.billing_cycle_seconds)
     server = GrpcServer(
@@ -146,9 +150,10 @@ async def build_server(settings: GatewaySettings) -> GrpcServer:
             ),
             purger,  # after the HTTP server: `companions[0]` is the HTTP port
             billing_cycle,
+            key_uses,
         ]
     else:
-        server.companions = [purger, billing_cycle]
+        server.companions = [purger, billing_cycle, key_uses]
     return server
 
 

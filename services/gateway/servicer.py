@@ -22,6 +22,7 @@ from services.gateway.accounts import USAGE_ROLES, Accounts
 from services.gateway.auth import Authenticator
 from services.gateway.billing_servicer import BillingRpcs
 from services.gateway.invoicing import Invoicer
+from services.gateway.key_use import KeyUseRecorder
 from services.gateway.members import Members, member_of, tenant_of
 from services.gateway.quota import BackendUsage, LeaseBook, today, usage_report
 from services.gateway.store import GatewayStore
@@ -45,7 +46,9 @@ class AdminServicer(BillingRpcs, admin_pb2_grpc.AdminServiceServicer):
         draining: asyncio.Event | None = None,
         accounts: Accounts | None = None,
         invoicer: Invoicer | None = None,
+        key_uses: KeyUseRecorder | None = None,
     ) -> None:
+        self.key_uses = key_uses  # the keys' last use, noted here from the services' reports
         self.accounts = accounts or Accounts(store.accounts)
         self.audit = self.accounts.audit
         self.invoicer = invoicer or Invoicer(store, audit=self.audit)
@@ -263,6 +266,8 @@ class AdminServicer(BillingRpcs, admin_pb2_grpc.AdminServiceServicer):
 
     async def LeaseUsage(self, request, context):
         service = self._service(context, "LeaseUsage")
+        if self.key_uses is not None:
+            self.key_uses.note_reported(request.key_use)
         return await self.leases.lease(service, request)
 
 

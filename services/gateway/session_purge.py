@@ -5,37 +5,24 @@ table, and the snapshot query over it, small."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 
-from services.common.periodic import every
+from services.common.periodic import Periodic
 from services.gateway.account_store import AccountStore
 
 log = structlog.get_logger(__name__)
 
 
-class SessionPurger:
+class SessionPurger(Periodic):
     """A companion of the gateway's gRPC server: started with it, stopped when it drains."""
 
     def __init__(self, store: AccountStore, period: float) -> None:
         self.store = store
-        self.period = period
-        self._task: asyncio.Task | None = None
+        super().__init__(period, self.purge_once, log, "session purge failed")
 
     async def purge_once(self) -> int:
         purged = await asyncio.to_thread(self.store.purge_sessions)
         if purged:
             log.info("sessions purged", count=purged)
         return purged
-
-    async def start(self) -> None:
-        if self.period > 0:
-            self._task = asyncio.create_task(every(self.period, self.purge_once, log, "session purge failed"))
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -14,7 +14,7 @@ from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as pb
 from services.common.credentials import Principal, hash_secret
 from services.common.errors import AlreadyExists, InvalidArgument, NotFound
-from services.common.timeutil import now, utc
+from services.common.timeutil import now, set_timestamp, utc
 from services.common.validation import check_id, decode_page_token, encode_page_token
 from services.gateway import tables as t
 from services.gateway.account_store import AccountStore
@@ -100,6 +100,7 @@ class GatewayStore(PlanStore, UsageStore, InvoiceStore):
             key.expire_time.FromDatetime(utc(row.expire_time))
         if row.revoke_time:
             key.revoke_time.FromDatetime(utc(row.revoke_time))
+        set_timestamp(key.last_use_time, row.last_use_time)
         return key
 
     def create_api_key(self, tenant_id: str, key: pb.ApiKey, owner_user_id: str | None = None) -> tuple[pb.ApiKey, str]:
@@ -150,6 +151,20 @@ class GatewayStore(PlanStore, UsageStore, InvoiceStore):
             if row.revoke_time is None:
                 conn.execute(t.api_keys.update().where(t.api_keys.c.key_id == key_id).values(revoke_time=now()))
             return self._key_message(conn.execute(query).one())
+
+    def record_key_use(self, uses: dict[str, dt.datetime]) -> int:
+        """Move each key's last use forward to the time given (one UPDATE a key; never back, so a
+        replica flushing older uses late changes nothing). Returns how many keys moved."""
+        moved = 0
+        with self.engine.begin() as conn:
+            for key_id, moment in sorted(uses.items()):
+                last = t.api_keys.c.last_use_time
+                moved += conn.execute(
+                    t.api_keys.update()
+                    .where(t.api_keys.c.key_id == key_id, sa.or_(last.is_(None), last < moment))
+                    .values(last_use_time=moment)
+                ).rowcount
+        return moved
 
     def ensure_admin_key(self, secret: str) -> None:
         """Make `secret` the admin key (replacing an earlier one)."""

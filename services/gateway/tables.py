@@ -30,6 +30,8 @@ api_keys = sa.Table(
     sa.Column("revoke_time", sa.DateTime(timezone=True), nullable=True),
     # The user who created the key (NULL: the operator's admin key made it).
     sa.Column("owner_user_id", sa.String(32), nullable=True),
+    # When a gateway last authenticated a call with the key, to within key_use_flush_seconds (key_use.py).
+    sa.Column("last_use_time", sa.DateTime(timezone=True), nullable=True),
 )
 
 plans = sa.Table(

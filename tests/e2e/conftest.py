@@ -22,6 +22,8 @@ def stack(tmp_path_factory):
         # Drift scored every second on every request's rows, so that a test sees it move.
         "MAAS_DRIFT_SAMPLE_PERCENT": "100",
         "MAAS_DRIFT_INTERVAL_SECONDS": "1",
+        # Keys' last use written every half second, so that the Keys page shows a call's soon.
+        "MAAS_KEY_USE_FLUSH_SECONDS": "0.5",
     }
     stack = LocalStack.on_free_ports(tmp_path_factory.mktemp("stack"), extra_env=extra_env)
     stack.start(timeout=120)

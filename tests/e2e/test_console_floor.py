@@ -180,6 +180,7 @@ def test_an_owner_creates_rotates_and_revokes_a_key_in_the_browser(browser, stac
     first = page.locator("#secret").get_attribute("data-key")
     row = page.locator("main tr", has=page.locator(f"button[data-rotate='{first}']"))
     row.wait_for()
+    assert page.locator(f"[data-last-use='{first}']").inner_text() == "never"
     with MaasClient(stack.address("gateway"), secret) as program:
         assert program.list_models() == []
         (made,) = [k for k in program_keys(stack, "browser-keys") if k.name.endswith(f"/{first}")]
@@ -189,6 +190,14 @@ def test_an_owner_creates_rotates_and_revokes_a_key_in_the_browser(browser, stac
     assert made.create_time.ToDatetime().date().isoformat() in row.inner_text()  # the Created column
     assert page.locator(f"[data-key-state='{first}']").inner_text() == "active"
     shot(page, "41-key-created")
+
+    # Last used: the call above (which the registry admitted and reported) shows once the gateway
+    # writes it, the exact time in the title.
+    used = _last_use_shown(page, first)
+    assert used.inner_text() == "just now"
+    (made,) = [k for k in program_keys(stack, "browser-keys") if k.name.endswith(f"/{first}")]
+    exact = made.last_use_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert used.get_attribute("title") == exact
 
     # Rotate: a new key with the same name, scopes and lifetime, its secret shown once; the old revoked.
     page.click(f"button[data-rotate='{first}']")
@@ -204,16 +213,39 @@ def test_an_owner_creates_rotates_and_revokes_a_key_in_the_browser(browser, stac
     assert abs((remade.expire_time.seconds - remade.create_time.seconds) - lifetime) < 120
     assert _refused(stack, secret) == grpc.StatusCode.UNAUTHENTICATED
     with MaasClient(stack.address("gateway"), rotated) as program:
-        assert program.list_models() == []
+        program.get_usage()  # a call the gateway itself answers
+    assert _last_use_shown(page, second).inner_text() == "just now"
     shot(page, "42-key-rotated")
 
-    # Revoke: the key is marked so in the list, and refused over gRPC from then on.
+    # Revoke, once confirmed: kept when the owner thinks again; then marked revoked in the list,
+    # and refused over gRPC from then on.
     page.click(f"button[data-revoke='{second}']")
+    dialog = page.get_by_role("alertdialog", name="confirm revocation")
+    assert remade.prefix in dialog.inner_text()
+    dialog.get_by_role("button", name="Keep the key").click()
+    dialog.wait_for(state="detached")
+    assert page.locator(f"[data-key-state='{second}']").inner_text() == "active"
+    page.click(f"button[data-revoke='{second}']")
+    shot(page, "43-key-revoke-confirmation")
+    page.click("button.confirm-revoke")
     page.locator(f"[data-key-state='{second}']", has_text="revoked").wait_for()
     assert page.locator(f"button[data-revoke='{second}']").count() == 0
     assert _refused(stack, rotated) == grpc.StatusCode.UNAUTHENTICATED
     shot(page, "43-key-revoked")
     context.close()
+
+
+def _last_use_shown(page, key_id: str, within: float = 15.0):
+    """The key's Last used cell once it no longer says "never" (the page reloaded until then)."""
+    deadline = time.monotonic() + within
+    while True:
+        cell = page.locator(f"[data-last-use='{key_id}']")
+        cell.wait_for()
+        if cell.inner_text() != "never":
+            return cell
+        assert time.monotonic() < deadline, "the key's use never showed"
+        time.sleep(0.5)
+        page.reload()
 
 
 def program_keys(stack, tenant: str):

@@ -290,13 +290,29 @@ function AccountSignIn({ onSignedIn }) {
 }
 
 // An owner's page: the tenant's API keys (created here, owned by the owner; the secret is shown
-// once; each with a lifetime, rotated or revoked) and invitations of members with a role (the token
-// is passed on by hand). The API records no last use of a key, so the list cannot show one.
+// once; each with a lifetime, rotated or revoked, revocation confirmed first) and invitations of
+// members with a role (the token is passed on by hand). A key's last use (noted by the gateway and
+// the services) is written every key_use_flush_seconds, so "just now" means within that.
 const LIFETIMES = [["7", "7 days"], ["30", "30 days"], ["90", "90 days"], ["365", "1 year"], ["", "never"]];
 const DAY_MS = 86_400_000;
 const expiryFrom = (days) => (days ? new Date(Date.now() + Number(days) * DAY_MS).toISOString() : undefined);
 const keyState = (k) => (k.revokeTime ? "revoked" : k.expireTime && Date.parse(k.expireTime) <= Date.now() ? "expired" : "active");
 const day = (time) => (time ? time.slice(0, 10) : "");
+const utcTime = (time) => `${new Date(time).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+const ago = (time) => {
+  const minutes = Math.floor(Math.max(0, Date.now() - Date.parse(time)) / 60_000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  return minutes < 1440 ? `${Math.floor(minutes / 60)} h ago` : `${Math.floor(minutes / 1440)} days ago`;
+};
+const lastUse = (k) => html`<span data-last-use=${lastSegment(k.name)} title=${k.lastUseTime ? utcTime(k.lastUseTime) : "no call with this key yet"}>${k.lastUseTime ? ago(k.lastUseTime) : "never"}</span>`;
+
+// A change waiting to be confirmed, shown in place (a promotion, a key's revocation): what it does,
+// then the button doing it (`confirm`: its class, text and action) and the one keeping things as they are.
+const confirmation = (label, message, [confirmClass, confirmText, confirm], [keepText, keep]) =>
+  html`<div class="confirm" role="alertdialog" aria-label=${label}><p>${message}</p>
+    <button class=${confirmClass} onClick=${confirm}>${confirmText}</button>
+    <button class="secondary" onClick=${keep}>${keepText}</button></div>`;
 
 function Keys() {
   const tenant = session()?.tenant;
@@ -304,6 +320,7 @@ function Keys() {
   const [made, setMade] = useState(null);  // { key, replaces }: the new secret, shown once
   const [invited, setInvited] = useState(null);
   const [failure, setFailure] = useState(null);
+  const [revoking, setRevoking] = useState(null);  // the key whose revocation waits to be confirmed
   const [form, setForm] = useState({ displayName: "", scopes: ["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"], lifetime: "90", role: "developer" });
   const act = (work) => async (e) => {
     e?.preventDefault();
@@ -314,7 +331,7 @@ function Keys() {
     setMade({ key: await make(form.displayName, form.scopes, expiryFrom(form.lifetime)) });
     reload();
   });
-  const revoke = (name) => act(async () => { await api("POST", `/v1/${name}:revoke`, { body: {} }); reload(); });
+  const revoke = (name) => act(async () => { setRevoking(null); await api("POST", `/v1/${name}:revoke`, { body: {} }); reload(); });
   // Rotate: a new key with the old one's name, scopes and lifetime; its secret shown once; then the
   // old one revoked (only once the new one exists, so a failure leaves the old one working).
   const rotate = (k) => act(async () => {
@@ -331,13 +348,16 @@ function Keys() {
     <h2>API keys of ${tenant}</h2>
     ${keys && html`<${Table} columns=${[["Name", (k) => k.displayName || k.name], ["Prefix", (k) => html`<code>${k.prefix}</code>`],
       ["Scopes", (k) => (k.scopes || []).map((s) => s.replace("SCOPE_", "").toLowerCase()).join(", ")],
-      ["Created", (k) => day(k.createTime)], ["Expires", (k) => (k.expireTime ? day(k.expireTime) : "never")],
+      ["Created", (k) => day(k.createTime)], ["Expires", (k) => (k.expireTime ? day(k.expireTime) : "never")], ["Last used", lastUse],
       ["Created by", (k) => k.owner || "operator"],
       ["State", (k) => html`<span class=${keyState(k) === "active" ? "" : "bad"} data-key-state=${id(k)}>${keyState(k)}</span>`],
       ["", (k) => (k.revokeTime ? "" : html`<div class="actions">
         <button class="secondary" data-rotate=${id(k)} onClick=${rotate(k)} aria-label=${`rotate ${k.displayName || id(k)}`}>Rotate</button>
-        <button class="secondary" data-revoke=${id(k)} onClick=${revoke(k.name)} aria-label=${`revoke ${k.displayName || id(k)}`}>Revoke</button></div>`)]]}
+        <button class="secondary" data-revoke=${id(k)} onClick=${() => setRevoking(k)} aria-label=${`revoke ${k.displayName || id(k)}`}>Revoke</button></div>`)]]}
       rows=${keys.apiKeys || []} />`}
+    ${revoking && confirmation("confirm revocation",
+      html`Revoke <code>${revoking.prefix}...</code> (${revoking.displayName || id(revoking)}): every program using it is refused within seconds, and it cannot be undone.`,
+      ["confirm-revoke", "Revoke the key", revoke(revoking.name)], ["Keep the key", () => setRevoking(null)])}
     <form onSubmit=${create} id="new-key"><div class="grid">
       <div><label for="key-name">New key for</label>
         <input id="key-name" value=${form.displayName} onInput=${(e) => setForm({ ...form, displayName: e.target.value })} placeholder="what the key is for" /></div>
@@ -949,13 +969,13 @@ function Model({ id }) {
   };
   const signatureOf = (v) => JSON.stringify((v?.signature?.inputs || []).map((t) => [t.name, t.datatype, t.shape]));
   const current = (versions?.modelVersions || []).find((v) => production && String(v.version) === String(production.version));
-  const confirmation = (v) => {
+  const promotion = (v) => {
     const change = production ? `production moves from version ${production.version} to version ${v.version}` : `production will point at version ${v.version}`;
     const differs = current && signatureOf(current) !== signatureOf(v);
-    return html`<div class="confirm" role="alertdialog" aria-label="confirm promotion"><p>${change}: every caller of <code>${id}</code> gets its answers from then on.
-      ${differs ? html`<br /><b class="bad">Its inputs differ from the current production version's</b>: callers sending the old inputs will be refused.` : ""}</p>
-      <button class="confirm-promote" onClick=${() => promote(v.version)}>Promote version ${v.version}</button>
-      <button class="secondary" onClick=${() => setConfirming(null)}>Keep version ${production ? production.version : "as is"}</button></div>`;
+    return confirmation("confirm promotion", html`${change}: every caller of <code>${id}</code> gets its answers from then on.
+      ${differs ? html`<br /><b class="bad">Its inputs differ from the current production version's</b>: callers sending the old inputs will be refused.` : ""}`,
+      ["confirm-promote", `Promote version ${v.version}`, () => promote(v.version)],
+      [`Keep version ${production ? production.version : "as is"}`, () => setConfirming(null)]);
   };
   // Lineage as links: the job's page, and the datasets page (a dataset version has no page of its own).
   const lineage = (v) => v.lineage ? html`<div class="muted lineage">job ${v.lineage.trainingJob
@@ -977,7 +997,7 @@ function Model({ id }) {
         : html`<button class="secondary" data-version=${v.version} onClick=${() => setConfirming(v.version)}>Promote to production</button>`)],
       ["Manage", (v) => html`<${VersionActions} version=${v} changed=${() => { reloadVersions(); reloadAliases(); }} onError=${setError} />`]]}
       rows=${versions ? versions.modelVersions || [] : null} />
-      ${confirming !== null && confirmation((versions?.modelVersions || []).find((v) => v.version === confirming) || { version: confirming })}</section>
+      ${confirming !== null && promotion((versions?.modelVersions || []).find((v) => v.version === confirming) || { version: confirming })}</section>
     <${Drift} versions=${versions?.modelVersions} />
     ${(versions?.modelVersions || []).filter((v) => v.classificationReport?.classNames?.length).map((v) => html`<${ClassificationReport} version=${v} />`)}`;
 }
