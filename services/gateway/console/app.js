@@ -314,6 +314,34 @@ const confirmation = (label, message, [confirmClass, confirmText, confirm], [kee
     <button class=${confirmClass} onClick=${confirm}>${confirmText}</button>
     <button class="secondary" onClick=${keep}>${keepText}</button></div>`;
 
+const ROLES = ["developer", "viewer", "billing", "owner"];
+// A form's or button's work, its failure kept with `setFailure` (and cleared when it is tried again).
+const acting = (setFailure) => (work) => async (e) => {
+  e?.preventDefault();
+  try { setFailure(null); await work(); } catch (err) { setFailure(err); }
+};
+
+// The tenant's members: a role changed in place, a member removed once confirmed. The API refuses
+// what would leave the tenant no owner: its message shown. One's own row cannot be removed here.
+function Members({ tenant }) {
+  const [list, error, reload] = useLoad(() => api("GET", `/v1/${tenant}/members`), [tenant]);
+  const [removing, setRemoving] = useState(null);
+  const [failure, setFailure] = useState(null);
+  const act = acting(setFailure);
+  const change = (m, role) => act(async () => { try { await api("PATCH", `/v1/${m.name}`, { body: { role } }); } finally { reload(); } })();
+  const remove = act(async () => { setRemoving(null); await api("DELETE", `/v1/${removing.name}`); reload(); });
+  const me = session()?.email;
+  return html`<h2>Members</h2><div id="members"><${ErrorBox} error=${error || failure} />
+    ${list && html`<${Table} columns=${[["Email", (m) => m.email + (m.email === me ? " (you)" : "")], ["Member since", (m) => day(m.createTime)],
+      ["Role", (m) => html`<select data-member-role=${m.email} aria-label=${`role of ${m.email}`} value=${m.role}
+        onChange=${(e) => change(m, e.target.value)}>${ROLES.map((r) => html`<option value=${r}>${r}</option>`)}</select>`],
+      ["", (m) => (m.email === me ? "" : html`<button class="secondary" data-remove=${m.email} onClick=${() => setRemoving(m)}
+        aria-label=${`remove ${m.email}`}>Remove</button>`)]]} rows=${list.members || []} />`}
+    ${removing && confirmation("confirm removal",
+      html`Remove ${removing.email} (${removing.role}): their sessions here end and the API keys they created are revoked.`,
+      ["confirm-remove", "Remove the member", remove], ["Keep the member", () => setRemoving(null)])}</div>`;
+}
+
 function Keys() {
   const tenant = session()?.tenant;
   const [keys, error, reload] = useLoad(() => api("GET", `/v1/${tenant}/apiKeys`), [tenant]);
@@ -322,10 +350,7 @@ function Keys() {
   const [failure, setFailure] = useState(null);
   const [revoking, setRevoking] = useState(null);  // the key whose revocation waits to be confirmed
   const [form, setForm] = useState({ displayName: "", scopes: ["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"], lifetime: "90", role: "developer" });
-  const act = (work) => async (e) => {
-    e?.preventDefault();
-    try { setFailure(null); await work(); } catch (err) { setFailure(err); }
-  };
+  const act = acting(setFailure);
   const make = (displayName, scopes, expireTime) => api("POST", `/v1/${tenant}/apiKeys`, { body: { displayName, scopes, expireTime } });
   const create = act(async () => {
     setMade({ key: await make(form.displayName, form.scopes, expiryFrom(form.lifetime)) });
@@ -366,10 +391,11 @@ function Keys() {
       <div class="checks">${["SCOPE_READ", "SCOPE_PREDICT", "SCOPE_TRAIN"].map((s) => html`<label><input type="checkbox" checked=${form.scopes.includes(s)} onChange=${() => toggle(s)} /> ${s.replace("SCOPE_", "").toLowerCase()}</label>`)}</div>
       <div><button type="submit">Create key</button></div></form>
     ${made && html`<p id="secret" data-key=${id(made.key.apiKey)}>Secret of ${made.key.apiKey.name}${made.replaces ? ` (replaces ${made.replaces.prefix}..., now revoked)` : ""}${made.key.apiKey.expireTime ? `, expires ${day(made.key.apiKey.expireTime)}` : ", never expires"} (shown only now): <code>${made.key.secret}</code></p>`}
+    <${Members} tenant=${tenant} />
     <h2>Invite a member</h2>
     <form onSubmit=${invite} id="invite"><label for="role">Role</label>
       <select id="role" value=${form.role} onChange=${(e) => setForm({ ...form, role: e.target.value })}>
-        ${["developer", "viewer", "billing", "owner"].map((r) => html`<option value=${r}>${r}</option>`)}</select>
+        ${ROLES.map((r) => html`<option value=${r}>${r}</option>`)}</select>
       <div><button type="submit">Create invitation</button></div></form>
     ${invited && html`<p id="invitation-token">Invitation (${invited.role}, shown only now): <code>${invited.token}</code></p>`}</section>`;
 }
