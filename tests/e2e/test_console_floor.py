@@ -3,7 +3,8 @@ live stack (at 1280x800 light and 390x844 dark, as an owner and as the operator)
 page, focus on the new page's heading, the active item marked for screen readers, no sideways
 scrolling on a phone, a favicon that resolves, charts with a text alternative, and a screenshot
 that is not blank, and no serious or critical axe-core violation. And an owner's keys from the
-browser: created with an expiry, rotated, revoked, and the revoked keys then refused over gRPC."""
+browser: created with an expiry, rotated, revoked, and the revoked keys then refused over gRPC; and
+its members: one invited and registered, their role changed, then removed once confirmed."""
 
 import contextlib
 import datetime as dt
@@ -232,6 +233,71 @@ def test_an_owner_creates_rotates_and_revokes_a_key_in_the_browser(browser, stac
     assert page.locator(f"button[data-revoke='{second}']").count() == 0
     assert _refused(stack, rotated) == grpc.StatusCode.UNAUTHENTICATED
     shot(page, "43-key-revoked")
+    context.close()
+
+
+def _roles(stack, tenant: str) -> dict[str, str]:
+    """The tenant's members' roles by email, as the operator lists them."""
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        return {m.email: m.role for m in admin.list_members(tenant)}
+
+
+def test_an_owner_changes_a_members_role_and_removes_them_in_the_browser(browser, stack):
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        admin.create_tenant("browser-members")
+        invitation = admin.create_invitation("browser-members", "owner").token
+    context, page = _owner_context(browser, stack, "members@example.com", (1280, 800), "light", invitation)
+    page.click("a[href='#/keys']")
+    page.locator("h1", has_text="Keys and members").wait_for()
+
+    # An invitation made on the page (developer unless changed), taken up in another browser.
+    assert page.input_value("#role") == "developer"
+    page.click("#invite button[type=submit]")
+    token = page.locator("#invitation-token code").inner_text()
+    other, _ = _owner_context(browser, stack, "dev@example.com", (1280, 800), "light", token)
+    other.close()
+
+    page.reload()
+    role = page.locator("select[data-member-role='dev@example.com']")
+    role.wait_for()
+    assert role.input_value() == "developer"
+    mine = page.locator("select[data-member-role='members@example.com']")
+    assert mine.input_value() == "owner" and "(you)" in page.locator("main tr", has=mine).inner_text()
+    assert page.locator("button[data-remove='members@example.com']").count() == 0  # not one's own row
+    assert page.locator("button[data-remove='dev@example.com']").count() == 1
+
+    # The last owner cannot demote themselves: the API's refusal shown, the role as it was.
+    mine.select_option("viewer")
+    refusal = page.locator("#members .error")
+    refusal.wait_for()
+    assert "last owner" in refusal.inner_text(), refusal.inner_text()
+    own = "select[data-member-role='members@example.com']"
+    page.wait_for_function("(own) => document.querySelector(own).value === 'owner'", arg=own)
+    assert _roles(stack, "browser-members")["members@example.com"] == "owner"
+
+    # A role changed in place: the API has it, and the error is gone.
+    role.select_option("viewer")
+    refusal.wait_for(state="detached")
+    deadline = time.monotonic() + 10
+    while _roles(stack, "browser-members")["dev@example.com"] != "viewer":
+        assert time.monotonic() < deadline, _roles(stack, "browser-members")
+        time.sleep(0.2)
+    page.reload()
+    assert page.locator("select[data-member-role='dev@example.com']").input_value() == "viewer"
+    shot(page, "45-members")
+
+    # Removed once confirmed: kept when the owner thinks again.
+    page.click("button[data-remove='dev@example.com']")
+    dialog = page.get_by_role("alertdialog", name="confirm removal")
+    assert "dev@example.com (viewer)" in dialog.inner_text()
+    dialog.get_by_role("button", name="Keep the member").click()
+    dialog.wait_for(state="detached")
+    assert "dev@example.com" in _roles(stack, "browser-members")
+    page.click("button[data-remove='dev@example.com']")
+    shot(page, "46-member-remove-confirmation")
+    page.click("button.confirm-remove")
+    page.locator("select[data-member-role='dev@example.com']").wait_for(state="detached")
+    assert _roles(stack, "browser-members") == {"members@example.com": "owner"}
     context.close()
 
 
