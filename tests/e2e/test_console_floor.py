@@ -163,13 +163,19 @@ def _refused(stack, secret: str, within: float = 30.0) -> grpc.StatusCode | None
         time.sleep(0.5)
 
 
-def test_an_owner_creates_rotates_and_revokes_a_key_in_the_browser(browser, stack):
+def _new_owner_on_keys(browser, stack, tenant: str, email: str):
+    """A browser context and page of the first owner `email` of a new tenant, on its Keys page."""
     with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
-        admin.create_tenant("browser-keys")
-        invitation = admin.create_invitation("browser-keys", "owner").token
-    context, page = _owner_context(browser, stack, "keys@example.com", (1280, 800), "light", invitation)
+        admin.create_tenant(tenant)
+        invitation = admin.create_invitation(tenant, "owner").token
+    context, page = _owner_context(browser, stack, email, (1280, 800), "light", invitation)
     page.click("a[href='#/keys']")
     page.locator("h1", has_text="Keys and members").wait_for()
+    return context, page
+
+
+def test_an_owner_creates_rotates_and_revokes_a_key_in_the_browser(browser, stack):
+    context, page = _new_owner_on_keys(browser, stack, "browser-keys", "keys@example.com")
 
     # Created with a lifetime chosen from the list (90 days unless changed); the secret shown once.
     assert page.input_value("#key-expiry") == "90"
@@ -243,12 +249,7 @@ def _roles(stack, tenant: str) -> dict[str, str]:
 
 
 def test_an_owner_changes_a_members_role_and_removes_them_in_the_browser(browser, stack):
-    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
-        admin.create_tenant("browser-members")
-        invitation = admin.create_invitation("browser-members", "owner").token
-    context, page = _owner_context(browser, stack, "members@example.com", (1280, 800), "light", invitation)
-    page.click("a[href='#/keys']")
-    page.locator("h1", has_text="Keys and members").wait_for()
+    context, page = _new_owner_on_keys(browser, stack, "browser-members", "members@example.com")
 
     # An invitation made on the page (developer unless changed), taken up in another browser.
     assert page.input_value("#role") == "developer"
