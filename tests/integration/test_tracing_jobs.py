@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -55,7 +56,7 @@ def test_a_training_job_continues_the_trace_of_its_creation_into_the_registry(sp
                 job = trainer.stub.GetTrainingJob(pb.GetTrainingJobRequest(name=job.name), metadata=MD)
             assert job.state == pb.TrainingJob.STATE_SUCCEEDED, job.state_reason
             # The job's process ends a moment after its job did (its last line, its spans flushed).
-            log_path = data_dir / f"trainer-{trainer.port}.log"
+            log_path = Path(trainer.log.name)
             while "job process ended" not in log_path.read_text() and time.monotonic() < deadline:
                 time.sleep(0.2)
         finally:
