@@ -4,6 +4,7 @@ missing or `MAAS_DOOR=python`)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import secrets
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +68,16 @@ def free_port() -> int:
     with socket.socket() as sock:  # a crowded range: fall back to the kernel's choice
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def socket_path(data_dir: Path, name: str) -> Path:
+    """`name`.sock in `data_dir`, or in the temporary directory when that path is too long for a
+    Unix socket (108 bytes), named after `data_dir` so that two stacks do not share it."""
+    path = data_dir.resolve() / f"{name}.sock"
+    if len(str(path)) <= 100:
+        return path
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"maas-{name}-{digest}.sock"
 
 
 # The services each one is given the address of: started after them when those bind port 0.
@@ -139,17 +151,20 @@ class LocalStack:
     # Envoy's worker threads: one is plenty on a small machine (each thread serves many connections).
     envoy_concurrency: int = 1
     envoy: EnvoyProcess | None = None
+    # A Unix socket the gateway also listens on, given to the backends (and Envoy) as its address.
+    gateway_socket: Path | None = None
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, **kwargs) -> LocalStack:
-        """A stack whose services bind port 0 and report what they bound (`MAAS_PORTS_FILE`), started
-        in the order their addresses are needed. Chosen here, before anything starts, are only the
-        gateway's gRPC port (every backend needs it, and the gateway needs theirs), Envoy's ports,
-        and inference's metrics port (its extra processes serve /metrics on the ports after it)."""
-        kwargs.setdefault("gateway_service_port", free_port())
-        kwargs.setdefault("envoy_admin_port", free_port())
-        ports = {"registry": (0, 0), "trainer": (0, 0), "inference": (0, free_port()), "gateway": (free_port(), 0)}
-        return cls(data_dir, ports, 0, **kwargs)
+        """A stack whose services and Envoy all bind port 0 and report what they bound
+        (`MAAS_PORTS_FILE`, Envoy's admin API), each started once the addresses it is given are
+        known. The gateway and the backends need each other's addresses: the backends (and Envoy)
+        reach the gateway on a Unix socket, a path known before it starts, so the gateway starts
+        last, on any free port, knowing theirs."""
+        kwargs.setdefault("gateway_service_port", 0)
+        kwargs.setdefault("envoy_admin_port", 0)
+        kwargs.setdefault("gateway_socket", socket_path(data_dir, "gateway"))
+        return cls(data_dir, {service: (0, 0) for service in SERVICES}, 0, **kwargs)
 
     def address(self, service: str) -> str:
         """Where a client calls `service`; "gateway" is the platform's public door."""
@@ -189,7 +204,7 @@ class LocalStack:
             MAAS_REGISTRY_ADDR=self.address("registry"),
             MAAS_TRAINER_ADDR=self.address("trainer"),
             MAAS_INFERENCE_ADDR=self.address("inference"),
-            MAAS_GATEWAY_ADDR=self.service_address("gateway"),
+            MAAS_GATEWAY_ADDR=self._gateway_target,
             MAAS_SERVICE_SECRET=self.service_secret,
             PYTHONUNBUFFERED="1",
             TF_CPP_MIN_LOG_LEVEL="2",
@@ -198,9 +213,17 @@ class LocalStack:
         if service == "gateway":
             env["MAAS_ADMIN_KEY"] = self.admin_key
             env["MAAS_HTTP_PORT"] = str(self.http_port)
-            env["MAAS_PUBLIC_GRPC_ADDRESS"] = self.address("gateway")  # the door, for the console's snippets
+            if self.gateway_socket is not None:
+                env["MAAS_UNIX_SOCKET"] = str(self.gateway_socket)
+            if self.door == "envoy":  # the door, for the console's snippets (else the gateway's own port)
+                env["MAAS_PUBLIC_GRPC_ADDRESS"] = self.address("gateway")
         env.update(self.extra_env)
         return env
+
+    @property
+    def _gateway_target(self) -> str:
+        """The gateway's address for the backends and Envoy: its Unix socket when it has one."""
+        return f"unix:{self.gateway_socket}" if self.gateway_socket is not None else self.service_address("gateway")
 
     def _ports_file(self, service: str) -> Path:
         return self.log_dir / f"{service}.ports.json"
@@ -213,13 +236,15 @@ class LocalStack:
 
     def start(self, timeout: float = 120) -> None:
         """Start the services, each as soon as the addresses it is given are known: all at once on
-        fixed ports; on port 0, the registry, then trainer and inference, then the gateway."""
+        fixed ports; on port 0, the registry, then trainer and inference, then Envoy and the gateway."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         waiting: list[str] = list(SERVICES)
         while waiting:
-            ready = [s for s in waiting if all(self._bound(d) for d in _NEEDS[s])]
+            ready = [s for s in waiting if all(self._known(d) for d in _NEEDS[s])]
             if not ready:
-                raise ValueError(f"{waiting} wait for each other's ports: the gateway's gRPC port cannot be 0")
+                raise ValueError(f"{waiting} wait for each other's ports: port 0 for the gateway needs its socket")
+            if "gateway" in ready and self.door == "envoy" and self.gateway_socket is not None:
+                self._start_envoy(timeout)  # first: the gateway is told the door's address
             for service in ready:
                 self._ports_file(service).unlink(missing_ok=True)
                 log_file = (self.log_dir / f"{service}.log").open("ab")
@@ -235,7 +260,13 @@ class LocalStack:
                 self._await_serving(service, timeout)
                 waiting.remove(service)
         if self.door == "envoy":
-            self._start_envoy(timeout)
+            if self.envoy is None:
+                self._start_envoy(timeout)
+            self._await_door(timeout)
+
+    def _known(self, service: str) -> bool:
+        """Whether the address `service` is reached at is known: its ports, or the gateway's socket."""
+        return self._bound(service) or (service == "gateway" and self.gateway_socket is not None)
 
     def _await_serving(self, service: str, timeout: float) -> None:
         """Wait until `service` reports its ports and answers SERVING; record the ports it bound."""
@@ -268,6 +299,7 @@ class LocalStack:
         from maas.door import DoorConfig, EnvoyProcess, TlsFiles
 
         backends = {name: [self.service_address(name)] for name in SERVICES}
+        backends["gateway"] = [self._gateway_target]
         env = {**os.environ, **self.extra_env}
         cert, key = env.get("MAAS_DOOR_TLS_CERT_FILE"), env.get("MAAS_DOOR_TLS_KEY_FILE")
         config = DoorConfig(
@@ -280,11 +312,19 @@ class LocalStack:
         self.envoy = EnvoyProcess(config, self.log_dir, concurrency=self.envoy_concurrency)
         try:
             self.envoy.start(timeout)
-            if config.public_tls is None and not wait_serving(self.address("gateway"), timeout):
-                raise RuntimeError(f"the door {self.address('gateway')} does not answer health checks")
         except RuntimeError:
             self.stop()
             raise
+        # With port 0, the ports Envoy bound.
+        self.ports["gateway"] = (config.port, self.ports["gateway"][1])
+        self.envoy_admin_port = config.admin_port
+
+    def _await_door(self, timeout: float) -> None:
+        """Wait until health checks through the door reach the gateway."""
+        assert self.envoy is not None
+        if self.envoy.config.public_tls is None and not wait_serving(self.address("gateway"), timeout):
+            self.stop()
+            raise RuntimeError(f"the door {self.address('gateway')} does not answer health checks")
 
     def log_tail(self, service: str, lines: int = 30) -> str:
         path = self.log_dir / f"{service}.log"

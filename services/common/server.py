@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -57,10 +57,10 @@ class Companion(Protocol):
 
 @runtime_checkable
 class Listening(Protocol):
-    """A companion that listens: the name of the setting it binds, and the port it bound."""
+    """A companion that listens: the ports it bound, by the name of their setting."""
 
-    port_name: str
-    port: int
+    @property
+    def bound_ports(self) -> Mapping[str, int]: ...
 
 
 @dataclass
@@ -134,6 +134,8 @@ class GrpcServer:
             self.port = server.add_secure_port(address, credentials)
         if self.port == 0:
             raise RuntimeError(f"could not bind {address}")
+        if settings.unix_socket is not None and not server.add_insecure_port(f"unix:{settings.unix_socket}"):
+            raise RuntimeError(f"could not bind the Unix socket {settings.unix_socket}")
         if any(getattr(c, "needs_loopback", True) for c in self.companions) and not self.loopback_port:
             self.loopback_port = server.add_insecure_port("127.0.0.1:0")
         # The library's servicer answers SERVING for "" from the start; not until we say so.
@@ -176,7 +178,7 @@ class GrpcServer:
             ports["health_port"] = self.health_port
         for companion in self.companions:
             if isinstance(companion, Listening):
-                ports[companion.port_name] = companion.port
+                ports.update(companion.bound_ports)
         return ports
 
     @property
@@ -218,7 +220,7 @@ class GrpcServer:
     async def wait(self) -> None:
         await self._stopped.wait()
 
-    async def run_until_signalled(self, on_started: Callable[[], object] | None = None) -> None:
+    async def run_until_signalled(self, on_started: Callable[[GrpcServer], object] | None = None) -> None:
         """Start, serve until SIGTERM or SIGINT, then stop gracefully."""
         loop = asyncio.get_running_loop()
         stop_requested = asyncio.Event()
@@ -227,7 +229,7 @@ class GrpcServer:
         if self._server is None:
             await self.start()
         if on_started is not None:
-            on_started()
+            on_started(self)
         await stop_requested.wait()
         log.info("signal received")
         await self.stop()
@@ -239,7 +241,7 @@ _Settings = TypeVar("_Settings", bound=ServiceSettings)
 def run_service(
     settings: _Settings,
     build: Callable[[_Settings], Awaitable[GrpcServer]],
-    on_started: Callable[[], object] | None = None,
+    on_started: Callable[[GrpcServer], object] | None = None,
 ) -> None:
     """Entry point of a service process: logging, tracing (`OTEL_*`), build, serve until SIGTERM, drain."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)

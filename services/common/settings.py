@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# sun_path holds 108 bytes, the last one a terminating NUL.
+_UNIX_PATH_MAX = 107
+
 
 class ServiceSettings(BaseSettings):
     """Settings every service has; each service subclasses it with its own defaults."""
@@ -39,6 +42,12 @@ class ServiceSettings(BaseSettings):
         description="PEM CA of the other services' certificates: TLS to them when set, presenting this "
         "service's own certificate (tls_cert_file) for mTLS.",
     )
+    unix_socket: Path | None = Field(
+        default=None,
+        description="A Unix socket the gRPC server also listens on, plaintext, for peers on the same host "
+        "(their address: unix:PATH). A local stack gives the gateway one, so that its address is known "
+        "before it starts while its TCP port is any free one.",
+    )
     health_port: int = Field(
         default=-1,
         description="A plaintext port serving only grpc.health.v1, for probes that cannot speak TLS "
@@ -68,6 +77,11 @@ class ServiceSettings(BaseSettings):
             raise ValueError("MAAS_TLS_CERT_FILE and MAAS_TLS_KEY_FILE go together")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("MAAS_TLS_CLIENT_CA_FILE needs MAAS_TLS_CERT_FILE and MAAS_TLS_KEY_FILE")
+        if self.unix_socket is not None:
+            if self.tls_cert_file is not None:
+                raise ValueError("MAAS_UNIX_SOCKET is plaintext: it does not go with MAAS_TLS_CERT_FILE")
+            if len(str(self.unix_socket)) > _UNIX_PATH_MAX:
+                raise ValueError(f"MAAS_UNIX_SOCKET is longer than a Unix socket path may be ({_UNIX_PATH_MAX} bytes)")
         for path in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file, self.peer_ca_file):
             if path is not None and not path.is_file():
                 raise ValueError(f"TLS file {path} does not exist")

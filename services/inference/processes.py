@@ -20,7 +20,9 @@ log = structlog.get_logger("maas.inference.processes")
 
 class ServingProcesses:
     """A `Companion` of the first process's server: starts `count - 1` more processes running
-    `serve(index, port, ready_event)`, signals them to drain with it, and waits for them on stop."""
+    `serve(index, port, ready)`, signals them to drain with it, and waits for them on stop. Each
+    sends its bound ports over `ready` (a pipe) once it serves; their metrics ports are this
+    companion's `bound_ports` (`worker_1_metrics_port`, ...), which the first process reports."""
 
     def __init__(self, count: int, port: Callable[[], int], serve: Callable[..., None], grace: float) -> None:
         self._count = count
@@ -30,22 +32,31 @@ class ServingProcesses:
         # spawn, not fork: TensorFlow and gRPC hold threads that do not survive a fork.
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[BaseProcess] = []
+        self.bound_ports: dict[str, int] = {}
 
     async def start(self) -> None:
         """Start the others and wait until each serves, so that SERVING means every worker does."""
         started = []
         for index in range(1, self._count):
-            ready = self._context.Event()
+            receiver, sender = self._context.Pipe(duplex=False)
             process = self._context.Process(
-                target=self._serve, args=(index, self._port(), ready), name=f"inference-worker-{index}"
+                target=self._serve, args=(index, self._port(), sender), name=f"inference-worker-{index}"
             )
             process.start()
+            sender.close()  # the worker holds its end: a worker that dies closes the pipe
             self._processes.append(process)
-            started.append((process, ready))
-        for process, ready in started:
-            while not await asyncio.to_thread(ready.wait, 1.0):
+            started.append((index, process, receiver))
+        for index, process, receiver in started:
+            while not await asyncio.to_thread(receiver.poll, 1.0):
                 if not process.is_alive():
                     raise RuntimeError(f"{process.name} exited with code {process.exitcode} before serving")
+            try:
+                ports = receiver.recv()
+            except EOFError:
+                raise RuntimeError(f"{process.name} exited with code {process.exitcode} before serving") from None
+            receiver.close()
+            if "metrics_port" in ports:
+                self.bound_ports[f"worker_{index}_metrics_port"] = ports["metrics_port"]
         log.info("worker processes serving", workers=self._count, pids=[p.pid for p in self._processes])
 
     async def stop(self) -> None:

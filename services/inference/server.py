@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from multiprocessing.connection import Connection
 
 from prometheus_client import CollectorRegistry
 
@@ -65,15 +66,15 @@ async def build_server(settings: InferenceSettings) -> GrpcServer:
     return server
 
 
-def serve_worker(index: int, port: int, ready) -> None:
+def serve_worker(index: int, port: int, ready: Connection) -> None:
     """Entry point of an extra worker process: the same settings, on the first process's port;
-    `ready` is set once it serves."""
+    its bound ports are sent over `ready` once it serves."""
     parent = multiprocessing.parent_process()
     assert parent is not None and parent.pid is not None, "an extra worker is started by the first process"
     die_with_parent(signal.SIGTERM, parent.pid)
     os.environ.pop(PORTS_FILE_ENV, None)  # the first process reports the shared port, not each worker
     settings = InferenceSettings().model_copy(update={"worker_index": index, "port": port})
-    run_service(settings, build_server, on_started=ready.set)
+    run_service(settings, build_server, on_started=lambda server: ready.send(server.bound_ports))
 
 
 def main() -> None:

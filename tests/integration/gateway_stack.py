@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from maas.registry.v1 import registry_pb2, registry_pb2_grpc
-from maas.stack import free_port
+from maas.stack import socket_path
 from maas.trainer.v1 import trainer_pb2_grpc
 from services.gateway.config import GatewaySettings
 from services.gateway.server import build_server as build_gateway
@@ -124,9 +124,10 @@ def gateway_stack(
     with the gateway service, behind the door, all on `database_url`."""
     with ExitStack() as stack:
         shared = {"database_url": database_url} if database_url else {}
-        gateway_port = free_port()
-        # The backends learn keys and lease quota from the gateway, which starts last (it needs their addresses).
-        backend = {"gateway_addr": f"127.0.0.1:{gateway_port}", "usage_report_seconds": 0.2, **shared}
+        # The backends learn keys and lease quota from the gateway, which starts last (it needs their
+        # addresses) on any free port: they reach it on its Unix socket.
+        gateway_socket = socket_path(data_dir, "gateway")
+        backend = {"gateway_addr": f"unix:{gateway_socket}", "usage_report_seconds": 0.2, **shared}
         registry = stack.enter_context(running(build_registry, service_settings(RegistrySettings, data_dir, **backend)))
         trainer = stack.enter_context(
             running(build_trainer, service_settings(TrainerSettings, data_dir, local_workers=0, **backend))
@@ -146,12 +147,12 @@ def gateway_stack(
             GatewaySettings,
             data_dir,
             admin_key=ADMIN_KEY,
+            unix_socket=gateway_socket,
             registry_addr=registry.address,
             trainer_addr=trainer.address,
             inference_addr="ipv4:" + ",".join(r.address for r in replicas) if replicas else "127.0.0.1:1",
             **{"key_cache_seconds": 0.2, **shared, **gateway_settings},
         )
-        settings.port = gateway_port
         gateway = stack.enter_context(running(build_gateway, settings))
         door = stack.enter_context(test_door(gateway, registry, trainer, replicas))
         channel = stack.enter_context(grpc.insecure_channel(door))

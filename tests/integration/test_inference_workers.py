@@ -3,7 +3,6 @@ serves its own /metrics, and SIGTERM to the first drains and stops them all."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -14,23 +13,11 @@ import pytest
 
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
-from maas.stack import free_port, wait_serving
+from maas.stack import wait_serving
+from services.common.ports import PORTS_FILE_ENV, wait_ports_file
 from tests.conftest import SERVICE_SECRET, tenant_md
 
 pytestmark = pytest.mark.slow
-
-
-def _two_free_ports() -> int:
-    """A port p with p + 1 also free: worker i serves metrics on p + i."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two consecutive free ports")
 
 
 def _children(pid: int) -> list[int]:
@@ -57,11 +44,11 @@ def _handled(metrics_port: int) -> float:
 
 
 def test_two_workers_share_the_port_and_stop_together(tmp_path):
-    port, metrics = free_port(), _two_free_ports()
     env = {
         **os.environ,
-        "MAAS_PORT": str(port),
-        "MAAS_METRICS_PORT": str(metrics),
+        "MAAS_PORT": "0",
+        "MAAS_METRICS_PORT": "0",
+        PORTS_FILE_ENV: str(tmp_path / "ports.json"),
         "MAAS_WORKERS": "2",
         "MAAS_DATA_DIR": str(tmp_path),
         "MAAS_REGISTRY_ADDR": "127.0.0.1:1",
@@ -73,9 +60,13 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
     log = (tmp_path / "inference.log").open("wb")
     parent = subprocess.Popen([sys.executable, "-m", "services.inference"], env=env, stdout=log, stderr=log)
     try:
+        # The first process reports the shared port and every worker's metrics port once all serve.
+        bound = wait_ports_file(tmp_path / "ports.json", parent, 120)
+        port, metrics = bound["port"], (bound["metrics_port"], bound["worker_1_metrics_port"])
+        assert len(set(metrics)) == 2
         assert wait_serving(f"127.0.0.1:{port}", 120), (tmp_path / "inference.log").read_text()[-3000:]
         # SERVING on the first process means the second serves too.
-        assert _handled(metrics + 1) == 0
+        assert _handled(metrics[1]) == 0
         assert len(_children(parent.pid)) == 1
         # New connections are spread by the kernel: after enough of them, both workers answered.
         for _ in range(40):
@@ -83,9 +74,9 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
                 stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
                 reply = stub.ServerMetadata(pb.ServerMetadataRequest(), metadata=tenant_md("t"), timeout=10)
                 assert reply.name == "maas-inference"
-            if _handled(metrics) and _handled(metrics + 1):
+            if _handled(metrics[0]) and _handled(metrics[1]):
                 break
-        assert _handled(metrics) > 0 and _handled(metrics + 1) > 0
+        assert _handled(metrics[0]) > 0 and _handled(metrics[1]) > 0
         workers = _children(parent.pid)
     finally:
         parent.send_signal(signal.SIGTERM)

@@ -147,8 +147,6 @@ class RestGateway:
     """The HTTP server; `grpc_target` is the gateway's own gRPC address, known once it listens, and
     `connect` opens a channel to it (PeerChannels.loopback)."""
 
-    port_name = "http_port"  # the setting it binds, as the server's bound ports name it
-
     def __init__(
         self,
         bind_host: str,
@@ -207,6 +205,11 @@ class RestGateway:
         self.port = self._runner.addresses[0][1]
         log.info("http started", port=self.port, tls=self._ssl is not None)
         return self.port
+
+    @property
+    def bound_ports(self) -> dict[str, int]:
+        """Its port by the name of its setting, for the server's bound ports (once started)."""
+        return {"http_port": self.port}
 
     async def stop(self) -> None:
         if self._runner is not None:
