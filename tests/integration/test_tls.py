@@ -244,14 +244,10 @@ def test_the_door_serves_tls_on_the_public_port(data_dir, pki):
         secret = stack.tenant("acme")
         backends = {"gateway": [stack.gateway.address], "registry": [stack.registry.address]}
         backends |= {"trainer": [stack.trainer.address], "inference": ["127.0.0.1:1"]}
-        config = DoorConfig(
-            backends,
-            port=free_port(),
-            bind="127.0.0.1",
-            admin_port=free_port(),
-            public_tls=TlsFiles(str(cert), str(key)),
-        )
+        # Port 0: Envoy binds any free ports, and the started door reports them.
+        config = DoorConfig(backends, port=0, bind="127.0.0.1", admin_port=0, public_tls=TlsFiles(str(cert), str(key)))
         with EnvoyProcess(config, data_dir) as door:
+            assert door.config.port > 0 and door.config.admin_port > 0
             credentials = grpc.ssl_channel_credentials(public.pem.read_bytes())
             with grpc.secure_channel(door.address, credentials) as channel:
                 models = registry_pb2_grpc.RegistryServiceStub(channel)
