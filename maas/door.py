@@ -125,6 +125,8 @@ def routes() -> list[dict]:
 
 
 def _endpoint(address: str) -> dict:
+    if address.startswith("unix:"):  # a local stack's gateway, on its Unix socket
+        return {"endpoint": {"address": {"pipe": {"path": address.removeprefix("unix:")}}}}
     host, _, port = address.rpartition(":")
     return {"endpoint": {"address": {"socket_address": {"address": host, "port_value": int(port)}}}}
 
