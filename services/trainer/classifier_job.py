@@ -19,6 +19,7 @@ from maas.registry.v1 import registry_pb2 as rpb
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.archives import extract_archive, extract_tar
 from services.trainer import classifiers, multiworker
+from services.trainer.class_report import classification_report
 from services.trainer.export import tar_directory
 from services.trainer.failures import JobFailure
 from services.trainer.keras_types import load_model
@@ -218,7 +219,7 @@ def train_classifier(
 
     with phases.timed("evaluation"):
         # One pass over the validation split: the report, loss and accuracy together.
-        report, evaluation = classifiers.classification_report(model, validation_data, class_names)
+        report, evaluation = classification_report(model, validation_data, class_names, classifiers.sample_content)
         evaluation["macro_recall"] = float(np.mean(report.recall))
     export_dir = workdir / "saved_model"
     with phases.timed("export"):

@@ -1,6 +1,7 @@
 """Image and text classifiers (imported only by job processes): their input pipelines, the
 `image_classifier` and `text_classifier` templates, fine-tuning a registered one, the export
-that takes what a client has (uint8 images of any size, raw strings), and the per-class report.
+that takes what a client has (uint8 images of any size, raw strings), and what the per-class
+report (class_report) shows of an example.
 
 Images stream from the unpacked archive on disk through `tf.data` (decoded, resized and batched
 on the fly; only file names are held in memory); texts are held as Python strings.
@@ -21,11 +22,10 @@ from PIL import Image
 
 from maas.registry.v1 import registry_pb2 as rpb
 from services.common.labelled import THUMBNAIL_SIDE, image_examples, text_examples
+from services.trainer.class_report import MAX_SAMPLE_TEXT
 from services.trainer.keras_types import export_archive
 
 AUTOTUNE = tf.data.AUTOTUNE
-REPORT_SAMPLES = 8
-MAX_SAMPLE_TEXT = 300
 # Inside the SavedModel tar: the Keras model, so that a later job can fine-tune the version.
 KERAS_MEMBER = "model.keras"
 IMAGE_DEFAULTS = {"image_size": 32, "filters": [32, 64], "dropout": 0.2, "augmentation": True}
@@ -271,42 +271,11 @@ def _thumbnail(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def classification_report(
-    model: keras.Model, validation: tf.data.Dataset, class_names: list[str]
-) -> tuple[rpb.ClassificationReport, dict[str, float]]:
-    """Per-class precision and recall, the confusion matrix and a few samples, on `validation`;
-    and the loss (sparse categorical cross-entropy) and accuracy, from the same one pass."""
-    classes = len(class_names)
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    report = rpb.ClassificationReport(class_names=class_names)
-    log_loss = 0.0
-    for inputs, labels in validation:
-        probabilities = model(inputs, training=False).numpy()
-        predicted = probabilities.argmax(axis=1)
-        truth = labels.numpy()
-        np.add.at(matrix, (truth, predicted), 1)
-        # As Keras computes it: probabilities clipped to [epsilon, 1 - epsilon].
-        epsilon = keras.config.epsilon()
-        chosen = np.clip(probabilities[np.arange(len(truth)), truth], epsilon, 1 - epsilon)
-        log_loss -= float(np.log(chosen.astype(np.float64)).sum())
-        for i in range(min(len(truth), REPORT_SAMPLES - len(report.samples))):
-            sample = report.samples.add(
-                true_label=class_names[truth[i]],
-                predicted_label=class_names[predicted[i]],
-                confidence=float(probabilities[i, predicted[i]]),
-            )
-            if inputs.dtype == tf.string:
-                sample.text = inputs[i].numpy().decode("utf-8", "replace")[:MAX_SAMPLE_TEXT]
-            else:
-                sample.thumbnail_png = _thumbnail(inputs[i].numpy())
-    predicted_totals, true_totals = matrix.sum(axis=0), matrix.sum(axis=1)
-    diagonal = np.diag(matrix)
-    report.precision.extend(np.divide(diagonal, predicted_totals, out=np.zeros(classes), where=predicted_totals > 0))
-    report.recall.extend(np.divide(diagonal, true_totals, out=np.zeros(classes), where=true_totals > 0))
-    report.support.extend(true_totals.tolist())
-    report.confusion_matrix.extend(matrix.ravel().tolist())
-    total = max(1, int(matrix.sum()))
-    return report, {"loss": log_loss / total, "accuracy": float(diagonal.sum()) / total}
+def sample_content(example: Any) -> dict[str, Any]:
+    """What a report's sample shows of a validation example: its text, or a thumbnail of its image."""
+    if example.dtype == tf.string:
+        return {"text": example.numpy().decode("utf-8", "replace")[:MAX_SAMPLE_TEXT]}
+    return {"thumbnail_png": _thumbnail(example.numpy())}
 
 
 def base_template(version: rpb.ModelVersion) -> str:

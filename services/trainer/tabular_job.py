@@ -15,6 +15,7 @@ from maas.registry.v1 import registry_pb2 as rpb
 from maas.trainer.v1 import trainer_pb2 as pb
 from services.common.drift import reference_statistics
 from services.trainer import multiworker
+from services.trainer.class_report import classification_report, feature_row
 from services.trainer.export import export_saved_model, reference_scores
 from services.trainer.failures import JobFailure
 from services.trainer.keras_types import load_model
@@ -166,9 +167,15 @@ def _export_and_register(
 ) -> rpb.ModelVersion:
     """Evaluate on the held-out data, export a SavedModel and register it with its lineage."""
     x_val, y_val = validation
+    report = None
     with phases.timed("evaluation"):
         scores = model.evaluate(x_val, y_val, verbose=0, return_dict=True)  # pyright: ignore[reportArgumentType] - as in fit
         evaluation = {k: float(v) for k, v in scores.items()}
+        # A template classifier outputs probabilities over `classes`: the per-class report, as
+        # the image and text classifiers have (a Keras-JSON model's output may be anything).
+        if classes and job.spec.WhichOneof("model") == "template":
+            report = _classification_report(model, validation, classes, job.spec.hyperparameters.batch_size)
+            evaluation["macro_recall"] = float(np.mean(report.recall))
     output_name = "probabilities" if classes else "predictions"
     with phases.timed("export"):
         archive = export_saved_model(model, x.shape[1], output_name, workdir)
@@ -182,5 +189,19 @@ def _export_and_register(
         statistics = reference_statistics(
             x, scores=reference_scores(model, x) if classes else None, output_name=output_name
         )
-    version = rpb.ModelVersion(signature=signature, metrics=evaluation, reference_statistics=statistics)
+    version = rpb.ModelVersion(
+        signature=signature, metrics=evaluation, reference_statistics=statistics, classification_report=report
+    )
     return register_trained(client, job, phases, archive, version, dataset, hyperparameters(job.spec))
+
+
+def _classification_report(
+    model: keras.Model, validation: tuple[np.ndarray, np.ndarray], classes: int, batch_size: int
+) -> rpb.ClassificationReport:
+    """The per-class report on the validation rows; classes are named by their ids, and a sample
+    shows its row's feature values. (Loss and accuracy come from `evaluate`, with the job's metrics.)"""
+    x_val, y_val = validation
+    step = batch_size or 256
+    batches = ((x_val[i : i + step], y_val[i : i + step]) for i in range(0, len(x_val), step))
+    report, _ = classification_report(model, batches, [str(c) for c in range(classes)], feature_row)
+    return report

@@ -208,6 +208,15 @@ def test_killed_job_process_resumes_from_its_checkpoint(setup):
     assert len(reference.features) == 64 and reference.prediction_output == "probabilities"
     assert len(reference.prediction_shares) == 10 and abs(sum(reference.prediction_shares) - 1) < 1e-6
     assert min(reference.prediction_shares) > 0.05, reference.prediction_shares
+    # The per-class report of the validation split (a fifth of the rows, held out by the job), as
+    # the image and text classifiers have: classes named by their ids, samples showing the row.
+    report = version.classification_report
+    assert list(report.class_names) == [str(d) for d in range(10)]
+    rows = registry.GetDataset(rpb.GetDatasetRequest(name="datasets/digits"), metadata=MD).row_count
+    assert sum(report.confusion_matrix) == sum(report.support) == round(rows * 0.2)
+    assert len(report.confusion_matrix) == 100 and min(report.recall) > 0.7, report.recall
+    assert len(report.samples) == 8 and len(report.samples[0].text.split(", ")) == 64
+    assert job.evaluation["macro_recall"] == pytest.approx(sum(report.recall) / 10)
 
 
 def test_killed_worker_has_its_job_resumed_by_another_after_the_lease(setup):
