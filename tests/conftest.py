@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -136,16 +137,15 @@ def database_url(request, data_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory) -> Iterator[str]:
-    """A local S3-protocol server (moto) on a free loopback port; yields its endpoint URL."""
-    import subprocess
+    """A local S3-protocol server (moto) on any free loopback port; yields its endpoint URL."""
     import sys
 
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("s3") / "moto.log").open("wb")
+    log_path = tmp_path_factory.mktemp("s3") / "moto.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"], stdout=log, stderr=log
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{logged_port(log_path, MOTO_LISTENING, process, 15)}"
     wait_http(url, 10)
     yield url
     process.terminate()
@@ -203,10 +203,36 @@ def service_settings(cls, data_dir: Path, **overrides):
     return cls(data_dir=data_dir, grace_seconds=1, **overrides)
 
 
-def _free_port() -> int:
-    from maas.stack import free_port
+@contextmanager
+def refusing_address() -> Iterator[str]:
+    """A loopback address where nothing listens while the block runs: a socket bound to port 0 and
+    never listening holds it, so connections there are refused and no server can take it."""
+    import socket
 
-    return free_port()
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{held.getsockname()[1]}"
+
+
+# What moto's server (werkzeug) and Prometheus print once they listen, started on port 0.
+MOTO_LISTENING = r"Running on http://127\.0\.0\.1:(\d+)"
+PROMETHEUS_LISTENING = r'msg="Listening on" address=127\.0\.0\.1:(\d+)'
+
+
+def logged_port(log: Path, pattern: str, process: subprocess.Popen, timeout: float) -> int:
+    """The port a server `process` started on port 0 says it bound, read from its `log` by the
+    first group of `pattern`; RuntimeError if it exits first or says nothing within `timeout` s."""
+    import re
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (found := re.search(pattern, log.read_text(errors="replace") if log.exists() else "")):
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with code {process.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{process.args!r} logged no port within {timeout} s; see {log}")
+        time.sleep(0.05)
+    return int(found.group(1))
 
 
 def status_of(call: Callable[[], object]) -> grpc.StatusCode:

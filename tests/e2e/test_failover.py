@@ -3,6 +3,7 @@ MAAS_TEST_DOOR=python): killing one (SIGKILL) under 64 requests in flight fails 
 them, and the survivor takes all traffic within 2 seconds."""
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -18,28 +20,48 @@ import pytest
 from maas.door import EnvoyProcess, envoy_binary
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
-from maas.stack import free_port, wait_serving
+from maas.stack import wait_serving
+from services.common.ports import PORTS_FILE_ENV, wait_ports_file
 from tests.e2e.conftest import tenant_with_digits
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def start(service: str, stack, **env: str) -> subprocess.Popen:
+_STARTED = itertools.count()
+
+
+class ServiceProcess(subprocess.Popen):
+    """A service started by a test, on any free ports unless told others; `bound()` says which."""
+
+    ports_file: Path
+
+    def bound(self, timeout: float = 120) -> dict[str, int]:
+        return wait_ports_file(self.ports_file, self, timeout)
+
+
+def start(service: str, stack, **env: str) -> ServiceProcess:
+    """`service` as a process of its own over the stack's data (same tenants, keys and models)."""
+    ports_file = stack.log_dir / f"{service}-extra-{next(_STARTED)}.ports.json"
     environment = {
         **os.environ,
         "MAAS_DATA_DIR": str(stack.data_dir.resolve()),
         "MAAS_REGISTRY_ADDR": stack.address("registry"),
         "MAAS_GATEWAY_ADDR": stack.service_address("gateway"),
         "MAAS_SERVICE_SECRET": stack.service_secret,
+        "MAAS_PORT": "0",
+        "MAAS_METRICS_PORT": "0",
+        PORTS_FILE_ENV: str(ports_file),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **env,
     }
-    return subprocess.Popen(
+    process = ServiceProcess(
         [sys.executable, "-m", f"services.{service}"],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    process.ports_file = ports_file
+    return process
 
 
 def open_door(stack, inference: list[str]):
@@ -50,12 +72,10 @@ def open_door(stack, inference: list[str]):
         envoy = EnvoyProcess.on_any_port({**backends, "inference": inference}, stack.log_dir)
         envoy.start()
         return envoy.address, envoy.stop
-    port = free_port()
     # The same data dir as the stack's gateway: same tenants and keys.
     gateway = start(
         "gateway",
         stack,
-        MAAS_PORT=str(port),
         MAAS_METRICS_PORT="-1",
         MAAS_ADMIN_KEY=stack.admin_key,
         MAAS_INFERENCE_ADDR="ipv4:" + ",".join(inference),
@@ -67,7 +87,7 @@ def open_door(stack, inference: list[str]):
         gateway.terminate()
         gateway.wait(20)
 
-    return f"127.0.0.1:{port}", stop
+    return f"127.0.0.1:{gateway.bound()['port']}", stop
 
 
 def served(metrics_port: int) -> float:
@@ -82,10 +102,10 @@ def served(metrics_port: int) -> float:
 def test_killing_one_of_two_replicas_under_load(stack, journey):
     # A plan without rate limits: the load, not the plan, is under test.
     key = tenant_with_digits(stack, journey, "failover", "unmetered")
-    ports = [(free_port(), free_port()) for _ in range(2)]
-    replicas = [start("inference", stack, MAAS_PORT=str(p), MAAS_METRICS_PORT=str(m)) for p, m in ports]
+    replicas = [start("inference", stack) for _ in range(2)]
     stop_door = None
     try:
+        ports = [(bound["port"], bound["metrics_port"]) for bound in (replica.bound() for replica in replicas)]
         for port, _ in ports:
             assert wait_serving(f"127.0.0.1:{port}", 120)
         door, stop_door = open_door(stack, [f"127.0.0.1:{p}" for p, _ in ports])

@@ -13,7 +13,7 @@ from maas.client import MaasClient, MaasError
 from maas.inference.v2 import grpc_service_pb2 as pb
 from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
-from maas.stack import free_port, wait_serving
+from maas.stack import socket_path, wait_serving
 from maas.trainer.v1 import trainer_pb2 as tpb
 from tests.e2e.conftest import gateway_down, tenant_with_digits
 from tests.e2e.test_failover import start
@@ -26,11 +26,12 @@ Version = rpb.ModelVersion
 
 def test_gateway_sigkill_keeps_the_daily_quota_exact(stack, journey):
     key = tenant_with_digits(stack, journey, "crashy", "twenty", predictions_per_day=LIMIT)
-    gateway_port, inference_port = free_port(), free_port()
     # A gateway of its own over the stack's data (same tenants, keys and leases), so that killing
-    # it leaves the session's stack alone, and a replica that meters through it.
+    # it leaves the session's stack alone, and a replica that meters through it. The replica
+    # reaches it on its Unix socket, the same path after each restart (its TCP port is any free one).
+    gateway_address = f"unix:{socket_path(stack.log_dir, 'crashy-gateway')}"
     gateway_env = {
-        "MAAS_PORT": str(gateway_port),
+        "MAAS_UNIX_SOCKET": gateway_address.removeprefix("unix:"),
         "MAAS_METRICS_PORT": "-1",
         "MAAS_HTTP_PORT": "-1",
         "MAAS_ADMIN_KEY": stack.admin_key,
@@ -38,16 +39,11 @@ def test_gateway_sigkill_keeps_the_daily_quota_exact(stack, journey):
         "MAAS_TRAINER_ADDR": stack.service_address("trainer"),
     }
     gateway = start("gateway", stack, **gateway_env)
-    replica = start(
-        "inference",
-        stack,
-        MAAS_PORT=str(inference_port),
-        MAAS_METRICS_PORT="-1",
-        MAAS_GATEWAY_ADDR=f"127.0.0.1:{gateway_port}",
-    )
+    replica = start("inference", stack, MAAS_METRICS_PORT="-1", MAAS_GATEWAY_ADDR=gateway_address)
     processes = [gateway, replica]
     try:
-        assert wait_serving(f"127.0.0.1:{gateway_port}", 60)
+        assert wait_serving(gateway_address, 60)
+        inference_port = replica.bound()["port"]
         assert wait_serving(f"127.0.0.1:{inference_port}", 120)
         request = pb.ModelInferRequest(model_name="digits")
         request.inputs.add(name="features", datatype="FP32", shape=[1, 64])
@@ -77,7 +73,7 @@ def test_gateway_sigkill_keeps_the_daily_quota_exact(stack, journey):
                 processes[0].send_signal(signal.SIGKILL)
                 processes[0].wait(10)
                 processes[0] = start("gateway", stack, **gateway_env)
-                assert wait_serving(f"127.0.0.1:{gateway_port}", 60)
+                assert wait_serving(gateway_address, 60)
 
             assert [code() for _ in range(LIMIT // 2)] == [grpc.StatusCode.OK] * (LIMIT // 2)
             kill_and_restart_gateway()  # with half the plan used, part of it leased to the replica

@@ -13,9 +13,9 @@ import yaml
 
 from maas.client import MaasClient
 from maas.demo import digits_csv
-from maas.stack import SERVICES, free_port
+from maas.stack import SERVICES
 from tests import system
-from tests.conftest import wait_http
+from tests.conftest import PROMETHEUS_LISTENING, logged_port, wait_http
 from tests.k8s.test_monitoring import RULES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -47,19 +47,18 @@ def prometheus(stack, tmp_path_factory):
         ],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
     log = (workdir / "prometheus.log").open("wb")
     process = subprocess.Popen(
         [
             binary,
             f"--config.file={workdir / 'prometheus.yml'}",
             f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.listen-address=127.0.0.1:0",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{logged_port(workdir / 'prometheus.log', PROMETHEUS_LISTENING, process, 30)}"
     wait_http(f"{url}/-/ready", 30)
     yield url
     process.terminate()

@@ -20,7 +20,7 @@ from maas.registry.v1 import registry_pb2 as rpb
 from maas.registry.v1 import registry_pb2_grpc
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
-from tests.conftest import _free_port, running, service_settings, tenant_md, wait_http
+from tests.conftest import MOTO_LISTENING, logged_port, running, service_settings, tenant_md
 
 pytestmark = pytest.mark.slow
 MD = tenant_md("store")
@@ -30,11 +30,12 @@ class Relay:
     """A TCP relay from a loopback port to `target`; `cut()` drops every connection and refuses new ones."""
 
     def __init__(self, target: int) -> None:
-        self.target, self.port = target, _free_port()
+        self.target = target
         self.open = threading.Event()
         self.open.set()
         self._sockets: list[socket.socket] = []
-        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -81,14 +82,12 @@ def _download(registry, name: str) -> bytes:
 
 @pytest.fixture
 def moto(tmp_path):
-    port = _free_port()
     with (tmp_path / "moto.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"], stdout=log, stderr=log
         )
         try:
-            wait_http(f"http://127.0.0.1:{port}", 15)
-            yield port
+            yield logged_port(tmp_path / "moto.log", MOTO_LISTENING, process, 15)
         finally:
             process.terminate()
             process.wait(10)

@@ -25,7 +25,7 @@ from maas.registry.v1 import registry_pb2_grpc
 from services.registry.config import RegistrySettings
 from services.registry.server import build_server as build_registry
 from tests import system
-from tests.conftest import _free_port, running, service_settings, tenant_md
+from tests.conftest import running, service_settings, tenant_md
 
 pytestmark = pytest.mark.slow
 MD = tenant_md("outage")
@@ -43,7 +43,6 @@ class OwnPostgres:
             system.missing(SERVER_BINARIES)
         self.bin = Path(found[-1]).parent
         self.root = Path(tempfile.mkdtemp(prefix="maas-pg-"))
-        self.port = _free_port()
         self.prefix: list[str] = []
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
@@ -53,13 +52,14 @@ class OwnPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        # Its Unix socket only (no TCP port to choose): .s.PGSQL.5432 in its own directory.
+        return f"postgresql+psycopg://postgres@/postgres?host={self.root}&port=5432"
 
     def _run(self, program: str, *args: str) -> None:
         subprocess.run([*self.prefix, str(self.bin / program), *args], check=True, capture_output=True, timeout=60)
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options = f"-p 5432 -k {self.root} -c listen_addresses=''"
         self._run("pg_ctl", "-D", str(self.root / "data"), "-o", options, "-l", str(self.root / "log"), "-w", "start")
 
     def stop(self) -> None:

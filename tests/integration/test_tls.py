@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from maas.gateway.v1 import admin_pb2, admin_pb2_grpc
 from maas.registry.v1 import registry_pb2, registry_pb2_grpc
-from maas.stack import free_port
+from maas.stack import socket_path
 from services.gateway.config import GatewaySettings
 from services.gateway.server import build_server as build_gateway
 from services.registry.config import RegistrySettings
@@ -165,17 +165,19 @@ def test_the_session_cookie_is_secure_over_tls(data_dir, pki):
 def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):
     _, internal = pki
     gateway_cert, gateway_key = internal.issue("gateway-client")
-    gateway_port = free_port()
-    with mtls_registry(data_dir, internal, gateway_addr=f"127.0.0.1:{gateway_port}") as registry:
+    # The registry learns keys from the gateway, which starts after it (twice) on any free port:
+    # it reaches the gateway on its Unix socket.
+    gateway_socket = socket_path(data_dir, "gateway")
+    with mtls_registry(data_dir, internal, gateway_addr=f"unix:{gateway_socket}") as registry:
         common = dict(
             admin_key=ADMIN_KEY,
+            unix_socket=gateway_socket,
             registry_addr=registry.address,
             trainer_addr="127.0.0.1:1",
             inference_addr="127.0.0.1:1",
             backend_ca_file=internal.pem,
         )
         gateway_settings = service_settings(GatewaySettings, data_dir, **common)
-        gateway_settings.port = gateway_port  # the registry learns keys from it
         with running(build_gateway, gateway_settings) as gateway, grpc.insecure_channel(gateway.address) as channel:
             admin = admin_pb2_grpc.AdminServiceStub(channel)
             admin.CreateTenant(admin_pb2.CreateTenantRequest(tenant_id="acme"), metadata=ADMIN, timeout=10)
@@ -192,7 +194,6 @@ def test_mtls_from_the_gateway_to_a_backend(data_dir, pki):
         with_client_cert = service_settings(
             GatewaySettings, data_dir, backend_cert_file=gateway_cert, backend_key_file=gateway_key, **common
         )
-        with_client_cert.port = gateway_port
         with running(build_gateway, with_client_cert) as gateway, grpc.insecure_channel(gateway.address) as channel:
             registry_stub = registry_pb2_grpc.RegistryServiceStub(channel)
             reply = registry_stub.ListModels(

@@ -153,10 +153,10 @@ def test_exit_codes_differ_for_every_status():
 
 
 def test_unreachable_gateway_says_where_it_looked(cli_home, capsys):
-    from maas.stack import free_port
+    from tests.conftest import refusing_address
 
-    address = f"127.0.0.1:{free_port()}"
-    assert main(["models", "list", "--endpoint", address, "--api-key", "k", "--timeout", "5"]) == 24
+    with refusing_address() as address:
+        assert main(["models", "list", "--endpoint", address, "--api-key", "k", "--timeout", "5"]) == 24
     assert f"cannot reach MaaS at {address}" in capsys.readouterr().err
 
 

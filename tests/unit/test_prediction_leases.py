@@ -89,19 +89,20 @@ def test_giving_a_lease_back_frees_it(store):
 async def test_a_replica_that_cannot_reach_the_gateway_says_unavailable_not_quota_reached():
     import grpc
 
-    from maas.stack import free_port
     from services.common.access import METHODS, Quota
     from services.common.credentials import Caller, KeyCache
     from services.common.errors import Unavailable
     from services.common.metering import UsageLedger
+    from tests.conftest import refusing_address
 
     keys = KeyCache()
     keys.replace(pb.CredentialSnapshot(plans={"acme": pb.Plan(name="plans/hundred", predictions_per_day=100)}))
     infer = next(a for a in METHODS.values() if a.quota is Quota.PREDICTIONS)
     # Nothing listens there: every lease request fails at once.
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}") as channel:
-        ledger = UsageLedger(keys, channel, (), "inference")
-        with pytest.raises(Unavailable, match="gateway"):
-            await ledger.admit(Caller("acme"), infer)
-        # The call was not counted: nothing to report once the gateway is back.
-        assert all(meter.predictions == 0 for meter in ledger._tenants.values())
+    with refusing_address() as address:
+        async with grpc.aio.insecure_channel(address) as channel:
+            ledger = UsageLedger(keys, channel, (), "inference")
+            with pytest.raises(Unavailable, match="gateway"):
+                await ledger.admit(Caller("acme"), infer)
+            # The call was not counted: nothing to report once the gateway is back.
+            assert all(meter.predictions == 0 for meter in ledger._tenants.values())
