@@ -38,9 +38,10 @@ def journey(stack):
     return run_demo(stack.address("gateway"), stack.admin_key, epochs=15, tenant="e2e")
 
 
-def tenant_with_digits(stack, journey, tenant: str, plan_id: str, **limits) -> str:
-    """A new tenant on a plan of its own (`limits` as `MaasClient.create_plan` takes them), serving
-    a copy of the journey's model as `production`; returns its API key."""
+def tenant_with_digits(stack, journey, tenant: str, plan_id: str, production: bool = True, **limits) -> str:
+    """A new tenant on a plan of its own (`limits` as `MaasClient.create_plan` takes them), with a
+    copy of the journey's model as `digits` version 1, serving it as `production` unless told not
+    to; returns its API key."""
     with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
         plan = admin.create_plan(plan_id, **limits)
         admin.create_tenant(tenant, plan=plan.name)
@@ -62,7 +63,8 @@ def tenant_with_digits(stack, journey, tenant: str, plan_id: str, **limits) -> s
         created = client.registry.CreateModelVersion(
             rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client._kw()
         )
-        client.set_alias("digits", "production", created.version)
+        if production:
+            client.set_alias("digits", "production", created.version)
     return key
 
 

@@ -179,6 +179,24 @@ def test_image_and_text_datasets_and_a_classification_report_in_the_console(page
     report.wait_for()
     assert report.locator("table.confusion td.cell").count() == 9
     assert report.locator(".sample img").count() >= 3 and "predicted" in report.inner_text()
+    # Precision and recall per class, shown as percentages of the confusion matrix shown: a
+    # class's recall is its diagonal cell over its row (its examples), its precision the diagonal
+    # cell over its column (what was predicted as it).
+    header = report.locator("table.confusion thead th").all_inner_texts()
+    assert header[-3:] == ["precision", "recall", "examples"], header
+    shown = report.locator("table.confusion tbody tr").evaluate_all(
+        "(rows) => rows.map((row) => [...row.querySelectorAll('td')].map((td) => td.textContent.trim()))"
+    )
+    assert len(shown) == 3 and all(len(row) == 3 + 3 for row in shown), shown
+    cells = [[int(text or 0) for text in row[:3]] for row in shown]  # an empty cell is a zero
+    for i, row in enumerate(shown):
+        assert re.fullmatch(r"\d{1,3}\.\d%", row[3]) and re.fullmatch(r"\d{1,3}\.\d%", row[4]), row
+        precision, recall = float(row[3][:-1]) / 100, float(row[4][:-1]) / 100
+        assert 0 <= precision <= 1 and 0 <= recall <= 1, row
+        assert int(row[5]) == sum(cells[i]) > 0, row  # the examples column is the row's total
+        predicted = sum(cells[r][i] for r in range(3))
+        assert abs(recall - cells[i][i] / sum(cells[i])) <= 0.0005 + 1e-9, (i, row, cells)
+        assert abs(precision - (cells[i][i] / predicted if predicted else 0)) <= 0.0005 + 1e-9, (i, row, cells)
     shot(page, "13-classification-report")
 
     page.click("a[href='#/train']")

@@ -1,5 +1,6 @@
 """The console's quality floor on every page its navigation offers, in a real browser against the
-live stack (at 1280x800 light and 390x844 dark, as an owner and as the operator): a title per
+live stack (at 1280x800 and 390x844, each light and dark, as an owner and as the operator; and the
+sign-in and create-account page, signed out, in the same four): a title per
 page, focus on the new page's heading, the active item marked for screen readers, no sideways
 scrolling on a phone, a favicon that resolves, charts with a text alternative, and a screenshot
 that is not blank, and no serious or critical axe-core violation. And an owner's keys from the
@@ -117,7 +118,39 @@ def _owner_context(browser, stack, email: str, viewport, scheme: str, invitation
     return context, page
 
 
-def test_every_page_meets_the_floor_wide_and_light_narrow_and_dark_and_as_admin(browser, stack, journey):
+# Every page is shot and checked in each of these (light and dark, wide and phone-sized).
+COMBINATIONS = (((1280, 800), "light"), ((1280, 800), "dark"), ((390, 844), "light"), ((390, 844), "dark"))
+
+
+def test_the_sign_in_and_create_account_page_meets_the_floor(browser, stack):
+    """Signed out, in each combination: the sign-in page and its create-account form are not blank,
+    fit a phone's width, and have no serious or critical axe-core violation."""
+    shortfalls = []
+    for (width, height), scheme in COMBINATIONS:
+        where = f"{width}x{height}-{scheme}"
+        context = browser.new_context(
+            base_url=stack.http_url, viewport={"width": width, "height": height}, color_scheme=scheme
+        )
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto("/")
+        page.locator("#key").wait_for()
+        page.locator("#account").wait_for()
+        for form, ready in (("sign-in", "#account-submit"), ("create-account", "#invitation")):
+            if form == "create-account":
+                page.click("#account button.secondary")  # "Create an account"
+            page.locator(ready).wait_for()
+            overflow = page.evaluate(_FLOOR_JS)["overflow"]
+            if overflow > 1:
+                shortfalls.append(f"{form} {where}: {overflow} px wider than the window")
+            shot(page, f"40-floor-{form}-{where}")
+            shortfalls += [f"{form} {where}: {v}" for v in axe_violations(page)]
+        assert "Register and sign in" in page.inner_text("#account-submit")
+        context.close()
+    assert not shortfalls, "\n".join(shortfalls)
+
+
+def test_every_page_meets_the_floor_wide_and_narrow_light_and_dark_and_as_admin(browser, stack, journey):
     # An owner of the journey's tenant: its datasets, jobs and models are there, and the Keys and
     # Invoices pages in the navigation.
     with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
@@ -126,16 +159,21 @@ def test_every_page_meets_the_floor_wide_and_light_narrow_and_dark_and_as_admin(
         job = client.get_model_version(journey.model_version).lineage.training_job.split("/")[-1]
     # One job's charts and one model's tables, with the pages of the navigation.
     extra = {f"#/jobs/{job}": SCREENS["job"], "#/models/digits": SCREENS["model"]}
-    shortfalls = []
-    for i, (viewport, scheme) in enumerate((((1280, 800), "light"), ((390, 844), "dark"))):
+    shortfalls, seconds = [], {}
+    for i, (viewport, scheme) in enumerate(COMBINATIONS):
+        started = time.monotonic()
+        where = f"owner-{viewport[0]}x{viewport[1]}-{scheme}"
         context, page = _owner_context(
             browser, stack, "floor@example.com", viewport, scheme, invitation if i == 0 else None
         )
         hrefs = page.locator("header nav a").evaluate_all("(links) => links.map((a) => a.getAttribute('href'))")
         assert {"#/keys", "#/invoices", "#/usage"} <= set(hrefs), hrefs
-        shortfalls += _check_every_page(page, f"owner-{viewport[0]}x{viewport[1]}-{scheme}", extra)
+        shortfalls += _check_every_page(page, where, extra)
         context.close()
-    for viewport, scheme in (((1280, 800), "light"), ((390, 844), "dark")):
+        seconds[where] = time.monotonic() - started
+    for viewport, scheme in COMBINATIONS:
+        started = time.monotonic()
+        where = f"admin-{viewport[0]}x{viewport[1]}-{scheme}"
         context = signed_in_context(browser, stack, stack.admin_key, viewport, scheme)
         context.add_init_script("sessionStorage.setItem('maas.admin', '1')")
         page = context.new_page()
@@ -143,8 +181,10 @@ def test_every_page_meets_the_floor_wide_and_light_narrow_and_dark_and_as_admin(
         page.goto("/#/admin")
         page.locator("#tenants table").wait_for()
         page.goto("/#/nowhere")  # a route the admin view lacks opens its page: then the click moves
-        shortfalls += _check_every_page(page, f"admin-{viewport[0]}x{viewport[1]}-{scheme}")
+        shortfalls += _check_every_page(page, where)
         context.close()
+        seconds[where] = time.monotonic() - started
+    print("floor seconds per combination:", {where: round(s, 1) for where, s in seconds.items()})
     assert not shortfalls, "\n".join(shortfalls)
 
 

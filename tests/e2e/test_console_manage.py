@@ -1,7 +1,8 @@
 """The console's pages for what goes wrong and what is looked after, in a real browser against the
 live stack: a failed job said in words (the raw detail behind a toggle), the admin key's view of
 tenants and plans, copy-ready snippets that really call the model, the API reference at /docs, and
-a model version's download, archive and delete."""
+a model version's download, archive and delete; and an alias promoted to, and rolled back in one
+click, from its model's page."""
 
 import hashlib
 import json
@@ -17,7 +18,14 @@ import pytest
 from maas.client import MaasClient, MaasError
 from maas.registry.v1 import registry_pb2 as rpb
 from tests.e2e.conftest import failed_data_job, tenant_with_digits
-from tests.e2e.test_console import axe_violations, new_tenant, shot, sign_in, signed_in_context
+from tests.e2e.test_console import (
+    axe_violations,
+    new_tenant,
+    register_in_console,
+    shot,
+    sign_in,
+    signed_in_context,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).parents[2]
@@ -223,6 +231,102 @@ def test_a_version_is_downloaded_archived_and_deleted_from_its_model_page(browse
         client.get_model_version("models/digits/versions/3")
     assert gone.value.code == grpc.StatusCode.NOT_FOUND
     context.close()
+
+
+def _history_rows(page, alias: str, count: int) -> list[str]:
+    """The rows of the alias's history on the model page, once it lists `count` revisions."""
+    rows = f".history[data-alias='{alias}'] tbody tr"
+    page.wait_for_function("([rows, count]) => document.querySelectorAll(rows).length === count", arg=[rows, count])
+    return page.locator(rows).all_inner_texts()
+
+
+def test_an_alias_is_promoted_and_rolled_back_in_one_click_from_its_model_page(browser, stack, journey):
+    key = tenant_with_digits(stack, journey, "browser-rollback", "browser-rollback", production=False)
+    with MaasClient(stack.address("gateway"), key) as client:
+        first = client.get_model_version("models/digits/versions/1")
+        copy = rpb.ModelVersion(artifact=first.artifact, signature=first.signature)
+        client.registry.CreateModelVersion(
+            rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client._kw()
+        )
+    context = signed_in_context(browser, stack, key)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto("/#/models/digits")
+    assert page.input_value("#promote-alias") == "production"  # the default alias to promote to
+
+    # Version 1 to production, then version 2, each once confirmed.
+    page.click("button[data-version='1']")
+    confirm = page.get_by_role("alertdialog", name="confirm promotion")
+    assert "production will point at version 1" in confirm.inner_text()
+    page.click(".confirm-promote")
+    assert "v1 100%" in _history_rows(page, "production", 1)[0]
+    assert page.locator("button[data-rollback]").count() == 0  # nothing earlier to go back to
+    page.click("button[data-version='2']")
+    assert "production moves from version 1 to version 2" in confirm.inner_text()
+    page.click(".confirm-promote")
+    rows = _history_rows(page, "production", 2)
+    assert "v2 100%" in rows[0] and "v1 100%" in rows[1], rows
+    with MaasClient(stack.address("gateway"), key) as client:
+        assert client.get_alias("digits", "production").version == 2
+        restored = client.alias_history("digits", "production")[1].alias.revision  # the one that set v1
+
+    # Rollback, once confirmed: kept when the user thinks again.
+    rollback = page.locator("button[data-rollback='production']")
+    assert rollback.inner_text() == "Roll back production to version 1"
+    rollback.click()
+    dialog = page.get_by_role("alertdialog", name="confirm rollback")
+    assert "production moves from version 2 back to version 1" in dialog.inner_text(), dialog.inner_text()
+    shot(page, "37-alias-rollback-confirmation")
+    dialog.get_by_role("button", name="Keep version 2").click()
+    dialog.wait_for(state="detached")
+    rollback.click()
+    page.click("button.confirm-rollback")
+    page.locator("tr[data-alias='production'] td.split", has_text="v1 100%").wait_for()
+    rows = _history_rows(page, "production", 3)
+    assert "v1 100%" in rows[0] and f"rollback to revision {restored}" in rows[0], rows
+    page.locator("button[data-version='2']").wait_for()  # version 2 can be promoted again, not version 1
+    assert page.locator("button[data-version='1']").count() == 0
+    # The registry has it: over gRPC through the SDK, and over the REST twin.
+    with MaasClient(stack.address("gateway"), key) as client:
+        alias = client.get_alias("digits", "production")
+        assert alias.version == 1 and alias.reason.startswith(f"rollback to revision {restored}"), alias
+        assert [r.alias.version for r in client.alias_history("digits", "production")] == [1, 2, 1]
+    answer = page.request.get("/v1/models/digits/aliases/production", headers={"authorization": f"Bearer {key}"})
+    assert answer.ok and answer.json()["version"] == "1", answer.text()
+    # The next rollback undoes this one.
+    assert rollback.inner_text() == "Roll back production to version 2"
+    shot(page, "37-alias-rolled-back")
+
+    # Another alias chosen on the promotion form: its own confirmation and its own history.
+    page.select_option("#promote-alias", "staging")
+    page.click("button[data-version='2']")
+    assert "staging will point at version 2" in confirm.inner_text()
+    page.click(".confirm-promote")
+    assert "v2 100%" in _history_rows(page, "staging", 1)[0]
+    page.locator("button[data-version='2']").wait_for(state="detached")  # in staging now
+    with MaasClient(stack.address("gateway"), key) as client:
+        assert client.get_alias("digits", "staging").version == 2
+        assert client.get_alias("digits", "production").version == 1
+    _no_serious_violations(page, "model aliases")
+    context.close()
+
+    # A viewer sees the aliases and their history, and no button that moves one.
+    with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
+        invitation = admin.create_invitation("browser-rollback", "viewer").token
+    viewer = browser.new_context(base_url=stack.http_url)
+    try:
+        tab = viewer.new_page()
+        tab.set_default_timeout(30_000)
+        register_in_console(tab, "rolls@example.com", invitation)
+        tab.goto("/#/models/digits")
+        tab.locator("button[data-rollback='production']").wait_for()
+        tab.locator("button[data-version='2']").wait_for()  # version 1 is in production
+        assert "viewer: this role can read but not promote or roll back" in tab.inner_text("#read-only")
+        assert tab.locator("button[data-rollback='production']").is_disabled()
+        assert tab.locator("button[data-version]").count() >= 1
+        assert all(b.is_disabled() for b in tab.locator("button[data-version]").all())
+    finally:
+        viewer.close()
 
 
 def test_the_new_pages_narrow_and_dark(browser, stack, journey):

@@ -919,27 +919,47 @@ function rolloutText(rollout) {
     `${plan.mirrorPercent ? `, ${percent1(plan.mirrorPercent)} mirrored` : ""}${limits ? `; ${limits}` : ""}), from v${rollout.primaryVersion}`;
 }
 
-function AliasHistory({ model, alias }) {
+// The earlier revision a one-click rollback restores: the newest one before the current that set
+// the alias to another version (a rollback that was itself rolled back is undone the same way).
+const earlierRevision = (alias, revisions) => revisions.find((r) => !r.deleted
+  && String(r.alias.revision) !== String(alias.revision) && String(r.alias.version) !== String(alias.version));
+
+function AliasHistory({ model, alias, readOnly, changed, onError }) {
   const name = lastSegment(alias.name);
   const [history, error] = useLoad(() => api("GET", `/v1/models/${model}/aliases/${name}:listRevisions`, { query: { page_size: 20 } }), [model, name, alias.revision]);
+  const [confirming, setConfirming] = useState(false);
   const why = (r) => {
     const text = r.deleted ? "deleted" : r.alias.reason || "";
     return r.alias.rollout?.state === "STATE_ROLLED_BACK" && text ? html`<span class="bad">${text}</span>` : text;
   };
+  const earlier = history ? earlierRevision(alias, history.revisions || []) : null;
+  const rollback = async () => {
+    setConfirming(false); onError(null);
+    try {
+      await api("POST", `/v1/models/${model}/aliases/${name}:rollback`, { body: { revision: String(earlier.alias.revision), reason: "from the console" } });
+      changed();
+    } catch (err) { onError(err); }
+  };
   return html`<div class="history" data-alias=${name}><h3>${name}</h3><${ErrorBox} error=${error} />
     <${Table} columns=${[["Revision", (r) => r.alias.revision], ["When", (r) => (r.alias.updateTime || "").slice(0, 19)],
       ["Split", (r) => (r.deleted ? "" : splitText(r.alias))], ["Shadow", (r) => shadowText(r.alias)],
-      ["Rollout", (r) => rolloutText(r.alias.rollout)], ["Why", why]]} rows=${history ? history.revisions || [] : null} empty="No history." /></div>`;
+      ["Rollout", (r) => rolloutText(r.alias.rollout)], ["Why", why]]} rows=${history ? history.revisions || [] : null} empty="No history." />
+    ${earlier && html`<button class="secondary" data-rollback=${name} disabled=${Boolean(readOnly)} title=${readOnly ? `Signed in as ${readOnly}: this role cannot move aliases` : undefined}
+      onClick=${() => setConfirming(true)}>Roll back ${name} to version ${earlier.alias.version}</button>`}
+    ${earlier && confirming && confirmation("confirm rollback",
+      html`${name} moves from version ${alias.version} back to version ${earlier.alias.version} (as revision ${earlier.alias.revision} left it): every caller of <code>${model}</code> through <code>${name}</code> gets its answers from then on.`,
+      ["confirm-rollback", `Roll back to version ${earlier.alias.version}`, rollback], [`Keep version ${alias.version}`, () => setConfirming(false)])}</div>`;
 }
 
-function Aliases({ model, aliases }) {
+function Aliases({ model, aliases, readOnly, changed, onError }) {
   const list = aliases ? aliases.aliases || [] : null;  // null: not loaded
   return html`<section class="card aliases"><h2>Aliases</h2>
     ${list?.length ? html`<table><thead><tr><th>Alias</th><th>Versions</th><th>Shadow</th><th>Rollout</th><th>Last change</th><th>Updated</th></tr></thead>
       <tbody>${list.map((a) => html`<tr data-alias=${lastSegment(a.name)}><td>${lastSegment(a.name)}</td><td class="split">${splitText(a)}</td>
         <td>${shadowText(a)}</td><td class="rollout">${rolloutText(a.rollout)}</td><td>${a.reason || ""}</td><td>${(a.updateTime || "").slice(0, 19)}</td></tr>`)}</tbody></table>`
       : html`<${Table} columns=${[]} rows=${list} empty="No aliases: promote a version to production below." />`}</section>
-    ${list?.length ? html`<section class="card"><h2>Alias history</h2>${list.map((a) => html`<${AliasHistory} model=${model} alias=${a} />`)}</section>` : ""}`;
+    ${list?.length ? html`<section class="card"><h2>Alias history</h2>${list.map((a) => html`<${AliasHistory} key=${a.name} model=${model} alias=${a}
+      readOnly=${readOnly} changed=${changed} onError=${onError} />`)}</section>` : ""}`;
 }
 
 // PSI above this is what the MaasFeatureDrift alert fires on.
@@ -980,28 +1000,34 @@ function Models() {
     <${UploadModel} onUploaded=${reload} />`;
 }
 
+// The aliases a version can be promoted to from its model's page (any alias can be rolled back).
+const PROMOTE_TO = ["production", "staging", "canary"];
+
 function Model({ id }) {
   const [versions, versionsError, reloadVersions] = useLoad(() => api("GET", `/v1/models/${id}/versions`), [id]);
   const [aliases, aliasesError, reloadAliases] = useLoad(() => api("GET", `/v1/models/${id}/aliases`), [id]);
   const [error, setError] = useState(null);
   const [confirming, setConfirming] = useState(null);  // the version a promotion waits to be confirmed for
-  const production = (aliases?.aliases || []).find((a) => lastSegment(a.name) === "production");
+  const [target, setTarget] = useState("production");  // the alias a promotion moves
+  const readOnly = readOnlyRole();
+  const changed = () => { reloadVersions(); reloadAliases(); };
+  const aliased = (aliases?.aliases || []).find((a) => lastSegment(a.name) === target);
   const promote = async (version) => {
     setError(null); setConfirming(null);
     try {
-      await api("PUT", `/v1/models/${id}/aliases/production`, { body: { version: String(version) } });
-      reloadVersions(); reloadAliases();
+      await api("PUT", `/v1/models/${id}/aliases/${target}`, { body: { version: String(version) } });
+      changed();
     } catch (err) { setError(err); }
   };
   const signatureOf = (v) => JSON.stringify((v?.signature?.inputs || []).map((t) => [t.name, t.datatype, t.shape]));
-  const current = (versions?.modelVersions || []).find((v) => production && String(v.version) === String(production.version));
+  const current = (versions?.modelVersions || []).find((v) => aliased && String(v.version) === String(aliased.version));
   const promotion = (v) => {
-    const change = production ? `production moves from version ${production.version} to version ${v.version}` : `production will point at version ${v.version}`;
+    const change = aliased ? `${target} moves from version ${aliased.version} to version ${v.version}` : `${target} will point at version ${v.version}`;
     const differs = current && signatureOf(current) !== signatureOf(v);
-    return confirmation("confirm promotion", html`${change}: every caller of <code>${id}</code> gets its answers from then on.
-      ${differs ? html`<br /><b class="bad">Its inputs differ from the current production version's</b>: callers sending the old inputs will be refused.` : ""}`,
+    return confirmation("confirm promotion", html`${change}: every caller of <code>${id}</code> through <code>${target}</code> gets its answers from then on.
+      ${differs ? html`<br /><b class="bad">Its inputs differ from the current ${target} version's</b>: callers sending the old inputs will be refused.` : ""}`,
       ["confirm-promote", `Promote version ${v.version}`, () => promote(v.version)],
-      [`Keep version ${production ? production.version : "as is"}`, () => setConfirming(null)]);
+      [`Keep version ${aliased ? aliased.version : "as is"}`, () => setConfirming(null)]);
   };
   // Lineage as links: the job's page, and the datasets page (a dataset version has no page of its own).
   const lineage = (v) => v.lineage ? html`<div class="muted lineage">job ${v.lineage.trainingJob
@@ -1011,17 +1037,20 @@ function Model({ id }) {
     ${v.lineage.datasetSha256 ? html` (sha256 ${v.lineage.datasetSha256.slice(0, 12)}...)` : ""}<br />
     ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${parameterText(val)}`).join(", ")}</div>` : "";
   return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
-    <${Aliases} model=${id} aliases=${aliases} />
-    <section class="card"><h2>Versions</h2><${Table} columns=${[["Version", (v) => v.version],
+    ${readOnly && html`<p class="notice" id="read-only">Signed in as ${readOnly}: this role can read but not promote or roll back. Ask an owner of the tenant for the developer role.</p>`}
+    <${Aliases} model=${id} aliases=${aliases} readOnly=${readOnly} changed=${changed} onError=${setError} />
+    <section class="card"><h2>Versions</h2>
+      <label for="promote-alias">Promote to</label><select id="promote-alias" value=${target} onChange=${(e) => { setTarget(e.target.value); setConfirming(null); }}>
+        ${PROMOTE_TO.map((a) => html`<option value=${a}>${a}</option>`)}</select><${Table} columns=${[["Version", (v) => v.version],
       ["Created", (v) => html`${(v.createTime || "").slice(0, 16).replace("T", " ")}<br /><span class="muted">${v.artifactSizeBytes ? bytes(v.artifactSizeBytes) : ""} ${v.format || ""}</span>`],
       ["Signature", (v) => v.signature ? html`<div class="signature">in <code>${tensors(v.signature.inputs)}</code><br />out <code>${tensors(v.signature.outputs)}</code></div>` : ""],
       ["State", (v) => v.state.replace("STATE_", "") + (v.stateReason ? `: ${v.stateReason}` : "")],
       ["Metrics", (v) => Object.entries(v.metrics || {}).map(([k, val]) => `${k} ${Number(val).toFixed(4)}`).join(", ")], ["Lineage", lineage],
       ["Aliases", (v) => (v.aliases || []).join(", ")],
-      ["", (v) => (String(v.version) === String(production?.version) ? html`<span class="muted">in production</span>`
+      ["", (v) => (String(v.version) === String(aliased?.version) ? html`<span class="muted">in ${target}</span>`
         : v.state === "STATE_ARCHIVED" ? html`<span class="muted">archived</span>`
-        : html`<button class="secondary" data-version=${v.version} onClick=${() => setConfirming(v.version)}>Promote to production</button>`)],
-      ["Manage", (v) => html`<${VersionActions} version=${v} changed=${() => { reloadVersions(); reloadAliases(); }} onError=${setError} />`]]}
+        : html`<button class="secondary" data-version=${v.version} disabled=${Boolean(readOnly)} onClick=${() => setConfirming(v.version)}>Promote to ${target}</button>`)],
+      ["Manage", (v) => html`<${VersionActions} version=${v} changed=${changed} onError=${setError} />`]]}
       rows=${versions ? versions.modelVersions || [] : null} />
       ${confirming !== null && promotion((versions?.modelVersions || []).find((v) => v.version === confirming) || { version: confirming })}</section>
     <${Drift} versions=${versions?.modelVersions} />
