@@ -1,13 +1,17 @@
 """The floor of Python gRPC here: a bare grpc.aio server that parses a ModelInferRequest and
-returns a fixed ModelInferResponse. Usage: python -m bench.floor_server PORT"""
+returns a fixed ModelInferResponse. Usage: python -m bench.floor_server PORT (0: any free port,
+written to $MAAS_PORTS_FILE as {"port": N} once it listens)."""
 
 import asyncio
+import os
 import sys
+from pathlib import Path
 
 import grpc
 import numpy as np
 
 from maas.inference.v2 import grpc_service_pb2 as pb
+from services.common.ports import PORTS_FILE_ENV, write_ports_file
 
 
 def fixed_response() -> bytes:
@@ -33,8 +37,10 @@ async def serve(port: int) -> None:
     )
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((handler,))
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    bound = server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
+    if os.environ.get(PORTS_FILE_ENV):
+        write_ports_file(Path(os.environ[PORTS_FILE_ENV]), {"port": bound})
     await server.wait_for_termination()
 
 

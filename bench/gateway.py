@@ -28,10 +28,9 @@ import tempfile
 from pathlib import Path
 
 from bench._stack import local_stack, parse_args
-from bench.inference import IN_FLIGHT, check, digits_request, frame, h2load, process, settle, wait_port
+from bench.inference import IN_FLIGHT, check, digits_request, frame, h2load, on_any_port, settle
 from maas.client import MaasClient
 from maas.demo import run_demo
-from maas.stack import free_port
 from services.common.credentials import SERVICE_KEY, service_token
 
 
@@ -70,9 +69,9 @@ def main() -> None:
         door_port = stack.ports["gateway"][0]
         inference_port = stack.ports["inference"][0]
         rounds: dict[str, list[dict]] = {"door": [], "direct": [], "metered": [], "floor": []}
-        port = free_port()
-        with process([sys.executable, "-m", "bench.floor_server", str(port)]) as floor_process:
-            wait_port(port)
+        floor = [sys.executable, "-m", "bench.floor_server", "0"]
+        with on_any_port(floor, {}, Path(tmp), "floor") as (floor_process, bound):
+            port = bound["port"]
             check(f"127.0.0.1:{port}", request, (), None)
             paths = {
                 "direct": (inference_port, operator, (inference_pid,)),

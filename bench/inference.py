@@ -50,6 +50,7 @@ from maas.inference.v2 import grpc_service_pb2_grpc
 from maas.registry.v1 import registry_pb2 as rpb
 from maas.stack import free_port, wait_serving
 from services.common.archives import extract_tar
+from services.common.ports import PORTS_FILE_ENV, wait_ports_file
 
 BENCH = Path(__file__).resolve().parent
 KSERVE_VENV = BENCH / ".kserve-venv"
@@ -203,6 +204,16 @@ def settle(address: str, request, metadata, metrics_urls: list[str], expected=No
         time.sleep(0.2)
 
 
+@contextlib.contextmanager
+def on_any_port(command: list[str], env: dict[str, str], workdir: Path, name: str, log: Path | None = None):
+    """`process(command)` with `MAAS_PORTS_FILE` set, for a server started on port 0: yields the
+    process and the ports it wrote there, once it listens."""
+    ports_file = workdir / f"{name}.ports.json"
+    ports_file.unlink(missing_ok=True)
+    with process(command, {**env, PORTS_FILE_ENV: str(ports_file)}, log) as proc:
+        yield proc, wait_ports_file(ports_file, proc, 120)
+
+
 def wait_port(port: int, timeout: float = 120) -> None:
     import socket
 
@@ -254,7 +265,8 @@ def user_models(workdir: Path) -> list[UserModel]:
 
 
 def kserve_h2load(python: Path, saved_model: Path, name: str, request, expected, workdir: Path, args):
-    """KServe's ModelServer on one SavedModel, checked, then loaded with h2load."""
+    """KServe's ModelServer on one SavedModel, checked, then loaded with h2load. Its ports are
+    chosen here (`free_port`): it takes them as arguments and says nothing of what it bound."""
     port = free_port()
     command = [
         str(python),
@@ -419,10 +431,9 @@ def main() -> None:
                 ("(a1) maas, 1 worker", {**ours, "MAAS_WORKERS": "1"}),
                 ("(d) maas, batching off", {**ours, "MAAS_BATCHING": "false"}),
             ):
-                port, metrics_port = free_port(), free_port()
                 env = {
-                    "MAAS_PORT": str(port),
-                    "MAAS_METRICS_PORT": str(metrics_port),
+                    "MAAS_PORT": "0",
+                    "MAAS_METRICS_PORT": "0",
                     "MAAS_REGISTRY_ADDR": stack.address("registry"),
                     # Where the keys come from, and the identity it calls the registry with.
                     "MAAS_GATEWAY_ADDR": stack.service_address("gateway"),
@@ -431,16 +442,17 @@ def main() -> None:
                     "TF_CPP_MIN_LOG_LEVEL": "2",
                     **extra,
                 }
-                with process([sys.executable, "-m", "services.inference"], env):
+                label = name.split()[0].strip("()")
+                with on_any_port([sys.executable, "-m", "services.inference"], env, workdir, label) as (_, bound):
+                    port, metrics_port = bound["port"], bound["metrics_port"]
                     assert wait_serving(f"127.0.0.1:{port}", 120)
                     check(f"127.0.0.1:{port}", request, tuple(tenant.items()), expected)
                     metrics_urls = [f"http://127.0.0.1:{metrics_port}/metrics"]
                     runtime[name] = settle(f"127.0.0.1:{port}", request, tuple(tenant.items()), metrics_urls)
                     results[name] = h2load(port, body, tenant, args.requests, workdir)
 
-            port = free_port()
-            with process([sys.executable, "-m", "bench.floor_server", str(port)]):
-                wait_port(port)
+            with on_any_port([sys.executable, "-m", "bench.floor_server", "0"], {}, workdir, "floor") as (_, bound):
+                port = bound["port"]
                 check(f"127.0.0.1:{port}", request, (), None)
                 results["(c) bare grpc.aio floor"] = h2load(port, body, {}, args.requests, workdir)
 
