@@ -417,8 +417,8 @@ def main() -> None:
         tenant = {"authorization": f"Bearer {demo.api_key}"}
 
         check(stack.address("inference"), request, tuple(tenant.items()), expected)
-        metrics_port = stack.ports["inference"][1]
-        metrics_urls = [f"http://127.0.0.1:{metrics_port + i}/metrics" for i in range(args.workers)]
+        metrics_urls = stack.metrics_urls("inference")
+        assert len(metrics_urls) == args.workers, metrics_urls
         runtime = {OURS: settle(stack.address("inference"), request, tuple(tenant.items()), metrics_urls)}
         results[OURS] = h2load(stack.ports["inference"][0], body, tenant, args.requests, workdir)
         batch = mean_batch(metrics_urls)
@@ -463,7 +463,7 @@ def main() -> None:
                 )
 
             # Models brought by a user, uploaded through the gateway: ours against KServe on each.
-            metrics_urls = [f"http://127.0.0.1:{stack.ports['inference'][1] + i}/metrics" for i in range(args.workers)]
+            metrics_urls = stack.metrics_urls("inference")
             with MaasClient(stack.address("gateway"), demo.api_key) as client:
                 for (ours_row, theirs_row), user in zip(USER_ROWS, user_models(workdir)):
                     client.upload_model(user.name, user.keras_file, alias="production")

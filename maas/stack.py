@@ -153,6 +153,8 @@ class LocalStack:
     envoy: EnvoyProcess | None = None
     # A Unix socket the gateway also listens on, given to the backends (and Envoy) as its address.
     gateway_socket: Path | None = None
+    # What each service reported it bound (MAAS_PORTS_FILE), e.g. inference's workers' metrics ports.
+    bound_ports: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, **kwargs) -> LocalStack:
@@ -182,6 +184,14 @@ class LocalStack:
 
     def metrics_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service][1]}/metrics"
+
+    def metrics_urls(self, service: str) -> list[str]:
+        """Every /metrics of `service`'s processes: the first's, then its extra workers' (inference)."""
+        reported = self.bound_ports.get(service, {})
+        workers = sorted(
+            (int(name.split("_")[1]), port) for name, port in reported.items() if name.startswith("worker_")
+        )
+        return [self.metrics_url(service), *(f"http://127.0.0.1:{port}/metrics" for _, port in workers)]
 
     @property
     def log_dir(self) -> Path:
@@ -275,6 +285,7 @@ class LocalStack:
             bound = wait_ports_file(self._ports_file(service), process, timeout)
         except RuntimeError as error:
             self._failed(service, str(error))
+        self.bound_ports[service] = bound
         if service == "gateway":
             if self.door == "envoy":
                 self.gateway_service_port = bound["port"]

@@ -80,6 +80,11 @@ def test_the_wheel_alone_is_the_sdk_and_cli_and_works_beside_the_newest_tritoncl
     assert listed.returncode == 0 and "digits" in listed.stdout, listed.stdout + listed.stderr
     up = subprocess.run([cli, "up"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert up.returncode != 0 and "pip install 'maas[all]'" in up.stderr, up.stderr
+    # Alone, the wheel takes the newest protobuf it allows (7.x; tritonclient holds it below 7 after).
+    alone = _probe(python, stack, journey)
+    print(f"the wheel alone on protobuf {alone['protobuf']}: {alone}")
+    assert int(alone["protobuf"].split(".")[0]) >= 7
+    assert len(alone["argmax"]) == 5 and "models/digits" in alone["models"]
 
     subprocess.run(
         [python, "-m", "pip", "install", "--quiet", "tritonclient[grpc]>=2.70"], check=True, capture_output=True
@@ -90,9 +95,13 @@ def test_the_wheel_alone_is_the_sdk_and_cli_and_works_beside_the_newest_tritoncl
     assert "models/digits" in report["models"]
 
 
-def test_the_sdk_runs_on_the_oldest_protobuf_it_declares(distributions, stack, journey, tmp_path):
-    python = _virtualenv(tmp_path / "venv", str(distributions["wheel"]), f"protobuf=={OLDEST_PROTOBUF}")
-    report = _probe(python, stack, journey)
-    print(f"oldest protobuf: {report}")
+def test_the_sdk_runs_on_the_oldest_protobuf_it_declares_beside_tritonclient(distributions, stack, journey, tmp_path):
+    # pip picks the newest tritonclient that runs on that protobuf.
+    python = _virtualenv(
+        tmp_path / "venv", str(distributions["wheel"]), f"protobuf=={OLDEST_PROTOBUF}", "tritonclient[grpc]"
+    )
+    report = _probe(python, stack, journey, "--triton")
+    print(f"oldest protobuf, tritonclient {report['tritonclient']}: {report}")
     assert report["protobuf"] == OLDEST_PROTOBUF
     assert len(report["argmax"]) == 5 and "models/digits" in report["models"]
+    assert report["max_difference"] < 1e-5
