@@ -228,6 +228,7 @@ class MaasClient:
         self.close()
 
     def close(self) -> None:
+        """Close the channel (also on leaving a `with` block)."""
         self._channel.close()
 
     def _kw(self, timeout: float | None = None) -> dict[str, Any]:
@@ -254,6 +255,7 @@ class MaasClient:
 
     # admin
     def create_tenant(self, tenant_id: str, display_name: str = "", plan: str = "") -> admin_pb2.Tenant:
+        """A new tenant (operator only), on `plans/{plan}` or the default plan."""
         request = admin_pb2.CreateTenantRequest(
             tenant_id=tenant_id, tenant=admin_pb2.Tenant(display_name=display_name, plan=plan)
         )
@@ -500,6 +502,7 @@ class MaasClient:
         return self._call("trainer", "CreateTrainingJob", request)
 
     def get_training_job(self, name: str) -> trainer_pb2.TrainingJob:
+        """A job's state, progress, metrics and, once it succeeded, the version it registered."""
         request = trainer_pb2.GetTrainingJobRequest(name=resource_name("trainingJobs", name))
         return self._call("trainer", "GetTrainingJob", request)
 
@@ -509,6 +512,7 @@ class MaasClient:
         return self._list("trainer", "ListTrainingJobs", request, "training_jobs", limit)
 
     def cancel_training_job(self, name: str) -> trainer_pb2.TrainingJob:
+        """Cancel a queued or running job; returns the job as it stands."""
         request = trainer_pb2.CancelTrainingJobRequest(name=resource_name("trainingJobs", name))
         return self._call("trainer", "CancelTrainingJob", request)
 
@@ -541,6 +545,7 @@ class MaasClient:
 
     # models, versions, aliases
     def get_model(self, name: str) -> registry_pb2.Model:
+        """A model (`digits` or `models/digits`): its description, labels, task and latest version."""
         return self._call("registry", "GetModel", registry_pb2.GetModelRequest(name=resource_name("models", name)))
 
     def list_models(self, filter: str = "", limit: int | None = None) -> list[registry_pb2.Model]:
@@ -642,6 +647,8 @@ class MaasClient:
         )
 
     def delete_payload_logs(self, model: str, version: int = 0, day: str = "") -> int:
+        """Delete a model's logged requests and answers (one version and one UTC day when given,
+        `YYYY-MM-DD`); returns how many records went."""
         request = registry_pb2.DeletePayloadLogsRequest(parent=resource_name("models", model), version=version, day=day)
         return self._call("registry", "DeletePayloadLogs", request).deleted_count
 
@@ -658,10 +665,12 @@ class MaasClient:
         return self._call("registry", "RollbackAlias", request)
 
     def get_alias(self, model: str, alias: str) -> registry_pb2.Alias:
+        """Where an alias (`production`, `staging`, ...) of a model points now."""
         name = f"{resource_name('models', model)}/aliases/{alias}"
         return self._call("registry", "GetAlias", registry_pb2.GetAliasRequest(name=name))
 
     def list_aliases(self, model: str) -> list[registry_pb2.Alias]:
+        """Every alias of a model, with the version each points at."""
         request = registry_pb2.ListAliasesRequest(parent=resource_name("models", model))
         return list(self._call("registry", "ListAliases", request).aliases)
 
