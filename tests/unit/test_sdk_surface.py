@@ -21,6 +21,7 @@ def test_the_package_exports_what_the_reference_documents():
 def test_every_public_method_has_a_docstring_and_annotations(name, method):
     assert (method.__doc__ or "").strip(), f"MaasClient.{name} has no docstring"
     signature = inspect.signature(method)
-    missing = [p for p in list(signature.parameters)[1:] if signature.parameters[p].annotation is inspect.Parameter.empty]
+    parameters = list(signature.parameters.values())[1:]
+    missing = [p.name for p in parameters if p.annotation is inspect.Parameter.empty]
     assert not missing, f"MaasClient.{name}: parameters without a type: {missing}"
     assert signature.return_annotation is not inspect.Signature.empty, f"MaasClient.{name} has no return type"
