@@ -1,7 +1,7 @@
 """Calls uploaded models through the gateway with the unmodified standard clients:
 `tritonclient.grpc`, `tritonclient.http` (binary tensor extension, its default) and
-`tensorflow_serving.apis` stubs. Run as its own process (tritonclient registers the protobuf
-names our generated inference code does).
+`tensorflow_serving.apis` stubs. Run as its own process, as a user's program would: only the
+standard clients loaded.
 
 Usage: byom_probe.py GRPC_ADDRESS HTTP_ADDRESS API_KEY CASES.json OUT_DIR
 CASES.json: [{"model": ..., "inputs": {name: [datatype, "file.npy"]}}]; writes OUT_DIR/<model>-<client>.npy

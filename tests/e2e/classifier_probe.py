@@ -1,6 +1,6 @@
 """Asks an image or text classifier through the gateway with the unmodified `tritonclient.grpc`
-client, in batches. Run as its own process (tritonclient registers the protobuf names our
-generated inference code does).
+client, in batches. Run as its own process, as a user's program would: only the standard client
+loaded.
 
 Usage: classifier_probe.py GRPC_ADDRESS API_KEY MODEL INPUT_NAME DATATYPE INPUT.npy OUT_PREFIX
 Writes OUT_PREFIX-probabilities.npy and OUT_PREFIX-label.npy and prints the model's metadata as JSON.

@@ -1,7 +1,6 @@
 """Calls MaaS through the gateway with the unmodified `tritonclient.grpc` client.
 
-Run as its own process: tritonclient registers the same protobuf full names as our
-generated inference code, and one process's default pool can hold only one of them.
+Run as its own process, as a backend team's program would: only the standard client loaded.
 Usage: triton_probe.py URL HEADER=VALUE MODEL INPUT.npy OUTPUT.npy
 (HEADER=VALUE: `authorization=Bearer <key>`, through the door or directly to inference.)
 """

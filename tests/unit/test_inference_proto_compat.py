@@ -1,6 +1,7 @@
 """Our Open Inference Protocol proto must match tritonclient's on the wire: same package,
-service, method, message and field names, numbers and types. tritonclient registers the same
-full names in protobuf's default pool, so its descriptor is read in a separate process."""
+service, method, message and field names, numbers and types. tritonclient's descriptor is read in
+a separate process, as tritonclient alone sees it (ours live in a pool of their own,
+`maas/inference/v2/_pool.py`, so both also load in one process: tests/e2e/client_install_probe.py)."""
 
 import subprocess
 import sys
