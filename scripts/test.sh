@@ -18,6 +18,8 @@ NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir build/s
 # Two workers (pytest-xdist; MAAS_TEST_WORKERS=0 for one process): most tests wait on servers in
 # other processes, so two share two cores well. A file stays on one worker, and the end-to-end
 # tier, with its session stack, on one (tests/conftest.py). The slowest tests are listed at the end
-# of every run: where to look when the suite grows. The order is fixed (`-p no:randomly`); shuffle it
-# with pytest-randomly to look for tests that depend on each other (README, Development).
-exec .venv/bin/pytest -p no:randomly -n "${MAAS_TEST_WORKERS:-2}" --dist loadfile --durations=20 "$@"
+# of every run: where to look when the suite grows. The order is fixed (`-p no:randomly`) unless
+# MAAS_TEST_SEED is set: then pytest-randomly shuffles it with that seed, to find tests that depend
+# on each other (README, Development).
+if [ -n "${MAAS_TEST_SEED:-}" ]; then order=(--randomly-seed="$MAAS_TEST_SEED"); else order=(-p no:randomly); fi
+exec .venv/bin/pytest "${order[@]}" -n "${MAAS_TEST_WORKERS:-2}" --dist loadfile --durations=20 "$@"
