@@ -138,8 +138,9 @@ def openapi_operations(document: dict) -> dict[str, RestRoute]:
     }
 
 
-# Every REST path: the operations of the document the gateway serves, made the way it makes it (the
-# first test checks that the served document is this one, and that the app routes nothing beyond it).
+# Every REST path: the operations of the document the gateway serves, made the way it makes it
+# (test_the_rest_matrix_covers_every_route_the_gateway_serves checks that the served document is
+# this one, and that the app routes nothing beyond it).
 REST_ROUTES = openapi_operations(openapi_document(HTTP_ROUTES, {**invoice_paths(), **account_paths()}))
 
 
