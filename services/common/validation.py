@@ -13,6 +13,11 @@ ID_PATTERN = r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 _ID = re.compile(ID_PATTERN)
 
 
+def is_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also takes '³' and other digits `int()` refuses (a 500)."""
+    return text.isascii() and text.isdigit()
+
+
 def check_id(value: str, field: str) -> str:
     """Validate a resource id; the message names the field and the rule."""
     if not _ID.fullmatch(value or ""):
@@ -40,7 +45,7 @@ def parse_dataset_name(name: str, field: str = "name") -> tuple[str, int | None]
         version = None
     else:
         dataset_id, ref = parse_name(name, ("datasets", None, "versions", None), field)
-        if not ref.isdigit() or int(ref) <= 0:
+        if not is_number(ref) or int(ref) <= 0:
             raise InvalidArgument(f"{field}: version {ref!r} must be a positive number")
         version = int(ref)
     return check_id(dataset_id, field), version

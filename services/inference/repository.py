@@ -14,6 +14,7 @@ import structlog
 from maas.registry.v1 import registry_pb2 as rpb
 from services.common import tracing
 from services.common.errors import NotFound, UpstreamError
+from services.common.validation import is_number
 from services.inference.aliases import AliasFollower
 from services.inference.cache import ModelCache
 from services.inference.config import InferenceSettings
@@ -80,7 +81,7 @@ class ModelRepository:
         """Where a number or alias (empty: `production`) sends requests."""
         ref = ref or DEFAULT_ALIAS
         try:
-            if ref.isdigit():
+            if is_number(ref):
                 route = Route.single(await self._registry.version(tenant, model, int(ref)))
                 if route.primary.state != rpb.ModelVersion.State.STATE_PENDING:
                     self._numbered[(tenant, model, ref)] = route
@@ -94,7 +95,7 @@ class ModelRepository:
     def cached_route(self, tenant: str, model: str, ref: str) -> Route | None:
         """The route of a reference when no lookup is needed (the hot path)."""
         ref = ref or DEFAULT_ALIAS
-        if ref.isdigit():
+        if is_number(ref):
             return self._numbered.get((tenant, model, ref))
         return self.aliases.cached(tenant, model, ref)
 

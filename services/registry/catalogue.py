@@ -12,7 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from maas.registry.v1 import registry_pb2 as pb
 from services.common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.common.timeutil import now, set_timestamp
-from services.common.validation import check_id, decode_page_token, encode_page_token, parse_filter, parse_order
+from services.common.validation import (
+    check_id,
+    decode_page_token,
+    encode_page_token,
+    is_number,
+    parse_filter,
+    parse_order,
+)
 from services.registry import tables as t
 from services.registry.alias_state import AliasState
 from services.registry.artifacts import ArtifactStore
@@ -296,7 +303,7 @@ class ModelCatalogue:
             return self._version_message(conn, model_row, conn.execute(sa.select(t.model_versions).where(*where)).one())
 
     def _resolve(self, conn: Connection, model_row, ref: str) -> int:
-        if ref.isdigit():
+        if is_number(ref):
             return int(ref)
         check_id(ref, "version")
         version = conn.execute(

@@ -12,7 +12,7 @@ from maas.registry.v1 import registry_pb2 as pb
 from maas.registry.v1 import registry_pb2_grpc
 from services.common.errors import DomainError, InvalidArgument
 from services.common.metadata import tenant_of
-from services.common.validation import check_id, page_size, parse_dataset_name, parse_name
+from services.common.validation import check_id, is_number, page_size, parse_dataset_name, parse_name
 from services.registry.aliases import AliasCatalogue
 from services.registry.archive import set_archived
 from services.registry.artifacts import ArtifactStore
@@ -33,7 +33,7 @@ WATCH_POLL_SECONDS = 0.2
 
 
 def _version_number(ref: str) -> int:
-    if not ref.isdigit() or int(ref) <= 0:
+    if not is_number(ref) or int(ref) <= 0:
         raise InvalidArgument(f"name: version {ref!r} must be a positive number here")
     return int(ref)
 

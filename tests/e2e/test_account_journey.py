@@ -3,7 +3,10 @@ a new user registers in the console and lands on the free plan, makes an API key
 predicts with the `maas` CLI (a subprocess) using that key, invites a viewer, who signs in in a
 second browser and can see the model but not train (the console says so, the API says
 PERMISSION_DENIED), and signs out; the signed-out cookie is then refused (401), and so is a session
-past its expiry (its end moved into the past in the gateway's database)."""
+past its expiry (its end moved into the past in the gateway's database). The owner then changes the
+password and sets another with an operator's reset token; after it all, no password, session or
+CSRF token, invitation, reset token or API key is in clear in any service's log file or in any
+column of any table of any service's database."""
 
 import datetime as dt
 import os
@@ -12,12 +15,15 @@ import subprocess
 import sys
 
 import grpc
+import httpx
 import pytest
+import sqlalchemy as sa
 
 from maas.client import MaasClient, MaasError
 from maas.stack import SERVICES, LocalStack
 from services.common.credentials import hash_secret
-from tests.e2e.test_console import register_in_console
+from tests.e2e.test_console import PASSWORD, register_in_console
+from tests.leaks import database_values, in_logs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -84,6 +90,7 @@ def test_register_key_cli_viewer_sign_out_and_expiry(browser, open_stack, tmp_pa
     secret = page.locator("#secret code").inner_text()
     tenant = made.split("Secret of tenants/", 1)[1].split("/", 1)[0]
     assert tenant.startswith("t-") and secret.startswith("maas_"), made
+    secrets = [PASSWORD, secret, session_cookie(owner)["value"]]
 
     # The CLI with that key: train on the bundled digits, promote, score the held-out ones.
     endpoint = stack.address("gateway")
@@ -101,6 +108,7 @@ def test_register_key_cli_viewer_sign_out_and_expiry(browser, open_stack, tmp_pa
     page.select_option("#role", "viewer")
     page.click("#invite button[type=submit]")
     invitation = page.locator("#invitation-token code").inner_text()
+    secrets.append(invitation)
 
     viewer = browser.new_context(base_url=stack.http_url, viewport={"width": 1200, "height": 900})
     try:
@@ -121,6 +129,7 @@ def test_register_key_cli_viewer_sign_out_and_expiry(browser, open_stack, tmp_pa
 
         # Over the API, with the viewer's session as the credential: reads pass, training is refused.
         cookie = session_cookie(viewer)
+        secrets.append(cookie["value"])
         with MaasClient(endpoint, cookie["value"]) as api:
             assert [m.name for m in api.list_models()] == ["models/digits"]
             with pytest.raises(MaasError) as refused:
@@ -150,3 +159,44 @@ def test_register_key_cli_viewer_sign_out_and_expiry(browser, open_stack, tmp_pa
     page.reload()
     page.locator("main").wait_for()
     owner.close()
+
+    # A password change, then the operator's reset token (handed over by hand: no mail) and the
+    # password it sets.
+    changed, reset_to = "grace's changed password", "grace's password from the reset token"
+    secrets += [changed, reset_to]
+    with httpx.Client(base_url=stack.http_url, timeout=30) as http:
+        csrf = {"x-csrf-token": sign_in(http, "grace@example.com", PASSWORD)}
+        secrets += [http.cookies["maas_session"], csrf["x-csrf-token"]]
+        body = {"currentPassword": PASSWORD, "newPassword": changed}
+        assert http.post("/v1/accounts:changePassword", json=body, headers=csrf).status_code == 200
+        operator = {"authorization": f"Bearer {stack.admin_key}"}
+        reset = http.post("/v1/passwordResets", json={"email": "grace@example.com"}, headers=operator)
+        assert reset.status_code == 200, reset.text
+        secrets.append(reset.json()["token"])
+        body = {"token": reset.json()["token"], "newPassword": reset_to}
+        assert http.post("/v1/accounts:resetPassword", json=body).status_code == 200
+        secrets.append(sign_in(http, "grace@example.com", reset_to))
+        last_session = http.cookies["maas_session"]
+        secrets.append(last_session)
+
+    # Nothing of it in clear: not in any file under the log directory (every service's, Envoy's),
+    # not in any column of any table of any service's database.
+    assert in_logs(stack.log_dir, secrets) == {}
+    assert "password reset" in (stack.log_dir / "gateway.log").read_text()  # the journey's own lines
+    databases = {db.relative_to(stack.data_dir).as_posix(): db for db in sorted(stack.data_dir.rglob("*.db"))}
+    assert "gateway.db" in databases
+    stored, leaked = {}, {}
+    for name, db in databases.items():
+        engine = sa.create_engine(f"sqlite:///{db}")
+        stored[name] = database_values(engine)
+        engine.dispose()
+        leaked[name] = [s for s in secrets if any(s in value for value in stored[name])]
+    assert leaked == {name: [] for name in leaked}
+    assert hash_secret(last_session) in stored["gateway.db"]  # the sessions' table was read
+
+
+def sign_in(http: httpx.Client, email: str, password: str) -> str:
+    """Signs `http` in (the cookie in its jar); returns the session's CSRF token."""
+    reply = http.post("/v1/sessions", json={"email": email, "password": password})
+    assert reply.status_code == 200, reply.text
+    return reply.json()["csrfToken"]

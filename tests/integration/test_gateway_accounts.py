@@ -15,6 +15,7 @@ from maas.gateway.v1 import admin_pb2
 from services.gateway import tables as t
 from tests.integration.gateway_stack import ADMIN, ADMIN_KEY, gateway_stack
 from tests.integration.test_gateway_rest import auth, http_port
+from tests.leaks import database_values
 
 PASSWORD = "correct horse battery staple"
 JOB = {
@@ -145,8 +146,7 @@ def test_register_sign_in_use_the_console_api_and_sign_out(stack, base_url, data
     # No password or token in clear: not in any log event, not in any column of any table.
     logged = json.dumps(logs, default=str)
     assert "signed in" in logged and not [s for s in secrets if s in logged]
-    with engine.connect() as conn:
-        stored = [str(v) for table in t.metadata.sorted_tables for row in conn.execute(sa.select(table)) for v in row]
+    stored = database_values(engine)
     engine.dispose()
     assert not [s for s in secrets if any(s in value for value in stored)]
     assert hashlib.sha256(token.encode()).hexdigest() in stored

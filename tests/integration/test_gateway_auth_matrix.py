@@ -2,14 +2,23 @@
 new RPC is covered without touching this file), called without a key, with an unknown, revoked or
 expired key, without the method's scope, with the session of each role that may not call it, with a
 signed-out or expired session, and with a spoofed `x-maas-tenant`: each gets the right status and
-touches nothing. The backends are real; what they received is read from their metrics."""
+touches nothing; each role's session is not refused what the role may call. The backends are real;
+what they received is read from their metrics.
+
+The same over REST: every operation of the OpenAPI document the gateway serves (checked to be every
+route its HTTP app has), with no credentials, with each role's session cookie and CSRF token, and
+with a signed-out or expired cookie, gets the status the RPC it is would get over gRPC; every
+state-changing one is refused with the cookie but without the CSRF token, or from another origin."""
 
 import datetime as dt
+import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
 
 import grpc
+import httpx
 import pytest
 import structlog
 from google.protobuf import timestamp_pb2
@@ -18,10 +27,17 @@ from structlog.testing import capture_logs
 from maas.api.v1 import annotations_pb2 as api_pb
 from maas.gateway.v1 import admin_pb2 as apb
 from maas.registry.v1 import registry_pb2 as rpb
-from services.gateway.accounts import ROLES, USAGE_ROLES, Accounts
+from services.gateway.accounts import ROLES, USAGE_ROLES, Accounts, SignedIn
+from services.gateway.rest.accounts import COOKIE, CSRF_HEADER, OPEN_PATHS, SAFE_METHODS
+from services.gateway.rest.accounts import openapi_paths as account_paths
+from services.gateway.rest.app import REST_SERVICES
+from services.gateway.rest.invoices import openapi_paths as invoice_paths
+from services.gateway.rest.openapi import GRPC_METHOD, openapi_document, openapi_path
+from services.gateway.rest.transcoding import build_request, routes_for
 from services.gateway.routes import REGISTRY_SERVICE, TRAINER_SERVICE, build_routes, is_internal
 from services.gateway.servicer import ADMIN_SERVICE
 from tests.integration.gateway_stack import ADMIN, Scope, bearer, gateway_stack, started_calls
+from tests.integration.test_gateway_rest import http_port
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
@@ -71,6 +87,73 @@ METHODS = {
     },
 }
 
+# The transcoded routes, which the REST twin is built from: an RPC's request is made from its route.
+HTTP_ROUTES = routes_for(REST_SERVICES)
+# Path parameters: acme's own tenant, and ids of nothing (a 404 is past authorization, as is a 400).
+PATH_VALUES = {"tenant": "acme"}
+ABSENT = "matrix-none"
+FOREIGN_ORIGIN = "https://evil.example"
+# A state-changing route's body is `{}`, but for a handler that checks its body before it calls the
+# RPC (which authorizes): KServe's infer parses its tensors first, and answers an empty list 400
+# before any role is looked at.
+TENSOR = {"name": "x", "shape": [1], "datatype": "FP32", "data": [0]}
+BODIES = {"/inference.GRPCInferenceService/ModelInfer": json.dumps({"inputs": [TENSOR]}).encode()}
+HTTP_STATUS = {UNAUTHENTICATED: 401, PERMISSION_DENIED: 403}
+
+
+def filled(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda found: PATH_VALUES.get(found.group(1), ABSENT), path)
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    method: str
+    path: str  # as the OpenAPI document spells it, `{parameters}` and all
+    # The RPC the route is one call of, whose scope and roles it has; None for the account paths
+    # (the session's own: every signed-in role may use them).
+    rpc: Method | None
+    # Reached with no credentials at all (registration, sign-in, the reset token's new password).
+    open: bool
+
+    @property
+    def url(self) -> str:
+        return filled(self.path)
+
+    @property
+    def state_changing(self) -> bool:
+        return self.method not in SAFE_METHODS
+
+
+def openapi_operations(document: dict) -> dict[str, RestRoute]:
+    return {
+        f"{method.upper()} {path}": RestRoute(
+            method.upper(),
+            path,
+            METHODS[operation[GRPC_METHOD]] if GRPC_METHOD in operation else None,
+            operation.get("security") == [],
+        )
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method != "parameters"
+    }
+
+
+# Every REST path: the operations of the document the gateway serves, made the way it makes it
+# (test_the_rest_matrix_covers_every_route_the_gateway_serves checks that the served document is
+# this one, and that the app routes nothing beyond it).
+REST_ROUTES = openapi_operations(openapi_document(HTTP_ROUTES, {**invoice_paths(), **account_paths()}))
+
+
+def grpc_request(method: Method) -> bytes:
+    """A request the method accepts past authorization: the one its REST route makes of acme's
+    names (an absent object's), else an empty one."""
+    for route in HTTP_ROUTES:
+        if route.grpc_path == method.path:
+            values = route.match(route.http_method, filled(openapi_path(route.template)[0]))
+            assert values is not None, route.template
+            return build_request(route, values, (), {} if route.body else None).SerializeToString()
+    return b""
+
 
 def call_raw(channel: grpc.Channel, method: Method, request: bytes, metadata, timeout: float = 5) -> grpc.StatusCode:
     """Call a method with a serialised request, as a client of its streaming kind; returns the status."""
@@ -95,6 +178,30 @@ class World:
     victim_key: str
     # acme's members: role -> user id.
     users: dict[str, str]
+    http: httpx.Client
+    # Each role's browser session (the REST matrix's own: a route may end it, e.g. signing out).
+    browsers: dict[str, SignedIn]
+
+    def browser(self, role: str) -> SignedIn:
+        """`role`'s live browser session, signed in again if a route ended it."""
+        accounts = self.stack.gateway.server.bindings[0].servicer.accounts
+        if accounts.session(self.browsers[role].token) is None:
+            self.browsers[role] = accounts.sign_in(f"{role}@example.com", PASSWORD, "127.0.0.1")
+        return self.browsers[role]
+
+    def rest(self, route: RestRoute, token: str = "", csrf: str = "", **headers: str) -> tuple[int, str]:
+        """The route called with the session cookie `token` (none if empty) and its CSRF token: the
+        status and the error's message. A stream's answer is not read past its status."""
+        if token:
+            headers["cookie"] = f"{COOKIE}={token}"
+        if csrf:
+            headers[CSRF_HEADER] = csrf
+        body = BODIES.get(route.rpc.path if route.rpc else "", b"{}") if route.state_changing else None
+        with self.http.stream(route.method, route.url, content=body, headers=headers) as response:
+            if response.status_code < 400:
+                return response.status_code, ""
+            error = response.read().decode(errors="replace")
+        return response.status_code, error
 
     def admin_state(self) -> tuple:
         """Everything the admin API could change: tenants (and their plans), plans, acme's keys, members and budget."""
@@ -171,8 +278,10 @@ def world(tmp_path_factory):
         keys["signed-out session"] = signed_out.token
         brief = Accounts(accounts.store, session_ttl=dt.timedelta(seconds=1), scrypt_n=2**14)
         keys["expired session"] = brief.sign_in("owner@example.com", PASSWORD, "127.0.0.1").token
+        browsers = {role: accounts.sign_in(f"{role}@example.com", PASSWORD, "127.0.0.1") for role in ROLES}
         time.sleep(1.2)  # the key has expired (and the gateway's key cache has seen the revocation)
-        yield World(stack, keys, victim.api_key.name, users)
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port(stack.gateway)}", timeout=10) as http:
+            yield World(stack, keys, victim.api_key.name, users, http, browsers)
 
 
 def bad_credentials(world: World, method: Method) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -234,10 +343,113 @@ def test_bad_credentials_get_their_status_and_touch_nothing(world, path):
     assert not failures, failures
 
 
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_roles_session_is_not_refused_what_the_role_may_call(world, role):
+    """Every RPC the matrix expects `role` to reach, called with its session and a request of
+    acme's names: past authentication and authorization (an absent object's NOT_FOUND, a bad
+    request's INVALID_ARGUMENT, a watch's DEADLINE_EXCEEDED are all past them)."""
+    session = bearer(world.keys[f"{role}'s session"])
+    allowed = [method for method in METHODS.values() if role_may(role, method)]
+    assert allowed, f"{role} may call nothing"
+    refused = {}
+    for method in allowed:
+        code = call_raw(world.stack.channel, method, grpc_request(method), session, timeout=1)
+        if code in (UNAUTHENTICATED, PERMISSION_DENIED):
+            refused[method.path] = code.name
+    assert refused == {}
+
+
+def test_the_rest_matrix_covers_every_route_the_gateway_serves(world):
+    """The routes below are the operations of the document the gateway serves; every route of its
+    HTTP app under /v1 and /v2 is one of them, and so is every transcoded route (no two share a
+    path), so a new route is in the matrix or fails here."""
+    assert openapi_operations(world.http.get("/openapi.json").json()) == REST_ROUTES
+    rest = world.stack.gateway.server.companions[0]
+    app_routes = {
+        f"{route.method} {route.resource.canonical}"
+        for route in rest._runner.app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith(("/v1/", "/v2"))
+        and route.resource.canonical != "/v1/{tail}"  # the door of the transcoded routes
+        and route.method != "HEAD"  # aiohttp's, beside every GET
+    }
+    assert app_routes - REST_ROUTES.keys() == set()
+    transcoded = {f"{route.http_method.upper()} {openapi_path(route.template)[0]}" for route in HTTP_ROUTES}
+    assert len(transcoded) == len(HTTP_ROUTES) and transcoded - REST_ROUTES.keys() == set()
+    # The paths open to anyone are the account paths the guard lets through without credentials.
+    assert {(r.method, r.path) for r in REST_ROUTES.values() if r.open} == OPEN_PATHS
+
+
+@pytest.mark.parametrize("name", sorted(name for name, route in REST_ROUTES.items() if not route.open))
+def test_each_rest_route_refuses_or_serves_each_role_as_its_rpc_does(world, name):
+    """No credentials or a signed-out or expired cookie: 401. Each role's cookie and CSRF token: 403
+    where the matrix refuses the role the route's RPC, else neither 401 nor 403. A refused call
+    reaches no backend."""
+    route = REST_ROUTES[name]
+    cases = {
+        "no credentials": ("", "", 401),
+        "signed-out session": (world.keys["signed-out session"], "", 401),
+        "expired session": (world.keys["expired session"], "", 401),
+    }
+    failures = []
+    for credential, (token, csrf, want) in cases.items():
+        backends = world.backend_calls()
+        status, error = world.rest(route, token, csrf)
+        if status != want:
+            failures.append(f"{credential}: {status} {error}")
+        if world.backend_calls() != backends:
+            failures.append(f"{credential}: a backend received a call")
+    for role in ROLES:
+        session = world.browser(role)
+        backends = world.backend_calls()
+        status, error = world.rest(route, session.token, session.csrf_token)
+        if route.rpc is None or role_may(role, route.rpc):
+            if status in (401, 403):
+                failures.append(f"{role}'s session, allowed: {status} {error}")
+        else:
+            if status != HTTP_STATUS[PERMISSION_DENIED]:
+                failures.append(f"{role}'s session, refused: {status} {error}")
+            if world.backend_calls() != backends:
+                failures.append(f"{role}'s session: a backend received a call")
+    assert not failures, failures
+
+
+@pytest.mark.parametrize(
+    "name", sorted(name for name, route in REST_ROUTES.items() if route.state_changing and not route.open)
+)
+def test_each_state_changing_rest_route_refuses_the_cookie_without_its_csrf_token_or_from_another_site(world, name):
+    """The owner's live cookie (who may call the most) without `x-csrf-token`, with another
+    session's, or with its own but from another origin, and a cross-site request with neither: 403
+    from the CSRF checks, before the route's RPC; nothing reaches a backend or changes."""
+    route = REST_ROUTES[name]
+    owner, other = world.browser("owner"), world.browser("developer")
+    cases = {
+        "no CSRF token": ("", {}, "x-csrf-token"),
+        "another session's CSRF token": (other.csrf_token, {}, "x-csrf-token"),
+        "another origin": (owner.csrf_token, {"origin": FOREIGN_ORIGIN}, "another origin"),
+        "cross-site, no CSRF token": ("", {"origin": FOREIGN_ORIGIN}, "another origin"),
+    }
+    failures = []
+    backends, admin_state = world.backend_calls(), world.admin_state()
+    for case, (csrf, headers, why) in cases.items():
+        status, error = world.rest(route, owner.token, csrf, **headers)
+        if status != 403 or why not in error:
+            failures.append(f"{case}: {status} {error}")
+    if world.backend_calls() != backends:
+        failures.append("a backend received a call")
+    if world.admin_state() != admin_state:
+        failures.append("tenants, plans, keys, members or the budget changed")
+    assert world.browser("owner") == owner, "a refused request ended the session"
+    assert not failures, failures
+
+
 def test_spoofed_tenant_metadata_is_replaced_by_the_keys_tenant(world):
     """acme's key with `x-maas-tenant: globex` (and another `x-maas-*` key) acts in acme on every
     RPC: no log line of the call names globex; the serving service's line names acme (the fallback
     proxy's names no tenant: it authenticates nothing, the service does)."""
+    globex_usage = apb.GetUsageRequest(name="tenants/globex/usage")
+    # Other tests call as globex (pytest-randomly orders them): what it had before is the baseline.
+    before = world.stack.admin.GetUsage(globex_usage, metadata=ADMIN).requests
     spoofed = {}
     # structlog's capture, keeping the context (request_id, tenant) bound per call.
     with capture_logs([structlog.contextvars.merge_contextvars]) as entries:
@@ -266,8 +478,7 @@ def test_spoofed_tenant_metadata_is_replaced_by_the_keys_tenant(world):
     assert {path for path, rid in spoofed.items() if rid in logged and "acme" not in tenants[path]} == set()
 
     # The spoof's target saw nothing: no call metered, nothing created.
-    globex = world.stack.admin.GetUsage(apb.GetUsageRequest(name="tenants/globex/usage"), metadata=ADMIN)
-    assert globex.requests == 0
+    assert world.stack.admin.GetUsage(globex_usage, metadata=ADMIN).requests == before
 
 
 def test_model_created_with_a_spoofed_tenant_lands_in_the_keys_tenant(world):

@@ -22,6 +22,7 @@ from tests.integration import test_gateway_accounts as accounts_test
 from tests.integration.gateway_stack import ADMIN_KEY, bearer, gateway_stack
 from tests.integration.test_gateway_accounts import PASSWORD, browser, register, signed_in
 from tests.integration.test_gateway_rest import auth, http_port
+from tests.leaks import in_database
 
 
 @pytest.fixture
@@ -151,10 +152,10 @@ def test_an_owner_manages_members_and_reads_the_audit_trail(stack, base_url, dat
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         audit = repr(conn.execute(sa.select(t.audit_events)).all())
-        stored = [str(v) for table in t.metadata.sorted_tables for row in conn.execute(sa.select(table)) for v in row]
+    leaked = in_database(engine, secrets)
     engine.dispose()
     assert "member_removed" in audit and not [s for s in secrets if s in audit]
-    assert not [s for s in secrets if any(s in value for value in stored)]
+    assert leaked == []
 
 
 def test_the_session_cookie_is_refused_after_sign_out_idle_time_and_its_absolute_expiry(stack, base_url, database_url):

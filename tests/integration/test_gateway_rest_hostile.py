@@ -69,6 +69,10 @@ def test_without_a_key_the_body_is_never_read(http):
         ("POST", "/v2/models/m/infer", DEEP),
         ("POST", "/v2/models/m/infer", b"\xff\xfe"),
         ("POST", "/v2/repository/index", b"true"),
+        # '³' is a digit to str.isdigit, not to int(): a version number of it is a bad name, not a 500.
+        ("POST", "/v1/models/j/versions/%C2%B3:unarchive", b"{}"),
+        ("GET", "/v1/models/j/versions/%C2%B3", None),
+        ("GET", "/v2/models/j/versions/%C2%B3", None),
         ("POST", "/v1/sessions", DEEP),
         ("POST", "/v1/sessions", b'{"email": ["ada@example.com"], "password": "correct horse battery"}'),
         ("POST", "/v1/accounts:register", b"\xff\xfe"),

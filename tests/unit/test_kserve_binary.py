@@ -66,6 +66,7 @@ def test_outputs_asked_in_binary_come_after_the_json_header():
          b"\x00" * 4, None, "past the end"),
         ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}]}, b"\x00" * 4, None, "no input"),
         ({"inputs": []}, b"", "999", "not a length within the body"),
+        ({"inputs": []}, b"", "³", "not a length within the body"),  # a digit to isdigit, not to int()
     ],
 )  # fmt: skip
 def test_inconsistent_binary_bodies_are_invalid_argument(header, binary, length, message):

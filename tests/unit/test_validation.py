@@ -5,6 +5,7 @@ from services.common.validation import (
     check_id,
     decode_page_token,
     encode_page_token,
+    is_number,
     page_size,
     parse_dataset_name,
     parse_filter,
@@ -74,3 +75,11 @@ def test_parse_dataset_name_latest_or_positive_version():
     for bad in ("datasets/digits/versions/0", "datasets/digits/versions/x", "datasets/../etc", "models/m"):
         with pytest.raises(InvalidArgument, match=r"dataset\.dataset"):
             parse_dataset_name(bad, "dataset.dataset")
+
+
+def test_is_number_takes_ascii_digits_only():
+    assert is_number("42") and is_number("007")
+    for bad in ("", "-1", "³", "٣", "4.2", " 4", "x"):
+        assert not is_number(bad), bad
+    with pytest.raises(InvalidArgument, match="positive number"):
+        parse_dataset_name("datasets/digits/versions/³")

@@ -95,9 +95,9 @@ def _guard(sessions: SessionCookies | None):
         """Before any API handler: the headers that become gRPC metadata are printable ASCII (gRPC
         cannot carry anything else), and the caller has sent credentials (a key, or the session
         cookie with its CSRF checks), so that nothing reads the body of an unauthenticated request."""
-        if not request.path.startswith(("/v1/", "/v2/")):
+        if not _api_path(request.path):
             return await handler(request)
-        kserve_shape = request.path.startswith("/v2/")
+        kserve_shape = request.path == "/v2" or request.path.startswith("/v2/")
         try:
             refused = _refusal(request)
             if refused is None and _needs_session(request):
@@ -120,6 +120,11 @@ def _guard(sessions: SessionCookies | None):
             return json_error(CallFailed(grpc.StatusCode.INTERNAL, "internal error"), kserve_shape)
 
     return guard
+
+
+def _api_path(path: str) -> bool:
+    """The REST twin's and KServe's paths (`/v2` itself is KServe's server metadata)."""
+    return path == "/v2" or path.startswith(("/v1/", "/v2/"))
 
 
 def _needs_session(request: web.Request) -> bool:

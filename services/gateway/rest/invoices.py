@@ -13,6 +13,7 @@ from aiohttp import web
 
 from maas.cli.billing import invoice_pdf
 from maas.gateway.v1 import admin_pb2
+from services.gateway.rest.openapi import GRPC_METHOD
 
 PATH = "/v1/tenants/{tenant}/invoices/{month}:pdf"
 _GET_INVOICE = "/maas.gateway.v1.AdminService/GetInvoice"
@@ -30,6 +31,7 @@ def openapi_paths() -> dict:
                 "tags": ["AdminService"],
                 "summary": "An invoice as PDF (the same lines and total as GetInvoice)",
                 "operationId": "GetInvoicePdf",
+                GRPC_METHOD: _GET_INVOICE,
                 "parameters": parameters,
                 "responses": {
                     "200": {

@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from maas.inference.v2 import grpc_service_pb2 as pb
 from services.common.datatypes import DATATYPES, decode_bytes_elements, encode_bytes_elements
 from services.common.errors import InvalidArgument
+from services.common.validation import is_number
 from services.gateway.rest.transcoding import decode_json
 
 
@@ -88,7 +89,7 @@ def split_binary(body: bytes, header_length: str | None) -> tuple[dict, bytes]:
     """The JSON header and the binary tensor data of an inference request body."""
     if header_length is None:
         return json_object(body, required=True), b""
-    if not header_length.isdigit() or int(header_length) > len(body):
+    if not is_number(header_length) or int(header_length) > len(body):
         raise InvalidArgument(f"Inference-Header-Content-Length: {header_length!r} is not a length within the body")
     length = int(header_length)
     return json_object(body[:length], required=True), body[length:]
@@ -230,7 +231,7 @@ def _numbers(value: Any) -> Any:
         return {k: _numbers(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_numbers(v) for v in value]
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and is_number(value.removeprefix("-")):
         return int(value)
     return value
 

@@ -12,6 +12,9 @@ from services.common.validation import ID_PATTERN
 from services.gateway.rest.openapi_links import add_links
 from services.gateway.rest.transcoding import PATH_VARIABLE, HttpRoute
 
+# On every operation that is one RPC through the gateway's gRPC port: that RPC's path, so a reader (and
+# the auth matrix test) knows which method's scope and roles the REST path has.
+GRPC_METHOD = "x-grpc-method"
 _INT32 = {
     FieldDescriptor.TYPE_INT32,
     FieldDescriptor.TYPE_SINT32,
@@ -150,6 +153,7 @@ def _operation(route: HttpRoute, parameters: list[str], schemas: dict) -> dict:
         "operationId": f"{service.name}_{method.name}",
         "tags": [service.name],
         "summary": f"{service.full_name}.{method.name}",
+        GRPC_METHOD: route.grpc_path,
         "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in parameters]
         + _query_parameters(route, bound, schemas),
         "responses": {
@@ -195,10 +199,11 @@ _KSERVE_TENSOR = {
 
 
 def _kserve_paths() -> dict:
-    def op(summary: str, response: dict, body: dict | None = None) -> dict:
+    def op(rpc: str, summary: str, response: dict, body: dict | None = None) -> dict:
         operation = {
             "tags": ["KServe v2"],
             "summary": summary,
+            GRPC_METHOD: f"/inference.GRPCInferenceService/{rpc}",
             "responses": {
                 "200": {"description": "OK", "content": {"application/json": {"schema": response}}},
                 "default": {
@@ -233,21 +238,38 @@ def _kserve_paths() -> dict:
         },
     }
     paths: dict[str, dict] = {
-        "/v2/health/live": {"get": op("Server liveness (200 live, 400 not)", {"type": "object"})},
-        "/v2/health/ready": {"get": op("Server readiness (200 ready, 400 not)", {"type": "object"})},
-        "/v2": {"get": op("Server metadata", {"type": "object"})},
-        "/v2/repository/index": {"post": op("Models of the tenant's repository", {"type": "array"}, {})},
+        "/v2/health/live": {"get": op("ServerLive", "Server liveness (200 live, 400 not)", {"type": "object"})},
+        "/v2/health/ready": {"get": op("ServerReady", "Server readiness (200 ready, 400 not)", {"type": "object"})},
+        "/v2": {"get": op("ServerMetadata", "Server metadata", {"type": "object"})},
+        "/v2/models/stats": {"get": op("ModelStatistics", "Statistics of every model", {"type": "object"})},
+        "/v2/repository/index": {
+            "post": op("RepositoryIndex", "Models of the tenant's repository", {"type": "array"}, {})
+        },
     }
     for prefix, params in (
         ("/v2/models/{model}", [model_param]),
         ("/v2/models/{model}/versions/{version}", [model_param, version_param]),
     ):
-        paths[prefix] = {"get": op("Model metadata", {"type": "object"}), "parameters": params}
-        paths[prefix + "/ready"] = {"get": op("Model readiness (200 ready, 400 not)", {}), "parameters": params}
-        paths[prefix + "/infer"] = {"post": op("Inference", infer_response, infer_request), "parameters": params}
-    for action in ("load", "unload"):
+        paths[prefix] = {"get": op("ModelMetadata", "Model metadata", {"type": "object"}), "parameters": params}
+        paths[prefix + "/ready"] = {
+            "get": op("ModelReady", "Model readiness (200 ready, 400 not)", {}),
+            "parameters": params,
+        }
+        paths[prefix + "/config"] = {
+            "get": op("ModelConfig", "Model configuration (Triton's)", {"type": "object"}),
+            "parameters": params,
+        }
+        paths[prefix + "/stats"] = {
+            "get": op("ModelStatistics", "Model statistics (Triton's)", {"type": "object"}),
+            "parameters": params,
+        }
+        paths[prefix + "/infer"] = {
+            "post": op("ModelInfer", "Inference", infer_response, infer_request),
+            "parameters": params,
+        }
+    for action, rpc in (("load", "RepositoryModelLoad"), ("unload", "RepositoryModelUnload")):
         paths[f"/v2/repository/models/{{model}}/{action}"] = {
-            "post": op(f"Repository: {action} a model", {"type": "object"}),
+            "post": op(rpc, f"Repository: {action} a model", {"type": "object"}),
             "parameters": [model_param],
         }
     return paths

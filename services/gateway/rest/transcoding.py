@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from services.common.errors import InvalidArgument
+from services.common.validation import is_number
 
 # A path segment matched by `*`: ids never hold ':' so a custom verb (`:cancel`) stays out of it.
 _SEGMENT = r"[^/:]+"
@@ -135,7 +136,7 @@ def _scalar(field: FieldDescriptor, value: str, where: str):
         if field.type == FieldDescriptor.TYPE_ENUM:
             enum = field.enum_type
             assert enum is not None  # set on every enum field
-            if value.lstrip("-").isdigit():
+            if is_number(value.removeprefix("-")):
                 return int(value)
             if value not in enum.values_by_name:
                 raise ValueError(f"one of {sorted(enum.values_by_name)}")
