@@ -58,7 +58,7 @@ def cmd_members_remove(args, client: MaasClient) -> int:
 def since(text: str) -> dt.datetime:
     """`2026-03-01`, `2026-03-01T12:00:00Z`, or an age: `90m`, `12h`, `7d`."""
     units = {"m": "minutes", "h": "hours", "d": "days"}
-    if text[-1:] in units and text[:-1].isdigit():
+    if text[-1:] in units and text[:-1].isascii() and text[:-1].isdigit():
         return dt.datetime.now(dt.UTC) - dt.timedelta(**{units[text[-1]]: int(text[:-1])})
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -139,7 +139,7 @@ def cmd_upload(args, client: MaasClient) -> int:
 def _version_number(text: str, client: MaasClient, model: str) -> int:
     if text == "latest":
         return client.get_model(model).latest_version
-    if text.isdigit() and int(text) > 0:
+    if text.isascii() and text.isdigit() and int(text) > 0:  # isdigit alone takes '³', which int() refuses
         return int(text)
     raise CliError(f"version {text!r}: expected a version number or `latest`", 2)
 
@@ -159,7 +159,7 @@ def cmd_alias_set(args, client: MaasClient) -> int:
     weights: dict[int, int] = {}
     for target in args.versions:
         number, sep, weight = target.partition("=")
-        if sep and not (weight.isdigit() and int(weight) > 0):
+        if sep and not (weight.isascii() and weight.isdigit() and int(weight) > 0):
             raise CliError(f"{target!r}: the weight after `=` must be a positive whole number", 2)
         version = _version_number(number, client, args.model)
         if version in weights:

@@ -795,4 +795,5 @@ class MaasClient:
             out.name: np.frombuffer(raw, dtype=_DTYPES[out.datatype]).reshape(tuple(out.shape))
             for out, raw in zip(response.outputs, response.raw_output_contents)
         }
-        return Prediction(int(response.model_version) if response.model_version.isdigit() else 0, outputs)
+        version = response.model_version
+        return Prediction(int(version) if version.isascii() and version.isdigit() else 0, outputs)

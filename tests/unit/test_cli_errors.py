@@ -180,3 +180,16 @@ def test_resource_exhausted_without_retry_info_promises_no_retry():
 )
 def test_durations_read_like_people_write_them(seconds, text):
     assert duration(seconds) == text
+
+
+@pytest.mark.parametrize("text", ["³", "²d", "٣"])
+def test_digits_that_are_not_ascii_are_usage_errors_not_crashes(text):
+    # str.isdigit() takes superscripts and other scripts' digits, which int() refuses.
+    from maas.cli.errors import CliError
+    from maas.cli.members import since
+    from maas.cli.models import _version_number
+
+    with pytest.raises(CliError):
+        _version_number(text, None, "m")  # type: ignore[arg-type]
+    with pytest.raises(CliError):
+        since(text)
