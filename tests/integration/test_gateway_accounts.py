@@ -51,8 +51,8 @@ def browser(base_url: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, timeout=30)
 
 
-def register(client: httpx.Client, email: str, **fields) -> dict:
-    reply = client.post("/v1/accounts:register", json={"email": email, "password": PASSWORD, **fields})
+def register(client: httpx.Client, email: str, headers: dict[str, str] | None = None, **fields) -> dict:
+    reply = client.post("/v1/accounts:register", json={"email": email, "password": PASSWORD, **fields}, headers=headers)
     assert reply.status_code == 200, reply.text
     return reply.json()
 
@@ -201,3 +201,21 @@ def test_password_change_and_the_operators_reset(stack, base_url):
         assert here.get("/v1/models").status_code == 401  # every session ended
         assert here.post("/v1/accounts:resetPassword", json=body).status_code == 400  # used up
         assert sign_in(here, "ada@example.com", "the third password").status_code == 200
+
+
+def test_the_open_account_endpoints_refuse_another_sites_page(stack, base_url):
+    """They take no cookie and so no CSRF token, but a page elsewhere could still post a form to them
+    (login CSRF: the victim's browser signed in as the attacker); its Origin gives it away."""
+    evil = {"origin": "https://evil.example"}
+    with browser(base_url) as client:
+        body = {"email": "mallory@example.com", "password": PASSWORD, "tenantId": "mallory"}
+        refused = client.post("/v1/accounts:register", json=body, headers=evil)
+        assert refused.status_code == 403 and "another origin" in refused.json()["error"]["message"]
+        assert sign_in(client, "mallory@example.com").status_code == 401  # nobody was registered
+        register(client, "mallory@example.com", tenantId="mallory", headers={"origin": base_url})
+        refused = client.post("/v1/sessions", json={"email": body["email"], "password": PASSWORD}, headers=evil)
+        assert refused.status_code == 403 and "maas_session" not in client.cookies
+        reset = client.post("/v1/accounts:resetPassword", json={"token": "t", "newPassword": "x" * 12}, headers=evil)
+        assert reset.status_code == 403
+        # A same-origin page, and a client that sends no Origin (curl, the CLI), sign in.
+        assert sign_in(client, "mallory@example.com").status_code == 200

@@ -37,6 +37,13 @@ SESSION_TOKEN = web.RequestKey("session_token", str)
 _HASHING = 2
 
 
+def _refuse_other_origin(request: web.Request, what: str) -> None:
+    """A browser's request from another site is refused: `Origin`, when sent, must be this one."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        raise PermissionDenied(f"{what} from another origin ({origin}) is refused")
+
+
 def _session_json(session: Session) -> dict:
     return {
         "user": f"users/{session.user_id}",
@@ -148,9 +155,7 @@ class SessionCookies:
         if session is None:
             raise Unauthenticated("no valid session: sign in again")
         if request.method not in SAFE_METHODS:
-            origin = request.headers.get("origin")
-            if origin is not None and origin != f"{request.scheme}://{request.host}":
-                raise PermissionDenied(f"a request with the session cookie from another origin ({origin}) is refused")
+            _refuse_other_origin(request, "a request with the session cookie")
             self.accounts.check_csrf(session, request.headers.get(CSRF_HEADER))
         request[SESSION] = session
         request[SESSION_TOKEN] = token
@@ -158,6 +163,10 @@ class SessionCookies:
     # endpoints
 
     async def _fields(self, request: web.Request, *names: str) -> list[str]:
+        # The open endpoints take no cookie, so no CSRF token either: a page on another site could
+        # still post a form to them (signing a victim's browser in as the attacker, say), which
+        # its Origin gives away.
+        _refuse_other_origin(request, "a request to the account endpoints")
         body = decode_json(await request.read()) if request.can_read_body else {}
         if not isinstance(body, dict):
             raise InvalidArgument("body: a JSON object")
