@@ -52,6 +52,15 @@ def _probe(python: Path, stack, journey, *flags: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def test_the_wheel_states_its_licence_as_an_spdx_expression(distributions):
+    import zipfile
+
+    with zipfile.ZipFile(distributions["wheel"]) as wheel:
+        metadata = next(wheel.read(n).decode() for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    assert not [line for line in metadata.splitlines() if line.startswith("Classifier: License ::")]
+
+
 def test_the_sdist_carries_the_sources_and_the_contracts(distributions):
     import tarfile
 
