@@ -2,54 +2,18 @@
 import { h, render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
+// First: the API layer is evaluated before the pages that import it (through app.js) are.
+import { apiKey, api, ApiError, authHeaders, connection, CSRF, KEY, LOST, probe, readOnlyRole, session, watchLines, WHO } from "./api.js";
 import { BudgetBanner, Invoices, Usage } from "./billing.js";
 import { Admin, detectAdmin, FailureNotice, failureText, forgetAdmin, isAdmin, VersionActions } from "./manage.js";
 import { Predict } from "./predict.js";
 
 export const html = htm.bind(h);
-const KEY = "maas.apiKey";
-// Signed in with email and password: the session is an HttpOnly cookie this script cannot read; it
-// keeps the session's CSRF token (sent on every request) and who is signed in, for this tab only.
-const CSRF = "maas.csrfToken";
-const WHO = "maas.session";
 
-// ---- API ---------------------------------------------------------------------------------
+// The pages import the API layer from here too (they import the shared components from app.js).
+export { ApiError, api, apiBlob, authHeaders, readOnlyRole, watchLines } from "./api.js";
 
-const TITLES = {
-  0: "Connection lost",
-  400: "Invalid input",
-  401: "Not signed in: the API key or session is missing, invalid, revoked or expired",
-  403: "Permission denied",
-  404: "Not found",
-  409: "Conflict",
-  429: "Quota or rate limit reached",
-  503: "Service unavailable, try again shortly",
-};
-
-// A stream that fails after it started carries the gRPC code in its last line.
-const GRPC_TO_HTTP = { 3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 14: 503, 16: 401 };
-
-export class ApiError extends Error {
-  constructor(status, error, retryAfter) {
-    const detail = typeof error === "object" && error ? error.message : error;
-    super(detail || `HTTP ${status}`);
-    this.status = status;
-    this.title = TITLES[status] || `Request failed (HTTP ${status})`;
-    this.retryAfter = retryAfter;
-  }
-}
-
-// ---- connection: one place knows whether the API answers. A failed fetch marks it lost; the
-// banner probes with backoff; on reconnect every page reloads what it shows (`generation`).
-const connection = { online: true, generation: 0, listeners: new Set() };
-const LOST = "The console cannot reach the MaaS API";
-
-function setOnline(online) {
-  if (connection.online === online) return;
-  connection.online = online;
-  if (online) connection.generation += 1;
-  for (const listener of connection.listeners) listener();
-}
+// ---- connection: re-render when the API is lost or back -----------------------------------
 
 function useConnection() {
   const [, tick] = useState(0);
@@ -59,71 +23,6 @@ function useConnection() {
     return () => connection.listeners.delete(listener);
   }, []);
   return connection;
-}
-
-// fetch, with a network failure (no HTTP answer at all) turned into "connection lost".
-async function send(url, init) {
-  let res;
-  try { res = await fetch(url, init); } catch (err) {
-    if (err.name === "AbortError") throw err;
-    setOnline(false);
-    throw new ApiError(0, LOST);
-  }
-  setOnline(true);
-  return res;
-}
-
-const apiKey = () => sessionStorage.getItem(KEY) || "";
-const session = () => JSON.parse(sessionStorage.getItem(WHO) || "null");
-// Roles that only read (viewer) or read billing: their forms that write are disabled with a reason
-// rather than refused after submit. A key's scopes are not known here: the API decides for it.
-const readOnlyRole = () => { const who = session(); return who && !apiKey() && ["viewer", "billing"].includes(who.role) ? who.role : null; };
-export const authHeaders = (key = apiKey()) => (key || !session()
-  ? { authorization: `Bearer ${key}` }
-  : { "x-csrf-token": sessionStorage.getItem(CSRF) || "" });
-
-export async function api(method, path, { body, query, key } = {}) {
-  const url = new URL(path, location.origin);
-  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== "") url.searchParams.set(k, v);
-  const headers = authHeaders(key);
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await send(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let data = {};
-  try { data = text ? JSON.parse(text) : {}; } catch { data = { error: text }; }
-  if (!res.ok) throw new ApiError(res.status, data.error, res.headers.get("retry-after"));
-  return data;
-}
-
-// Server-streaming calls arrive as JSON lines; fetch streams them (EventSource cannot send headers).
-export async function watchLines(path, onItem, signal) {
-  const res = await send(path, { headers: authHeaders(), signal });
-  if (!res.ok) {
-    const data = await res.json().catch(() => ({}));
-    throw new ApiError(res.status, data.error, res.headers.get("retry-after"));
-  }
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let pending = "";
-  for (;;) {
-    let chunk;
-    try { chunk = await reader.read(); } catch (err) {
-      if (err.name === "AbortError") throw err;
-      setOnline(false);  // the stream was cut: the gateway went away mid-watch
-      throw new ApiError(0, LOST);
-    }
-    const { value, done } = chunk;
-    if (done) break;
-    pending += decoder.decode(value, { stream: true });
-    const lines = pending.split("\n");
-    pending = lines.pop();
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      const item = JSON.parse(line);
-      if (item.error) throw new ApiError(GRPC_TO_HTTP[item.error.code] || 500, item.error);
-      onItem(item.result);
-    }
-  }
 }
 
 function base64(bytes) {
@@ -1116,18 +1015,13 @@ function ConnectionBanner() {
   useEffect(() => {
     if (online) return undefined;
     let delay = 1, timer = 0, stopped = false;
-    const probe = async () => {
-      try {
-        await fetch("/v2/health/live", { headers: authHeaders(), cache: "no-store" });
-        setOnline(true);  // any HTTP answer: the gateway is back
-        return;
-      } catch { /* still away */ }
-      if (stopped) return;
+    const retry = async () => {
+      if (await probe() || stopped) return;  // any HTTP answer: the gateway is back
       setNext(delay);
-      timer = setTimeout(probe, delay * 1000);
+      timer = setTimeout(retry, delay * 1000);
       delay = Math.min(10, delay * 2);
     };
-    timer = setTimeout(probe, 500);
+    timer = setTimeout(retry, 500);
     return () => { stopped = true; clearTimeout(timer); };
   }, [online]);
   if (online) return null;
