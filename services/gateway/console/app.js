@@ -127,6 +127,14 @@ export function useLoad(load, deps = []) {
   return [state.data, state.error, reload];
 }
 
+// Signed in with a role that cannot do what a form or button does: why it is disabled, and whom to ask.
+// (The API refuses it anyway; this says so before the click.) `cannot`: "train", "upload datasets"...
+export function ReadOnlyNotice({ cannot }) {
+  const role = readOnlyRole();
+  return role ? html`<p class="notice" id="read-only">Signed in as ${role}: this role can read but not ${cannot}. Ask an owner of the tenant for the developer role.</p>` : null;
+}
+export const readOnlyTitle = (cannot) => (readOnlyRole() ? `Signed in as ${readOnlyRole()}: this role cannot ${cannot}` : undefined);
+
 // `rows` null: not loaded (yet, or the load failed): nothing to say about emptiness.
 export function Table({ columns, rows, empty = "Nothing here yet." }) {
   if (rows === null) return connection.online ? null : html`<p class="muted">Not loaded yet: waiting for the connection.</p>`;
@@ -343,7 +351,7 @@ function Datasets() {
     setProgress(null);
   };
   return html`<h1>Datasets</h1>
-    <section class="card"><h2>Upload</h2><${ErrorBox} error=${error} />
+    <section class="card"><h2>Upload</h2><${ErrorBox} error=${error} /><${ReadOnlyNotice} cannot="upload datasets" />
       <form onSubmit=${upload}>
         <label for="file">CSV (with a header row) or NPZ file; a zip or tar of images in class folders; a CSV or JSON lines of texts</label>
         <input id="file" type="file" accept=".csv,.npz,.zip,.tar,.tgz,.gz,.jsonl,.ndjson" onChange=${(e) => { setFile(e.target.files[0]); if (!idEdited) setDatasetId(idFrom(e.target.files[0]?.name)); }} />
@@ -351,7 +359,7 @@ function Datasets() {
         <input id="dataset-id" value=${datasetId} onInput=${(e) => { setDatasetId(e.target.value); setIdEdited(true); }} />
         <div class="checks"><label><input id="text-csv" type="checkbox" checked=${textCsv} onChange=${(e) => setTextCsv(e.target.checked)} />
           a CSV of texts (columns <code>text</code> and <code>label</code>)</label></div>
-        <div><button type="submit" disabled=${!file || progress !== null}>Upload</button></div>
+        <div><button type="submit" disabled=${!file || progress !== null || Boolean(readOnlyRole())} title=${readOnlyTitle("upload datasets")}>Upload</button></div>
         ${progress !== null && html`<div class="progress" aria-label="upload progress"><div style=${`width:${Math.round(progress * 100)}%`}></div></div>`}
       </form>
       ${uploaded && html`<div id="uploaded">${uploaded.unchanged
@@ -484,7 +492,7 @@ function Train() {
       <div class="checks">${dataset.columns.filter((c) => c.name !== form.label).map((c) => html`<label><input type="checkbox" checked=${form.features.includes(c.name)} onChange=${() => toggle(c.name)} /> ${c.name}</label>`)}</div>`}
     ${mismatch && html`<div class="notice failed" id="signature-warning" role="status"><b>Its inputs would differ from <code>models/${form.model}</code>'s production version</b>
       <p>Version ${production.v.version} (production) takes ${mismatch[0]}; this job's model would take ${mismatch[1]}. The registry keeps it as a new version all the same (each version has its own signature), but promoting it would refuse every caller that sends the old inputs: pick another target model unless that is what you mean.</p></div>`}
-    ${readOnlyRole() && html`<p class="notice" id="read-only">Signed in as ${readOnlyRole()}: this role can read but not train. Ask an owner of the tenant for the developer role.</p>`}
+    <${ReadOnlyNotice} cannot="train" />
     <button type="submit" disabled=${!form.dataset || !form.model || Boolean(readOnlyRole())}>Start training</button></form></section>`;
 }
 
@@ -724,9 +732,10 @@ function Job({ id }) {
       <div><label>Attempt</label>${job.attempt}</div>
       <div><label>Duration</label><span id="job-duration">${duration(jobSeconds(job))}</span></div></div>
       ${online && html`<${FailureNotice} job=${job} />`}
-      ${running && html`<button class="secondary" onClick=${cancel} disabled=${!online}>Cancel job</button>`}
+      ${running && html`<button class="secondary" id="cancel" onClick=${cancel} disabled=${!online || Boolean(readOnlyRole())}
+        title=${online ? readOnlyTitle("cancel jobs") : "The connection is lost: the job's state is as of then"}>Cancel job</button>`}
       <button class="secondary" id="clone" onClick=${clone}>Clone and edit</button>
-      ${["STATE_FAILED", "STATE_CANCELLED"].includes(job.state) && html` <button class="secondary" id="rerun" data-retry=${id} onClick=${rerun} disabled=${!online}>Retry</button>`}</section>
+      ${["STATE_FAILED", "STATE_CANCELLED"].includes(job.state) && html` <button class="secondary" id="rerun" data-retry=${id} onClick=${rerun} disabled=${!online || Boolean(readOnlyRole())} title=${readOnlyTitle("train")}>Retry</button>`}</section>
     <section class="card" id="job-spec"><h2>Dataset, template and parameters</h2>
       <${Table} columns=${[["Parameter", (f) => f[0]], ["Value", (f) => (f[0] === "Dataset" ? html`<a href="#/datasets">${f[1]}</a>` : f[1])]]} rows=${specFacts(job)} /></section>`}
     <section class="card"><h2>Loss</h2><${Chart} epochs=${xs} series=${seriesOf(losses)} label=${`loss by epoch: ${curves(losses)}`} /></section>
@@ -751,12 +760,12 @@ function UploadModel({ onUploaded }) {
     } catch (err) { setError(err); }
     setProgress(null);
   };
-  return html`<section class="card" id="upload-model"><h2>Upload model</h2><${ErrorBox} error=${error} />
+  return html`<section class="card" id="upload-model"><h2>Upload model</h2><${ErrorBox} error=${error} /><${ReadOnlyNotice} cannot="upload models" />
     <p class="muted">A <code>.keras</code> file, or a tar or zip of a SavedModel. Its signature is derived from the model, which is checked and warmed up before it serves.</p>
     <form onSubmit=${submit}><div class="grid">
       <div><label for="upload-model-id">Model</label><input id="upload-model-id" required pattern="[a-z][a-z0-9-]{0,62}" value=${model} onInput=${(e) => setModel(e.target.value)} /></div>
       <div><label for="upload-model-file">File</label><input id="upload-model-file" type="file" required accept=".keras,.tar,.tgz,.gz,.zip" onChange=${(e) => setFile(e.target.files[0])} /></div>
-    </div><button type="submit" disabled=${progress !== null}>${progress !== null ? (progress < 1 ? "Uploading..." : "Validating...") : "Upload model"}</button></form>
+    </div><button type="submit" disabled=${progress !== null || Boolean(readOnlyRole())} title=${readOnlyTitle("upload models")}>${progress !== null ? (progress < 1 ? "Uploading..." : "Validating...") : "Upload model"}</button></form>
     ${progress !== null && html`<div class="progress" aria-label="upload progress"><div style=${`width:${Math.round(progress * 100)}%`}></div></div>`}
     ${result && html`<div id="model-uploaded"><p class="ok"><a href=${`#/models/${model}`}>${result.name}</a> is ${result.state.replace("STATE_", "").toLowerCase()} (${result.format}).</p>
       <p>Inputs: <code>${tensors(result.signature?.inputs)}</code><br />Outputs: <code>${tensors(result.signature?.outputs)}</code></p></div>`}
@@ -936,7 +945,7 @@ function Model({ id }) {
     ${v.lineage.datasetSha256 ? html` (sha256 ${v.lineage.datasetSha256.slice(0, 12)}...)` : ""}<br />
     ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${parameterText(val)}`).join(", ")}</div>` : "";
   return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
-    ${readOnly && html`<p class="notice" id="read-only">Signed in as ${readOnly}: this role can read but not promote or roll back. Ask an owner of the tenant for the developer role.</p>`}
+    ${readOnly && html`<p class="notice" id="read-only">Signed in as ${readOnly}: this role can read but not promote, roll back, archive or delete. Ask an owner of the tenant for the developer role.</p>`}
     <${Aliases} model=${id} aliases=${aliases} readOnly=${readOnly} changed=${changed} onError=${setError} />
     <section class="card"><h2>Versions</h2>
       <label for="promote-alias">Promote to</label><select id="promote-alias" value=${target} onChange=${(e) => { setTarget(e.target.value); setConfirming(null); }}>
