@@ -685,7 +685,12 @@ export function Chart({ epochs, series, label, xLabel = "epoch" }) {
     plot.current = new window.uPlot({ width: Math.min(1000, box.current.clientWidth || 800), height: 240,
       scales: { x: { time: false } },
       // Epochs are whole numbers; the legend names the series instead of showing "--" off the cursor.
-      axes: [{ incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500], values: (u, ticks) => ticks.map((t) => String(t)) }, {}],
+      // The x ticks drawn are also left on the chart (data-x-ticks), where a test can read them.
+      axes: [{ incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500], values: (u, ticks) => {
+        const labels = ticks.map((t) => String(t));
+        if (box.current) box.current.dataset.xTicks = labels.join(" ");
+        return labels;
+      } }, {}],
       legend: { live: false },
       series: [{ label: xLabel }, ...series.map((s, i) => ({ label: s.name, stroke: colours[i % colours.length], width: 2 }))] }, data, box.current);
   }, [epochs.length, series.length]);
