@@ -1014,7 +1014,7 @@ function App() {
   const current = pages[page] ? page : admin ? "admin" : "datasets";
   const section = current === "compare" ? "jobs" : current;  // the navigation item a page belongs to
   const title = current === "compare" ? "Compare jobs" : nav.find(([p]) => p === current)[1];
-  return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.querySelector("main h1")?.focus(); }}>Skip to content</a>
+  return html`<a class="skip" href="#main" onClick=${skipToContent}>Skip to content</a>
     <${PageFocus} title=${`${title}${id ? ` ${id}` : ""} · MaaS`} route=${`${page}/${id || ""}`} />
     <header><strong>MaaS</strong><nav>${nav.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === section ? "active" : ""} aria-current=${p === section ? "page" : undefined}>${title}</a>`)}</nav>
     <span class="who">${who && !apiKey() ? `${who.email} (${who.role})` : `key ${apiKey().slice(0, 12)}...`} <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
@@ -1045,13 +1045,24 @@ function ConnectionBanner() {
 
 // On every page change: the document's title names the page, and focus moves to the page's heading
 // (screen readers announce it; keyboard users start there instead of at the top of the document).
+// The page the document opens on is left as a browser leaves it: the first Tab reaches the skip link.
+let opened = false;
 function PageFocus({ title, route }) {
   useEffect(() => {
     document.title = title;
     const heading = document.querySelector("main h1");
-    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
+    heading?.setAttribute("tabindex", "-1");
+    if (opened) heading?.focus({ preventScroll: true });
+    opened = true;
   }, [route]);
   return null;
+}
+
+// The skip link: past the header and navigation, to the page's heading (focusable, as above).
+function skipToContent(event) {
+  event.preventDefault();
+  const heading = document.querySelector("main h1");
+  if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
 }
 
 // A card (or log) wider than the screen scrolls sideways; while it does, it is focusable, so that a
