@@ -34,6 +34,20 @@ _COLOURS_JS = """async (data) => {
 }"""
 
 
+# Text nodes straight under <main> or a card that are only a number: what `${list.length && ...}`
+# leaves when the list is empty (a stray "0" above the log card).
+_STRAY_TEXT_JS = """() => {
+  const walker = document.createTreeWalker(document.querySelector("main"), NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    const loose = parent.tagName === "MAIN" || parent.matches("section.card");
+    if (loose && /^\\d+$/.test(node.data.trim())) found.push(node.data);
+  }
+  return found;
+}"""
+
+
 def shot(page, name: str) -> None:
     """Save a screenshot of the page and check that it shows more than a blank canvas."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -81,18 +95,34 @@ def test_the_journey_in_the_console(page, stack, tmp_path):
     assert page.input_value("#label") == "label"
     page.fill("#epochs", "8")
     page.fill("#lr", "0.003")
+    page.fill("#hidden", "32,16")
     page.fill("#model", "digits")
     shot(page, "03-train")
     page.click("button[type=submit]")
     page.wait_for_url("**/#/jobs/*")
     # The loss chart fills in while the job trains, one point per epoch.
     page.wait_for_function("() => Number(document.querySelector('.chart')?.dataset.points || 0) >= 2", timeout=300_000)
+    assert not page.evaluate(_STRAY_TEXT_JS), "a stray text node in the page (the log card's `0`)"
     shot(page, "04-job-training")
     page.locator("#job-state", has_text="SUCCEEDED").wait_for(timeout=300_000)
     page.locator("#evaluation").wait_for()
     assert "accuracy" in page.inner_text("#evaluation")
     assert page.locator(".chart canvas").count() >= 1
+    assert not page.evaluate(_STRAY_TEXT_JS), "a stray text node in the page (the log card's `0`)"
+    # The epoch axis is in whole epochs (no 2.5, 7.5); the legends name the series, with no "--".
+    page.wait_for_function("() => [...document.querySelectorAll('.chart')].every((c) => c.dataset.xTicks)")
+    for ticks in page.eval_on_selector_all(".chart", "charts => charts.map((c) => c.dataset.xTicks)"):
+        assert ticks and all(re.fullmatch(r"\d+", t) for t in ticks.split()), ticks
+    legends = page.locator(".u-legend").all_inner_texts()
+    assert legends and not any("--" in legend for legend in legends), legends
+    # Hidden units as written ([32,16]), not as protobuf doubles ([32.0, 16.0]).
+    spec = page.inner_text("#job-spec")
+    assert "[32,16]" in spec and "32.0" not in spec, spec
     shot(page, "05-job-done")
+    page.goto("/#/jobs")
+    listed = page.locator("main tbody tr").first
+    listed.locator("td", has_text="best val_accuracy").wait_for()
+    assert "hidden [32,16]" in listed.inner_text() and "32.0" not in listed.inner_text(), listed.inner_text()
 
     page.click("a[href='#/models']")
     page.click("a[href='#/models/digits']")
@@ -110,6 +140,8 @@ def test_the_journey_in_the_console(page, stack, tmp_path):
     assert "FP32" in signature and "64]" in signature and "out" in signature, signature
     assert re.search(r"\d KiB|\d MiB", versions), versions
     assert page.locator(".lineage a[href^='#/jobs/job-']").first.inner_text().startswith("job-")
+    lineage = page.locator(".lineage").first.inner_text()
+    assert "[32,16]" in lineage and "32.0" not in lineage, lineage
     shot(page, "06-model")
 
     page.click("a[href='#/predict']")
@@ -123,7 +155,12 @@ def test_the_journey_in_the_console(page, stack, tmp_path):
 
     page.click("a[href='#/usage']")
     page.locator("#usage").wait_for()
-    assert "Predictions today" in page.inner_text("#usage")
+    usage = page.inner_text("#usage")
+    # Rows and calls counted apart (one call scored every row of the file); bytes in human units.
+    assert "Predictions today (rows)" in usage and "Prediction calls today" in usage, usage
+    stored = page.locator("#usage div", has=page.locator("label", has_text="Stored")).inner_text()
+    assert re.search(r"\d (B|KiB|MiB|GiB)\b", stored) and not re.search(r"\d{5,}", stored), stored
+    assert not re.search(r"\d{5,} of \d{5,}", page.inner_text("main")), page.inner_text("main")
     shot(page, "08-usage")
 
     page.goto("/#/jobs/no-such-job")
@@ -291,6 +328,56 @@ def test_the_console_survives_the_gateway_going_away(page, stack, journey):
     shot(page, "14-reconnected")
 
 
+def test_a_running_job_through_an_outage_and_a_live_jobs_list(page, stack, journey):
+    """A long job: the jobs list follows its epochs without a reload; its page, while the gateway
+    is away, keeps what it knew, says the state is as of when the connection was lost and disables
+    Cancel; with the gateway back it is live again, without a reload, and Cancel cancels."""
+    with MaasClient(stack.address("gateway"), journey.api_key) as client:
+        job = client.create_training_job(
+            dataset="datasets/digits/versions/1", label_column="label", target_model="digits-outage", epochs=2000
+        )
+    job_id = job.name.split("/")[-1]
+    cell = f"document.querySelector(\"a[href='#/jobs/{job_id}']\")?.closest('tr').children[2].innerText"
+    try:
+        sign_in(page, journey.api_key)
+        page.locator("h1", has_text="Datasets").wait_for()
+        page.click("a[href='#/jobs']")
+        page.locator(f"main a[href='#/jobs/{job_id}']").wait_for()
+        page.evaluate("() => { window.__sameDocument = true; }")  # gone if the page reloads
+        # The list reloads while a job is live: its state cell moves on by itself.
+        page.wait_for_function(f"() => /RUNNING\\s+[1-9]\\d*\\/2000/.test({cell} || '')", timeout=120_000)
+        seen = page.evaluate(f"() => {cell}")
+        page.wait_for_function(f"seen => ({cell}) !== seen", arg=seen, timeout=60_000)
+        assert page.evaluate("() => window.__sameDocument") is True
+
+        page.click(f"main a[href='#/jobs/{job_id}']")
+        page.locator("#job-state", has_text="RUNNING").wait_for()
+        cancel = page.locator("#cancel")
+        assert cancel.is_enabled()
+        with gateway_down(stack):
+            page.locator("#offline").wait_for()
+            assert page.inner_text("#job-state") == "RUNNING"  # what it knew, not a guess
+            state = page.locator("#job-state").locator("xpath=..").inner_text()
+            assert "as of when the connection was lost" in state, state
+            assert cancel.is_disabled()
+            assert "connection is lost" in (cancel.get_attribute("title") or "")
+            assert page.locator(".error").count() == 0  # the banner says it once
+            shot(page, "15-job-offline")
+        page.locator("#offline").wait_for(state="detached", timeout=30_000)
+        page.wait_for_function("() => !document.querySelector('#cancel')?.disabled")
+        assert "as of when the connection was lost" not in page.inner_text("main")
+        epoch = page.inner_text("#job-epoch")  # and live again: the epochs move on
+        page.wait_for_function("epoch => document.querySelector('#job-epoch')?.innerText !== epoch", arg=epoch)
+        assert page.evaluate("() => window.__sameDocument") is True
+        cancel.click()
+        page.locator("#job-state", has_text="CANCELLED").wait_for(timeout=60_000)
+    finally:
+        with MaasClient(stack.address("gateway"), journey.api_key) as client:
+            ended = (job.STATE_SUCCEEDED, job.STATE_FAILED, job.STATE_CANCELLED)
+            if client.get_training_job(job.name).state not in ended:
+                client.cancel_training_job(job.name)
+
+
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 # Each page, and what shows that it has loaded what it asks the API for.
 SCREENS = {
@@ -383,6 +470,10 @@ def test_run_comparison_screens_accessibility_and_budgets(browser, stack, journe
     row = page.locator("main tr", has=page.locator(f"a[href='#/jobs/{second}']"))
     row.locator("td", has_text="best val_accuracy").wait_for()  # the best epoch, from the job's history
     assert "lr 0.01" in row.inner_text() and "3 epochs" in row.inner_text() and "mlp" in row.inner_text()
+    headers = page.locator("main thead th").all_inner_texts()
+    cell = lambda title: row.locator("td").nth(headers.index(title)).inner_text()  # noqa: E731
+    assert cell("Dataset") == "datasets/digits/versions/1", headers
+    assert re.fullmatch(r"(\d+ min )?\d+ s", cell("Duration")), cell("Duration")
     page.check(f"input[aria-label='compare {first}']")
     page.check(f"input[aria-label='compare {second}']")
     page.click("#compare")

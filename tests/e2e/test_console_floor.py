@@ -5,7 +5,8 @@ page, focus on the new page's heading, the active item marked for screen readers
 scrolling on a phone, a favicon that resolves, charts with a text alternative, and a screenshot
 that is not blank, and no serious or critical axe-core violation. And an owner's keys from the
 browser: created with an expiry, rotated, revoked, and the revoked keys then refused over gRPC; and
-its members: one invited and registered, their role changed, then removed once confirmed."""
+its members: one invited and registered, their role changed, then removed once confirmed. And the
+skip link: the first Tab from a page's load, Enter to the page's heading."""
 
 import contextlib
 import datetime as dt
@@ -186,6 +187,27 @@ def test_every_page_meets_the_floor_wide_and_narrow_light_and_dark_and_as_admin(
         seconds[where] = time.monotonic() - started
     print("floor seconds per combination:", {where: round(s, 1) for where, s in seconds.items()})
     assert not shortfalls, "\n".join(shortfalls)
+
+
+def test_the_first_tab_reaches_the_skip_link_and_enter_moves_focus_to_the_heading(browser, stack, journey):
+    """A page opened by its address: the first Tab stops on the skip link (shown while focused), and
+    Enter on it moves focus past the header and navigation to the page's heading."""
+    context = signed_in_context(browser, stack, journey.api_key)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto("/#/models")
+    page.locator("main h1", has_text="Models").wait_for()
+    page.locator("main table").wait_for()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => [document.activeElement.className, document.activeElement.innerText]")
+    assert focused == ["skip", "Skip to content"], focused
+    box = page.locator("a.skip").bounding_box()
+    assert box and box["x"] >= 0 and box["y"] >= 0, box  # on the screen while focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement === document.querySelector('main h1')")
+    page.keyboard.press("Tab")  # and the next stop is in the page, not back in the navigation
+    assert page.evaluate("() => document.querySelector('main').contains(document.activeElement)")
+    context.close()
 
 
 def _refused(stack, secret: str, within: float = 30.0) -> grpc.StatusCode | None:

@@ -321,10 +321,27 @@ def test_an_alias_is_promoted_and_rolled_back_in_one_click_from_its_model_page(b
         tab.goto("/#/models/digits")
         tab.locator("button[data-rollback='production']").wait_for()
         tab.locator("button[data-version='2']").wait_for()  # version 1 is in production
-        assert "viewer: this role can read but not promote or roll back" in tab.inner_text("#read-only")
+        notice = tab.inner_text("#read-only")
+        assert "viewer: this role can read but not promote, roll back, archive or delete" in notice, notice
         assert tab.locator("button[data-rollback='production']").is_disabled()
         assert tab.locator("button[data-version]").count() >= 1
         assert all(b.is_disabled() for b in tab.locator("button[data-version]").all())
+        # A version can be read (downloaded) but not archived or deleted; each disabled button says why.
+        assert all(b.is_enabled() for b in tab.locator("button[data-download]").all())
+        for change in ("archive", "delete"):
+            buttons = tab.locator(f"button[data-{change}]").all()
+            assert buttons and all(b.is_disabled() for b in buttons), change
+            assert all("Signed in as viewer" in (b.get_attribute("title") or "") for b in buttons), change
+        # Every other form that writes: disabled, with the reason on the page.
+        for route, button, cannot in (
+            ("datasets", "main form button[type=submit]", "upload datasets"),
+            ("models", "#upload-model button[type=submit]", "upload models"),
+            ("predict", "main form button[type=submit]", "predict"),
+            ("train", "main form button[type=submit]", "train"),
+        ):
+            tab.goto(f"/#/{route}")
+            tab.locator("#read-only", has_text=f"this role can read but not {cannot}").wait_for()
+            assert tab.locator(button).first.is_disabled(), route
     finally:
         viewer.close()
 

@@ -2,54 +2,18 @@
 import { h, render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
+// First: the API layer is evaluated before the pages that import it (through app.js) are.
+import { apiKey, api, ApiError, authHeaders, connection, CSRF, KEY, LOST, probe, readOnlyRole, session, watchLines, WHO } from "./api.js";
 import { BudgetBanner, Invoices, Usage } from "./billing.js";
 import { Admin, detectAdmin, FailureNotice, failureText, forgetAdmin, isAdmin, VersionActions } from "./manage.js";
 import { Predict } from "./predict.js";
 
 export const html = htm.bind(h);
-const KEY = "maas.apiKey";
-// Signed in with email and password: the session is an HttpOnly cookie this script cannot read; it
-// keeps the session's CSRF token (sent on every request) and who is signed in, for this tab only.
-const CSRF = "maas.csrfToken";
-const WHO = "maas.session";
 
-// ---- API ---------------------------------------------------------------------------------
+// The pages import the API layer from here too (they import the shared components from app.js).
+export { ApiError, api, apiBlob, authHeaders, readOnlyRole, watchLines } from "./api.js";
 
-const TITLES = {
-  0: "Connection lost",
-  400: "Invalid input",
-  401: "Not signed in: the API key or session is missing, invalid, revoked or expired",
-  403: "Permission denied",
-  404: "Not found",
-  409: "Conflict",
-  429: "Quota or rate limit reached",
-  503: "Service unavailable, try again shortly",
-};
-
-// A stream that fails after it started carries the gRPC code in its last line.
-const GRPC_TO_HTTP = { 3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 14: 503, 16: 401 };
-
-export class ApiError extends Error {
-  constructor(status, error, retryAfter) {
-    const detail = typeof error === "object" && error ? error.message : error;
-    super(detail || `HTTP ${status}`);
-    this.status = status;
-    this.title = TITLES[status] || `Request failed (HTTP ${status})`;
-    this.retryAfter = retryAfter;
-  }
-}
-
-// ---- connection: one place knows whether the API answers. A failed fetch marks it lost; the
-// banner probes with backoff; on reconnect every page reloads what it shows (`generation`).
-const connection = { online: true, generation: 0, listeners: new Set() };
-const LOST = "The console cannot reach the MaaS API";
-
-function setOnline(online) {
-  if (connection.online === online) return;
-  connection.online = online;
-  if (online) connection.generation += 1;
-  for (const listener of connection.listeners) listener();
-}
+// ---- connection: re-render when the API is lost or back -----------------------------------
 
 function useConnection() {
   const [, tick] = useState(0);
@@ -59,71 +23,6 @@ function useConnection() {
     return () => connection.listeners.delete(listener);
   }, []);
   return connection;
-}
-
-// fetch, with a network failure (no HTTP answer at all) turned into "connection lost".
-async function send(url, init) {
-  let res;
-  try { res = await fetch(url, init); } catch (err) {
-    if (err.name === "AbortError") throw err;
-    setOnline(false);
-    throw new ApiError(0, LOST);
-  }
-  setOnline(true);
-  return res;
-}
-
-const apiKey = () => sessionStorage.getItem(KEY) || "";
-const session = () => JSON.parse(sessionStorage.getItem(WHO) || "null");
-// Roles that only read (viewer) or read billing: their forms that write are disabled with a reason
-// rather than refused after submit. A key's scopes are not known here: the API decides for it.
-const readOnlyRole = () => { const who = session(); return who && !apiKey() && ["viewer", "billing"].includes(who.role) ? who.role : null; };
-export const authHeaders = (key = apiKey()) => (key || !session()
-  ? { authorization: `Bearer ${key}` }
-  : { "x-csrf-token": sessionStorage.getItem(CSRF) || "" });
-
-export async function api(method, path, { body, query, key } = {}) {
-  const url = new URL(path, location.origin);
-  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== "") url.searchParams.set(k, v);
-  const headers = authHeaders(key);
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await send(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let data = {};
-  try { data = text ? JSON.parse(text) : {}; } catch { data = { error: text }; }
-  if (!res.ok) throw new ApiError(res.status, data.error, res.headers.get("retry-after"));
-  return data;
-}
-
-// Server-streaming calls arrive as JSON lines; fetch streams them (EventSource cannot send headers).
-export async function watchLines(path, onItem, signal) {
-  const res = await send(path, { headers: authHeaders(), signal });
-  if (!res.ok) {
-    const data = await res.json().catch(() => ({}));
-    throw new ApiError(res.status, data.error, res.headers.get("retry-after"));
-  }
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let pending = "";
-  for (;;) {
-    let chunk;
-    try { chunk = await reader.read(); } catch (err) {
-      if (err.name === "AbortError") throw err;
-      setOnline(false);  // the stream was cut: the gateway went away mid-watch
-      throw new ApiError(0, LOST);
-    }
-    const { value, done } = chunk;
-    if (done) break;
-    pending += decoder.decode(value, { stream: true });
-    const lines = pending.split("\n");
-    pending = lines.pop();
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      const item = JSON.parse(line);
-      if (item.error) throw new ApiError(GRPC_TO_HTTP[item.error.code] || 500, item.error);
-      onItem(item.result);
-    }
-  }
 }
 
 function base64(bytes) {
@@ -227,6 +126,14 @@ export function useLoad(load, deps = []) {
   useEffect(() => { reload(); }, [...deps, generation]);
   return [state.data, state.error, reload];
 }
+
+// Signed in with a role that cannot do what a form or button does: why it is disabled, and whom to ask.
+// (The API refuses it anyway; this says so before the click.) `cannot`: "train", "upload datasets"...
+export function ReadOnlyNotice({ cannot }) {
+  const role = readOnlyRole();
+  return role ? html`<p class="notice" id="read-only">Signed in as ${role}: this role can read but not ${cannot}. Ask an owner of the tenant for the developer role.</p>` : null;
+}
+export const readOnlyTitle = (cannot) => (readOnlyRole() ? `Signed in as ${readOnlyRole()}: this role cannot ${cannot}` : undefined);
 
 // `rows` null: not loaded (yet, or the load failed): nothing to say about emptiness.
 export function Table({ columns, rows, empty = "Nothing here yet." }) {
@@ -444,7 +351,7 @@ function Datasets() {
     setProgress(null);
   };
   return html`<h1>Datasets</h1>
-    <section class="card"><h2>Upload</h2><${ErrorBox} error=${error} />
+    <section class="card"><h2>Upload</h2><${ErrorBox} error=${error} /><${ReadOnlyNotice} cannot="upload datasets" />
       <form onSubmit=${upload}>
         <label for="file">CSV (with a header row) or NPZ file; a zip or tar of images in class folders; a CSV or JSON lines of texts</label>
         <input id="file" type="file" accept=".csv,.npz,.zip,.tar,.tgz,.gz,.jsonl,.ndjson" onChange=${(e) => { setFile(e.target.files[0]); if (!idEdited) setDatasetId(idFrom(e.target.files[0]?.name)); }} />
@@ -452,7 +359,7 @@ function Datasets() {
         <input id="dataset-id" value=${datasetId} onInput=${(e) => { setDatasetId(e.target.value); setIdEdited(true); }} />
         <div class="checks"><label><input id="text-csv" type="checkbox" checked=${textCsv} onChange=${(e) => setTextCsv(e.target.checked)} />
           a CSV of texts (columns <code>text</code> and <code>label</code>)</label></div>
-        <div><button type="submit" disabled=${!file || progress !== null}>Upload</button></div>
+        <div><button type="submit" disabled=${!file || progress !== null || Boolean(readOnlyRole())} title=${readOnlyTitle("upload datasets")}>Upload</button></div>
         ${progress !== null && html`<div class="progress" aria-label="upload progress"><div style=${`width:${Math.round(progress * 100)}%`}></div></div>`}
       </form>
       ${uploaded && html`<div id="uploaded">${uploaded.unchanged
@@ -585,7 +492,7 @@ function Train() {
       <div class="checks">${dataset.columns.filter((c) => c.name !== form.label).map((c) => html`<label><input type="checkbox" checked=${form.features.includes(c.name)} onChange=${() => toggle(c.name)} /> ${c.name}</label>`)}</div>`}
     ${mismatch && html`<div class="notice failed" id="signature-warning" role="status"><b>Its inputs would differ from <code>models/${form.model}</code>'s production version</b>
       <p>Version ${production.v.version} (production) takes ${mismatch[0]}; this job's model would take ${mismatch[1]}. The registry keeps it as a new version all the same (each version has its own signature), but promoting it would refuse every caller that sends the old inputs: pick another target model unless that is what you mean.</p></div>`}
-    ${readOnlyRole() && html`<p class="notice" id="read-only">Signed in as ${readOnlyRole()}: this role can read but not train. Ask an owner of the tenant for the developer role.</p>`}
+    <${ReadOnlyNotice} cannot="train" />
     <button type="submit" disabled=${!form.dataset || !form.model || Boolean(readOnlyRole())}>Start training</button></form></section>`;
 }
 
@@ -778,7 +685,12 @@ export function Chart({ epochs, series, label, xLabel = "epoch" }) {
     plot.current = new window.uPlot({ width: Math.min(1000, box.current.clientWidth || 800), height: 240,
       scales: { x: { time: false } },
       // Epochs are whole numbers; the legend names the series instead of showing "--" off the cursor.
-      axes: [{ incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500], values: (u, ticks) => ticks.map((t) => String(t)) }, {}],
+      // The x ticks drawn are also left on the chart (data-x-ticks), where a test can read them.
+      axes: [{ incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500], values: (u, ticks) => {
+        const labels = ticks.map((t) => String(t));
+        if (box.current) box.current.dataset.xTicks = labels.join(" ");
+        return labels;
+      } }, {}],
       legend: { live: false },
       series: [{ label: xLabel }, ...series.map((s, i) => ({ label: s.name, stroke: colours[i % colours.length], width: 2 }))] }, data, box.current);
   }, [epochs.length, series.length]);
@@ -825,9 +737,10 @@ function Job({ id }) {
       <div><label>Attempt</label>${job.attempt}</div>
       <div><label>Duration</label><span id="job-duration">${duration(jobSeconds(job))}</span></div></div>
       ${online && html`<${FailureNotice} job=${job} />`}
-      ${running && html`<button class="secondary" onClick=${cancel} disabled=${!online}>Cancel job</button>`}
+      ${running && html`<button class="secondary" id="cancel" onClick=${cancel} disabled=${!online || Boolean(readOnlyRole())}
+        title=${online ? readOnlyTitle("cancel jobs") : "The connection is lost: the job's state is as of then"}>Cancel job</button>`}
       <button class="secondary" id="clone" onClick=${clone}>Clone and edit</button>
-      ${["STATE_FAILED", "STATE_CANCELLED"].includes(job.state) && html` <button class="secondary" id="rerun" data-retry=${id} onClick=${rerun} disabled=${!online}>Retry</button>`}</section>
+      ${["STATE_FAILED", "STATE_CANCELLED"].includes(job.state) && html` <button class="secondary" id="rerun" data-retry=${id} onClick=${rerun} disabled=${!online || Boolean(readOnlyRole())} title=${readOnlyTitle("train")}>Retry</button>`}</section>
     <section class="card" id="job-spec"><h2>Dataset, template and parameters</h2>
       <${Table} columns=${[["Parameter", (f) => f[0]], ["Value", (f) => (f[0] === "Dataset" ? html`<a href="#/datasets">${f[1]}</a>` : f[1])]]} rows=${specFacts(job)} /></section>`}
     <section class="card"><h2>Loss</h2><${Chart} epochs=${xs} series=${seriesOf(losses)} label=${`loss by epoch: ${curves(losses)}`} /></section>
@@ -852,12 +765,12 @@ function UploadModel({ onUploaded }) {
     } catch (err) { setError(err); }
     setProgress(null);
   };
-  return html`<section class="card" id="upload-model"><h2>Upload model</h2><${ErrorBox} error=${error} />
+  return html`<section class="card" id="upload-model"><h2>Upload model</h2><${ErrorBox} error=${error} /><${ReadOnlyNotice} cannot="upload models" />
     <p class="muted">A <code>.keras</code> file, or a tar or zip of a SavedModel. Its signature is derived from the model, which is checked and warmed up before it serves.</p>
     <form onSubmit=${submit}><div class="grid">
       <div><label for="upload-model-id">Model</label><input id="upload-model-id" required pattern="[a-z][a-z0-9-]{0,62}" value=${model} onInput=${(e) => setModel(e.target.value)} /></div>
       <div><label for="upload-model-file">File</label><input id="upload-model-file" type="file" required accept=".keras,.tar,.tgz,.gz,.zip" onChange=${(e) => setFile(e.target.files[0])} /></div>
-    </div><button type="submit" disabled=${progress !== null}>${progress !== null ? (progress < 1 ? "Uploading..." : "Validating...") : "Upload model"}</button></form>
+    </div><button type="submit" disabled=${progress !== null || Boolean(readOnlyRole())} title=${readOnlyTitle("upload models")}>${progress !== null ? (progress < 1 ? "Uploading..." : "Validating...") : "Upload model"}</button></form>
     ${progress !== null && html`<div class="progress" aria-label="upload progress"><div style=${`width:${Math.round(progress * 100)}%`}></div></div>`}
     ${result && html`<div id="model-uploaded"><p class="ok"><a href=${`#/models/${model}`}>${result.name}</a> is ${result.state.replace("STATE_", "").toLowerCase()} (${result.format}).</p>
       <p>Inputs: <code>${tensors(result.signature?.inputs)}</code><br />Outputs: <code>${tensors(result.signature?.outputs)}</code></p></div>`}
@@ -1037,7 +950,7 @@ function Model({ id }) {
     ${v.lineage.datasetSha256 ? html` (sha256 ${v.lineage.datasetSha256.slice(0, 12)}...)` : ""}<br />
     ${Object.entries(v.lineage.hyperparameters || {}).map(([k, val]) => `${k}=${parameterText(val)}`).join(", ")}</div>` : "";
   return html`<h1>Model <code>${id}</code></h1><${ErrorBox} error=${error || versionsError || aliasesError} />
-    ${readOnly && html`<p class="notice" id="read-only">Signed in as ${readOnly}: this role can read but not promote or roll back. Ask an owner of the tenant for the developer role.</p>`}
+    ${readOnly && html`<p class="notice" id="read-only">Signed in as ${readOnly}: this role can read but not promote, roll back, archive or delete. Ask an owner of the tenant for the developer role.</p>`}
     <${Aliases} model=${id} aliases=${aliases} readOnly=${readOnly} changed=${changed} onError=${setError} />
     <section class="card"><h2>Versions</h2>
       <label for="promote-alias">Promote to</label><select id="promote-alias" value=${target} onChange=${(e) => { setTarget(e.target.value); setConfirming(null); }}>
@@ -1101,7 +1014,7 @@ function App() {
   const current = pages[page] ? page : admin ? "admin" : "datasets";
   const section = current === "compare" ? "jobs" : current;  // the navigation item a page belongs to
   const title = current === "compare" ? "Compare jobs" : nav.find(([p]) => p === current)[1];
-  return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.querySelector("main h1")?.focus(); }}>Skip to content</a>
+  return html`<a class="skip" href="#main" onClick=${skipToContent}>Skip to content</a>
     <${PageFocus} title=${`${title}${id ? ` ${id}` : ""} · MaaS`} route=${`${page}/${id || ""}`} />
     <header><strong>MaaS</strong><nav>${nav.map(([p, title]) => html`<a href=${`#/${p}`} class=${p === section ? "active" : ""} aria-current=${p === section ? "page" : undefined}>${title}</a>`)}</nav>
     <span class="who">${who && !apiKey() ? `${who.email} (${who.role})` : `key ${apiKey().slice(0, 12)}...`} <button class="secondary" onClick=${signOut}>Sign out</button></span></header>
@@ -1116,18 +1029,13 @@ function ConnectionBanner() {
   useEffect(() => {
     if (online) return undefined;
     let delay = 1, timer = 0, stopped = false;
-    const probe = async () => {
-      try {
-        await fetch("/v2/health/live", { headers: authHeaders(), cache: "no-store" });
-        setOnline(true);  // any HTTP answer: the gateway is back
-        return;
-      } catch { /* still away */ }
-      if (stopped) return;
+    const retry = async () => {
+      if (await probe() || stopped) return;  // any HTTP answer: the gateway is back
       setNext(delay);
-      timer = setTimeout(probe, delay * 1000);
+      timer = setTimeout(retry, delay * 1000);
       delay = Math.min(10, delay * 2);
     };
-    timer = setTimeout(probe, 500);
+    timer = setTimeout(retry, 500);
     return () => { stopped = true; clearTimeout(timer); };
   }, [online]);
   if (online) return null;
@@ -1137,13 +1045,24 @@ function ConnectionBanner() {
 
 // On every page change: the document's title names the page, and focus moves to the page's heading
 // (screen readers announce it; keyboard users start there instead of at the top of the document).
+// The page the document opens on is left as a browser leaves it: the first Tab reaches the skip link.
+let opened = false;
 function PageFocus({ title, route }) {
   useEffect(() => {
     document.title = title;
     const heading = document.querySelector("main h1");
-    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
+    heading?.setAttribute("tabindex", "-1");
+    if (opened) heading?.focus({ preventScroll: true });
+    opened = true;
   }, [route]);
   return null;
+}
+
+// The skip link: past the header and navigation, to the page's heading (focusable, as above).
+function skipToContent(event) {
+  event.preventDefault();
+  const heading = document.querySelector("main h1");
+  if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
 }
 
 // A card (or log) wider than the screen scrolls sideways; while it does, it is focusable, so that a

@@ -2,7 +2,7 @@
 // chart), the Invoices page (lines, totals, CSV as the CLI writes it) and the budget banner on every page.
 // Imported by app.js (and importing it back): nothing here runs before app.js has been evaluated.
 import { useState } from "preact/hooks";
-import { ApiError, api, authHeaders, bytes, Chart, duration, ErrorBox, html, lastSegment, Table, useLoad } from "./app.js";
+import { api, apiBlob, bytes, Chart, duration, ErrorBox, html, lastSegment, Table, useLoad } from "./app.js";
 
 // ---- money: integer amounts in the currency's smallest unit, never floats ----------------------
 
@@ -38,15 +38,10 @@ export function csvText(invoice) {
 const csvHref = (invoice) => `data:text/csv;charset=utf-8,${encodeURIComponent(csvText(invoice))}`;
 
 // ---- PDF: made by the gateway (GET /v1/{invoice}:pdf, the bytes `maas invoices show --pdf` writes),
-// fetched with this tab's credentials (a key is a header, which a plain link cannot send) -----------
+// fetched through the API layer with this tab's credentials (a key is a header, which a plain link cannot send)
 
 async function downloadPdf(invoice) {
-  const res = await fetch(`/v1/${invoice.name}:pdf`, { headers: authHeaders() });
-  if (!res.ok) {
-    const data = await res.json().catch(() => ({}));
-    throw new ApiError(res.status, data.error);
-  }
-  const url = URL.createObjectURL(await res.blob());
+  const url = URL.createObjectURL(await apiBlob(`/v1/${invoice.name}:pdf`));
   const link = Object.assign(document.createElement("a"), { href: url, download: `invoice-${invoice.month}.pdf` });
   document.body.append(link);
   link.click();

@@ -1,6 +1,8 @@
 // The OpenAPI document of this gateway, browsable: operations grouped by tag, each with its
 // parameters, request body and responses, and the schemas they refer to. Built from /openapi.json
-// with plain DOM calls; nothing is fetched from anywhere else.
+// with plain DOM calls, through the console's API layer (api.js); nothing is fetched from anywhere else.
+import { api, probe } from "./api.js";
+
 const el = (tag, attrs = {}, ...children) => {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined) node.setAttribute(k, v);
@@ -46,8 +48,15 @@ function operation(path, method, op) {
 async function main() {
   const target = document.getElementById("operations");
   let doc;
-  try { doc = await (await fetch("/openapi.json")).json(); } catch (err) {
-    target.replaceChildren(el("div", { class: "error", role: "alert" }, el("b", {}, "The OpenAPI document could not be loaded"), String(err.message || err)));
+  try { doc = await api("GET", "/openapi.json"); } catch (err) {
+    // The same words as the console's (ApiError's title); while the gateway is away, retried until it answers.
+    target.replaceChildren(el("div", { class: "error", role: "alert", "data-status": String(err.status ?? "") },
+      el("b", {}, `The OpenAPI document could not be loaded: ${err.title || "error"}`), ` ${err.message || err}`,
+      err.status === 0 ? " Trying again until it answers..." : ""));
+    if (err.status === 0) {
+      const retry = async () => { if (await probe()) main(); else setTimeout(retry, 2000); };
+      setTimeout(retry, 2000);
+    }
     return;
   }
   const byTag = new Map();

@@ -6,7 +6,7 @@ import { api, html, useLoad } from "./app.js";
 
 // Where a program reaches this gateway: the HTTP origin and the gRPC host:port (the server says).
 let endpoints = null;
-const loadEndpoints = () => (endpoints ||= fetch("/console/endpoints.json").then((r) => r.json())
+const loadEndpoints = () => (endpoints ||= api("GET", "/console/endpoints.json")
   .catch(() => { endpoints = null; return { http: location.origin, grpc: `${location.hostname}:50051` }; }));
 
 const pyList = (row) => `[${row.join(", ")}]`;

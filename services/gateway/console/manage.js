@@ -2,7 +2,7 @@
 // the operator's view of tenants and plans, and a model version's download, archive and delete.
 // Imported by app.js (and importing it back): nothing here runs before app.js has been evaluated.
 import { useState } from "preact/hooks";
-import { api, bytes, duration, ErrorBox, html, lastSegment, Table, useLoad, watchLines } from "./app.js";
+import { api, bytes, duration, ErrorBox, html, lastSegment, readOnlyRole, readOnlyTitle, Table, useLoad, watchLines } from "./app.js";
 
 // ---- failed and interrupted jobs --------------------------------------------------------------
 
@@ -129,11 +129,13 @@ export function VersionActions({ version, changed, onError }) {
   const archived = version.state === "STATE_ARCHIVED";
   const v = version.version;
   const aliased = (version.aliases || []).length > 0;
+  // A viewer reads (and so downloads) a version but cannot change it; the billing role reads neither.
+  const role = readOnlyRole(), changes = readOnlyTitle("archive or delete versions");
   return html`<div class="actions">
-    <button class="secondary" data-download=${v} disabled=${busy} onClick=${act(() => download(version))} aria-label=${`download version ${v}`}>Download</button>
-    <button class="secondary" data-archive=${v} disabled=${busy} onClick=${act(() => api("POST", `/v1/${version.name}:${archived ? "unarchive" : "archive"}`, { body: {} }))}
+    <button class="secondary" data-download=${v} disabled=${busy || role === "billing"} title=${role === "billing" ? readOnlyTitle("read models") : undefined} onClick=${act(() => download(version))} aria-label=${`download version ${v}`}>Download</button>
+    <button class="secondary" data-archive=${v} disabled=${busy || Boolean(role)} title=${changes} onClick=${act(() => api("POST", `/v1/${version.name}:${archived ? "unarchive" : "archive"}`, { body: {} }))}
       aria-label=${`${archived ? "unarchive" : "archive"} version ${v}`}>${archived ? "Unarchive" : "Archive"}</button>
-    <button class="secondary" data-delete=${v} disabled=${busy} onClick=${() => setConfirming(true)} aria-label=${`delete version ${v}`}>Delete</button>
+    <button class="secondary" data-delete=${v} disabled=${busy || Boolean(role)} title=${changes} onClick=${() => setConfirming(true)} aria-label=${`delete version ${v}`}>Delete</button>
     ${confirming && html`<div class="confirm" role="alertdialog" aria-label=${`confirm deleting version ${v}`}>
       <p>Delete version ${v} for good? Its artifact is removed and it cannot be served or downloaded again${aliased ? html`; <b class="bad">aliases point at it (${version.aliases.join(", ")})</b>: the registry refuses until they are moved` : ""}.</p>
       <button class="confirm-delete" onClick=${act(() => api("DELETE", `/v1/${version.name}`))}>Delete version ${v}</button>

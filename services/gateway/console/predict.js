@@ -3,7 +3,7 @@
 // label column the model was trained on, the true label beside the predicted one.
 // Imported by app.js (and importing it back): nothing here runs before app.js has been evaluated.
 import { useState } from "preact/hooks";
-import { api, html, lastSegment, ErrorBox, Table, useLoad, watchLines } from "./app.js";
+import { api, html, lastSegment, ErrorBox, ReadOnlyNotice, readOnlyRole, readOnlyTitle, Table, useLoad, watchLines } from "./app.js";
 import { Integrate } from "./integrate.js";
 
 export function parseRows(text) {
@@ -101,7 +101,7 @@ export function Predict() {
   const truthKnown = Boolean(result?.truth);
   const right = rows.filter((r) => perRow > 1 && same(r.truth, r.predicted)).length;
   const csv = facts?.dataset?.format === "DATASET_FORMAT_CSV" && facts.dataset.kind !== "DATASET_KIND_TEXT";
-  return html`<h1>Predict</h1><section class="card"><${ErrorBox} error=${error || modelsError} />
+  return html`<h1>Predict</h1><section class="card"><${ErrorBox} error=${error || modelsError} /><${ReadOnlyNotice} cannot="predict" />
     <form onSubmit=${run}><div class="grid">
       <div><label for="predict-model">Model</label><select id="predict-model" value=${model} onChange=${(e) => { setModel(e.target.value); setResult(null); }}>
         <option value="">choose...</option>${(models?.models || []).map((m) => html`<option value=${lastSegment(m.name)}>${lastSegment(m.name)}</option>`)}</select></div>
@@ -109,7 +109,7 @@ export function Predict() {
       <label for="rows">Rows: comma-separated features, one row per line. With a header row, columns are picked by name${facts?.label ? html` and <code>${facts.label}</code> is read as the true label` : ""}; without one, extra trailing columns are dropped.</label>
       <textarea id="rows" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
       <label for="csv">... or a CSV file</label><input id="csv" type="file" accept=".csv" onChange=${loadCsv} />
-      <div><button type="submit" disabled=${!model || !text.trim()}>Predict</button>
+      <div><button type="submit" disabled=${!model || !text.trim() || Boolean(readOnlyRole())} title=${readOnlyTitle("predict")}>Predict</button>
         ${csv && html` <button type="button" class="secondary" id="examples" onClick=${examples}>Example rows from <code>${facts.dataset.name}</code></button>`}</div></form></section>
     ${output && html`<section class="card" id="predictions"><h2>Predictions (${result.answer.model_name} v${result.answer.model_version}, output ${output.name})</h2>
       ${truthKnown && perRow > 1 && html`<p id="agreement">${right} of ${rows.length} predicted as labelled (${((100 * right) / (rows.length || 1)).toFixed(0)}%), the true label read from <code>${facts.label}</code>.</p>`}
