@@ -13,8 +13,8 @@
 #   newest     the newest protobuf release (7.x), with every extra; current tritonclient's grpc extra
 #              cannot be installed there, so `tritonclient[http]` only, tests marked
 #              `tritonclient_grpc` deselected.
-# The markers are applied by tests/conftest.py by a rule from what a test file imports; pytest's
-# summary line counts the deselected tests. The SDK alone goes down to protobuf 5.26.1; these tiers
+# The markers are applied by tests/conftest.py by a rule from what a test file imports; the script
+# counts what each end deselects (a collect-only pass, as pytest-xdist's summary does not say). The SDK alone goes down to protobuf 5.26.1; these tiers
 # need the services, and tests/e2e/test_client_install.py runs the SDK on 5.26.1.
 #
 #   scripts/protobuf_tiers.sh                       all three ends, tests/unit and tests/integration
