@@ -44,9 +44,9 @@ paths=(tests/unit tests/integration)
 
 end_config() {  # END -> version, extras, triton, mark
   case "$1" in
-    oldest) version=5.29.1 extras=server,s3,k8s,demo triton="tritonclient[grpc,http]>=2.41" mark="not tensorflow" ;;
-    ml-oldest) version=6.31.1 extras=server,ml,s3,k8s,demo triton="tritonclient[grpc,http]>=2.41" mark="not tritonclient_grpc" ;;
-    newest) version="$NEWEST" extras=server,ml,s3,k8s,demo triton="tritonclient[http]>=2.41" mark="not tritonclient_grpc" ;;
+    oldest) version=5.29.1 extras=server,s3,k8s,demo,door triton="tritonclient[grpc,http]>=2.41" mark="not tensorflow" ;;
+    ml-oldest) version=6.31.1 extras=server,ml,s3,k8s,demo,door triton="tritonclient[grpc,http]>=2.41" mark="not tritonclient_grpc" ;;
+    newest) version="$NEWEST" extras=server,ml,s3,k8s,demo,door triton="tritonclient[http]>=2.41" mark="not tritonclient_grpc" ;;
     *) echo "unknown end: $1 (oldest, ml-oldest, newest)" >&2; exit 2 ;;
   esac
 }
