@@ -17,7 +17,7 @@ COPY maas ./maas
 COPY services ./services
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[server,s3]" \
     && pip wheel --no-cache-dir --wheel-dir /wheels-ml ".[server,ml,s3,k8s]" \
-    && pip wheel --no-cache-dir --wheel-dir /wheels-gpu ".[server,s3,k8s]" "tensorflow[and-cuda]>=2.17"
+    && pip wheel --no-cache-dir --wheel-dir /wheels-gpu ".[server,s3,k8s]" "tensorflow[and-cuda]>=2.21"
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import re
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -258,6 +259,88 @@ def pytest_xdist_make_scheduler(config, log):
             return "tests/e2e" if nodeid.startswith("tests/e2e/") else super()._split_scope(nodeid)
 
     return FileOrEndToEndScheduling(config, log)
+
+
+# Tests that need a package some supported install cannot have carry a marker, applied here by a rule,
+# so that such an install deselects them by name and pytest counts them (scripts/protobuf_tiers.sh):
+# - `tritonclient_grpc`: the file imports tritonclient.grpc (in its code or in a script it runs); the
+#   current tritonclient's grpc extra needs protobuf < 7.
+# - `tensorflow`: the file imports TensorFlow, Keras or TensorFlow Serving's API, or the parts of ours
+#   and of the test helpers that train or serve (services.inference.server, services.trainer.export,
+#   the model-making helpers), or starts training jobs (whose processes import TensorFlow); and every
+#   test of a file that fails to import for want of one of those packages (collected as a placeholder
+#   per test function that fails if it is run). The `ml` extra needs protobuf >= 6.31.1.
+NEEDS_BY_SOURCE = {
+    "tritonclient_grpc": re.compile(r"^\s*(from|import)\s+tritonclient\.grpc\b", re.M),
+    "tensorflow": re.compile(
+        r"^\s*(from|import)\s+(tensorflow|keras|tensorflow_serving)\b"
+        r"|^\s*from\s+services\.inference\.server\s+import|^\s*from\s+services\.trainer\.export\s+import"
+        r"|\b(tf_serving_descriptors|byom_models|registry_and_inference|tiny_model|create_training_job|CreateTrainingJob)\b|\binference=True",
+        re.M,
+    ),
+}
+MISSING_MODULE = re.compile(r"No module named '(tensorflow|keras|tensorflow_serving)[.']")
+
+
+def _needs(path: Path) -> list[str]:
+    source = path.read_text(encoding="utf-8")
+    return [marker for marker, pattern in NEEDS_BY_SOURCE.items() if pattern.search(source)]
+
+
+class _NeedsPackage(pytest.Item):
+    """Stands for a test of a file that cannot be imported here; fails if it is not deselected."""
+
+    def runtest(self) -> None:
+        pytest.fail(f"{self.path.name} cannot be imported here: {self.parent.missing} (deselect with -m)")
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+class _Module(pytest.Module):
+    missing = ""
+
+    def collect(self):
+        try:
+            self.obj  # noqa: B018 (imports the test module)
+        except self.CollectError as error:
+            found = MISSING_MODULE.search(str(error))
+            if found is None:
+                raise
+            self.missing = f"no {found.group(1)}"
+            yield from self._placeholders()
+            return
+        yield from super().collect()
+
+    def _placeholders(self):
+        import ast
+
+        tree = ast.parse(self.path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            tests = [node] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []
+            if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                tests = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+            for test in tests:
+                if test.name.startswith("test"):
+                    name = f"{node.name}::{test.name}" if test is not node else test.name
+                    item = _NeedsPackage.from_parent(self, name=name)
+                    item.add_marker("tensorflow")
+                    yield item
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    if _needs(module_path):
+        return _Module.from_parent(parent, path=module_path)
+    return None
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    needs: dict[Path, list[str]] = {}
+    for item in items:
+        if item.path not in needs:
+            needs[item.path] = _needs(item.path)
+        for marker in needs[item.path]:
+            item.add_marker(marker)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

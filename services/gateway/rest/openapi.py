@@ -10,7 +10,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from services.common.validation import ID_PATTERN
 from services.gateway.rest.openapi_links import add_links
-from services.gateway.rest.transcoding import PATH_VARIABLE, HttpRoute
+from services.gateway.rest.transcoding import PATH_VARIABLE, HttpRoute, is_repeated
 
 # On every operation that is one RPC through the gateway's gRPC port: that RPC's path, so a reader (and
 # the auth matrix test) knows which method's scope and roles the REST path has.
@@ -80,7 +80,7 @@ def _scalar_schema(field: FieldDescriptor, schemas: dict) -> dict:
 
 
 def _field_schema(field: FieldDescriptor, schemas: dict) -> dict:
-    if not field.is_repeated:
+    if not is_repeated(field):
         return _scalar_schema(field, schemas)
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         value = field.message_type.fields_by_name["value"]

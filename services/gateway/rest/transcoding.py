@@ -162,12 +162,21 @@ def _scalar(field: FieldDescriptor, value: str, where: str):
         raise InvalidArgument(f"{where}: {value!r} is not a valid value ({error})") from None
 
 
+def is_repeated(field: FieldDescriptor) -> bool:
+    """Whether a field is repeated, on every protobuf runtime the services support: 5.x has only
+    `label`, 7.x only `is_repeated` (6.x both)."""
+    repeated = getattr(field, "is_repeated", None)
+    if repeated is not None:
+        return bool(repeated)
+    return field.label == FieldDescriptor.LABEL_REPEATED  # pyright: ignore[reportAttributeAccessIssue] - 5.x only; not in the stubs
+
+
 def set_field(message: Message, path: str, value: str, where: str) -> None:
     """Set `a.b.c` on a message from a string (path variable or query parameter)."""
     *parents, leaf = path.split(".")
     for name in parents:
         field = _field(message.DESCRIPTOR, name)  # pyright: ignore[reportArgumentType] - upb's Descriptor in the stubs, one class at runtime
-        if field.type != FieldDescriptor.TYPE_MESSAGE or field.is_repeated:
+        if field.type != FieldDescriptor.TYPE_MESSAGE or is_repeated(field):
             raise InvalidArgument(f"{where}: {name!r} is not a message field")
         message = getattr(message, field.name)
     field = _field(message.DESCRIPTOR, leaf)  # pyright: ignore[reportArgumentType] - upb's Descriptor in the stubs, one class at runtime
@@ -178,7 +187,7 @@ def set_field(message: Message, path: str, value: str, where: str) -> None:
         except json_format.ParseError as error:
             raise InvalidArgument(f"{where}: {value!r} is not a valid value ({error})") from None
         return
-    if field.is_repeated:
+    if is_repeated(field):
         getattr(message, field.name).append(_scalar(field, value, where))
     else:
         setattr(message, field.name, _scalar(field, value, where))
