@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import re
+import subprocess
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
