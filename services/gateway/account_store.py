@@ -163,7 +163,7 @@ class AccountStore:
         return max(ends) if ends else None
 
     def record_failure(self, subjects: list[str], after_failure) -> list[str]:
-        """Count one failure for each subject; `after_failure(failures, at)` says the new state.
+        """Count one failure for each subject; `after_failure(subject, failures, at)` says the new state.
         Returns the subjects this failure locked."""
         moment = self.clock()
         locked = []
@@ -172,7 +172,7 @@ class AccountStore:
                 row = conn.execute(
                     sa.select(t.login_failures).where(t.login_failures.c.subject == subject).with_for_update()
                 ).first()
-                failures, locked_until = after_failure(row.failures if row else 0, moment)
+                failures, locked_until = after_failure(subject, row.failures if row else 0, moment)
                 if locked_until is not None:
                     locked.append(subject)
                 if row is None:

@@ -104,12 +104,15 @@ def tokens_match(token: str, expected_sha256: str) -> bool:
 
 @dataclass(frozen=True)
 class Throttle:
-    """Sign-in throttling: `max_failures` failed sign-ins of one subject (an account or a client
-    address) since its last success lock it for `lockout`; a locked subject is refused before any
-    password is hashed, so guessing costs the guesser time and the server nothing."""
+    """Sign-in throttling: `max_failures` failed sign-ins of one account, or `max_address_failures`
+    from one client address, since its last success lock it for `lockout`; a locked subject is
+    refused before any password is hashed, so guessing costs the guesser time and the server
+    nothing. An address takes more: many people may share one (NAT, a proxy, loopback for a local
+    install), and one of them guessing must not lock the others out at once."""
 
     max_failures: int = 20
     lockout: dt.timedelta = dt.timedelta(minutes=15)
+    max_address_failures: int = 100
 
     def refusal(self, locked_until: dt.datetime | None, at: dt.datetime) -> ResourceExhausted | None:
         if locked_until is None or locked_until <= at:
@@ -120,10 +123,11 @@ class Throttle:
         error.limit = "sign_in"
         return error
 
-    def after_failure(self, failures: int, at: dt.datetime) -> tuple[int, dt.datetime | None]:
-        """(failures, locked_until) once one more failure is counted; locking starts a new count."""
+    def after_failure(self, subject: str, failures: int, at: dt.datetime) -> tuple[int, dt.datetime | None]:
+        """(failures, locked_until) of `subject` (`account:...`, `address:...`) once one more failure
+        is counted; locking starts a new count."""
         failures += 1
-        if failures >= self.max_failures:
+        if failures >= (self.max_address_failures if subject.startswith("address:") else self.max_failures):
             return 0, at + self.lockout
         return failures, None
 

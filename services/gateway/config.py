@@ -65,8 +65,11 @@ class GatewaySettings(ServiceSettings):
         default=300.0, description="How often sessions that ended (signed out, expired, idle) are deleted."
     )
     invitation_hours: float = Field(default=72.0, description="How long an owner's invitation can be used.")
-    login_max_failures: int = Field(
-        default=20, description="Failed sign-ins of one account or one client address that lock it."
+    login_max_failures: int = Field(default=20, description="Failed sign-ins of one account that lock it.")
+    login_max_failures_per_address: int = Field(
+        default=100,
+        description="Failed sign-ins from one client address (of any accounts) that lock the address: more "
+        "than an account's, since many people may share an address.",
     )
     login_lockout_seconds: float = Field(default=900.0, description="How long a locked account or address waits.")
     password_scrypt_n: int = Field(

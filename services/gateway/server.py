@@ -73,7 +73,11 @@ def _accounts(store: GatewayStore, settings: GatewaySettings) -> Accounts:
         plan=f"plans/{settings.registration_plan}",
         session_ttl=dt.timedelta(hours=settings.session_hours),
         invitation_ttl=dt.timedelta(hours=settings.invitation_hours),
-        throttle=Throttle(settings.login_max_failures, dt.timedelta(seconds=settings.login_lockout_seconds)),
+        throttle=Throttle(
+            settings.login_max_failures,
+            dt.timedelta(seconds=settings.login_lockout_seconds),
+            settings.login_max_failures_per_address,
+        ),
         scrypt_n=settings.password_scrypt_n,
     )
 

@@ -43,7 +43,7 @@ def accounts(store) -> Accounts:
     return Accounts(
         store.accounts,
         registration_enabled=True,
-        throttle=Throttle(3, dt.timedelta(minutes=5)),
+        throttle=Throttle(3, dt.timedelta(minutes=5), max_address_failures=5),
         scrypt_n=FAST_N,
     )
 
@@ -67,9 +67,12 @@ def test_the_default_cost_is_owasps():
 def test_throttle_locks_after_the_last_allowed_failure_and_unlocks_later():
     throttle = Throttle(3, dt.timedelta(minutes=5))
     at = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
-    assert throttle.after_failure(0, at) == (1, None)
-    assert throttle.after_failure(1, at) == (2, None)
-    failures, locked_until = throttle.after_failure(2, at)
+    assert throttle.after_failure("account:ada@example.com", 0, at) == (1, None)
+    assert throttle.after_failure("account:ada@example.com", 1, at) == (2, None)
+    # An address takes more failures (100 by default) before it locks.
+    assert throttle.after_failure("address:10.0.0.1", 2, at) == (3, None)
+    assert throttle.after_failure("address:10.0.0.1", 99, at) == (0, at + dt.timedelta(minutes=5))
+    failures, locked_until = throttle.after_failure("account:ada@example.com", 2, at)
     assert (failures, locked_until) == (0, at + dt.timedelta(minutes=5))
     refusal = throttle.refusal(locked_until, at + dt.timedelta(seconds=10))
     assert isinstance(refusal, ResourceExhausted) and refusal.code == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -122,13 +125,19 @@ def test_sign_in_gives_a_session_that_expires_and_can_be_revoked(store, accounts
 
 def test_failed_sign_ins_lock_the_account_and_the_address(accounts):
     accounts.register("ada@example.com", PASSWORD, tenant_id="ada")
+    accounts.register("bob@example.com", PASSWORD, tenant_id="bob")
     for _ in range(3):
         with pytest.raises(Unauthenticated, match="wrong email or password"):
             accounts.sign_in("ada@example.com", "wrong password!", "10.0.0.1")
     # Locked: even the right password is refused, from any address.
     with pytest.raises(ResourceExhausted, match="too many failed sign-ins"):
         accounts.sign_in("ada@example.com", PASSWORD, "10.0.0.2")
-    # The address is locked for other accounts too (it guessed three times).
+    # The address, after three failures, still lets another account in: it takes five here.
+    assert accounts.sign_in("bob@example.com", PASSWORD, "10.0.0.1").session.tenant == "bob"
+    for email in ("carol@example.com", "dave@example.com"):
+        with pytest.raises(Unauthenticated):
+            accounts.sign_in(email, "wrong password!", "10.0.0.1")
+    # Five failures from it in all: locked for every account.
     with pytest.raises(ResourceExhausted):
         accounts.sign_in("bob@example.com", PASSWORD, "10.0.0.1")
 

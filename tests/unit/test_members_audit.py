@@ -185,7 +185,7 @@ def test_account_events_are_recorded_with_actor_target_and_time(store, accounts,
 
 def test_the_failure_that_locks_an_account_and_an_address_is_an_event(store, clock):
     accounts = Accounts(
-        store.accounts, registration_enabled=True, scrypt_n=FAST_N, throttle=Throttle(3, dt.timedelta(minutes=5))
+        store.accounts, registration_enabled=True, scrypt_n=FAST_N, throttle=Throttle(3, dt.timedelta(minutes=5), 3)
     )
     ada = accounts.register("ada@example.com", PASSWORD, tenant_id="acme")
     for _ in range(2):
