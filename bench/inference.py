@@ -335,7 +335,7 @@ def shadowed(client: MaasClient, stack, primary: rpb.ModelVersion, request, body
             parent="models/digits",
             model_version=rpb.ModelVersion(artifact=primary.artifact, signature=primary.signature),
         ),
-        **client._kw(),
+        **client.call_options(),
     )
     # The candidate stays loaded, on its converted runtime, between the rounds (another alias routes
     # to it): the rounds with the shadow measure the mirroring, not its load and runtime switch.
@@ -408,7 +408,7 @@ def main() -> None:
         with MaasClient(stack.address("gateway"), demo.api_key) as client:
             version = client.get_model_version(demo.model_version)
             chunks = client.registry.DownloadArtifact(
-                rpb.DownloadArtifactRequest(name=version.artifact), **client._kw()
+                rpb.DownloadArtifactRequest(name=version.artifact), **client.call_options()
             )
             with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
                 extract_tar(tar, workdir / "saved_model")

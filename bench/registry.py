@@ -31,20 +31,20 @@ def bench_pagination(client: MaasClient, versions: int, per_page: int) -> dict[s
     artifact = upload(client, b"tiny-model")
     request = pb.CreateModelVersionRequest(parent="models/bench", model_version=pb.ModelVersion(artifact=artifact.name))
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: client.registry.CreateModelVersion(request, **client._kw()), range(versions)))
+        list(pool.map(lambda _: client.registry.CreateModelVersion(request, **client.call_options()), range(versions)))
     last = max(1, min(50, versions // per_page))
     tokens = [""]
     for _ in range(last - 1):
         page = client.registry.ListModelVersions(
             pb.ListModelVersionsRequest(parent="models/bench", page_size=per_page, page_token=tokens[-1]),
-            **client._kw(),
+            **client.call_options(),
         )
         tokens.append(page.next_page_token)
 
     def page(number: int):
         return lambda: client.registry.ListModelVersions(
             pb.ListModelVersionsRequest(parent="models/bench", page_size=per_page, page_token=tokens[number - 1]),
-            **client._kw(),
+            **client.call_options(),
         )
 
     page(1)(), page(last)()  # warm up
@@ -64,7 +64,7 @@ def upload(client: MaasClient, data: bytes, progress=None):
         for offset in range(0, len(data), CHUNK):
             yield pb.UploadArtifactRequest(chunk=bytes(view[offset : offset + CHUNK]))
 
-    return client.registry.UploadArtifact(messages(), **client._kw(600))
+    return client.registry.UploadArtifact(messages(), **client.call_options(600))
 
 
 def bench_throughput(client: MaasClient, megabytes: int, workdir: Path) -> dict[str, float]:
@@ -83,7 +83,9 @@ def bench_throughput(client: MaasClient, megabytes: int, workdir: Path) -> dict[
 
     started = time.perf_counter()
     digest = hashlib.sha256()
-    for response in client.registry.DownloadArtifact(pb.DownloadArtifactRequest(name=artifact.name), **client._kw(600)):
+    for response in client.registry.DownloadArtifact(
+        pb.DownloadArtifactRequest(name=artifact.name), **client.call_options(600)
+    ):
         digest.update(response.chunk)
     download_seconds = time.perf_counter() - started
     assert digest.hexdigest() == artifact.sha256, "download is not byte-identical"

@@ -64,7 +64,7 @@ def client_main(endpoint: str, key: str, path: str) -> None:
 def received(client: MaasClient, sha256: str) -> int:
     try:
         request = rpb.GetUploadStatusRequest(name=f"uploads/{sha256}")
-        return client.registry.GetUploadStatus(request, **client._kw()).received_bytes
+        return client.registry.GetUploadStatus(request, **client.call_options()).received_bytes
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.NOT_FOUND:
             return 0

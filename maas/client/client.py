@@ -231,13 +231,15 @@ class MaasClient:
         """Close the channel (also on leaving a `with` block)."""
         self._channel.close()
 
-    def _kw(self, timeout: float | None = None) -> dict[str, Any]:
+    def call_options(self, timeout: float | None = None) -> dict[str, Any]:
+        """The metadata (key, trace context) and deadline this client sends, for calling one of its
+        stubs directly: `client.registry.GetModel(request, **client.call_options())`."""
         return {"metadata": (*self._metadata, *_trace_metadata()), "timeout": timeout or self._timeout}
 
     def _call(self, service: str, method: str, request: Any, timeout: float | None = None) -> Any:
         """One unary (or client-streaming) call; failures become `MaasError`."""
         try:
-            return getattr(getattr(self, service), method)(request, **self._kw(timeout))
+            return getattr(getattr(self, service), method)(request, **self.call_options(timeout))
         except grpc.RpcError as error:
             raise MaasError.from_rpc(error, f"{_SERVICES[service]}/{method}") from None
 
@@ -722,7 +724,7 @@ class MaasClient:
         call that died) goes on from the bytes the registry acknowledged; the sha256 is checked by
         the registry against the file's. Memory stays at one chunk whatever the file's size."""
         try:
-            return uploads.upload_resumable(self.registry, self._kw, Path(path), progress)
+            return uploads.upload_resumable(self.registry, self.call_options, Path(path), progress)
         except grpc.RpcError as error:
             raise MaasError.from_rpc(error, f"{_SERVICES['registry']}/UploadArtifact") from None
 
@@ -739,7 +741,7 @@ class MaasClient:
             while True:
                 request = registry_pb2.DownloadArtifactRequest(name=name, offset=received)
                 try:
-                    for response in self.registry.DownloadArtifact(request, **self._kw(600)):
+                    for response in self.registry.DownloadArtifact(request, **self.call_options(600)):
                         file.write(response.chunk)
                         digest.update(response.chunk)
                         received += len(response.chunk)

@@ -50,7 +50,9 @@ def tenant_with_digits(stack, journey, tenant: str, plan_id: str, production: bo
         version = owner.get_model_version(journey.model_version)
         blob = b"".join(
             c.chunk
-            for c in owner.registry.DownloadArtifact(rpb.DownloadArtifactRequest(name=version.artifact), **owner._kw())
+            for c in owner.registry.DownloadArtifact(
+                rpb.DownloadArtifactRequest(name=version.artifact), **owner.call_options()
+            )
         )
     with MaasClient(stack.address("gateway"), key) as client:
 
@@ -58,10 +60,10 @@ def tenant_with_digits(stack, journey, tenant: str, plan_id: str, production: bo
             yield rpb.UploadArtifactRequest(header=rpb.UploadArtifactRequest.Header(size_bytes=len(blob)))
             yield rpb.UploadArtifactRequest(chunk=blob)
 
-        artifact = client.registry.UploadArtifact(upload(), **client._kw())
+        artifact = client.registry.UploadArtifact(upload(), **client.call_options())
         copy = rpb.ModelVersion(artifact=artifact.name, signature=version.signature)
         created = client.registry.CreateModelVersion(
-            rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client._kw()
+            rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client.call_options()
         )
         if production:
             client.set_alias("digits", "production", created.version)

@@ -381,7 +381,7 @@ def program_keys(stack, tenant: str):
     """The tenant's keys as the operator lists them."""
     with MaasClient(stack.address("gateway"), stack.admin_key) as admin:
         request = admin_pb2.ListApiKeysRequest(parent=f"tenants/{tenant}")
-        return list(admin.admin.ListApiKeys(request, **admin._kw()).api_keys)
+        return list(admin.admin.ListApiKeys(request, **admin.call_options()).api_keys)
 
 
 def test_an_expired_key_is_shown_expired(browser, stack):
@@ -391,7 +391,7 @@ def test_an_expired_key_is_shown_expired(browser, stack):
         key = admin_pb2.ApiKey(display_name="short-lived")
         key.expire_time.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))
         request = admin_pb2.CreateApiKeyRequest(parent="tenants/browser-expired", api_key=key)
-        made = admin.admin.CreateApiKey(request, **admin._kw())
+        made = admin.admin.CreateApiKey(request, **admin.call_options())
     key_id = made.api_key.name.split("/")[-1]
     time.sleep(2.5)
     context, page = _owner_context(browser, stack, "expired@example.com", (390, 844), "dark", invitation)

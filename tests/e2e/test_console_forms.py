@@ -37,7 +37,7 @@ def test_a_job_or_a_promotion_with_other_inputs_than_production_is_flagged(brows
         narrow.signature.inputs[0].shape[:] = [-1, 3]
         for version in (narrow, rpb.ModelVersion(artifact=production.artifact, signature=production.signature)):
             client.registry.CreateModelVersion(
-                rpb.CreateModelVersionRequest(parent="models/digits", model_version=version), **client._kw()
+                rpb.CreateModelVersionRequest(parent="models/digits", model_version=version), **client.call_options()
             )
     context, page = _tab(browser, stack, key)
     page.goto("/#/train")

@@ -180,19 +180,26 @@ def test_predict_offers_snippets_that_call_the_model_and_the_api_reference_at_do
     context.close()
 
 
-def test_a_version_is_downloaded_archived_and_deleted_from_its_model_page(browser, stack, journey, tmp_path):
-    key = tenant_with_digits(stack, journey, "browser-versions", "browser-versions")
+def _model_page_with_copies(browser, stack, key: str, copies: int):
+    """(context, page, version 1): the digits model's page, signed in with `key`, once `copies`
+    more versions of its version 1 (same artifact and signature) are registered."""
     with MaasClient(stack.address("gateway"), key) as client:
         first = client.get_model_version("models/digits/versions/1")
-        for _ in range(2):
+        for _ in range(copies):
             copy = rpb.ModelVersion(artifact=first.artifact, signature=first.signature)
             client.registry.CreateModelVersion(
-                rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client._kw()
+                rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client.call_options()
             )
     context = signed_in_context(browser, stack, key)
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto("/#/models/digits")
+    return context, page, first
+
+
+def test_a_version_is_downloaded_archived_and_deleted_from_its_model_page(browser, stack, journey, tmp_path):
+    key = tenant_with_digits(stack, journey, "browser-versions", "browser-versions")
+    context, page, first = _model_page_with_copies(browser, stack, key, copies=2)
     page.locator("button[data-download='1']").wait_for()
 
     with page.expect_download() as download:
@@ -242,16 +249,7 @@ def _history_rows(page, alias: str, count: int) -> list[str]:
 
 def test_an_alias_is_promoted_and_rolled_back_in_one_click_from_its_model_page(browser, stack, journey):
     key = tenant_with_digits(stack, journey, "browser-rollback", "browser-rollback", production=False)
-    with MaasClient(stack.address("gateway"), key) as client:
-        first = client.get_model_version("models/digits/versions/1")
-        copy = rpb.ModelVersion(artifact=first.artifact, signature=first.signature)
-        client.registry.CreateModelVersion(
-            rpb.CreateModelVersionRequest(parent="models/digits", model_version=copy), **client._kw()
-        )
-    context = signed_in_context(browser, stack, key)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto("/#/models/digits")
+    context, page, _ = _model_page_with_copies(browser, stack, key, copies=1)
     assert page.input_value("#promote-alias") == "production"  # the default alias to promote to
 
     # Version 1 to production, then version 2, each once confirmed.

@@ -54,7 +54,9 @@ def _model_predictions(client: MaasClient, version_name: str, features: np.ndarr
     import tensorflow as tf
 
     version = client.get_model_version(version_name)
-    chunks = client.registry.DownloadArtifact(rpb.DownloadArtifactRequest(name=version.artifact), **client._kw())
+    chunks = client.registry.DownloadArtifact(
+        rpb.DownloadArtifactRequest(name=version.artifact), **client.call_options()
+    )
     with tarfile.open(fileobj=io.BytesIO(b"".join(c.chunk for c in chunks))) as tar:
         extract_tar(tar, workdir / "model")
     loaded = tf.saved_model.load(str(workdir / "model"))
@@ -103,7 +105,7 @@ def test_bad_input_gets_precise_statuses_and_the_stack_keeps_serving(stack, jour
         request.inputs.add(name="features", datatype="FP32", shape=[2, 64])
         request.raw_input_contents.append(np.zeros((1, 64), np.float32).tobytes())
         with pytest.raises(grpc.RpcError) as rpc_error:
-            client.inference.ModelInfer(request, **client._kw())
+            client.inference.ModelInfer(request, **client.call_options())
         assert rpc_error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "raw_input_contents[0]" in rpc_error.value.details()
         with pytest.raises(MaasError) as error:
@@ -168,9 +170,9 @@ def test_daily_prediction_quota_stops_the_101st_call_and_usage_reports_100(stack
         for _ in range(100):
             client.predict("digits", np.zeros((1, 64)))
         with pytest.raises(grpc.RpcError) as error:
-            client.inference.ModelInfer(infer_pb.ModelInferRequest(model_name="digits"), **client._kw())
+            client.inference.ModelInfer(infer_pb.ModelInferRequest(model_name="digits"), **client.call_options())
         assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         details = {d.type_url.rsplit(".", 1)[-1] for d in rpc_status.from_call(error.value).details}
         assert details == {"RetryInfo", "QuotaFailure"}
-        usage = client.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/metered/usage"), **client._kw())
+        usage = client.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/metered/usage"), **client.call_options())
     assert usage.predictions == 100

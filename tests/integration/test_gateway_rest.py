@@ -68,7 +68,7 @@ def test_crud_over_rest_matches_grpc(gateway, http):
     )
     assert patched.status_code == 200, patched.text
     with MaasClient(gateway.address, key) as client:
-        model = client.registry.GetModel(registry_pb2.GetModelRequest(name="models/m1"), **client._kw())
+        model = client.registry.GetModel(registry_pb2.GetModelRequest(name="models/m1"), **client.call_options())
     assert model.description == "second"
     listed = http.get("/v1/models", params={"page_size": "1"}, headers=auth(key)).json()
     assert [m["name"] for m in listed["models"]] == ["models/m1"]

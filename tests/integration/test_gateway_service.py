@@ -48,7 +48,7 @@ def test_tenant_comes_from_the_key_not_from_client_metadata(stack):
     acme = tenant_with_key(stack, "acme")
     globex = tenant_with_key(stack, "globex")
     with MaasClient(stack, globex.secret) as client:
-        client.registry.CreateModel(pb.CreateModelRequest(model_id="secret"), **client._kw())
+        client.registry.CreateModel(pb.CreateModelRequest(model_id="secret"), **client.call_options())
     with grpc.insecure_channel(stack) as channel:
         get = channel.unary_unary(
             "/maas.registry.v1.RegistryService/GetModel",
@@ -66,12 +66,12 @@ def test_tenant_comes_from_the_key_not_from_client_metadata(stack):
 def test_revoked_key_stops_working_within_the_cache_ttl(stack):
     key = tenant_with_key(stack, "acme")
     with MaasClient(stack, key.secret) as client:
-        client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+        client.registry.ListModels(pb.ListModelsRequest(), **client.call_options())
     with MaasClient(stack, ADMIN_KEY) as admin:
-        admin.admin.RevokeApiKey(admin_pb2.RevokeApiKeyRequest(name=key.api_key.name), **admin._kw())
+        admin.admin.RevokeApiKey(admin_pb2.RevokeApiKeyRequest(name=key.api_key.name), **admin.call_options())
     time.sleep(0.5)
     with MaasClient(stack, key.secret) as client, pytest.raises(grpc.RpcError) as error:
-        client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+        client.registry.ListModels(pb.ListModelsRequest(), **client.call_options())
     assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -127,9 +127,9 @@ def test_rate_limit_of_the_plan_answers_resource_exhausted_with_retry_info(stack
     with MaasClient(stack, ADMIN_KEY) as admin:
         admin.admin.CreatePlan(
             admin_pb2.CreatePlanRequest(plan_id="tiny", plan=admin_pb2.Plan(requests_per_second=0.5, burst=2)),
-            **admin._kw(),
+            **admin.call_options(),
         )
-        plans = admin.admin.ListPlans(admin_pb2.ListPlansRequest(), **admin._kw())
+        plans = admin.admin.ListPlans(admin_pb2.ListPlansRequest(), **admin.call_options())
         assert {p.name for p in plans.plans} >= {"plans/free", "plans/pro", "plans/tiny"}
         admin.create_tenant("slow", plan="plans/tiny")
         with pytest.raises(MaasError) as error:
@@ -138,9 +138,9 @@ def test_rate_limit_of_the_plan_answers_resource_exhausted_with_retry_info(stack
         key = admin.create_api_key("slow").secret
     with MaasClient(stack, key) as client:
         for _ in range(2):
-            client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+            client.registry.ListModels(pb.ListModelsRequest(), **client.call_options())
         with pytest.raises(grpc.RpcError) as error:
-            client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+            client.registry.ListModels(pb.ListModelsRequest(), **client.call_options())
     assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     status = rpc_status.from_call(error.value)
     kinds = {detail.type_url.rsplit(".", 1)[-1] for detail in status.details}
@@ -155,15 +155,18 @@ def test_usage_is_readable_by_the_tenant_and_the_admin_only(stack):
     other = tenant_with_key(stack, "globex")
     with MaasClient(stack, key.secret) as client:
         for _ in range(3):
-            client.registry.ListModels(pb.ListModelsRequest(), **client._kw())
+            client.registry.ListModels(pb.ListModelsRequest(), **client.call_options())
         time.sleep(0.5)  # the registry reports its counts every 0.2 s here
-        usage = client.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **client._kw())
+        usage = client.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **client.call_options())
         assert (usage.requests, usage.predictions, usage.plan.name) == (3, 0, "plans/free")
     with MaasClient(stack, other.secret) as client, pytest.raises(grpc.RpcError) as error:
-        client.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **client._kw())
+        client.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **client.call_options())
     assert error.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with MaasClient(stack, ADMIN_KEY) as admin:
-        assert admin.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **admin._kw()).requests == 3
+        assert (
+            admin.admin.GetUsage(admin_pb2.GetUsageRequest(name="tenants/acme/usage"), **admin.call_options()).requests
+            == 3
+        )
 
 
 def test_health_and_reflection_through_the_door_list_every_routed_service(stack):
