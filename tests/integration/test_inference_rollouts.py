@@ -235,7 +235,11 @@ def start_rollout(registry, candidate: int) -> rpb.Alias:
 
 
 def run_rollout(servers, candidate: int, timeout: float = 90) -> tuple[rpb.Alias, list[rpb.AliasRevision], Counter]:
-    """Start a rollout and send traffic to the alias until the controller has finished it."""
+    """Start a rollout from version 1 alone and send traffic to the alias until the controller has
+    finished it."""
+    # From version 1 alone, as served: a rollout before (another test's) may still route to its candidate.
+    set_split(servers["registry"], (1, 100))
+    wait_for_route(servers, {"1"})
     started = start_rollout(servers["registry"], candidate)
     finished = threading.Event()
     outcomes: Counter = Counter()
