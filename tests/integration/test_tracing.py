@@ -26,9 +26,10 @@ INFER = "inference.GRPCInferenceService/ModelInfer"
 REGISTRY = "maas.registry.v1.RegistryService"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def traced(tmp_path_factory):
-    """Registry and inference with tracing on (an in-memory exporter), JSON logs into a buffer."""
+    """Registry and inference with tracing on (an in-memory exporter), JSON logs into a buffer; a
+    pair per test, so that each test's first prediction loads the model (in any order)."""
     logs = io.StringIO()
     configure_logging("test", level="info", fmt="json", cache=False, stream=logs)
     try:
